@@ -1,0 +1,262 @@
+/*
+ * llmsvc.h - the whole public C interface of libllmsvc.
+ *
+ * llmsvc is a client-side core for calling LLM APIs: it admits requests through
+ * rate-limit gates (requests per minute, tokens per minute, concurrency), sends them
+ * through a provider over libcurl, retries what is transient, and records metrics,
+ * usage and cost. Configuration, requests, results and metric snapshots are JSON
+ * documents (see docs/schema.md); this header only moves them across the boundary.
+ *
+ * Conventions
+ *  - Every function that can fail returns an `int` status: LLMSVC_OK (0) or a negative
+ *    `llmsvc_status`. `llmsvc_strerror()` names it; the detailed message travels on an
+ *    `llmsvc_error` object (optional `out_err` parameter) or on the result.
+ *  - What comes back through an `out` parameter belongs to the caller and has a free
+ *    function that accepts NULL. Strings the library allocates are freed with
+ *    `llmsvc_free()`. Getters return pointers borrowed from their parent object.
+ *  - Inputs are copied before a call returns; callers may release their buffers at once.
+ *  - Threads: see docs/threading.md. A client may be used from any thread. Completion
+ *    callbacks run on the client's engine thread, never inside the submitting call,
+ *    exactly once per accepted submission.
+ */
+#ifndef LLMSVC_H
+#define LLMSVC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(LLMSVC_BUILDING)
+#define LLMSVC_API __declspec(dllexport)
+#elif defined(_WIN32)
+#define LLMSVC_API __declspec(dllimport)
+#elif defined(__GNUC__)
+#define LLMSVC_API __attribute__((visibility("default")))
+#else
+#define LLMSVC_API
+#endif
+
+/** @name Version */
+/**@{*/
+#define LLMSVC_VERSION_MAJOR 0
+#define LLMSVC_VERSION_MINOR 1
+#define LLMSVC_VERSION_PATCH 0
+/** The version as a string literal. */
+#define LLMSVC_VERSION_STRING "0.1.0"
+/** The version as one number: MAJOR * 10000 + MINOR * 100 + PATCH. */
+#define LLMSVC_VERSION_NUMBER \
+  (LLMSVC_VERSION_MAJOR * 10000 + LLMSVC_VERSION_MINOR * 100 + LLMSVC_VERSION_PATCH)
+/** True when the headers in use are at least version MAJOR.MINOR.PATCH. */
+#define LLMSVC_VERSION_CHECK(major, minor, patch) \
+  (LLMSVC_VERSION_NUMBER >= ((major) * 10000 + (minor) * 100 + (patch)))
+/**@}*/
+
+/** Status codes returned by every fallible function. */
+typedef enum llmsvc_status {
+  LLMSVC_OK = 0,
+  LLMSVC_EINVAL = -1,     /**< an argument is invalid (NULL handle or pointer, bad value) */
+  LLMSVC_EJSON = -2,      /**< a JSON document could not be parsed */
+  LLMSVC_ESCHEMA = -3,    /**< a JSON document is well formed but a field is wrong */
+  LLMSVC_ENOMEM = -4,     /**< out of memory */
+  LLMSVC_ECLOSED = -5,    /**< the client is closed and accepts no new work */
+  LLMSVC_ENOTFOUND = -6,  /**< no pending request has that id */
+  LLMSVC_ERECURSIVE = -7, /**< a blocking call or destroy made from a completion callback */
+  LLMSVC_ETIMEOUT = -8,   /**< llmsvc_client_poll: nothing completed in time */
+  LLMSVC_EHANDLE = -9,    /**< the handle is not (or no longer) a live object */
+  LLMSVC_ESYSTEM = -10,   /**< the operating system refused a resource (thread, fd) */
+  LLMSVC_EINTERNAL = -11  /**< a bug in llmsvc; the message says where */
+} llmsvc_status;
+
+/**
+ * What went wrong with a request. Carried by every result; LLMSVC_KIND_NONE on success.
+ * Names (`llmsvc_error_kind_name`) are the strings used in result and metric documents.
+ */
+typedef enum llmsvc_error_kind {
+  LLMSVC_KIND_NONE = 0,               /**< "none": success */
+  LLMSVC_KIND_RATE_LIMITED = 1,       /**< "rate_limited": 429 retries spent or wait too long */
+  LLMSVC_KIND_INSUFFICIENT_QUOTA = 2, /**< "insufficient_quota": billing quota, never retried */
+  LLMSVC_KIND_UNSUPPORTED_REGION = 3, /**< "unsupported_region" */
+  LLMSVC_KIND_AUTH = 4,               /**< "auth": 401, invalid or missing key */
+  LLMSVC_KIND_PERMISSION = 5,         /**< "permission": 403 */
+  LLMSVC_KIND_BAD_REQUEST = 6,        /**< "bad_request": 400 or 422 from the provider */
+  LLMSVC_KIND_NOT_FOUND = 7,          /**< "not_found": 404, e.g. unknown model */
+  LLMSVC_KIND_CONFLICT = 8,           /**< "conflict": 409 retries spent */
+  LLMSVC_KIND_SERVER_ERROR = 9,       /**< "server_error": 5xx retries spent */
+  LLMSVC_KIND_TIMEOUT = 10,           /**< "timeout": 408 or transfer timeout, retries spent */
+  LLMSVC_KIND_CONNECTION = 11,        /**< "connection": refused, reset, TLS, DNS */
+  LLMSVC_KIND_CANCELLED = 12,         /**< "cancelled": llmsvc_client_cancel */
+  LLMSVC_KIND_DEADLINE_EXCEEDED = 13, /**< "deadline_exceeded": the request's timeout_ms */
+  LLMSVC_KIND_SHUT_DOWN = 14,         /**< "shut_down": the client closed before completion */
+  LLMSVC_KIND_INVALID_REQUEST = 15,   /**< "invalid_request": rejected before sending */
+  LLMSVC_KIND_PROTOCOL = 16,          /**< "protocol": the provider's reply made no sense */
+  LLMSVC_KIND_BUDGET_EXCEEDED = 17,   /**< "budget_exceeded" */
+  LLMSVC_KIND_SCHEMA_MISMATCH = 18,   /**< "schema_mismatch": output does not fit the schema */
+  LLMSVC_KIND_INTERNAL = 19           /**< "internal": a bug in llmsvc */
+} llmsvc_error_kind;
+
+/** A client: one engine thread, its gates, connections, metrics and usage ledger. */
+typedef struct llmsvc_client llmsvc_client;
+/** The outcome of one request: success or error, with usage, cost and attempts. */
+typedef struct llmsvc_result llmsvc_result;
+/** A detailed error from a call that failed synchronously. */
+typedef struct llmsvc_error llmsvc_error;
+
+/**
+ * Completion callback. Called exactly once per accepted submission, on the client's
+ * engine thread, never inside the submitting call. The callee OWNS `result` and must
+ * release it with llmsvc_result_free() (on any thread, at any later time). Keep it short:
+ * every request of the client waits while it runs. It may call llmsvc_client_submit,
+ * llmsvc_client_cancel, llmsvc_client_metrics and llmsvc_client_set_limits; blocking
+ * calls (llmsvc_client_generate, llmsvc_client_close, llmsvc_client_destroy,
+ * llmsvc_client_poll) are refused with LLMSVC_ERECURSIVE.
+ */
+typedef void (*llmsvc_complete_cb)(llmsvc_result *result, void *payload);
+
+/** @name Library */
+/**@{*/
+/** The runtime version string, "MAJOR.MINOR.PATCH". Static; never free it. */
+LLMSVC_API const char *llmsvc_version(void);
+/** The runtime version as LLMSVC_VERSION_NUMBER computes it. */
+LLMSVC_API uint32_t llmsvc_version_number(void);
+/** A static English description of a status code ("unknown status" for others). */
+LLMSVC_API const char *llmsvc_strerror(int status);
+/** The stable name of an error kind ("rate_limited", ...); "unknown" for others. */
+LLMSVC_API const char *llmsvc_error_kind_name(int kind);
+/** Frees a string the library allocated (metrics documents, ...). Accepts NULL. */
+LLMSVC_API void llmsvc_free(void *ptr);
+/**@}*/
+
+/** @name Errors */
+/**@{*/
+/** The status this error came with. Returns LLMSVC_EINVAL for NULL. */
+LLMSVC_API int llmsvc_error_status(const llmsvc_error *err);
+/** The detailed message, borrowed from `err`. "" for NULL. Never contains an API key. */
+LLMSVC_API const char *llmsvc_error_message(const llmsvc_error *err);
+/** Frees an error. Accepts NULL. */
+LLMSVC_API void llmsvc_error_free(llmsvc_error *err);
+/**@}*/
+
+/** @name Clients */
+/**@{*/
+/**
+ * Creates a client from a configuration document (JSON, see docs/schema.md; NULL or
+ * "{}" for all defaults) and starts its engine thread.
+ *
+ * @param out     receives the client; set to NULL on failure
+ * @param config  NUL-terminated JSON configuration, copied
+ * @param out_err optional; on failure receives an error the caller frees
+ * @return LLMSVC_OK, LLMSVC_EINVAL, LLMSVC_EJSON, LLMSVC_ESCHEMA, LLMSVC_ENOMEM, LLMSVC_ESYSTEM
+ */
+LLMSVC_API int llmsvc_client_new(llmsvc_client **out, const char *config,
+                                 llmsvc_error **out_err);
+
+/**
+ * Submits a request (JSON, see docs/schema.md) without blocking on the network.
+ *
+ * When `cb` is not NULL it is called once with the result and `payload`. When `cb` is NULL
+ * the result goes to the client's completion queue, to be taken with llmsvc_client_poll()
+ * together with `payload`.
+ *
+ * A request whose document is malformed is rejected here (LLMSVC_EJSON, LLMSVC_ESCHEMA) and
+ * then no completion follows. Once LLMSVC_OK is returned exactly one completion follows.
+ *
+ * @param out_id  optional; receives the request id (for llmsvc_client_cancel), never 0
+ * @return LLMSVC_OK, LLMSVC_EINVAL, LLMSVC_EJSON, LLMSVC_ESCHEMA, LLMSVC_ECLOSED,
+ *         LLMSVC_EHANDLE, LLMSVC_ENOMEM
+ */
+LLMSVC_API int llmsvc_client_submit(llmsvc_client *client, const char *request,
+                                    llmsvc_complete_cb cb, void *payload, uint64_t *out_id,
+                                    llmsvc_error **out_err);
+
+/**
+ * Sends a request and waits for its result, on the same path as llmsvc_client_submit.
+ * Returns LLMSVC_OK whenever a result was produced, whether the request succeeded or not:
+ * look at llmsvc_result_kind(). Refused with LLMSVC_ERECURSIVE inside a completion callback.
+ */
+LLMSVC_API int llmsvc_client_generate(llmsvc_client *client, const char *request,
+                                      llmsvc_result **out, llmsvc_error **out_err);
+
+/**
+ * Cancels a pending request, whether it waits at a gate, waits to retry or is in flight.
+ * Its completion follows (kind LLMSVC_KIND_CANCELLED) on the engine thread.
+ * @return LLMSVC_OK, or LLMSVC_ENOTFOUND when the id is unknown or already completed
+ */
+LLMSVC_API int llmsvc_client_cancel(llmsvc_client *client, uint64_t request_id);
+
+/**
+ * Takes one completion from the completion queue (requests submitted with a NULL callback),
+ * waiting up to `timeout_ms` (0: do not wait; negative: wait without limit).
+ * @param out      receives the result, which the caller frees
+ * @param out_payload optional; receives the payload given at submit
+ * @return LLMSVC_OK, LLMSVC_ETIMEOUT, LLMSVC_ECLOSED (closed and the queue is empty),
+ *         LLMSVC_ERECURSIVE (called from a callback with a timeout other than 0)
+ */
+LLMSVC_API int llmsvc_client_poll(llmsvc_client *client, int timeout_ms, llmsvc_result **out,
+                                  void **out_payload);
+
+/**
+ * A file descriptor that is readable while completions wait in the completion queue, for
+ * event loops. It belongs to the client; do not read from or close it.
+ */
+LLMSVC_API int llmsvc_client_fd(llmsvc_client *client, int *out_fd);
+
+/**
+ * Changes the limits at run time (a JSON "limits" object, see docs/schema.md: rpm, tpm,
+ * concurrency, window_ms). Fields not given keep their value. Takes effect before any
+ * request submitted after this call returns is admitted.
+ */
+LLMSVC_API int llmsvc_client_set_limits(llmsvc_client *client, const char *limits,
+                                        llmsvc_error **out_err);
+
+/**
+ * One consistent snapshot of the client's metrics, usage and cost as a JSON document
+ * (docs/schema.md). `*out_json` is the caller's, freed with llmsvc_free().
+ */
+LLMSVC_API int llmsvc_client_metrics(llmsvc_client *client, char **out_json,
+                                     llmsvc_error **out_err);
+
+/**
+ * Closes a client without freeing it: new submissions are refused with LLMSVC_ECLOSED,
+ * every pending request completes with LLMSVC_KIND_SHUT_DOWN, and the engine thread
+ * stops. Poll, metrics and the fd stay usable until llmsvc_client_destroy. Idempotent.
+ * Refused with LLMSVC_ERECURSIVE inside a completion callback.
+ */
+LLMSVC_API int llmsvc_client_close(llmsvc_client *client);
+
+/**
+ * Closes the client (see llmsvc_client_close), frees results left in its completion queue
+ * and frees the client. Every callback has run when it returns. Accepts NULL. Refused with
+ * LLMSVC_ERECURSIVE inside a completion callback; LLMSVC_EHANDLE for a destroyed client.
+ */
+LLMSVC_API int llmsvc_client_destroy(llmsvc_client *client);
+/**@}*/
+
+/** @name Results (all getters borrow from the result and accept NULL) */
+/**@{*/
+/** The id llmsvc_client_submit returned for this request. */
+LLMSVC_API uint64_t llmsvc_result_id(const llmsvc_result *result);
+/** LLMSVC_KIND_NONE on success, else the error kind. */
+LLMSVC_API int llmsvc_result_kind(const llmsvc_result *result);
+/** The HTTP status of the last attempt, 0 when no response was received. */
+LLMSVC_API int llmsvc_result_http_status(const llmsvc_result *result);
+/** The assistant's text on success ("" when none); NULL on error. */
+LLMSVC_API const char *llmsvc_result_text(const llmsvc_result *result);
+/** The error message on error (provider's own message included); NULL on success. */
+LLMSVC_API const char *llmsvc_result_error_message(const llmsvc_result *result);
+/**
+ * The whole result as a JSON document (docs/schema.md): text, usage, cost, attempts,
+ * timing and error details. `out_len` (optional) receives its length.
+ */
+LLMSVC_API const char *llmsvc_result_json(const llmsvc_result *result, size_t *out_len);
+/** Frees a result. Accepts NULL. */
+LLMSVC_API void llmsvc_result_free(llmsvc_result *result);
+/**@}*/
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LLMSVC_H */

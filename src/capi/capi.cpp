@@ -1,0 +1,290 @@
+// The C boundary: argument checks, handle <-> object, and no exception ever crosses it.
+#include <curl/curl.h>
+
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <unordered_set>
+
+#include "capi/result.h"
+#include "core/config.h"
+#include "engine/engine.h"
+#include "llmsvc.h"
+
+struct llmsvc_client {
+  std::unique_ptr<llmsvc::Engine> engine;
+};
+
+namespace {
+
+// Live clients, so that a destroyed handle is told apart from a live one instead of being
+// used after free. (A handle freed while another thread still uses it cannot be helped.)
+std::mutex g_clients_mu;
+std::unordered_set<const llmsvc_client *> g_clients;
+
+bool live(const llmsvc_client *c) {
+  if (!c) return false;
+  std::lock_guard<std::mutex> lock(g_clients_mu);
+  return g_clients.count(c) != 0;
+}
+
+int fail(llmsvc_error **out_err, int status, std::string message) {
+  if (out_err) {
+    *out_err = nullptr;
+    try {
+      *out_err = new llmsvc_error{status, std::move(message)};
+    } catch (...) {
+    }
+  }
+  return status;
+}
+
+int check_client(const llmsvc_client *c, llmsvc_error **out_err) {
+  if (!c) return fail(out_err, LLMSVC_EINVAL, "client is NULL");
+  if (!live(c)) return fail(out_err, LLMSVC_EHANDLE, "client was destroyed");
+  return LLMSVC_OK;
+}
+
+// Runs `body`, turning any exception into a status with a message.
+template <typename F>
+int guarded(llmsvc_error **out_err, F &&body) {
+  try {
+    return body();
+  } catch (const std::bad_alloc &) {
+    return fail(out_err, LLMSVC_ENOMEM, "out of memory");
+  } catch (const std::system_error &e) {
+    return fail(out_err, LLMSVC_ESYSTEM, e.what());
+  } catch (const std::exception &e) {
+    return fail(out_err, LLMSVC_EINTERNAL, std::string("internal error: ") + e.what());
+  } catch (...) {
+    return fail(out_err, LLMSVC_EINTERNAL, "internal error");
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+const char *llmsvc_version(void) { return LLMSVC_VERSION_STRING; }
+
+uint32_t llmsvc_version_number(void) { return LLMSVC_VERSION_NUMBER; }
+
+const char *llmsvc_strerror(int status) {
+  switch (status) {
+    case LLMSVC_OK: return "ok";
+    case LLMSVC_EINVAL: return "invalid argument";
+    case LLMSVC_EJSON: return "malformed JSON document";
+    case LLMSVC_ESCHEMA: return "JSON document does not match the schema";
+    case LLMSVC_ENOMEM: return "out of memory";
+    case LLMSVC_ECLOSED: return "client is closed";
+    case LLMSVC_ENOTFOUND: return "no pending request with that id";
+    case LLMSVC_ERECURSIVE: return "blocking call from inside a completion callback";
+    case LLMSVC_ETIMEOUT: return "timed out";
+    case LLMSVC_EHANDLE: return "handle is not a live object";
+    case LLMSVC_ESYSTEM: return "system resource unavailable";
+    case LLMSVC_EINTERNAL: return "internal error";
+    default: return "unknown status";
+  }
+}
+
+const char *llmsvc_error_kind_name(int kind) {
+  static const char *const names[] = {
+      "none",           "rate_limited",  "insufficient_quota", "unsupported_region",
+      "auth",           "permission",    "bad_request",        "not_found",
+      "conflict",       "server_error",  "timeout",            "connection",
+      "cancelled",      "deadline_exceeded", "shut_down",      "invalid_request",
+      "protocol",       "budget_exceeded", "schema_mismatch",  "internal"};
+  if (kind < 0 || kind >= int(sizeof names / sizeof names[0])) return "unknown";
+  return names[kind];
+}
+
+void llmsvc_free(void *ptr) { mi_free(ptr); }
+
+int llmsvc_error_status(const llmsvc_error *err) { return err ? err->status : LLMSVC_EINVAL; }
+
+const char *llmsvc_error_message(const llmsvc_error *err) {
+  return err ? err->message.c_str() : "";
+}
+
+void llmsvc_error_free(llmsvc_error *err) { delete err; }
+
+int llmsvc_client_new(llmsvc_client **out, const char *config, llmsvc_error **out_err) {
+  if (out_err) *out_err = nullptr;
+  if (!out) return fail(out_err, LLMSVC_EINVAL, "out is NULL");
+  *out = nullptr;
+  return guarded(out_err, [&]() -> int {
+    static std::once_flag curl_once;
+    static CURLcode curl_init = CURLE_OK;
+    std::call_once(curl_once, [] { curl_init = curl_global_init(CURL_GLOBAL_DEFAULT); });
+    if (curl_init != CURLE_OK)
+      return fail(out_err, LLMSVC_ESYSTEM,
+                  std::string("libcurl failed to initialise: ") + curl_easy_strerror(curl_init));
+    llmsvc::Config cfg;
+    llmsvc::DocError err = llmsvc::parse_config(config, cfg);
+    if (err) return fail(out_err, err.status, err.message);
+    auto c = std::make_unique<llmsvc_client>();
+    c->engine = std::make_unique<llmsvc::Engine>(std::move(cfg));
+    {
+      std::lock_guard<std::mutex> lock(g_clients_mu);
+      g_clients.insert(c.get());
+    }
+    *out = c.release();
+    return LLMSVC_OK;
+  });
+}
+
+int llmsvc_client_submit(llmsvc_client *client, const char *request, llmsvc_complete_cb cb,
+                         void *payload, uint64_t *out_id, llmsvc_error **out_err) {
+  if (out_err) *out_err = nullptr;
+  if (out_id) *out_id = 0;
+  if (int rc = check_client(client, out_err)) return rc;
+  if (!request) return fail(out_err, LLMSVC_EINVAL, "request is NULL");
+  return guarded(out_err, [&]() -> int {
+    std::string message;
+    int rc = client->engine->submit(request, cb, payload, out_id, message);
+    return rc ? fail(out_err, rc, std::move(message)) : LLMSVC_OK;
+  });
+}
+
+namespace {
+
+struct Waiter {
+  std::mutex mu;
+  std::condition_variable cv;
+  llmsvc_result *result = nullptr;
+};
+
+void wake_waiter(llmsvc_result *result, void *payload) {
+  auto *w = static_cast<Waiter *>(payload);
+  std::lock_guard<std::mutex> lock(w->mu);
+  w->result = result;
+  w->cv.notify_one();
+}
+
+}  // namespace
+
+int llmsvc_client_generate(llmsvc_client *client, const char *request, llmsvc_result **out,
+                           llmsvc_error **out_err) {
+  if (out_err) *out_err = nullptr;
+  if (!out) return fail(out_err, LLMSVC_EINVAL, "out is NULL");
+  *out = nullptr;
+  if (int rc = check_client(client, out_err)) return rc;
+  if (!request) return fail(out_err, LLMSVC_EINVAL, "request is NULL");
+  if (client->engine->on_engine_thread())
+    return fail(out_err, LLMSVC_ERECURSIVE,
+                "llmsvc_client_generate called from a completion callback would deadlock; "
+                "use llmsvc_client_submit there");
+  return guarded(out_err, [&]() -> int {
+    Waiter w;
+    std::string message;
+    int rc = client->engine->submit(request, &wake_waiter, &w, nullptr, message);
+    if (rc) return fail(out_err, rc, std::move(message));
+    std::unique_lock<std::mutex> lock(w.mu);
+    w.cv.wait(lock, [&] { return w.result != nullptr; });
+    *out = w.result;
+    return LLMSVC_OK;
+  });
+}
+
+int llmsvc_client_cancel(llmsvc_client *client, uint64_t request_id) {
+  if (int rc = check_client(client, nullptr)) return rc;
+  return guarded(nullptr, [&] { return client->engine->cancel(request_id); });
+}
+
+int llmsvc_client_poll(llmsvc_client *client, int timeout_ms, llmsvc_result **out,
+                       void **out_payload) {
+  if (out_payload) *out_payload = nullptr;
+  if (!out) return LLMSVC_EINVAL;
+  *out = nullptr;
+  if (int rc = check_client(client, nullptr)) return rc;
+  if (timeout_ms != 0 && client->engine->on_engine_thread()) return LLMSVC_ERECURSIVE;
+  return guarded(nullptr, [&] {
+    return client->engine->completion_queue().pop(timeout_ms, out, out_payload);
+  });
+}
+
+int llmsvc_client_fd(llmsvc_client *client, int *out_fd) {
+  if (!out_fd) return LLMSVC_EINVAL;
+  *out_fd = -1;
+  if (int rc = check_client(client, nullptr)) return rc;
+  *out_fd = client->engine->completion_queue().fd();
+  return LLMSVC_OK;
+}
+
+int llmsvc_client_set_limits(llmsvc_client *client, const char *limits, llmsvc_error **out_err) {
+  if (out_err) *out_err = nullptr;
+  if (int rc = check_client(client, out_err)) return rc;
+  if (!limits) return fail(out_err, LLMSVC_EINVAL, "limits is NULL");
+  return guarded(out_err, [&]() -> int {
+    std::string message;
+    int rc = client->engine->set_limits(limits, message);
+    return rc ? fail(out_err, rc, std::move(message)) : LLMSVC_OK;
+  });
+}
+
+int llmsvc_client_metrics(llmsvc_client *client, char **out_json, llmsvc_error **out_err) {
+  if (out_err) *out_err = nullptr;
+  if (!out_json) return fail(out_err, LLMSVC_EINVAL, "out_json is NULL");
+  *out_json = nullptr;
+  if (int rc = check_client(client, out_err)) return rc;
+  return guarded(out_err, [&]() -> int {
+    std::string json = client->engine->metrics_json();
+    char *copy = static_cast<char *>(mi_malloc(json.size() + 1));
+    if (!copy) throw std::bad_alloc();
+    std::memcpy(copy, json.c_str(), json.size() + 1);
+    *out_json = copy;
+    return LLMSVC_OK;
+  });
+}
+
+int llmsvc_client_close(llmsvc_client *client) {
+  if (int rc = check_client(client, nullptr)) return rc;
+  if (client->engine->on_engine_thread()) return LLMSVC_ERECURSIVE;
+  return guarded(nullptr, [&] {
+    client->engine->close();
+    return LLMSVC_OK;
+  });
+}
+
+int llmsvc_client_destroy(llmsvc_client *client) {
+  if (!client) return LLMSVC_OK;
+  if (int rc = check_client(client, nullptr)) return rc;
+  if (client->engine->on_engine_thread()) return LLMSVC_ERECURSIVE;
+  return guarded(nullptr, [&] {
+    client->engine->close();  // callbacks still running may use the handle until here
+    {
+      std::lock_guard<std::mutex> lock(g_clients_mu);
+      if (!g_clients.erase(client)) return int(LLMSVC_EHANDLE);  // destroyed concurrently
+    }
+    delete client;
+    return int(LLMSVC_OK);
+  });
+}
+
+uint64_t llmsvc_result_id(const llmsvc_result *r) { return r ? r->id : 0; }
+
+int llmsvc_result_kind(const llmsvc_result *r) { return r ? r->kind : LLMSVC_KIND_INTERNAL; }
+
+int llmsvc_result_http_status(const llmsvc_result *r) { return r ? r->http_status : 0; }
+
+const char *llmsvc_result_text(const llmsvc_result *r) {
+  return r && r->kind == LLMSVC_KIND_NONE ? r->text.c_str() : nullptr;
+}
+
+const char *llmsvc_result_error_message(const llmsvc_result *r) {
+  return r && r->kind != LLMSVC_KIND_NONE ? r->error_message.c_str() : nullptr;
+}
+
+const char *llmsvc_result_json(const llmsvc_result *r, size_t *out_len) {
+  if (!r) {
+    if (out_len) *out_len = 0;
+    return nullptr;
+  }
+  if (out_len) *out_len = r->json_len;
+  return r->json_text;
+}
+
+void llmsvc_result_free(llmsvc_result *r) { delete r; }
+
+}  // extern "C"

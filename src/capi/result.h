@@ -1,0 +1,29 @@
+// The object behind llmsvc_result.
+#pragma once
+
+#include <mimalloc.h>
+
+#include <cstdint>
+#include <string>
+
+#include "common/json.h"
+
+struct llmsvc_result {
+  static void *operator new(size_t n) { return mi_malloc(n); }
+  static void operator delete(void *p) { mi_free(p); }
+
+  uint64_t id = 0;
+  int kind = 0;
+  int http_status = 0;
+  std::string text;
+  std::string error_message;
+  llmsvc::JsonBuffer json;
+  // Taken once when the document is complete: GetString() writes to the buffer.
+  const char *json_text = nullptr;
+  size_t json_len = 0;
+};
+
+struct llmsvc_error {
+  int status = 0;
+  std::string message;
+};

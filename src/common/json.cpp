@@ -1,0 +1,117 @@
+#include "common/json.h"
+
+#include <rapidjson/error/en.h>
+
+#include "llmsvc.h"
+
+namespace llmsvc {
+
+DocError parse_json(JsonDoc &doc, std::string_view text, const char *what) {
+  doc.Parse(text.data(), text.size());
+  if (!doc.HasParseError()) return {};
+  return {LLMSVC_EJSON, std::string(what) + " is not valid JSON: " +
+                            rapidjson::GetParseError_En(doc.GetParseError()) + " at offset " +
+                            std::to_string(doc.GetErrorOffset())};
+}
+
+const char *json_type_name(const JsonValue &v) {
+  switch (v.GetType()) {
+    case rapidjson::kNullType: return "null";
+    case rapidjson::kFalseType:
+    case rapidjson::kTrueType: return "a boolean";
+    case rapidjson::kObjectType: return "an object";
+    case rapidjson::kArrayType: return "an array";
+    case rapidjson::kStringType: return "a string";
+    case rapidjson::kNumberType: return "a number";
+  }
+  return "a value";
+}
+
+bool ObjectReader::fail(DocError &err, const std::string &message) const {
+  err = {LLMSVC_ESCHEMA, message};
+  return false;
+}
+
+bool ObjectReader::only(const char *const *known, DocError &err) const {
+  for (auto it = obj_.MemberBegin(); it != obj_.MemberEnd(); ++it) {
+    bool ok = false;
+    for (const char *const *k = known; *k; ++k) {
+      if (sv(it->name) == *k) {
+        ok = true;
+        break;
+      }
+    }
+    if (!ok) return fail(err, "unknown field " + path_ + "." + std::string(sv(it->name)));
+  }
+  return true;
+}
+
+const JsonValue *ObjectReader::find(const char *name) const {
+  auto it = obj_.FindMember(name);
+  if (it == obj_.MemberEnd() || it->value.IsNull()) return nullptr;
+  return &it->value;
+}
+
+bool ObjectReader::get_string(const char *name, std::string &out, DocError &err) const {
+  const JsonValue *v = find(name);
+  if (!v) return true;
+  if (!v->IsString())
+    return fail(err, path(name) + ": expected a string, got " + json_type_name(*v));
+  out.assign(v->GetString(), v->GetStringLength());
+  return true;
+}
+
+bool ObjectReader::get_int(const char *name, int64_t &out, DocError &err, int64_t min,
+                           int64_t max) const {
+  const JsonValue *v = find(name);
+  if (!v) return true;
+  int64_t x;
+  if (v->IsInt64()) {
+    x = v->GetInt64();
+  } else if (v->IsDouble() && v->GetDouble() == double(int64_t(v->GetDouble()))) {
+    x = int64_t(v->GetDouble());
+  } else {
+    return fail(err, path(name) + ": expected an integer, got " + json_type_name(*v));
+  }
+  if (x < min || x > max)
+    return fail(err, path(name) + ": " + std::to_string(x) + " is out of range [" +
+                         std::to_string(min) + ", " + std::to_string(max) + "]");
+  out = x;
+  return true;
+}
+
+bool ObjectReader::get_double(const char *name, double &out, bool &present, DocError &err,
+                              double min, double max) const {
+  const JsonValue *v = find(name);
+  if (!v) return true;
+  if (!v->IsNumber())
+    return fail(err, path(name) + ": expected a number, got " + json_type_name(*v));
+  double x = v->GetDouble();
+  if (!(x >= min && x <= max))
+    return fail(err, path(name) + ": " + std::to_string(x) + " is out of range [" +
+                         std::to_string(min) + ", " + std::to_string(max) + "]");
+  out = x;
+  present = true;
+  return true;
+}
+
+bool ObjectReader::get_bool(const char *name, bool &out, DocError &err) const {
+  const JsonValue *v = find(name);
+  if (!v) return true;
+  if (!v->IsBool())
+    return fail(err, path(name) + ": expected a boolean, got " + json_type_name(*v));
+  out = v->GetBool();
+  return true;
+}
+
+bool ObjectReader::get_object(const char *name, const JsonValue *&out, DocError &err) const {
+  const JsonValue *v = find(name);
+  out = nullptr;
+  if (!v) return true;
+  if (!v->IsObject())
+    return fail(err, path(name) + ": expected an object, got " + json_type_name(*v));
+  out = v;
+  return true;
+}
+
+}  // namespace llmsvc

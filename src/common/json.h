@@ -1,0 +1,84 @@
+// RapidJSON, configured to allocate from mimalloc's own API (never the process malloc
+// override), plus the small readers our documents share.
+#pragma once
+
+#include <mimalloc.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace llmsvc {
+
+/// RapidJSON base allocator backed by mimalloc.
+struct MiAllocator {
+  static const bool kNeedFree = true;
+  void *Malloc(size_t size) { return size ? mi_malloc(size) : nullptr; }
+  void *Realloc(void *ptr, size_t, size_t new_size) {
+    if (new_size == 0) {
+      mi_free(ptr);
+      return nullptr;
+    }
+    return mi_realloc(ptr, new_size);
+  }
+  static void Free(void *ptr) { mi_free(ptr); }
+};
+
+using JsonPool = rapidjson::MemoryPoolAllocator<MiAllocator>;
+using JsonDoc = rapidjson::GenericDocument<rapidjson::UTF8<>, JsonPool, MiAllocator>;
+using JsonValue = JsonDoc::ValueType;
+using JsonBuffer = rapidjson::GenericStringBuffer<rapidjson::UTF8<>, MiAllocator>;
+using JsonWriter = rapidjson::Writer<JsonBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>, MiAllocator>;
+
+/// A document error: which status (LLMSVC_EJSON or LLMSVC_ESCHEMA) and what is wrong.
+struct DocError {
+  int status = 0;
+  std::string message;
+  explicit operator bool() const { return status != 0; }
+};
+
+/// Parses `text` into `doc`; on failure describes the offset and the reason.
+DocError parse_json(JsonDoc &doc, std::string_view text, const char *what);
+
+/// "expected a string" style names of JSON types, for messages.
+const char *json_type_name(const JsonValue &v);
+
+inline std::string_view sv(const JsonValue &v) { return {v.GetString(), v.GetStringLength()}; }
+
+inline void write_str(JsonWriter &w, std::string_view s) {
+  w.String(s.data(), rapidjson::SizeType(s.size()));
+}
+inline void write_key(JsonWriter &w, std::string_view s) {
+  w.Key(s.data(), rapidjson::SizeType(s.size()));
+}
+
+/// Reads typed fields out of a JSON object, naming the path in every error.
+/// Unknown members are an error too: a misspelt option must not be silently ignored.
+class ObjectReader {
+ public:
+  ObjectReader(const JsonValue &obj, std::string path) : obj_(obj), path_(std::move(path)) {}
+
+  /// Checks that every member is one of `known` (a NULL-terminated list).
+  bool only(const char *const *known, DocError &err) const;
+
+  const JsonValue *find(const char *name) const;
+  bool get_string(const char *name, std::string &out, DocError &err) const;
+  bool get_int(const char *name, int64_t &out, DocError &err, int64_t min, int64_t max) const;
+  bool get_double(const char *name, double &out, bool &present, DocError &err, double min,
+                  double max) const;
+  bool get_bool(const char *name, bool &out, DocError &err) const;
+  bool get_object(const char *name, const JsonValue *&out, DocError &err) const;
+
+  std::string path(const char *name) const { return path_ + "." + name; }
+  bool fail(DocError &err, const std::string &message) const;
+
+ private:
+  const JsonValue &obj_;
+  std::string path_;
+};
+
+}  // namespace llmsvc

@@ -1,0 +1,128 @@
+#include "core/config.h"
+
+#include <cstdlib>
+
+#include "llmsvc.h"
+
+namespace llmsvc {
+
+DocError parse_limits(const JsonValue &v, const std::string &path, Limits &inout) {
+  DocError err;
+  if (!v.IsObject()) return {LLMSVC_ESCHEMA, path + ": expected an object"};
+  ObjectReader r(v, path);
+  static const char *const known[] = {"rpm", "tpm", "concurrency", "window_ms", nullptr};
+  constexpr int64_t kMax = int64_t(1) << 40;
+  if (!r.only(known, err) || !r.get_int("rpm", inout.rpm, err, 0, kMax) ||
+      !r.get_int("tpm", inout.tpm, err, 0, kMax) ||
+      !r.get_int("concurrency", inout.concurrency, err, 0, 1 << 20) ||
+      !r.get_int("window_ms", inout.window_ms, err, 1, 24LL * 3600 * 1000))
+    return err;
+  return {};
+}
+
+namespace {
+
+DocError parse_retry(const JsonValue &v, RetryPolicy &p) {
+  DocError err;
+  if (!v.IsObject()) return {LLMSVC_ESCHEMA, "config.retry: expected an object"};
+  ObjectReader r(v, "config.retry");
+  static const char *const known[] = {"max_attempts", "base_delay_ms", "max_delay_ms",
+                                      "jitter", "max_retry_after_ms", nullptr};
+  bool present = false;
+  if (!r.only(known, err) || !r.get_int("max_attempts", p.max_attempts, err, 1, 100) ||
+      !r.get_int("base_delay_ms", p.base_delay_ms, err, 0, 3600000) ||
+      !r.get_int("max_delay_ms", p.max_delay_ms, err, 0, 3600000) ||
+      !r.get_double("jitter", p.jitter, present, err, 0.0, 1.0) ||
+      !r.get_int("max_retry_after_ms", p.max_retry_after_ms, err, 0, 24LL * 3600 * 1000))
+    return err;
+  if (p.max_delay_ms < p.base_delay_ms)
+    return {LLMSVC_ESCHEMA, "config.retry: max_delay_ms is smaller than base_delay_ms"};
+  return {};
+}
+
+const char *env(const char *name) {
+  const char *v = std::getenv(name);
+  return v && *v ? v : nullptr;
+}
+
+}  // namespace
+
+DocError parse_config(const char *json, Config &out) {
+  JsonDoc doc;
+  std::string_view text = json ? std::string_view(json) : std::string_view("{}");
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) text = "{}";
+  DocError err = parse_json(doc, text, "config");
+  if (err) return err;
+  if (!doc.IsObject()) return {LLMSVC_ESCHEMA, "config: expected an object"};
+  ObjectReader r(doc, "config");
+  static const char *const known[] = {
+      "provider", "base_url", "api_key", "organization", "project", "model",
+      "max_tokens_field", "limits", "retry", "timeouts", "http", "seed", "prices",
+      "prices_file", "free_models", nullptr};
+  if (!r.only(known, err) || !r.get_string("provider", out.provider, err) ||
+      !r.get_string("base_url", out.base_url, err) ||
+      !r.get_string("api_key", out.api_key, err) ||
+      !r.get_string("organization", out.organization, err) ||
+      !r.get_string("project", out.project, err) || !r.get_string("model", out.model, err) ||
+      !r.get_string("max_tokens_field", out.max_tokens_field, err))
+    return err;
+  if (out.provider != "openai_chat" && out.provider != "openai")
+    return {LLMSVC_ESCHEMA, "config.provider: \"" + out.provider +
+                                "\" is not a known provider (openai_chat)"};
+  out.provider = "openai_chat";
+  if (out.max_tokens_field != "max_completion_tokens" && out.max_tokens_field != "max_tokens")
+    return {LLMSVC_ESCHEMA,
+            "config.max_tokens_field: expected max_completion_tokens or max_tokens"};
+
+  if (!r.find("base_url")) {
+    if (const char *b = env("OPENAI_BASE_URL")) out.base_url = b;
+  }
+  while (!out.base_url.empty() && out.base_url.back() == '/') out.base_url.pop_back();
+  if (out.base_url.rfind("http://", 0) != 0 && out.base_url.rfind("https://", 0) != 0)
+    return {LLMSVC_ESCHEMA, "config.base_url: expected an http:// or https:// URL"};
+  if (out.api_key.empty()) {
+    if (const char *k = env("OPENAI_API_KEY")) out.api_key = k;
+  }
+
+  const JsonValue *obj = nullptr;
+  if (!r.get_object("limits", obj, err)) return err;
+  if (obj && (err = parse_limits(*obj, "config.limits", out.limits))) return err;
+  if (!r.get_object("retry", obj, err)) return err;
+  if (obj && (err = parse_retry(*obj, out.retry))) return err;
+  if (!r.get_object("timeouts", obj, err)) return err;
+  if (obj) {
+    ObjectReader t(*obj, "config.timeouts");
+    static const char *const tk[] = {"connect_ms", "request_ms", nullptr};
+    if (!t.only(tk, err) || !t.get_int("connect_ms", out.connect_timeout_ms, err, 1, 3600000) ||
+        !t.get_int("request_ms", out.request_timeout_ms, err, 1, 24LL * 3600 * 1000))
+      return err;
+  }
+  if (!r.get_object("http", obj, err)) return err;
+  if (obj) {
+    ObjectReader h(*obj, "config.http");
+    static const char *const hk[] = {"http2", "prior_knowledge", "max_connections", nullptr};
+    if (!h.only(hk, err) || !h.get_bool("http2", out.http2, err) ||
+        !h.get_bool("prior_knowledge", out.http2_prior_knowledge, err) ||
+        !h.get_int("max_connections", out.max_connections, err, 0, 65536))
+      return err;
+  }
+  int64_t seed = 0;
+  if (!r.get_int("seed", seed, err, 0, INT64_MAX)) return err;
+  out.seed = uint64_t(seed);
+
+  std::string prices_file;
+  if (!r.get_string("prices_file", prices_file, err)) return err;
+  if (!prices_file.empty() && (err = out.prices.merge_file(prices_file))) return err;
+  if (!r.get_object("prices", obj, err)) return err;
+  if (obj && (err = out.prices.merge(*obj, "config.prices"))) return err;
+  if (const JsonValue *free = r.find("free_models")) {
+    if (!free->IsArray()) return {LLMSVC_ESCHEMA, "config.free_models: expected an array"};
+    for (const auto &m : free->GetArray()) {
+      if (!m.IsString()) return {LLMSVC_ESCHEMA, "config.free_models: expected strings"};
+      out.prices.set_free(std::string(sv(m)));
+    }
+  }
+  return {};
+}
+
+}  // namespace llmsvc

@@ -1,0 +1,56 @@
+// Client configuration (docs/schema.md), parsed once at llmsvc_client_new.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/json.h"
+#include "usage/prices.h"
+
+namespace llmsvc {
+
+/// Provider limits. 0 means unlimited. rpm and tpm are per-minute rates; the window over
+/// which the provider counts them is window_ms (OpenAI: 60 s), and the allowance within one
+/// window is rate * window_ms / 60000.
+struct Limits {
+  int64_t rpm = 0;
+  int64_t tpm = 0;
+  int64_t concurrency = 0;
+  int64_t window_ms = 60000;
+};
+
+struct RetryPolicy {
+  int64_t max_attempts = 5;         // attempts in all, the first included
+  int64_t base_delay_ms = 500;      // first backoff
+  int64_t max_delay_ms = 30000;     // backoff ceiling
+  double jitter = 0.25;             // a backoff is shortened by up to this fraction
+  int64_t max_retry_after_ms = 60000;  // a longer server wait fails fast instead
+};
+
+struct Config {
+  std::string provider = "openai_chat";
+  std::string base_url = "https://api.openai.com/v1";
+  std::string api_key;  // never logged, never in errors or results
+  std::string organization;
+  std::string project;
+  std::string model;  // default model for requests without one
+  std::string max_tokens_field = "max_completion_tokens";
+  Limits limits;
+  RetryPolicy retry;
+  int64_t connect_timeout_ms = 5000;
+  int64_t request_timeout_ms = 600000;  // one attempt, transfer included
+  bool http2 = true;                    // HTTP/2 over TLS when the server offers it
+  bool http2_prior_knowledge = false;   // h2c without upgrade (local servers)
+  int64_t max_connections = 0;          // per host; 0 = as many as needed
+  uint64_t seed = 0;                    // jitter seed; 0 = random
+  PriceTable prices = PriceTable::builtin();
+};
+
+/// Parses a configuration document; NULL or empty text gives the defaults. Environment
+/// fallbacks (OPENAI_API_KEY, OPENAI_BASE_URL) apply when the document does not say.
+DocError parse_config(const char *json, Config &out);
+
+/// Parses a "limits" object over `inout` (fields not given keep their value).
+DocError parse_limits(const JsonValue &v, const std::string &path, Limits &inout);
+
+}  // namespace llmsvc

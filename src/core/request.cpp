@@ -1,0 +1,221 @@
+#include "core/request.h"
+
+#include "llmsvc.h"
+
+namespace llmsvc {
+namespace {
+
+bool parse_part(const JsonValue &v, const std::string &path, ContentPart &part, DocError &err) {
+  if (!v.IsObject()) {
+    err = {LLMSVC_ESCHEMA, path + ": expected a content part object, got " + json_type_name(v)};
+    return false;
+  }
+  ObjectReader r(v, path);
+  std::string type;
+  if (!r.get_string("type", type, err)) return false;
+  if (type == "text") {
+    static const char *const known[] = {"type", "text", nullptr};
+    if (!r.only(known, err)) return false;
+    const JsonValue *t = r.find("text");
+    if (!t) return r.fail(err, path + ".text: missing");
+    if (!r.get_string("text", part.text, err)) return false;
+    part.type = ContentPart::Type::kText;
+    return true;
+  }
+  if (type == "image_url") {
+    static const char *const known[] = {"type", "image_url", nullptr};
+    if (!r.only(known, err)) return false;
+    const JsonValue *img = r.find("image_url");
+    if (!img) return r.fail(err, path + ".image_url: missing");
+    ObjectReader ir(*img, path + ".image_url");
+    if (img->IsString()) {
+      part.url.assign(img->GetString(), img->GetStringLength());
+    } else if (img->IsObject()) {
+      static const char *const iknown[] = {"url", "detail", nullptr};
+      if (!ir.only(iknown, err) || !ir.get_string("url", part.url, err) ||
+          !ir.get_string("detail", part.detail, err))
+        return false;
+    } else {
+      return r.fail(err, path + ".image_url: expected a URL string or {\"url\": ...}");
+    }
+    if (part.url.empty()) return r.fail(err, path + ".image_url.url: missing or empty");
+    if (!part.detail.empty() && part.detail != "auto" && part.detail != "low" &&
+        part.detail != "high")
+      return r.fail(err, path + ".image_url.detail: expected auto, low or high");
+    part.type = ContentPart::Type::kImageUrl;
+    return true;
+  }
+  if (type.empty()) return r.fail(err, path + ".type: missing");
+  return r.fail(err, path + ".type: unknown content part type \"" + type +
+                         "\" (expected text or image_url)");
+}
+
+bool parse_message(const JsonValue &v, const std::string &path, Message &m, DocError &err) {
+  if (!v.IsObject()) {
+    err = {LLMSVC_ESCHEMA, path + ": expected a message object, got " + json_type_name(v)};
+    return false;
+  }
+  ObjectReader r(v, path);
+  static const char *const known[] = {"role", "content", "name", nullptr};
+  if (!r.only(known, err) || !r.get_string("role", m.role, err) ||
+      !r.get_string("name", m.name, err))
+    return false;
+  if (m.role.empty()) return r.fail(err, path + ".role: missing");
+  if (m.role != "system" && m.role != "developer" && m.role != "user" && m.role != "assistant")
+    return r.fail(err, path + ".role: \"" + m.role +
+                           "\" is not one of system, developer, user, assistant");
+  const JsonValue *c = r.find("content");
+  if (!c) return r.fail(err, path + ".content: missing");
+  if (c->IsString()) {
+    m.content_is_string = true;
+    m.parts.emplace_back();
+    m.parts.back().text.assign(c->GetString(), c->GetStringLength());
+    return true;
+  }
+  if (!c->IsArray())
+    return r.fail(err, path + ".content: expected a string or an array of parts, got " +
+                           json_type_name(*c));
+  if (c->Empty()) return r.fail(err, path + ".content: empty array");
+  m.content_is_string = false;
+  m.parts.resize(c->Size());
+  for (rapidjson::SizeType i = 0; i < c->Size(); ++i) {
+    if (!parse_part((*c)[i], path + ".content[" + std::to_string(i) + "]", m.parts[i], err))
+      return false;
+  }
+  if (m.role != "user") {
+    for (const auto &p : m.parts)
+      if (p.type != ContentPart::Type::kText)
+        return r.fail(err, path + ".content: only user messages may carry images");
+  }
+  return true;
+}
+
+bool parse_priority(const JsonValue *v, int &out, DocError &err) {
+  if (!v) return true;
+  if (v->IsString()) {
+    std::string_view s = sv(*v);
+    if (s == "high") out = kPriorityHigh;
+    else if (s == "normal") out = kPriorityNormal;
+    else if (s == "low") out = kPriorityLow;
+    else {
+      err = {LLMSVC_ESCHEMA, "request.priority: \"" + std::string(s) +
+                                 "\" is not one of high, normal, low"};
+      return false;
+    }
+    return true;
+  }
+  if (v->IsInt() && v->GetInt() >= kPriorityHigh && v->GetInt() <= kPriorityLow) {
+    out = v->GetInt();
+    return true;
+  }
+  err = {LLMSVC_ESCHEMA, "request.priority: expected \"high\", \"normal\", \"low\" or 0..2"};
+  return false;
+}
+
+}  // namespace
+
+DocError parse_request(std::string_view json, const std::string &default_model,
+                       RequestSpec &out) {
+  JsonDoc doc;
+  DocError err = parse_json(doc, json, "request");
+  if (err) return err;
+  if (!doc.IsObject())
+    return {LLMSVC_ESCHEMA, std::string("request: expected an object, got ") +
+                                json_type_name(doc)};
+  ObjectReader r(doc, "request");
+  static const char *const known[] = {
+      "model",    "messages", "prompt",   "instructions", "system",   "max_output_tokens",
+      "max_tokens", "temperature", "top_p", "stop",       "seed",     "user",
+      "operation", "priority", "timeout_ms", "metadata",  "trace_id", "id", nullptr};
+  if (!r.only(known, err)) return err;
+  if (!r.get_string("model", out.model, err)) return err;
+  if (out.model.empty()) out.model = default_model;
+  if (out.model.empty())
+    return {LLMSVC_ESCHEMA, "request.model: missing (and the client has no default model)"};
+
+  std::string system, prompt;
+  if (!r.get_string("instructions", out.instructions, err) ||
+      !r.get_string("system", system, err) || !r.get_string("prompt", prompt, err))
+    return err;
+  if (!system.empty()) {
+    if (!out.instructions.empty())
+      return {LLMSVC_ESCHEMA, "request: give instructions or system, not both"};
+    out.instructions = std::move(system);
+  }
+
+  const JsonValue *msgs = r.find("messages");
+  if (msgs) {
+    if (!prompt.empty()) return {LLMSVC_ESCHEMA, "request: give messages or prompt, not both"};
+    if (!msgs->IsArray())
+      return {LLMSVC_ESCHEMA, std::string("request.messages: expected an array, got ") +
+                                  json_type_name(*msgs)};
+    out.messages.resize(msgs->Size());
+    for (rapidjson::SizeType i = 0; i < msgs->Size(); ++i) {
+      if (!parse_message((*msgs)[i], "request.messages[" + std::to_string(i) + "]",
+                         out.messages[i], err))
+        return err;
+    }
+  } else if (!prompt.empty()) {
+    out.messages.emplace_back();
+    out.messages.back().role = "user";
+    out.messages.back().parts.emplace_back();
+    out.messages.back().parts.back().text = std::move(prompt);
+  }
+  if (out.messages.empty())
+    return {LLMSVC_ESCHEMA, "request.messages: missing or empty (give messages or prompt)"};
+
+  int64_t max_out = -1, max_tokens = -1;
+  if (!r.get_int("max_output_tokens", max_out, err, 1, INT32_MAX) ||
+      !r.get_int("max_tokens", max_tokens, err, 1, INT32_MAX))
+    return err;
+  if (max_out > 0 && max_tokens > 0)
+    return {LLMSVC_ESCHEMA, "request: give max_output_tokens or max_tokens, not both"};
+  out.max_output_tokens = max_out > 0 ? max_out : max_tokens;
+
+  double d = 0;
+  bool present = false;
+  if (!r.get_double("temperature", d, present, err, 0.0, 2.0)) return err;
+  if (present) out.temperature = d;
+  present = false;
+  if (!r.get_double("top_p", d, present, err, 0.0, 1.0)) return err;
+  if (present) out.top_p = d;
+
+  if (const JsonValue *stop = r.find("stop")) {
+    if (stop->IsString()) {
+      out.stop.emplace_back(stop->GetString(), stop->GetStringLength());
+    } else if (stop->IsArray() && stop->Size() <= 4) {
+      for (const auto &s : stop->GetArray()) {
+        if (!s.IsString())
+          return {LLMSVC_ESCHEMA, "request.stop: expected strings in the array"};
+        out.stop.emplace_back(s.GetString(), s.GetStringLength());
+      }
+    } else {
+      return {LLMSVC_ESCHEMA, "request.stop: expected a string or an array of up to 4 strings"};
+    }
+  }
+  int64_t seed = 0;
+  if (r.find("seed")) {
+    if (!r.get_int("seed", seed, err, INT64_MIN, INT64_MAX)) return err;
+    out.seed = seed;
+  }
+  if (!r.get_string("user", out.user, err) || !r.get_string("operation", out.operation, err) ||
+      !r.get_string("trace_id", out.trace_id, err) ||
+      !r.get_int("timeout_ms", out.timeout_ms, err, 0, int64_t(30) * 24 * 3600 * 1000))
+    return err;
+  if (!parse_priority(r.find("priority"), out.priority, err)) return err;
+  const JsonValue *meta = nullptr;
+  if (!r.get_object("metadata", meta, err)) return err;
+  if (meta) {
+    JsonBuffer buf;
+    JsonWriter w(buf);
+    meta->Accept(w);
+    out.metadata_json.assign(buf.GetString(), buf.GetSize());
+  }
+  // "id" is the caller's own label (batch files); it is accepted and ignored here.
+  if (const JsonValue *id = r.find("id"); id && !id->IsString() && !id->IsNumber())
+    return {LLMSVC_ESCHEMA, "request.id: expected a string or a number"};
+  if (out.operation.empty()) out.operation = "default";
+  return {};
+}
+
+}  // namespace llmsvc

@@ -1,0 +1,54 @@
+// A request in the provider-neutral schema (docs/schema.md), parsed and validated once
+// at submit, on the submitting thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/json.h"
+
+namespace llmsvc {
+
+struct ContentPart {
+  enum class Type { kText, kImageUrl };
+  Type type = Type::kText;
+  std::string text;    // kText
+  std::string url;     // kImageUrl: https URL or data: URL
+  std::string detail;  // kImageUrl: "auto", "low" or "high"; empty when not given
+};
+
+struct Message {
+  std::string role;  // system, developer, user, assistant
+  std::vector<ContentPart> parts;
+  bool content_is_string = true;  // sent as a plain string (one text part)
+  std::string name;
+};
+
+/// Priority classes: lower is served first, FIFO within a class.
+enum Priority : int { kPriorityHigh = 0, kPriorityNormal = 1, kPriorityLow = 2 };
+
+struct RequestSpec {
+  std::string model;
+  std::vector<Message> messages;
+  std::string instructions;  // sent as a leading system message
+  int64_t max_output_tokens = -1;
+  std::optional<double> temperature;
+  std::optional<double> top_p;
+  std::vector<std::string> stop;
+  std::optional<int64_t> seed;
+  std::string user;
+  std::string operation;  // usage grouping; "default" when empty
+  int priority = kPriorityNormal;
+  int64_t timeout_ms = 0;     // overall deadline from submit, 0 = none
+  std::string metadata_json;  // a JSON object, echoed in the result, never sent
+  std::string trace_id;
+};
+
+/// Parses and validates a request document. `default_model` fills a missing model.
+DocError parse_request(std::string_view json, const std::string &default_model,
+                       RequestSpec &out);
+
+}  // namespace llmsvc

@@ -1,0 +1,676 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <new>
+#include <system_error>
+
+#include "capi/result.h"
+#include "http/transfer.h"
+#include "retry/policy.h"
+
+namespace llmsvc {
+
+Engine::Engine(Config config, const Clock &clock)
+    : config_(std::move(config)), clock_(clock), gates_(config_.limits) {
+  provider_ = make_provider(config_);
+  multi_ = curl_multi_init();
+  if (!multi_) throw std::bad_alloc();
+  curl_multi_setopt(multi_, CURLMOPT_PIPELINING, long(CURLPIPE_MULTIPLEX));
+  if (config_.max_connections > 0)
+    curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, long(config_.max_connections));
+  if (config_.seed) {
+    rng_.seed(config_.seed);
+  } else {
+    std::random_device rd;
+    rng_.seed((uint64_t(rd()) << 32) ^ rd());
+  }
+  try {
+    thread_ = std::thread(&Engine::run, this);
+  } catch (...) {
+    curl_multi_cleanup(multi_);
+    throw;
+  }
+}
+
+Engine::~Engine() {
+  close();
+  transfers_.clear();
+  curl_multi_cleanup(multi_);
+}
+
+void Engine::wake() { curl_multi_wakeup(multi_); }
+
+int Engine::submit(std::string_view request_json, llmsvc_complete_cb cb, void *payload,
+                   uint64_t *out_id, std::string &message) {
+  int64_t t0 = steady_now_ns();
+  std::unique_ptr<Pending> p(new Pending);
+  DocError err = parse_request(request_json, config_.model, p->spec);
+  if (err) {
+    message = std::move(err.message);
+    return err.status;
+  }
+  provider_->build_body(p->spec, p->body);
+  p->body_text = p->body.GetString();
+  p->body_len = p->body.GetSize();
+  p->prompt_estimate = provider_->estimate_prompt_tokens(p->spec);
+  p->reserved_tokens = p->prompt_estimate + std::max<int64_t>(p->spec.max_output_tokens, 0);
+  p->cb = cb;
+  p->payload = payload;
+  p->submit_ns = clock_.steady_ns();
+  p->submit_wall_ms = clock_.wall_ms();
+  if (p->spec.timeout_ms > 0) p->deadline_ns = p->submit_ns + p->spec.timeout_ms * kNsPerMs;
+  uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  p->id = id;
+  p->overhead_ns = steady_now_ns() - t0;
+  bool was_empty;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    if (closing_) {
+      message = "the client is closed";
+      return LLMSVC_ECLOSED;
+    }
+    was_empty = inbox_.empty();
+    inbox_.push_back(p.release());
+  }
+  if (was_empty) wake();  // the engine drains the whole inbox at once
+  if (out_id) *out_id = id;
+  return LLMSVC_OK;
+}
+
+void Engine::run_on_engine(const Task &task) {
+  if (on_engine_thread()) {
+    task();
+    return;
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  {
+    std::unique_lock<std::mutex> lock(inbox_mu_);
+    if (stopped_) {
+      // The engine thread is gone: its state is frozen, so run here, one caller at a time.
+      task();
+      return;
+    }
+    tasks_.push_back([&] {
+      task();
+      std::lock_guard<std::mutex> l(mu);
+      done = true;
+      cv.notify_one();
+    });
+  }
+  wake();
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return done; });
+}
+
+int Engine::cancel(uint64_t id) {
+  int rc = LLMSVC_ENOTFOUND;
+  run_on_engine([&] {
+    auto it = live_.find(id);
+    if (it == live_.end()) return;
+    finish(it->second, LLMSVC_KIND_CANCELLED, "cancelled by the caller", clock_.steady_ns());
+    rc = LLMSVC_OK;
+  });
+  return rc;
+}
+
+int Engine::set_limits(std::string_view limits_json, std::string &message) {
+  JsonDoc doc;
+  DocError err = parse_json(doc, limits_json, "limits");
+  if (!err) {
+    run_on_engine([&] {
+      Limits l = gates_.limits();
+      err = parse_limits(doc, "limits", l);
+      if (!err) gates_.set_limits(l);
+    });
+  }
+  if (err) message = err.message;
+  return err.status;
+}
+
+std::string Engine::metrics_json() {
+  std::string out;
+  run_on_engine([&] { out = snapshot(clock_.steady_ns()); });
+  return out;
+}
+
+void Engine::close() {
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    if (!closing_) {
+      closing_ = true;
+      tasks_.push_back([this] { stopping_ = true; });
+    }
+  }
+  wake();
+  {
+    std::lock_guard<std::mutex> lock(join_mu_);  // two threads closing at once
+    if (thread_.joinable()) thread_.join();
+  }
+  completions_.close();
+}
+
+void Engine::run() {
+  engine_tid_.store(std::this_thread::get_id());
+  for (;;) {
+    drain_inbox();
+    if (stopping_) break;
+    int64_t now = clock_.steady_ns();
+    fire_timers(now);
+    admit(now);
+    int running = 0;
+    curl_multi_perform(multi_, &running);
+    bool progressed = read_done();
+    flush_completions();
+    if (progressed) continue;  // freed capacity: admit again before sleeping
+    curl_multi_poll(multi_, nullptr, 0, poll_timeout_ms(clock_.steady_ns()), nullptr);
+  }
+  shutdown_all();
+  flush_completions();
+  std::vector<Task> late;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    late.swap(tasks_);
+    stopped_ = true;
+  }
+  for (Task &t : late) t();
+}
+
+void Engine::drain_inbox() {
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    inbox_local_.swap(inbox_);
+    tasks_local_.swap(tasks_);
+  }
+  // Submissions before tasks: a cancel posted after its submit finds the request.
+  int64_t now = clock_.steady_ns();
+  for (Pending *p : inbox_local_) accept(p, now);
+  inbox_local_.clear();
+  for (Task &t : tasks_local_) t();
+  tasks_local_.clear();
+}
+
+void Engine::accept(Pending *p, int64_t now) {
+  live_.emplace(p->id, p);
+  metrics_.submitted();
+  if (p->deadline_ns != kNever) timers_.emplace(p->deadline_ns, p->id, 1);
+  enqueue(p, now);
+}
+
+void Engine::enqueue(Pending *p, int64_t now) {
+  p->state = Pending::State::kQueued;
+  p->enqueued_ns = now;
+  p->wait_counted = false;
+  waiting_.emplace(p->queue_key(), p);
+  ++queued_by_priority_[p->spec.priority];
+}
+
+void Engine::fire_timers(int64_t now) {
+  while (!timers_.empty()) {
+    auto [at, id, kind] = *timers_.begin();
+    if (at > now) break;
+    timers_.erase(timers_.begin());
+    auto it = live_.find(id);
+    if (it == live_.end()) continue;
+    Pending *p = it->second;
+    if (kind == 0) {
+      if (p->state == Pending::State::kBackoff) {
+        --backing_off_;
+        enqueue(p, now);
+      }
+    } else {
+      std::string msg = "the request's deadline (timeout_ms " +
+                        std::to_string(p->spec.timeout_ms) + ") passed";
+      if (!p->error_message.empty()) msg += "; last error: " + p->error_message;
+      finish(p, LLMSVC_KIND_DEADLINE_EXCEEDED, std::move(msg), now);
+    }
+  }
+}
+
+void Engine::admit(int64_t now) {
+  gate_wake_ns_ = kNever;
+  // Strict order: the head of the best class goes first or nobody does, so a large
+  // request is never starved by smaller ones behind it.
+  while (!waiting_.empty()) {
+    Pending *p = waiting_.begin()->second;
+    GateDecision d = gates_.check(now, p->reserved_tokens);
+    if (!d.admit) {
+      if (d.reason == GateReason::kTooLarge) {
+        finish(p, LLMSVC_KIND_INVALID_REQUEST,
+               "the request needs " + std::to_string(p->reserved_tokens) +
+                   " tokens (prompt estimate plus max output tokens) but the tpm limit allows " +
+                   std::to_string(gates_.token_cap()) + " per window",
+               now);
+        continue;
+      }
+      if (!p->wait_counted) {
+        metrics_.gate_wait_started(d.reason);
+        p->wait_counted = true;
+      }
+      gate_wake_ns_ = d.wait_until;
+      return;
+    }
+    waiting_.erase(waiting_.begin());
+    --queued_by_priority_[p->spec.priority];
+    metrics_.admitted(now - p->enqueued_ns);
+    gates_.acquire(p->reserved_tokens);
+    start_attempt(p, now);
+  }
+}
+
+void Engine::start_attempt(Pending *p, int64_t now) {
+  int64_t t0 = steady_now_ns();
+  std::unique_ptr<Transfer> x;
+  if (!transfers_.empty()) {
+    x = std::move(transfers_.back());
+    transfers_.pop_back();
+  } else {
+    x = std::make_unique<Transfer>(config_, *provider_);
+  }
+  Attempt &a = p->attempts.emplace_back();
+  a.start_ns = now;
+  a.start_wall_ms = clock_.wall_ms();
+  x->start(p->body_text, p->body_len, p, a.start_wall_ms / 1000);
+  CURLMcode mc = curl_multi_add_handle(multi_, x->easy());
+  p->state = Pending::State::kInFlight;
+  p->transfer = x.release();
+  ++in_flight_;
+  metrics_.attempt_sent(now, p->prompt_estimate);
+  p->overhead_ns += steady_now_ns() - t0;
+  if (mc != CURLM_OK) {
+    finish(p, LLMSVC_KIND_INTERNAL,
+           std::string("curl_multi_add_handle failed: ") + curl_multi_strerror(mc), now);
+  }
+}
+
+bool Engine::read_done() {
+  bool any = false;
+  int left = 0;
+  while (CURLMsg *m = curl_multi_info_read(multi_, &left)) {
+    if (m->msg != CURLMSG_DONE) continue;
+    void *priv = nullptr;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
+    on_transfer_done(static_cast<Pending *>(priv), m->data.result, clock_.steady_ns());
+    any = true;
+  }
+  return any;
+}
+
+namespace {
+
+std::string body_excerpt(const std::string &body) {
+  if (body.empty()) return "(empty body)";
+  std::string s = body.substr(0, 200);
+  for (char &c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  return s;
+}
+
+}  // namespace
+
+void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
+  int64_t t0 = steady_now_ns();
+  std::unique_ptr<Transfer> x(p->transfer);
+  curl_multi_remove_handle(multi_, x->easy());
+  p->transfer = nullptr;
+  p->state = Pending::State::kNew;
+  --in_flight_;
+  Attempt &a = p->attempts.back();
+  a.end_ns = now;
+  const ResponseHeaders &h = x->headers();
+  a.request_id = h.request_id;
+  int64_t reserved = p->reserved_tokens;
+
+  if (code != CURLE_OK) {
+    TransportClass tc = classify_transport(code);
+    // Sent but unanswered: the provider may have counted it, so keep the reservation.
+    if (tc.reached_server) gates_.settle(now, reserved, reserved);
+    else gates_.release(reserved);
+    a.kind = tc.c.kind;
+    a.http_status = int(x->http_status());
+    p->provider_error = ProviderError{};
+    p->error_message = curl_easy_strerror(code);
+    if (x->error_text()[0]) p->error_message += std::string(": ") + x->error_text();
+    metrics_.attempt_done(now, a.kind, a.end_ns - a.start_ns, 0);
+    ResponseHeaders none;
+    transfers_.push_back(std::move(x));
+    p->overhead_ns += steady_now_ns() - t0;
+    retry_or_fail(p, tc.c, none, now);
+    return;
+  }
+
+  int status = int(x->http_status());
+  a.http_status = status;
+  if (status >= 200 && status < 300) {
+    ProviderReply reply;
+    std::string perr;
+    bool ok = provider_->parse_reply(x->response(), reply, perr);
+    int64_t actual = ok && reply.has_usage ? reply.usage.prompt + reply.usage.completion : reserved;
+    gates_.settle(now, reserved, actual);
+    gates_.observe(now, h.remaining_requests, h.reset_requests_ns, h.remaining_tokens,
+                   h.reset_tokens_ns);
+    a.kind = ok ? LLMSVC_KIND_NONE : LLMSVC_KIND_PROTOCOL;
+    metrics_.attempt_done(now, a.kind, a.end_ns - a.start_ns, reply.usage.completion);
+    transfers_.push_back(std::move(x));
+    p->overhead_ns += steady_now_ns() - t0;
+    if (ok) finish(p, LLMSVC_KIND_NONE, std::string(), now, &reply);
+    else finish(p, LLMSVC_KIND_PROTOCOL, "HTTP " + std::to_string(status) + " but " + perr, now);
+    return;
+  }
+
+  // An error answer: the provider did not serve it, so no tokens are counted.
+  gates_.settle(now, reserved, 0);
+  gates_.observe(now, h.remaining_requests, h.reset_requests_ns, h.remaining_tokens,
+                 h.reset_tokens_ns);
+  ProviderError pe = provider_->parse_error(x->response());
+  Classification c = classify_http(status, pe.type, pe.code, h.should_retry);
+  a.kind = c.kind;
+  p->error_message = "HTTP " + std::to_string(status) + ": " +
+                     (pe.message.empty() ? body_excerpt(x->response()) : pe.message);
+  p->provider_error = std::move(pe);
+  metrics_.attempt_done(now, a.kind, a.end_ns - a.start_ns, 0);
+  ResponseHeaders hcopy = h;
+  transfers_.push_back(std::move(x));
+  p->overhead_ns += steady_now_ns() - t0;
+  retry_or_fail(p, c, hcopy, now);
+}
+
+void Engine::retry_or_fail(Pending *p, const Classification &c, const ResponseHeaders &h,
+                           int64_t now) {
+  const RetryPolicy &policy = config_.retry;
+  int64_t failures = int64_t(p->attempts.size());
+  if (!c.retryable) return finish(p, c.kind, p->error_message, now);
+  if (failures >= policy.max_attempts)
+    return finish(p, c.kind,
+                  p->error_message + " (gave up after " + std::to_string(failures) +
+                      (failures == 1 ? " attempt)" : " attempts)"),
+                  now);
+  int64_t server = h.retry_after_ms_ns >= 0 ? h.retry_after_ms_ns : h.retry_after_ns;
+  int64_t delay;
+  BackoffSource source;
+  if (server >= 0) {
+    p->retry_after_ns = server;
+    if (server > policy.max_retry_after_ms * kNsPerMs) {
+      if (c.kind == LLMSVC_KIND_RATE_LIMITED) gates_.pause_until(now + server);
+      return finish(p, c.kind,
+                    p->error_message + " (the server asked to wait " +
+                        std::to_string(server / kNsPerMs) +
+                        " ms, longer than retry.max_retry_after_ms " +
+                        std::to_string(policy.max_retry_after_ms) + ")",
+                    now);
+    }
+    delay = server;
+    source = BackoffSource::kServer;
+  } else {
+    delay = backoff_ns(policy, failures, std::uniform_real_distribution<double>(0, 1)(rng_));
+    source = BackoffSource::kClient;
+  }
+  // One 429 stops the whole gate for the wait, so a burst never becomes a herd.
+  if (c.kind == LLMSVC_KIND_RATE_LIMITED) gates_.pause_until(now + delay);
+  if (p->deadline_ns != kNever && now + delay >= p->deadline_ns)
+    return finish(p, LLMSVC_KIND_DEADLINE_EXCEEDED,
+                  "the deadline (timeout_ms " + std::to_string(p->spec.timeout_ms) +
+                      ") would pass before the next attempt; last error: " + p->error_message,
+                  now);
+  Attempt &a = p->attempts.back();
+  a.backoff_ns = delay;
+  a.backoff_source = source;
+  metrics_.backoff(delay, source == BackoffSource::kServer);
+  p->state = Pending::State::kBackoff;
+  p->wake_ns = now + delay;
+  timers_.emplace(p->wake_ns, p->id, 0);
+  ++backing_off_;
+}
+
+void Engine::detach(Pending *p, int64_t now) {
+  switch (p->state) {
+    case Pending::State::kQueued:
+      waiting_.erase(p->queue_key());
+      --queued_by_priority_[p->spec.priority];
+      break;
+    case Pending::State::kBackoff:
+      timers_.erase({p->wake_ns, p->id, 0});
+      --backing_off_;
+      break;
+    case Pending::State::kInFlight: {
+      std::unique_ptr<Transfer> x(p->transfer);
+      curl_multi_remove_handle(multi_, x->easy());
+      p->transfer = nullptr;
+      transfers_.push_back(std::move(x));
+      --in_flight_;
+      // It was sent: count it as the provider may have.
+      gates_.settle(now, p->reserved_tokens, p->reserved_tokens);
+      p->attempts.back().end_ns = now;
+      break;
+    }
+    case Pending::State::kNew: break;
+  }
+  p->state = Pending::State::kNew;
+  if (p->deadline_ns != kNever) timers_.erase({p->deadline_ns, p->id, 1});
+}
+
+std::string Engine::redact(std::string s) const {
+  const std::string &key = config_.api_key;
+  if (key.size() < 4) return s;
+  for (size_t at = s.find(key); at != std::string::npos; at = s.find(key, at))
+    s.replace(at, key.size(), "[redacted]");
+  return s;
+}
+
+void Engine::finish(Pending *p, llmsvc_error_kind kind, std::string message, int64_t now,
+                    const ProviderReply *reply) {
+  int64_t t0 = steady_now_ns();
+  detach(p, now);
+  if (kind != LLMSVC_KIND_NONE && !p->attempts.empty() &&
+      p->attempts.back().kind == LLMSVC_KIND_NONE && p->attempts.back().end_ns == now)
+    p->attempts.back().kind = kind;  // an attempt cut short by cancel, deadline or close
+  CompletedRecord rec;
+  rec.kind = kind;
+  rec.model = &p->spec.model;
+  rec.operation = &p->spec.operation;
+  rec.latency_ns = now - p->submit_ns;
+  int64_t cost = -1;
+  if (reply && reply->has_usage) {
+    rec.has_usage = true;
+    rec.usage = reply->usage;
+    cost = config_.prices.cost_pico(reply->model.empty() ? p->spec.model : reply->model,
+                                    reply->usage);
+    if (cost < 0) cost = config_.prices.cost_pico(p->spec.model, reply->usage);
+  }
+  rec.cost_pico = cost;
+  if (kind != LLMSVC_KIND_NONE) message = redact(std::move(message));
+  p->overhead_ns += steady_now_ns() - t0;
+  llmsvc_result *r = build_result(p, kind, message, reply, cost, now);
+  rec.overhead_ns = p->overhead_ns;
+  metrics_.completed(rec);
+  live_.erase(p->id);
+  done_.push_back({r, p->cb, p->payload});
+  delete p;
+}
+
+void Engine::flush_completions() {
+  // A callback may cancel other requests, which completes them: those go in the next round.
+  while (!done_.empty()) {
+    std::vector<Done> batch;
+    batch.swap(done_);
+    for (Done &d : batch) {
+      if (d.cb) d.cb(d.result, d.payload);
+      else completions_.push(d.result, d.payload);
+    }
+  }
+}
+
+void Engine::shutdown_all() {
+  int64_t now = clock_.steady_ns();
+  std::vector<uint64_t> ids;
+  ids.reserve(live_.size());
+  for (auto &[id, p] : live_) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  for (uint64_t id : ids) {
+    auto it = live_.find(id);
+    if (it != live_.end())
+      finish(it->second, LLMSVC_KIND_SHUT_DOWN, "the client was closed before the request completed",
+             now);
+  }
+}
+
+int Engine::poll_timeout_ms(int64_t now) const {
+  int64_t next = gate_wake_ns_;
+  if (!timers_.empty()) next = std::min(next, std::get<0>(*timers_.begin()));
+  constexpr int kIdleMs = 60000;  // nothing scheduled: a wakeup or socket activity comes first
+  if (next == kNever) return kIdleMs;
+  if (next <= now) return 0;
+  int64_t ms = (next - now + kNsPerMs - 1) / kNsPerMs;  // never wake before the moment
+  return int(std::min<int64_t>(ms, kIdleMs));
+}
+
+namespace {
+
+const char *backoff_source_name(BackoffSource s) {
+  switch (s) {
+    case BackoffSource::kClient: return "client";
+    case BackoffSource::kServer: return "server";
+    case BackoffSource::kNone: break;
+  }
+  return nullptr;
+}
+
+void write_opt_str(JsonWriter &w, const char *key, const std::string &v) {
+  if (v.empty()) return;
+  w.Key(key);
+  write_str(w, v);
+}
+
+}  // namespace
+
+llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
+                                    const std::string &message, const ProviderReply *reply,
+                                    int64_t cost_pico, int64_t now) {
+  auto *r = new llmsvc_result;
+  r->id = p->id;
+  r->kind = kind;
+  r->http_status = p->attempts.empty() ? 0 : p->attempts.back().http_status;
+  JsonWriter w(r->json);
+  w.StartObject();
+  w.Key("id");
+  w.Uint64(p->id);
+  w.Key("ok");
+  w.Bool(kind == LLMSVC_KIND_NONE);
+  w.Key("model");
+  write_str(w, p->spec.model);
+  w.Key("operation");
+  write_str(w, p->spec.operation);
+  write_opt_str(w, "trace_id", p->spec.trace_id);
+  if (!p->spec.metadata_json.empty()) {
+    w.Key("metadata");
+    w.RawValue(p->spec.metadata_json.data(), p->spec.metadata_json.size(), rapidjson::kObjectType);
+  }
+  if (kind == LLMSVC_KIND_NONE && reply) {
+    r->text = reply->text;
+    w.Key("text");
+    write_str(w, reply->text);
+    write_opt_str(w, "finish_reason", reply->finish_reason);
+    write_opt_str(w, "response_id", reply->response_id);
+    write_opt_str(w, "response_model", reply->model);
+  } else {
+    r->error_message = message;
+    w.Key("error");
+    w.StartObject();
+    w.Key("kind");
+    w.String(llmsvc_error_kind_name(kind));
+    w.Key("message");
+    write_str(w, message);
+    w.Key("http_status");
+    w.Int(r->http_status);
+    write_opt_str(w, "provider_type", p->provider_error.type);
+    write_opt_str(w, "provider_code", p->provider_error.code);
+    write_opt_str(w, "provider_param", p->provider_error.param);
+    if (p->retry_after_ns >= 0) {
+      w.Key("retry_after_ms");
+      w.Int64(p->retry_after_ns / kNsPerMs);
+    }
+    w.EndObject();
+  }
+  w.Key("usage");
+  if (reply && reply->has_usage) {
+    const TokenUsage &u = reply->usage;
+    w.StartObject();
+    w.Key("prompt_tokens");
+    w.Int64(u.prompt);
+    w.Key("completion_tokens");
+    w.Int64(u.completion);
+    w.Key("total_tokens");
+    w.Int64(u.prompt + u.completion);
+    w.Key("cached_tokens");
+    w.Int64(u.cached);
+    w.Key("reasoning_tokens");
+    w.Int64(u.reasoning);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
+  w.Key("cost_nano_usd");
+  if (cost_pico >= 0) w.Int64(cost_pico / 1000);
+  else w.Null();
+  w.Key("attempts");
+  w.StartArray();
+  for (const Attempt &a : p->attempts) {
+    w.StartObject();
+    w.Key("start_unix_ms");
+    w.Int64(a.start_wall_ms);
+    w.Key("start_ms");
+    w.Double(double(a.start_ns - p->submit_ns) / 1e6);
+    w.Key("duration_ms");
+    w.Double(double((a.end_ns ? a.end_ns : now) - a.start_ns) / 1e6);
+    w.Key("http_status");
+    w.Int(a.http_status);
+    w.Key("kind");
+    w.String(llmsvc_error_kind_name(a.kind));
+    if (a.backoff_source != BackoffSource::kNone) {
+      w.Key("backoff_ms");
+      w.Double(double(a.backoff_ns) / 1e6);
+      w.Key("backoff_source");
+      w.String(backoff_source_name(a.backoff_source));
+    }
+    write_opt_str(w, "request_id", a.request_id);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("timing");
+  w.StartObject();
+  w.Key("submit_unix_ms");
+  w.Int64(p->submit_wall_ms);
+  w.Key("total_ms");
+  w.Double(double(now - p->submit_ns) / 1e6);
+  w.Key("overhead_us");
+  w.Double(double(p->overhead_ns) / 1e3);
+  w.EndObject();
+  w.EndObject();
+  r->json_text = r->json.GetString();
+  r->json_len = r->json.GetSize();
+  return r;
+}
+
+std::string Engine::snapshot(int64_t now) {
+  EngineGauges g;
+  g.queued = int64_t(waiting_.size());
+  g.backing_off = backing_off_;
+  g.in_flight = in_flight_;
+  for (int i = 0; i < 3; ++i) g.queued_by_priority[i] = queued_by_priority_[i];
+  JsonBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("version");
+  w.String(LLMSVC_VERSION_STRING);
+  w.Key("provider");
+  w.String(provider_->name());
+  w.Key("unix_ms");
+  w.Int64(clock_.wall_ms());
+  metrics_.write(w, now, g, gates_);
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+}  // namespace llmsvc

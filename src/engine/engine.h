@@ -1,0 +1,131 @@
+// The engine: one thread per client that owns every request's state, the gates, the
+// metrics and a libcurl multi handle. Other threads hand it work through a mutex-guarded
+// inbox and curl_multi_wakeup; nothing it owns is touched from outside while it runs.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "core/config.h"
+#include "engine/completion_queue.h"
+#include "engine/pending.h"
+#include "gates/gates.h"
+#include "metrics/metrics.h"
+#include "providers/provider.h"
+#include "retry/policy.h"
+
+struct llmsvc_result;
+
+namespace llmsvc {
+
+class Transfer;
+
+class Engine {
+ public:
+  /// Starts the engine thread. Throws std::bad_alloc / std::system_error.
+  Engine(Config config, const Clock &clock = SystemClock::instance());
+  ~Engine();  // close() then join
+  Engine(const Engine &) = delete;
+  Engine &operator=(const Engine &) = delete;
+
+  /// Parses a request on the calling thread and hands it to the engine.
+  /// LLMSVC_OK (id set), LLMSVC_EJSON / LLMSVC_ESCHEMA (message set), LLMSVC_ECLOSED.
+  int submit(std::string_view request_json, llmsvc_complete_cb cb, void *payload,
+             uint64_t *out_id, std::string &message);
+  int cancel(uint64_t id);
+  int set_limits(std::string_view limits_json, std::string &message);
+  std::string metrics_json();
+  /// Refuses new work, completes everything pending with "shut down", stops the thread.
+  void close();
+
+  bool on_engine_thread() const { return engine_tid_.load() == std::this_thread::get_id(); }
+  CompletionQueue &completion_queue() { return completions_; }
+  const Config &config() const { return config_; }
+
+ private:
+  using Task = std::function<void()>;
+
+  void run();
+  void drain_inbox();
+  /// Runs `task` on the engine thread and waits, or runs it here when the engine is
+  /// stopped or this is the engine thread.
+  void run_on_engine(const Task &task);
+  void wake();
+
+  void accept(Pending *p, int64_t now);
+  void enqueue(Pending *p, int64_t now);
+  void fire_timers(int64_t now);
+  void admit(int64_t now);
+  void start_attempt(Pending *p, int64_t now);
+  bool read_done();
+  void on_transfer_done(Pending *p, CURLcode code, int64_t now);
+  void retry_or_fail(Pending *p, const Classification &c, const ResponseHeaders &h,
+                     int64_t now);
+  void cancel_now(uint64_t id, llmsvc_error_kind kind, const std::string &message);
+  void detach(Pending *p, int64_t now);
+  void finish(Pending *p, llmsvc_error_kind kind, std::string message, int64_t now,
+              const ProviderReply *reply = nullptr);
+  void flush_completions();
+  void shutdown_all();
+  int poll_timeout_ms(int64_t now) const;
+  std::string redact(std::string s) const;
+  llmsvc_result *build_result(Pending *p, llmsvc_error_kind kind, const std::string &message,
+                              const ProviderReply *reply, int64_t cost_pico, int64_t now);
+  std::string snapshot(int64_t now);
+
+  const Config config_;
+  const Clock &clock_;
+  std::unique_ptr<Provider> provider_;
+  CURLM *multi_ = nullptr;
+
+  // Shared with other threads, under inbox_mu_.
+  std::mutex inbox_mu_;
+  std::vector<Pending *> inbox_;
+  std::vector<Task> tasks_;
+  bool closing_ = false;  // no new submissions
+  bool stopped_ = false;  // the engine loop has ended
+  std::atomic<uint64_t> next_id_{1};
+  std::atomic<std::thread::id> engine_tid_{};
+
+  // Engine thread only.
+  std::vector<Pending *> inbox_local_;
+  std::vector<Task> tasks_local_;
+  bool stopping_ = false;
+  Gates gates_;
+  Metrics metrics_;
+  std::unordered_map<uint64_t, Pending *> live_;
+  std::map<uint64_t, Pending *> waiting_;  // (priority, id) -> waiting at the gates
+  int64_t queued_by_priority_[3] = {0, 0, 0};
+  int64_t backing_off_ = 0;
+  int64_t in_flight_ = 0;
+  // (time, id, kind): kind 0 = backoff ends, 1 = deadline passes.
+  std::set<std::tuple<int64_t, uint64_t, int>> timers_;
+  int64_t gate_wake_ns_ = kNever;
+  std::vector<std::unique_ptr<Transfer>> transfers_;  // idle handles for reuse
+  struct Done {
+    llmsvc_result *result;
+    llmsvc_complete_cb cb;
+    void *payload;
+  };
+  std::vector<Done> done_;
+  std::mt19937_64 rng_;
+
+  CompletionQueue completions_;
+  std::mutex join_mu_;
+  std::thread thread_;
+};
+
+}  // namespace llmsvc

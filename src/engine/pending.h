@@ -1,0 +1,71 @@
+// One request's whole life inside the engine: queued at a gate, in flight, waiting to
+// retry, done. Created on the submitting thread, then owned by the engine thread.
+#pragma once
+
+#include <mimalloc.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/json.h"
+#include "core/request.h"
+#include "llmsvc.h"
+#include "providers/provider.h"
+
+namespace llmsvc {
+
+class Transfer;
+
+enum class BackoffSource : uint8_t { kNone, kClient, kServer };
+
+struct Attempt {
+  int64_t start_ns = 0;
+  int64_t end_ns = 0;
+  int64_t start_wall_ms = 0;
+  int http_status = 0;
+  llmsvc_error_kind kind = LLMSVC_KIND_NONE;
+  int64_t backoff_ns = 0;  // the wait that followed this attempt
+  BackoffSource backoff_source = BackoffSource::kNone;
+  std::string request_id;  // the provider's x-request-id
+};
+
+struct Pending {
+  enum class State : uint8_t { kNew, kQueued, kBackoff, kInFlight };
+
+  // Hot objects come from mimalloc's own heap, never the host's malloc.
+  static void *operator new(size_t n) { return mi_malloc(n); }
+  static void operator delete(void *p) { mi_free(p); }
+
+  uint64_t id = 0;
+  RequestSpec spec;
+  JsonBuffer body;  // the wire body, built once at submit
+  const char *body_text = nullptr;
+  size_t body_len = 0;
+  llmsvc_complete_cb cb = nullptr;
+  void *payload = nullptr;
+
+  State state = State::kNew;
+  int64_t submit_ns = 0;
+  int64_t submit_wall_ms = 0;
+  int64_t deadline_ns = INT64_MAX;
+  int64_t enqueued_ns = 0;  // entered the admission queue (this round)
+  int64_t wake_ns = 0;      // when backing off: when to queue again
+  bool wait_counted = false;
+
+  int64_t prompt_estimate = 0;
+  int64_t reserved_tokens = 0;
+  int64_t overhead_ns = 0;  // time spent inside llmsvc for this request
+
+  Transfer *transfer = nullptr;
+  std::vector<Attempt> attempts;
+
+  // The last failure, for the result.
+  ProviderError provider_error;
+  std::string error_message;
+  int64_t retry_after_ns = -1;
+
+  uint64_t queue_key() const { return (uint64_t(spec.priority) << 56) | id; }
+};
+
+}  // namespace llmsvc

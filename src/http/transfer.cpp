@@ -1,0 +1,83 @@
+#include "http/transfer.h"
+
+#include <new>
+
+#include "llmsvc.h"
+
+namespace llmsvc {
+
+Transfer::Transfer(const Config &config, const Provider &provider) : provider_(provider) {
+  easy_ = curl_easy_init();
+  if (!easy_) throw std::bad_alloc();
+  curl_easy_setopt(easy_, CURLOPT_URL, provider.url().c_str());
+  curl_easy_setopt(easy_, CURLOPT_HTTPHEADER, provider.headers());
+  curl_easy_setopt(easy_, CURLOPT_POST, 1L);
+  curl_easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &Transfer::on_body);
+  curl_easy_setopt(easy_, CURLOPT_WRITEDATA, this);
+  curl_easy_setopt(easy_, CURLOPT_HEADERFUNCTION, &Transfer::on_header);
+  curl_easy_setopt(easy_, CURLOPT_HEADERDATA, this);
+  curl_easy_setopt(easy_, CURLOPT_ERRORBUFFER, errbuf_);
+  curl_easy_setopt(easy_, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy_, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(easy_, CURLOPT_CONNECTTIMEOUT_MS, long(config.connect_timeout_ms));
+  curl_easy_setopt(easy_, CURLOPT_TIMEOUT_MS, long(config.request_timeout_ms));
+  curl_easy_setopt(easy_, CURLOPT_USERAGENT, "llmsvc/" LLMSVC_VERSION_STRING);
+  long version = CURL_HTTP_VERSION_1_1;
+  if (config.http2_prior_knowledge) version = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+  else if (config.http2) version = CURL_HTTP_VERSION_2TLS;
+  curl_easy_setopt(easy_, CURLOPT_HTTP_VERSION, version);
+  // Prefer waiting for a multiplexed HTTP/2 stream over opening another connection.
+  curl_easy_setopt(easy_, CURLOPT_PIPEWAIT, 1L);
+}
+
+Transfer::~Transfer() { curl_easy_cleanup(easy_); }
+
+void Transfer::start(const char *body, size_t len, void *owner, int64_t wall_now_s) {
+  response_.clear();
+  headers_ = ResponseHeaders{};
+  errbuf_[0] = '\0';
+  wall_now_s_ = wall_now_s;
+  curl_easy_setopt(easy_, CURLOPT_POSTFIELDS, body);
+  curl_easy_setopt(easy_, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(len));
+  curl_easy_setopt(easy_, CURLOPT_PRIVATE, owner);
+}
+
+long Transfer::http_status() const {
+  long code = 0;
+  curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &code);
+  return code;
+}
+
+size_t Transfer::on_body(char *data, size_t size, size_t n, void *self) {
+  auto *t = static_cast<Transfer *>(self);
+  try {
+    t->response_.append(data, size * n);
+  } catch (...) {
+    return 0;  // curl reports a write error; the attempt fails cleanly
+  }
+  return size * n;
+}
+
+size_t Transfer::on_header(char *data, size_t size, size_t n, void *self) {
+  auto *t = static_cast<Transfer *>(self);
+  size_t len = size * n;
+  std::string_view line(data, len);
+  if (line.rfind("HTTP/", 0) == 0) {
+    t->headers_ = ResponseHeaders{};  // a new response (after 100-continue or a redirect)
+    return len;
+  }
+  size_t colon = line.find(':');
+  if (colon == std::string_view::npos || colon > 64) return len;
+  char name[65];
+  for (size_t i = 0; i < colon; ++i) {
+    char c = line[i];
+    name[i] = (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
+  }
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.remove_suffix(1);
+  t->provider_.read_header(std::string_view(name, colon), value, t->wall_now_s_, t->headers_);
+  return len;
+}
+
+}  // namespace llmsvc

@@ -1,0 +1,44 @@
+// One reusable libcurl easy handle set up for a client's provider. The options that never
+// change (URL, headers, callbacks, timeouts, HTTP version) are set once; an attempt only
+// sets its body and owner, so reusing a handle costs almost nothing. Connections live in
+// the engine's multi handle and are kept alive across transfers.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <string>
+
+#include "core/config.h"
+#include "providers/provider.h"
+
+namespace llmsvc {
+
+class Transfer {
+ public:
+  Transfer(const Config &config, const Provider &provider);
+  ~Transfer();
+  Transfer(const Transfer &) = delete;
+  Transfer &operator=(const Transfer &) = delete;
+
+  /// Readies the handle for one attempt posting `body` (which must outlive the transfer).
+  void start(const char *body, size_t len, void *owner, int64_t wall_now_s);
+
+  CURL *easy() const { return easy_; }
+  const std::string &response() const { return response_; }
+  const ResponseHeaders &headers() const { return headers_; }
+  const char *error_text() const { return errbuf_; }
+  long http_status() const;
+
+ private:
+  static size_t on_body(char *data, size_t size, size_t n, void *self);
+  static size_t on_header(char *data, size_t size, size_t n, void *self);
+
+  const Provider &provider_;
+  CURL *easy_ = nullptr;
+  std::string response_;
+  ResponseHeaders headers_;
+  int64_t wall_now_s_ = 0;
+  char errbuf_[CURL_ERROR_SIZE] = {};
+};
+
+}  // namespace llmsvc

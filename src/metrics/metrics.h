@@ -1,0 +1,105 @@
+// Everything the engine counts: live rates, latency and overhead histograms, attempts,
+// retries, backoff, errors by kind, gate waits, and the usage and cost ledger per model
+// and per operation. Owned and written by the engine thread only; a snapshot is taken
+// there too, so it is consistent without locks.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+#include "common/json.h"
+#include "gates/gates.h"
+#include "llmsvc.h"
+#include "metrics/histogram.h"
+#include "metrics/rate_window.h"
+#include "usage/prices.h"
+
+namespace llmsvc {
+
+constexpr int kKindCount = LLMSVC_KIND_INTERNAL + 1;
+
+struct UsageTotals {
+  int64_t requests = 0;
+  int64_t succeeded = 0;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  int64_t cached_tokens = 0;
+  int64_t reasoning_tokens = 0;
+  int64_t cost_pico = 0;        // over the requests with a known price
+  int64_t priced = 0;           // requests with usage and a known price
+  int64_t unpriced = 0;         // requests with usage but no known price
+};
+
+/// What the engine knows of one finished request, for the ledger.
+struct CompletedRecord {
+  llmsvc_error_kind kind = LLMSVC_KIND_NONE;
+  const std::string *model = nullptr;
+  const std::string *operation = nullptr;
+  bool has_usage = false;
+  TokenUsage usage;
+  int64_t cost_pico = -1;  // -1: unknown
+  int64_t latency_ns = 0;
+  int64_t overhead_ns = 0;
+};
+
+/// Gauges the engine reads at snapshot time.
+struct EngineGauges {
+  int64_t queued = 0;
+  int64_t backing_off = 0;
+  int64_t in_flight = 0;
+  int64_t queued_by_priority[3] = {0, 0, 0};
+};
+
+class Metrics {
+ public:
+  void submitted() { ++submitted_; }
+  void gate_wait_started(GateReason r) { ++waits_by_reason_[size_t(r)]; }
+  void admitted(int64_t waited_ns) { queue_wait_.record(waited_ns); }
+  void attempt_sent(int64_t now, int64_t prompt_tokens);
+  /// An attempt ended: kind NONE for success. Latency is the attempt's own.
+  void attempt_done(int64_t now, llmsvc_error_kind kind, int64_t latency_ns,
+                    int64_t completion_tokens);
+  void backoff(int64_t wait_ns, bool server_asked);
+  void completed(const CompletedRecord &r);
+
+  /// Writes the snapshot object's members (the caller opens and closes the object).
+  void write(JsonWriter &w, int64_t now, const EngineGauges &g, Gates &gates) const;
+
+  static constexpr size_t kMaxLedgerKeys = 1024;
+
+ private:
+  static void write_usage(JsonWriter &w, const UsageTotals &u);
+  static void write_histogram_ms(JsonWriter &w, const Histogram &h);
+  static void write_histogram_us(JsonWriter &w, const Histogram &h);
+  static void add_to(UsageTotals &u, const CompletedRecord &r);
+  void add_usage(std::unordered_map<std::string, UsageTotals> &m, const std::string &key,
+                 const CompletedRecord &r);
+
+  int64_t submitted_ = 0;
+  int64_t completed_ = 0;
+  int64_t succeeded_ = 0;
+  int64_t attempts_ = 0;
+  int64_t retries_ = 0;
+  int64_t backoff_client_ns_ = 0;
+  int64_t backoff_server_ns_ = 0;
+  int64_t backoffs_client_ = 0;
+  int64_t backoffs_server_ = 0;
+  std::array<int64_t, kKindCount> attempt_errors_{};
+  std::array<int64_t, kKindCount> failures_{};
+  std::array<int64_t, 6> waits_by_reason_{};
+  mutable RateWindow requests_sent_;
+  mutable RateWindow tokens_sent_;
+  mutable RateWindow responses_;
+  mutable RateWindow tokens_received_;
+  Histogram latency_;
+  Histogram attempt_latency_;
+  Histogram queue_wait_;
+  Histogram overhead_;
+  UsageTotals total_;
+  std::unordered_map<std::string, UsageTotals> by_model_;
+  std::unordered_map<std::string, UsageTotals> by_operation_;
+};
+
+}  // namespace llmsvc

@@ -1,0 +1,241 @@
+#include "providers/openai_chat.h"
+
+#include <curl/curl.h>
+
+#include <new>
+
+#include "retry/policy.h"
+
+namespace llmsvc {
+
+std::unique_ptr<Provider> make_provider(const Config &config) {
+  return std::make_unique<OpenAIChatProvider>(config);
+}
+
+OpenAIChatProvider::OpenAIChatProvider(const Config &config)
+    : url_(config.base_url + "/chat/completions"), max_tokens_field_(config.max_tokens_field) {
+  auto add = [this](const std::string &h) {
+    curl_slist *n = curl_slist_append(headers_, h.c_str());
+    if (!n) throw std::bad_alloc();
+    headers_ = n;
+  };
+  add("Content-Type: application/json");
+  add("Accept: application/json");
+  add("Expect:");  // no 100-continue round trip for larger bodies
+  if (!config.api_key.empty()) add("Authorization: Bearer " + config.api_key);
+  if (!config.organization.empty()) add("OpenAI-Organization: " + config.organization);
+  if (!config.project.empty()) add("OpenAI-Project: " + config.project);
+}
+
+OpenAIChatProvider::~OpenAIChatProvider() { curl_slist_free_all(headers_); }
+
+namespace {
+
+void write_content(JsonWriter &w, const Message &m) {
+  if (m.content_is_string) {
+    write_str(w, m.parts.front().text);
+    return;
+  }
+  w.StartArray();
+  for (const ContentPart &p : m.parts) {
+    w.StartObject();
+    if (p.type == ContentPart::Type::kText) {
+      w.Key("type");
+      w.String("text");
+      w.Key("text");
+      write_str(w, p.text);
+    } else {
+      w.Key("type");
+      w.String("image_url");
+      w.Key("image_url");
+      w.StartObject();
+      w.Key("url");
+      write_str(w, p.url);
+      if (!p.detail.empty()) {
+        w.Key("detail");
+        write_str(w, p.detail);
+      }
+      w.EndObject();
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+}  // namespace
+
+void OpenAIChatProvider::build_body(const RequestSpec &req, JsonBuffer &out) const {
+  JsonWriter w(out);
+  w.StartObject();
+  w.Key("model");
+  write_str(w, req.model);
+  w.Key("messages");
+  w.StartArray();
+  if (!req.instructions.empty()) {
+    w.StartObject();
+    w.Key("role");
+    w.String("system");
+    w.Key("content");
+    write_str(w, req.instructions);
+    w.EndObject();
+  }
+  for (const Message &m : req.messages) {
+    w.StartObject();
+    w.Key("role");
+    write_str(w, m.role);
+    w.Key("content");
+    write_content(w, m);
+    if (!m.name.empty()) {
+      w.Key("name");
+      write_str(w, m.name);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  if (req.max_output_tokens > 0) {
+    write_key(w, max_tokens_field_);
+    w.Int64(req.max_output_tokens);
+  }
+  if (req.temperature) {
+    w.Key("temperature");
+    w.Double(*req.temperature);
+  }
+  if (req.top_p) {
+    w.Key("top_p");
+    w.Double(*req.top_p);
+  }
+  if (!req.stop.empty()) {
+    w.Key("stop");
+    w.StartArray();
+    for (const auto &s : req.stop) write_str(w, s);
+    w.EndArray();
+  }
+  if (req.seed) {
+    w.Key("seed");
+    w.Int64(*req.seed);
+  }
+  if (!req.user.empty()) {
+    w.Key("user");
+    write_str(w, req.user);
+  }
+  w.EndObject();
+}
+
+int64_t OpenAIChatProvider::estimate_prompt_tokens(const RequestSpec &req) const {
+  constexpr int64_t kPerMessage = 4, kPerImage = 85, kReplyPriming = 3;
+  int64_t total = kReplyPriming;
+  if (!req.instructions.empty()) total += kPerMessage + text_tokens(req.instructions.size());
+  for (const Message &m : req.messages) {
+    total += kPerMessage;
+    for (const ContentPart &p : m.parts)
+      total += p.type == ContentPart::Type::kText ? text_tokens(p.text.size()) : kPerImage;
+  }
+  return total;
+}
+
+namespace {
+
+int64_t int_member(const JsonValue &obj, const char *name) {
+  if (!obj.IsObject()) return 0;
+  auto it = obj.FindMember(name);
+  return it != obj.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : 0;
+}
+
+std::string str_member(const JsonValue &obj, const char *name) {
+  if (!obj.IsObject()) return {};
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd() || !it->value.IsString()) return {};
+  return std::string(sv(it->value));
+}
+
+}  // namespace
+
+bool OpenAIChatProvider::parse_reply(std::string_view body, ProviderReply &out,
+                                     std::string &error) const {
+  JsonDoc doc;
+  doc.Parse(body.data(), body.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    error = "the reply is not a JSON object";
+    return false;
+  }
+  auto choices = doc.FindMember("choices");
+  if (choices == doc.MemberEnd() || !choices->value.IsArray() || choices->value.Empty()) {
+    error = "the reply has no choices";
+    return false;
+  }
+  const JsonValue &choice = choices->value[0];
+  auto msg = choice.IsObject() ? choice.FindMember("message") : choice.MemberEnd();
+  if (!choice.IsObject() || msg == choice.MemberEnd() || !msg->value.IsObject()) {
+    error = "the reply's first choice has no message";
+    return false;
+  }
+  out.text = str_member(msg->value, "content");
+  out.finish_reason = str_member(choice, "finish_reason");
+  out.response_id = str_member(doc, "id");
+  out.model = str_member(doc, "model");
+  auto usage = doc.FindMember("usage");
+  if (usage != doc.MemberEnd() && usage->value.IsObject()) {
+    const JsonValue &u = usage->value;
+    out.has_usage = true;
+    out.usage.prompt = int_member(u, "prompt_tokens");
+    out.usage.completion = int_member(u, "completion_tokens");
+    auto pd = u.FindMember("prompt_tokens_details");
+    if (pd != u.MemberEnd()) out.usage.cached = int_member(pd->value, "cached_tokens");
+    auto cd = u.FindMember("completion_tokens_details");
+    if (cd != u.MemberEnd()) out.usage.reasoning = int_member(cd->value, "reasoning_tokens");
+  }
+  return true;
+}
+
+ProviderError OpenAIChatProvider::parse_error(std::string_view body) const {
+  ProviderError e;
+  JsonDoc doc;
+  doc.Parse(body.data(), body.size());
+  if (doc.HasParseError() || !doc.IsObject()) return e;
+  auto err = doc.FindMember("error");
+  if (err == doc.MemberEnd()) return e;
+  if (err->value.IsString()) {
+    e.message = std::string(sv(err->value));
+    return e;
+  }
+  e.type = str_member(err->value, "type");
+  e.code = str_member(err->value, "code");
+  e.message = str_member(err->value, "message");
+  e.param = str_member(err->value, "param");
+  return e;
+}
+
+namespace {
+
+int64_t parse_count(std::string_view v) {
+  int64_t x = 0;
+  bool any = false;
+  for (char c : v) {
+    if (c == ' ' || c == '\r' || c == '\n') continue;
+    if (c < '0' || c > '9' || x > INT64_MAX / 10) return -1;
+    x = x * 10 + (c - '0');
+    any = true;
+  }
+  return any ? x : -1;
+}
+
+}  // namespace
+
+void OpenAIChatProvider::read_header(std::string_view name, std::string_view value,
+                                     int64_t wall_now_s, ResponseHeaders &out) const {
+  if (name.size() < 10) return;
+  if (name == "x-ratelimit-remaining-requests") out.remaining_requests = parse_count(value);
+  else if (name == "x-ratelimit-remaining-tokens") out.remaining_tokens = parse_count(value);
+  else if (name == "x-ratelimit-reset-requests") out.reset_requests_ns = parse_go_duration(value);
+  else if (name == "x-ratelimit-reset-tokens") out.reset_tokens_ns = parse_go_duration(value);
+  else if (name == "retry-after-ms") out.retry_after_ms_ns = parse_retry_after_ms(value);
+  else if (name == "retry-after") out.retry_after_ns = parse_retry_after(value, wall_now_s);
+  else if (name == "x-should-retry") {
+    std::string_view v = value.substr(0, value.find_first_of("\r\n "));
+    out.should_retry = v == "true" ? 1 : v == "false" ? 0 : -1;
+  } else if (name == "x-request-id") {
+    out.request_id.assign(value.substr(0, value.find_first_of("\r\n")));
+  }
+}
+
+}  // namespace llmsvc

@@ -1,0 +1,33 @@
+// OpenAI Chat Completions (POST {base_url}/chat/completions), which OpenAI and every
+// OpenAI-compatible server (Ollama's /v1, vLLM, llama.cpp) speak.
+#pragma once
+
+#include "providers/provider.h"
+
+namespace llmsvc {
+
+class OpenAIChatProvider final : public Provider {
+ public:
+  explicit OpenAIChatProvider(const Config &config);
+  ~OpenAIChatProvider() override;
+  OpenAIChatProvider(const OpenAIChatProvider &) = delete;
+  OpenAIChatProvider &operator=(const OpenAIChatProvider &) = delete;
+
+  const char *name() const override { return "openai_chat"; }
+  const std::string &url() const override { return url_; }
+  curl_slist *headers() const override { return headers_; }
+  void build_body(const RequestSpec &req, JsonBuffer &out) const override;
+  int64_t estimate_prompt_tokens(const RequestSpec &req) const override;
+  bool parse_reply(std::string_view body, ProviderReply &out,
+                   std::string &error) const override;
+  ProviderError parse_error(std::string_view body) const override;
+  void read_header(std::string_view name, std::string_view value, int64_t wall_now_s,
+                   ResponseHeaders &out) const override;
+
+ private:
+  std::string url_;
+  std::string max_tokens_field_;
+  curl_slist *headers_ = nullptr;
+};
+
+}  // namespace llmsvc

@@ -1,0 +1,77 @@
+// One provider's wire format: the request body, the reply, its errors and its rate-limit
+// headers. Adding a provider touches no other provider and nothing in the engine.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/json.h"
+#include "core/config.h"
+#include "core/request.h"
+#include "usage/prices.h"
+
+struct curl_slist;
+
+namespace llmsvc {
+
+/// A successful reply, parsed.
+struct ProviderReply {
+  std::string text;
+  std::string response_id;
+  std::string model;
+  std::string finish_reason;
+  TokenUsage usage;
+  bool has_usage = false;
+};
+
+/// The provider's own error body (error.type, error.code, error.message, error.param).
+struct ProviderError {
+  std::string type;
+  std::string code;
+  std::string message;
+  std::string param;
+};
+
+/// What a response's headers say about limits and retrying. -1: not given.
+struct ResponseHeaders {
+  int64_t remaining_requests = -1;
+  int64_t remaining_tokens = -1;
+  int64_t reset_requests_ns = -1;
+  int64_t reset_tokens_ns = -1;
+  int64_t retry_after_ns = -1;  // retry-after-ms wins over retry-after
+  int64_t retry_after_ms_ns = -1;
+  int should_retry = -1;  // x-should-retry: 1 true, 0 false
+  std::string request_id;
+};
+
+class Provider {
+ public:
+  virtual ~Provider() = default;
+  virtual const char *name() const = 0;
+  /// The endpoint every request of this provider is posted to.
+  virtual const std::string &url() const = 0;
+  /// Headers every request carries (authentication, content type). Owned by the provider.
+  virtual curl_slist *headers() const = 0;
+  /// The wire body for `req`.
+  virtual void build_body(const RequestSpec &req, JsonBuffer &out) const = 0;
+  /// Prompt tokens the provider's limiter will count for `req` (before max output tokens).
+  virtual int64_t estimate_prompt_tokens(const RequestSpec &req) const = 0;
+  /// Parses a 2xx body; false with `error` set when it is not a valid reply.
+  virtual bool parse_reply(std::string_view body, ProviderReply &out,
+                           std::string &error) const = 0;
+  /// Parses an error body; fields stay empty when the body is not the provider's shape.
+  virtual ProviderError parse_error(std::string_view body) const = 0;
+  /// Reads one response header (name lower-cased) into `out`.
+  virtual void read_header(std::string_view name, std::string_view value, int64_t wall_now_s,
+                           ResponseHeaders &out) const = 0;
+};
+
+/// The provider a configuration names.
+std::unique_ptr<Provider> make_provider(const Config &config);
+
+/// The deterministic token estimate OpenAI-style limiters use: ceil(UTF-8 bytes / 4).
+inline int64_t text_tokens(size_t bytes) { return int64_t((bytes + 3) / 4); }
+
+}  // namespace llmsvc

@@ -1,0 +1,146 @@
+#include "usage/prices.h"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "llmsvc.h"
+
+namespace llmsvc {
+namespace {
+
+// USD per million tokens: input, cached input, output; cache write (Anthropic) or -1.
+struct BuiltinPrice {
+  const char *model;
+  double input, cached, output, cache_write;
+};
+
+// Public list prices (standard tier) of current models.
+constexpr BuiltinPrice kBuiltin[] = {
+    {"gpt-5", 1.25, 0.125, 10.00, -1},
+    {"gpt-5-mini", 0.25, 0.025, 2.00, -1},
+    {"gpt-5-nano", 0.05, 0.005, 0.40, -1},
+    {"gpt-5-chat-latest", 1.25, 0.125, 10.00, -1},
+    {"gpt-4.1", 2.00, 0.50, 8.00, -1},
+    {"gpt-4.1-mini", 0.40, 0.10, 1.60, -1},
+    {"gpt-4.1-nano", 0.10, 0.025, 0.40, -1},
+    {"gpt-4o", 2.50, 1.25, 10.00, -1},
+    {"gpt-4o-mini", 0.15, 0.075, 0.60, -1},
+    {"gpt-4-turbo", 10.00, -1, 30.00, -1},
+    {"gpt-4", 30.00, -1, 60.00, -1},
+    {"gpt-3.5-turbo", 0.50, -1, 1.50, -1},
+    {"o1", 15.00, 7.50, 60.00, -1},
+    {"o1-mini", 1.10, 0.55, 4.40, -1},
+    {"o3", 2.00, 0.50, 8.00, -1},
+    {"o3-mini", 1.10, 0.55, 4.40, -1},
+    {"o3-pro", 20.00, -1, 80.00, -1},
+    {"o4-mini", 1.10, 0.275, 4.40, -1},
+    {"claude-opus-4-1", 15.00, 1.50, 75.00, 18.75},
+    {"claude-opus-4", 15.00, 1.50, 75.00, 18.75},
+    {"claude-sonnet-4-5", 3.00, 0.30, 15.00, 3.75},
+    {"claude-sonnet-4", 3.00, 0.30, 15.00, 3.75},
+    {"claude-3-7-sonnet", 3.00, 0.30, 15.00, 3.75},
+    {"claude-3-5-sonnet", 3.00, 0.30, 15.00, 3.75},
+    {"claude-haiku-4-5", 1.00, 0.10, 5.00, 1.25},
+    {"claude-3-5-haiku", 0.80, 0.08, 4.00, 1.00},
+    {"claude-3-haiku", 0.25, 0.03, 1.25, 0.30},
+};
+
+// USD per token to pico-USD per token, rounded to the nearest (prices have few digits).
+int64_t usd_to_pico(double usd) { return std::llround(usd * 1e12); }
+int64_t per_million_to_pico(double usd_per_million) { return std::llround(usd_per_million * 1e6); }
+
+}  // namespace
+
+PriceTable PriceTable::builtin() {
+  PriceTable t;
+  for (const auto &b : kBuiltin) {
+    ModelPrice p;
+    p.input = per_million_to_pico(b.input);
+    p.output = per_million_to_pico(b.output);
+    p.cached_input = b.cached < 0 ? -1 : per_million_to_pico(b.cached);
+    p.cache_write = b.cache_write < 0 ? -1 : per_million_to_pico(b.cache_write);
+    t.prices_.emplace(b.model, p);
+  }
+  return t;
+}
+
+DocError PriceTable::merge(const JsonValue &doc, const std::string &path) {
+  if (!doc.IsObject())
+    return {LLMSVC_ESCHEMA, path + ": expected an object of model prices"};
+  for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
+    std::string name(sv(it->name));
+    const JsonValue &v = it->value;
+    std::string where = path + "." + name;
+    if (!v.IsObject()) return {LLMSVC_ESCHEMA, where + ": expected an object"};
+    auto num = [&](const char *field, int64_t &out, bool &seen) -> DocError {
+      auto m = v.FindMember(field);
+      if (m == v.MemberEnd() || m->value.IsNull()) return {};
+      if (!m->value.IsNumber() || m->value.GetDouble() < 0)
+        return {LLMSVC_ESCHEMA, where + "." + field + ": expected a non-negative number"};
+      out = usd_to_pico(m->value.GetDouble());
+      seen = true;
+      return {};
+    };
+    ModelPrice p;
+    bool has_in = false, has_out = false, unused = false;
+    DocError err;
+    if ((err = num("input_cost_per_token", p.input, has_in)) ||
+        (err = num("output_cost_per_token", p.output, has_out)) ||
+        (err = num("cache_read_input_token_cost", p.cached_input, unused)) ||
+        (err = num("output_cost_per_reasoning_token", p.reasoning_output, unused)) ||
+        (err = num("cache_creation_input_token_cost", p.cache_write, unused)))
+      return err;
+    if (name == "sample_spec" || (!has_in && !has_out)) continue;
+    prices_[name] = p;
+  }
+  return {};
+}
+
+DocError PriceTable::merge_file(const std::string &file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return {LLMSVC_EINVAL, "prices_file: cannot open \"" + file + "\""};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  JsonDoc doc;
+  DocError err = parse_json(doc, text, ("prices_file \"" + file + "\"").c_str());
+  if (err) return err;
+  return merge(doc, "prices_file");
+}
+
+void PriceTable::set_free(const std::string &model) { prices_[model] = ModelPrice{}; }
+
+const ModelPrice *PriceTable::find(std::string_view model) const {
+  if (auto slash = model.find('/'); slash != std::string_view::npos) {
+    if (auto it = prices_.find(std::string(model)); it != prices_.end()) return &it->second;
+    model = model.substr(slash + 1);
+  }
+  std::string key(model);
+  if (auto it = prices_.find(key); it != prices_.end()) return &it->second;
+  // Longest priced prefix that ends where the model name has a '-': dated snapshots.
+  for (size_t cut = key.rfind('-'); cut != std::string::npos && cut > 0;
+       cut = key.rfind('-', cut - 1)) {
+    if (auto it = prices_.find(key.substr(0, cut)); it != prices_.end()) return &it->second;
+  }
+  return nullptr;
+}
+
+int64_t cost_pico(const ModelPrice &p, const TokenUsage &u) {
+  int64_t cached = std::min(u.cached, u.prompt);
+  int64_t writes = std::min(u.cache_write, u.prompt - cached);
+  int64_t fresh = u.prompt - cached - writes;
+  int64_t reasoning = std::min(u.reasoning, u.completion);
+  int64_t cached_rate = p.cached_input >= 0 ? p.cached_input : p.input;
+  int64_t write_rate = p.cache_write >= 0 ? p.cache_write : p.input;
+  int64_t reasoning_rate = p.reasoning_output >= 0 ? p.reasoning_output : p.output;
+  return fresh * p.input + cached * cached_rate + writes * write_rate +
+         (u.completion - reasoning) * p.output + reasoning * reasoning_rate;
+}
+
+int64_t PriceTable::cost_pico(std::string_view model, const TokenUsage &u) const {
+  const ModelPrice *p = find(model);
+  return p ? llmsvc::cost_pico(*p, u) : -1;
+}
+
+}  // namespace llmsvc

@@ -1,0 +1,60 @@
+// Model prices, kept in integer pico-dollars per token so that totals are exact; costs
+// are reported in nano-dollars. A model without a known price has an unknown cost.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "common/json.h"
+
+namespace llmsvc {
+
+struct ModelPrice {
+  int64_t input = 0;             // pico-USD per prompt token not read from cache
+  int64_t output = 0;            // pico-USD per completion token
+  int64_t cached_input = -1;     // per cached prompt token; -1: same as input
+  int64_t reasoning_output = -1; // per reasoning token; -1: same as output
+  int64_t cache_write = -1;      // per cache-creation token; -1: same as input
+};
+
+struct TokenUsage {
+  int64_t prompt = 0;      // all prompt tokens, cached ones included
+  int64_t completion = 0;  // all completion tokens, reasoning ones included
+  int64_t cached = 0;
+  int64_t reasoning = 0;
+  int64_t cache_write = 0;
+};
+
+class PriceTable {
+ public:
+  /// The built-in table of current OpenAI and Anthropic models.
+  static PriceTable builtin();
+
+  /// Adds or replaces entries from a LiteLLM-style document: an object whose keys are model
+  /// names and whose values carry input_cost_per_token, output_cost_per_token,
+  /// cache_read_input_token_cost, output_cost_per_reasoning_token,
+  /// cache_creation_input_token_cost (USD per token). Other fields are ignored, and so
+  /// are entries without input and output prices (LiteLLM's "sample_spec").
+  DocError merge(const JsonValue &doc, const std::string &path);
+  DocError merge_file(const std::string &file);
+  /// Marks a model as free (local models): its cost is a known zero.
+  void set_free(const std::string &model);
+
+  /// Exact name first, then the longest known name that is a prefix followed by '-'
+  /// ("gpt-4o-2024-08-06" is priced as "gpt-4o"), with a "provider/" prefix stripped.
+  const ModelPrice *find(std::string_view model) const;
+
+  /// Cost in pico-USD, or -1 when the model has no known price.
+  int64_t cost_pico(std::string_view model, const TokenUsage &u) const;
+
+  size_t size() const { return prices_.size(); }
+
+ private:
+  std::unordered_map<std::string, ModelPrice> prices_;
+};
+
+int64_t cost_pico(const ModelPrice &p, const TokenUsage &u);
+
+}  // namespace llmsvc

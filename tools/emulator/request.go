@@ -1,0 +1,311 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// apiError is an error answer in OpenAI's shape.
+type apiError struct {
+	status  int
+	message string
+	typ     string
+	param   string // "" is sent as null
+	code    string // "" is sent as null
+	outcome outcome
+	noRetry bool // a 429 that retrying cannot fix
+
+	// Rate-limit refusals only.
+	retryAfter bool
+	wait       time.Duration
+}
+
+func invalidRequest(param, code, format string, args ...any) *apiError {
+	return &apiError{
+		status:  http.StatusBadRequest,
+		message: fmt.Sprintf(format, args...),
+		typ:     "invalid_request_error",
+		param:   param,
+		code:    code,
+		outcome: outBadRequest,
+	}
+}
+
+func errInvalidJSON() *apiError {
+	return invalidRequest("", "", "We could not parse the JSON body of your request. (HINT: This likely means you aren't "+
+		"using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. "+
+		"If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)")
+}
+
+// chatRequest is what the emulator needs from a request body.
+type chatRequest struct {
+	model        string
+	maxOut       int64 // max_completion_tokens, else max_tokens
+	hasMax       bool
+	stream       bool
+	promptTokens int64
+	lastContent  string // text of the last message
+	promptHash   uint64 // identifies the prompt for the cache
+}
+
+// charge is what a request costs the token window on arrival.
+func (c *chatRequest) charge() int64 {
+	if c.hasMax {
+		return c.promptTokens + min(c.maxOut, math.MaxInt64-c.promptTokens)
+	}
+	return c.promptTokens
+}
+
+type wireRequest struct {
+	Model               json.RawMessage `json:"model"`
+	Messages            json.RawMessage `json:"messages"`
+	MaxCompletionTokens json.RawMessage `json:"max_completion_tokens"`
+	MaxTokens           json.RawMessage `json:"max_tokens"`
+	Stream              json.RawMessage `json:"stream"`
+}
+
+type wireMessage struct {
+	Role    json.RawMessage `json:"role"`
+	Content json.RawMessage `json:"content"`
+}
+
+type wirePart struct {
+	Type     json.RawMessage `json:"type"`
+	Text     json.RawMessage `json:"text"`
+	ImageURL json.RawMessage `json:"image_url"`
+}
+
+type wireImageURL struct {
+	URL json.RawMessage `json:"url"`
+}
+
+// jsonKind names the JSON type of a raw value the way OpenAI's errors do.
+func jsonKind(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	if bytes.ContainsAny(raw, ".eE") {
+		return "a decimal number"
+	}
+	return "an integer"
+}
+
+func isAbsent(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) == 0 || string(raw) == "null"
+}
+
+func rawString(raw json.RawMessage) (string, bool) {
+	var s string
+	if jsonKind(raw) != "a string" || json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+var validRoles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true, "function": true}
+
+// roles whose content may be null or absent.
+var optionalContent = map[string]bool{"assistant": true, "function": true}
+
+var validPartTypes = map[string]bool{"text": true, "image_url": true, "input_audio": true, "refusal": true, "file": true}
+
+// parseChatRequest checks a body and computes its token figures.
+func parseChatRequest(body []byte) (*chatRequest, *apiError) {
+	var wr wireRequest
+	if err := json.Unmarshal(body, &wr); err != nil {
+		return nil, errInvalidJSON()
+	}
+	req := &chatRequest{}
+
+	if isAbsent(wr.Model) {
+		return nil, invalidRequest("model", "", "you must provide a model parameter")
+	}
+	model, ok := rawString(wr.Model)
+	if !ok {
+		return nil, invalidRequest("model", "invalid_type", "Invalid type for 'model': expected a string, but got %s instead.", jsonKind(wr.Model))
+	}
+	req.model = model
+
+	if isAbsent(wr.Messages) {
+		return nil, invalidRequest("messages", "missing_required_parameter", "Missing required parameter: 'messages'.")
+	}
+	if jsonKind(wr.Messages) != "an array" {
+		return nil, invalidRequest("messages", "invalid_type", "Invalid type for 'messages': expected an array of objects, but got %s instead.", jsonKind(wr.Messages))
+	}
+	var msgs []json.RawMessage
+	if err := json.Unmarshal(wr.Messages, &msgs); err != nil {
+		return nil, errInvalidJSON()
+	}
+	if len(msgs) == 0 {
+		return nil, invalidRequest("messages", "empty_array", "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.")
+	}
+
+	h := fnvAdd(fnvOffset64, model)
+	req.promptTokens = tokensPerPrompt
+	for i, raw := range msgs {
+		p := fmt.Sprintf("messages[%d]", i)
+		if jsonKind(raw) != "an object" {
+			return nil, invalidRequest(p, "invalid_type", "Invalid type for '%s': expected an object, but got %s instead.", p, jsonKind(raw))
+		}
+		var m wireMessage
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, errInvalidJSON()
+		}
+		if isAbsent(m.Role) {
+			return nil, invalidRequest(p+".role", "missing_required_parameter", "Missing required parameter: '%s.role'.", p)
+		}
+		role, ok := rawString(m.Role)
+		if !ok {
+			return nil, invalidRequest(p+".role", "invalid_type", "Invalid type for '%s.role': expected a string, but got %s instead.", p, jsonKind(m.Role))
+		}
+		if !validRoles[role] {
+			return nil, invalidRequest(p+".role", "invalid_value", "Invalid value: '%s'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.", role)
+		}
+		texts, images, hashed, aerr := parseContent(p+".content", role, m.Content)
+		if aerr != nil {
+			return nil, aerr
+		}
+		req.promptTokens += messageTokens(texts, images)
+		h = fnvAddByte(fnvAdd(fnvAddByte(h, 0x1e), role), 0x1d)
+		h = fnvAdd(h, hashed)
+		if i == len(msgs)-1 {
+			req.lastContent = strings.Join(texts, "")
+		}
+	}
+	req.promptHash = h
+
+	var aerr *apiError
+	if req.maxOut, req.hasMax, aerr = parseMax("max_completion_tokens", wr.MaxCompletionTokens); aerr != nil {
+		return nil, aerr
+	}
+	if !req.hasMax {
+		if req.maxOut, req.hasMax, aerr = parseMax("max_tokens", wr.MaxTokens); aerr != nil {
+			return nil, aerr
+		}
+	}
+	if !isAbsent(wr.Stream) {
+		switch strings.TrimSpace(string(wr.Stream)) {
+		case "true":
+			req.stream = true
+		case "false":
+		default:
+			return nil, invalidRequest("stream", "invalid_type", "Invalid type for 'stream': expected a boolean, but got %s instead.", jsonKind(wr.Stream))
+		}
+	}
+	return req, nil
+}
+
+// parseContent returns a message's text parts, its image count and a
+// canonical form of the content for prompt hashing.
+func parseContent(p, role string, raw json.RawMessage) (texts []string, images int, canon string, aerr *apiError) {
+	if isAbsent(raw) {
+		if optionalContent[role] {
+			return nil, 0, "", nil
+		}
+		return nil, 0, "", invalidRequest(p, "missing_required_parameter", "Missing required parameter: '%s'.", p)
+	}
+	switch jsonKind(raw) {
+	case "a string":
+		s, _ := rawString(raw)
+		return []string{s}, 0, "t" + s, nil
+	case "an array":
+	default:
+		return nil, 0, "", invalidRequest(p, "invalid_type", "Invalid type for '%s': expected one of a string or array of objects, but got %s instead.", p, jsonKind(raw))
+	}
+	var parts []json.RawMessage
+	if err := json.Unmarshal(raw, &parts); err != nil {
+		return nil, 0, "", errInvalidJSON()
+	}
+	var canonB strings.Builder
+	for j, rp := range parts {
+		pp := fmt.Sprintf("%s[%d]", p, j)
+		if jsonKind(rp) != "an object" {
+			return nil, 0, "", invalidRequest(pp, "invalid_type", "Invalid type for '%s': expected an object, but got %s instead.", pp, jsonKind(rp))
+		}
+		var part wirePart
+		if err := json.Unmarshal(rp, &part); err != nil {
+			return nil, 0, "", errInvalidJSON()
+		}
+		if isAbsent(part.Type) {
+			return nil, 0, "", invalidRequest(pp+".type", "missing_required_parameter", "Missing required parameter: '%s.type'.", pp)
+		}
+		typ, ok := rawString(part.Type)
+		if !ok || !validPartTypes[typ] {
+			return nil, 0, "", invalidRequest(pp+".type", "invalid_value", "Invalid value: '%s'. Supported values are: 'text', 'image_url', 'input_audio', 'refusal', and 'file'.",
+				strings.Trim(string(part.Type), `"`))
+		}
+		switch typ {
+		case "text":
+			if isAbsent(part.Text) {
+				return nil, 0, "", invalidRequest(pp+".text", "missing_required_parameter", "Missing required parameter: '%s.text'.", pp)
+			}
+			s, ok := rawString(part.Text)
+			if !ok {
+				return nil, 0, "", invalidRequest(pp+".text", "invalid_type", "Invalid type for '%s.text': expected a string, but got %s instead.", pp, jsonKind(part.Text))
+			}
+			texts = append(texts, s)
+			canonB.WriteString("t" + s + "\x1f")
+		case "image_url":
+			if jsonKind(part.ImageURL) != "an object" {
+				return nil, 0, "", invalidRequest(pp+".image_url", "missing_required_parameter", "Missing required parameter: '%s.image_url'.", pp)
+			}
+			var iu wireImageURL
+			if err := json.Unmarshal(part.ImageURL, &iu); err != nil {
+				return nil, 0, "", errInvalidJSON()
+			}
+			u, ok := rawString(iu.URL)
+			if !ok {
+				return nil, 0, "", invalidRequest(pp+".image_url.url", "missing_required_parameter", "Missing required parameter: '%s.image_url.url'.", pp)
+			}
+			images++
+			canonB.WriteString("i" + u + "\x1f")
+		default:
+			// Other part kinds are accepted and cost nothing.
+			canonB.WriteString(typ + "\x1f")
+		}
+	}
+	return texts, images, canonB.String(), nil
+}
+
+// parseMax reads an optional positive integer limit.
+func parseMax(name string, raw json.RawMessage) (int64, bool, *apiError) {
+	if isAbsent(raw) {
+		return 0, false, nil
+	}
+	if jsonKind(raw) != "an integer" {
+		return 0, false, invalidRequest(name, "invalid_type", "Invalid type for '%s': expected an integer, but got %s instead.", name, jsonKind(raw))
+	}
+	s := strings.TrimSpace(string(raw))
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		if strings.HasPrefix(s, "-") {
+			v = math.MinInt64
+		} else {
+			v = math.MaxInt64
+		}
+	}
+	if v < 1 {
+		return 0, false, invalidRequest(name, "integer_below_min_value", "Invalid '%s': integer below minimum value. Expected a value >= 1, but got %d instead.", name, v)
+	}
+	return v, true, nil
+}

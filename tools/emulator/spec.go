@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+const (
+	specURL    = "file:///openai-openapi.json"
+	specSchema = "CreateChatCompletionRequest"
+)
+
+// specValidator checks request bodies against CreateChatCompletionRequest
+// from an OpenAPI 3.1 document.
+type specValidator struct {
+	schema  *jsonschema.Schema
+	printer *message.Printer
+}
+
+func loadSpec(path string) (*specValidator, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	doc = honourNullable(doc)
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.UseRegexpEngine(lenientRegexp)
+	if err := c.AddResource(specURL, doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	sch, err := c.Compile(specURL + "#/components/schemas/" + specSchema)
+	if err != nil {
+		return nil, fmt.Errorf("%s: compiling %s: %w", path, specSchema, err)
+	}
+	return &specValidator{schema: sch, printer: message.NewPrinter(language.English)}, nil
+}
+
+// honourNullable rewrites the OpenAPI 3.0 "nullable: true" keyword, which
+// the document still uses in places, into its JSON Schema meaning. Other
+// OpenAPI extras (discriminator, x-*) are left for the validator to ignore.
+func honourNullable(v any) any {
+	switch t := v.(type) {
+	case []any:
+		for i := range t {
+			t[i] = honourNullable(t[i])
+		}
+		return t
+	case map[string]any:
+		for k, c := range t {
+			t[k] = honourNullable(c)
+		}
+		if n, ok := t["nullable"].(bool); !ok || !n {
+			return t
+		}
+		delete(t, "nullable")
+		switch typ := t["type"].(type) {
+		case string:
+			t["type"] = []any{typ, "null"}
+		case []any:
+			t["type"] = append(typ, "null")
+		default:
+			return map[string]any{"anyOf": []any{t, map[string]any{"type": "null"}}}
+		}
+		if enum, ok := t["enum"].([]any); ok {
+			t["enum"] = append(enum, nil)
+		}
+		return t
+	}
+	return v
+}
+
+// lenientRegexp compiles patterns with Go's regexp; a pattern Go cannot
+// express is not enforced rather than failing the whole document.
+func lenientRegexp(s string) (jsonschema.Regexp, error) {
+	re, err := regexp.Compile(s)
+	if err != nil {
+		return anyString(s), nil
+	}
+	return re, nil
+}
+
+type anyString string
+
+func (a anyString) String() string          { return string(a) }
+func (a anyString) MatchString(string) bool { return true }
+
+// validate returns nil for a conforming body, or a 400 naming the failing
+// location and the reasons.
+func (s *specValidator) validate(body []byte) *apiError {
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	if err != nil {
+		return errInvalidJSON()
+	}
+	err = s.schema.Validate(v)
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return invalidRequest("", "", "Request body could not be checked against %s: %v", specSchema, err)
+	}
+	loc, reasons := s.deepest(ve)
+	param := paramPath(loc)
+	where := param
+	if where == "" {
+		where = "(request body)"
+	}
+	aerr := invalidRequest(param, "", "Invalid request body: '%s' does not match the %s schema: %s.", where, specSchema, strings.Join(reasons, "; "))
+	aerr.outcome = outSpecViolation
+	return aerr
+}
+
+// deepest picks the leaf errors with the deepest instance location: for a
+// body that fails a oneOf, that is the branch that got furthest.
+func (s *specValidator) deepest(ve *jsonschema.ValidationError) ([]string, []string) {
+	var loc []string
+	var reasons []string
+	seen := map[string]bool{}
+	var walk func(*jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) > 0 {
+			for _, c := range e.Causes {
+				walk(c)
+			}
+			return
+		}
+		switch {
+		case reasons == nil || len(e.InstanceLocation) > len(loc):
+			loc = e.InstanceLocation
+			reasons = nil
+			seen = map[string]bool{}
+		case len(e.InstanceLocation) < len(loc) || !slices.Equal(e.InstanceLocation, loc):
+			return
+		}
+		r := e.ErrorKind.LocalizedString(s.printer)
+		if !seen[r] {
+			seen[r] = true
+			reasons = append(reasons, r)
+		}
+	}
+	walk(ve)
+	const maxReasons = 6
+	if len(reasons) > maxReasons {
+		reasons = append(reasons[:maxReasons], "...")
+	}
+	return loc, reasons
+}
+
+// paramPath renders an instance location the way OpenAI names parameters:
+// ["messages","0","content"] -> "messages[0].content".
+func paramPath(loc []string) string {
+	var b strings.Builder
+	for _, tok := range loc {
+		if _, err := strconv.Atoi(tok); err == nil && b.Len() > 0 {
+			b.WriteString("[" + tok + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+	}
+	return b.String()
+}

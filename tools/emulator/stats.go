@@ -1,0 +1,245 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// keyState is everything remembered about one API key. One mutex guards it;
+// it is never held while waiting.
+type keyState struct {
+	mu     sync.Mutex
+	win    window
+	stats  keyCounters
+	models map[string]*modelCounters
+	seen   map[bodyDigest]uint64 // arrivals per body, for fault decisions
+	cache  promptCache
+}
+
+type keyCounters struct {
+	Received         int64 `json:"received"`
+	OK               int64 `json:"ok"`
+	RateLimited      int64 `json:"rate_limited"`
+	ServerErrors     int64 `json:"server_errors"`
+	Resets           int64 `json:"resets"`
+	Stalls           int64 `json:"stalls"`
+	QuotaErrors      int64 `json:"quota_errors"`
+	AuthErrors       int64 `json:"auth_errors"`
+	BadRequests      int64 `json:"bad_requests"`
+	SpecViolations   int64 `json:"spec_violations"`
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
+	CachedTokens     int64 `json:"cached_tokens"`
+	ReasoningTokens  int64 `json:"reasoning_tokens"`
+}
+
+type modelCounters struct {
+	OK               int64 `json:"ok"`
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
+	CachedTokens     int64 `json:"cached_tokens"`
+	ReasoningTokens  int64 `json:"reasoning_tokens"`
+}
+
+// keyReport is the JSON form of one key's statistics.
+type keyReport struct {
+	keyCounters
+	PeakWindowRequests int64                    `json:"peak_window_requests"`
+	PeakWindowTokens   int64                    `json:"peak_window_tokens"`
+	ReqCap             int64                    `json:"req_cap"`
+	TokCap             int64                    `json:"tok_cap"`
+	Models             map[string]modelCounters `json:"models"`
+}
+
+// promptCache remembers recent long prompts of one key (bounded, oldest
+// forgotten first).
+type promptCache struct {
+	set  map[uint64]struct{}
+	ring []uint64
+	pos  int
+}
+
+const promptCacheSize = 10000
+
+// seenBefore reports whether h was remembered, and remembers it.
+func (c *promptCache) seenBefore(h uint64) bool {
+	if _, ok := c.set[h]; ok {
+		return true
+	}
+	if c.set == nil {
+		c.set = make(map[uint64]struct{})
+	}
+	if len(c.ring) < promptCacheSize {
+		c.ring = append(c.ring, h)
+	} else {
+		delete(c.set, c.ring[c.pos])
+		c.ring[c.pos] = h
+		c.pos = (c.pos + 1) % promptCacheSize
+	}
+	c.set[h] = struct{}{}
+	return false
+}
+
+// registry maps API keys to their state.
+type registry struct {
+	mu   sync.RWMutex
+	keys map[string]*keyState
+}
+
+func (r *registry) get(key string) *keyState {
+	r.mu.RLock()
+	ks := r.keys[key]
+	r.mu.RUnlock()
+	if ks != nil {
+		return ks
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ks = r.keys[key]; ks == nil {
+		if r.keys == nil {
+			r.keys = make(map[string]*keyState)
+		}
+		ks = &keyState{models: make(map[string]*modelCounters), seen: make(map[bodyDigest]uint64)}
+		r.keys[key] = ks
+	}
+	return ks
+}
+
+func (r *registry) lookup(key string) *keyState {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.keys[key]
+}
+
+func (r *registry) snapshot() map[string]*keyState {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	m := make(map[string]*keyState, len(r.keys))
+	for k, v := range r.keys {
+		m[k] = v
+	}
+	return m
+}
+
+func (r *registry) clear() {
+	r.mu.Lock()
+	r.keys = nil
+	r.mu.Unlock()
+}
+
+// recentCall is one entry of the recent-calls log.
+type recentCall struct {
+	Key              string `json:"key"`
+	Model            string `json:"model"`
+	Status           int    `json:"status"`
+	PromptTokens     int64  `json:"prompt_tokens"`
+	CompletionTokens int64  `json:"completion_tokens"`
+	AtMs             int64  `json:"at_ms"`
+}
+
+const recentSize = 1000
+
+// recentLog keeps the last recentSize calls.
+type recentLog struct {
+	mu   sync.Mutex
+	buf  []recentCall
+	next int
+}
+
+func (l *recentLog) add(c recentCall) {
+	l.mu.Lock()
+	if len(l.buf) < recentSize {
+		l.buf = append(l.buf, c)
+	} else {
+		l.buf[l.next] = c
+		l.next = (l.next + 1) % recentSize
+	}
+	l.mu.Unlock()
+}
+
+// list returns the calls oldest first.
+func (l *recentLog) list() []recentCall {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]recentCall, 0, len(l.buf))
+	out = append(out, l.buf[l.next:]...)
+	return append(out, l.buf[:l.next]...)
+}
+
+func (l *recentLog) clear() {
+	l.mu.Lock()
+	l.buf, l.next = nil, 0
+	l.mu.Unlock()
+}
+
+// maskKey hides most of an API key, e.g. "sk-abcdefyz" -> "sk-ab***yz".
+func maskKey(k string) string {
+	switch n := len(k); {
+	case n == 0:
+		return ""
+	case n < 10:
+		return k[:n/4] + "***"
+	default:
+		return k[:5] + "***" + k[n-2:]
+	}
+}
+
+func (e *emulator) report(ks *keyState) keyReport {
+	rep := keyReport{ReqCap: e.lim.reqCap, TokCap: e.lim.tokCap, Models: map[string]modelCounters{}}
+	if ks == nil {
+		return rep
+	}
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	rep.keyCounters = ks.stats
+	rep.PeakWindowRequests = ks.win.peakRequests
+	rep.PeakWindowTokens = ks.win.peakTokens
+	for m, c := range ks.models {
+		rep.Models[m] = *c
+	}
+	return rep
+}
+
+// serveStats answers GET /_emulator/stats[?key=K].
+func (e *emulator) serveStats(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		e.methodNotAllowed(w, r)
+		return
+	}
+	var v any
+	if q := r.URL.Query(); q.Has("key") {
+		v = e.report(e.keys.lookup(q.Get("key")))
+	} else {
+		all := e.keys.snapshot()
+		keys := make(map[string]keyReport, len(all))
+		for k, ks := range all {
+			keys[k] = e.report(ks)
+		}
+		v = struct {
+			Keys     map[string]keyReport `json:"keys"`
+			Received []recentCall         `json:"received"`
+		}{keys, e.recent.list()}
+	}
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, http.StatusOK, append(body, '\n'))
+}
+
+// serveReset answers POST /_emulator/reset: windows, counters, fault
+// counters and prompt caches all start over.
+func (e *emulator) serveReset(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		e.methodNotAllowed(w, r)
+		return
+	}
+	e.keys.clear()
+	e.recent.clear()
+	writeJSON(w, http.StatusOK, []byte("{\"reset\":true}\n"))
+}
+
+func (e *emulator) sinceStart(t time.Time) int64 { return t.Sub(e.start).Milliseconds() }
