@@ -37,6 +37,7 @@ int64_t Histogram::quantile(double q) const {
   if (count_ == 0) return 0;
   uint64_t rank = uint64_t(std::ceil(std::clamp(q, 0.0, 1.0) * double(count_)));
   rank = std::max<uint64_t>(rank, 1);
+  if (rank >= count_) return max_;
   uint64_t seen = 0;
   for (int b = 0; b < kBuckets; ++b) {
     seen += buckets_[size_t(b)];

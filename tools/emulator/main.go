@@ -54,8 +54,8 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("llmsvc-emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		cfg                                   config
-		invalid, quota, models                string
+		cfg                                    config
+		invalid, quota, models                 string
 		windowMs, stallMs, latencyMs, jitterMs int64
 	)
 	fs.StringVar(&cfg.host, "host", "127.0.0.1", "loopback address to listen on")

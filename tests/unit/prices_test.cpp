@@ -1,0 +1,65 @@
+#include "usage/prices.h"
+
+#include <gtest/gtest.h>
+
+using namespace llmsvc;
+
+TEST(Prices, BuiltinAndDatedSnapshots) {
+  PriceTable t = PriceTable::builtin();
+  ASSERT_NE(t.find("gpt-4o-mini"), nullptr);
+  EXPECT_EQ(t.find("gpt-4o-mini-2024-07-18"), t.find("gpt-4o-mini"));
+  EXPECT_EQ(t.find("gpt-4o-2024-08-06"), t.find("gpt-4o"));
+  EXPECT_EQ(t.find("openai/gpt-4o"), t.find("gpt-4o"));
+  EXPECT_EQ(t.find("claude-sonnet-4-20250514"), t.find("claude-sonnet-4"));
+  EXPECT_EQ(t.find("llama3.2"), nullptr);
+}
+
+TEST(Prices, CostIsExactIntegers) {
+  PriceTable t = PriceTable::builtin();
+  TokenUsage u;
+  u.prompt = 1000;
+  u.completion = 500;
+  // gpt-4o-mini: $0.15 / 1M in, $0.60 / 1M out: 150 and 600 nano-USD per token.
+  EXPECT_EQ(t.cost_pico("gpt-4o-mini", u), (1000 * 150 + 500 * 600) * 1000);
+  u.cached = 400;  // cached input at $0.075 / 1M
+  EXPECT_EQ(t.cost_pico("gpt-4o-mini", u), (600 * 150 + 400 * 75 + 500 * 600) * 1000);
+}
+
+TEST(Prices, UnknownModelIsUnknownNotZero) {
+  PriceTable t = PriceTable::builtin();
+  TokenUsage u;
+  u.prompt = 10;
+  EXPECT_EQ(t.cost_pico("my-local-model", u), -1);
+  t.set_free("my-local-model");
+  EXPECT_EQ(t.cost_pico("my-local-model", u), 0);
+}
+
+TEST(Prices, LiteLLMFieldNamesOverrideAndExtend) {
+  PriceTable t = PriceTable::builtin();
+  JsonDoc doc;
+  ASSERT_FALSE(parse_json(doc, R"({
+    "sample_spec": {"input_cost_per_token": 0, "output_cost_per_token": 0},
+    "gpt-4o-mini": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6,
+                    "cache_read_input_token_cost": 5e-7, "litellm_provider": "openai"},
+    "house-model": {"input_cost_per_token": 3e-6, "output_cost_per_token": 4e-6,
+                    "output_cost_per_reasoning_token": 8e-6}
+  })", "prices"));
+  ASSERT_FALSE(t.merge(doc, "prices"));
+  TokenUsage u;
+  u.prompt = 10;
+  u.cached = 4;
+  u.completion = 10;
+  u.reasoning = 6;
+  EXPECT_EQ(t.cost_pico("gpt-4o-mini", u), 6 * 1000000 + 4 * 500000 + 10 * 2000000);
+  EXPECT_EQ(t.cost_pico("house-model", u), 6 * 3000000 + 4 * 3000000 + 4 * 4000000 + 6 * 8000000);
+  EXPECT_EQ(t.find("sample_spec"), nullptr);
+}
+
+TEST(Prices, BadPriceIsAClearError) {
+  PriceTable t;
+  JsonDoc doc;
+  ASSERT_FALSE(parse_json(doc, R"({"m": {"input_cost_per_token": "cheap"}})", "prices"));
+  DocError err = t.merge(doc, "config.prices");
+  ASSERT_TRUE(err);
+  EXPECT_NE(err.message.find("config.prices.m.input_cost_per_token"), std::string::npos);
+}

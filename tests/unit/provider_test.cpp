@@ -1,0 +1,102 @@
+#include "providers/openai_chat.h"
+
+#include "common/clock.h"
+
+#include <gtest/gtest.h>
+
+using namespace llmsvc;
+
+namespace {
+Config config() {
+  Config c;
+  c.base_url = "http://127.0.0.1:9/v1";
+  c.api_key = "sk-secret";
+  return c;
+}
+RequestSpec request(const char *json) {
+  RequestSpec r;
+  DocError err = parse_request(json, "", r);
+  EXPECT_FALSE(err) << err.message;
+  return r;
+}
+}  // namespace
+
+TEST(OpenAIChat, WireBody) {
+  OpenAIChatProvider p(config());
+  EXPECT_EQ(p.url(), "http://127.0.0.1:9/v1/chat/completions");
+  RequestSpec r = request(R"({"model":"gpt-4o-mini","instructions":"sys","prompt":"hi",
+      "max_output_tokens":5,"temperature":0.5,"stop":"x","metadata":{"local":"only"}})");
+  JsonBuffer buf;
+  p.build_body(r, buf);
+  JsonDoc doc;
+  ASSERT_FALSE(parse_json(doc, std::string_view(buf.GetString(), buf.GetSize()), "body"));
+  EXPECT_STREQ(doc["model"].GetString(), "gpt-4o-mini");
+  ASSERT_EQ(doc["messages"].Size(), 2u);
+  EXPECT_STREQ(doc["messages"][0]["role"].GetString(), "system");
+  EXPECT_STREQ(doc["messages"][1]["content"].GetString(), "hi");
+  EXPECT_EQ(doc["max_completion_tokens"].GetInt(), 5);
+  EXPECT_DOUBLE_EQ(doc["temperature"].GetDouble(), 0.5);
+  EXPECT_STREQ(doc["stop"][0].GetString(), "x");
+  EXPECT_FALSE(doc.HasMember("metadata"));  // ours, not the provider's
+  EXPECT_FALSE(doc.HasMember("operation"));
+}
+
+TEST(OpenAIChat, MaxTokensFieldForOlderServers) {
+  Config c = config();
+  c.max_tokens_field = "max_tokens";
+  OpenAIChatProvider p(c);
+  JsonBuffer buf;
+  p.build_body(request(R"({"model":"m","prompt":"hi","max_tokens":7})"), buf);
+  JsonDoc doc;
+  ASSERT_FALSE(parse_json(doc, std::string_view(buf.GetString(), buf.GetSize()), "body"));
+  EXPECT_EQ(doc["max_tokens"].GetInt(), 7);
+}
+
+TEST(OpenAIChat, TokenEstimateFormula) {
+  OpenAIChatProvider p(config());
+  // 3 + (4 + ceil(5/4)=2) = 9
+  EXPECT_EQ(p.estimate_prompt_tokens(request(R"({"model":"m","prompt":"hello"})")), 9);
+  // 3 + system (4 + 1) + user (4 + ceil(8/4)=2 + image 85) = 99
+  EXPECT_EQ(p.estimate_prompt_tokens(request(R"({"model":"m","system":"abc","messages":[
+      {"role":"user","content":[{"type":"text","text":"12345678"},
+                                {"type":"image_url","image_url":"data:image/png;base64,AA"}]}]})")),
+            99);
+}
+
+TEST(OpenAIChat, ParsesReplyWithUsageDetails) {
+  OpenAIChatProvider p(config());
+  ProviderReply r;
+  std::string err;
+  ASSERT_TRUE(p.parse_reply(R"({"id":"chatcmpl-1","object":"chat.completion","model":"o3-mini",
+    "choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],
+    "usage":{"prompt_tokens":20,"completion_tokens":10,"total_tokens":30,
+             "prompt_tokens_details":{"cached_tokens":8},
+             "completion_tokens_details":{"reasoning_tokens":4}}})",
+                            r, err))
+      << err;
+  EXPECT_EQ(r.text, "ok");
+  EXPECT_EQ(r.response_id, "chatcmpl-1");
+  EXPECT_EQ(r.usage.prompt, 20);
+  EXPECT_EQ(r.usage.cached, 8);
+  EXPECT_EQ(r.usage.reasoning, 4);
+  EXPECT_FALSE(p.parse_reply("<html>", r, err));
+  EXPECT_FALSE(p.parse_reply(R"({"choices":[]})", r, err));
+}
+
+TEST(OpenAIChat, ParsesErrorBodyAndHeaders) {
+  OpenAIChatProvider p(config());
+  ProviderError e = p.parse_error(
+      R"({"error":{"message":"You exceeded your current quota","type":"insufficient_quota","param":null,"code":"insufficient_quota"}})");
+  EXPECT_EQ(e.type, "insufficient_quota");
+  EXPECT_EQ(e.code, "insufficient_quota");
+  EXPECT_EQ(e.message, "You exceeded your current quota");
+  ResponseHeaders h;
+  p.read_header("x-ratelimit-remaining-requests", "59", 0, h);
+  p.read_header("x-ratelimit-reset-tokens", "6m0s", 0, h);
+  p.read_header("retry-after-ms", "120", 0, h);
+  p.read_header("x-should-retry", "false", 0, h);
+  EXPECT_EQ(h.remaining_requests, 59);
+  EXPECT_EQ(h.reset_tokens_ns, 360 * kNsPerSec);
+  EXPECT_EQ(h.retry_after_ms_ns, 120 * kNsPerMs);
+  EXPECT_EQ(h.should_retry, 0);
+}

@@ -1,0 +1,118 @@
+#include "core/request.h"
+
+#include <gtest/gtest.h>
+
+#include "core/config.h"
+#include "llmsvc.h"
+
+using namespace llmsvc;
+
+namespace {
+DocError parse(const char *json, RequestSpec &out) { return parse_request(json, "", out); }
+}  // namespace
+
+TEST(Request, FullDocument) {
+  RequestSpec r;
+  DocError err = parse(R"({
+    "model": "gpt-4o-mini", "instructions": "be brief",
+    "messages": [
+      {"role": "user", "content": [{"type": "text", "text": "what is this?"},
+                                   {"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "low"}}]},
+      {"role": "assistant", "content": "a cat"},
+      {"role": "user", "content": "sure?"}],
+    "max_output_tokens": 64, "temperature": 0.2, "top_p": 0.9, "stop": ["\n\n"],
+    "operation": "classify", "priority": "high", "timeout_ms": 5000,
+    "metadata": {"batch": "7"}, "trace_id": "t-1", "seed": 42, "user": "u1"})",
+                       r);
+  ASSERT_FALSE(err) << err.message;
+  EXPECT_EQ(r.model, "gpt-4o-mini");
+  EXPECT_EQ(r.instructions, "be brief");
+  ASSERT_EQ(r.messages.size(), 3u);
+  ASSERT_EQ(r.messages[0].parts.size(), 2u);
+  EXPECT_EQ(r.messages[0].parts[1].type, ContentPart::Type::kImageUrl);
+  EXPECT_EQ(r.messages[0].parts[1].detail, "low");
+  EXPECT_EQ(r.max_output_tokens, 64);
+  EXPECT_DOUBLE_EQ(*r.temperature, 0.2);
+  EXPECT_EQ(r.stop.size(), 1u);
+  EXPECT_EQ(r.operation, "classify");
+  EXPECT_EQ(r.priority, kPriorityHigh);
+  EXPECT_EQ(r.timeout_ms, 5000);
+  EXPECT_EQ(r.metadata_json, R"({"batch":"7"})");
+  EXPECT_EQ(*r.seed, 42);
+}
+
+TEST(Request, PromptShorthandAndDefaults) {
+  RequestSpec r;
+  ASSERT_FALSE(parse_request(R"({"prompt": "hi"})", "gpt-4o", r));
+  EXPECT_EQ(r.model, "gpt-4o");
+  ASSERT_EQ(r.messages.size(), 1u);
+  EXPECT_EQ(r.messages[0].role, "user");
+  EXPECT_EQ(r.operation, "default");
+  EXPECT_EQ(r.priority, kPriorityNormal);
+}
+
+TEST(Request, ErrorsNameThePathAndTheProblem) {
+  struct Case {
+    const char *json;
+    int status;
+    const char *needle;
+  } cases[] = {
+      {"{", LLMSVC_EJSON, "not valid JSON"},
+      {"[]", LLMSVC_ESCHEMA, "expected an object"},
+      {R"({"prompt":"x"})", LLMSVC_ESCHEMA, "request.model: missing"},
+      {R"({"model":"m"})", LLMSVC_ESCHEMA, "request.messages"},
+      {R"({"model":"m","prompt":"x","temperature":"hot"})", LLMSVC_ESCHEMA,
+       "request.temperature: expected a number, got a string"},
+      {R"({"model":"m","prompt":"x","temperature":3})", LLMSVC_ESCHEMA, "out of range"},
+      {R"({"model":"m","prompt":"x","max_output_tokens":1.5})", LLMSVC_ESCHEMA,
+       "request.max_output_tokens: expected an integer"},
+      {R"({"model":"m","prompt":"x","temprature":1})", LLMSVC_ESCHEMA,
+       "unknown field request.temprature"},
+      {R"({"model":"m","messages":[{"role":"robot","content":"x"}]})", LLMSVC_ESCHEMA,
+       "request.messages[0].role"},
+      {R"({"model":"m","messages":[{"role":"user","content":5}]})", LLMSVC_ESCHEMA,
+       "request.messages[0].content: expected a string or an array of parts, got a number"},
+      {R"({"model":"m","messages":[{"role":"user","content":[{"type":"video"}]}]})",
+       LLMSVC_ESCHEMA, "request.messages[0].content[0].type: unknown content part type"},
+      {R"({"model":"m","prompt":"x","priority":"urgent"})", LLMSVC_ESCHEMA, "request.priority"},
+      {R"({"model":"m","prompt":"x","metadata":[1]})", LLMSVC_ESCHEMA,
+       "request.metadata: expected an object"},
+  };
+  for (const Case &c : cases) {
+    RequestSpec r;
+    DocError err = parse(c.json, r);
+    EXPECT_EQ(err.status, c.status) << c.json;
+    EXPECT_NE(err.message.find(c.needle), std::string::npos) << c.json << " -> " << err.message;
+  }
+}
+
+TEST(Config, DefaultsAndOverrides) {
+  Config c;
+  DocError err = parse_config(
+      R"({"base_url": "http://127.0.0.1:1234/v1/", "api_key": "sk-test", "model": "gpt-4o",
+          "limits": {"rpm": 500, "tpm": 30000, "concurrency": 8},
+          "retry": {"max_attempts": 3, "base_delay_ms": 10, "max_delay_ms": 100},
+          "timeouts": {"connect_ms": 1000}, "http": {"prior_knowledge": true}})",
+      c);
+  ASSERT_FALSE(err) << err.message;
+  EXPECT_EQ(c.base_url, "http://127.0.0.1:1234/v1");
+  EXPECT_EQ(c.limits.rpm, 500);
+  EXPECT_EQ(c.limits.window_ms, 60000);
+  EXPECT_EQ(c.retry.max_attempts, 3);
+  EXPECT_EQ(c.connect_timeout_ms, 1000);
+  EXPECT_EQ(c.request_timeout_ms, 600000);
+  EXPECT_TRUE(c.http2_prior_knowledge);
+}
+
+TEST(Config, Errors) {
+  const char *bad[] = {
+      R"({"limits": {"rpm": -1}})",       R"({"limits": {"rmp": 5}})",
+      R"({"base_url": "ftp://x"})",       R"({"provider": "acme"})",
+      R"({"retry": {"jitter": 2}})",      R"({"retry": {"base_delay_ms": 10, "max_delay_ms": 1}})",
+      R"({"prices_file": "/nonexistent/prices.json"})",
+  };
+  for (const char *json : bad) {
+    Config c;
+    EXPECT_TRUE(parse_config(json, c)) << json;
+  }
+}

@@ -1,0 +1,103 @@
+#include "retry/policy.h"
+
+#include "common/clock.h"
+
+#include <curl/curl.h>
+#include <gtest/gtest.h>
+
+using namespace llmsvc;
+
+TEST(Classify, TransientStatusesRetry) {
+  for (int s : {408, 409, 429, 500, 502, 503, 504, 529}) {
+    Classification c = classify_http(s, "", "", -1);
+    EXPECT_TRUE(c.retryable) << s;
+  }
+  EXPECT_EQ(classify_http(429, "requests", "rate_limit_exceeded", -1).kind,
+            LLMSVC_KIND_RATE_LIMITED);
+  EXPECT_EQ(classify_http(503, "server_error", "", -1).kind, LLMSVC_KIND_SERVER_ERROR);
+}
+
+TEST(Classify, TerminalStatusesNeverRetry) {
+  struct Case {
+    int status;
+    llmsvc_error_kind kind;
+  } cases[] = {{400, LLMSVC_KIND_BAD_REQUEST}, {401, LLMSVC_KIND_AUTH},
+               {403, LLMSVC_KIND_PERMISSION},  {404, LLMSVC_KIND_NOT_FOUND},
+               {422, LLMSVC_KIND_BAD_REQUEST}};
+  for (const Case &c : cases) {
+    Classification got = classify_http(c.status, "invalid_request_error", "", -1);
+    EXPECT_FALSE(got.retryable) << c.status;
+    EXPECT_EQ(got.kind, c.kind) << c.status;
+  }
+}
+
+TEST(Classify, InsufficientQuotaIsNotARateLimit) {
+  Classification c = classify_http(429, "insufficient_quota", "insufficient_quota", -1);
+  EXPECT_EQ(c.kind, LLMSVC_KIND_INSUFFICIENT_QUOTA);
+  EXPECT_FALSE(c.retryable);
+  // Even when the server says it may retry: quota does not come back by waiting.
+  EXPECT_FALSE(classify_http(429, "", "insufficient_quota", 1).retryable);
+}
+
+TEST(Classify, UnsupportedRegion) {
+  Classification c = classify_http(403, "request_forbidden", "unsupported_country_region_territory", -1);
+  EXPECT_EQ(c.kind, LLMSVC_KIND_UNSUPPORTED_REGION);
+  EXPECT_FALSE(c.retryable);
+}
+
+TEST(Classify, ShouldRetryHeaderWins) {
+  EXPECT_FALSE(classify_http(500, "", "", 0).retryable);
+  EXPECT_TRUE(classify_http(400, "", "", 1).retryable);
+}
+
+TEST(Classify, TransportErrors) {
+  EXPECT_TRUE(classify_transport(CURLE_RECV_ERROR).c.retryable);
+  EXPECT_TRUE(classify_transport(CURLE_GOT_NOTHING).c.retryable);
+  EXPECT_EQ(classify_transport(CURLE_OPERATION_TIMEDOUT).c.kind, LLMSVC_KIND_TIMEOUT);
+  TransportClass refused = classify_transport(CURLE_COULDNT_CONNECT);
+  EXPECT_TRUE(refused.c.retryable);
+  EXPECT_FALSE(refused.reached_server);
+  EXPECT_FALSE(classify_transport(CURLE_PEER_FAILED_VERIFICATION).c.retryable);
+  EXPECT_FALSE(classify_transport(CURLE_URL_MALFORMAT).c.retryable);
+}
+
+TEST(Backoff, ExponentialCappedWithJitter) {
+  RetryPolicy p;
+  p.base_delay_ms = 100;
+  p.max_delay_ms = 1000;
+  p.jitter = 0.5;
+  EXPECT_EQ(backoff_ns(p, 1, 0.0), 100 * kNsPerMs);
+  EXPECT_EQ(backoff_ns(p, 2, 0.0), 200 * kNsPerMs);
+  EXPECT_EQ(backoff_ns(p, 4, 0.0), 800 * kNsPerMs);
+  EXPECT_EQ(backoff_ns(p, 5, 0.0), 1000 * kNsPerMs);
+  EXPECT_EQ(backoff_ns(p, 50, 0.0), 1000 * kNsPerMs);
+  // Jitter shortens by at most its fraction.
+  EXPECT_EQ(backoff_ns(p, 1, 0.999999), int64_t(100 * kNsPerMs * (1 - 0.5 * 0.999999)));
+  EXPECT_GE(backoff_ns(p, 3, 0.999999), 200 * kNsPerMs);
+}
+
+TEST(Headers, RetryAfterForms) {
+  EXPECT_EQ(parse_retry_after("2", 0), 2 * kNsPerSec);
+  EXPECT_EQ(parse_retry_after(" 1.5 ", 0), 1500 * kNsPerMs);
+  EXPECT_EQ(parse_retry_after("soon", 0), -1);
+  // HTTP date: 10 s after "now".
+  int64_t now = 784111767;  // Sun, 06 Nov 1994 08:49:27 GMT
+  EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now), 10 * kNsPerSec);
+  EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:17 GMT", now), 0);
+  EXPECT_EQ(parse_retry_after_ms("250"), 250 * kNsPerMs);
+  EXPECT_EQ(parse_retry_after_ms("12.5"), 12500000);
+  EXPECT_EQ(parse_retry_after_ms("-3"), -1);
+}
+
+TEST(Headers, GoDurations) {
+  EXPECT_EQ(parse_go_duration("6m0s"), 360 * kNsPerSec);
+  EXPECT_EQ(parse_go_duration("120ms"), 120 * kNsPerMs);
+  EXPECT_EQ(parse_go_duration("1.5s"), 1500 * kNsPerMs);
+  EXPECT_EQ(parse_go_duration("1h2m3s"), (3600 + 120 + 3) * kNsPerSec);
+  EXPECT_EQ(parse_go_duration("20us"), 20000);
+  EXPECT_EQ(parse_go_duration("0s"), 0);
+  EXPECT_EQ(parse_go_duration("17.28s"), 17280 * kNsPerMs);
+  EXPECT_EQ(parse_go_duration(""), -1);
+  EXPECT_EQ(parse_go_duration("5 minutes"), -1);
+  EXPECT_EQ(parse_go_duration("s"), -1);
+}
