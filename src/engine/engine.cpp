@@ -16,7 +16,8 @@ Engine::Engine(Config config, const Clock &clock)
   provider_ = make_provider(config_);
   multi_ = curl_multi_init();
   if (!multi_) throw std::bad_alloc();
-  curl_multi_setopt(multi_, CURLMOPT_PIPELINING, long(CURLPIPE_MULTIPLEX));
+  curl_multi_setopt(multi_, CURLMOPT_PIPELINING,
+                    long(multiplexing_works() ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING));
   if (config_.max_connections > 0)
     curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, long(config_.max_connections));
   if (config_.seed) {
@@ -666,6 +667,8 @@ std::string Engine::snapshot(int64_t now) {
   w.String(LLMSVC_VERSION_STRING);
   w.Key("provider");
   w.String(provider_->name());
+  w.Key("http_multiplexing");
+  w.Bool(multiplexing_works());
   w.Key("unix_ms");
   w.Int64(clock_.wall_ms());
   metrics_.write(w, now, g, gates_);

@@ -23,6 +23,7 @@
 #include "engine/completion_queue.h"
 #include "engine/pending.h"
 #include "gates/gates.h"
+#include "http/transfer.h"
 #include "metrics/metrics.h"
 #include "providers/provider.h"
 #include "retry/policy.h"

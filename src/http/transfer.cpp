@@ -6,6 +6,13 @@
 
 namespace llmsvc {
 
+bool multiplexing_works() {
+  // libcurl before 8.1 fails concurrent HTTP/2 streams on one connection with "Error in
+  // the HTTP2 framing layer" (docs/decisions.md); there each stream gets its own connection.
+  static const bool ok = curl_version_info(CURLVERSION_NOW)->version_num >= 0x080100;
+  return ok;
+}
+
 Transfer::Transfer(const Config &config, const Provider &provider) : provider_(provider) {
   easy_ = curl_easy_init();
   if (!easy_) throw std::bad_alloc();
@@ -27,7 +34,7 @@ Transfer::Transfer(const Config &config, const Provider &provider) : provider_(p
   else if (config.http2) version = CURL_HTTP_VERSION_2TLS;
   curl_easy_setopt(easy_, CURLOPT_HTTP_VERSION, version);
   // Prefer waiting for a multiplexed HTTP/2 stream over opening another connection.
-  curl_easy_setopt(easy_, CURLOPT_PIPEWAIT, 1L);
+  if (multiplexing_works()) curl_easy_setopt(easy_, CURLOPT_PIPEWAIT, 1L);
 }
 
 Transfer::~Transfer() { curl_easy_cleanup(easy_); }

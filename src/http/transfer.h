@@ -13,6 +13,9 @@
 
 namespace llmsvc {
 
+/// Whether the libcurl in use multiplexes HTTP/2 streams correctly.
+bool multiplexing_works();
+
 class Transfer {
  public:
   Transfer(const Config &config, const Provider &provider);

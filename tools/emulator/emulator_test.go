@@ -306,8 +306,8 @@ func TestErrorBodies(t *testing.T) {
 }
 
 func TestRateLimitRequests(t *testing.T) {
-	// 600 RPM over a 200 ms window: 2 requests per window.
-	url := startEmulator(t, "--rpm", "600", "--window-ms", "200", "--should-retry-header")
+	// 240 RPM over a 500 ms window: 2 requests per window.
+	url := startEmulator(t, "--rpm", "240", "--window-ms", "500", "--should-retry-header")
 	key := "sk-rate-requests"
 	for i := 0; i < 2; i++ {
 		a := mustPost(t, url, key, chatBody("gpt-4o", fmt.Sprint("n", i), ""))
@@ -331,7 +331,7 @@ func TestRateLimitRequests(t *testing.T) {
 		t.Errorf("429 body: %s", a.body)
 	}
 	ms, err := strconv.Atoi(a.header.Get("Retry-After-Ms"))
-	if err != nil || ms < 1 || ms > 200 || a.header.Get("Retry-After") != "1" || a.header.Get("X-Should-Retry") != "true" {
+	if err != nil || ms < 1 || ms > 500 || a.header.Get("Retry-After") != "1" || a.header.Get("X-Should-Retry") != "true" {
 		t.Fatalf("retry headers: %v", a.header)
 	}
 	if a.header.Get("X-Ratelimit-Remaining-Requests") != "0" {
@@ -351,8 +351,8 @@ func TestRateLimitRequests(t *testing.T) {
 }
 
 func TestRateLimitTokens(t *testing.T) {
-	// 30000 TPM over 200 ms: 100 tokens per window.
-	url := startEmulator(t, "--tpm", "30000", "--window-ms", "200")
+	// 12000 TPM over 500 ms: 100 tokens per window.
+	url := startEmulator(t, "--tpm", "12000", "--window-ms", "500")
 	key := "sk-rate-tokens"
 	// "hi": prompt 3 + 4 + 1 = 8; charge 8 + 92 = 100 fits exactly.
 	a := mustPost(t, url, key, chatBody("gpt-4o", "hi", `,"max_completion_tokens":92`))
@@ -373,7 +373,7 @@ func TestRateLimitTokens(t *testing.T) {
 		t.Errorf("429 body: %s", a.body)
 	}
 	ms, err := strconv.Atoi(a.header.Get("Retry-After-Ms"))
-	if err != nil || ms < 1 || ms > 200 {
+	if err != nil || ms < 1 || ms > 500 {
 		t.Fatalf("retry-after-ms: %v", a.header)
 	}
 	// A request that can never fit is refused without a retry hint.
@@ -392,7 +392,7 @@ func TestRateLimitTokens(t *testing.T) {
 }
 
 func TestNoRetryAfter(t *testing.T) {
-	url := startEmulator(t, "--rpm", "300", "--window-ms", "200", "--no-retry-after")
+	url := startEmulator(t, "--rpm", "60", "--window-ms", "1000", "--no-retry-after")
 	mustPost(t, url, "sk-k", chatBody("m", "a", ""))
 	a := mustPost(t, url, "sk-k", chatBody("m", "b", ""))
 	if a.status != 429 || a.header.Get("Retry-After") != "" || a.header.Get("Retry-After-Ms") != "" {

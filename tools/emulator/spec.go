@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 )
@@ -125,8 +126,10 @@ func (s *specValidator) validate(body []byte) *apiError {
 	return aerr
 }
 
-// deepest picks the leaf errors with the deepest instance location: for a
-// body that fails a oneOf, that is the branch that got furthest.
+// deepest picks the leaf errors with the deepest instance location, after
+// discarding alternatives (oneOf/anyOf branches) that plainly do not apply:
+// those rejected on a discriminating property such as "role" or "type",
+// and those rejected only for being of another type altogether.
 func (s *specValidator) deepest(ve *jsonschema.ValidationError) ([]string, []string) {
 	var loc []string
 	var reasons []string
@@ -134,7 +137,7 @@ func (s *specValidator) deepest(ve *jsonschema.ValidationError) ([]string, []str
 	var walk func(*jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
 		if len(e.Causes) > 0 {
-			for _, c := range e.Causes {
+			for _, c := range relevantCauses(e) {
 				walk(c)
 			}
 			return
@@ -159,6 +162,68 @@ func (s *specValidator) deepest(ve *jsonschema.ValidationError) ([]string, []str
 		reasons = append(reasons[:maxReasons], "...")
 	}
 	return loc, reasons
+}
+
+func relevantCauses(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
+	switch k := e.ErrorKind.(type) {
+	case *kind.AnyOf:
+	case *kind.OneOf:
+		if k.Subschemas != nil {
+			return e.Causes // several branches matched; all are relevant
+		}
+	default:
+		return e.Causes
+	}
+	causes := e.Causes
+	for _, drop := range []func(*jsonschema.ValidationError, []string) bool{discriminatorMismatch, onlyTypeMismatch} {
+		var kept []*jsonschema.ValidationError
+		for _, c := range causes {
+			if !drop(c, e.InstanceLocation) {
+				kept = append(kept, c)
+			}
+		}
+		if len(kept) > 0 {
+			causes = kept
+		}
+	}
+	return causes
+}
+
+// leaves calls f for every leaf error below e.
+func leaves(e *jsonschema.ValidationError, f func(*jsonschema.ValidationError)) {
+	if len(e.Causes) == 0 {
+		f(e)
+	}
+	for _, c := range e.Causes {
+		leaves(c, f)
+	}
+}
+
+// discriminatorMismatch reports whether a branch failed because a direct
+// property of the value at base has the wrong constant (e.g. role or type).
+func discriminatorMismatch(c *jsonschema.ValidationError, base []string) bool {
+	found := false
+	leaves(c, func(l *jsonschema.ValidationError) {
+		switch l.ErrorKind.(type) {
+		case *kind.Const, *kind.Enum:
+			if len(l.InstanceLocation) == len(base)+1 && slices.Equal(l.InstanceLocation[:len(base)], base) {
+				found = true
+			}
+		}
+	})
+	return found
+}
+
+// onlyTypeMismatch reports whether a branch failed only because the value
+// at base is of another type.
+func onlyTypeMismatch(c *jsonschema.ValidationError, base []string) bool {
+	only := true
+	leaves(c, func(l *jsonschema.ValidationError) {
+		if _, ok := l.ErrorKind.(*kind.Type); !ok || !slices.Equal(l.InstanceLocation, base) {
+			only = false
+		}
+	})
+	return only
 }
 
 // paramPath renders an instance location the way OpenAI names parameters:
