@@ -56,6 +56,10 @@ int Engine::submit(std::string_view request_json, llmsvc_complete_cb cb, void *p
   p->body_len = p->body.GetSize();
   p->prompt_estimate = provider_->estimate_prompt_tokens(p->spec);
   p->reserved_tokens = p->prompt_estimate + std::max<int64_t>(p->spec.max_output_tokens, 0);
+  // The wire body carries the conversation from here on: drop the parsed copy, so a queued
+  // request costs little more than its body.
+  std::vector<Message>().swap(p->spec.messages);
+  std::string().swap(p->spec.instructions);
   p->cb = cb;
   p->payload = payload;
   p->submit_ns = clock_.steady_ns();

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Every test: installs what is missing, then builds and runs the C++ and C tests three
+# times: a warnings-as-errors build, an AddressSanitizer+UndefinedBehaviorSanitizer build
+# and a ThreadSanitizer build; then the emulator's own Go tests.
+# Usage: tools/test-all.sh [--quick]   (--quick: only the first build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./tools/install-deps.sh
+jobs=$(nproc)
+summary=()
+
+run_suite() {  # name, extra cmake args...
+  local name=$1; shift
+  local dir=build/test-$name
+  echo "=== $name: configure and build"
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLMSVC_WERROR=ON \
+    -DLLMSVC_BUILD_BENCHMARKS=ON "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+  echo "=== $name: ctest"
+  (cd "$dir" && ctest -j "$jobs" --output-on-failure --timeout 300)
+  summary+=("$name: ok")
+}
+
+run_suite plain
+if [ "${1:-}" != "--quick" ]; then
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_suite asan-ubsan -DLLMSVC_SANITIZE=address,undefined
+  # TSan: each test runs alone so its timing is not doubled by a neighbour.
+  jobs=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    run_suite tsan -DLLMSVC_SANITIZE=thread
+fi
+
+echo "=== emulator: go vet and go test -race"
+(cd tools/emulator && go vet ./... && go test -race -count=1 ./...)
+summary+=("emulator: ok")
+
+printf '%s\n' "${summary[@]}"
