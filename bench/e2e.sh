@@ -56,15 +56,17 @@ command -v node >/dev/null || die "node is required (for the openai-node peer)"
 command -v npm >/dev/null || die "npm is required (for the openai-node peer)"
 command -v timeout >/dev/null || die "timeout (coreutils) is required"
 
-if [[ ! -d $PEER_DIR/node_modules/openai ]]; then
-  echo "installing the openai-node peer (npm ci) ..." >&2
-  (cd "$PEER_DIR" && timeout "$RUN_TIMEOUT" npm ci --silent) || die "npm ci failed in $PEER_DIR"
-fi
-
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/llmsvc-e2e.XXXXXX")
 EMU_PID=
+CHILD_PID=
 
 cleanup() {
+  if [[ -n $CHILD_PID ]]; then
+    # timeout(1) passes the signal on to the process group of its command.
+    kill -TERM "$CHILD_PID" 2>/dev/null || true
+    wait "$CHILD_PID" 2>/dev/null || true
+    CHILD_PID=
+  fi
   if [[ -n $EMU_PID ]]; then
     kill "$EMU_PID" 2>/dev/null || true
     wait "$EMU_PID" 2>/dev/null || true
@@ -75,6 +77,26 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# Runs a command under timeout(1) in the background and waits for it, so that
+# an interrupt reaches the traps at once instead of after the run.
+run_bounded() { # STDOUT_FILE STDERR_FILE COMMAND...
+  local out=$1 err=$2 rc=0
+  shift 2
+  timeout "$RUN_TIMEOUT" "$@" >"$out" 2>"$err" &
+  CHILD_PID=$!
+  wait "$CHILD_PID" || rc=$?
+  CHILD_PID=
+  return "$rc"
+}
+
+if [[ ! -d $PEER_DIR/node_modules/openai ]]; then
+  echo "installing the openai-node peer (npm ci) ..." >&2
+  if ! run_bounded /dev/null "$WORK/npm.err" npm ci --silent --prefix "$PEER_DIR"; then
+    cat "$WORK/npm.err" >&2
+    die "npm ci failed in $PEER_DIR"
+  fi
+fi
 
 # --- emulator ---------------------------------------------------------------
 
@@ -113,16 +135,13 @@ run_client() { # CLIENT ROUND
   local client=$1 round=$2 out="$WORK/$1.$2.json" err="$WORK/$1.$2.err" rc=0
   emu_http POST /_emulator/reset >/dev/null || die "could not reset the emulator"
   echo "round $round: $client (n=$N, concurrency=$CONCURRENCY, warmup=$WARMUP) ..." >&2
+  local cmd
   case $client in
-    llmsvc)
-      timeout "$RUN_TIMEOUT" "$LOAD" --base-url "$BASE_URL" --n "$N" \
-        --concurrency "$CONCURRENCY" --model "$MODEL" --warmup "$WARMUP" >"$out" 2>"$err" || rc=$?
-      ;;
-    openai-node)
-      timeout "$RUN_TIMEOUT" node "$PEER_DIR/bench.mjs" --base-url "$BASE_URL" --n "$N" \
-        --concurrency "$CONCURRENCY" --model "$MODEL" --warmup "$WARMUP" >"$out" 2>"$err" || rc=$?
-      ;;
+    llmsvc) cmd=("$LOAD") ;;
+    openai-node) cmd=(node "$PEER_DIR/bench.mjs") ;;
   esac
+  run_bounded "$out" "$err" "${cmd[@]}" --base-url "$BASE_URL" --n "$N" \
+    --concurrency "$CONCURRENCY" --model "$MODEL" --warmup "$WARMUP" || rc=$?
   if (( rc != 0 )); then
     (( rc == 124 )) && echo "e2e.sh: $client timed out after ${RUN_TIMEOUT}s" >&2
     echo "e2e.sh: $client failed (exit $rc); stdout:" >&2

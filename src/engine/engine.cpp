@@ -17,7 +17,7 @@ Engine::Engine(Config config, const Clock &clock)
   multi_ = curl_multi_init();
   if (!multi_) throw std::bad_alloc();
   curl_multi_setopt(multi_, CURLMOPT_PIPELINING,
-                    long(multiplexing_works() ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING));
+                    long(http2_reliable() ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING));
   if (config_.max_connections > 0)
     curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, long(config_.max_connections));
   if (config_.seed) {
@@ -671,8 +671,8 @@ std::string Engine::snapshot(int64_t now) {
   w.String(LLMSVC_VERSION_STRING);
   w.Key("provider");
   w.String(provider_->name());
-  w.Key("http_multiplexing");
-  w.Bool(multiplexing_works());
+  w.Key("http2");
+  w.Bool(http2_reliable() && (config_.http2 || config_.http2_prior_knowledge));
   w.Key("unix_ms");
   w.Int64(clock_.wall_ms());
   metrics_.write(w, now, g, gates_);

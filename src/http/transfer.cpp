@@ -6,9 +6,10 @@
 
 namespace llmsvc {
 
-bool multiplexing_works() {
-  // libcurl before 8.1 fails concurrent HTTP/2 streams on one connection with "Error in
-  // the HTTP2 framing layer" (docs/decisions.md); there each stream gets its own connection.
+bool http2_reliable() {
+  // libcurl before 8.1 fails HTTP/2 streams with "Error in the HTTP2 framing layer", under
+  // concurrency and now and then even one at a time (docs/decisions.md): there we speak
+  // HTTP/1.1 with keep-alive instead.
   static const bool ok = curl_version_info(CURLVERSION_NOW)->version_num >= 0x080100;
   return ok;
 }
@@ -30,11 +31,13 @@ Transfer::Transfer(const Config &config, const Provider &provider) : provider_(p
   curl_easy_setopt(easy_, CURLOPT_TIMEOUT_MS, long(config.request_timeout_ms));
   curl_easy_setopt(easy_, CURLOPT_USERAGENT, "llmsvc/" LLMSVC_VERSION_STRING);
   long version = CURL_HTTP_VERSION_1_1;
-  if (config.http2_prior_knowledge) version = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
-  else if (config.http2) version = CURL_HTTP_VERSION_2TLS;
+  if (http2_reliable()) {
+    if (config.http2_prior_knowledge) version = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+    else if (config.http2) version = CURL_HTTP_VERSION_2TLS;
+    // Prefer waiting for a multiplexed HTTP/2 stream over opening another connection.
+    curl_easy_setopt(easy_, CURLOPT_PIPEWAIT, 1L);
+  }
   curl_easy_setopt(easy_, CURLOPT_HTTP_VERSION, version);
-  // Prefer waiting for a multiplexed HTTP/2 stream over opening another connection.
-  if (multiplexing_works()) curl_easy_setopt(easy_, CURLOPT_PIPEWAIT, 1L);
 }
 
 Transfer::~Transfer() { curl_easy_cleanup(easy_); }

@@ -13,8 +13,8 @@
 
 namespace llmsvc {
 
-/// Whether the libcurl in use multiplexes HTTP/2 streams correctly.
-bool multiplexing_works();
+/// Whether the libcurl in use speaks HTTP/2 reliably (8.1 and later).
+bool http2_reliable();
 
 class Transfer {
  public:

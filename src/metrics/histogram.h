@@ -10,7 +10,8 @@ namespace llmsvc {
 class Histogram {
  public:
   static constexpr int kSub = 8;
-  static constexpr int kBuckets = 64 * kSub;
+  // Values below 2^63: exponents 3..62 after the first kSub exact buckets.
+  static constexpr int kBuckets = 61 * kSub;
 
   void record(int64_t v);
   uint64_t count() const { return count_; }

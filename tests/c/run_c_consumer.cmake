@@ -7,7 +7,6 @@ execute_process(COMMAND ${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${pref
 if(rc)
   message(FATAL_ERROR "cmake --install failed")
 endif()
-include(GNUInstallDirs)
 file(GLOB pcdirs ${prefix}/lib*/pkgconfig ${prefix}/lib/*/pkgconfig)
 list(GET pcdirs 0 pcdir)
 set(ENV{PKG_CONFIG_PATH} ${pcdir})
@@ -20,7 +19,11 @@ execute_process(COMMAND pkg-config --variable=libdir llmsvc OUTPUT_VARIABLE libd
   OUTPUT_STRIP_TRAILING_WHITESPACE)
 separate_arguments(flags UNIX_COMMAND "${flags}")
 set(exe ${BINARY_DIR}/c-consumer)
-execute_process(COMMAND cc -std=c99 -Wall -Wextra -pedantic -Werror
+set(san)
+if(SANITIZE)
+  set(san -fsanitize=${SANITIZE})  # the library's sanitizer runtime must come first
+endif()
+execute_process(COMMAND cc -std=c99 -Wall -Wextra -pedantic -Werror ${san}
     ${SOURCE_DIR}/tests/c/consumer.c -o ${exe} ${flags} -Wl,-rpath,${libdir}
   RESULT_VARIABLE rc)
 if(rc)

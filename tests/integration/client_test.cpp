@@ -162,7 +162,8 @@ TEST(Client, CompletionQueueWithFileDescriptor) {
   EXPECT_EQ(::poll(&p, 1, 0), 0) << "the fd stays readable with an empty queue";
 }
 
-TEST(Client, Http2PriorKnowledge) {
+// HTTP/2 where libcurl speaks it reliably (8.1+), HTTP/1.1 keep-alive otherwise.
+TEST(Client, Http2PriorKnowledgeConfigServes) {
   EmulatorProcess emu;
   Client client(emu.config("sk-h2", R"("http":{"prior_knowledge":true})"));
   Collector col;
