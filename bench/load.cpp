@@ -4,8 +4,10 @@
 //
 //   llmsvc_load --base-url http://127.0.0.1:PORT/v1 --n 5000 --concurrency 32
 //               [--model gpt-4o-mini] [--warmup 200] [--http2]
+//               [--rpm R --window-ms W]   (client limits, to match a limited server)
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -94,6 +96,7 @@ int main(int argc, char **argv) {
   std::string base_url, model = "gpt-4o-mini";
   int n = 5000, concurrency = 32, warmup = 200;
   bool http2 = false;
+  long rpm = 0, window_ms = 60000;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> const char * {
@@ -109,6 +112,8 @@ int main(int argc, char **argv) {
     else if (a == "--model") model = next();
     else if (a == "--warmup") warmup = std::atoi(next());
     else if (a == "--http2") http2 = true;
+    else if (a == "--rpm") rpm = std::atol(next());
+    else if (a == "--window-ms") window_ms = std::atol(next());
     else {
       std::fprintf(stderr, "unknown argument %s\n", a.c_str());
       return 2;
@@ -120,7 +125,11 @@ int main(int argc, char **argv) {
   }
   std::string config = "{\"base_url\":\"" + base_url +
                        "\",\"api_key\":\"sk-bench\",\"retry\":{\"max_attempts\":3}" +
-                       (http2 ? ",\"http\":{\"prior_knowledge\":true}" : "") + "}";
+                       (http2 ? ",\"http\":{\"prior_knowledge\":true}" : "") +
+                       (rpm ? ",\"limits\":{\"rpm\":" + std::to_string(rpm) +
+                                  ",\"window_ms\":" + std::to_string(window_ms) + "}"
+                            : "") +
+                       "}";
   llmsvc_client *client = nullptr;
   llmsvc_error *err = nullptr;
   if (llmsvc_client_new(&client, config.c_str(), &err) != LLMSVC_OK) {
@@ -139,10 +148,18 @@ int main(int argc, char **argv) {
   double overhead_p99 = json_number(metrics, "\"overhead_us\"", "\"p99\":");
   llmsvc_free(metrics);
   llmsvc_client_destroy(client);
+  // With a request limit, the fastest schedule the provider allows sends one window's
+  // allowance at once, the next a window later, and so on.
+  double ideal = -1;
+  if (rpm) {
+    long cap = std::max(1L, rpm * window_ms / 60000);
+    ideal = double((n + cap - 1) / cap - 1) * double(window_ms) / 1000.0;
+  }
   std::printf(
       "{\"client\":\"llmsvc\",\"version\":\"%s\",\"requests\":%d,\"ok\":%d,\"errors\":0,"
       "\"concurrency\":%d,\"wall_s\":%.3f,\"requests_per_s\":%.1f,\"cpu_us_per_request\":%.2f,"
-      "\"overhead_us_p50\":%.2f,\"overhead_us_p99\":%.2f}\n",
-      llmsvc_version(), n, n, concurrency, wall, n / wall, cpu / n, overhead_p50, overhead_p99);
+      "\"overhead_us_p50\":%.2f,\"overhead_us_p99\":%.2f,\"limit_ideal_s\":%.3f}\n",
+      llmsvc_version(), n, n, concurrency, wall, n / wall, cpu / n, overhead_p50, overhead_p99,
+      ideal);
   return 0;
 }

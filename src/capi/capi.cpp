@@ -99,7 +99,7 @@ const char *llmsvc_error_kind_name(int kind) {
   return names[kind];
 }
 
-void llmsvc_free(void *ptr) { mi_free(ptr); }
+void llmsvc_free(void *ptr) { llmsvc::mem_free(ptr); }
 
 int llmsvc_error_status(const llmsvc_error *err) { return err ? err->status : LLMSVC_EINVAL; }
 
@@ -230,7 +230,7 @@ int llmsvc_client_metrics(llmsvc_client *client, char **out_json, llmsvc_error *
   if (int rc = check_client(client, out_err)) return rc;
   return guarded(out_err, [&]() -> int {
     std::string json = client->engine->metrics_json();
-    char *copy = static_cast<char *>(mi_malloc(json.size() + 1));
+    char *copy = static_cast<char *>(llmsvc::mem_alloc(json.size() + 1));
     if (!copy) throw std::bad_alloc();
     std::memcpy(copy, json.c_str(), json.size() + 1);
     *out_json = copy;

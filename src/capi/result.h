@@ -1,17 +1,13 @@
 // The object behind llmsvc_result.
 #pragma once
 
-#include <mimalloc.h>
-
 #include <cstdint>
 #include <string>
 
+#include "common/alloc.h"
 #include "common/json.h"
 
-struct llmsvc_result {
-  static void *operator new(size_t n) { return mi_malloc(n); }
-  static void operator delete(void *p) { mi_free(p); }
-
+struct llmsvc_result : llmsvc::HeapObject {
   uint64_t id = 0;
   int kind = 0;
   int http_status = 0;

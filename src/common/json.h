@@ -1,8 +1,6 @@
-// RapidJSON, configured to allocate from mimalloc's own API (never the process malloc
-// override), plus the small readers our documents share.
+// RapidJSON, configured to allocate through common/alloc.h (mimalloc's own API, never a
+// process-wide malloc override), plus the small readers our documents share.
 #pragma once
-
-#include <mimalloc.h>
 
 #include <cstdint>
 #include <string>
@@ -12,20 +10,22 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "common/alloc.h"
+
 namespace llmsvc {
 
-/// RapidJSON base allocator backed by mimalloc.
+/// RapidJSON base allocator backed by mem_alloc (mimalloc).
 struct MiAllocator {
   static const bool kNeedFree = true;
-  void *Malloc(size_t size) { return size ? mi_malloc(size) : nullptr; }
+  void *Malloc(size_t size) { return size ? mem_alloc(size) : nullptr; }
   void *Realloc(void *ptr, size_t, size_t new_size) {
     if (new_size == 0) {
-      mi_free(ptr);
+      mem_free(ptr);
       return nullptr;
     }
-    return mi_realloc(ptr, new_size);
+    return mem_realloc(ptr, new_size);
   }
-  static void Free(void *ptr) { mi_free(ptr); }
+  static void Free(void *ptr) { mem_free(ptr); }
 };
 
 using JsonPool = rapidjson::MemoryPoolAllocator<MiAllocator>;

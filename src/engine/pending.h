@@ -2,12 +2,11 @@
 // retry, done. Created on the submitting thread, then owned by the engine thread.
 #pragma once
 
-#include <mimalloc.h>
-
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "common/alloc.h"
 #include "common/json.h"
 #include "core/request.h"
 #include "llmsvc.h"
@@ -30,12 +29,8 @@ struct Attempt {
   std::string request_id;  // the provider's x-request-id
 };
 
-struct Pending {
+struct Pending : HeapObject {
   enum class State : uint8_t { kNew, kQueued, kBackoff, kInFlight };
-
-  // Hot objects come from mimalloc's own heap, never the host's malloc.
-  static void *operator new(size_t n) { return mi_malloc(n); }
-  static void operator delete(void *p) { mi_free(p); }
 
   uint64_t id = 0;
   RequestSpec spec;
