@@ -34,6 +34,22 @@ using JsonValue = JsonDoc::ValueType;
 using JsonBuffer = rapidjson::GenericStringBuffer<rapidjson::UTF8<>, MiAllocator>;
 using JsonWriter = rapidjson::Writer<JsonBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>, MiAllocator>;
 
+/// A document for one short-lived parse: its first nodes and strings live in a buffer
+/// inside this object (on the stack), larger documents continue in 16 KiB chunks, so a
+/// typical request or reply costs no heap allocation for its DOM at all.
+class ScratchDoc {
+ public:
+  ScratchDoc() : pool_(buffer_, sizeof buffer_, 16 * 1024), doc_(&pool_) {}
+  ScratchDoc(const ScratchDoc &) = delete;
+  ScratchDoc &operator=(const ScratchDoc &) = delete;
+  JsonDoc &doc() { return doc_; }
+
+ private:
+  alignas(8) char buffer_[4096];
+  JsonPool pool_;
+  JsonDoc doc_;
+};
+
 /// A document error: which status (LLMSVC_EJSON or LLMSVC_ESCHEMA) and what is wrong.
 struct DocError {
   int status = 0;

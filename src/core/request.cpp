@@ -116,7 +116,8 @@ bool parse_priority(const JsonValue *v, int &out, DocError &err) {
 
 DocError parse_request(std::string_view json, const std::string &default_model,
                        RequestSpec &out) {
-  JsonDoc doc;
+  ScratchDoc scratch;
+  JsonDoc &doc = scratch.doc();
   DocError err = parse_json(doc, json, "request");
   if (err) return err;
   if (!doc.IsObject())

@@ -75,11 +75,12 @@ int Engine::submit(std::string_view request_json, llmsvc_complete_cb cb, void *p
       message = "the client is closed";
       return LLMSVC_ECLOSED;
     }
+    // Before the engine can see it: its callback may run before this call returns.
+    if (out_id) *out_id = id;
     was_empty = inbox_.empty();
     inbox_.push_back(p.release());
   }
   if (was_empty) wake();  // the engine drains the whole inbox at once
-  if (out_id) *out_id = id;
   return LLMSVC_OK;
 }
 

@@ -152,7 +152,8 @@ std::string str_member(const JsonValue &obj, const char *name) {
 
 bool OpenAIChatProvider::parse_reply(std::string_view body, ProviderReply &out,
                                      std::string &error) const {
-  JsonDoc doc;
+  ScratchDoc scratch;
+  JsonDoc &doc = scratch.doc();
   doc.Parse(body.data(), body.size());
   if (doc.HasParseError() || !doc.IsObject()) {
     error = "the reply is not a JSON object";
@@ -189,7 +190,8 @@ bool OpenAIChatProvider::parse_reply(std::string_view body, ProviderReply &out,
 
 ProviderError OpenAIChatProvider::parse_error(std::string_view body) const {
   ProviderError e;
-  JsonDoc doc;
+  ScratchDoc scratch;
+  JsonDoc &doc = scratch.doc();
   doc.Parse(body.data(), body.size());
   if (doc.HasParseError() || !doc.IsObject()) return e;
   auto err = doc.FindMember("error");

@@ -1,0 +1,105 @@
+package llmsvc
+
+// Config is the client's configuration document (docs/schema.md, "Configuration").
+// Every field is optional; a zero value leaves the core's default.
+type Config struct {
+	// Provider is the wire format; "openai_chat" (the default) speaks OpenAI Chat
+	// Completions and every compatible server.
+	Provider string `json:"provider,omitempty"`
+	// BaseURL is the API root; the endpoint is BaseURL + "/chat/completions".
+	// Default: $OPENAI_BASE_URL, else https://api.openai.com/v1.
+	BaseURL string `json:"base_url,omitempty"`
+	// APIKey is sent as "Authorization: Bearer". Default: $OPENAI_API_KEY. The core never
+	// writes it into errors, results or metrics.
+	APIKey string `json:"api_key,omitempty"`
+	// Organization and Project fill the OpenAI-Organization and OpenAI-Project headers.
+	Organization string `json:"organization,omitempty"`
+	Project      string `json:"project,omitempty"`
+	// Model is the default model of requests that name none.
+	Model string `json:"model,omitempty"`
+	// MaxTokensField is "max_completion_tokens" (the default) or "max_tokens" for servers
+	// that only know the older name.
+	MaxTokensField string `json:"max_tokens_field,omitempty"`
+	// Limits are the rate and concurrency gates; nil leaves everything unlimited.
+	Limits *Limits `json:"limits,omitempty"`
+	// Retry is the retry policy; nil keeps the defaults.
+	Retry *Retry `json:"retry,omitempty"`
+	// Timeouts bound connecting and each attempt; nil keeps the defaults.
+	Timeouts *Timeouts `json:"timeouts,omitempty"`
+	// HTTP tunes the transport; nil keeps the defaults.
+	HTTP *HTTPOptions `json:"http,omitempty"`
+	// Seed seeds the backoff jitter for repeatable runs; 0 picks a random seed.
+	Seed uint64 `json:"seed,omitempty"`
+	// Prices override or extend the built-in price table, keyed by model.
+	Prices map[string]Price `json:"prices,omitempty"`
+	// PricesFile is a file of the same shape as Prices (LiteLLM's
+	// model_prices_and_context_window.json works as is).
+	PricesFile string `json:"prices_file,omitempty"`
+	// FreeModels are models whose cost is a known zero (local models). Other models
+	// without a price have an unknown cost (nil), never a made-up zero.
+	FreeModels []string `json:"free_models,omitempty"`
+}
+
+// Limits are the client's gates. RPM and TPM are per-minute rates and Concurrency the
+// requests in flight, 0 meaning unlimited; WindowMS is the provider's counting window
+// (60000 for OpenAI), 0 meaning the default (in Config) or the current window (in
+// SetLimits). The allowance within one window is rate * WindowMS / 60000, at least 1.
+//
+// Limits is always sent whole: in Client.SetLimits a zero RPM, TPM or Concurrency
+// removes that limit rather than keeping the previous one.
+type Limits struct {
+	RPM         int64 `json:"rpm"`
+	TPM         int64 `json:"tpm"`
+	Concurrency int64 `json:"concurrency"`
+	WindowMS    int64 `json:"window_ms,omitempty"`
+}
+
+// Retry is the retry policy. Pointer fields distinguish "not given" (nil, the core's
+// default) from a zero that means something (no delay, no jitter); Ptr builds them.
+type Retry struct {
+	// MaxAttempts counts the first attempt too (default 5; 0 keeps the default).
+	MaxAttempts int `json:"max_attempts,omitempty"`
+	// BaseDelayMS is the first client backoff (default 500).
+	BaseDelayMS *int64 `json:"base_delay_ms,omitempty"`
+	// MaxDelayMS caps a client backoff (default 30000).
+	MaxDelayMS *int64 `json:"max_delay_ms,omitempty"`
+	// Jitter shortens a client backoff by up to this fraction of itself (default 0.25).
+	Jitter *float64 `json:"jitter,omitempty"`
+	// MaxRetryAfterMS is the longest server-requested wait honoured (default 60000); a
+	// longer one fails the request at once with Error.RetryAfter set.
+	MaxRetryAfterMS *int64 `json:"max_retry_after_ms,omitempty"`
+}
+
+// Timeouts bound connecting and each attempt (transfer included); 0 keeps the default
+// (5000 and 600000 ms). The deadline of a whole request, queueing and retries included,
+// comes from its context or Request.TimeoutMS.
+type Timeouts struct {
+	ConnectMS int64 `json:"connect_ms,omitempty"`
+	RequestMS int64 `json:"request_ms,omitempty"`
+}
+
+// HTTPOptions tune the transport.
+type HTTPOptions struct {
+	// HTTP2 enables HTTP/2 over TLS when the server offers it (default true).
+	HTTP2 *bool `json:"http2,omitempty"`
+	// PriorKnowledge speaks cleartext HTTP/2 without upgrade (local servers).
+	PriorKnowledge bool `json:"prior_knowledge,omitempty"`
+	// MaxConnections caps the connections per host; 0 means no cap.
+	MaxConnections int `json:"max_connections,omitempty"`
+}
+
+// Price is one model's price in USD per token, with LiteLLM's field names. The optional
+// rates default to the input rate (cached reads, cache writes) or the output rate
+// (reasoning tokens).
+type Price struct {
+	InputCostPerToken            float64  `json:"input_cost_per_token"`
+	OutputCostPerToken           float64  `json:"output_cost_per_token"`
+	CacheReadInputTokenCost      *float64 `json:"cache_read_input_token_cost,omitempty"`
+	OutputCostPerReasoningToken  *float64 `json:"output_cost_per_reasoning_token,omitempty"`
+	CacheCreationInputTokenCost  *float64 `json:"cache_creation_input_token_cost,omitempty"`
+}
+
+// Ptr returns a pointer to v, for the optional fields of Config and Request:
+//
+//	llmsvc.Request{Prompt: "Hi", Temperature: llmsvc.Ptr(0.0)}
+func Ptr[T any](v T) *T { return &v }

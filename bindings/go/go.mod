@@ -1,0 +1,3 @@
+module llmsvc/bindings/go
+
+go 1.23
