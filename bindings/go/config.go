@@ -92,11 +92,11 @@ type HTTPOptions struct {
 // rates default to the input rate (cached reads, cache writes) or the output rate
 // (reasoning tokens).
 type Price struct {
-	InputCostPerToken            float64  `json:"input_cost_per_token"`
-	OutputCostPerToken           float64  `json:"output_cost_per_token"`
-	CacheReadInputTokenCost      *float64 `json:"cache_read_input_token_cost,omitempty"`
-	OutputCostPerReasoningToken  *float64 `json:"output_cost_per_reasoning_token,omitempty"`
-	CacheCreationInputTokenCost  *float64 `json:"cache_creation_input_token_cost,omitempty"`
+	InputCostPerToken           float64  `json:"input_cost_per_token"`
+	OutputCostPerToken          float64  `json:"output_cost_per_token"`
+	CacheReadInputTokenCost     *float64 `json:"cache_read_input_token_cost,omitempty"`
+	OutputCostPerReasoningToken *float64 `json:"output_cost_per_reasoning_token,omitempty"`
+	CacheCreationInputTokenCost *float64 `json:"cache_creation_input_token_cost,omitempty"`
 }
 
 // Ptr returns a pointer to v, for the optional fields of Config and Request:

@@ -39,10 +39,10 @@ type RequestMetrics struct {
 	Succeeded int64 `json:"succeeded"`
 	Failed    int64 `json:"failed"`
 	// Queued wait at a gate, BackingOff wait to retry, InFlight are being sent.
-	Queued           int64            `json:"queued"`
-	BackingOff       int64            `json:"backing_off"`
-	InFlight         int64            `json:"in_flight"`
-	QueuedByPriority PriorityCounts   `json:"queued_by_priority"`
+	Queued           int64          `json:"queued"`
+	BackingOff       int64          `json:"backing_off"`
+	InFlight         int64          `json:"in_flight"`
+	QueuedByPriority PriorityCounts `json:"queued_by_priority"`
 }
 
 // PriorityCounts counts queued requests by priority class.

@@ -161,20 +161,29 @@ void Engine::close() {
 void Engine::run() {
   engine_tid_.store(std::this_thread::get_id());
   for (;;) {
-    drain_inbox();
-    if (stopping_) break;
-    int64_t now = clock_.steady_ns();
-    fire_timers(now);
-    admit(now);
-    int running = 0;
-    curl_multi_perform(multi_, &running);
-    bool progressed = read_done();
-    flush_completions();
-    if (progressed) continue;  // freed capacity: admit again before sleeping
-    curl_multi_poll(multi_, nullptr, 0, poll_timeout_ms(clock_.steady_ns()), nullptr);
+    // Nothing may escape this thread: an exception here would end the host process.
+    try {
+      drain_inbox();
+      if (stopping_) break;
+      int64_t now = clock_.steady_ns();
+      fire_timers(now);
+      admit(now);
+      int running = 0;
+      curl_multi_perform(multi_, &running);
+      bool progressed = read_done();
+      flush_completions();
+      if (progressed) continue;  // freed capacity: admit again before sleeping
+      curl_multi_poll(multi_, nullptr, 0, poll_timeout_ms(clock_.steady_ns()), nullptr);
+    } catch (...) {
+      metrics_.internal_error();
+    }
   }
-  shutdown_all();
-  flush_completions();
+  try {
+    shutdown_all();
+    flush_completions();
+  } catch (...) {
+    metrics_.internal_error();
+  }
   std::vector<Task> late;
   {
     std::lock_guard<std::mutex> lock(inbox_mu_);
@@ -502,8 +511,15 @@ void Engine::flush_completions() {
     std::vector<Done> batch;
     batch.swap(done_);
     for (Done &d : batch) {
-      if (d.cb) d.cb(d.result, d.payload);
-      else completions_.push(d.result, d.payload);
+      if (!d.cb) {
+        completions_.push(d.result, d.payload);
+        continue;
+      }
+      try {
+        d.cb(d.result, d.payload);
+      } catch (...) {
+        // A C++ host's callback threw; it must not unwind through the engine.
+      }
     }
   }
 }

@@ -91,35 +91,19 @@ void Metrics::write_usage(JsonWriter &w, const UsageTotals &u) {
   w.EndObject();
 }
 
-void Metrics::write_histogram_ms(JsonWriter &w, const Histogram &h) {
+void Metrics::write_histogram(JsonWriter &w, const Histogram &h, double unit_ns) {
   w.StartObject();
   w.Key("count");
   w.Uint64(h.count());
   const std::pair<const char *, double> qs[] = {{"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}};
   for (auto &[name, q] : qs) {
     w.Key(name);
-    w.Double(double(h.quantile(q)) / 1e6);
+    w.Double(double(h.quantile(q)) / unit_ns);
   }
   w.Key("max");
-  w.Double(double(h.max()) / 1e6);
+  w.Double(double(h.max()) / unit_ns);
   w.Key("mean");
-  w.Double(h.count() ? double(h.sum()) / double(h.count()) / 1e6 : 0.0);
-  w.EndObject();
-}
-
-void Metrics::write_histogram_us(JsonWriter &w, const Histogram &h) {
-  w.StartObject();
-  w.Key("count");
-  w.Uint64(h.count());
-  const std::pair<const char *, double> qs[] = {{"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}};
-  for (auto &[name, q] : qs) {
-    w.Key(name);
-    w.Double(double(h.quantile(q)) / 1e3);
-  }
-  w.Key("max");
-  w.Double(double(h.max()) / 1e3);
-  w.Key("mean");
-  w.Double(h.count() ? double(h.sum()) / double(h.count()) / 1e3 : 0.0);
+  w.Double(h.count() ? double(h.sum()) / double(h.count()) / unit_ns : 0.0);
   w.EndObject();
 }
 
@@ -196,7 +180,7 @@ void Metrics::write(JsonWriter &w, int64_t now, const EngineGauges &g, Gates &ga
   }
   w.EndObject();
   w.Key("wait_ms");
-  write_histogram_ms(w, queue_wait_);
+  write_histogram(w, queue_wait_, 1e6);
   w.EndObject();
 
   w.Key("attempts");
@@ -222,7 +206,7 @@ void Metrics::write(JsonWriter &w, int64_t now, const EngineGauges &g, Gates &ga
   }
   w.EndObject();
   w.Key("latency_ms");
-  write_histogram_ms(w, attempt_latency_);
+  write_histogram(w, attempt_latency_, 1e6);
   w.EndObject();
 
   w.Key("failures_by_kind");
@@ -233,10 +217,12 @@ void Metrics::write(JsonWriter &w, int64_t now, const EngineGauges &g, Gates &ga
     w.Int64(failures_[size_t(k)]);
   }
   w.EndObject();
+  w.Key("internal_errors");
+  w.Int64(internal_errors_);
   w.Key("latency_ms");
-  write_histogram_ms(w, latency_);
+  write_histogram(w, latency_, 1e6);
   w.Key("overhead_us");
-  write_histogram_us(w, overhead_);
+  write_histogram(w, overhead_, 1e3);
 
   w.Key("usage");
   w.StartObject();

@@ -63,6 +63,8 @@ class Metrics {
                     int64_t completion_tokens);
   void backoff(int64_t wait_ns, bool server_asked);
   void completed(const CompletedRecord &r);
+  /// The engine caught an exception it could not attribute to a request.
+  void internal_error() { ++internal_errors_; }
 
   /// Writes the snapshot object's members (the caller opens and closes the object).
   void write(JsonWriter &w, int64_t now, const EngineGauges &g, Gates &gates) const;
@@ -71,8 +73,8 @@ class Metrics {
 
  private:
   static void write_usage(JsonWriter &w, const UsageTotals &u);
-  static void write_histogram_ms(JsonWriter &w, const Histogram &h);
-  static void write_histogram_us(JsonWriter &w, const Histogram &h);
+  /// A histogram of nanoseconds in units of `unit_ns` (1e6: milliseconds).
+  static void write_histogram(JsonWriter &w, const Histogram &h, double unit_ns);
   static void add_to(UsageTotals &u, const CompletedRecord &r);
   void add_usage(std::unordered_map<std::string, UsageTotals> &m, const std::string &key,
                  const CompletedRecord &r);
@@ -86,6 +88,7 @@ class Metrics {
   int64_t backoff_server_ns_ = 0;
   int64_t backoffs_client_ = 0;
   int64_t backoffs_server_ = 0;
+  int64_t internal_errors_ = 0;
   std::array<int64_t, kKindCount> attempt_errors_{};
   std::array<int64_t, kKindCount> failures_{};
   std::array<int64_t, 6> waits_by_reason_{};

@@ -1,5 +1,5 @@
 # Installs the library into a scratch prefix, builds tests/c/consumer.c as C against it
-# with pkg-config, and runs it against the emulator.
+# with pkg-config and again with find_package(llmsvc), and runs both against the emulator.
 set(prefix ${BINARY_DIR}/c-consumer-prefix)
 file(REMOVE_RECURSE ${prefix})
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${prefix}
@@ -32,4 +32,31 @@ endif()
 execute_process(COMMAND ${exe} ${EMULATOR} RESULT_VARIABLE rc)
 if(rc)
   message(FATAL_ERROR "the C consumer failed (${rc})")
+endif()
+
+# The same program through find_package(llmsvc) and the exported llmsvc::llmsvc target.
+set(proj ${BINARY_DIR}/c-consumer-cmake)
+file(REMOVE_RECURSE ${proj})
+file(MAKE_DIRECTORY ${proj})
+file(WRITE ${proj}/CMakeLists.txt "cmake_minimum_required(VERSION 3.25)
+project(consumer C)
+find_package(llmsvc 0.1 REQUIRED)
+add_executable(consumer ${SOURCE_DIR}/tests/c/consumer.c)
+target_link_libraries(consumer PRIVATE llmsvc::llmsvc)
+target_compile_options(consumer PRIVATE ${san})
+target_link_options(consumer PRIVATE ${san})
+")
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${proj} -B ${proj}/build -DCMAKE_PREFIX_PATH=${prefix}
+    -DCMAKE_BUILD_RPATH=${libdir}
+  RESULT_VARIABLE rc OUTPUT_QUIET)
+if(rc)
+  message(FATAL_ERROR "find_package(llmsvc) failed against ${prefix}")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} --build ${proj}/build RESULT_VARIABLE rc OUTPUT_QUIET)
+if(rc)
+  message(FATAL_ERROR "the find_package consumer did not build")
+endif()
+execute_process(COMMAND ${proj}/build/consumer ${EMULATOR} RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "the find_package consumer failed (${rc})")
 endif()

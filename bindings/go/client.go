@@ -1,0 +1,281 @@
+package llmsvc
+
+/*
+#include <string.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// Client is one llmsvc client: an engine thread with its gates, connections, metrics
+// and usage ledger. It is safe for concurrent use. Close it when done; a client that is
+// garbage collected without Close is closed by a finalizer, but a client never becomes
+// garbage while one of its requests is pending.
+type Client struct {
+	// mu guards ptr: calls into the core hold it for reading, Close for writing, so the
+	// core object is never destroyed under a call.
+	mu  sync.RWMutex
+	ptr *C.llmsvc_client // nil once closed
+}
+
+// NewClient creates a client from cfg and starts its engine thread. A configuration the
+// core refuses gives a *StatusError whose message names the field.
+func NewClient(cfg Config) (*Client, error) {
+	doc, err := json.Marshal(&cfg)
+	if err != nil {
+		return nil, fmt.Errorf("llmsvc: encoding the configuration: %w", err)
+	}
+	doc = append(doc, 0)
+	var ptr *C.llmsvc_client
+	var cerr *C.llmsvc_error
+	if st := C.llmsvc_client_new(&ptr, cString(doc), &cerr); st != C.LLMSVC_OK {
+		return nil, statusError("new", st, cerr)
+	}
+	c := &Client{ptr: ptr}
+	runtime.SetFinalizer(c, (*Client).Close)
+	return c, nil
+}
+
+// cString returns a NUL-terminated document as a C string. The core copies its inputs
+// before a call returns, so the Go memory is only borrowed for the call.
+func cString(nulTerminated []byte) *C.char {
+	return (*C.char)(unsafe.Pointer(unsafe.SliceData(nulTerminated)))
+}
+
+// Close closes the client: new calls fail with ErrClosed, every pending request
+// completes with ErrShutDown (queued, backing off and in flight alike), and the engine
+// thread stops. It returns once every completion was delivered. Close is idempotent.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ptr == nil {
+		return nil
+	}
+	st := C.llmsvc_client_destroy(c.ptr)
+	c.ptr = nil
+	runtime.SetFinalizer(c, nil)
+	if st != C.LLMSVC_OK {
+		return statusError("close", st, nil)
+	}
+	return nil
+}
+
+func closedError(op string) error {
+	return &StatusError{Op: op, Status: StatusClosed, Message: "the client is closed"}
+}
+
+// Generate sends a request and waits for its result. A failed request gives an *Error
+// (errors.Is with the sentinel of its kind, errors.As for the details); a request the
+// core refuses at submission gives a *StatusError.
+//
+// ctx bounds the whole request: its deadline becomes the request's timeout_ms (the time
+// remaining, when shorter than req.TimeoutMS) so the core enforces it too, and when ctx
+// is done the request is cancelled in the core, wherever it is (queued, backing off or
+// in flight); the error then wraps ctx.Err().
+func (c *Client) Generate(ctx context.Context, req Request) (*Response, error) {
+	f, err := c.submit(ctx, &req)
+	if err != nil {
+		return nil, err
+	}
+	if done := ctx.Done(); done != nil {
+		select {
+		case <-f.done:
+		case <-done:
+			f.Cancel()
+			<-f.done // the cancelled completion follows at once
+		}
+	} else {
+		<-f.done
+	}
+	return f.Result()
+}
+
+// Submit sends a request without waiting for it and returns its Future. No goroutine
+// waits for it: the completion resolves the Future from the core's engine thread.
+//
+// ctx works as in Generate: its deadline becomes the request's timeout_ms, and when it
+// is done the request is cancelled in the core (context.AfterFunc, so nothing runs
+// until then). Errors returned here are submission errors (*StatusError, or ctx.Err()
+// when ctx is already done); the request's own outcome comes from Future.Result.
+func (c *Client) Submit(ctx context.Context, req Request) (*Future, error) {
+	f, err := c.submit(ctx, &req)
+	if err != nil {
+		return nil, err
+	}
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, f.Cancel)
+		f.mu.Lock()
+		if f.completed {
+			f.mu.Unlock()
+			stop()
+		} else {
+			f.stop = stop
+			f.mu.Unlock()
+		}
+	}
+	return f, nil
+}
+
+// submit encodes req and hands it to the core with a cgo.Handle of its Future as the
+// completion's payload. The handle is deleted exactly once: by the completion, or here
+// when the core refuses the request (then no completion follows).
+func (c *Client) submit(ctx context.Context, req *Request) (*Future, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("llmsvc: not submitted: %w", err)
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, fmt.Errorf("llmsvc: not submitted: %w", context.DeadlineExceeded)
+		}
+		// Rounded up: the core's deadline is never before the context's.
+		ms := int64((left + time.Millisecond - 1) / time.Millisecond)
+		if req.TimeoutMS <= 0 || ms < req.TimeoutMS {
+			req.TimeoutMS = ms
+		}
+	}
+	doc, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("llmsvc: encoding the request: %w", err)
+	}
+	doc = append(doc, 0)
+
+	f := &Future{c: c, ctx: ctx, done: make(chan struct{})}
+	h := newHandle(f)
+	var id C.uint64_t
+	var cerr *C.llmsvc_error
+	c.mu.RLock()
+	if c.ptr == nil {
+		c.mu.RUnlock()
+		deleteHandle(h)
+		return nil, closedError("submit")
+	}
+	st := C.llmsvcgo_submit(c.ptr, cString(doc), C.uintptr_t(h), &id, &cerr)
+	c.mu.RUnlock()
+	runtime.KeepAlive(c)
+	if st != C.LLMSVC_OK {
+		deleteHandle(h)
+		return nil, statusError("submit", st, cerr)
+	}
+	f.id = uint64(id)
+	return f, nil
+}
+
+// cancel asks the core to cancel a pending request; its completion follows with
+// KindCancelled. An id that already completed, or a closed client, is not an error.
+func (c *Client) cancel(id uint64) {
+	c.mu.RLock()
+	if c.ptr != nil {
+		C.llmsvc_client_cancel(c.ptr, C.uint64_t(id))
+	}
+	c.mu.RUnlock()
+	runtime.KeepAlive(c)
+}
+
+// Metrics returns one consistent snapshot of the client's metrics, usage and cost.
+func (c *Client) Metrics() (Metrics, error) {
+	var out *C.char
+	var cerr *C.llmsvc_error
+	c.mu.RLock()
+	if c.ptr == nil {
+		c.mu.RUnlock()
+		return Metrics{}, closedError("metrics")
+	}
+	st := C.llmsvc_client_metrics(c.ptr, &out, &cerr)
+	c.mu.RUnlock()
+	runtime.KeepAlive(c)
+	if st != C.LLMSVC_OK {
+		return Metrics{}, statusError("metrics", st, cerr)
+	}
+	doc := C.GoBytes(unsafe.Pointer(out), C.int(C.strlen(out)))
+	C.llmsvc_free(unsafe.Pointer(out))
+	m := Metrics{Raw: doc}
+	if err := json.Unmarshal(doc, &m); err != nil {
+		return Metrics{}, fmt.Errorf("llmsvc: reading the metrics document: %w", err)
+	}
+	return m, nil
+}
+
+// SetLimits replaces the client's limits at run time (see Limits: a zero rate or
+// concurrency removes that limit, a zero WindowMS keeps the window). It takes effect
+// before any request submitted after it returns is admitted.
+func (c *Client) SetLimits(l Limits) error {
+	doc, err := json.Marshal(&l)
+	if err != nil {
+		return fmt.Errorf("llmsvc: encoding the limits: %w", err)
+	}
+	doc = append(doc, 0)
+	var cerr *C.llmsvc_error
+	c.mu.RLock()
+	if c.ptr == nil {
+		c.mu.RUnlock()
+		return closedError("set_limits")
+	}
+	st := C.llmsvc_client_set_limits(c.ptr, cString(doc), &cerr)
+	c.mu.RUnlock()
+	runtime.KeepAlive(c)
+	if st != C.LLMSVC_OK {
+		return statusError("set_limits", st, cerr)
+	}
+	return nil
+}
+
+// Future is a request in progress, returned by Submit. Its methods are safe for
+// concurrent use.
+type Future struct {
+	c    *Client
+	ctx  context.Context
+	id   uint64
+	done chan struct{}
+
+	mu        sync.Mutex
+	completed bool
+	stop      func() bool // stops the context's AfterFunc; nil without one
+	doc       []byte      // the result document, set before done is closed
+
+	decode sync.Once
+	resp   *Response
+	err    error
+}
+
+// ID returns the core's id of the request (Response.ID).
+func (f *Future) ID() uint64 { return f.id }
+
+// Done returns a channel that is closed when the request has completed, for select.
+func (f *Future) Done() <-chan struct{} { return f.done }
+
+// Result waits for the request to complete and returns its outcome, as Generate would.
+// It may be called any number of times.
+func (f *Future) Result() (*Response, error) {
+	<-f.done
+	f.decode.Do(func() { f.resp, f.err = decodeResult(f.ctx, f.doc) })
+	return f.resp, f.err
+}
+
+// Cancel cancels the request in the core, wherever it is; Result then reports
+// ErrCancelled. It does nothing once the request has completed.
+func (f *Future) Cancel() { f.c.cancel(f.id) }
+
+// complete runs on the engine thread: it stores the document, stops the context watch and
+// wakes the waiters, and never blocks.
+func (f *Future) complete(doc []byte) {
+	f.mu.Lock()
+	f.completed = true
+	f.doc = doc
+	stop := f.stop
+	f.stop = nil
+	f.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	close(f.done)
+}

@@ -1,0 +1,29 @@
+// Package llmsvc is the Go binding of libllmsvc, a client-side core for calling LLM APIs.
+//
+// The core admits every request through rate-limit gates (requests and tokens per
+// minute, concurrency), sends it over libcurl, retries what is transient, and records
+// metrics, usage and cost. This package is a thin layer over its C ABI: it marshals the
+// JSON documents (docs/schema.md) with encoding/json, maps the core's errors to Go
+// errors and contexts to the core's cancellation and deadlines. Gates, retries,
+// metrics, cost and providers all stay in the core.
+//
+//	c, err := llmsvc.NewClient(llmsvc.Config{Model: "gpt-4o-mini",
+//		Limits: &llmsvc.Limits{RPM: 500, TPM: 200000}})
+//	if err != nil { ... }
+//	defer c.Close()
+//	resp, err := c.Generate(ctx, llmsvc.Request{Prompt: "Say hi", MaxOutputTokens: 20})
+//	if errors.Is(err, llmsvc.ErrRateLimited) { ... }
+//
+// A Client is safe for concurrent use. Completions arrive on the client's engine thread
+// and are only handed over there; decoding happens in the goroutine that asks for the
+// result. The library is found with pkg-config (package "llmsvc").
+package llmsvc
+
+/*
+#cgo pkg-config: llmsvc
+#include <llmsvc.h>
+*/
+import "C"
+
+// Version returns the version of the libllmsvc in use ("MAJOR.MINOR.PATCH").
+func Version() string { return C.GoString(C.llmsvc_version()) }
