@@ -17,10 +17,10 @@ static void BM_GateAdmitSettle(benchmark::State &state) {
   int64_t now = 0;
   for (auto _ : state) {
     now += 10 * kNsPerMs;  // 100 requests/s: the windows hold ~6000 live entries
-    GateDecision d = g.check(now, 120);
+    GateDecision d = g.check(now, {100, 20});
     benchmark::DoNotOptimize(d);
-    g.acquire(120);
-    g.settle(now, 120, 80);
+    g.acquire({100, 20});
+    g.settle(now, {100, 20}, {70, 10});
   }
 }
 BENCHMARK(BM_GateAdmitSettle);
@@ -30,11 +30,11 @@ static void BM_GateCheckBlocked(benchmark::State &state) {
   l.rpm = 60;
   Gates g(l);
   for (int i = 0; i < 60; ++i) {
-    g.acquire(0);
-    g.settle(i, 0, 0);
+    g.acquire({});
+    g.settle(i, {}, {});
   }
   for (auto _ : state) {
-    GateDecision d = g.check(100, 0);  // full: computes when it will have room
+    GateDecision d = g.check(100, {});  // full: computes when it will have room
     benchmark::DoNotOptimize(d);
   }
 }

@@ -10,10 +10,13 @@ DocError parse_limits(const JsonValue &v, const std::string &path, Limits &inout
   DocError err;
   if (!v.IsObject()) return {LLMSVC_ESCHEMA, path + ": expected an object"};
   ObjectReader r(v, path);
-  static const char *const known[] = {"rpm", "tpm", "concurrency", "window_ms", nullptr};
+  static const char *const known[] = {"rpm",         "tpm",       "itpm", "otpm",
+                                      "concurrency", "window_ms", nullptr};
   constexpr int64_t kMax = int64_t(1) << 40;
   if (!r.only(known, err) || !r.get_int("rpm", inout.rpm, err, 0, kMax) ||
       !r.get_int("tpm", inout.tpm, err, 0, kMax) ||
+      !r.get_int("itpm", inout.itpm, err, 0, kMax) ||
+      !r.get_int("otpm", inout.otpm, err, 0, kMax) ||
       !r.get_int("concurrency", inout.concurrency, err, 0, 1 << 20) ||
       !r.get_int("window_ms", inout.window_ms, err, 1, 24LL * 3600 * 1000))
     return err;

@@ -14,7 +14,9 @@ namespace llmsvc {
 /// window is rate * window_ms / 60000.
 struct Limits {
   int64_t rpm = 0;
-  int64_t tpm = 0;
+  int64_t tpm = 0;   // input + output tokens
+  int64_t itpm = 0;  // input tokens, cache reads excluded (Anthropic)
+  int64_t otpm = 0;  // output tokens (Anthropic)
   int64_t concurrency = 0;
   int64_t window_ms = 60000;
 };

@@ -51,11 +51,15 @@ int Engine::submit(std::string_view request_json, llmsvc_complete_cb cb, void *p
     message = std::move(err.message);
     return err.status;
   }
+  if (std::string why = provider_->unsupported(p->spec); !why.empty()) {
+    message = "request: " + why;
+    return LLMSVC_ESCHEMA;
+  }
   provider_->build_body(p->spec, p->body);
   p->body_text = p->body.GetString();
   p->body_len = p->body.GetSize();
   p->prompt_estimate = provider_->estimate_prompt_tokens(p->spec);
-  p->reserved_tokens = p->prompt_estimate + std::max<int64_t>(p->spec.max_output_tokens, 0);
+  p->reserved = {p->prompt_estimate, provider_->output_bound(p->spec)};
   // The wire body carries the conversation from here on: drop the parsed copy, so a queued
   // request costs little more than its body.
   std::vector<Message>().swap(p->spec.messages);
@@ -250,14 +254,10 @@ void Engine::admit(int64_t now) {
   // request is never starved by smaller ones behind it.
   while (!waiting_.empty()) {
     Pending *p = waiting_.begin()->second;
-    GateDecision d = gates_.check(now, p->reserved_tokens);
+    GateDecision d = gates_.check(now, p->reserved);
     if (!d.admit) {
       if (d.reason == GateReason::kTooLarge) {
-        finish(p, LLMSVC_KIND_INVALID_REQUEST,
-               "the request needs " + std::to_string(p->reserved_tokens) +
-                   " tokens (prompt estimate plus max output tokens) but the tpm limit allows " +
-                   std::to_string(gates_.token_cap()) + " per window",
-               now);
+        finish(p, LLMSVC_KIND_INVALID_REQUEST, too_large_message(p->reserved), now);
         continue;
       }
       if (!p->wait_counted) {
@@ -270,8 +270,23 @@ void Engine::admit(int64_t now) {
     waiting_.erase(waiting_.begin());
     --queued_by_priority_[p->spec.priority];
     metrics_.admitted(now - p->enqueued_ns);
-    gates_.acquire(p->reserved_tokens);
+    gates_.acquire(p->reserved);
     start_attempt(p, now);
+  }
+}
+
+std::string Engine::too_large_message(Tokens t) const {
+  std::string needs = "the request needs " + std::to_string(t.input) + " input and " +
+                      std::to_string(t.output) + " output tokens (prompt estimate and max output tokens) but ";
+  switch (gates_.too_large(t)) {
+    case GateReason::kInputTokens:
+      return needs + "the itpm limit allows " + std::to_string(gates_.input_token_cap()) +
+             " per window";
+    case GateReason::kOutputTokens:
+      return needs + "the otpm limit allows " + std::to_string(gates_.output_token_cap()) +
+             " per window";
+    default:
+      return needs + "the tpm limit allows " + std::to_string(gates_.token_cap()) + " per window";
   }
 }
 
@@ -315,6 +330,19 @@ bool Engine::read_done() {
 
 namespace {
 
+Gates::Remaining remaining(const ResponseHeaders &h) {
+  Gates::Remaining r;
+  r.requests = h.remaining_requests;
+  r.requests_reset_ns = h.reset_requests_ns;
+  r.tokens = h.remaining_tokens;
+  r.tokens_reset_ns = h.reset_tokens_ns;
+  r.input_tokens = h.remaining_input_tokens;
+  r.input_tokens_reset_ns = h.reset_input_tokens_ns;
+  r.output_tokens = h.remaining_output_tokens;
+  r.output_tokens_reset_ns = h.reset_output_tokens_ns;
+  return r;
+}
+
 std::string body_excerpt(const std::string &body) {
   if (body.empty()) return "(empty body)";
   std::string s = body.substr(0, 200);
@@ -336,7 +364,7 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
   a.end_ns = now;
   const ResponseHeaders &h = x->headers();
   a.request_id = h.request_id;
-  int64_t reserved = p->reserved_tokens;
+  const Tokens reserved = p->reserved;
 
   if (code != CURLE_OK) {
     TransportClass tc = classify_transport(code);
@@ -362,10 +390,8 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
     ProviderReply reply;
     std::string perr;
     bool ok = provider_->parse_reply(x->response(), reply, perr);
-    int64_t actual = ok && reply.has_usage ? reply.usage.prompt + reply.usage.completion : reserved;
-    gates_.settle(now, reserved, actual);
-    gates_.observe(now, h.remaining_requests, h.reset_requests_ns, h.remaining_tokens,
-                   h.reset_tokens_ns);
+    gates_.settle(now, reserved, ok && reply.has_usage ? provider_->metered(reply.usage) : reserved);
+    gates_.observe(now, remaining(h));
     a.kind = ok ? LLMSVC_KIND_NONE : LLMSVC_KIND_PROTOCOL;
     metrics_.attempt_done(now, a.kind, a.end_ns - a.start_ns, reply.usage.completion);
     transfers_.push_back(std::move(x));
@@ -376,9 +402,8 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
   }
 
   // An error answer: the provider did not serve it, so no tokens are counted.
-  gates_.settle(now, reserved, 0);
-  gates_.observe(now, h.remaining_requests, h.reset_requests_ns, h.remaining_tokens,
-                 h.reset_tokens_ns);
+  gates_.settle(now, reserved, Tokens{});
+  gates_.observe(now, remaining(h));
   ProviderError pe = provider_->parse_error(x->response());
   Classification c = classify_http(status, pe.type, pe.code, h.should_retry);
   a.kind = c.kind;
@@ -456,7 +481,7 @@ void Engine::detach(Pending *p, int64_t now) {
       transfers_.push_back(std::move(x));
       --in_flight_;
       // It was sent: count it as the provider may have.
-      gates_.settle(now, p->reserved_tokens, p->reserved_tokens);
+      gates_.settle(now, p->reserved, p->reserved);
       p->attempts.back().end_ns = now;
       break;
     }

@@ -71,6 +71,7 @@ class Engine {
   void fire_timers(int64_t now);
   void admit(int64_t now);
   void start_attempt(Pending *p, int64_t now);
+  std::string too_large_message(Tokens t) const;
   bool read_done();
   void on_transfer_done(Pending *p, CURLcode code, int64_t now);
   void retry_or_fail(Pending *p, const Classification &c, const ResponseHeaders &h,

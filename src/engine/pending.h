@@ -49,7 +49,7 @@ struct Pending : HeapObject {
   bool wait_counted = false;
 
   int64_t prompt_estimate = 0;
-  int64_t reserved_tokens = 0;
+  Tokens reserved;  // what the gates hold for it while in flight
   int64_t overhead_ns = 0;  // time spent inside llmsvc for this request
 
   Transfer *transfer = nullptr;

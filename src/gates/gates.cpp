@@ -9,6 +9,8 @@ const char *gate_reason_name(GateReason r) {
     case GateReason::kNone: return "none";
     case GateReason::kRequests: return "rpm";
     case GateReason::kTokens: return "tpm";
+    case GateReason::kInputTokens: return "itpm";
+    case GateReason::kOutputTokens: return "otpm";
     case GateReason::kConcurrency: return "concurrency";
     case GateReason::kPaused: return "paused";
     case GateReason::kTooLarge: return "too_large";
@@ -26,47 +28,70 @@ void Gates::set_limits(const Limits &limits) {
   };
   requests_.configure(per_window(limits.rpm), window_ns);
   tokens_.configure(per_window(limits.tpm), window_ns);
+  input_tokens_.configure(per_window(limits.itpm), window_ns);
+  output_tokens_.configure(per_window(limits.otpm), window_ns);
 }
 
-GateDecision Gates::check(int64_t now, int64_t tokens) {
-  if (!tokens_.unlimited() && tokens > tokens_.cap())
-    return {false, kNever, GateReason::kTooLarge};
+GateReason Gates::too_large(Tokens t) const {
+  if (!tokens_.unlimited() && t.total() > tokens_.cap()) return GateReason::kTokens;
+  if (!input_tokens_.unlimited() && t.input > input_tokens_.cap()) return GateReason::kInputTokens;
+  if (!output_tokens_.unlimited() && t.output > output_tokens_.cap())
+    return GateReason::kOutputTokens;
+  return GateReason::kNone;
+}
+
+GateDecision Gates::check(int64_t now, Tokens t) {
+  if (too_large(t) != GateReason::kNone) return {false, kNever, GateReason::kTooLarge};
   if (paused_until_ > now) return {false, paused_until_, GateReason::kPaused};
   if (limits_.concurrency > 0 && in_flight_ >= limits_.concurrency)
     return {false, kNever, GateReason::kConcurrency};
-  int64_t r = requests_.earliest_fit(now, 1);
-  int64_t t = tokens_.earliest_fit(now, tokens);
-  if (r <= now && t <= now) return {true, now, GateReason::kNone};
-  if (r >= t) return {false, r, GateReason::kRequests};
-  return {false, t, GateReason::kTokens};
+  // The latest of the windows' earliest fits is when all of them have room.
+  GateDecision d{true, now, GateReason::kNone};
+  auto consider = [&](SlidingWindow &w, int64_t amount, GateReason why) {
+    int64_t at = w.earliest_fit(now, amount);
+    if (at > d.wait_until) d = {false, at, why};
+  };
+  consider(requests_, 1, GateReason::kRequests);
+  consider(tokens_, t.total(), GateReason::kTokens);
+  consider(input_tokens_, t.input, GateReason::kInputTokens);
+  consider(output_tokens_, t.output, GateReason::kOutputTokens);
+  return d;
 }
 
-void Gates::acquire(int64_t tokens) {
+void Gates::acquire(Tokens t) {
   ++in_flight_;
   requests_.reserve(1);
-  tokens_.reserve(tokens);
+  tokens_.reserve(t.total());
+  input_tokens_.reserve(t.input);
+  output_tokens_.reserve(t.output);
 }
 
-void Gates::settle(int64_t now, int64_t reserved_tokens, int64_t actual_tokens) {
+void Gates::settle(int64_t now, Tokens reserved, Tokens actual) {
   --in_flight_;
   requests_.settle(now, 1, 1);
-  tokens_.settle(now, reserved_tokens, actual_tokens);
+  tokens_.settle(now, reserved.total(), actual.total());
+  input_tokens_.settle(now, reserved.input, actual.input);
+  output_tokens_.settle(now, reserved.output, actual.output);
 }
 
-void Gates::release(int64_t reserved_tokens) {
+void Gates::release(Tokens reserved) {
   --in_flight_;
   requests_.release(1);
-  tokens_.release(reserved_tokens);
+  tokens_.release(reserved.total());
+  input_tokens_.release(reserved.input);
+  output_tokens_.release(reserved.output);
 }
 
 void Gates::pause_until(int64_t until) { paused_until_ = std::max(paused_until_, until); }
 
-void Gates::observe(int64_t now, int64_t remaining_requests, int64_t reset_requests_ns,
-                    int64_t remaining_tokens, int64_t reset_tokens_ns) {
-  if (remaining_requests >= 0 && reset_requests_ns >= 0)
-    requests_.clamp(now, remaining_requests, reset_requests_ns);
-  if (remaining_tokens >= 0 && reset_tokens_ns >= 0)
-    tokens_.clamp(now, remaining_tokens, reset_tokens_ns);
+void Gates::observe(int64_t now, const Remaining &r) {
+  auto clamp = [now](SlidingWindow &w, int64_t remaining, int64_t reset_ns) {
+    if (remaining >= 0 && reset_ns >= 0) w.clamp(now, remaining, reset_ns);
+  };
+  clamp(requests_, r.requests, r.requests_reset_ns);
+  clamp(tokens_, r.tokens, r.tokens_reset_ns);
+  clamp(input_tokens_, r.input_tokens, r.input_tokens_reset_ns);
+  clamp(output_tokens_, r.output_tokens, r.output_tokens_reset_ns);
 }
 
 }  // namespace llmsvc

@@ -5,11 +5,21 @@
 #include <cstdint>
 
 #include "core/config.h"
+#include "core/tokens.h"
 #include "gates/window.h"
 
 namespace llmsvc {
 
-enum class GateReason { kNone, kRequests, kTokens, kConcurrency, kPaused, kTooLarge };
+enum class GateReason {
+  kNone,
+  kRequests,
+  kTokens,
+  kInputTokens,
+  kOutputTokens,
+  kConcurrency,
+  kPaused,
+  kTooLarge
+};
 const char *gate_reason_name(GateReason r);
 
 struct GateDecision {
@@ -25,13 +35,15 @@ class Gates {
   const Limits &limits() const { return limits_; }
 
   /// Can a request reserving `tokens` go now? Does not take anything.
-  GateDecision check(int64_t now, int64_t tokens);
+  GateDecision check(int64_t now, Tokens tokens);
   /// Takes one request and `tokens` (after check said admit).
-  void acquire(int64_t tokens);
-  /// The request got a response: count it from now, with `actual_tokens` used.
-  void settle(int64_t now, int64_t reserved_tokens, int64_t actual_tokens);
+  void acquire(Tokens tokens);
+  /// The request got a response: count it from now, with `actual` used.
+  void settle(int64_t now, Tokens reserved, Tokens actual);
   /// The request never reached the provider: give everything back.
-  void release(int64_t reserved_tokens);
+  void release(Tokens reserved);
+  /// The window that refuses `tokens` outright (more than a whole window allows), if any.
+  GateReason too_large(Tokens tokens) const;
 
   /// Stop admitting until `until` (a 429 with retry-after, or our own backoff after one).
   void pause_until(int64_t until);
@@ -39,19 +51,30 @@ class Gates {
 
   /// Rate-limit headers: what the provider says is left and when it is whole again.
   /// Negative values mean "not given".
-  void observe(int64_t now, int64_t remaining_requests, int64_t reset_requests_ns,
-               int64_t remaining_tokens, int64_t reset_tokens_ns);
+  struct Remaining {
+    int64_t requests = -1, requests_reset_ns = -1;
+    int64_t tokens = -1, tokens_reset_ns = -1;
+    int64_t input_tokens = -1, input_tokens_reset_ns = -1;
+    int64_t output_tokens = -1, output_tokens_reset_ns = -1;
+  };
+  void observe(int64_t now, const Remaining &r);
 
   int64_t in_flight() const { return in_flight_; }
   int64_t requests_used(int64_t now) { return requests_.used(now); }
   int64_t tokens_used(int64_t now) { return tokens_.used(now); }
+  int64_t input_tokens_used(int64_t now) { return input_tokens_.used(now); }
+  int64_t output_tokens_used(int64_t now) { return output_tokens_.used(now); }
   int64_t request_cap() const { return requests_.cap(); }
   int64_t token_cap() const { return tokens_.cap(); }
+  int64_t input_token_cap() const { return input_tokens_.cap(); }
+  int64_t output_token_cap() const { return output_tokens_.cap(); }
 
  private:
   Limits limits_;
   SlidingWindow requests_;
-  SlidingWindow tokens_;
+  SlidingWindow tokens_;         // input + output (tpm)
+  SlidingWindow input_tokens_;   // itpm
+  SlidingWindow output_tokens_;  // otpm
   int64_t in_flight_ = 0;
   int64_t paused_until_ = 0;
 };

@@ -156,6 +156,10 @@ void Metrics::write(JsonWriter &w, int64_t now, const EngineGauges &g, Gates &ga
   w.Int64(l.rpm);
   w.Key("tpm");
   w.Int64(l.tpm);
+  w.Key("itpm");
+  w.Int64(l.itpm);
+  w.Key("otpm");
+  w.Int64(l.otpm);
   w.Key("concurrency");
   w.Int64(l.concurrency);
   w.Key("window_ms");
@@ -169,12 +173,20 @@ void Metrics::write(JsonWriter &w, int64_t now, const EngineGauges &g, Gates &ga
   w.Int64(gates.tokens_used(now));
   w.Key("window_tokens_cap");
   w.Int64(gates.token_cap());
+  w.Key("window_input_tokens_used");
+  w.Int64(gates.input_tokens_used(now));
+  w.Key("window_input_tokens_cap");
+  w.Int64(gates.input_token_cap());
+  w.Key("window_output_tokens_used");
+  w.Int64(gates.output_tokens_used(now));
+  w.Key("window_output_tokens_cap");
+  w.Int64(gates.output_token_cap());
   w.Key("paused_for_ms");
   w.Int64(gates.paused_until() > now ? (gates.paused_until() - now) / kNsPerMs : 0);
   w.Key("waits");
   w.StartObject();
-  for (GateReason r : {GateReason::kRequests, GateReason::kTokens, GateReason::kConcurrency,
-                       GateReason::kPaused}) {
+  for (GateReason r : {GateReason::kRequests, GateReason::kTokens, GateReason::kInputTokens,
+                       GateReason::kOutputTokens, GateReason::kConcurrency, GateReason::kPaused}) {
     w.Key(gate_reason_name(r));
     w.Int64(waits_by_reason_[size_t(r)]);
   }

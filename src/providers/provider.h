@@ -10,6 +10,7 @@
 #include "common/json.h"
 #include "core/config.h"
 #include "core/request.h"
+#include "core/tokens.h"
 #include "usage/prices.h"
 
 struct curl_slist;
@@ -38,8 +39,12 @@ struct ProviderError {
 struct ResponseHeaders {
   int64_t remaining_requests = -1;
   int64_t remaining_tokens = -1;
+  int64_t remaining_input_tokens = -1;
+  int64_t remaining_output_tokens = -1;
   int64_t reset_requests_ns = -1;
   int64_t reset_tokens_ns = -1;
+  int64_t reset_input_tokens_ns = -1;
+  int64_t reset_output_tokens_ns = -1;
   int64_t retry_after_ns = -1;  // retry-after-ms wins over retry-after
   int64_t retry_after_ms_ns = -1;
   int should_retry = -1;  // x-should-retry: 1 true, 0 false
@@ -58,6 +63,15 @@ class Provider {
   virtual void build_body(const RequestSpec &req, JsonBuffer &out) const = 0;
   /// Prompt tokens the provider's limiter will count for `req` (before max output tokens).
   virtual int64_t estimate_prompt_tokens(const RequestSpec &req) const = 0;
+  /// The output bound the provider's limiter counts at admission (0 when none is sent).
+  virtual int64_t output_bound(const RequestSpec &req) const {
+    return req.max_output_tokens > 0 ? req.max_output_tokens : 0;
+  }
+  /// What the limiter counts once the reply's usage is known.
+  virtual Tokens metered(const TokenUsage &u) const { return {u.prompt, u.completion}; }
+  /// A request this provider cannot send as it is: the reason, else empty. Checked at
+  /// submit, before anything is sent.
+  virtual std::string unsupported(const RequestSpec &) const { return {}; }
   /// Parses a 2xx body; false with `error` set when it is not a valid reply.
   virtual bool parse_reply(std::string_view body, ProviderReply &out,
                            std::string &error) const = 0;
