@@ -61,30 +61,34 @@ DocError parse_config(const char *json, Config &out) {
   static const char *const known[] = {
       "provider", "base_url", "api_key", "organization", "project", "model",
       "max_tokens_field", "limits", "retry", "timeouts", "http", "seed", "prices",
-      "prices_file", "free_models", nullptr};
+      "prices_file", "free_models", "anthropic_version", "default_max_output_tokens", nullptr};
   if (!r.only(known, err) || !r.get_string("provider", out.provider, err) ||
       !r.get_string("base_url", out.base_url, err) ||
       !r.get_string("api_key", out.api_key, err) ||
       !r.get_string("organization", out.organization, err) ||
       !r.get_string("project", out.project, err) || !r.get_string("model", out.model, err) ||
-      !r.get_string("max_tokens_field", out.max_tokens_field, err))
+      !r.get_string("max_tokens_field", out.max_tokens_field, err) ||
+      !r.get_string("anthropic_version", out.anthropic_version, err) ||
+      !r.get_int("default_max_output_tokens", out.default_max_output_tokens, err, 1, 1 << 24))
     return err;
-  if (out.provider != "openai_chat" && out.provider != "openai")
+  if (out.provider == "openai") out.provider = "openai_chat";
+  if (out.provider != "openai_chat" && out.provider != "anthropic")
     return {LLMSVC_ESCHEMA, "config.provider: \"" + out.provider +
-                                "\" is not a known provider (openai_chat)"};
-  out.provider = "openai_chat";
+                                "\" is not a known provider (openai_chat, anthropic)"};
+  const bool anthropic = out.provider == "anthropic";
   if (out.max_tokens_field != "max_completion_tokens" && out.max_tokens_field != "max_tokens")
     return {LLMSVC_ESCHEMA,
             "config.max_tokens_field: expected max_completion_tokens or max_tokens"};
 
   if (!r.find("base_url")) {
-    if (const char *b = env("OPENAI_BASE_URL")) out.base_url = b;
+    const char *b = env(anthropic ? "ANTHROPIC_BASE_URL" : "OPENAI_BASE_URL");
+    out.base_url = b ? b : anthropic ? "https://api.anthropic.com/v1" : "https://api.openai.com/v1";
   }
   while (!out.base_url.empty() && out.base_url.back() == '/') out.base_url.pop_back();
   if (out.base_url.rfind("http://", 0) != 0 && out.base_url.rfind("https://", 0) != 0)
     return {LLMSVC_ESCHEMA, "config.base_url: expected an http:// or https:// URL"};
   if (out.api_key.empty()) {
-    if (const char *k = env("OPENAI_API_KEY")) out.api_key = k;
+    if (const char *k = env(anthropic ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY")) out.api_key = k;
   }
 
   const JsonValue *obj = nullptr;

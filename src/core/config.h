@@ -30,9 +30,11 @@ struct RetryPolicy {
 };
 
 struct Config {
-  std::string provider = "openai_chat";
-  std::string base_url = "https://api.openai.com/v1";
+  std::string provider = "openai_chat";  // or "anthropic"
+  std::string base_url;                  // the provider's own when not given
   std::string api_key;  // never logged, never in errors or results
+  std::string anthropic_version = "2023-06-01";
+  int64_t default_max_output_tokens = 4096;  // where the provider requires a bound
   std::string organization;
   std::string project;
   std::string model;  // default model for requests without one

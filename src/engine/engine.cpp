@@ -302,7 +302,7 @@ void Engine::start_attempt(Pending *p, int64_t now) {
   Attempt &a = p->attempts.emplace_back();
   a.start_ns = now;
   a.start_wall_ms = clock_.wall_ms();
-  x->start(p->body_text, p->body_len, p, a.start_wall_ms / 1000);
+  x->start(p->body_text, p->body_len, p, a.start_wall_ms);
   CURLMcode mc = curl_multi_add_handle(multi_, x->easy());
   p->state = Pending::State::kInFlight;
   p->transfer = x.release();

@@ -42,11 +42,11 @@ Transfer::Transfer(const Config &config, const Provider &provider) : provider_(p
 
 Transfer::~Transfer() { curl_easy_cleanup(easy_); }
 
-void Transfer::start(const char *body, size_t len, void *owner, int64_t wall_now_s) {
+void Transfer::start(const char *body, size_t len, void *owner, int64_t wall_now_ms) {
   response_.clear();
   headers_ = ResponseHeaders{};
   errbuf_[0] = '\0';
-  wall_now_s_ = wall_now_s;
+  wall_now_ms_ = wall_now_ms;
   curl_easy_setopt(easy_, CURLOPT_POSTFIELDS, body);
   curl_easy_setopt(easy_, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(len));
   curl_easy_setopt(easy_, CURLOPT_PRIVATE, owner);
@@ -86,7 +86,7 @@ size_t Transfer::on_header(char *data, size_t size, size_t n, void *self) {
   std::string_view value = line.substr(colon + 1);
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
   while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.remove_suffix(1);
-  t->provider_.read_header(std::string_view(name, colon), value, t->wall_now_s_, t->headers_);
+  t->provider_.read_header(std::string_view(name, colon), value, t->wall_now_ms_, t->headers_);
   return len;
 }
 

@@ -24,7 +24,7 @@ class Transfer {
   Transfer &operator=(const Transfer &) = delete;
 
   /// Readies the handle for one attempt posting `body` (which must outlive the transfer).
-  void start(const char *body, size_t len, void *owner, int64_t wall_now_s);
+  void start(const char *body, size_t len, void *owner, int64_t wall_now_ms);
 
   CURL *easy() const { return easy_; }
   const std::string &response() const { return response_; }
@@ -40,7 +40,7 @@ class Transfer {
   CURL *easy_ = nullptr;
   std::string response_;
   ResponseHeaders headers_;
-  int64_t wall_now_s_ = 0;
+  int64_t wall_now_ms_ = 0;
   char errbuf_[CURL_ERROR_SIZE] = {};
 };
 

@@ -4,13 +4,10 @@
 
 #include <new>
 
+#include "providers/fields.h"
 #include "retry/policy.h"
 
 namespace llmsvc {
-
-std::unique_ptr<Provider> make_provider(const Config &config) {
-  return std::make_unique<OpenAIChatProvider>(config);
-}
 
 OpenAIChatProvider::OpenAIChatProvider(const Config &config)
     : url_(config.base_url + "/chat/completions"), max_tokens_field_(config.max_tokens_field) {
@@ -133,22 +130,6 @@ int64_t OpenAIChatProvider::estimate_prompt_tokens(const RequestSpec &req) const
   return total;
 }
 
-namespace {
-
-int64_t int_member(const JsonValue &obj, const char *name) {
-  if (!obj.IsObject()) return 0;
-  auto it = obj.FindMember(name);
-  return it != obj.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : 0;
-}
-
-std::string str_member(const JsonValue &obj, const char *name) {
-  if (!obj.IsObject()) return {};
-  auto it = obj.FindMember(name);
-  if (it == obj.MemberEnd() || !it->value.IsString()) return {};
-  return std::string(sv(it->value));
-}
-
-}  // namespace
 
 bool OpenAIChatProvider::parse_reply(std::string_view body, ProviderReply &out,
                                      std::string &error) const {
@@ -190,48 +171,36 @@ bool OpenAIChatProvider::parse_reply(std::string_view body, ProviderReply &out,
 
 ProviderError OpenAIChatProvider::parse_error(std::string_view body) const {
   ProviderError e;
+  parse_error_object(body, e);
+  return e;
+}
+
+void parse_error_object(std::string_view body, ProviderError &e) {
   ScratchDoc scratch;
   JsonDoc &doc = scratch.doc();
   doc.Parse(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject()) return e;
+  if (doc.HasParseError() || !doc.IsObject()) return;
   auto err = doc.FindMember("error");
-  if (err == doc.MemberEnd()) return e;
+  if (err == doc.MemberEnd()) return;
   if (err->value.IsString()) {
     e.message = std::string(sv(err->value));
-    return e;
+    return;
   }
   e.type = str_member(err->value, "type");
   e.code = str_member(err->value, "code");
   e.message = str_member(err->value, "message");
   e.param = str_member(err->value, "param");
-  return e;
 }
-
-namespace {
-
-int64_t parse_count(std::string_view v) {
-  int64_t x = 0;
-  bool any = false;
-  for (char c : v) {
-    if (c == ' ' || c == '\r' || c == '\n') continue;
-    if (c < '0' || c > '9' || x > INT64_MAX / 10) return -1;
-    x = x * 10 + (c - '0');
-    any = true;
-  }
-  return any ? x : -1;
-}
-
-}  // namespace
 
 void OpenAIChatProvider::read_header(std::string_view name, std::string_view value,
-                                     int64_t wall_now_s, ResponseHeaders &out) const {
+                                     int64_t wall_now_ms, ResponseHeaders &out) const {
   if (name.size() < 10) return;
   if (name == "x-ratelimit-remaining-requests") out.remaining_requests = parse_count(value);
   else if (name == "x-ratelimit-remaining-tokens") out.remaining_tokens = parse_count(value);
   else if (name == "x-ratelimit-reset-requests") out.reset_requests_ns = parse_go_duration(value);
   else if (name == "x-ratelimit-reset-tokens") out.reset_tokens_ns = parse_go_duration(value);
   else if (name == "retry-after-ms") out.retry_after_ms_ns = parse_retry_after_ms(value);
-  else if (name == "retry-after") out.retry_after_ns = parse_retry_after(value, wall_now_s);
+  else if (name == "retry-after") out.retry_after_ns = parse_retry_after(value, wall_now_ms / 1000);
   else if (name == "x-should-retry") {
     std::string_view v = value.substr(0, value.find_first_of("\r\n "));
     out.should_retry = v == "true" ? 1 : v == "false" ? 0 : -1;

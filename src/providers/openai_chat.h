@@ -21,7 +21,7 @@ class OpenAIChatProvider final : public Provider {
   bool parse_reply(std::string_view body, ProviderReply &out,
                    std::string &error) const override;
   ProviderError parse_error(std::string_view body) const override;
-  void read_header(std::string_view name, std::string_view value, int64_t wall_now_s,
+  void read_header(std::string_view name, std::string_view value, int64_t wall_now_ms,
                    ResponseHeaders &out) const override;
 
  private:

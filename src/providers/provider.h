@@ -78,7 +78,7 @@ class Provider {
   /// Parses an error body; fields stay empty when the body is not the provider's shape.
   virtual ProviderError parse_error(std::string_view body) const = 0;
   /// Reads one response header (name lower-cased) into `out`.
-  virtual void read_header(std::string_view name, std::string_view value, int64_t wall_now_s,
+  virtual void read_header(std::string_view name, std::string_view value, int64_t wall_now_ms,
                            ResponseHeaders &out) const = 0;
 };
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <ctime>
 #include <string>
 
 #include "common/clock.h"
@@ -115,6 +116,56 @@ int64_t parse_retry_after(std::string_view v, int64_t wall_now_s) {
   time_t t = curl_getdate(date.c_str(), nullptr);
   if (t < 0) return -1;
   return std::max<int64_t>(0, (int64_t(t) - wall_now_s) * kNsPerSec);
+}
+
+int64_t parse_rfc3339_from(std::string_view v, int64_t wall_now_ms) {
+  v = trim(v);
+  auto digits = [&](size_t at, size_t n, int &out) {
+    if (at + n > v.size()) return false;
+    out = 0;
+    for (size_t i = at; i < at + n; ++i) {
+      if (v[i] < '0' || v[i] > '9') return false;
+      out = out * 10 + (v[i] - '0');
+    }
+    return true;
+  };
+  int year, month, day, hour, minute, second;
+  if (!digits(0, 4, year) || v.size() < 19 || v[4] != '-' || !digits(5, 2, month) ||
+      v[7] != '-' || !digits(8, 2, day) || (v[10] != 'T' && v[10] != 't' && v[10] != ' ') ||
+      !digits(11, 2, hour) || v[13] != ':' || !digits(14, 2, minute) || v[16] != ':' ||
+      !digits(17, 2, second) || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 ||
+      minute > 59 || second > 60)
+    return -1;
+  size_t at = 19;
+  double frac = 0, scale = 0.1;
+  if (at < v.size() && v[at] == '.') {
+    ++at;
+    if (at >= v.size() || v[at] < '0' || v[at] > '9') return -1;
+    for (; at < v.size() && v[at] >= '0' && v[at] <= '9'; ++at, scale /= 10) frac += (v[at] - '0') * scale;
+  }
+  int offset_s = 0;
+  if (at < v.size() && (v[at] == 'Z' || v[at] == 'z')) {
+    ++at;
+  } else if (at < v.size() && (v[at] == '+' || v[at] == '-')) {
+    int oh, om;
+    if (!digits(at + 1, 2, oh) || at + 3 >= v.size() || v[at + 3] != ':' || !digits(at + 4, 2, om))
+      return -1;
+    offset_s = (v[at] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+    at += 6;
+  } else {
+    return -1;
+  }
+  if (at != v.size()) return -1;
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  double unix_s = double(timegm(&tm) - offset_s) + frac;
+  double delta_ns = (unix_s * 1000.0 - double(wall_now_ms)) * 1e6;
+  return delta_ns <= 0 ? 0 : int64_t(delta_ns);
 }
 
 int64_t parse_go_duration(std::string_view v) {

@@ -35,6 +35,10 @@ int64_t backoff_ns(const RetryPolicy &p, int64_t failures, double u);
 int64_t parse_retry_after_ms(std::string_view v);
 /// retry-after: delta-seconds or an HTTP date (relative to `wall_now_s`); -1 when malformed.
 int64_t parse_retry_after(std::string_view v, int64_t wall_now_s);
+/// An RFC 3339 timestamp ("2025-01-01T00:00:30Z", fractions and offsets allowed) as
+/// Anthropic sends in anthropic-ratelimit-*-reset, as ns from `wall_now_ms`; never
+/// negative; -1 when malformed.
+int64_t parse_rfc3339_from(std::string_view v, int64_t wall_now_ms);
 /// A Go-style duration as OpenAI sends in x-ratelimit-reset-*: "6m0s", "120ms", "1.5s",
 /// "1h2m3s", "20us"; -1 when malformed.
 int64_t parse_go_duration(std::string_view v);

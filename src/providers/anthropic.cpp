@@ -1,0 +1,276 @@
+#include "providers/anthropic.h"
+
+#include <curl/curl.h>
+
+#include <new>
+
+#include "providers/fields.h"
+#include "retry/policy.h"
+
+namespace llmsvc {
+
+AnthropicProvider::AnthropicProvider(const Config &config)
+    : url_(config.base_url + "/messages"), default_max_tokens_(config.default_max_output_tokens) {
+  auto add = [this](const std::string &h) {
+    curl_slist *n = curl_slist_append(headers_, h.c_str());
+    if (!n) throw std::bad_alloc();
+    headers_ = n;
+  };
+  add("Content-Type: application/json");
+  add("Accept: application/json");
+  add("Expect:");
+  add("anthropic-version: " + config.anthropic_version);
+  if (!config.api_key.empty()) add("x-api-key: " + config.api_key);
+}
+
+AnthropicProvider::~AnthropicProvider() { curl_slist_free_all(headers_); }
+
+namespace {
+
+bool is_system(const Message &m) { return m.role == "system" || m.role == "developer"; }
+
+// "data:image/png;base64,AAAA" -> media type and data; false when not a base64 data URL.
+bool split_data_url(const std::string &url, std::string_view &media, std::string_view &data) {
+  std::string_view u(url);
+  if (u.rfind("data:", 0) != 0) return false;
+  size_t semi = u.find(";base64,");
+  if (semi == std::string_view::npos) return false;
+  media = u.substr(5, semi - 5);
+  data = u.substr(semi + 8);
+  return true;
+}
+
+bool supported_media(std::string_view m) {
+  return m == "image/jpeg" || m == "image/png" || m == "image/gif" || m == "image/webp";
+}
+
+void write_text_block(JsonWriter &w, const std::string &text) {
+  w.StartObject();
+  w.Key("type");
+  w.String("text");
+  w.Key("text");
+  write_str(w, text);
+  w.EndObject();
+}
+
+}  // namespace
+
+std::string AnthropicProvider::unsupported(const RequestSpec &req) const {
+  if (req.temperature && *req.temperature > 1.0)
+    return "temperature " + std::to_string(*req.temperature) +
+           " is above 1, the most Anthropic accepts";
+  bool seen_turn = false;
+  for (size_t i = 0; i < req.messages.size(); ++i) {
+    const Message &m = req.messages[i];
+    std::string where = "messages[" + std::to_string(i) + "]";
+    if (is_system(m)) {
+      for (const ContentPart &p : m.parts)
+        if (p.type != ContentPart::Type::kText)
+          return where + ": Anthropic takes only text in system prompts";
+      continue;
+    }
+    if (!seen_turn && m.role != "user")
+      return where + ": Anthropic needs the conversation to start with a user message";
+    seen_turn = true;
+    for (size_t j = 0; j < m.parts.size(); ++j) {
+      const ContentPart &p = m.parts[j];
+      if (p.type != ContentPart::Type::kImageUrl) continue;
+      std::string_view media, data;
+      if (split_data_url(p.url, media, data) && !supported_media(media))
+        return where + ".content[" + std::to_string(j) + "]: Anthropic takes image/jpeg, " +
+               "image/png, image/gif or image/webp, not " + std::string(media);
+    }
+  }
+  if (!seen_turn) return "messages: Anthropic needs at least one user message";
+  return {};
+}
+
+int64_t AnthropicProvider::output_bound(const RequestSpec &req) const {
+  return req.max_output_tokens > 0 ? req.max_output_tokens : default_max_tokens_;
+}
+
+void AnthropicProvider::build_body(const RequestSpec &req, JsonBuffer &out) const {
+  JsonWriter w(out);
+  w.StartObject();
+  w.Key("model");
+  write_str(w, req.model);
+  w.Key("max_tokens");
+  w.Int64(output_bound(req));
+  // Anthropic takes the system prompt apart from the turns: instructions first, then any
+  // system or developer messages, in order.
+  std::string system = req.instructions;
+  for (const Message &m : req.messages) {
+    if (!is_system(m)) continue;
+    for (const ContentPart &p : m.parts) {
+      if (!system.empty()) system += "\n\n";
+      system += p.text;
+    }
+  }
+  if (!system.empty()) {
+    w.Key("system");
+    write_str(w, system);
+  }
+  w.Key("messages");
+  w.StartArray();
+  for (const Message &m : req.messages) {
+    if (is_system(m)) continue;
+    w.StartObject();
+    w.Key("role");
+    write_str(w, m.role);
+    w.Key("content");
+    if (m.content_is_string) {
+      write_str(w, m.parts.front().text);
+    } else {
+      w.StartArray();
+      for (const ContentPart &p : m.parts) {
+        if (p.type == ContentPart::Type::kText) {
+          write_text_block(w, p.text);
+          continue;
+        }
+        w.StartObject();
+        w.Key("type");
+        w.String("image");
+        w.Key("source");
+        w.StartObject();
+        std::string_view media, data;
+        if (split_data_url(p.url, media, data)) {
+          w.Key("type");
+          w.String("base64");
+          w.Key("media_type");
+          write_str(w, media);
+          w.Key("data");
+          write_str(w, data);
+        } else {
+          w.Key("type");
+          w.String("url");
+          w.Key("url");
+          write_str(w, p.url);
+        }
+        w.EndObject();
+        w.EndObject();
+      }
+      w.EndArray();
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  if (req.temperature) {
+    w.Key("temperature");
+    w.Double(*req.temperature);
+  }
+  if (req.top_p) {
+    w.Key("top_p");
+    w.Double(*req.top_p);
+  }
+  if (!req.stop.empty()) {
+    w.Key("stop_sequences");
+    w.StartArray();
+    for (const auto &s : req.stop) write_str(w, s);
+    w.EndArray();
+  }
+  if (!req.user.empty()) {
+    w.Key("metadata");
+    w.StartObject();
+    w.Key("user_id");
+    write_str(w, req.user);
+    w.EndObject();
+  }
+  w.EndObject();
+}
+
+int64_t AnthropicProvider::estimate_prompt_tokens(const RequestSpec &req) const {
+  // The same deterministic estimate as for OpenAI; the system prompt counts as one message.
+  constexpr int64_t kPerMessage = 4, kPerImage = 85, kBase = 3;
+  int64_t total = kBase;
+  size_t system_bytes = req.instructions.size();
+  bool has_system = !req.instructions.empty();
+  for (const Message &m : req.messages) {
+    if (is_system(m)) {
+      for (const ContentPart &p : m.parts) {
+        system_bytes += p.text.size() + (has_system ? 2 : 0);
+        has_system = true;
+      }
+      continue;
+    }
+    total += kPerMessage;
+    for (const ContentPart &p : m.parts)
+      total += p.type == ContentPart::Type::kText ? text_tokens(p.text.size()) : kPerImage;
+  }
+  if (has_system) total += kPerMessage + text_tokens(system_bytes);
+  return total;
+}
+
+Tokens AnthropicProvider::metered(const TokenUsage &u) const {
+  // Anthropic's input limit does not count tokens read from the prompt cache.
+  return {u.prompt - u.cached, u.completion};
+}
+
+bool AnthropicProvider::parse_reply(std::string_view body, ProviderReply &out,
+                                    std::string &error) const {
+  ScratchDoc scratch;
+  JsonDoc &doc = scratch.doc();
+  doc.Parse(body.data(), body.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    error = "the reply is not a JSON object";
+    return false;
+  }
+  auto content = doc.FindMember("content");
+  if (content == doc.MemberEnd() || !content->value.IsArray()) {
+    error = "the reply has no content array";
+    return false;
+  }
+  for (const auto &block : content->value.GetArray()) {
+    if (str_member(block, "type") == "text") out.text += str_member(block, "text");
+  }
+  out.response_id = str_member(doc, "id");
+  out.model = str_member(doc, "model");
+  out.finish_reason = str_member(doc, "stop_reason");
+  auto usage = doc.FindMember("usage");
+  if (usage != doc.MemberEnd() && usage->value.IsObject()) {
+    const JsonValue &u = usage->value;
+    int64_t input = int_member(u, "input_tokens");
+    int64_t cache_read = int_member(u, "cache_read_input_tokens");
+    int64_t cache_write = int_member(u, "cache_creation_input_tokens");
+    out.has_usage = true;
+    // Our prompt count includes every input token, however it was billed.
+    out.usage.prompt = input + cache_read + cache_write;
+    out.usage.cached = cache_read;
+    out.usage.cache_write = cache_write;
+    out.usage.completion = int_member(u, "output_tokens");
+  }
+  return true;
+}
+
+ProviderError AnthropicProvider::parse_error(std::string_view body) const {
+  ProviderError e;
+  parse_error_object(body, e);  // {"type":"error","error":{"type":...,"message":...}}
+  return e;
+}
+
+void AnthropicProvider::read_header(std::string_view name, std::string_view value,
+                                    int64_t wall_now_ms, ResponseHeaders &out) const {
+  constexpr std::string_view kPrefix = "anthropic-ratelimit-";
+  if (name.rfind(kPrefix, 0) == 0) {
+    std::string_view rest = name.substr(kPrefix.size());
+    if (rest == "requests-remaining") out.remaining_requests = parse_count(value);
+    else if (rest == "requests-reset") out.reset_requests_ns = parse_rfc3339_from(value, wall_now_ms);
+    else if (rest == "tokens-remaining") out.remaining_tokens = parse_count(value);
+    else if (rest == "tokens-reset") out.reset_tokens_ns = parse_rfc3339_from(value, wall_now_ms);
+    else if (rest == "input-tokens-remaining") out.remaining_input_tokens = parse_count(value);
+    else if (rest == "input-tokens-reset")
+      out.reset_input_tokens_ns = parse_rfc3339_from(value, wall_now_ms);
+    else if (rest == "output-tokens-remaining") out.remaining_output_tokens = parse_count(value);
+    else if (rest == "output-tokens-reset")
+      out.reset_output_tokens_ns = parse_rfc3339_from(value, wall_now_ms);
+    return;
+  }
+  if (name == "retry-after") out.retry_after_ns = parse_retry_after(value, wall_now_ms / 1000);
+  else if (name == "x-should-retry") {
+    std::string_view v = value.substr(0, value.find_first_of("\r\n "));
+    out.should_retry = v == "true" ? 1 : v == "false" ? 0 : -1;
+  } else if (name == "request-id") {
+    out.request_id.assign(value.substr(0, value.find_first_of("\r\n")));
+  }
+}
+
+}  // namespace llmsvc

@@ -1,0 +1,45 @@
+// Small readers shared by the providers' reply parsers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/json.h"
+
+namespace llmsvc {
+
+/// An integer member of an object, 0 when absent or not an integer.
+inline int64_t int_member(const JsonValue &obj, const char *name) {
+  if (!obj.IsObject()) return 0;
+  auto it = obj.FindMember(name);
+  return it != obj.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : 0;
+}
+
+/// A string member of an object, empty when absent or not a string.
+inline std::string str_member(const JsonValue &obj, const char *name) {
+  if (!obj.IsObject()) return {};
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd() || !it->value.IsString()) return {};
+  return std::string(sv(it->value));
+}
+
+/// A non-negative decimal header value; -1 when malformed.
+inline int64_t parse_count(std::string_view v) {
+  int64_t x = 0;
+  bool any = false;
+  for (char c : v) {
+    if (c == ' ' || c == '\r' || c == '\n') continue;
+    if (c < '0' || c > '9' || x > INT64_MAX / 10) return -1;
+    x = x * 10 + (c - '0');
+    any = true;
+  }
+  return any ? x : -1;
+}
+
+/// The provider's error object: {"error": {"type", "code", "message", "param"}} (OpenAI and
+/// Anthropic share this part of the shape), or {"error": "text"}.
+struct ProviderError;
+void parse_error_object(std::string_view body, ProviderError &out);
+
+}  // namespace llmsvc
