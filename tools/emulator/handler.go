@@ -36,6 +36,7 @@ const (
 type emulator struct {
 	cfg    *config
 	lim    limits
+	alim   messagesLimits
 	spec   *specValidator
 	logger *log.Logger // nil unless --verbose
 	start  time.Time
@@ -46,7 +47,8 @@ type emulator struct {
 }
 
 func newEmulator(cfg *config, stderr io.Writer) (*emulator, error) {
-	e := &emulator{cfg: cfg, lim: newLimits(cfg.rpm, cfg.tpm, cfg.window), start: time.Now()}
+	e := &emulator{cfg: cfg, lim: newLimits(cfg.rpm, cfg.tpm, cfg.window), start: time.Now(),
+		alim: newMessagesLimits(cfg.rpm, cfg.itpm, cfg.otpm, cfg.tpm, cfg.window)}
 	var b [8]byte
 	rand.Read(b[:])
 	e.idBase = binary.LittleEndian.Uint64(b[:])
@@ -68,6 +70,9 @@ func (e *emulator) handler() http.Handler {
 		switch r.URL.Path {
 		case "/v1/chat/completions":
 			e.serveChat(w, r)
+			return
+		case "/v1/messages":
+			e.serveMessages(w, r)
 			return
 		case "/_emulator/stats":
 			e.serveStats(w, r)

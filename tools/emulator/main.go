@@ -1,6 +1,6 @@
 // Command llmsvc-emulator is a deterministic local stand-in for the OpenAI
-// Chat Completions API, used by llmsvc's integration tests, benchmarks and
-// examples.
+// Chat Completions API and the Anthropic Messages API, used by llmsvc's
+// integration tests, benchmarks and examples.
 package main
 
 import (
@@ -34,6 +34,8 @@ type config struct {
 
 	rpm    int64
 	tpm    int64
+	itpm   int64 // input tokens per minute, /v1/messages only
+	otpm   int64 // output tokens per minute, /v1/messages only
 	window time.Duration
 
 	seed         uint64
@@ -67,6 +69,8 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&models, "known-models", "", "comma-separated model names; other models get 404 (empty: accept all)")
 	fs.Int64Var(&cfg.rpm, "rpm", 0, "requests per minute per key (0 = unlimited)")
 	fs.Int64Var(&cfg.tpm, "tpm", 0, "tokens per minute per key (0 = unlimited)")
+	fs.Int64Var(&cfg.itpm, "itpm", 0, "input tokens per minute per key on /v1/messages (0 = unlimited)")
+	fs.Int64Var(&cfg.otpm, "otpm", 0, "output tokens per minute per key on /v1/messages (0 = unlimited)")
 	fs.Int64Var(&windowMs, "window-ms", 60000, "sliding rate-limit window in milliseconds")
 	fs.Uint64Var(&cfg.seed, "seed", 1, "seed for fault and jitter decisions")
 	fs.Float64Var(&cfg.errorRate, "error-rate", 0, "probability of a 500/503 answer")
@@ -94,6 +98,9 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	}
 	if cfg.rpm < 0 || cfg.tpm < 0 {
 		return nil, errors.New("--rpm and --tpm must not be negative")
+	}
+	if cfg.itpm < 0 || cfg.otpm < 0 {
+		return nil, errors.New("--itpm and --otpm must not be negative")
 	}
 	if windowMs <= 0 {
 		return nil, errors.New("--window-ms must be positive")

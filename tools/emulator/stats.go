@@ -16,6 +16,10 @@ type keyState struct {
 	models map[string]*modelCounters
 	seen   map[bodyDigest]uint64 // arrivals per body, for fault decisions
 	cache  promptCache
+
+	// The /v1/messages endpoint's own window and arrival counts.
+	awin  messagesWindow
+	aseen map[bodyDigest]uint64
 }
 
 type keyCounters struct {
@@ -46,11 +50,15 @@ type modelCounters struct {
 // keyReport is the JSON form of one key's statistics.
 type keyReport struct {
 	keyCounters
-	PeakWindowRequests int64                    `json:"peak_window_requests"`
-	PeakWindowTokens   int64                    `json:"peak_window_tokens"`
-	ReqCap             int64                    `json:"req_cap"`
-	TokCap             int64                    `json:"tok_cap"`
-	Models             map[string]modelCounters `json:"models"`
+	PeakWindowRequests     int64                    `json:"peak_window_requests"`
+	PeakWindowTokens       int64                    `json:"peak_window_tokens"`
+	PeakWindowInputTokens  int64                    `json:"peak_window_input_tokens"`
+	PeakWindowOutputTokens int64                    `json:"peak_window_output_tokens"`
+	ReqCap                 int64                    `json:"req_cap"`
+	TokCap                 int64                    `json:"tok_cap"`
+	ITPMCap                int64                    `json:"itpm_cap"`
+	OTPMCap                int64                    `json:"otpm_cap"`
+	Models                 map[string]modelCounters `json:"models"`
 }
 
 // promptCache remembers recent long prompts of one key (bounded, oldest
@@ -187,15 +195,19 @@ func maskKey(k string) string {
 }
 
 func (e *emulator) report(ks *keyState) keyReport {
-	rep := keyReport{ReqCap: e.lim.reqCap, TokCap: e.lim.tokCap, Models: map[string]modelCounters{}}
+	rep := keyReport{ReqCap: e.lim.reqCap, TokCap: e.lim.tokCap, Models: map[string]modelCounters{},
+		ITPMCap: e.alim.caps[dimInput], OTPMCap: e.alim.caps[dimOutput]}
 	if ks == nil {
 		return rep
 	}
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	rep.keyCounters = ks.stats
-	rep.PeakWindowRequests = ks.win.peakRequests
-	rep.PeakWindowTokens = ks.win.peakTokens
+	// A key's peaks are the higher of its two endpoint windows.
+	rep.PeakWindowRequests = max(ks.win.peakRequests, ks.awin.peakRequests)
+	rep.PeakWindowTokens = max(ks.win.peakTokens, ks.awin.peakTokens[dimTotal])
+	rep.PeakWindowInputTokens = ks.awin.peakTokens[dimInput]
+	rep.PeakWindowOutputTokens = ks.awin.peakTokens[dimOutput]
 	for m, c := range ks.models {
 		rep.Models[m] = *c
 	}

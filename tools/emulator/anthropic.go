@@ -1,0 +1,290 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// The Anthropic Messages API: POST /v1/messages, non-streaming. It shares
+// the key registry, statistics, fault decisions, prompt cache and token
+// formula with the chat completions endpoint; only the wire shapes, the
+// headers and the token dimensions of the rate limits differ.
+
+const anthropicOrg = "org-emulator"
+
+// messagesCall is one request to /v1/messages. The embedded call provides
+// the statistics and the connection reset.
+type messagesCall struct {
+	call
+}
+
+func (e *emulator) serveMessages(w http.ResponseWriter, r *http.Request) {
+	c := &messagesCall{call{e: e, w: w, r: r, start: time.Now(), key: r.Header.Get("X-Api-Key")}}
+	c.idA, c.idB = e.nextIDs()
+	c.ks = e.keys.get(c.key)
+	c.ks.mu.Lock()
+	c.ks.stats.Received++
+	c.ks.mu.Unlock()
+
+	if r.Method != http.MethodPost {
+		c.fail(&apiError{status: http.StatusMethodNotAllowed, typ: "invalid_request_error", outcome: outBadRequest,
+			message: fmt.Sprintf("Method Not Allowed (%s %s)", r.Method, r.URL.Path)})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			c.fail(&apiError{status: http.StatusRequestEntityTooLarge, typ: "request_too_large", outcome: outBadRequest,
+				message: fmt.Sprintf("Request exceeds the maximum allowed number of bytes (%d).", maxBodyBytes)})
+			return
+		}
+		c.record(outGone, 0)
+		return
+	}
+	cfg := e.cfg
+	if cfg.needsDigest() {
+		c.digest = digestBody(body)
+	}
+
+	switch {
+	case c.key == "":
+		c.fail(&apiError{status: http.StatusUnauthorized, typ: "authentication_error", outcome: outAuth,
+			message: "x-api-key header is required"})
+		return
+	case cfg.invalidKeys[c.key]:
+		c.fail(&apiError{status: http.StatusUnauthorized, typ: "authentication_error", outcome: outAuth,
+			message: "invalid x-api-key"})
+		return
+	case cfg.quotaKeys[c.key]:
+		c.fail(&apiError{status: http.StatusBadRequest, typ: "invalid_request_error", outcome: outQuota, noRetry: true,
+			message: "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."})
+		return
+	case r.Header.Get("Anthropic-Version") == "":
+		c.fail(invalidMessages("", "anthropic-version: header is required"))
+		return
+	}
+	req, aerr := parseMessagesRequest(body)
+	if aerr != nil {
+		c.fail(aerr)
+		return
+	}
+	c.model, c.promptTokens = req.model, req.promptTokens
+	if len(cfg.knownModels) > 0 && !cfg.knownModels[req.model] {
+		c.fail(&apiError{status: http.StatusNotFound, typ: "not_found_error", outcome: outBadRequest,
+			message: "model: " + req.model})
+		return
+	}
+	if req.stream {
+		c.fail(invalidMessages("", "streaming is not supported by this emulator yet"))
+		return
+	}
+
+	if cfg.faultsEnabled() {
+		c.k = c.ks.messagesArrival(c.digest)
+		switch cfg.decideFault(c.digest, c.k) {
+		case fault500:
+			c.fail(&apiError{status: http.StatusInternalServerError, typ: "api_error", outcome: outServerError,
+				message: "Internal server error"})
+			return
+		case fault503:
+			c.fail(&apiError{status: statusOverloaded, typ: "overloaded_error", outcome: outServerError,
+				message: "Overloaded"})
+			return
+		case faultReset:
+			c.reset()
+			return
+		case faultStall:
+			c.stalled = true
+		}
+	}
+
+	var seq uint64
+	if e.alim.enabled() {
+		c.ks.mu.Lock()
+		adm := c.ks.awin.admit(time.Now(), e.alim, req.charge())
+		c.ks.mu.Unlock()
+		if adm.refused != refusedNone {
+			c.fail(e.messagesRateLimitError(adm))
+			return
+		}
+		seq = adm.seq
+	}
+	if !sleepCtx(r.Context(), cfg.delay(c.digest, c.k, c.stalled)) {
+		c.record(outGone, 0)
+		return
+	}
+	c.succeed(req, seq)
+}
+
+// statusOverloaded is Anthropic's 529 for a temporarily overloaded API.
+const statusOverloaded = 529
+
+// messagesArrival counts one more arrival of a body at /v1/messages and
+// returns the earlier count. The counts are kept apart from those of the
+// chat completions endpoint.
+func (ks *keyState) messagesArrival(d bodyDigest) uint64 {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if ks.aseen == nil {
+		ks.aseen = make(map[bodyDigest]uint64)
+	}
+	k := ks.aseen[d]
+	if k == 0 && len(ks.aseen) >= maxSeenBodies {
+		clear(ks.aseen)
+	}
+	ks.aseen[d] = k + 1
+	return k
+}
+
+func (e *emulator) messagesRateLimitError(adm messagesAdmission) *apiError {
+	var what string
+	var limit int64
+	switch adm.refused {
+	case refusedRequests:
+		what, limit = "requests", e.alim.reqCap
+	case refusedInput:
+		what, limit = "input tokens", e.alim.caps[dimInput]
+	case refusedOutput:
+		what, limit = "output tokens", e.alim.caps[dimOutput]
+	default:
+		what, limit = "tokens", e.alim.caps[dimTotal]
+	}
+	return &apiError{status: http.StatusTooManyRequests, typ: "rate_limit_error", outcome: outRateLimited,
+		retryAfter: true, wait: adm.wait,
+		message: fmt.Sprintf("This request would exceed the rate limit for your organization (%s) of %d %s per minute. "+
+			"For details, refer to: https://docs.anthropic.com/en/api/rate-limits. You can see the response headers for current usage. "+
+			"Please reduce the prompt length or the maximum tokens requested, or try again later. You may also contact sales at "+
+			"https://www.anthropic.com/contact-sales to discuss your options for a rate limit increase.", anthropicOrg, limit, what)}
+}
+
+func (c *messagesCall) succeed(req *messagesRequest, seq uint64) {
+	target := completionTarget(req.model, req.lastText)
+	output, finish := completionTokens(target, req.maxTokens, true)
+	stop := "end_turn"
+	if finish == "length" {
+		stop = "max_tokens"
+	}
+
+	ks := c.ks
+	ks.mu.Lock()
+	seen := req.promptTokens >= 1024 && ks.cache.seenBefore(req.promptHash)
+	read := cachedTokens(req.promptTokens, seen)
+	input := req.promptTokens - read
+	if seq != 0 {
+		// Cached reads do not count against the input limit.
+		ks.awin.reconcile(seq, tokenVec{input, output, input + output})
+	}
+	ks.mu.Unlock()
+	c.completionTokens, c.cachedTokens = output, read
+
+	b := make([]byte, 0, 384+4*output)
+	b = append(b, `{"id":"msg_01`...)
+	b = appendBase62(b, c.idA, 11)
+	b = appendBase62(b, c.idB, 11)
+	b = append(b, `","type":"message","role":"assistant","model":`...)
+	b = appendJSONString(b, req.model)
+	b = append(b, `,"content":[{"type":"text","text":`...)
+	b = appendJSONString(b, replyText(output))
+	b = append(b, `}],"stop_reason":"`...)
+	b = append(b, stop...)
+	b = append(b, `","stop_sequence":null,"usage":{"input_tokens":`...)
+	b = strconv.AppendInt(b, input, 10)
+	b = append(b, `,"cache_creation_input_tokens":0,"cache_read_input_tokens":`...)
+	b = strconv.AppendInt(b, read, 10)
+	b = append(b, `,"output_tokens":`...)
+	b = strconv.AppendInt(b, output, 10)
+	b = append(b, `}}`...)
+
+	c.setHeaders(c.w.Header())
+	c.record(outOK, http.StatusOK)
+	writeJSON(c.w, http.StatusOK, b)
+}
+
+// fail answers with an error after the configured latency.
+func (c *messagesCall) fail(ae *apiError) {
+	cfg := c.e.cfg
+	if !sleepCtx(c.r.Context(), cfg.delay(c.digest, c.k, false)) {
+		c.record(outGone, 0)
+		return
+	}
+	h := c.w.Header()
+	c.setHeaders(h)
+	if ae.retryAfter && !cfg.noRetryAfter {
+		h.Set("Retry-After", strconv.FormatInt(ceilSeconds(ae.wait), 10))
+	}
+	if cfg.shouldRetry {
+		retry := (ae.status >= 500 || ae.status == http.StatusTooManyRequests) && !ae.noRetry
+		h.Set("X-Should-Retry", strconv.FormatBool(retry))
+	}
+	c.record(ae.outcome, ae.status)
+	writeJSON(c.w, ae.status, messagesErrorBody(ae, c.requestID()))
+}
+
+func (c *messagesCall) requestID() string {
+	var id [36]byte
+	return string(appendHex(appendHex(append(id[:0], "req_"...), c.idA), c.idB))
+}
+
+// setHeaders adds the headers every answer of the endpoint carries.
+func (c *messagesCall) setHeaders(h http.Header) {
+	e := c.e
+	h.Set("Request-Id", c.requestID())
+	h.Set("Anthropic-Organization-Id", anthropicOrg)
+	l := e.alim
+	if !l.enabled() {
+		return
+	}
+	now := time.Now()
+	c.ks.mu.Lock()
+	s := c.ks.awin.snapshot(now, l)
+	c.ks.mu.Unlock()
+	reset := formatResetTime(now, s.reset)
+	set := func(name string, limit, remaining int64) {
+		const p = "Anthropic-Ratelimit-"
+		h.Set(p+name+"-Limit", strconv.FormatInt(limit, 10))
+		h.Set(p+name+"-Remaining", strconv.FormatInt(remaining, 10))
+		h.Set(p+name+"-Reset", reset)
+	}
+	if l.reqCap > 0 {
+		set("Requests", l.reqCap, s.remainingRequests)
+	}
+	if l.caps[dimInput] > 0 {
+		set("Input-Tokens", l.caps[dimInput], s.remainingTokens[dimInput])
+	}
+	if l.caps[dimOutput] > 0 {
+		set("Output-Tokens", l.caps[dimOutput], s.remainingTokens[dimOutput])
+	}
+	// The tokens headers report the most restrictive token limit: the one
+	// with the least room left, the smaller cap on a tie.
+	best := -1
+	for d := range l.caps {
+		if l.caps[d] == 0 {
+			continue
+		}
+		if best < 0 || s.remainingTokens[d] < s.remainingTokens[best] ||
+			(s.remainingTokens[d] == s.remainingTokens[best] && l.caps[d] < l.caps[best]) {
+			best = d
+		}
+	}
+	if best >= 0 {
+		set("Tokens", l.caps[best], s.remainingTokens[best])
+	}
+}
+
+// messagesErrorBody renders
+// {"type":"error","error":{"type":..,"message":..},"request_id":..}.
+func messagesErrorBody(ae *apiError, requestID string) []byte {
+	b := make([]byte, 0, 128+len(ae.message))
+	b = append(b, `{"type":"error","error":{"type":`...)
+	b = appendJSONString(b, ae.typ)
+	b = append(b, `,"message":`...)
+	b = appendJSONString(b, ae.message)
+	b = append(b, `},"request_id":`...)
+	b = appendJSONString(b, requestID)
+	return append(b, '}')
+}
