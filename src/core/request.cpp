@@ -112,6 +112,44 @@ bool parse_priority(const JsonValue *v, int &out, DocError &err) {
   return false;
 }
 
+bool valid_schema_name(const std::string &n) {
+  if (n.empty() || n.size() > 64) return false;
+  for (char c : n)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '-'))
+      return false;
+  return true;
+}
+
+bool parse_json_schema(const JsonValue &v, RequestSpec &out, DocError &err) {
+  if (!v.IsObject()) {
+    err = {LLMSVC_ESCHEMA, std::string("request.json_schema: expected an object, got ") +
+                               json_type_name(v)};
+    return false;
+  }
+  ObjectReader r(v, "request.json_schema");
+  static const char *const known[] = {"name", "schema", "strict", "description", nullptr};
+  std::string name = "response";
+  if (!r.only(known, err) || !r.get_string("name", name, err) ||
+      !r.get_bool("strict", out.schema_strict, err) ||
+      !r.get_string("description", out.schema_description, err))
+    return false;
+  if (!valid_schema_name(name))
+    return r.fail(err, "request.json_schema.name: use 1 to 64 letters, digits, _ or -");
+  const JsonValue *schema = nullptr;
+  if (!r.get_object("schema", schema, err)) return false;
+  if (!schema) return r.fail(err, "request.json_schema.schema: missing");
+  std::string why;
+  out.schema = JsonSchema::compile(*schema, why);
+  if (!out.schema) return r.fail(err, "request.json_schema.schema: " + why);
+  JsonBuffer buf;
+  JsonWriter w(buf);
+  schema->Accept(w);
+  out.schema_json.assign(buf.GetString(), buf.GetSize());
+  out.schema_name = std::move(name);
+  return true;
+}
+
 }  // namespace
 
 DocError parse_request(std::string_view json, const std::string &default_model,
@@ -127,7 +165,7 @@ DocError parse_request(std::string_view json, const std::string &default_model,
   static const char *const known[] = {
       "model",    "messages", "prompt",   "instructions", "system",   "max_output_tokens",
       "max_tokens", "temperature", "top_p", "stop",       "seed",     "user",
-      "operation", "priority", "timeout_ms", "metadata",  "trace_id", "id", nullptr};
+      "operation", "priority", "timeout_ms", "metadata",  "trace_id", "id", "json_schema", nullptr};
   if (!r.only(known, err)) return err;
   if (!r.get_string("model", out.model, err)) return err;
   if (out.model.empty()) out.model = default_model;
@@ -212,6 +250,8 @@ DocError parse_request(std::string_view json, const std::string &default_model,
     meta->Accept(w);
     out.metadata_json.assign(buf.GetString(), buf.GetSize());
   }
+  if (const JsonValue *js = r.find("json_schema"); js && !parse_json_schema(*js, out, err))
+    return err;
   // "id" is the caller's own label (batch files); it is accepted and ignored here.
   if (const JsonValue *id = r.find("id"); id && !id->IsString() && !id->IsNumber())
     return {LLMSVC_ESCHEMA, "request.id: expected a string or a number"};

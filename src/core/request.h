@@ -3,12 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/json.h"
+#include "core/json_schema.h"
 
 namespace llmsvc {
 
@@ -45,6 +47,13 @@ struct RequestSpec {
   int64_t timeout_ms = 0;     // overall deadline from submit, 0 = none
   std::string metadata_json;  // a JSON object, echoed in the result, never sent
   std::string trace_id;
+
+  // Structured output: the reply must be a JSON document matching this schema.
+  std::string schema_name;  // empty: no structured output
+  std::string schema_description;
+  std::string schema_json;  // the schema as given, for the wire
+  bool schema_strict = true;
+  std::shared_ptr<const JsonSchema> schema;
 };
 
 /// Parses and validates a request document. `default_model` fills a missing model.

@@ -60,6 +60,7 @@ int Engine::submit(std::string_view request_json, llmsvc_complete_cb cb, void *p
   p->body_len = p->body.GetSize();
   p->prompt_estimate = provider_->estimate_prompt_tokens(p->spec);
   p->reserved = {p->prompt_estimate, provider_->output_bound(p->spec)};
+  p->schema_retries_left = p->spec.schema ? config_.retry.schema_retries : 0;
   // The wire body carries the conversation from here on: drop the parsed copy, so a queued
   // request costs little more than its body.
   std::vector<Message>().swap(p->spec.messages);
@@ -393,11 +394,26 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
     gates_.settle(now, reserved, ok && reply.has_usage ? provider_->metered(reply.usage) : reserved);
     gates_.observe(now, remaining(h));
     a.kind = ok ? LLMSVC_KIND_NONE : LLMSVC_KIND_PROTOCOL;
+    if (ok) account(p, reply);
+    if (ok && p->spec.schema && !p->spec.schema->validate(reply.text, p->violation)) {
+      a.kind = LLMSVC_KIND_SCHEMA_MISMATCH;
+      p->error_message = p->violation.message;
+      p->rejected_output = reply.text;
+    }
     metrics_.attempt_done(now, a.kind, a.end_ns - a.start_ns, reply.usage.completion);
     transfers_.push_back(std::move(x));
     p->overhead_ns += steady_now_ns() - t0;
-    if (ok) finish(p, LLMSVC_KIND_NONE, std::string(), now, &reply);
-    else finish(p, LLMSVC_KIND_PROTOCOL, "HTTP " + std::to_string(status) + " but " + perr, now);
+    if (!ok) {
+      finish(p, LLMSVC_KIND_PROTOCOL, "HTTP " + std::to_string(status) + " but " + perr, now);
+    } else if (a.kind != LLMSVC_KIND_SCHEMA_MISMATCH) {
+      finish(p, LLMSVC_KIND_NONE, std::string(), now, &reply);
+    } else if (p->schema_retries_left > 0) {
+      --p->schema_retries_left;  // ask again at once: the provider was fine, the output not
+      metrics_.backoff(0, false);
+      enqueue(p, now);
+    } else {
+      finish(p, LLMSVC_KIND_SCHEMA_MISMATCH, p->error_message, now);
+    }
     return;
   }
 
@@ -499,6 +515,22 @@ std::string Engine::redact(std::string s) const {
   return s;
 }
 
+void Engine::account(Pending *p, const ProviderReply &reply) {
+  if (!reply.has_usage) return;
+  const TokenUsage &u = reply.usage;
+  p->has_usage = true;
+  p->usage.prompt += u.prompt;
+  p->usage.completion += u.completion;
+  p->usage.cached += u.cached;
+  p->usage.reasoning += u.reasoning;
+  p->usage.cache_write += u.cache_write;
+  // The model the provider reports (a dated snapshot) first, then the one asked for.
+  int64_t cost = config_.prices.cost_pico(reply.model.empty() ? p->spec.model : reply.model, u);
+  if (cost < 0) cost = config_.prices.cost_pico(p->spec.model, u);
+  if (cost < 0) p->cost_unknown = true;
+  else p->cost_pico += cost;
+}
+
 void Engine::finish(Pending *p, llmsvc_error_kind kind, std::string message, int64_t now,
                     const ProviderReply *reply) {
   int64_t t0 = steady_now_ns();
@@ -511,14 +543,10 @@ void Engine::finish(Pending *p, llmsvc_error_kind kind, std::string message, int
   rec.model = &p->spec.model;
   rec.operation = &p->spec.operation;
   rec.latency_ns = now - p->submit_ns;
-  int64_t cost = -1;
-  if (reply && reply->has_usage) {
-    rec.has_usage = true;
-    rec.usage = reply->usage;
-    cost = config_.prices.cost_pico(reply->model.empty() ? p->spec.model : reply->model,
-                                    reply->usage);
-    if (cost < 0) cost = config_.prices.cost_pico(p->spec.model, reply->usage);
-  }
+  // Every attempt that got a reply was paid for, the final one and any before it.
+  rec.has_usage = p->has_usage;
+  rec.usage = p->usage;
+  int64_t cost = p->has_usage && !p->cost_unknown ? p->cost_pico : -1;
   rec.cost_pico = cost;
   if (kind != LLMSVC_KIND_NONE) message = redact(std::move(message));
   p->overhead_ns += steady_now_ns() - t0;
@@ -621,6 +649,10 @@ llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
     write_opt_str(w, "finish_reason", reply->finish_reason);
     write_opt_str(w, "response_id", reply->response_id);
     write_opt_str(w, "response_model", reply->model);
+    if (p->spec.schema) {
+      w.Key("json");  // validated against the schema, so it is a JSON document
+      w.RawValue(reply->text.data(), reply->text.size(), rapidjson::kObjectType);
+    }
   } else {
     r->error_message = message;
     w.Key("error");
@@ -638,11 +670,19 @@ llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
       w.Key("retry_after_ms");
       w.Int64(p->retry_after_ns / kNsPerMs);
     }
+    if (kind == LLMSVC_KIND_SCHEMA_MISMATCH) {
+      w.Key("pointer");
+      write_str(w, p->violation.pointer);
+      w.Key("keyword");
+      write_str(w, p->violation.keyword);
+      w.Key("output");
+      write_str(w, p->rejected_output);
+    }
     w.EndObject();
   }
   w.Key("usage");
-  if (reply && reply->has_usage) {
-    const TokenUsage &u = reply->usage;
+  if (p->has_usage) {
+    const TokenUsage &u = p->usage;
     w.StartObject();
     w.Key("prompt_tokens");
     w.Int64(u.prompt);
@@ -652,6 +692,8 @@ llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
     w.Int64(u.prompt + u.completion);
     w.Key("cached_tokens");
     w.Int64(u.cached);
+    w.Key("cache_write_tokens");
+    w.Int64(u.cache_write);
     w.Key("reasoning_tokens");
     w.Int64(u.reasoning);
     w.EndObject();

@@ -78,6 +78,8 @@ class Engine {
                      int64_t now);
   void cancel_now(uint64_t id, llmsvc_error_kind kind, const std::string &message);
   void detach(Pending *p, int64_t now);
+  /// Adds a reply's usage and cost to what the request has used so far.
+  void account(Pending *p, const ProviderReply &reply);
   void finish(Pending *p, llmsvc_error_kind kind, std::string message, int64_t now,
               const ProviderReply *reply = nullptr);
   void flush_completions();

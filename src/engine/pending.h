@@ -55,10 +55,19 @@ struct Pending : HeapObject {
   Transfer *transfer = nullptr;
   std::vector<Attempt> attempts;
 
+  // What the replies so far used and cost, over every attempt that got one.
+  TokenUsage usage;
+  bool has_usage = false;
+  int64_t cost_pico = 0;
+  bool cost_unknown = false;
+  int64_t schema_retries_left = 0;
+
   // The last failure, for the result.
   ProviderError provider_error;
   std::string error_message;
   int64_t retry_after_ns = -1;
+  SchemaViolation violation;
+  std::string rejected_output;  // the last output that failed the schema
 
   uint64_t queue_key() const { return (uint64_t(spec.priority) << 56) | id; }
 };

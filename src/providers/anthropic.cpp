@@ -175,6 +175,29 @@ void AnthropicProvider::build_body(const RequestSpec &req, JsonBuffer &out) cons
     write_str(w, req.user);
     w.EndObject();
   }
+  if (req.schema) {
+    // Structured output: one tool whose input is the document, and the model made to call it.
+    w.Key("tools");
+    w.StartArray();
+    w.StartObject();
+    w.Key("name");
+    write_str(w, req.schema_name);
+    w.Key("description");
+    write_str(w, req.schema_description.empty()
+                     ? "Give the answer as this tool's input, which must match its schema."
+                     : req.schema_description);
+    w.Key("input_schema");
+    w.RawValue(req.schema_json.data(), req.schema_json.size(), rapidjson::kObjectType);
+    w.EndObject();
+    w.EndArray();
+    w.Key("tool_choice");
+    w.StartObject();
+    w.Key("type");
+    w.String("tool");
+    w.Key("name");
+    write_str(w, req.schema_name);
+    w.EndObject();
+  }
   w.EndObject();
 }
 
@@ -220,7 +243,18 @@ bool AnthropicProvider::parse_reply(std::string_view body, ProviderReply &out,
     return false;
   }
   for (const auto &block : content->value.GetArray()) {
-    if (str_member(block, "type") == "text") out.text += str_member(block, "text");
+    std::string type = str_member(block, "type");
+    if (type == "text") {
+      out.text += str_member(block, "text");
+    } else if (type == "tool_use") {
+      // Structured output comes back as the forced tool's input: that document is the text.
+      auto input = block.FindMember("input");
+      if (input == block.MemberEnd()) continue;
+      JsonBuffer buf;
+      JsonWriter w(buf);
+      input->value.Accept(w);
+      out.text.assign(buf.GetString(), buf.GetSize());
+    }
   }
   out.response_id = str_member(doc, "id");
   out.model = str_member(doc, "model");

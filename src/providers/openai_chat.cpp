@@ -115,6 +115,26 @@ void OpenAIChatProvider::build_body(const RequestSpec &req, JsonBuffer &out) con
     w.Key("user");
     write_str(w, req.user);
   }
+  if (req.schema) {
+    w.Key("response_format");
+    w.StartObject();
+    w.Key("type");
+    w.String("json_schema");
+    w.Key("json_schema");
+    w.StartObject();
+    w.Key("name");
+    write_str(w, req.schema_name);
+    if (!req.schema_description.empty()) {
+      w.Key("description");
+      write_str(w, req.schema_description);
+    }
+    w.Key("schema");
+    w.RawValue(req.schema_json.data(), req.schema_json.size(), rapidjson::kObjectType);
+    w.Key("strict");
+    w.Bool(req.schema_strict);
+    w.EndObject();
+    w.EndObject();
+  }
   w.EndObject();
 }
 

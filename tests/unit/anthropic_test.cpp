@@ -162,3 +162,22 @@ TEST(Config, AnthropicDefaultsFromItsOwnEnvironment) {
   ASSERT_FALSE(parse_config(R"({"api_key":"k"})", o));
   EXPECT_EQ(o.base_url, "https://api.openai.com/v1");
 }
+
+TEST(Anthropic, StructuredOutputThroughOneForcedTool) {
+  AnthropicProvider p(config());
+  JsonDoc d = body_of(p, request(R"({"model":"m","prompt":"a pet","json_schema":{"name":"pet",
+      "schema":{"type":"object","properties":{"name":{"type":"string"}},"required":["name"]}}})"));
+  ASSERT_EQ(d["tools"].Size(), 1u);
+  EXPECT_STREQ(d["tools"][0]["name"].GetString(), "pet");
+  EXPECT_STREQ(d["tools"][0]["input_schema"]["required"][0].GetString(), "name");
+  EXPECT_STREQ(d["tool_choice"]["type"].GetString(), "tool");
+  EXPECT_STREQ(d["tool_choice"]["name"].GetString(), "pet");
+  ProviderReply r;
+  std::string err;
+  ASSERT_TRUE(p.parse_reply(R"({"id":"msg_2","type":"message","role":"assistant","model":"m",
+      "content":[{"type":"tool_use","id":"toolu_1","name":"pet","input":{"name":"Rex"}}],
+      "stop_reason":"tool_use","usage":{"input_tokens":5,"output_tokens":9}})",
+                            r, err));
+  EXPECT_EQ(r.text, R"({"name":"Rex"})");
+  EXPECT_EQ(r.finish_reason, "tool_use");
+}

@@ -100,3 +100,19 @@ TEST(OpenAIChat, ParsesErrorBodyAndHeaders) {
   EXPECT_EQ(h.retry_after_ms_ns, 120 * kNsPerMs);
   EXPECT_EQ(h.should_retry, 0);
 }
+
+TEST(OpenAIChat, StructuredOutputAsResponseFormat) {
+  OpenAIChatProvider p(config());
+  JsonBuffer buf;
+  p.build_body(request(R"({"model":"m","prompt":"a pet","json_schema":{"name":"pet","strict":true,
+      "schema":{"type":"object","properties":{"name":{"type":"string"}},"required":["name"],
+                "additionalProperties":false}}})"),
+               buf);
+  JsonDoc doc;
+  ASSERT_FALSE(parse_json(doc, std::string_view(buf.GetString(), buf.GetSize()), "body"));
+  const auto &rf = doc["response_format"];
+  EXPECT_STREQ(rf["type"].GetString(), "json_schema");
+  EXPECT_STREQ(rf["json_schema"]["name"].GetString(), "pet");
+  EXPECT_TRUE(rf["json_schema"]["strict"].GetBool());
+  EXPECT_STREQ(rf["json_schema"]["schema"]["required"][0].GetString(), "name");
+}

@@ -1,0 +1,99 @@
+#include "core/json_schema.h"
+
+#include <gtest/gtest.h>
+
+#include "core/request.h"
+#include "llmsvc.h"
+
+using namespace llmsvc;
+
+namespace {
+std::shared_ptr<const JsonSchema> compile(const char *schema) {
+  JsonDoc doc;
+  EXPECT_FALSE(parse_json(doc, schema, "schema"));
+  std::string err;
+  auto s = JsonSchema::compile(doc, err);
+  EXPECT_TRUE(s) << err;
+  return s;
+}
+
+// Every keyword the validator must honour, in one schema.
+const char *kSchema = R"({
+  "type": "object",
+  "properties": {
+    "name": {"type": "string", "minLength": 2, "maxLength": 5},
+    "kind": {"enum": ["cat", "dog"]},
+    "version": {"const": 2},
+    "score": {"type": "number", "minimum": 0, "maximum": 10, "exclusiveMaximum": 10},
+    "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 2},
+    "owner": {"$ref": "#/$defs/person"},
+    "id": {"anyOf": [{"type": "integer"}, {"type": "string"}]}
+  },
+  "required": ["name", "kind", "version"],
+  "additionalProperties": false,
+  "$defs": {"person": {"type": "object", "properties": {"age": {"type": "integer"}},
+                        "required": ["age"]}}
+})";
+}  // namespace
+
+TEST(JsonSchema, AcceptsAConformingDocument) {
+  auto s = compile(kSchema);
+  SchemaViolation v;
+  EXPECT_TRUE(s->validate(R"({"name":"Tom","kind":"cat","version":2,"score":9.5,"tags":["a"],
+                             "owner":{"age":3},"id":"x"})",
+                          v))
+      << v.message;
+}
+
+TEST(JsonSchema, FirstViolationWithItsPointer) {
+  auto s = compile(kSchema);
+  struct Case {
+    const char *doc;
+    const char *pointer;
+    const char *keyword;
+  } cases[] = {
+      {R"({"kind":"cat","version":2})", "/name", "required"},
+      {R"({"name":"T","kind":"cat","version":2})", "/name", "minLength"},
+      {R"({"name":"Tommy!","kind":"cat","version":2})", "/name", "maxLength"},
+      {R"({"name":"Tom","kind":"cow","version":2})", "/kind", "enum"},
+      {R"({"name":"Tom","kind":"cat","version":3})", "/version", "enum"},  // const
+      {R"({"name":"Tom","kind":"cat","version":2,"score":10})", "/score", "maximum"},
+      {R"({"name":"Tom","kind":"cat","version":2,"score":-1})", "/score", "minimum"},
+      {R"({"name":"Tom","kind":"cat","version":2,"tags":[]})", "/tags", "minItems"},
+      {R"({"name":"Tom","kind":"cat","version":2,"tags":["a","b","c"]})", "/tags", "maxItems"},
+      {R"({"name":"Tom","kind":"cat","version":2,"tags":[1]})", "/tags/0", "type"},
+      {R"({"name":"Tom","kind":"cat","version":2,"owner":{}})", "/owner/age", "required"},
+      {R"({"name":"Tom","kind":"cat","version":2,"id":1.5})", "/id", "anyOf"},
+      {R"({"name":"Tom","kind":"cat","version":2,"extra":1})", "/extra", "additionalProperties"},
+      {R"([1])", "", "type"},
+  };
+  for (const Case &c : cases) {
+    SchemaViolation v;
+    EXPECT_FALSE(s->validate(c.doc, v)) << c.doc;
+    EXPECT_EQ(v.pointer, c.pointer) << c.doc << ": " << v.message;
+    EXPECT_EQ(v.keyword, c.keyword) << c.doc << ": " << v.message;
+  }
+}
+
+TEST(JsonSchema, NotJsonAtAll) {
+  auto s = compile(R"({"type":"object"})");
+  SchemaViolation v;
+  EXPECT_FALSE(s->validate("Sure! Here is the JSON: {", v));
+  EXPECT_EQ(v.keyword, "json");
+  EXPECT_NE(v.message.find("not JSON"), std::string::npos);
+}
+
+TEST(JsonSchema, RequestFieldValidatedAtSubmit) {
+  RequestSpec r;
+  EXPECT_FALSE(parse_request(R"({"model":"m","prompt":"x","json_schema":{"name":"pet","schema":{"type":"object"}}})",
+                             "", r));
+  EXPECT_EQ(r.schema_name, "pet");
+  EXPECT_TRUE(r.schema_strict);
+  EXPECT_EQ(r.schema_json, R"({"type":"object"})");
+  RequestSpec bad;
+  DocError err = parse_request(R"({"model":"m","prompt":"x","json_schema":{"name":"a b","schema":{}}})", "", bad);
+  EXPECT_EQ(err.status, LLMSVC_ESCHEMA);
+  EXPECT_NE(err.message.find("request.json_schema.name"), std::string::npos);
+  err = parse_request(R"({"model":"m","prompt":"x","json_schema":{"schema":5}})", "", bad);
+  EXPECT_NE(err.message.find("request.json_schema.schema: expected an object"), std::string::npos);
+}
