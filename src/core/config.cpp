@@ -73,9 +73,11 @@ DocError parse_config(const char *json, Config &out) {
       !r.get_int("default_max_output_tokens", out.default_max_output_tokens, err, 1, 1 << 24))
     return err;
   if (out.provider == "openai") out.provider = "openai_chat";
-  if (out.provider != "openai_chat" && out.provider != "anthropic")
-    return {LLMSVC_ESCHEMA, "config.provider: \"" + out.provider +
-                                "\" is not a known provider (openai_chat, anthropic)"};
+  if (out.provider != "openai_chat" && out.provider != "openai_responses" &&
+      out.provider != "anthropic")
+    return {LLMSVC_ESCHEMA,
+            "config.provider: \"" + out.provider +
+                "\" is not a known provider (openai_chat, openai_responses, anthropic)"};
   const bool anthropic = out.provider == "anthropic";
   if (out.max_tokens_field != "max_completion_tokens" && out.max_tokens_field != "max_tokens")
     return {LLMSVC_ESCHEMA,

@@ -42,6 +42,8 @@ struct RequestSpec {
   std::vector<std::string> stop;
   std::optional<int64_t> seed;
   std::string user;
+  std::string reasoning_effort;      // minimal, low, medium, high; empty: the model's default
+  std::string previous_response_id;  // continue a stored response (OpenAI Responses)
   std::string operation;  // usage grouping; "default" when empty
   int priority = kPriorityNormal;
   int64_t timeout_ms = 0;     // overall deadline from submit, 0 = none

@@ -213,6 +213,10 @@ void Engine::drain_inbox() {
 }
 
 void Engine::accept(Pending *p, int64_t now) {
+  if (!p->spec.previous_response_id.empty()) {
+    auto it = contexts_.find(p->spec.previous_response_id);
+    if (it != contexts_.end()) p->reserved.input += it->second;
+  }
   live_.emplace(p->id, p);
   metrics_.submitted();
   if (p->deadline_ns != kNever) timers_.emplace(p->deadline_ns, p->id, 1);
@@ -518,6 +522,14 @@ std::string Engine::redact(std::string s) const {
 void Engine::account(Pending *p, const ProviderReply &reply) {
   if (!reply.has_usage) return;
   const TokenUsage &u = reply.usage;
+  if (provider_->chains() && !reply.response_id.empty() &&
+      contexts_.emplace(reply.response_id, u.prompt + u.completion).second) {
+    context_order_.push_back(reply.response_id);
+    if (context_order_.size() > kMaxContexts) {
+      contexts_.erase(context_order_.front());
+      context_order_.pop_front();
+    }
+  }
   p->has_usage = true;
   p->usage.prompt += u.prompt;
   p->usage.completion += u.completion;

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <functional>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -119,6 +120,11 @@ class Engine {
   std::set<std::tuple<int64_t, uint64_t, int>> timers_;
   int64_t gate_wake_ns_ = kNever;
   std::vector<std::unique_ptr<Transfer>> transfers_;  // idle handles for reuse
+  // Context size (input + output tokens) of recent responses, so that a request continuing
+  // one reserves what the provider will count; bounded, oldest forgotten first.
+  std::unordered_map<std::string, int64_t> contexts_;
+  std::deque<std::string> context_order_;
+  static constexpr size_t kMaxContexts = 10000;
   struct Done {
     llmsvc_result *result;
     llmsvc_complete_cb cb;

@@ -11,16 +11,16 @@ namespace llmsvc {
 
 AnthropicProvider::AnthropicProvider(const Config &config)
     : url_(config.base_url + "/messages"), default_max_tokens_(config.default_max_output_tokens) {
-  auto add = [this](const std::string &h) {
-    curl_slist *n = curl_slist_append(headers_, h.c_str());
-    if (!n) throw std::bad_alloc();
-    headers_ = n;
-  };
-  add("Content-Type: application/json");
-  add("Accept: application/json");
-  add("Expect:");
-  add("anthropic-version: " + config.anthropic_version);
-  if (!config.api_key.empty()) add("x-api-key: " + config.api_key);
+  try {
+    append_header(headers_, "Content-Type: application/json");
+    append_header(headers_, "Accept: application/json");
+    append_header(headers_, "Expect:");
+    append_header(headers_, "anthropic-version: " + config.anthropic_version);
+    if (!config.api_key.empty()) append_header(headers_, "x-api-key: " + config.api_key);
+  } catch (...) {
+    curl_slist_free_all(headers_);
+    throw;
+  }
 }
 
 AnthropicProvider::~AnthropicProvider() { curl_slist_free_all(headers_); }
@@ -56,6 +56,12 @@ void write_text_block(JsonWriter &w, const std::string &text) {
 }  // namespace
 
 std::string AnthropicProvider::unsupported(const RequestSpec &req) const {
+  if (!req.previous_response_id.empty())
+    return "previous_response_id is an OpenAI Responses feature; Anthropic takes the whole "
+           "conversation in messages";
+  if (!req.reasoning_effort.empty())
+    return "reasoning_effort is not an Anthropic parameter";
+  if (req.seed) return "seed is not an Anthropic parameter";
   if (req.temperature && *req.temperature > 1.0)
     return "temperature " + std::to_string(*req.temperature) +
            " is above 1, the most Anthropic accepts";
@@ -298,11 +304,8 @@ void AnthropicProvider::read_header(std::string_view name, std::string_view valu
       out.reset_output_tokens_ns = parse_rfc3339_from(value, wall_now_ms);
     return;
   }
-  if (name == "retry-after") out.retry_after_ns = parse_retry_after(value, wall_now_ms / 1000);
-  else if (name == "x-should-retry") {
-    std::string_view v = value.substr(0, value.find_first_of("\r\n "));
-    out.should_retry = v == "true" ? 1 : v == "false" ? 0 : -1;
-  } else if (name == "request-id") {
+  if (read_retry_header(name, value, wall_now_ms, out)) return;
+  if (name == "request-id") {
     out.request_id.assign(value.substr(0, value.find_first_of("\r\n")));
   }
 }

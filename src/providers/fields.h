@@ -7,6 +7,8 @@
 
 #include "common/json.h"
 
+struct curl_slist;
+
 namespace llmsvc {
 
 /// An integer member of an object, 0 when absent or not an integer.
@@ -38,8 +40,17 @@ inline int64_t parse_count(std::string_view v) {
 }
 
 /// The provider's error object: {"error": {"type", "code", "message", "param"}} (OpenAI and
-/// Anthropic share this part of the shape), or {"error": "text"}.
+/// Anthropic share this part of the shape), or {"error": "text"} (Ollama).
 struct ProviderError;
 void parse_error_object(std::string_view body, ProviderError &out);
+
+/// The retry headers every provider may send: retry-after-ms, retry-after (seconds or an
+/// HTTP date), x-should-retry. True when `name` was one of them.
+struct ResponseHeaders;
+bool read_retry_header(std::string_view name, std::string_view value, int64_t wall_now_ms,
+                       ResponseHeaders &out);
+
+/// Appends a header line to a curl list; throws std::bad_alloc when curl cannot.
+void append_header(curl_slist *&list, const std::string &line);
 
 }  // namespace llmsvc

@@ -10,19 +10,9 @@
 namespace llmsvc {
 
 OpenAIChatProvider::OpenAIChatProvider(const Config &config)
-    : url_(config.base_url + "/chat/completions"), max_tokens_field_(config.max_tokens_field) {
-  auto add = [this](const std::string &h) {
-    curl_slist *n = curl_slist_append(headers_, h.c_str());
-    if (!n) throw std::bad_alloc();
-    headers_ = n;
-  };
-  add("Content-Type: application/json");
-  add("Accept: application/json");
-  add("Expect:");  // no 100-continue round trip for larger bodies
-  if (!config.api_key.empty()) add("Authorization: Bearer " + config.api_key);
-  if (!config.organization.empty()) add("OpenAI-Organization: " + config.organization);
-  if (!config.project.empty()) add("OpenAI-Project: " + config.project);
-}
+    : url_(config.base_url + "/chat/completions"),
+      max_tokens_field_(config.max_tokens_field),
+      headers_(openai_headers(config)) {}
 
 OpenAIChatProvider::~OpenAIChatProvider() { curl_slist_free_all(headers_); }
 
@@ -115,6 +105,10 @@ void OpenAIChatProvider::build_body(const RequestSpec &req, JsonBuffer &out) con
     w.Key("user");
     write_str(w, req.user);
   }
+  if (!req.reasoning_effort.empty()) {
+    w.Key("reasoning_effort");
+    write_str(w, req.reasoning_effort);
+  }
   if (req.schema) {
     w.Key("response_format");
     w.StartObject();
@@ -136,6 +130,12 @@ void OpenAIChatProvider::build_body(const RequestSpec &req, JsonBuffer &out) con
     w.EndObject();
   }
   w.EndObject();
+}
+
+std::string OpenAIChatProvider::unsupported(const RequestSpec &req) const {
+  if (!req.previous_response_id.empty())
+    return "previous_response_id needs the Responses API (provider openai_responses)";
+  return {};
 }
 
 int64_t OpenAIChatProvider::estimate_prompt_tokens(const RequestSpec &req) const {
@@ -195,38 +195,36 @@ ProviderError OpenAIChatProvider::parse_error(std::string_view body) const {
   return e;
 }
 
-void parse_error_object(std::string_view body, ProviderError &e) {
-  ScratchDoc scratch;
-  JsonDoc &doc = scratch.doc();
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject()) return;
-  auto err = doc.FindMember("error");
-  if (err == doc.MemberEnd()) return;
-  if (err->value.IsString()) {
-    e.message = std::string(sv(err->value));
-    return;
-  }
-  e.type = str_member(err->value, "type");
-  e.code = str_member(err->value, "code");
-  e.message = str_member(err->value, "message");
-  e.param = str_member(err->value, "param");
-}
-
 void OpenAIChatProvider::read_header(std::string_view name, std::string_view value,
                                      int64_t wall_now_ms, ResponseHeaders &out) const {
-  if (name.size() < 10) return;
+  read_openai_header(name, value, wall_now_ms, out);
+}
+
+void read_openai_header(std::string_view name, std::string_view value, int64_t wall_now_ms,
+                        ResponseHeaders &out) {
+  if (read_retry_header(name, value, wall_now_ms, out)) return;
   if (name == "x-ratelimit-remaining-requests") out.remaining_requests = parse_count(value);
   else if (name == "x-ratelimit-remaining-tokens") out.remaining_tokens = parse_count(value);
   else if (name == "x-ratelimit-reset-requests") out.reset_requests_ns = parse_go_duration(value);
   else if (name == "x-ratelimit-reset-tokens") out.reset_tokens_ns = parse_go_duration(value);
-  else if (name == "retry-after-ms") out.retry_after_ms_ns = parse_retry_after_ms(value);
-  else if (name == "retry-after") out.retry_after_ns = parse_retry_after(value, wall_now_ms / 1000);
-  else if (name == "x-should-retry") {
-    std::string_view v = value.substr(0, value.find_first_of("\r\n "));
-    out.should_retry = v == "true" ? 1 : v == "false" ? 0 : -1;
-  } else if (name == "x-request-id") {
-    out.request_id.assign(value.substr(0, value.find_first_of("\r\n")));
+  else if (name == "x-request-id") out.request_id.assign(value.substr(0, value.find_first_of("\r\n")));
+}
+
+curl_slist *openai_headers(const Config &config) {
+  curl_slist *list = nullptr;
+  try {
+    append_header(list, "Content-Type: application/json");
+    append_header(list, "Accept: application/json");
+    append_header(list, "Expect:");  // no 100-continue round trip for larger bodies
+    if (!config.api_key.empty()) append_header(list, "Authorization: Bearer " + config.api_key);
+    if (!config.organization.empty())
+      append_header(list, "OpenAI-Organization: " + config.organization);
+    if (!config.project.empty()) append_header(list, "OpenAI-Project: " + config.project);
+  } catch (...) {
+    curl_slist_free_all(list);
+    throw;
   }
+  return list;
 }
 
 }  // namespace llmsvc

@@ -6,6 +6,12 @@
 
 namespace llmsvc {
 
+/// What the OpenAI family shares: its headers (Bearer key, organization, project) and its
+/// rate-limit and retry response headers.
+curl_slist *openai_headers(const Config &config);
+void read_openai_header(std::string_view name, std::string_view value, int64_t wall_now_ms,
+                        ResponseHeaders &out);
+
 class OpenAIChatProvider final : public Provider {
  public:
   explicit OpenAIChatProvider(const Config &config);
@@ -18,6 +24,7 @@ class OpenAIChatProvider final : public Provider {
   curl_slist *headers() const override { return headers_; }
   void build_body(const RequestSpec &req, JsonBuffer &out) const override;
   int64_t estimate_prompt_tokens(const RequestSpec &req) const override;
+  std::string unsupported(const RequestSpec &req) const override;
   bool parse_reply(std::string_view body, ProviderReply &out,
                    std::string &error) const override;
   ProviderError parse_error(std::string_view body) const override;

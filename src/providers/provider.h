@@ -69,6 +69,9 @@ class Provider {
   }
   /// What the limiter counts once the reply's usage is known.
   virtual Tokens metered(const TokenUsage &u) const { return {u.prompt, u.completion}; }
+  /// Whether a request may continue a stored response (previous_response_id), whose
+  /// context the provider then counts as input again.
+  virtual bool chains() const { return false; }
   /// A request this provider cannot send as it is: the reason, else empty. Checked at
   /// submit, before anything is sent.
   virtual std::string unsupported(const RequestSpec &) const { return {}; }

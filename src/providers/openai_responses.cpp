@@ -1,0 +1,201 @@
+#include "providers/openai_responses.h"
+
+#include <curl/curl.h>
+
+#include "providers/fields.h"
+#include "providers/openai_chat.h"
+
+namespace llmsvc {
+
+OpenAIResponsesProvider::OpenAIResponsesProvider(const Config &config)
+    : url_(config.base_url + "/responses"), headers_(openai_headers(config)) {}
+
+OpenAIResponsesProvider::~OpenAIResponsesProvider() { curl_slist_free_all(headers_); }
+
+std::string OpenAIResponsesProvider::unsupported(const RequestSpec &req) const {
+  if (!req.stop.empty()) return "the Responses API takes no stop sequences";
+  if (req.seed) return "the Responses API takes no seed";
+  if (req.max_output_tokens > 0 && req.max_output_tokens < 16)
+    return "the Responses API needs max_output_tokens of at least 16";
+  return {};
+}
+
+void OpenAIResponsesProvider::build_body(const RequestSpec &req, JsonBuffer &out) const {
+  JsonWriter w(out);
+  w.StartObject();
+  w.Key("model");
+  write_str(w, req.model);
+  if (!req.instructions.empty()) {
+    w.Key("instructions");
+    write_str(w, req.instructions);
+  }
+  w.Key("input");
+  w.StartArray();
+  for (const Message &m : req.messages) {
+    w.StartObject();
+    w.Key("role");
+    write_str(w, m.role);
+    w.Key("content");
+    if (m.content_is_string) {
+      write_str(w, m.parts.front().text);
+    } else if (m.role == "assistant") {
+      // Earlier answers go back as output text.
+      w.StartArray();
+      for (const ContentPart &p : m.parts) {
+        w.StartObject();
+        w.Key("type");
+        w.String("output_text");
+        w.Key("text");
+        write_str(w, p.text);
+        w.EndObject();
+      }
+      w.EndArray();
+    } else {
+      w.StartArray();
+      for (const ContentPart &p : m.parts) {
+        w.StartObject();
+        if (p.type == ContentPart::Type::kText) {
+          w.Key("type");
+          w.String("input_text");
+          w.Key("text");
+          write_str(w, p.text);
+        } else {
+          w.Key("type");
+          w.String("input_image");
+          w.Key("image_url");
+          write_str(w, p.url);
+          w.Key("detail");
+          write_str(w, p.detail.empty() ? std::string_view("auto") : std::string_view(p.detail));
+        }
+        w.EndObject();
+      }
+      w.EndArray();
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  if (req.max_output_tokens > 0) {
+    w.Key("max_output_tokens");
+    w.Int64(req.max_output_tokens);
+  }
+  if (req.temperature) {
+    w.Key("temperature");
+    w.Double(*req.temperature);
+  }
+  if (req.top_p) {
+    w.Key("top_p");
+    w.Double(*req.top_p);
+  }
+  if (!req.reasoning_effort.empty()) {
+    w.Key("reasoning");
+    w.StartObject();
+    w.Key("effort");
+    write_str(w, req.reasoning_effort);
+    w.EndObject();
+  }
+  if (!req.previous_response_id.empty()) {
+    w.Key("previous_response_id");
+    write_str(w, req.previous_response_id);
+  }
+  if (!req.user.empty()) {
+    w.Key("user");
+    write_str(w, req.user);
+  }
+  if (req.schema) {
+    w.Key("text");
+    w.StartObject();
+    w.Key("format");
+    w.StartObject();
+    w.Key("type");
+    w.String("json_schema");
+    w.Key("name");
+    write_str(w, req.schema_name);
+    if (!req.schema_description.empty()) {
+      w.Key("description");
+      write_str(w, req.schema_description);
+    }
+    w.Key("schema");
+    w.RawValue(req.schema_json.data(), req.schema_json.size(), rapidjson::kObjectType);
+    w.Key("strict");
+    w.Bool(req.schema_strict);
+    w.EndObject();
+    w.EndObject();
+  }
+  w.EndObject();
+}
+
+int64_t OpenAIResponsesProvider::estimate_prompt_tokens(const RequestSpec &req) const {
+  // The same estimate as Chat Completions: instructions count as one more message. The
+  // context of a previous response is added by the engine, which remembers its size.
+  constexpr int64_t kPerMessage = 4, kPerImage = 85, kBase = 3;
+  int64_t total = kBase;
+  if (!req.instructions.empty()) total += kPerMessage + text_tokens(req.instructions.size());
+  for (const Message &m : req.messages) {
+    total += kPerMessage;
+    for (const ContentPart &p : m.parts)
+      total += p.type == ContentPart::Type::kText ? text_tokens(p.text.size()) : kPerImage;
+  }
+  return total;
+}
+
+bool OpenAIResponsesProvider::parse_reply(std::string_view body, ProviderReply &out,
+                                          std::string &error) const {
+  ScratchDoc scratch;
+  JsonDoc &doc = scratch.doc();
+  doc.Parse(body.data(), body.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    error = "the reply is not a JSON object";
+    return false;
+  }
+  auto output = doc.FindMember("output");
+  if (output == doc.MemberEnd() || !output->value.IsArray()) {
+    error = "the reply has no output array";
+    return false;
+  }
+  for (const auto &item : output->value.GetArray()) {
+    if (str_member(item, "type") != "message") continue;  // reasoning items carry no text
+    auto content = item.FindMember("content");
+    if (content == item.MemberEnd() || !content->value.IsArray()) continue;
+    for (const auto &part : content->value.GetArray()) {
+      std::string type = str_member(part, "type");
+      if (type == "output_text") out.text += str_member(part, "text");
+      else if (type == "refusal") out.finish_reason = "refusal";
+    }
+  }
+  out.response_id = str_member(doc, "id");
+  out.model = str_member(doc, "model");
+  if (out.finish_reason.empty()) {
+    std::string status = str_member(doc, "status");
+    auto details = doc.FindMember("incomplete_details");
+    std::string reason = details != doc.MemberEnd() ? str_member(details->value, "reason") : "";
+    out.finish_reason = status == "completed"                 ? "stop"
+                        : reason == "max_output_tokens"       ? "length"
+                        : !reason.empty()                     ? reason
+                                                              : status;
+  }
+  auto usage = doc.FindMember("usage");
+  if (usage != doc.MemberEnd() && usage->value.IsObject()) {
+    const JsonValue &u = usage->value;
+    out.has_usage = true;
+    out.usage.prompt = int_member(u, "input_tokens");
+    out.usage.completion = int_member(u, "output_tokens");
+    auto in = u.FindMember("input_tokens_details");
+    if (in != u.MemberEnd()) out.usage.cached = int_member(in->value, "cached_tokens");
+    auto outd = u.FindMember("output_tokens_details");
+    if (outd != u.MemberEnd()) out.usage.reasoning = int_member(outd->value, "reasoning_tokens");
+  }
+  return true;
+}
+
+ProviderError OpenAIResponsesProvider::parse_error(std::string_view body) const {
+  ProviderError e;
+  parse_error_object(body, e);
+  return e;
+}
+
+void OpenAIResponsesProvider::read_header(std::string_view name, std::string_view value,
+                                          int64_t wall_now_ms, ResponseHeaders &out) const {
+  read_openai_header(name, value, wall_now_ms, out);
+}
+
+}  // namespace llmsvc
