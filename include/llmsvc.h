@@ -115,6 +115,20 @@ typedef struct llmsvc_error llmsvc_error;
  */
 typedef void (*llmsvc_complete_cb)(llmsvc_result *result, void *payload);
 
+/**
+ * Delta callback of a streamed request: `text` (`len` bytes, not NUL-terminated) is the
+ * next piece of the reply. Called on the engine thread, in order, before the request's
+ * completion; `text` is valid only during the call. The completion carries the whole text.
+ */
+typedef void (*llmsvc_delta_cb)(uint64_t request_id, const char *text, size_t len,
+                                void *payload);
+
+/** What a result object is (llmsvc_result_type). */
+typedef enum llmsvc_result_type_t {
+  LLMSVC_RESULT_COMPLETION = 0, /**< the one completion of a request */
+  LLMSVC_RESULT_DELTA = 1       /**< a piece of a streamed reply (completion-queue mode) */
+} llmsvc_result_type_t;
+
 /** @name Library */
 /**@{*/
 /** The runtime version string, "MAJOR.MINOR.PATCH". Static; never free it. */
@@ -170,6 +184,21 @@ LLMSVC_API int llmsvc_client_new(llmsvc_client **out, const char *config,
 LLMSVC_API int llmsvc_client_submit(llmsvc_client *client, const char *request,
                                     llmsvc_complete_cb cb, void *payload, uint64_t *out_id,
                                     llmsvc_error **out_err);
+
+/**
+ * Submits a request whose reply is streamed: the text arrives piece by piece through
+ * `on_delta` (may be NULL) while the provider produces it, then `on_done` completes the
+ * request once, as for llmsvc_client_submit, with the whole text, usage and cost. Time to
+ * first token is recorded. A stream is retried only before its first delta was delivered.
+ *
+ * When `on_done` is NULL, deltas and the completion go to the completion queue in order:
+ * deltas are results of type LLMSVC_RESULT_DELTA whose text is the piece (`on_delta` must
+ * then be NULL). Returns LLMSVC_ESCHEMA when the client's provider cannot stream.
+ */
+LLMSVC_API int llmsvc_client_submit_stream(llmsvc_client *client, const char *request,
+                                           llmsvc_delta_cb on_delta, llmsvc_complete_cb on_done,
+                                           void *payload, uint64_t *out_id,
+                                           llmsvc_error **out_err);
 
 /**
  * Sends a request and waits for its result, on the same path as llmsvc_client_submit.
@@ -238,11 +267,14 @@ LLMSVC_API int llmsvc_client_destroy(llmsvc_client *client);
 /**@{*/
 /** The id llmsvc_client_submit returned for this request. */
 LLMSVC_API uint64_t llmsvc_result_id(const llmsvc_result *result);
+/** LLMSVC_RESULT_COMPLETION, or LLMSVC_RESULT_DELTA for a streamed piece taken from the
+ * completion queue. */
+LLMSVC_API int llmsvc_result_type(const llmsvc_result *result);
 /** LLMSVC_KIND_NONE on success, else the error kind. */
 LLMSVC_API int llmsvc_result_kind(const llmsvc_result *result);
 /** The HTTP status of the last attempt, 0 when no response was received. */
 LLMSVC_API int llmsvc_result_http_status(const llmsvc_result *result);
-/** The assistant's text on success ("" when none); NULL on error. */
+/** The assistant's text on success ("" when none), or a delta's piece; NULL on error. */
 LLMSVC_API const char *llmsvc_result_text(const llmsvc_result *result);
 /** The error message on error (provider's own message included); NULL on success. */
 LLMSVC_API const char *llmsvc_result_error_message(const llmsvc_result *result);

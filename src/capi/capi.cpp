@@ -147,6 +147,23 @@ int llmsvc_client_submit(llmsvc_client *client, const char *request, llmsvc_comp
   });
 }
 
+int llmsvc_client_submit_stream(llmsvc_client *client, const char *request,
+                                llmsvc_delta_cb on_delta, llmsvc_complete_cb on_done,
+                                void *payload, uint64_t *out_id, llmsvc_error **out_err) {
+  if (out_err) *out_err = nullptr;
+  if (out_id) *out_id = 0;
+  if (int rc = check_client(client, out_err)) return rc;
+  if (!request) return fail(out_err, LLMSVC_EINVAL, "request is NULL");
+  if (!on_done && on_delta)
+    return fail(out_err, LLMSVC_EINVAL,
+                "on_delta needs on_done: without a callback, deltas go to the completion queue");
+  return guarded(out_err, [&]() -> int {
+    std::string message;
+    int rc = client->engine->submit(request, on_done, payload, out_id, message, true, on_delta);
+    return rc ? fail(out_err, rc, std::move(message)) : LLMSVC_OK;
+  });
+}
+
 namespace {
 
 struct Waiter {
@@ -263,6 +280,8 @@ int llmsvc_client_destroy(llmsvc_client *client) {
 }
 
 uint64_t llmsvc_result_id(const llmsvc_result *r) { return r ? r->id : 0; }
+
+int llmsvc_result_type(const llmsvc_result *r) { return r ? r->type : LLMSVC_RESULT_COMPLETION; }
 
 int llmsvc_result_kind(const llmsvc_result *r) { return r ? r->kind : LLMSVC_KIND_INTERNAL; }
 

@@ -6,9 +6,11 @@
 
 #include "common/alloc.h"
 #include "common/json.h"
+#include "llmsvc.h"
 
 struct llmsvc_result : llmsvc::HeapObject {
   uint64_t id = 0;
+  int type = LLMSVC_RESULT_COMPLETION;
   int kind = 0;
   int http_status = 0;
   std::string text;

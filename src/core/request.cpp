@@ -165,7 +165,7 @@ DocError parse_request(std::string_view json, const std::string &default_model,
   static const char *const known[] = {
       "model",    "messages", "prompt",   "instructions", "system",   "max_output_tokens",
       "max_tokens", "temperature", "top_p", "stop",       "seed",     "user",
-      "operation", "priority", "timeout_ms", "metadata",  "trace_id", "id", "json_schema", "reasoning_effort", "previous_response_id", nullptr};
+      "operation", "priority", "timeout_ms", "metadata",  "trace_id", "id", "json_schema", "reasoning_effort", "previous_response_id", "stream", nullptr};
   if (!r.only(known, err)) return err;
   if (!r.get_string("model", out.model, err)) return err;
   if (out.model.empty()) out.model = default_model;
@@ -242,7 +242,8 @@ DocError parse_request(std::string_view json, const std::string &default_model,
       !r.get_int("timeout_ms", out.timeout_ms, err, 0, int64_t(30) * 24 * 3600 * 1000))
     return err;
   if (!parse_priority(r.find("priority"), out.priority, err)) return err;
-  if (!r.get_string("reasoning_effort", out.reasoning_effort, err) ||
+  if (!r.get_bool("stream", out.stream, err) ||
+      !r.get_string("reasoning_effort", out.reasoning_effort, err) ||
       !r.get_string("previous_response_id", out.previous_response_id, err))
     return err;
   if (!out.reasoning_effort.empty() && out.reasoning_effort != "minimal" &&

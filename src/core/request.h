@@ -46,6 +46,7 @@ struct RequestSpec {
   std::string previous_response_id;  // continue a stored response (OpenAI Responses)
   std::string operation;  // usage grouping; "default" when empty
   int priority = kPriorityNormal;
+  bool stream = false;  // ask for a streamed reply (llmsvc_client_submit_stream sets it)
   int64_t timeout_ms = 0;     // overall deadline from submit, 0 = none
   std::string metadata_json;  // a JSON object, echoed in the result, never sent
   std::string trace_id;

@@ -43,13 +43,20 @@ Engine::~Engine() {
 void Engine::wake() { curl_multi_wakeup(multi_); }
 
 int Engine::submit(std::string_view request_json, llmsvc_complete_cb cb, void *payload,
-                   uint64_t *out_id, std::string &message) {
+                   uint64_t *out_id, std::string &message, bool stream,
+                   llmsvc_delta_cb delta_cb) {
   int64_t t0 = steady_now_ns();
   std::unique_ptr<Pending> p(new Pending);
   DocError err = parse_request(request_json, config_.model, p->spec);
   if (err) {
     message = std::move(err.message);
     return err.status;
+  }
+  p->spec.stream |= stream;
+  p->delta_cb = delta_cb;
+  if (p->spec.stream && !provider_->streams()) {
+    message = std::string("request: the ") + provider_->name() + " provider does not stream";
+    return LLMSVC_ESCHEMA;
   }
   if (std::string why = provider_->unsupported(p->spec); !why.empty()) {
     message = "request: " + why;
@@ -307,7 +314,13 @@ void Engine::start_attempt(Pending *p, int64_t now) {
   Attempt &a = p->attempts.emplace_back();
   a.start_ns = now;
   a.start_wall_ms = clock_.wall_ms();
-  x->start(p->body_text, p->body_len, p, a.start_wall_ms);
+  if (p->spec.stream) {
+    p->decoder.reset(provider_->stream_format());
+    p->stream = StreamState{};
+    p->stream_failed = false;
+    p->stream_error = ProviderError{};
+  }
+  x->start(p->body_text, p->body_len, p, a.start_wall_ms, p->spec.stream ? this : nullptr);
   CURLMcode mc = curl_multi_add_handle(multi_, x->easy());
   p->state = Pending::State::kInFlight;
   p->transfer = x.release();
@@ -391,10 +404,47 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
 
   int status = int(x->http_status());
   a.http_status = status;
+  if (status >= 200 && status < 300 && p->spec.stream) {
+    stream_events_.clear();
+    p->decoder.finish(stream_events_);
+    if (!p->stream_failed) take_stream_events(p);
+    if (p->stream_failed || !p->stream.done) {
+      // An error event, or a body that ended before the provider's closing event.
+      const ProviderError &e = p->stream_error;
+      Classification c{LLMSVC_KIND_CONNECTION, true};
+      if (!p->stream_failed) {
+        p->error_message = "the stream ended before the provider's closing event";
+      } else {
+        int as_status = e.type == "rate_limit_error" ? 429
+                        : e.type == "invalid_request_error" ? 400
+                        : e.type == "overloaded_error" ? 529 : 500;
+        c = classify_http(as_status, e.type, e.code, -1);
+        if (e.type.empty() && e.code.empty()) c = {LLMSVC_KIND_PROTOCOL, false};
+        p->error_message = "stream error" + (e.type.empty() ? std::string() : " " + e.type) +
+                           ": " + e.message;
+        p->provider_error = e;
+      }
+      gates_.settle(now, reserved,
+                    p->stream.reply.has_usage ? provider_->metered(p->stream.reply.usage) : reserved);
+      a.kind = c.kind;
+      metrics_.attempt_done(now, a.kind, a.end_ns - a.start_ns, 0);
+      transfers_.push_back(std::move(x));
+      p->overhead_ns += steady_now_ns() - t0;
+      ResponseHeaders none;
+      retry_or_fail(p, c, none, now);
+      return;
+    }
+  }
   if (status >= 200 && status < 300) {
     ProviderReply reply;
     std::string perr;
-    bool ok = provider_->parse_reply(x->response(), reply, perr);
+    bool ok = true;
+    if (p->spec.stream) reply = std::move(p->stream.reply);
+    else ok = provider_->parse_reply(x->response(), reply, perr);
+    if (ok && p->spec.stream && !reply.has_usage) {
+      p->stream.reply = reply;  // no usage from the provider: estimate from what came
+      estimate_stream_usage(p);
+    }
     gates_.settle(now, reserved, ok && reply.has_usage ? provider_->metered(reply.usage) : reserved);
     gates_.observe(now, remaining(h));
     a.kind = ok ? LLMSVC_KIND_NONE : LLMSVC_KIND_PROTOCOL;
@@ -411,7 +461,7 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
       finish(p, LLMSVC_KIND_PROTOCOL, "HTTP " + std::to_string(status) + " but " + perr, now);
     } else if (a.kind != LLMSVC_KIND_SCHEMA_MISMATCH) {
       finish(p, LLMSVC_KIND_NONE, std::string(), now, &reply);
-    } else if (p->schema_retries_left > 0) {
+    } else if (p->schema_retries_left > 0 && !p->delta_sent) {
       --p->schema_retries_left;  // ask again at once: the provider was fine, the output not
       metrics_.backoff(0, false);
       enqueue(p, now);
@@ -442,6 +492,11 @@ void Engine::retry_or_fail(Pending *p, const Classification &c, const ResponseHe
   const RetryPolicy &policy = config_.retry;
   int64_t failures = int64_t(p->attempts.size());
   if (!c.retryable) return finish(p, c.kind, p->error_message, now);
+  if (p->delta_sent)
+    return finish(p, c.kind,
+                  p->error_message +
+                      " (the stream broke after text was delivered, so it is not retried)",
+                  now);
   if (failures >= policy.max_attempts)
     return finish(p, c.kind,
                   p->error_message + " (gave up after " + std::to_string(failures) +
@@ -547,6 +602,11 @@ void Engine::finish(Pending *p, llmsvc_error_kind kind, std::string message, int
                     const ProviderReply *reply) {
   int64_t t0 = steady_now_ns();
   detach(p, now);
+  if (kind != LLMSVC_KIND_NONE && p->delta_sent && !p->usage_estimated) {
+    // Cut short after text came: the provider's own count if it arrived, else an estimate.
+    if (p->stream.reply.has_usage) account(p, p->stream.reply);
+    else estimate_stream_usage(p);
+  }
   if (kind != LLMSVC_KIND_NONE && !p->attempts.empty() &&
       p->attempts.back().kind == LLMSVC_KIND_NONE && p->attempts.back().end_ns == now)
     p->attempts.back().kind = kind;  // an attempt cut short by cancel, deadline or close
@@ -570,7 +630,73 @@ void Engine::finish(Pending *p, llmsvc_error_kind kind, std::string message, int
   delete p;
 }
 
+bool Engine::on_stream_bytes(void *owner, std::string_view bytes) {
+  auto *p = static_cast<Pending *>(owner);
+  int64_t t0 = steady_now_ns();
+  stream_events_.clear();
+  p->decoder.feed(bytes, stream_events_);
+  bool ok = take_stream_events(p);
+  p->overhead_ns += steady_now_ns() - t0;
+  return ok;
+}
+
+bool Engine::take_stream_events(Pending *p) {
+  for (const StreamEvent &ev : stream_events_) {
+    std::string delta;
+    if (!provider_->on_stream_event(ev, p->stream, delta, p->stream_error)) {
+      p->stream_failed = true;
+      return false;  // aborts the transfer; on_transfer_done reports the error event
+    }
+    if (delta.empty()) continue;
+    if (!p->first_delta_ns) {
+      p->first_delta_ns = clock_.steady_ns();
+      metrics_.first_token(p->first_delta_ns - p->attempts.back().start_ns);
+    }
+    p->stream.reply.text += delta;
+    p->delta_sent = true;
+    if (p->delta_cb || !p->cb) deltas_.push_back({p->id, p->delta_cb, p->payload, std::move(delta)});
+  }
+  return true;
+}
+
+void Engine::estimate_stream_usage(Pending *p) {
+  ProviderReply est = p->stream.reply;
+  if (est.usage.prompt <= 0) est.usage.prompt = p->prompt_estimate;
+  est.usage.completion = text_tokens(p->stream.reply.text.size());
+  est.has_usage = true;
+  p->usage_estimated = true;
+  account(p, est);
+}
+
 void Engine::flush_completions() {
+  // Deltas first: a request's pieces always come before its completion.
+  while (!deltas_.empty()) {
+    std::vector<Delta> batch;
+    batch.swap(deltas_);
+    for (Delta &d : batch) {
+      if (d.cb) {
+        try {
+          d.cb(d.id, d.text.data(), d.text.size(), d.payload);
+        } catch (...) {
+        }
+        continue;
+      }
+      auto *r = new llmsvc_result;
+      r->id = d.id;
+      r->type = LLMSVC_RESULT_DELTA;
+      JsonWriter w(r->json);
+      w.StartObject();
+      w.Key("id");
+      w.Uint64(d.id);
+      w.Key("delta");
+      write_str(w, d.text);
+      w.EndObject();
+      r->json_text = r->json.GetString();
+      r->json_len = r->json.GetSize();
+      r->text = std::move(d.text);
+      completions_.push(r, d.payload);
+    }
+  }
   // A callback may cancel other requests, which completes them: those go in the next round.
   while (!done_.empty()) {
     std::vector<Done> batch;
@@ -708,6 +834,10 @@ llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
     w.Int64(u.cache_write);
     w.Key("reasoning_tokens");
     w.Int64(u.reasoning);
+    if (p->usage_estimated) {
+      w.Key("estimated");  // the stream ended without the provider's own count
+      w.Bool(true);
+    }
     w.EndObject();
   } else {
     w.Null();
@@ -747,6 +877,10 @@ llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
   w.Double(double(now - p->submit_ns) / 1e6);
   w.Key("overhead_us");
   w.Double(double(p->overhead_ns) / 1e3);
+  if (p->first_delta_ns) {
+    w.Key("first_token_ms");
+    w.Double(double(p->first_delta_ns - p->submit_ns) / 1e6);
+  }
   w.EndObject();
   w.EndObject();
   r->json_text = r->json.GetString();

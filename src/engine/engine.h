@@ -35,7 +35,7 @@ namespace llmsvc {
 
 class Transfer;
 
-class Engine {
+class Engine final : private StreamSink {
  public:
   /// Starts the engine thread. Throws std::bad_alloc / std::system_error.
   Engine(Config config, const Clock &clock = SystemClock::instance());
@@ -46,7 +46,8 @@ class Engine {
   /// Parses a request on the calling thread and hands it to the engine.
   /// LLMSVC_OK (id set), LLMSVC_EJSON / LLMSVC_ESCHEMA (message set), LLMSVC_ECLOSED.
   int submit(std::string_view request_json, llmsvc_complete_cb cb, void *payload,
-             uint64_t *out_id, std::string &message);
+             uint64_t *out_id, std::string &message, bool stream = false,
+             llmsvc_delta_cb delta_cb = nullptr);
   int cancel(uint64_t id);
   int set_limits(std::string_view limits_json, std::string &message);
   std::string metrics_json();
@@ -84,6 +85,10 @@ class Engine {
   void finish(Pending *p, llmsvc_error_kind kind, std::string message, int64_t now,
               const ProviderReply *reply = nullptr);
   void flush_completions();
+  bool on_stream_bytes(void *owner, std::string_view bytes) override;
+  /// Hands decoded events to the provider; queues the text deltas for the caller.
+  bool take_stream_events(Pending *p);
+  void estimate_stream_usage(Pending *p);
   void shutdown_all();
   int poll_timeout_ms(int64_t now) const;
   std::string redact(std::string s) const;
@@ -131,6 +136,14 @@ class Engine {
     void *payload;
   };
   std::vector<Done> done_;
+  struct Delta {
+    uint64_t id;
+    llmsvc_delta_cb cb;  // NULL: to the completion queue
+    void *payload;
+    std::string text;
+  };
+  std::vector<Delta> deltas_;
+  std::vector<StreamEvent> stream_events_;
   std::mt19937_64 rng_;
 
   CompletionQueue completions_;

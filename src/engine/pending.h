@@ -55,6 +55,16 @@ struct Pending : HeapObject {
   Transfer *transfer = nullptr;
   std::vector<Attempt> attempts;
 
+  // Streaming.
+  llmsvc_delta_cb delta_cb = nullptr;
+  StreamDecoder decoder;
+  StreamState stream;           // this attempt's reply so far
+  ProviderError stream_error;   // an error event the stream reported
+  bool stream_failed = false;
+  bool delta_sent = false;      // text went to the caller: no retry from here on
+  int64_t first_delta_ns = 0;
+  bool usage_estimated = false;
+
   // What the replies so far used and cost, over every attempt that got one.
   TokenUsage usage;
   bool has_usage = false;

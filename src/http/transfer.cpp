@@ -42,7 +42,10 @@ Transfer::Transfer(const Config &config, const Provider &provider) : provider_(p
 
 Transfer::~Transfer() { curl_easy_cleanup(easy_); }
 
-void Transfer::start(const char *body, size_t len, void *owner, int64_t wall_now_ms) {
+void Transfer::start(const char *body, size_t len, void *owner, int64_t wall_now_ms,
+                     StreamSink *sink) {
+  owner_ = owner;
+  sink_ = sink;
   response_.clear();
   headers_ = ResponseHeaders{};
   errbuf_[0] = '\0';
@@ -61,7 +64,13 @@ long Transfer::http_status() const {
 size_t Transfer::on_body(char *data, size_t size, size_t n, void *self) {
   auto *t = static_cast<Transfer *>(self);
   try {
-    t->response_.append(data, size * n);
+    if (t->sink_) {
+      long status = t->http_status();
+      if (status >= 200 && status < 300)
+        return t->sink_->on_stream_bytes(t->owner_, std::string_view(data, size * n)) ? size * n
+                                                                                       : 0;
+    }
+    t->response_.append(data, size * n);  // a whole reply, or an error body
   } catch (...) {
     return 0;  // curl reports a write error; the attempt fails cleanly
   }

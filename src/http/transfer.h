@@ -16,6 +16,16 @@ namespace llmsvc {
 /// Whether the libcurl in use speaks HTTP/2 reliably (8.1 and later).
 bool http2_reliable();
 
+/// Takes the bytes of a successful streamed reply as they arrive (from inside libcurl's
+/// write callback: it must not call back into libcurl). False aborts the transfer.
+class StreamSink {
+ public:
+  virtual bool on_stream_bytes(void *owner, std::string_view bytes) = 0;
+
+ protected:
+  ~StreamSink() = default;
+};
+
 class Transfer {
  public:
   Transfer(const Config &config, const Provider &provider);
@@ -24,7 +34,9 @@ class Transfer {
   Transfer &operator=(const Transfer &) = delete;
 
   /// Readies the handle for one attempt posting `body` (which must outlive the transfer).
-  void start(const char *body, size_t len, void *owner, int64_t wall_now_ms);
+  /// With a `sink`, a 2xx body goes to it as it arrives instead of being kept.
+  void start(const char *body, size_t len, void *owner, int64_t wall_now_ms,
+             StreamSink *sink = nullptr);
 
   CURL *easy() const { return easy_; }
   const std::string &response() const { return response_; }
@@ -38,6 +50,8 @@ class Transfer {
 
   const Provider &provider_;
   CURL *easy_ = nullptr;
+  void *owner_ = nullptr;
+  StreamSink *sink_ = nullptr;
   std::string response_;
   ResponseHeaders headers_;
   int64_t wall_now_ms_ = 0;

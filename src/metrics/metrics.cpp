@@ -235,6 +235,8 @@ void Metrics::write(JsonWriter &w, int64_t now, const EngineGauges &g, Gates &ga
   write_histogram(w, latency_, 1e6);
   w.Key("overhead_us");
   write_histogram(w, overhead_, 1e3);
+  w.Key("first_token_ms");
+  write_histogram(w, first_token_, 1e6);
 
   w.Key("usage");
   w.StartObject();

@@ -62,6 +62,8 @@ class Metrics {
   void attempt_done(int64_t now, llmsvc_error_kind kind, int64_t latency_ns,
                     int64_t completion_tokens);
   void backoff(int64_t wait_ns, bool server_asked);
+  /// A stream's first text, `ns` after its attempt started.
+  void first_token(int64_t ns) { first_token_.record(ns); }
   void completed(const CompletedRecord &r);
   /// The engine caught an exception it could not attribute to a request.
   void internal_error() { ++internal_errors_; }
@@ -100,6 +102,7 @@ class Metrics {
   Histogram attempt_latency_;
   Histogram queue_wait_;
   Histogram overhead_;
+  Histogram first_token_;
   UsageTotals total_;
   std::unordered_map<std::string, UsageTotals> by_model_;
   std::unordered_map<std::string, UsageTotals> by_operation_;

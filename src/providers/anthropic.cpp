@@ -102,6 +102,10 @@ void AnthropicProvider::build_body(const RequestSpec &req, JsonBuffer &out) cons
   write_str(w, req.model);
   w.Key("max_tokens");
   w.Int64(output_bound(req));
+  if (req.stream) {
+    w.Key("stream");
+    w.Bool(true);
+  }
   // Anthropic takes the system prompt apart from the turns: instructions first, then any
   // system or developer messages, in order.
   std::string system = req.instructions;
@@ -267,16 +271,61 @@ bool AnthropicProvider::parse_reply(std::string_view body, ProviderReply &out,
   out.finish_reason = str_member(doc, "stop_reason");
   auto usage = doc.FindMember("usage");
   if (usage != doc.MemberEnd() && usage->value.IsObject()) {
-    const JsonValue &u = usage->value;
-    int64_t input = int_member(u, "input_tokens");
-    int64_t cache_read = int_member(u, "cache_read_input_tokens");
-    int64_t cache_write = int_member(u, "cache_creation_input_tokens");
     out.has_usage = true;
-    // Our prompt count includes every input token, however it was billed.
-    out.usage.prompt = input + cache_read + cache_write;
-    out.usage.cached = cache_read;
-    out.usage.cache_write = cache_write;
-    out.usage.completion = int_member(u, "output_tokens");
+    read_usage(usage->value, out.usage);
+  }
+  return true;
+}
+
+void AnthropicProvider::read_usage(const JsonValue &u, TokenUsage &out) {
+  int64_t input = int_member(u, "input_tokens");
+  int64_t cache_read = int_member(u, "cache_read_input_tokens");
+  int64_t cache_write = int_member(u, "cache_creation_input_tokens");
+  // Our prompt count includes every input token, however it was billed.
+  out.prompt = input + cache_read + cache_write;
+  out.cached = cache_read;
+  out.cache_write = cache_write;
+  out.completion = int_member(u, "output_tokens");
+}
+
+bool AnthropicProvider::on_stream_event(const StreamEvent &ev, StreamState &st,
+                                        std::string &delta, ProviderError &error) const {
+  if (ev.name == "ping") return true;
+  ScratchDoc scratch;
+  JsonDoc &doc = scratch.doc();
+  doc.Parse(ev.data.data(), ev.data.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    error.message = "a stream event is not a JSON object";
+    return false;
+  }
+  std::string type = ev.name.empty() ? str_member(doc, "type") : ev.name;
+  if (type == "content_block_delta") {
+    auto d = doc.FindMember("delta");
+    if (d == doc.MemberEnd()) return true;
+    std::string kind = str_member(d->value, "type");
+    // A forced tool's input streams as pieces of its JSON: that JSON is the text.
+    if (kind == "text_delta") delta = str_member(d->value, "text");
+    else if (kind == "input_json_delta") delta = str_member(d->value, "partial_json");
+  } else if (type == "message_start") {
+    auto m = doc.FindMember("message");
+    if (m == doc.MemberEnd()) return true;
+    st.reply.response_id = str_member(m->value, "id");
+    st.reply.model = str_member(m->value, "model");
+    auto u = m->value.FindMember("usage");
+    if (u != m->value.MemberEnd() && u->value.IsObject()) read_usage(u->value, st.reply.usage);
+  } else if (type == "message_delta") {
+    auto d = doc.FindMember("delta");
+    if (d != doc.MemberEnd()) st.reply.finish_reason = str_member(d->value, "stop_reason");
+    auto u = doc.FindMember("usage");
+    if (u != doc.MemberEnd()) {
+      st.reply.usage.completion = int_member(u->value, "output_tokens");
+      st.reply.has_usage = true;  // the input counts came with message_start
+    }
+  } else if (type == "message_stop") {
+    st.done = true;
+  } else if (type == "error") {
+    parse_error_object(ev.data, error);
+    return false;
   }
   return true;
 }

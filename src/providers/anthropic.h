@@ -25,8 +25,13 @@ class AnthropicProvider final : public Provider {
   ProviderError parse_error(std::string_view body) const override;
   void read_header(std::string_view name, std::string_view value, int64_t wall_now_ms,
                    ResponseHeaders &out) const override;
+  bool streams() const override { return true; }
+  bool on_stream_event(const StreamEvent &ev, StreamState &st, std::string &delta,
+                       ProviderError &error) const override;
 
  private:
+  static void read_usage(const JsonValue &u, TokenUsage &out);
+
   std::string url_;
   int64_t default_max_tokens_;
   curl_slist *headers_ = nullptr;

@@ -105,6 +105,15 @@ void OpenAIChatProvider::build_body(const RequestSpec &req, JsonBuffer &out) con
     w.Key("user");
     write_str(w, req.user);
   }
+  if (req.stream) {
+    w.Key("stream");
+    w.Bool(true);
+    w.Key("stream_options");  // the usage arrives as a last chunk only when asked for
+    w.StartObject();
+    w.Key("include_usage");
+    w.Bool(true);
+    w.EndObject();
+  }
   if (!req.reasoning_effort.empty()) {
     w.Key("reasoning_effort");
     write_str(w, req.reasoning_effort);
@@ -175,17 +184,52 @@ bool OpenAIChatProvider::parse_reply(std::string_view body, ProviderReply &out,
   out.finish_reason = str_member(choice, "finish_reason");
   out.response_id = str_member(doc, "id");
   out.model = str_member(doc, "model");
+  read_chat_usage(doc, out);
+  return true;
+}
+
+void OpenAIChatProvider::read_chat_usage(const JsonValue &doc, ProviderReply &out) {
   auto usage = doc.FindMember("usage");
-  if (usage != doc.MemberEnd() && usage->value.IsObject()) {
-    const JsonValue &u = usage->value;
-    out.has_usage = true;
-    out.usage.prompt = int_member(u, "prompt_tokens");
-    out.usage.completion = int_member(u, "completion_tokens");
-    auto pd = u.FindMember("prompt_tokens_details");
-    if (pd != u.MemberEnd()) out.usage.cached = int_member(pd->value, "cached_tokens");
-    auto cd = u.FindMember("completion_tokens_details");
-    if (cd != u.MemberEnd()) out.usage.reasoning = int_member(cd->value, "reasoning_tokens");
+  if (usage == doc.MemberEnd() || !usage->value.IsObject()) return;
+  const JsonValue &u = usage->value;
+  out.has_usage = true;
+  out.usage.prompt = int_member(u, "prompt_tokens");
+  out.usage.completion = int_member(u, "completion_tokens");
+  auto pd = u.FindMember("prompt_tokens_details");
+  if (pd != u.MemberEnd()) out.usage.cached = int_member(pd->value, "cached_tokens");
+  auto cd = u.FindMember("completion_tokens_details");
+  if (cd != u.MemberEnd()) out.usage.reasoning = int_member(cd->value, "reasoning_tokens");
+}
+
+bool OpenAIChatProvider::on_stream_event(const StreamEvent &ev, StreamState &st,
+                                         std::string &delta, ProviderError &error) const {
+  if (ev.data == "[DONE]") {
+    st.done = true;
+    return true;
   }
+  ScratchDoc scratch;
+  JsonDoc &doc = scratch.doc();
+  doc.Parse(ev.data.data(), ev.data.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    error.message = "a stream chunk is not a JSON object";
+    return false;
+  }
+  if (doc.HasMember("error")) {
+    parse_error_object(ev.data, error);
+    if (error.type.empty()) error.type = "server_error";
+    return false;
+  }
+  if (st.reply.response_id.empty()) st.reply.response_id = str_member(doc, "id");
+  if (st.reply.model.empty()) st.reply.model = str_member(doc, "model");
+  auto choices = doc.FindMember("choices");
+  if (choices != doc.MemberEnd() && choices->value.IsArray() && !choices->value.Empty()) {
+    const JsonValue &c = choices->value[0];
+    auto d = c.FindMember("delta");
+    if (d != c.MemberEnd()) delta = str_member(d->value, "content");
+    std::string finish = str_member(c, "finish_reason");
+    if (!finish.empty()) st.reply.finish_reason = std::move(finish);
+  }
+  read_chat_usage(doc, st.reply);
   return true;
 }
 

@@ -30,8 +30,13 @@ class OpenAIChatProvider final : public Provider {
   ProviderError parse_error(std::string_view body) const override;
   void read_header(std::string_view name, std::string_view value, int64_t wall_now_ms,
                    ResponseHeaders &out) const override;
+  bool streams() const override { return true; }
+  bool on_stream_event(const StreamEvent &ev, StreamState &st, std::string &delta,
+                       ProviderError &error) const override;
 
  private:
+  static void read_chat_usage(const JsonValue &doc, ProviderReply &out);
+
   std::string url_;
   std::string max_tokens_field_;
   curl_slist *headers_ = nullptr;

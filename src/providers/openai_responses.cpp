@@ -74,6 +74,10 @@ void OpenAIResponsesProvider::build_body(const RequestSpec &req, JsonBuffer &out
     w.EndObject();
   }
   w.EndArray();
+  if (req.stream) {
+    w.Key("stream");
+    w.Bool(true);
+  }
   if (req.max_output_tokens > 0) {
     w.Key("max_output_tokens");
     w.Int64(req.max_output_tokens);
@@ -147,6 +151,11 @@ bool OpenAIResponsesProvider::parse_reply(std::string_view body, ProviderReply &
     error = "the reply is not a JSON object";
     return false;
   }
+  return read_response(doc, out, error);
+}
+
+bool OpenAIResponsesProvider::read_response(const JsonValue &doc, ProviderReply &out,
+                                            std::string &error) {
   auto output = doc.FindMember("output");
   if (output == doc.MemberEnd() || !output->value.IsArray()) {
     error = "the reply has no output array";
@@ -185,6 +194,57 @@ bool OpenAIResponsesProvider::parse_reply(std::string_view body, ProviderReply &
     if (outd != u.MemberEnd()) out.usage.reasoning = int_member(outd->value, "reasoning_tokens");
   }
   return true;
+}
+
+bool OpenAIResponsesProvider::on_stream_event(const StreamEvent &ev, StreamState &st,
+                                              std::string &delta, ProviderError &error) const {
+  ScratchDoc scratch;
+  JsonDoc &doc = scratch.doc();
+  doc.Parse(ev.data.data(), ev.data.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    error.message = "a stream event is not a JSON object";
+    return false;
+  }
+  std::string type = ev.name.empty() ? str_member(doc, "type") : ev.name;
+  if (type == "response.output_text.delta") {
+    delta = str_member(doc, "delta");
+    return true;
+  }
+  if (type == "response.completed" || type == "response.incomplete") {
+    auto resp = doc.FindMember("response");
+    ProviderReply whole;
+    std::string why;
+    if (resp == doc.MemberEnd() || !read_response(resp->value, whole, why)) {
+      error.message = "the closing event carries no response: " + why;
+      return false;
+    }
+    if (st.reply.text.empty()) delta = whole.text;  // nothing streamed: the text comes whole
+    st.reply.response_id = whole.response_id;
+    st.reply.model = whole.model;
+    st.reply.finish_reason = whole.finish_reason;
+    st.reply.usage = whole.usage;
+    st.reply.has_usage = whole.has_usage;
+    st.done = true;
+    return true;
+  }
+  if (type == "response.failed" || type == "error") {
+    auto resp = doc.FindMember("response");
+    const JsonValue &holder = resp != doc.MemberEnd() ? resp->value : doc;
+    auto err = holder.FindMember("error");
+    const JsonValue &e = err != holder.MemberEnd() ? err->value : holder;
+    error.type = "server_error";
+    error.code = str_member(e, "code");
+    error.message = str_member(e, "message");
+    return false;
+  }
+  if (type == "response.created") {
+    auto resp = doc.FindMember("response");
+    if (resp != doc.MemberEnd()) {
+      st.reply.response_id = str_member(resp->value, "id");
+      st.reply.model = str_member(resp->value, "model");
+    }
+  }
+  return true;  // the other events repeat what the deltas and the closing event carry
 }
 
 ProviderError OpenAIResponsesProvider::parse_error(std::string_view body) const {

@@ -11,6 +11,7 @@
 #include "core/config.h"
 #include "core/request.h"
 #include "core/tokens.h"
+#include "http/stream_decoder.h"
 #include "usage/prices.h"
 
 struct curl_slist;
@@ -51,6 +52,12 @@ struct ResponseHeaders {
   std::string request_id;
 };
 
+/// What a streamed reply has told so far.
+struct StreamState {
+  ProviderReply reply;  // text so far (the engine appends every delta), ids, usage
+  bool done = false;    // the provider's closing event arrived
+};
+
 class Provider {
  public:
   virtual ~Provider() = default;
@@ -80,6 +87,16 @@ class Provider {
                            std::string &error) const = 0;
   /// Parses an error body; fields stay empty when the body is not the provider's shape.
   virtual ProviderError parse_error(std::string_view body) const = 0;
+  /// Streaming: whether the provider can stream, in which format, and what one event
+  /// means. `on_stream_event` appends new text to `delta` and records ids, usage and the
+  /// end in `st`; it returns false when the event reports an error (`error` filled).
+  virtual bool streams() const { return false; }
+  virtual StreamDecoder::Format stream_format() const { return StreamDecoder::Format::kSse; }
+  virtual bool on_stream_event(const StreamEvent &, StreamState &, std::string &,
+                               ProviderError &error) const {
+    error.message = "this provider does not stream";
+    return false;
+  }
   /// Reads one response header (name lower-cased) into `out`.
   virtual void read_header(std::string_view name, std::string_view value, int64_t wall_now_ms,
                            ResponseHeaders &out) const = 0;
