@@ -1,5 +1,7 @@
 #include "engine/engine.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <new>
@@ -172,6 +174,7 @@ void Engine::close() {
 
 void Engine::run() {
   engine_tid_.store(std::this_thread::get_id());
+  pthread_setname_np(pthread_self(), "llmsvc-engine");  // for top, perf and debuggers
   for (;;) {
     // Nothing may escape this thread: an exception here would end the host process.
     try {
@@ -801,6 +804,7 @@ llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
     write_str(w, message);
     w.Key("http_status");
     w.Int(r->http_status);
+    write_opt_str(w, "provider_message", p->provider_error.message);
     write_opt_str(w, "provider_type", p->provider_error.type);
     write_opt_str(w, "provider_code", p->provider_error.code);
     write_opt_str(w, "provider_param", p->provider_error.param);

@@ -45,12 +45,14 @@ int64_t SlidingWindow::earliest_fit(int64_t now, int64_t amount) {
 
 void SlidingWindow::settle(int64_t now, int64_t reserved, int64_t actual) {
   inflight_ -= reserved;
+  expire(now);  // also when nothing asks: memory stays bounded by the window
   if (actual <= 0) return;
   // Stamps only grow (the clock is monotonic), so the deque stays ordered.
-  if (!entries_.empty() && entries_.back().at == now) {
+  if (!entries_.empty() && now - entries_.back().start < kCoalesceNs) {
+    entries_.back().at = now;
     entries_.back().amount += actual;
   } else {
-    entries_.push_back({now, actual});
+    entries_.push_back({now, now, actual});
   }
   settled_ += actual;
 }

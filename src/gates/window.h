@@ -48,9 +48,13 @@ class SlidingWindow {
 
  private:
   struct Entry {
-    int64_t at;
+    int64_t at;     // the latest settlement it holds: it ages from here
+    int64_t start;  // the first one: entries hold at most kCoalesceNs of settlements
     int64_t amount;
   };
+  // Settlements less than this apart share an entry (stamped with the latest, which is
+  // never early), so a window holds at most window / kCoalesceNs entries at any rate.
+  static constexpr int64_t kCoalesceNs = kNsPerMs;
   void expire(int64_t now);
 
   int64_t cap_ = 0;

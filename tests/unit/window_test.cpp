@@ -99,5 +99,27 @@ TEST(SlidingWindow, MemoryStaysBoundedByTheWindow) {
     w.settle(now, 1, 1);
     w.used(now);
   }
-  EXPECT_LE(w.entries(), 1001u);
+  EXPECT_LE(w.entries(), 1001u);  // 1 s of 1 ms entries
+}
+
+TEST(SlidingWindow, UnlimitedWindowsStayBoundedToo) {
+  SlidingWindow w;
+  w.configure(0, 60 * kSec);
+  for (int64_t i = 0; i < 200000; ++i) {  // 10,000 per second for 20 s, never asked
+    w.reserve(1);
+    w.settle(i * (kSec / 10000), 1, 1);
+  }
+  // At most one entry per millisecond of the window.
+  EXPECT_LE(w.entries(), 20001u);
+  EXPECT_EQ(w.used(20 * kSec), 200000);
+}
+
+TEST(SlidingWindow, CoalescedEntriesAgeFromTheirLatestSettlement) {
+  SlidingWindow w;
+  w.configure(2, 10 * kSec);
+  w.reserve(2);
+  w.settle(0, 1, 1);
+  w.settle(llmsvc::kNsPerMs / 2, 1, 1);  // shares the first entry, which now ages from 0.5 ms
+  EXPECT_EQ(w.entries(), 1u);
+  EXPECT_EQ(w.earliest_fit(kSec, 1), 10 * kSec + llmsvc::kNsPerMs / 2);
 }
