@@ -1,0 +1,18 @@
+// The TypeScript view from CommonJS.
+import llmsvc = require('llmsvc');
+
+export async function once(prompt: string): Promise<string> {
+  const client = new llmsvc.Client({ model: 'gpt-4o-mini' });
+  try {
+    const r = await client.generate(prompt);
+    const kinds: string[] = r.attempts.map((a: llmsvc.Attempt) => a.kind);
+    console.log(kinds, llmsvc.coreVersion(), llmsvc.nativeStats().pendingEntries);
+    return r.text;
+  } catch (err) {
+    if (err instanceof llmsvc.RateLimitedError) return `rate limited: ${err.retryAfterMs ?? 'no'} retry-after`;
+    if (err instanceof llmsvc.CancelledError) return err.name; // "AbortError"
+    throw err;
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,477 @@
+// Type declarations of llmsvc for Node.js. The configuration, request, result and metrics
+// documents are the core's (docs/schema.md); their member names are kept as they are there.
+
+/// <reference types="node" />
+
+// ---- configuration ---------------------------------------------------------------------
+
+/** Rate and concurrency limits; 0 means unlimited. */
+export interface Limits {
+  /** Requests per minute. */
+  rpm?: number;
+  /** Tokens per minute (prompt estimate + max_output_tokens are reserved). */
+  tpm?: number;
+  /** Requests in flight at once. */
+  concurrency?: number;
+  /** The provider's counting window in ms (60000 for OpenAI). */
+  window_ms?: number;
+}
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included (5). */
+  max_attempts?: number;
+  base_delay_ms?: number;
+  max_delay_ms?: number;
+  /** A client backoff is shortened by up to this fraction of itself (0.25). */
+  jitter?: number;
+  /** A server asking for a longer wait fails the request at once (60000). */
+  max_retry_after_ms?: number;
+}
+
+/** LiteLLM-style price entry, USD per token. */
+export interface PriceEntry {
+  input_cost_per_token?: number;
+  output_cost_per_token?: number;
+  cache_read_input_token_cost?: number;
+  output_cost_per_reasoning_token?: number;
+  cache_creation_input_token_cost?: number;
+}
+
+/** The configuration document of a client (docs/schema.md). Every member is optional. */
+export interface Config {
+  provider?: 'openai_chat' | (string & {});
+  /** Default: $OPENAI_BASE_URL or https://api.openai.com/v1 */
+  base_url?: string;
+  /** Default: $OPENAI_API_KEY */
+  api_key?: string;
+  organization?: string;
+  project?: string;
+  /** Default model for requests without one. */
+  model?: string;
+  max_tokens_field?: 'max_completion_tokens' | 'max_tokens';
+  limits?: Limits;
+  retry?: RetryPolicy;
+  timeouts?: { connect_ms?: number; request_ms?: number };
+  http?: { http2?: boolean; prior_knowledge?: boolean; max_connections?: number };
+  /** Seed of the backoff jitter. */
+  seed?: number;
+  prices?: Record<string, PriceEntry>;
+  prices_file?: string;
+  /** Models whose cost is a known zero. */
+  free_models?: string[];
+}
+
+// ---- requests --------------------------------------------------------------------------
+
+export interface TextPart {
+  type: 'text';
+  text: string;
+}
+
+export interface ImagePart {
+  type: 'image_url';
+  image_url: { url: string; detail?: 'auto' | 'low' | 'high' };
+}
+
+export type ContentPart = TextPart | ImagePart;
+
+export interface Message {
+  role: 'system' | 'developer' | 'user' | 'assistant';
+  content: string | ContentPart[];
+  name?: string;
+}
+
+/** The request document (docs/schema.md). Give `messages` or `prompt`. */
+export interface Request {
+  /** Required unless the client has a default model. */
+  model?: string;
+  messages?: Message[];
+  /** Shorthand for one user message. */
+  prompt?: string;
+  /** Sent as a leading system message. */
+  instructions?: string;
+  system?: string;
+  /** Upper bound of output tokens; also what the TPM gate reserves. */
+  max_output_tokens?: number;
+  max_tokens?: number;
+  temperature?: number;
+  top_p?: number;
+  stop?: string | string[];
+  seed?: number;
+  user?: string;
+  /** Usage grouping in the ledger ("default"). */
+  operation?: string;
+  /** Admission order: classes first, FIFO within a class. */
+  priority?: 'high' | 'normal' | 'low' | 0 | 1 | 2;
+  /** Overall deadline from submit: queueing, attempts and backoff. */
+  timeout_ms?: number;
+  /** Echoed in the result, never sent. */
+  metadata?: Record<string, unknown>;
+  /** Echoed in the result. */
+  trace_id?: string;
+  /** The caller's own label; accepted and ignored. */
+  id?: string | number;
+}
+
+export interface GenerateOptions {
+  /**
+   * Aborting cancels the request in the core, whether it waits at a gate, waits to retry
+   * or is in flight; the promise then rejects with CancelledError (name "AbortError").
+   * An already aborted signal rejects at once without submitting.
+   */
+  signal?: AbortSignal | null;
+}
+
+// ---- results ---------------------------------------------------------------------------
+
+/** The error kinds of the core, as result and metrics documents name them. */
+export type ErrorKind =
+  | 'rate_limited'
+  | 'insufficient_quota'
+  | 'unsupported_region'
+  | 'auth'
+  | 'permission'
+  | 'bad_request'
+  | 'not_found'
+  | 'conflict'
+  | 'server_error'
+  | 'timeout'
+  | 'connection'
+  | 'cancelled'
+  | 'deadline_exceeded'
+  | 'shut_down'
+  | 'invalid_request'
+  | 'protocol'
+  | 'budget_exceeded'
+  | 'schema_mismatch'
+  | 'internal';
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  cachedTokens: number;
+  reasoningTokens: number;
+}
+
+export interface Attempt {
+  /** Wall-clock start, ms since the Unix epoch. */
+  startUnixMs: number;
+  /** Start, ms after submit. */
+  startMs: number;
+  durationMs: number;
+  /** 0 when no reply was received. */
+  httpStatus: number;
+  /** "none" for the attempt that succeeded. */
+  kind: ErrorKind | 'none';
+  /** The wait before the next attempt; null when none followed. */
+  backoffMs: number | null;
+  backoffSource: 'client' | 'server' | null;
+  /** The provider's x-request-id. */
+  requestId: string | null;
+}
+
+export interface Timing {
+  submitUnixMs: number;
+  /** Submit to completion. */
+  totalMs: number;
+  /** Time spent inside llmsvc for this request, network excluded. */
+  overheadUs: number;
+}
+
+/** The result document as the core writes it (docs/schema.md). */
+export interface ResultDocument {
+  id: number;
+  ok: boolean;
+  model: string;
+  operation: string;
+  trace_id?: string;
+  metadata?: Record<string, unknown>;
+  text?: string;
+  finish_reason?: string;
+  response_id?: string;
+  response_model?: string;
+  error?: {
+    kind: ErrorKind;
+    message: string;
+    http_status: number;
+    provider_type?: string;
+    provider_code?: string;
+    provider_param?: string;
+    retry_after_ms?: number;
+  };
+  usage: {
+    prompt_tokens: number;
+    completion_tokens: number;
+    total_tokens: number;
+    cached_tokens: number;
+    reasoning_tokens: number;
+  } | null;
+  cost_nano_usd: number | null;
+  attempts: Array<{
+    start_unix_ms: number;
+    start_ms: number;
+    duration_ms: number;
+    http_status: number;
+    kind: ErrorKind | 'none';
+    backoff_ms?: number;
+    backoff_source?: 'client' | 'server';
+    request_id?: string;
+  }>;
+  timing: { submit_unix_ms: number; total_ms: number; overhead_us: number };
+}
+
+/** A successful request. */
+export declare class GenerateResponse {
+  private constructor(doc: ResultDocument);
+  /** The core's request id. */
+  readonly id: number;
+  /** The assistant's text ("" when none). */
+  readonly text: string;
+  readonly model: string;
+  readonly operation: string;
+  readonly finishReason: string | null;
+  /** The provider's id of the completion ("chatcmpl-..."). */
+  readonly responseId: string | null;
+  /** The model the provider says answered. */
+  readonly responseModel: string | null;
+  /** Null when the reply carried no usage. */
+  readonly usage: Usage | null;
+  /** Cost in nano-USD (1e-9 USD); null when unknown (a model without a price). */
+  readonly costNanoUsd: number | null;
+  /** costNanoUsd in USD, as a float for display; null when unknown. */
+  readonly costUsd: number | null;
+  /** Every attempt made, in order; the last one succeeded. */
+  readonly attempts: Attempt[];
+  readonly timing: Timing;
+  readonly traceId: string | null;
+  readonly metadata: Record<string, unknown> | null;
+  /** The whole result document. */
+  readonly raw: ResultDocument;
+}
+
+// ---- metrics ---------------------------------------------------------------------------
+
+export interface Histogram {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+export interface UsageTotals {
+  requests: number;
+  succeeded: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  reasoning_tokens: number;
+  total_tokens: number;
+  /** Null when nothing was priced. */
+  cost_nano_usd: number | null;
+  unpriced_requests: number;
+}
+
+/** One consistent snapshot of a client's metrics, usage and cost (docs/schema.md). */
+export interface MetricsSnapshot {
+  version: string;
+  provider: string;
+  http2: boolean;
+  unix_ms: number;
+  requests: {
+    submitted: number;
+    completed: number;
+    succeeded: number;
+    failed: number;
+    queued: number;
+    backing_off: number;
+    in_flight: number;
+    queued_by_priority: { high: number; normal: number; low: number };
+  };
+  rates: {
+    requests_sent_per_minute: number;
+    tokens_sent_per_minute: number;
+    responses_per_minute: number;
+    tokens_received_per_minute: number;
+  };
+  gates: {
+    limits: Required<Limits>;
+    window_requests_used: number;
+    window_requests_cap: number;
+    window_tokens_used: number;
+    window_tokens_cap: number;
+    paused_for_ms: number;
+    waits: { rpm: number; tpm: number; concurrency: number; paused: number };
+    wait_ms: Histogram;
+  };
+  attempts: {
+    total: number;
+    retries: number;
+    backoff_client_ms: number;
+    backoff_server_ms: number;
+    backoffs_client: number;
+    backoffs_server: number;
+    errors_by_kind: Partial<Record<ErrorKind, number>>;
+    latency_ms: Histogram;
+  };
+  failures_by_kind: Partial<Record<ErrorKind, number>>;
+  internal_errors: number;
+  latency_ms: Histogram;
+  overhead_us: Histogram;
+  usage: {
+    total: UsageTotals;
+    by_model: Record<string, UsageTotals>;
+    by_operation: Record<string, UsageTotals>;
+  };
+}
+
+// ---- the client ------------------------------------------------------------------------
+
+export declare class Client implements AsyncDisposable {
+  /**
+   * Creates a client and starts its engine thread.
+   * @throws StatusError when the configuration is malformed (the message names the field)
+   */
+  constructor(config?: Config | string);
+
+  /**
+   * Sends one request through the client's gates and retries. A string is a prompt.
+   * Resolves with the response; rejects with an LlmsvcError subclass when the request
+   * failed, or with a StatusError when it was refused before submission (a malformed
+   * request, a closed client).
+   */
+  generate(request: Request | string, options?: GenerateOptions): Promise<GenerateResponse>;
+
+  /** One consistent snapshot of metrics, usage and cost. Also after close(). */
+  metrics(): MetricsSnapshot;
+
+  /**
+   * Changes the limits at run time; fields not given keep their value. Takes effect
+   * before any request submitted afterwards is admitted.
+   * @throws StatusError
+   */
+  setLimits(limits: Limits | string): void;
+
+  /** Requests whose promise has not settled yet. */
+  readonly pending: number;
+
+  /** True once close() was called. */
+  readonly closed: boolean;
+
+  /**
+   * Refuses new requests and completes every pending one with ShutDownError; resolves
+   * once all of them have settled. Idempotent.
+   */
+  close(): Promise<void>;
+
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** The runtime version of libllmsvc ("0.1.0"). */
+export declare function coreVersion(): string;
+
+/** Counters of the native layer in the calling thread's environment (diagnostics). */
+export declare function nativeStats(): {
+  /** Submitted requests whose promise has not settled, over all clients. */
+  pendingEntries: number;
+  /** Core clients not yet destroyed (closed ones included until collected). */
+  liveClients: number;
+  /** Native client records not yet freed. */
+  nativeClients: number;
+};
+
+// ---- errors ----------------------------------------------------------------------------
+
+/** The C ABI's status codes (llmsvc_status). */
+export declare const Status: {
+  readonly OK: 0;
+  readonly EINVAL: -1;
+  readonly EJSON: -2;
+  readonly ESCHEMA: -3;
+  readonly ENOMEM: -4;
+  readonly ECLOSED: -5;
+  readonly ENOTFOUND: -6;
+  readonly ERECURSIVE: -7;
+  readonly ETIMEOUT: -8;
+  readonly EHANDLE: -9;
+  readonly ESYSTEM: -10;
+  readonly EINTERNAL: -11;
+};
+
+export type StatusCode =
+  | 'LLMSVC_EINVAL'
+  | 'LLMSVC_EJSON'
+  | 'LLMSVC_ESCHEMA'
+  | 'LLMSVC_ENOMEM'
+  | 'LLMSVC_ECLOSED'
+  | 'LLMSVC_ENOTFOUND'
+  | 'LLMSVC_ERECURSIVE'
+  | 'LLMSVC_ETIMEOUT'
+  | 'LLMSVC_EHANDLE'
+  | 'LLMSVC_ESYSTEM'
+  | 'LLMSVC_EINTERNAL';
+
+/** A call the core refused synchronously; nothing was submitted. */
+export declare class StatusError extends Error {
+  constructor(op: string, status: number, message: string);
+  readonly name: 'StatusError';
+  /** "new", "submit", "metrics", "setLimits" or "close". */
+  readonly op: string;
+  /** The C ABI status, negative. */
+  readonly status: number;
+  /** Its name, e.g. "LLMSVC_ESCHEMA", "LLMSVC_ECLOSED". */
+  readonly code: StatusCode | (string & {});
+}
+
+/** A request the core accepted and that then failed. */
+export declare class LlmsvcError extends Error {
+  constructor(doc: ResultDocument, cause?: unknown);
+  readonly kind: ErrorKind | 'unknown';
+  /** The HTTP status of the last attempt; 0 when no reply was received. */
+  readonly httpStatus: number;
+  /** The provider's own message when the last attempt got an error reply, else null. */
+  readonly providerMessage: string | null;
+  readonly providerType: string | null;
+  readonly providerCode: string | null;
+  readonly providerParam: string | null;
+  /** A wait the server asked for that was too long to honour; null when none. */
+  readonly retryAfterMs: number | null;
+  /** Every attempt made, in order; empty when none was sent. */
+  readonly attempts: Attempt[];
+  /** The core's request id (0 when the request was never submitted). */
+  readonly id: number;
+  readonly model: string | undefined;
+  readonly traceId: string | null;
+  /** The whole result document. */
+  readonly result: ResultDocument;
+}
+
+export declare class RateLimitedError extends LlmsvcError { readonly kind: 'rate_limited'; }
+export declare class InsufficientQuotaError extends LlmsvcError { readonly kind: 'insufficient_quota'; }
+export declare class UnsupportedRegionError extends LlmsvcError { readonly kind: 'unsupported_region'; }
+export declare class AuthError extends LlmsvcError { readonly kind: 'auth'; }
+export declare class PermissionError extends LlmsvcError { readonly kind: 'permission'; }
+export declare class BadRequestError extends LlmsvcError { readonly kind: 'bad_request'; }
+export declare class NotFoundError extends LlmsvcError { readonly kind: 'not_found'; }
+export declare class ConflictError extends LlmsvcError { readonly kind: 'conflict'; }
+export declare class ServerError extends LlmsvcError { readonly kind: 'server_error'; }
+export declare class TimeoutError extends LlmsvcError { readonly kind: 'timeout'; }
+export declare class ConnectionError extends LlmsvcError { readonly kind: 'connection'; }
+/** Cancelled through an AbortSignal. Its name is "AbortError"; `cause` is the signal's reason. */
+export declare class CancelledError extends LlmsvcError {
+  readonly kind: 'cancelled';
+  readonly name: 'AbortError';
+  readonly code: 'ABORT_ERR';
+}
+export declare class DeadlineExceededError extends LlmsvcError { readonly kind: 'deadline_exceeded'; }
+export declare class ShutDownError extends LlmsvcError { readonly kind: 'shut_down'; }
+export declare class InvalidRequestError extends LlmsvcError { readonly kind: 'invalid_request'; }
+export declare class ProtocolError extends LlmsvcError { readonly kind: 'protocol'; }
+export declare class BudgetExceededError extends LlmsvcError { readonly kind: 'budget_exceeded'; }
+export declare class SchemaMismatchError extends LlmsvcError { readonly kind: 'schema_mismatch'; }
+export declare class InternalError extends LlmsvcError { readonly kind: 'internal'; }
+
+/** The error class of each kind. */
+export declare const errorClasses: Readonly<Record<ErrorKind, typeof LlmsvcError>>;

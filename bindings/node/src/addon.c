@@ -1,0 +1,543 @@
+/*
+ * addon.c - the native half of the Node.js binding: plain Node-API over libllmsvc.
+ *
+ * Threads. Completions arrive on the client's engine thread. on_complete() only copies the
+ * result document out, frees the llmsvc_result and queues the copy to the client's one
+ * thread-safe function in non-blocking mode; the engine thread never waits on JavaScript.
+ * call_js() runs on the JavaScript thread and is the only place a request's promise is
+ * settled.
+ *
+ * Lifetimes. A client (struct box) is owned by two things: its JavaScript handle (an
+ * external, whose finalizer runs when the handle is garbage collected) and its thread-safe
+ * function (whose finalizer runs once it is released and its queue is drained). The box is
+ * freed when both are gone. Invariant: the thread-safe function is released only after
+ * llmsvc_client_close or llmsvc_client_destroy returned, so no engine thread can call it
+ * afterwards.
+ *
+ * Keeping the process alive. While a client has requests pending its thread-safe function
+ * is referenced (the event loop waits for the completions) and so is its handle (the client
+ * cannot be collected under its own requests). With nothing pending both are released: an
+ * idle client neither holds the process open nor escapes garbage collection.
+ *
+ * Environments. All per-environment state is instance data, so the addon works in worker
+ * threads. Each client registers an environment cleanup hook after creating its thread-safe
+ * function; hooks run in reverse order, so it destroys the client (joining its engine
+ * thread) before Node tears the thread-safe function down.
+ */
+#include <llmsvc.h>
+#include <node_api.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct state {
+  napi_ref status_error_ctor; /* the JavaScript StatusError class, set by init() */
+  char *scratch;              /* request documents are copied here before submit */
+  size_t scratch_cap;
+  int64_t pending_entries; /* submitted, promise not yet settled: all clients */
+  int64_t live_clients;    /* created and not yet destroyed */
+  int64_t boxes;           /* native client records not yet freed */
+} state;
+
+typedef struct box {
+  state *st;
+  napi_env env;
+  llmsvc_client *client; /* NULL once destroyed */
+  napi_threadsafe_function tsfn;
+  napi_ref handle_ref; /* weak while idle, strong while requests are pending */
+  napi_deferred close_deferred;
+  uint32_t pending; /* requests whose promise is not settled yet */
+  uint64_t last_id;
+  bool closed;        /* llmsvc_client_close called */
+  bool tsfn_released; /* napi_release_threadsafe_function called */
+  bool tsfn_alive;    /* its finalizer has not run yet */
+  bool handle_alive;  /* the external's finalizer has not run yet */
+  bool hook;          /* the environment cleanup hook is registered */
+} box;
+
+typedef struct entry {
+  box *b;
+  napi_deferred deferred; /* set on the JavaScript thread after submit returned */
+  char *json;             /* the result document, copied on the engine thread */
+  size_t len;
+} entry;
+
+/* ---- helpers --------------------------------------------------------------------- */
+
+#define CHECK(call)                          \
+  do {                                       \
+    if ((call) != napi_ok) return NULL;      \
+  } while (0)
+
+static state *get_state(napi_env env) {
+  void *data = NULL;
+  napi_get_instance_data(env, &data);
+  return (state *)data;
+}
+
+/* Throws a StatusError(op, status, message); a plain Error before init() ran. */
+static napi_value throw_status(napi_env env, const char *op, int status, const char *message) {
+  state *st = get_state(env);
+  if (!message || !*message) message = llmsvc_strerror(status);
+  napi_value ctor = NULL, err = NULL, argv[3];
+  if (st && st->status_error_ctor &&
+      napi_get_reference_value(env, st->status_error_ctor, &ctor) == napi_ok && ctor &&
+      napi_create_string_utf8(env, op, NAPI_AUTO_LENGTH, &argv[0]) == napi_ok &&
+      napi_create_int32(env, status, &argv[1]) == napi_ok &&
+      napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &argv[2]) == napi_ok &&
+      napi_new_instance(env, ctor, 3, argv, &err) == napi_ok) {
+    napi_throw(env, err);
+  } else {
+    napi_throw_error(env, NULL, message);
+  }
+  return NULL;
+}
+
+static napi_value throw_from(napi_env env, const char *op, int status, llmsvc_error *err) {
+  throw_status(env, op, status, llmsvc_error_message(err));
+  llmsvc_error_free(err);
+  return NULL;
+}
+
+static napi_value undefined(napi_env env) {
+  napi_value v = NULL;
+  napi_get_undefined(env, &v);
+  return v;
+}
+
+/* Reads argument i as a string into the state's scratch buffer (NUL-terminated). */
+static const char *arg_string(napi_env env, state *st, napi_value v, const char *op,
+                              const char *what) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_string) {
+    napi_throw_type_error(env, NULL, what);
+    return NULL;
+  }
+  size_t len = 0;
+  if (st->scratch_cap > 0 &&
+      napi_get_value_string_utf8(env, v, st->scratch, st->scratch_cap, &len) != napi_ok)
+    return NULL;
+  if (st->scratch_cap == 0 || len + 1 >= st->scratch_cap) {
+    /* Possibly truncated: ask for the exact length and grow. */
+    if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
+    if (len + 1 > st->scratch_cap) {
+      size_t cap = st->scratch_cap ? st->scratch_cap : 4096;
+      while (cap < len + 1) cap *= 2;
+      char *p = realloc(st->scratch, cap);
+      if (!p) {
+        throw_status(env, op, LLMSVC_ENOMEM, NULL);
+        return NULL;
+      }
+      st->scratch = p;
+      st->scratch_cap = cap;
+    }
+    if (napi_get_value_string_utf8(env, v, st->scratch, st->scratch_cap, &len) != napi_ok)
+      return NULL;
+  }
+  return st->scratch;
+}
+
+static box *arg_box(napi_env env, napi_value v) {
+  napi_valuetype t;
+  void *p = NULL;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external ||
+      napi_get_value_external(env, v, &p) != napi_ok || !p) {
+    napi_throw_type_error(env, NULL, "not an llmsvc client handle");
+    return NULL;
+  }
+  return (box *)p;
+}
+
+/* ---- lifetime -------------------------------------------------------------------- */
+
+static void maybe_free(box *b) {
+  if (b->handle_alive || b->tsfn_alive) return;
+  b->st->boxes--;
+  free(b);
+}
+
+static void env_cleanup(void *arg);
+
+/*
+ * Destroys the core client and releases the thread-safe function. `abort` is set during
+ * environment teardown, when no JavaScript can run any more: queued completions are then
+ * dropped instead of delivered.
+ */
+static void box_shutdown(box *b, bool abort) {
+  if (b->client) {
+    llmsvc_client_destroy(b->client); /* every callback has run when this returns */
+    b->client = NULL;
+    b->closed = true;
+    b->st->live_clients--;
+  }
+  if (!b->tsfn_released) {
+    b->tsfn_released = true;
+    napi_release_threadsafe_function(b->tsfn, abort ? napi_tsfn_abort : napi_tsfn_release);
+  }
+  if (b->hook && !abort) napi_remove_env_cleanup_hook(b->env, env_cleanup, b);
+  b->hook = false;
+}
+
+/* The environment is going away (process exit, worker terminated). */
+static void env_cleanup(void *arg) { box_shutdown((box *)arg, true); }
+
+/* The JavaScript handle was garbage collected (or the environment is being torn down). */
+static void handle_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  box *b = (box *)data;
+  b->handle_alive = false;
+  box_shutdown(b, false);
+  if (b->handle_ref) {
+    napi_delete_reference(env, b->handle_ref);
+    b->handle_ref = NULL;
+  }
+  maybe_free(b);
+}
+
+/* The thread-safe function was released and its queue drained. */
+static void tsfn_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  box *b = (box *)data;
+  b->tsfn_alive = false;
+  if (b->close_deferred) {
+    napi_deferred d = b->close_deferred;
+    b->close_deferred = NULL;
+    napi_resolve_deferred(env, d, undefined(env));
+  }
+  maybe_free(b);
+}
+
+/* ---- completions ----------------------------------------------------------------- */
+
+/* Engine thread: copy, free, queue. Never blocks and never touches JavaScript. */
+static void on_complete(llmsvc_result *r, void *payload) {
+  entry *e = (entry *)payload;
+  size_t len = 0;
+  const char *json = llmsvc_result_json(r, &len);
+  e->json = (char *)malloc(len + 1);
+  if (e->json) {
+    memcpy(e->json, json, len);
+    e->json[len] = '\0';
+    e->len = len;
+  }
+  llmsvc_result_free(r);
+  if (napi_call_threadsafe_function(e->b->tsfn, e, napi_tsfn_nonblocking) != napi_ok) {
+    /* Only while the environment is torn down: nothing is left to settle. */
+    free(e->json);
+    free(e);
+  }
+}
+
+/* JavaScript thread: settle the request's promise with its result document. */
+static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
+  (void)js_cb;
+  (void)context;
+  entry *e = (entry *)data;
+  if (env == NULL) { /* teardown: the queue is being emptied without JavaScript */
+    free(e->json);
+    free(e);
+    return;
+  }
+  box *b = e->b;
+  if (e->deferred) {
+    napi_value v = NULL;
+    if (e->json && napi_create_string_utf8(env, e->json, e->len, &v) == napi_ok) {
+      napi_resolve_deferred(env, e->deferred, v);
+    } else {
+      napi_value msg = NULL, err = NULL;
+      napi_create_string_utf8(env, "out of memory copying a result", NAPI_AUTO_LENGTH, &msg);
+      napi_create_error(env, NULL, msg, &err);
+      napi_reject_deferred(env, e->deferred, err);
+    }
+  }
+  free(e->json);
+  free(e);
+  b->st->pending_entries--;
+  if (--b->pending == 0) {
+    napi_unref_threadsafe_function(env, b->tsfn);
+    if (b->handle_ref) napi_reference_unref(env, b->handle_ref, NULL);
+  }
+}
+
+/* ---- exported functions ---------------------------------------------------------- */
+
+/* init(StatusError): remembers the class that synchronous failures are thrown as. */
+static napi_value js_init(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  state *st = get_state(env);
+  if (argc < 1) return undefined(env);
+  if (st->status_error_ctor) napi_delete_reference(env, st->status_error_ctor);
+  st->status_error_ctor = NULL;
+  CHECK(napi_create_reference(env, argv[0], 1, &st->status_error_ctor));
+  return undefined(env);
+}
+
+/* open(configJson) -> handle */
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  state *st = get_state(env);
+  if (argc < 1) return throw_status(env, "new", LLMSVC_EINVAL, "config is required");
+  const char *config = arg_string(env, st, argv[0], "new", "config must be a string");
+  if (!config) return NULL;
+
+  llmsvc_client *client = NULL;
+  llmsvc_error *err = NULL;
+  int rc = llmsvc_client_new(&client, config, &err);
+  if (rc != LLMSVC_OK) return throw_from(env, "new", rc, err);
+
+  box *b = (box *)calloc(1, sizeof *b);
+  if (!b) {
+    llmsvc_client_destroy(client);
+    return throw_status(env, "new", LLMSVC_ENOMEM, NULL);
+  }
+  b->st = st;
+  b->env = env;
+  b->client = client;
+  st->live_clients++;
+  st->boxes++;
+
+  napi_value name = NULL, handle = NULL;
+  if (napi_create_string_utf8(env, "llmsvc.completion", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, b, tsfn_finalize, b, call_js,
+                                      &b->tsfn) != napi_ok) {
+    llmsvc_client_destroy(client);
+    st->live_clients--;
+    st->boxes--;
+    free(b);
+    return throw_status(env, "new", LLMSVC_ESYSTEM, "could not create a thread-safe function");
+  }
+  b->tsfn_alive = true;
+  napi_unref_threadsafe_function(env, b->tsfn); /* idle: do not hold the process open */
+
+  if (napi_create_external(env, b, handle_finalize, NULL, &handle) != napi_ok) {
+    box_shutdown(b, false);
+    return NULL; /* tsfn_finalize frees the box */
+  }
+  b->handle_alive = true;
+  if (napi_create_reference(env, handle, 0, &b->handle_ref) != napi_ok) b->handle_ref = NULL;
+
+  /* After the thread-safe function, so that this hook runs before Node's own for it. */
+  if (napi_add_env_cleanup_hook(env, env_cleanup, b) == napi_ok) b->hook = true;
+  return handle;
+}
+
+/* submit(handle, requestJson) -> Promise<string>; the request id is then lastId(handle). */
+static napi_value js_submit(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) return throw_status(env, "submit", LLMSVC_EINVAL, "request is required");
+  box *b = arg_box(env, argv[0]);
+  if (!b) return NULL;
+  if (b->closed) return throw_status(env, "submit", LLMSVC_ECLOSED, NULL);
+  state *st = b->st;
+  const char *request = arg_string(env, st, argv[1], "submit", "request must be a string");
+  if (!request) return NULL;
+
+  entry *e = (entry *)calloc(1, sizeof *e);
+  if (!e) return throw_status(env, "submit", LLMSVC_ENOMEM, NULL);
+  e->b = b;
+  uint64_t id = 0;
+  llmsvc_error *err = NULL;
+  int rc = llmsvc_client_submit(b->client, request, on_complete, e, &id, &err);
+  if (rc != LLMSVC_OK) {
+    free(e);
+    return throw_from(env, "submit", rc, err);
+  }
+  /*
+   * Accepted: the completion may already be queued, but call_js runs on this thread, so
+   * it cannot read e->deferred before this function returns. The engine thread writes
+   * only e->json and e->len.
+   */
+  b->last_id = id;
+  st->pending_entries++;
+  if (b->pending++ == 0) {
+    napi_ref_threadsafe_function(env, b->tsfn);
+    if (b->handle_ref) napi_reference_ref(env, b->handle_ref, NULL);
+  }
+  napi_value promise = NULL;
+  if (napi_create_promise(env, &e->deferred, &promise) != napi_ok) {
+    e->deferred = NULL;
+    llmsvc_client_cancel(b->client, id);
+    return NULL;
+  }
+  return promise;
+}
+
+/* lastId(handle) -> number: the id of the request the last submit() accepted. */
+static napi_value js_last_id(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], v = NULL;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  box *b = argc ? arg_box(env, argv[0]) : NULL;
+  if (!b) return NULL;
+  CHECK(napi_create_double(env, (double)b->last_id, &v));
+  return v;
+}
+
+/* cancel(handle, id) -> boolean: true when the request was still pending in the core. */
+static napi_value js_cancel(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], v = NULL;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  box *b = argc ? arg_box(env, argv[0]) : NULL;
+  if (!b) return NULL;
+  double id = 0;
+  if (argc < 2 || napi_get_value_double(env, argv[1], &id) != napi_ok || !(id >= 1)) {
+    napi_throw_type_error(env, NULL, "id must be a positive number");
+    return NULL;
+  }
+  bool found = b->client && llmsvc_client_cancel(b->client, (uint64_t)id) == LLMSVC_OK;
+  CHECK(napi_get_boolean(env, found, &v));
+  return v;
+}
+
+/* metrics(handle) -> string (the snapshot document) */
+static napi_value js_metrics(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], v = NULL;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  box *b = argc ? arg_box(env, argv[0]) : NULL;
+  if (!b) return NULL;
+  if (!b->client) return throw_status(env, "metrics", LLMSVC_ECLOSED, NULL);
+  char *json = NULL;
+  llmsvc_error *err = NULL;
+  int rc = llmsvc_client_metrics(b->client, &json, &err);
+  if (rc != LLMSVC_OK) return throw_from(env, "metrics", rc, err);
+  napi_status s = napi_create_string_utf8(env, json, NAPI_AUTO_LENGTH, &v);
+  llmsvc_free(json);
+  return s == napi_ok ? v : NULL;
+}
+
+/* setLimits(handle, limitsJson) */
+static napi_value js_set_limits(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  box *b = argc ? arg_box(env, argv[0]) : NULL;
+  if (!b) return NULL;
+  if (argc < 2) return throw_status(env, "setLimits", LLMSVC_EINVAL, "limits is required");
+  if (!b->client) return throw_status(env, "setLimits", LLMSVC_ECLOSED, NULL);
+  const char *limits = arg_string(env, b->st, argv[1], "setLimits", "limits must be a string");
+  if (!limits) return NULL;
+  llmsvc_error *err = NULL;
+  int rc = llmsvc_client_set_limits(b->client, limits, &err);
+  if (rc != LLMSVC_OK) return throw_from(env, "setLimits", rc, err);
+  return undefined(env);
+}
+
+/*
+ * close(handle) -> Promise<void>. Refuses new work, completes every pending request with
+ * kind shut_down (their promises settle as the queue drains) and resolves once the last
+ * completion was delivered. The core client stays readable (metrics) until the handle is
+ * collected.
+ */
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], promise = NULL;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  box *b = argc ? arg_box(env, argv[0]) : NULL;
+  if (!b) return NULL;
+  napi_deferred d = NULL;
+  CHECK(napi_create_promise(env, &d, &promise));
+  if (b->closed || b->tsfn_released || b->close_deferred) {
+    napi_resolve_deferred(env, d, undefined(env));
+    return promise;
+  }
+  b->closed = true;
+  int rc = llmsvc_client_close(b->client); /* completions are queued when it returns */
+  if (rc != LLMSVC_OK) {
+    napi_resolve_deferred(env, d, undefined(env));
+    return throw_status(env, "close", rc, NULL);
+  }
+  b->close_deferred = d;
+  b->tsfn_released = true;
+  /* Referenced, so that the event loop stays up until the queue is drained and the
+   * finalizer has resolved the promise. */
+  napi_ref_threadsafe_function(env, b->tsfn);
+  napi_release_threadsafe_function(b->tsfn, napi_tsfn_release);
+  return promise;
+}
+
+/* pending(handle) -> number of requests whose promise has not settled */
+static napi_value js_pending(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], v = NULL;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  box *b = argc ? arg_box(env, argv[0]) : NULL;
+  if (!b) return NULL;
+  CHECK(napi_create_uint32(env, b->pending, &v));
+  return v;
+}
+
+static bool set_number(napi_env env, napi_value obj, const char *key, double n) {
+  napi_value v = NULL;
+  return napi_create_double(env, n, &v) == napi_ok &&
+         napi_set_named_property(env, obj, key, v) == napi_ok;
+}
+
+/* stats() -> { pendingEntries, liveClients, nativeClients } for this environment */
+static napi_value js_stats(napi_env env, napi_callback_info info) {
+  (void)info;
+  state *st = get_state(env);
+  napi_value obj = NULL;
+  CHECK(napi_create_object(env, &obj));
+  if (!set_number(env, obj, "pendingEntries", (double)st->pending_entries) ||
+      !set_number(env, obj, "liveClients", (double)st->live_clients) ||
+      !set_number(env, obj, "nativeClients", (double)st->boxes))
+    return NULL;
+  return obj;
+}
+
+/* version() -> the runtime version of libllmsvc */
+static napi_value js_version(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value v = NULL;
+  CHECK(napi_create_string_utf8(env, llmsvc_version(), NAPI_AUTO_LENGTH, &v));
+  return v;
+}
+
+/* ---- module ---------------------------------------------------------------------- */
+
+static void state_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  state *st = (state *)data;
+  if (st->status_error_ctor) napi_delete_reference(env, st->status_error_ctor);
+  free(st->scratch);
+  free(st);
+}
+
+NAPI_MODULE_INIT() {
+  state *st = (state *)calloc(1, sizeof *st);
+  if (!st) {
+    napi_throw_error(env, NULL, "llmsvc: out of memory");
+    return NULL;
+  }
+  if (napi_set_instance_data(env, st, state_finalize, NULL) != napi_ok) {
+    free(st);
+    return NULL;
+  }
+  static const struct {
+    const char *name;
+    napi_callback fn;
+  } fns[] = {
+      {"init", js_init},       {"open", js_open},
+      {"submit", js_submit},   {"lastId", js_last_id},
+      {"cancel", js_cancel},   {"metrics", js_metrics},
+      {"setLimits", js_set_limits}, {"close", js_close},
+      {"pending", js_pending}, {"stats", js_stats},
+      {"version", js_version},
+  };
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+    napi_value f = NULL;
+    CHECK(napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f));
+    CHECK(napi_set_named_property(env, exports, fns[i].name, f));
+  }
+  return exports;
+}
