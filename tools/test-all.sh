@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test: installs what is missing, then builds and runs the C++ and C tests three
 # times: a warnings-as-errors build, an AddressSanitizer+UndefinedBehaviorSanitizer build
-# and a ThreadSanitizer build; then the emulator's own Go tests.
-# Usage: tools/test-all.sh [--quick]   (--quick: only the first build)
+# and a ThreadSanitizer build; then the emulator's own Go tests and the tests of the Go
+# and Node bindings against the library installed from the first build.
+# Usage: tools/test-all.sh [--quick]   (--quick: no sanitizer builds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./tools/install-deps.sh
@@ -33,5 +34,18 @@ fi
 echo "=== emulator: go vet and go test -race"
 (cd tools/emulator && go vet ./... && go test -race -count=1 ./...)
 summary+=("emulator: ok")
+
+# The bindings use the library as users do: installed, found with pkg-config.
+prefix=$PWD/build/test-plain/prefix
+cmake --install build/test-plain --prefix "$prefix" >/dev/null
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig LD_LIBRARY_PATH=$prefix/lib
+export LLMSVC_EMULATOR=$PWD/build/test-plain/llmsvc-emulator
+for binding in go node; do
+  if [ -x "bindings/$binding/test.sh" ]; then
+    echo "=== $binding binding"
+    "bindings/$binding/test.sh"
+    summary+=("$binding binding: ok")
+  fi
+done
 
 printf '%s\n' "${summary[@]}"
