@@ -387,6 +387,11 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
   a.request_id = h.request_id;
   const Tokens reserved = p->reserved;
 
+  if (code == CURLE_WRITE_ERROR && p->stream_failed) {
+    a.http_status = int(x->http_status());
+    stream_failed(p, std::move(x), now, t0);  // we stopped it at the provider's error event
+    return;
+  }
   if (code != CURLE_OK) {
     TransportClass tc = classify_transport(code);
     // Sent but unanswered: the provider may have counted it, so keep the reservation.
@@ -412,29 +417,7 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
     p->decoder.finish(stream_events_);
     if (!p->stream_failed) take_stream_events(p);
     if (p->stream_failed || !p->stream.done) {
-      // An error event, or a body that ended before the provider's closing event.
-      const ProviderError &e = p->stream_error;
-      Classification c{LLMSVC_KIND_CONNECTION, true};
-      if (!p->stream_failed) {
-        p->error_message = "the stream ended before the provider's closing event";
-      } else {
-        int as_status = e.type == "rate_limit_error" ? 429
-                        : e.type == "invalid_request_error" ? 400
-                        : e.type == "overloaded_error" ? 529 : 500;
-        c = classify_http(as_status, e.type, e.code, -1);
-        if (e.type.empty() && e.code.empty()) c = {LLMSVC_KIND_PROTOCOL, false};
-        p->error_message = "stream error" + (e.type.empty() ? std::string() : " " + e.type) +
-                           ": " + e.message;
-        p->provider_error = e;
-      }
-      gates_.settle(now, reserved,
-                    p->stream.reply.has_usage ? provider_->metered(p->stream.reply.usage) : reserved);
-      a.kind = c.kind;
-      metrics_.attempt_done(now, a.kind, a.end_ns - a.start_ns, 0);
-      transfers_.push_back(std::move(x));
-      p->overhead_ns += steady_now_ns() - t0;
-      ResponseHeaders none;
-      retry_or_fail(p, c, none, now);
+      stream_failed(p, std::move(x), now, t0);
       return;
     }
   }
@@ -488,6 +471,34 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
   transfers_.push_back(std::move(x));
   p->overhead_ns += steady_now_ns() - t0;
   retry_or_fail(p, c, hcopy, now);
+}
+
+void Engine::stream_failed(Pending *p, std::unique_ptr<Transfer> x, int64_t now, int64_t t0) {
+  // An error event, or a body that ended before the provider's closing event.
+  const ProviderError &e = p->stream_error;
+  Classification c{LLMSVC_KIND_CONNECTION, true};
+  if (!p->stream_failed) {
+    p->error_message = "the stream ended before the provider's closing event";
+  } else {
+    int as_status = e.type == "rate_limit_error"        ? 429
+                    : e.type == "invalid_request_error" ? 400
+                    : e.type == "overloaded_error"      ? 529
+                                                        : 500;
+    c = classify_http(as_status, e.type, e.code, -1);
+    if (e.type.empty() && e.code.empty()) c = {LLMSVC_KIND_PROTOCOL, false};  // unreadable
+    p->error_message =
+        "stream error" + (e.type.empty() ? std::string() : " " + e.type) + ": " + e.message;
+    p->provider_error = e;
+  }
+  const Tokens reserved = p->reserved;
+  gates_.settle(now, reserved,
+                p->stream.reply.has_usage ? provider_->metered(p->stream.reply.usage) : reserved);
+  Attempt &a = p->attempts.back();
+  a.kind = c.kind;
+  metrics_.attempt_done(now, a.kind, a.end_ns - a.start_ns, 0);
+  transfers_.push_back(std::move(x));
+  p->overhead_ns += steady_now_ns() - t0;
+  retry_or_fail(p, c, ResponseHeaders{}, now);
 }
 
 void Engine::retry_or_fail(Pending *p, const Classification &c, const ResponseHeaders &h,

@@ -76,6 +76,7 @@ class Engine final : private StreamSink {
   std::string too_large_message(Tokens t) const;
   bool read_done();
   void on_transfer_done(Pending *p, CURLcode code, int64_t now);
+  void stream_failed(Pending *p, std::unique_ptr<Transfer> x, int64_t now, int64_t t0);
   void retry_or_fail(Pending *p, const Classification &c, const ResponseHeaders &h,
                      int64_t now);
   void cancel_now(uint64_t id, llmsvc_error_kind kind, const std::string &message);

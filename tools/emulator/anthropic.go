@@ -79,14 +79,13 @@ func (e *emulator) serveMessages(w http.ResponseWriter, r *http.Request) {
 			message: "model: " + req.model})
 		return
 	}
-	if req.stream {
-		c.fail(invalidMessages("", "streaming is not supported by this emulator yet"))
-		return
-	}
-
-	if cfg.faultsEnabled() {
+	if cfg.countsArrivals() {
 		c.k = c.ks.messagesArrival(c.digest)
-		switch cfg.decideFault(c.digest, c.k) {
+		f := cfg.decideFault(c.digest, c.k)
+		if req.stream {
+			f, c.mid = cfg.streamFault(c.digest, c.k, f, true)
+		}
+		switch f {
 		case fault500:
 			c.fail(&apiError{status: http.StatusInternalServerError, typ: "api_error", outcome: outServerError,
 				message: "Internal server error"})
@@ -163,12 +162,20 @@ func (e *emulator) messagesRateLimitError(adm messagesAdmission) *apiError {
 }
 
 func (c *messagesCall) succeed(req *messagesRequest, seq uint64) {
-	target := completionTarget(req.model, req.lastText)
-	output, finish := completionTokens(target, req.maxTokens, true)
-	stop := "end_turn"
-	if finish == "length" {
-		stop = "max_tokens"
+	var format *jsonFormat
+	if req.tool != nil {
+		format = req.tool.format
 	}
+	plan := planReply(req.model, req.lastText, req.maxTokens, true, format,
+		format != nil && c.e.cfg.invalidJSON(c.digest, c.k))
+	output, stop := plan.tokens, "end_turn"
+	switch {
+	case plan.capped:
+		stop = "max_tokens"
+	case req.tool != nil:
+		stop = "tool_use"
+	}
+	c.invalidJSON = plan.invalid
 
 	ks := c.ks
 	ks.mu.Lock()
@@ -182,27 +189,67 @@ func (c *messagesCall) succeed(req *messagesRequest, seq uint64) {
 	ks.mu.Unlock()
 	c.completionTokens, c.cachedTokens = output, read
 
+	if req.stream {
+		c.streamMessages(req, plan, input, stop)
+		return
+	}
 	b := make([]byte, 0, 384+4*output)
+	b = c.messageJSON(b, req, plan, input, stop, output, true)
+
+	c.setHeaders(c.w.Header())
+	c.record(outOK, http.StatusOK)
+	writeJSON(c.w, http.StatusOK, b)
+}
+
+// messageJSON appends the message object. An unfinished one, as a stream
+// starts it, has no content and no stop reason.
+func (c *messagesCall) messageJSON(b []byte, req *messagesRequest, plan replyPlan, input int64, stop string, output int64, done bool) []byte {
 	b = append(b, `{"id":"msg_01`...)
 	b = appendBase62(b, c.idA, 11)
 	b = appendBase62(b, c.idB, 11)
 	b = append(b, `","type":"message","role":"assistant","model":`...)
 	b = appendJSONString(b, req.model)
-	b = append(b, `,"content":[{"type":"text","text":`...)
-	b = appendJSONString(b, replyText(output))
-	b = append(b, `}],"stop_reason":"`...)
-	b = append(b, stop...)
-	b = append(b, `","stop_sequence":null,"usage":{"input_tokens":`...)
+	b = append(b, `,"content":[`...)
+	if done {
+		b = c.contentBlockJSON(b, req, plan, true)
+	}
+	b = append(b, `],"stop_reason":`...)
+	b = appendNullable(b, stop)
+	b = append(b, `,"stop_sequence":null,"usage":{"input_tokens":`...)
 	b = strconv.AppendInt(b, input, 10)
 	b = append(b, `,"cache_creation_input_tokens":0,"cache_read_input_tokens":`...)
-	b = strconv.AppendInt(b, read, 10)
+	b = strconv.AppendInt(b, c.cachedTokens, 10)
 	b = append(b, `,"output_tokens":`...)
 	b = strconv.AppendInt(b, output, 10)
-	b = append(b, `}}`...)
+	return append(b, `}}`...)
+}
 
-	c.setHeaders(c.w.Header())
-	c.record(outOK, http.StatusOK)
-	writeJSON(c.w, http.StatusOK, b)
+// contentBlockJSON appends the reply's content block: a text block, or a
+// tool_use block when a tool is forced. A finished tool_use block carries
+// the document as its input ({} when the cap cut the document short); an
+// unfinished one, as a stream starts it, has an empty text or input.
+func (c *messagesCall) contentBlockJSON(b []byte, req *messagesRequest, plan replyPlan, done bool) []byte {
+	if req.tool == nil {
+		b = append(b, `{"type":"text","text":`...)
+		if done {
+			b = appendJSONString(b, plan.text)
+		} else {
+			b = append(b, `""`...)
+		}
+		return append(b, '}')
+	}
+	b = append(b, `{"type":"tool_use","id":"toolu_01`...)
+	b = appendBase62(b, mix64(c.idA+2), 11)
+	b = appendBase62(b, mix64(c.idB+2), 11)
+	b = append(b, `","name":`...)
+	b = appendJSONString(b, req.tool.name)
+	b = append(b, `,"input":`...)
+	if done && !plan.capped {
+		b = append(b, plan.doc...)
+	} else {
+		b = append(b, "{}"...)
+	}
+	return append(b, '}')
 }
 
 // fail answers with an error after the configured latency.

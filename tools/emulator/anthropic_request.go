@@ -17,8 +17,9 @@ type messagesRequest struct {
 	maxTokens    int64
 	stream       bool
 	promptTokens int64
-	lastText     string // text of the last message, blocks joined
-	promptHash   uint64 // identifies the prompt for the cache
+	lastText     string      // text of the last message, blocks joined
+	promptHash   uint64      // identifies the prompt for the cache
+	tool         *forcedTool // the tool the reply must use, nil for text
 }
 
 // maxOutputCharge bounds the output charge of one request so that window
@@ -146,7 +147,7 @@ func tagError(path string, raw json.RawMessage, tags string) *apiError {
 }
 
 var messagesFields = []string{"model", "max_tokens", "messages", "system", "temperature", "top_p", "top_k",
-	"stop_sequences", "metadata", "stream"}
+	"stop_sequences", "metadata", "stream", "tools", "tool_choice"}
 
 var imageMediaTypes = map[string]bool{"image/jpeg": true, "image/png": true, "image/gif": true, "image/webp": true}
 
@@ -290,6 +291,9 @@ func parseMessagesRequest(body []byte) (*messagesRequest, *apiError) {
 		default:
 			return nil, invalidMessages("stream", msgBool)
 		}
+	}
+	if req.tool, aerr = parseTools(top); aerr != nil {
+		return nil, aerr
 	}
 	return req, nil
 }

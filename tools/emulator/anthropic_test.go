@@ -240,8 +240,8 @@ func TestMessagesErrors(t *testing.T) {
 			"stop_sequences.1: Input should be a valid string"},
 		{"metadata", anthropicHeaders("sk-ant-good"), msgBody("claude-sonnet-4-5", "hi", 5, `,"metadata":{"user":"x"}`), 400, "invalid_request_error",
 			"metadata.user: Extra inputs are not permitted"},
-		{"stream", anthropicHeaders("sk-ant-good"), msgBody("claude-sonnet-4-5", "hi", 5, `,"stream":true`), 400, "invalid_request_error",
-			"streaming is not supported by this emulator yet"},
+		{"stream", anthropicHeaders("sk-ant-good"), msgBody("claude-sonnet-4-5", "hi", 5, `,"stream":"yes"`), 400, "invalid_request_error",
+			"stream: Input should be a valid boolean"},
 	}
 	for _, c := range cases {
 		a, err := postMessages(t, http.DefaultClient, url, c.header, c.body)

@@ -288,8 +288,8 @@ func TestErrorBodies(t *testing.T) {
 			t.Errorf("%s: headers %v", c.name, a.header)
 		}
 	}
-	a := mustPost(t, url, "sk-good", chatBody("gpt-4o", "hi", `,"stream":true`))
-	if a.status != 400 || !strings.Contains(string(a.body), "not supported") {
+	a := mustPost(t, url, "sk-good", chatBody("gpt-4o", "hi", `,"stream":"yes"`))
+	if a.status != 400 || !strings.Contains(string(a.body), "Invalid type for 'stream': expected a boolean, but got a string instead.") {
 		t.Errorf("stream: %d %s", a.status, a.body)
 	}
 	if st := getStats(t, url, "sk-good"); st.BadRequests != 8 || st.OK != 0 || st.Received != 8 {

@@ -25,6 +25,8 @@ const (
 	saltFault  = 1
 	saltStatus = 2
 	saltJitter = 3
+	// saltInvalidJSON draws --invalid-json-rate.
+	saltInvalidJSON = 4
 )
 
 // maxSeenBodies bounds the per-key body counters; the table starts over
@@ -64,8 +66,13 @@ func (c *config) faultsEnabled() bool {
 	return c.failFirst > 0 || c.errorRate > 0 || c.resetRate > 0 || c.stallRate > 0
 }
 
+// countsArrivals reports whether arrivals of each body must be counted.
+func (c *config) countsArrivals() bool {
+	return c.faultsEnabled() || c.invalidJSONFirst > 0 || c.invalidJSONRate > 0 || c.midstreamErrorRate > 0
+}
+
 // needsDigest reports whether request bodies must be hashed at all.
-func (c *config) needsDigest() bool { return c.faultsEnabled() || c.jitter > 0 }
+func (c *config) needsDigest() bool { return c.countsArrivals() || c.jitter > 0 }
 
 // decideFault chooses the fault for the k-th arrival (k counted from 0) of a
 // body from one key.

@@ -74,6 +74,12 @@ func (e *emulator) handler() http.Handler {
 		case "/v1/messages":
 			e.serveMessages(w, r)
 			return
+		case "/v1/responses":
+			e.serveResponses(w, r)
+			return
+		case "/api/chat":
+			e.serveOllama(w, r)
+			return
 		case "/_emulator/stats":
 			e.serveStats(w, r)
 		case "/_emulator/reset":
@@ -120,6 +126,8 @@ type call struct {
 	k      uint64 // earlier arrivals of the same body from the same key
 
 	stalled          bool
+	invalidJSON      bool     // the reply is a deliberately invalid document
+	mid              midFault // strikes half-way through a streaming answer
 	model            string
 	promptTokens     int64
 	completionTokens int64
@@ -167,7 +175,7 @@ func (e *emulator) serveChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if e.spec != nil {
-		if aerr := e.spec.validate(body); aerr != nil {
+		if aerr := e.spec.validate(specSchema, body); aerr != nil {
 			c.fail(aerr)
 			return
 		}
@@ -183,14 +191,13 @@ func (e *emulator) serveChat(w http.ResponseWriter, r *http.Request) {
 			message: fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", req.model)})
 		return
 	}
-	if req.stream {
-		c.fail(invalidRequest("stream", "unsupported_value", "Streaming is not supported by llmsvc-emulator yet; omit 'stream' or set it to false."))
-		return
-	}
-
-	if cfg.faultsEnabled() {
+	if cfg.countsArrivals() {
 		c.k = c.ks.arrival(c.digest)
-		switch cfg.decideFault(c.digest, c.k) {
+		f := cfg.decideFault(c.digest, c.k)
+		if req.stream {
+			f, c.mid = cfg.streamFault(c.digest, c.k, f, false)
+		}
+		switch f {
 		case fault500:
 			c.fail(errServer())
 			return
@@ -209,7 +216,7 @@ func (e *emulator) serveChat(w http.ResponseWriter, r *http.Request) {
 	if e.lim.enabled() {
 		adm := c.ks.admit(e.lim, req.charge())
 		if adm.kind != admitted {
-			c.fail(e.rateLimitError(req, adm))
+			c.fail(e.rateLimitError(req.model, req.charge(), adm))
 			return
 		}
 		seq = adm.seq
@@ -233,6 +240,27 @@ func (ks *keyState) arrival(d bodyDigest) uint64 {
 	return k
 }
 
+// arrivalOn counts one more arrival of a body at endpoint ep and returns
+// the earlier count. Each endpoint counts on its own.
+func (ks *keyState) arrivalOn(ep string, d bodyDigest) uint64 {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if ks.eseen == nil {
+		ks.eseen = make(map[string]map[bodyDigest]uint64)
+	}
+	seen := ks.eseen[ep]
+	if seen == nil {
+		seen = make(map[bodyDigest]uint64)
+		ks.eseen[ep] = seen
+	}
+	k := seen[d]
+	if k == 0 && len(seen) >= maxSeenBodies {
+		clear(seen)
+	}
+	seen[d] = k + 1
+	return k
+}
+
 func (ks *keyState) admit(l limits, charge int64) admission {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
@@ -240,9 +268,13 @@ func (ks *keyState) admit(l limits, charge int64) admission {
 }
 
 func (c *call) succeed(req *chatRequest, seq uint64) {
-	target := completionTarget(req.model, req.lastContent)
-	completion, finish := completionTokens(target, req.maxOut, req.hasMax)
-	c.completionTokens = completion
+	plan := planReply(req.model, req.lastContent, req.maxOut, req.hasMax, req.format,
+		req.format != nil && c.e.cfg.invalidJSON(c.digest, c.k))
+	completion, finish := plan.tokens, "stop"
+	if plan.capped {
+		finish = "length"
+	}
+	c.completionTokens, c.invalidJSON = completion, plan.invalid
 	c.reasoningTokens = reasoningTokens(req.model, completion)
 
 	ks := c.ks
@@ -254,6 +286,10 @@ func (c *call) succeed(req *chatRequest, seq uint64) {
 	ks.mu.Unlock()
 	c.cachedTokens = cachedTokens(req.promptTokens, seen)
 
+	if req.stream {
+		c.streamChat(req, plan, finish)
+		return
+	}
 	b := make([]byte, 0, 768+4*completion)
 	b = append(b, `{"id":"`...)
 	b = appendCompletionID(b, c.idA, c.idB)
@@ -262,25 +298,31 @@ func (c *call) succeed(req *chatRequest, seq uint64) {
 	b = append(b, `,"model":`...)
 	b = appendJSONString(b, req.model)
 	b = append(b, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
-	b = appendJSONString(b, replyText(completion))
+	b = appendJSONString(b, plan.text)
 	b = append(b, `,"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"`...)
 	b = append(b, finish...)
-	b = append(b, `"}],"usage":{"prompt_tokens":`...)
-	b = strconv.AppendInt(b, req.promptTokens, 10)
-	b = append(b, `,"completion_tokens":`...)
-	b = strconv.AppendInt(b, completion, 10)
-	b = append(b, `,"total_tokens":`...)
-	b = strconv.AppendInt(b, req.promptTokens+completion, 10)
-	b = append(b, `,"prompt_tokens_details":{"cached_tokens":`...)
-	b = strconv.AppendInt(b, c.cachedTokens, 10)
-	b = append(b, `,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":`...)
-	b = strconv.AppendInt(b, c.reasoningTokens, 10)
-	b = append(b, `,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},`+
-		`"service_tier":"default","system_fingerprint":"fp_emulator"}`+"\n"...)
+	b = append(b, `"}],"usage":`...)
+	b = c.appendChatUsage(b)
+	b = append(b, `,"service_tier":"default","system_fingerprint":"fp_emulator"}`+"\n"...)
 
 	c.setHeaders(c.w.Header())
 	c.record(outOK, http.StatusOK)
 	writeJSON(c.w, http.StatusOK, b)
+}
+
+// appendChatUsage appends the chat completions usage object of the call.
+func (c *call) appendChatUsage(b []byte) []byte {
+	b = append(b, `{"prompt_tokens":`...)
+	b = strconv.AppendInt(b, c.promptTokens, 10)
+	b = append(b, `,"completion_tokens":`...)
+	b = strconv.AppendInt(b, c.completionTokens, 10)
+	b = append(b, `,"total_tokens":`...)
+	b = strconv.AppendInt(b, c.promptTokens+c.completionTokens, 10)
+	b = append(b, `,"prompt_tokens_details":{"cached_tokens":`...)
+	b = strconv.AppendInt(b, c.cachedTokens, 10)
+	b = append(b, `,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":`...)
+	b = strconv.AppendInt(b, c.reasoningTokens, 10)
+	return append(b, `,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}`...)
 }
 
 // fail answers with an error after the configured latency.
@@ -356,6 +398,9 @@ func (c *call) record(o outcome, status int) {
 	switch o {
 	case outOK:
 		st.OK++
+		if c.invalidJSON {
+			st.InvalidJSON++
+		}
 		st.PromptTokens += c.promptTokens
 		st.CompletionTokens += c.completionTokens
 		st.CachedTokens += c.cachedTokens
@@ -437,7 +482,7 @@ func errOverloaded() *apiError {
 		message: "The engine is currently overloaded, please try again later"}
 }
 
-func (e *emulator) rateLimitError(req *chatRequest, adm admission) *apiError {
+func (e *emulator) rateLimitError(model string, charge int64, adm admission) *apiError {
 	ae := &apiError{status: http.StatusTooManyRequests, code: "rate_limit_exceeded", outcome: outRateLimited}
 	const more = " Visit https://platform.openai.com/account/rate-limits to learn more."
 	switch adm.kind {
@@ -445,17 +490,17 @@ func (e *emulator) rateLimitError(req *chatRequest, adm admission) *apiError {
 		ae.typ = "tokens"
 		ae.noRetry = true
 		ae.message = fmt.Sprintf("Request too large for %s in organization org-emulator on tokens per min (TPM): Limit %d, Requested %d. "+
-			"The input or output tokens must be reduced in order to run successfully."+more, req.model, e.lim.tokCap, req.charge())
+			"The input or output tokens must be reduced in order to run successfully."+more, model, e.lim.tokCap, charge)
 	case limitRequests:
 		ae.typ = "requests"
 		ae.retryAfter, ae.wait = true, adm.wait
 		ae.message = fmt.Sprintf("Rate limit reached for %s in organization org-emulator on requests per min (RPM): Limit %d, Used %d, Requested 1. "+
-			"Please try again in %s."+more, req.model, e.lim.reqCap, adm.used, formatReset(adm.wait))
+			"Please try again in %s."+more, model, e.lim.reqCap, adm.used, formatReset(adm.wait))
 	default:
 		ae.typ = "tokens"
 		ae.retryAfter, ae.wait = true, adm.wait
 		ae.message = fmt.Sprintf("Rate limit reached for %s in organization org-emulator on tokens per min (TPM): Limit %d, Used %d, Requested %d. "+
-			"Please try again in %s."+more, req.model, e.lim.tokCap, adm.used, req.charge(), formatReset(adm.wait))
+			"Please try again in %s."+more, model, e.lim.tokCap, adm.used, charge, formatReset(adm.wait))
 	}
 	return ae
 }

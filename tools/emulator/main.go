@@ -1,6 +1,7 @@
 // Command llmsvc-emulator is a deterministic local stand-in for the OpenAI
-// Chat Completions API and the Anthropic Messages API, used by llmsvc's
-// integration tests, benchmarks and examples.
+// Chat Completions and Responses APIs, the Anthropic Messages API and
+// Ollama's chat API, used by llmsvc's integration tests, benchmarks and
+// examples.
 package main
 
 import (
@@ -50,6 +51,12 @@ type config struct {
 	shouldRetry  bool
 
 	validateSpec string
+
+	invalidJSONFirst int     // the first N arrivals of a body get a schema-violating document
+	invalidJSONRate  float64 // chance of a schema-violating document
+
+	streamDelay        time.Duration // between the events of a streaming answer
+	midstreamErrorRate float64       // chance of an in-band error half-way through a stream
 }
 
 func parseConfig(args []string, stderr io.Writer) (*config, error) {
@@ -59,6 +66,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		cfg                                    config
 		invalid, quota, models                 string
 		windowMs, stallMs, latencyMs, jitterMs int64
+		streamDelayMs                          int64
 	)
 	fs.StringVar(&cfg.host, "host", "127.0.0.1", "loopback address to listen on")
 	fs.IntVar(&cfg.port, "port", 0, "port to listen on (0 picks a free port)")
@@ -83,6 +91,10 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.noRetryAfter, "no-retry-after", false, "omit retry-after and retry-after-ms on rate-limit 429s")
 	fs.BoolVar(&cfg.shouldRetry, "should-retry-header", false, "send x-should-retry on error answers")
 	fs.StringVar(&cfg.validateSpec, "validate-spec", "", "OpenAPI document to validate request bodies against")
+	fs.IntVar(&cfg.invalidJSONFirst, "invalid-json-first", 0, "answer the first N arrivals of each distinct body (per key) asking for JSON with a document that violates the schema")
+	fs.Float64Var(&cfg.invalidJSONRate, "invalid-json-rate", 0, "probability of answering a request for JSON with a document that violates the schema")
+	fs.Int64Var(&streamDelayMs, "stream-delay-ms", 0, "delay between the events of a streaming answer, in milliseconds")
+	fs.Float64Var(&cfg.midstreamErrorRate, "midstream-error-rate", 0, "probability of ending a streaming answer with an error event after half of the deltas")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -105,7 +117,8 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	if windowMs <= 0 {
 		return nil, errors.New("--window-ms must be positive")
 	}
-	for name, p := range map[string]float64{"--error-rate": cfg.errorRate, "--reset-rate": cfg.resetRate, "--stall-rate": cfg.stallRate} {
+	for name, p := range map[string]float64{"--error-rate": cfg.errorRate, "--reset-rate": cfg.resetRate, "--stall-rate": cfg.stallRate,
+		"--invalid-json-rate": cfg.invalidJSONRate, "--midstream-error-rate": cfg.midstreamErrorRate} {
 		if p < 0 || p > 1 {
 			return nil, fmt.Errorf("%s must be within [0, 1]", name)
 		}
@@ -113,10 +126,14 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	if stallMs < 0 || latencyMs < 0 || jitterMs < 0 || cfg.failFirst < 0 {
 		return nil, errors.New("--stall-ms, --latency-ms, --jitter-ms and --fail-first must not be negative")
 	}
+	if cfg.invalidJSONFirst < 0 || streamDelayMs < 0 {
+		return nil, errors.New("--invalid-json-first and --stream-delay-ms must not be negative")
+	}
 	cfg.window = time.Duration(windowMs) * time.Millisecond
 	cfg.stall = time.Duration(stallMs) * time.Millisecond
 	cfg.latency = time.Duration(latencyMs) * time.Millisecond
 	cfg.jitter = time.Duration(jitterMs) * time.Millisecond
+	cfg.streamDelay = time.Duration(streamDelayMs) * time.Millisecond
 	return &cfg, nil
 }
 

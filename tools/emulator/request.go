@@ -49,9 +49,11 @@ type chatRequest struct {
 	maxOut       int64 // max_completion_tokens, else max_tokens
 	hasMax       bool
 	stream       bool
+	includeUsage bool // stream_options.include_usage
 	promptTokens int64
-	lastContent  string // text of the last message
-	promptHash   uint64 // identifies the prompt for the cache
+	lastContent  string      // text of the last message
+	promptHash   uint64      // identifies the prompt for the cache
+	format       *jsonFormat // response_format asking for JSON, nil for text
 }
 
 // charge is what a request costs the token window on arrival.
@@ -68,6 +70,8 @@ type wireRequest struct {
 	MaxCompletionTokens json.RawMessage `json:"max_completion_tokens"`
 	MaxTokens           json.RawMessage `json:"max_tokens"`
 	Stream              json.RawMessage `json:"stream"`
+	ResponseFormat      json.RawMessage `json:"response_format"`
+	StreamOptions       json.RawMessage `json:"stream_options"`
 }
 
 type wireMessage struct {
@@ -210,6 +214,19 @@ func parseChatRequest(body []byte) (*chatRequest, *apiError) {
 		case "false":
 		default:
 			return nil, invalidRequest("stream", "invalid_type", "Invalid type for 'stream': expected a boolean, but got %s instead.", jsonKind(wr.Stream))
+		}
+	}
+	if req.format, aerr = parseResponseFormat(wr.ResponseFormat); aerr != nil {
+		return nil, aerr
+	}
+	if so, aerr := oaObject("stream_options", wr.StreamOptions); aerr != nil {
+		return nil, aerr
+	} else if so != nil {
+		if !req.stream {
+			return nil, invalidRequest("stream_options", "", "The 'stream_options' parameter is only allowed when 'stream' is enabled.")
+		}
+		if req.includeUsage, _, aerr = oaBool("stream_options.include_usage", so.get("include_usage")); aerr != nil {
+			return nil, aerr
 		}
 	}
 	return req, nil

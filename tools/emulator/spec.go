@@ -17,14 +17,17 @@ import (
 )
 
 const (
-	specURL    = "file:///openai-openapi.json"
+	specURL = "file:///openai-openapi.json"
+	// specSchema checks /v1/chat/completions bodies; the document must have it.
 	specSchema = "CreateChatCompletionRequest"
+	// specResponsesSchema checks /v1/responses bodies when the document has it.
+	specResponsesSchema = "CreateResponse"
 )
 
-// specValidator checks request bodies against CreateChatCompletionRequest
-// from an OpenAPI 3.1 document.
+// specValidator checks request bodies against schemas of an OpenAPI 3.1
+// document: CreateChatCompletionRequest and, when present, CreateResponse.
 type specValidator struct {
-	schema  *jsonschema.Schema
+	schemas map[string]*jsonschema.Schema
 	printer *message.Printer
 }
 
@@ -33,22 +36,73 @@ func loadSpec(path string) (*specValidator, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	v := &specValidator{schemas: map[string]*jsonschema.Schema{}, printer: message.NewPrinter(language.English)}
+	for _, name := range []string{specSchema, specResponsesSchema} {
+		// Each schema gets its own copy of the document: the Responses
+		// schema is compiled with oneOf read as anyOf (see oneOfAsAnyOf).
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if name != specSchema && !hasSchema(doc, name) {
+			continue
+		}
+		doc = honourNullable(doc)
+		fixRecursiveRefs(doc)
+		if name == specResponsesSchema {
+			oneOfAsAnyOf(doc)
+		}
+		c := jsonschema.NewCompiler()
+		c.DefaultDraft(jsonschema.Draft2020)
+		c.UseRegexpEngine(lenientRegexp)
+		if err := c.AddResource(specURL, doc); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		sch, err := c.Compile(specURL + "#/components/schemas/" + name)
+		if err != nil {
+			if name != specSchema {
+				// Only the chat completions schema is essential; a document
+				// whose Responses schema does not compile leaves /v1/responses
+				// bodies unchecked.
+				continue
+			}
+			return nil, fmt.Errorf("%s: compiling %s: %w", path, name, err)
+		}
+		v.schemas[name] = sch
 	}
-	doc = honourNullable(doc)
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	c.UseRegexpEngine(lenientRegexp)
-	if err := c.AddResource(specURL, doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	return v, nil
+}
+
+// oneOfAsAnyOf turns every oneOf into anyOf. The Responses input item
+// variants overlap (a message with input_text parts is both an
+// EasyInputMessage and an InputMessage), so a strict oneOf would refuse
+// ordinary requests.
+func oneOfAsAnyOf(v any) {
+	switch t := v.(type) {
+	case []any:
+		for _, c := range t {
+			oneOfAsAnyOf(c)
+		}
+	case map[string]any:
+		for _, c := range t {
+			oneOfAsAnyOf(c)
+		}
+		if o, ok := t["oneOf"]; ok {
+			if _, clash := t["anyOf"]; !clash {
+				delete(t, "oneOf")
+				t["anyOf"] = o
+			}
+		}
 	}
-	sch, err := c.Compile(specURL + "#/components/schemas/" + specSchema)
-	if err != nil {
-		return nil, fmt.Errorf("%s: compiling %s: %w", path, specSchema, err)
-	}
-	return &specValidator{schema: sch, printer: message.NewPrinter(language.English)}, nil
+}
+
+// hasSchema reports whether the document defines #/components/schemas/name.
+func hasSchema(doc any, name string) bool {
+	m, _ := doc.(map[string]any)
+	comps, _ := m["components"].(map[string]any)
+	schemas, _ := comps["schemas"].(map[string]any)
+	_, ok := schemas[name]
+	return ok
 }
 
 // honourNullable rewrites the OpenAPI 3.0 "nullable: true" keyword, which
@@ -85,6 +139,51 @@ func honourNullable(v any) any {
 	return v
 }
 
+// fixRecursiveRefs rewrites the draft 2019-09 recursion keywords a few
+// schemas use ("$recursiveAnchor": true with "$recursiveRef": "#" inside),
+// which the 2020-12 metaschema rejects, into a plain "$ref" to the schema
+// that carries the anchor. A "$recursiveRef" outside such a schema accepts
+// anything.
+func fixRecursiveRefs(doc any) {
+	m, _ := doc.(map[string]any)
+	comps, _ := m["components"].(map[string]any)
+	schemas, _ := comps["schemas"].(map[string]any)
+	var walk func(v any, target string)
+	walk = func(v any, target string) {
+		switch t := v.(type) {
+		case []any:
+			for _, c := range t {
+				walk(c, target)
+			}
+		case map[string]any:
+			if a, ok := t["$recursiveAnchor"].(bool); ok {
+				delete(t, "$recursiveAnchor")
+				if !a {
+					target = ""
+				}
+			}
+			if _, ok := t["$recursiveRef"]; ok {
+				delete(t, "$recursiveRef")
+				if target != "" {
+					t["$ref"] = target
+				}
+			}
+			for _, c := range t {
+				walk(c, target)
+			}
+		}
+	}
+	for name, s := range schemas {
+		target := ""
+		if sm, ok := s.(map[string]any); ok {
+			if a, _ := sm["$recursiveAnchor"].(bool); a {
+				target = "#/components/schemas/" + name
+			}
+		}
+		walk(s, target)
+	}
+}
+
 // lenientRegexp compiles patterns with Go's regexp; a pattern Go cannot
 // express is not enforced rather than failing the whole document.
 func lenientRegexp(s string) (jsonschema.Regexp, error) {
@@ -100,20 +199,25 @@ type anyString string
 func (a anyString) String() string          { return string(a) }
 func (a anyString) MatchString(string) bool { return true }
 
-// validate returns nil for a conforming body, or a 400 naming the failing
-// location and the reasons.
-func (s *specValidator) validate(body []byte) *apiError {
+// validate returns nil for a body conforming to the named schema (or when
+// the document lacks that schema), or a 400 naming the failing location and
+// the reasons.
+func (s *specValidator) validate(schema string, body []byte) *apiError {
+	sch := s.schemas[schema]
+	if sch == nil {
+		return nil
+	}
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
 	if err != nil {
 		return errInvalidJSON()
 	}
-	err = s.schema.Validate(v)
+	err = sch.Validate(v)
 	if err == nil {
 		return nil
 	}
 	var ve *jsonschema.ValidationError
 	if !errors.As(err, &ve) {
-		return invalidRequest("", "", "Request body could not be checked against %s: %v", specSchema, err)
+		return invalidRequest("", "", "Request body could not be checked against %s: %v", schema, err)
 	}
 	loc, reasons := s.deepest(ve)
 	param := paramPath(loc)
@@ -121,7 +225,7 @@ func (s *specValidator) validate(body []byte) *apiError {
 	if where == "" {
 		where = "(request body)"
 	}
-	aerr := invalidRequest(param, "", "Invalid request body: '%s' does not match the %s schema: %s.", where, specSchema, strings.Join(reasons, "; "))
+	aerr := invalidRequest(param, "", "Invalid request body: '%s' does not match the %s schema: %s.", where, schema, strings.Join(reasons, "; "))
 	aerr.outcome = outSpecViolation
 	return aerr
 }

@@ -20,6 +20,11 @@ type keyState struct {
 	// The /v1/messages endpoint's own window and arrival counts.
 	awin  messagesWindow
 	aseen map[bodyDigest]uint64
+
+	// Arrival counts of the other endpoints, by endpoint.
+	eseen map[string]map[bodyDigest]uint64
+	// Stored /v1/responses answers, for previous_response_id.
+	responses responseStore
 }
 
 type keyCounters struct {
@@ -37,6 +42,7 @@ type keyCounters struct {
 	CompletionTokens int64 `json:"completion_tokens"`
 	CachedTokens     int64 `json:"cached_tokens"`
 	ReasoningTokens  int64 `json:"reasoning_tokens"`
+	InvalidJSON      int64 `json:"invalid_json"`
 }
 
 type modelCounters struct {

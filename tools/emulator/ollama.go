@@ -1,0 +1,208 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Ollama's native chat API: POST /api/chat. No key is required; a bearer
+// key, when sent, names the statistics and rate-limit key, otherwise the
+// key is "ollama". Answers carry no rate-limit headers. Streaming is the
+// default, as NDJSON.
+
+const (
+	epOllama       = "ollama"
+	ollamaKey      = "ollama"
+	ollamaMidError = "an error was encountered while running the model: unexpected EOF"
+)
+
+// ollamaCall is one request to /api/chat.
+type ollamaCall struct {
+	call
+	req *ollamaRequest
+}
+
+func (e *emulator) serveOllama(w http.ResponseWriter, r *http.Request) {
+	key := bearerKey(r)
+	if key == "" {
+		key = ollamaKey
+	}
+	c := &ollamaCall{call: call{e: e, w: w, r: r, start: time.Now(), key: key}}
+	c.idA, c.idB = e.nextIDs()
+	c.ks = e.keys.get(c.key)
+	c.ks.mu.Lock()
+	c.ks.stats.Received++
+	c.ks.mu.Unlock()
+
+	if r.Method != http.MethodPost {
+		c.fail(ollamaError(http.StatusMethodNotAllowed, outBadRequest, "method not allowed"))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			c.fail(ollamaError(http.StatusRequestEntityTooLarge, outBadRequest, "request body too large"))
+			return
+		}
+		c.record(outGone, 0)
+		return
+	}
+	cfg := e.cfg
+	if cfg.needsDigest() {
+		c.digest = digestBody(body)
+	}
+	req, aerr := parseOllamaRequest(body)
+	if aerr != nil {
+		c.fail(aerr)
+		return
+	}
+	c.req = req
+	c.model, c.promptTokens = req.model, req.promptTokens
+	if len(cfg.knownModels) > 0 && !cfg.knownModels[req.model] {
+		c.fail(ollamaError(http.StatusNotFound, outBadRequest, "model %q not found, try pulling it first", req.model))
+		return
+	}
+
+	if cfg.countsArrivals() {
+		c.k = c.ks.arrivalOn(epOllama, c.digest)
+		f := cfg.decideFault(c.digest, c.k)
+		if req.stream {
+			f, c.mid = cfg.streamFault(c.digest, c.k, f, false)
+		}
+		switch f {
+		case fault500:
+			c.fail(ollamaError(http.StatusInternalServerError, outServerError, "an error was encountered while running the model"))
+			return
+		case fault503:
+			c.fail(ollamaError(http.StatusServiceUnavailable, outServerError, "server busy, please try again.  maximum pending requests exceeded"))
+			return
+		case faultReset:
+			c.reset()
+			return
+		case faultStall:
+			c.stalled = true
+		}
+	}
+
+	var seq uint64
+	if e.lim.enabled() {
+		adm := c.ks.admit(e.lim, req.charge())
+		if adm.kind != admitted {
+			c.fail(ollamaError(http.StatusTooManyRequests, outRateLimited, "rate limited"))
+			return
+		}
+		seq = adm.seq
+	}
+	if !sleepCtx(r.Context(), cfg.delay(c.digest, c.k, c.stalled)) {
+		c.record(outGone, 0)
+		return
+	}
+	c.succeed(seq)
+}
+
+func (c *ollamaCall) succeed(seq uint64) {
+	req := c.req
+	plan := planReply(req.model, req.lastText, req.maxOut, req.hasMax, req.format,
+		req.format != nil && c.e.cfg.invalidJSON(c.digest, c.k))
+	c.completionTokens, c.invalidJSON = plan.tokens, plan.invalid
+	if seq != 0 {
+		c.ks.mu.Lock()
+		c.ks.win.reconcile(seq, req.promptTokens+plan.tokens)
+		c.ks.mu.Unlock()
+	}
+	if req.stream {
+		c.stream(plan)
+		return
+	}
+	b := c.head(nil)
+	b = append(b, `"message":{"role":"assistant","content":`...)
+	b = appendJSONString(b, plan.text)
+	b = append(b, "},"...)
+	b = c.tail(b, plan)
+	c.record(outOK, http.StatusOK)
+	writeJSON(c.w, http.StatusOK, b)
+}
+
+// head appends {"model":..,"created_at":.., and leaves the object open.
+func (c *ollamaCall) head(b []byte) []byte {
+	b = append(b, `{"model":`...)
+	b = appendJSONString(b, c.req.model)
+	b = append(b, `,"created_at":"`...)
+	b = time.Now().UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, `",`...)
+}
+
+// tail appends the closing fields of the final object: done_reason, done
+// and the counts. The durations are nominal: loading 1 ms, 0.05 ms per
+// prompt token, 1 ms per output token; the total adds the real handling
+// time.
+func (c *ollamaCall) tail(b []byte, plan replyPlan) []byte {
+	reason := "stop"
+	if plan.capped {
+		reason = "length"
+	}
+	load := int64(time.Millisecond)
+	promptDur := c.promptTokens * int64(50*time.Microsecond)
+	evalDur := plan.tokens * int64(time.Millisecond)
+	total := int64(time.Since(c.start)) + load + promptDur + evalDur
+	b = append(b, `"done_reason":"`...)
+	b = append(b, reason...)
+	b = append(b, `","done":true,"total_duration":`...)
+	b = strconv.AppendInt(b, total, 10)
+	b = append(b, `,"load_duration":`...)
+	b = strconv.AppendInt(b, load, 10)
+	b = append(b, `,"prompt_eval_count":`...)
+	b = strconv.AppendInt(b, c.promptTokens, 10)
+	b = append(b, `,"prompt_eval_duration":`...)
+	b = strconv.AppendInt(b, promptDur, 10)
+	b = append(b, `,"eval_count":`...)
+	b = strconv.AppendInt(b, plan.tokens, 10)
+	b = append(b, `,"eval_duration":`...)
+	b = strconv.AppendInt(b, evalDur, 10)
+	return append(b, '}')
+}
+
+// stream sends the reply as NDJSON: one object per delta, then the final
+// object with done true and the counts.
+func (c *ollamaCall) stream(plan replyPlan) {
+	s := startStream(c.w, c.r, c.e.cfg, "application/x-ndjson")
+	var b []byte
+	deltas := streamDeltas(plan.text)
+	for _, d := range deltas[:deltasBeforeFault(len(deltas), c.mid)] {
+		b = append(c.head(b[:0]), `"message":{"role":"assistant","content":`...)
+		b = appendJSONString(b, d)
+		if !s.line(append(b, `},"done":false}`...)) {
+			c.record(outGone, 0)
+			return
+		}
+	}
+	switch c.mid {
+	case midReset:
+		c.reset()
+		return
+	case midError:
+		c.record(outServerError, http.StatusOK)
+		b = appendJSONString(append(b[:0], `{"error":`...), ollamaMidError)
+		s.line(append(b, '}'))
+		return
+	}
+	b = append(c.head(b[:0]), `"message":{"role":"assistant","content":""},`...)
+	b = c.tail(b, plan)
+	c.record(outOK, http.StatusOK)
+	s.line(b)
+}
+
+// fail answers with {"error": message} after the configured latency.
+func (c *ollamaCall) fail(ae *apiError) {
+	if !sleepCtx(c.r.Context(), c.e.cfg.delay(c.digest, c.k, false)) {
+		c.record(outGone, 0)
+		return
+	}
+	c.record(ae.outcome, ae.status)
+	b := appendJSONString(append(make([]byte, 0, 32+len(ae.message)), `{"error":`...), ae.message)
+	writeJSON(c.w, ae.status, append(b, '}'))
+}
