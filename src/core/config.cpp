@@ -74,23 +74,33 @@ DocError parse_config(const char *json, Config &out) {
     return err;
   if (out.provider == "openai") out.provider = "openai_chat";
   if (out.provider != "openai_chat" && out.provider != "openai_responses" &&
-      out.provider != "anthropic")
-    return {LLMSVC_ESCHEMA,
-            "config.provider: \"" + out.provider +
-                "\" is not a known provider (openai_chat, openai_responses, anthropic)"};
+      out.provider != "anthropic" && out.provider != "ollama")
+    return {LLMSVC_ESCHEMA, "config.provider: \"" + out.provider +
+                                "\" is not a known provider (openai_chat, openai_responses, "
+                                "anthropic, ollama)"};
   const bool anthropic = out.provider == "anthropic";
+  const bool ollama = out.provider == "ollama";
   if (out.max_tokens_field != "max_completion_tokens" && out.max_tokens_field != "max_tokens")
     return {LLMSVC_ESCHEMA,
             "config.max_tokens_field: expected max_completion_tokens or max_tokens"};
 
   if (!r.find("base_url")) {
-    const char *b = env(anthropic ? "ANTHROPIC_BASE_URL" : "OPENAI_BASE_URL");
-    out.base_url = b ? b : anthropic ? "https://api.anthropic.com/v1" : "https://api.openai.com/v1";
+    if (ollama) {
+      // OLLAMA_HOST as Ollama itself reads it: "host:port" or a URL.
+      const char *h = env("OLLAMA_HOST");
+      std::string host = h ? h : "127.0.0.1:11434";
+      out.base_url = host.find("://") == std::string::npos ? "http://" + host : host;
+    } else {
+      const char *b = env(anthropic ? "ANTHROPIC_BASE_URL" : "OPENAI_BASE_URL");
+      out.base_url = b ? b
+                     : anthropic ? "https://api.anthropic.com/v1"
+                                 : "https://api.openai.com/v1";
+    }
   }
   while (!out.base_url.empty() && out.base_url.back() == '/') out.base_url.pop_back();
   if (out.base_url.rfind("http://", 0) != 0 && out.base_url.rfind("https://", 0) != 0)
     return {LLMSVC_ESCHEMA, "config.base_url: expected an http:// or https:// URL"};
-  if (out.api_key.empty()) {
+  if (out.api_key.empty() && !ollama) {
     if (const char *k = env(anthropic ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY")) out.api_key = k;
   }
 

@@ -195,3 +195,56 @@ TEST(Streaming, CancelMidStreamStopsTheTransfer) {
   EXPECT_FALSE(d["usage"].IsNull());  // what was used is still recorded
   EXPECT_EQ(i64(client.metrics()["requests"], "in_flight"), 0);
 }
+
+namespace {
+std::string ollama_config(const EmulatorProcess &emu, const std::string &extra = "") {
+  return "{\"provider\":\"ollama\",\"base_url\":\"http://127.0.0.1:" + std::to_string(emu.port()) +
+         "\"" + (extra.empty() ? "" : "," + extra) + "}";
+}
+}  // namespace
+
+TEST(Ollama, WholeAndStreamedRepliesWithUsageAndNoPrice) {
+  EmulatorProcess emu;
+  Client client(ollama_config(emu, R"("free_models":["llama3.2"])"));
+  std::string req = R"({"model":"llama3.2","instructions":"be brief","prompt":"hello","max_output_tokens":30})";
+  Completed whole = client.generate(req);
+  ASSERT_EQ(whole.kind, LLMSVC_KIND_NONE) << whole.json;
+  rapidjson::Document d = whole.doc();
+  // 3 + system (4 + 2) + user (4 + 2)
+  EXPECT_EQ(i64(d["usage"], "prompt_tokens"), 15);
+  EXPECT_EQ(i64(d, "cost_nano_usd"), 0);  // declared free
+  StreamCollector sc;
+  Completed streamed = stream(client, req, sc);
+  ASSERT_EQ(streamed.kind, LLMSVC_KIND_NONE) << streamed.json;
+  EXPECT_GT(sc.deltas, 1);
+  EXPECT_EQ(sc.text, whole.text);
+  EXPECT_EQ(streamed.text, whole.text);
+  EXPECT_EQ(i64(streamed.doc()["usage"], "completion_tokens"), i64(d["usage"], "completion_tokens"));
+
+  Completed unpriced = client.generate(R"({"model":"mistral","prompt":"hi"})");
+  ASSERT_EQ(unpriced.kind, LLMSVC_KIND_NONE) << unpriced.json;
+  EXPECT_TRUE(unpriced.doc()["cost_nano_usd"].IsNull());  // not declared free: unknown
+  EXPECT_EQ(i64(emu.stats("ollama"), "ok"), 3);
+}
+
+TEST(Ollama, StructuredOutputImagesAndErrors) {
+  EmulatorProcess emu({"--known-models", "llama3.2"});
+  Client client(ollama_config(emu));
+  Completed c = client.generate(with_schema("llama3.2"));
+  ASSERT_EQ(c.kind, LLMSVC_KIND_NONE) << c.json;
+  EXPECT_TRUE(c.doc()["json"]["name"].IsString());
+  Completed img = client.generate(R"({"model":"llama3.2","messages":[{"role":"user","content":[
+      {"type":"text","text":"what is it?"},
+      {"type":"image_url","image_url":"data:image/png;base64,iVBORw0KGgo="}]}]})");
+  ASSERT_EQ(img.kind, LLMSVC_KIND_NONE) << img.json;
+  llmsvc_error *err = nullptr;
+  EXPECT_EQ(llmsvc_client_submit(client.get(), R"({"model":"llama3.2","messages":[{"role":"user",
+      "content":[{"type":"image_url","image_url":"https://example.com/cat.png"}]}]})",
+                                 nullptr, nullptr, nullptr, &err),
+            LLMSVC_ESCHEMA);
+  EXPECT_NE(std::string(llmsvc_error_message(err)).find("base64"), std::string::npos);
+  llmsvc_error_free(err);
+  Completed missing = client.generate(R"({"model":"gemma","prompt":"hi"})");
+  EXPECT_EQ(missing.kind, LLMSVC_KIND_NOT_FOUND);
+  EXPECT_NE(missing.json.find("try pulling it first"), std::string::npos);
+}

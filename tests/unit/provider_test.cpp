@@ -116,3 +116,42 @@ TEST(OpenAIChat, StructuredOutputAsResponseFormat) {
   EXPECT_TRUE(rf["json_schema"]["strict"].GetBool());
   EXPECT_STREQ(rf["json_schema"]["schema"]["required"][0].GetString(), "name");
 }
+
+#include "providers/ollama.h"
+
+TEST(Ollama, WireBodyAndNdjsonStream) {
+  Config c;
+  c.provider = "ollama";
+  c.base_url = "http://127.0.0.1:11434";
+  OllamaProvider p(c);
+  EXPECT_EQ(p.url(), "http://127.0.0.1:11434/api/chat");
+  JsonBuffer buf;
+  p.build_body(request(R"({"model":"llama3.2","instructions":"sys","messages":[{"role":"user","content":[
+      {"type":"text","text":"what?"},{"type":"image_url","image_url":"data:image/png;base64,QUJD"}]}],
+      "max_output_tokens":20,"temperature":0.1,"stop":["x"]})"),
+               buf);
+  JsonDoc d;
+  ASSERT_FALSE(parse_json(d, std::string_view(buf.GetString(), buf.GetSize()), "body"));
+  EXPECT_FALSE(d["stream"].GetBool());  // Ollama streams unless told not to
+  EXPECT_STREQ(d["messages"][0]["role"].GetString(), "system");
+  EXPECT_STREQ(d["messages"][1]["content"].GetString(), "what?");
+  EXPECT_STREQ(d["messages"][1]["images"][0].GetString(), "QUJD");
+  EXPECT_EQ(d["options"]["num_predict"].GetInt(), 20);
+  EXPECT_STREQ(d["options"]["stop"][0].GetString(), "x");
+
+  StreamState st;
+  std::string delta;
+  ProviderError err;
+  ASSERT_TRUE(p.on_stream_event({"", R"({"model":"llama3.2","message":{"role":"assistant","content":"Hi"},"done":false})"},
+                                st, delta, err));
+  EXPECT_EQ(delta, "Hi");
+  delta.clear();
+  ASSERT_TRUE(p.on_stream_event({"", R"({"model":"llama3.2","message":{"role":"assistant","content":""},"done":true,
+      "done_reason":"stop","prompt_eval_count":12,"eval_count":3})"},
+                                st, delta, err));
+  EXPECT_TRUE(st.done);
+  EXPECT_EQ(st.reply.usage.prompt, 12);
+  EXPECT_EQ(st.reply.usage.completion, 3);
+  EXPECT_FALSE(p.on_stream_event({"", R"({"error":"model crashed"})"}, st, delta, err));
+  EXPECT_EQ(err.message, "model crashed");
+}

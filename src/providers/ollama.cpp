@@ -1,0 +1,199 @@
+#include "providers/ollama.h"
+
+#include <curl/curl.h>
+
+#include "providers/fields.h"
+
+namespace llmsvc {
+
+OllamaProvider::OllamaProvider(const Config &config) : url_(config.base_url + "/api/chat") {
+  try {
+    append_header(headers_, "Content-Type: application/json");
+    append_header(headers_, "Expect:");
+    // Ollama needs no key; one given is sent, for servers behind an authenticating proxy.
+    if (!config.api_key.empty()) append_header(headers_, "Authorization: Bearer " + config.api_key);
+  } catch (...) {
+    curl_slist_free_all(headers_);
+    throw;
+  }
+}
+
+OllamaProvider::~OllamaProvider() { curl_slist_free_all(headers_); }
+
+namespace {
+constexpr std::string_view kBase64Marker = ";base64,";
+}
+
+std::string OllamaProvider::unsupported(const RequestSpec &req) const {
+  if (!req.previous_response_id.empty()) return "previous_response_id is not an Ollama parameter";
+  if (!req.reasoning_effort.empty()) return "reasoning_effort is not an Ollama parameter";
+  for (size_t i = 0; i < req.messages.size(); ++i) {
+    for (const ContentPart &p : req.messages[i].parts) {
+      if (p.type != ContentPart::Type::kImageUrl) continue;
+      if (p.url.rfind("data:", 0) != 0 || p.url.find(kBase64Marker) == std::string::npos)
+        return "messages[" + std::to_string(i) +
+               "]: Ollama takes images as base64 data: URLs, not links";
+    }
+  }
+  return {};
+}
+
+void OllamaProvider::build_body(const RequestSpec &req, JsonBuffer &out) const {
+  JsonWriter w(out);
+  w.StartObject();
+  w.Key("model");
+  write_str(w, req.model);
+  w.Key("messages");
+  w.StartArray();
+  if (!req.instructions.empty()) {
+    w.StartObject();
+    w.Key("role");
+    w.String("system");
+    w.Key("content");
+    write_str(w, req.instructions);
+    w.EndObject();
+  }
+  for (const Message &m : req.messages) {
+    w.StartObject();
+    w.Key("role");
+    write_str(w, m.role == "developer" ? std::string_view("system") : std::string_view(m.role));
+    // Ollama takes one text per message and its images beside it.
+    std::string text;
+    bool images = false;
+    for (const ContentPart &p : m.parts) {
+      if (p.type == ContentPart::Type::kText) {
+        if (!text.empty()) text += "\n";
+        text += p.text;
+      } else {
+        images = true;
+      }
+    }
+    w.Key("content");
+    write_str(w, text);
+    if (images) {
+      w.Key("images");
+      w.StartArray();
+      for (const ContentPart &p : m.parts) {
+        if (p.type != ContentPart::Type::kImageUrl) continue;
+        write_str(w, std::string_view(p.url).substr(p.url.find(kBase64Marker) + kBase64Marker.size()));
+      }
+      w.EndArray();
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("stream");  // Ollama streams unless told not to
+  w.Bool(req.stream);
+  if (req.schema) {
+    w.Key("format");
+    w.RawValue(req.schema_json.data(), req.schema_json.size(), rapidjson::kObjectType);
+  }
+  bool options = req.temperature || req.top_p || req.max_output_tokens > 0 || !req.stop.empty() ||
+                 req.seed;
+  if (options) {
+    w.Key("options");
+    w.StartObject();
+    if (req.temperature) {
+      w.Key("temperature");
+      w.Double(*req.temperature);
+    }
+    if (req.top_p) {
+      w.Key("top_p");
+      w.Double(*req.top_p);
+    }
+    if (req.max_output_tokens > 0) {
+      w.Key("num_predict");
+      w.Int64(req.max_output_tokens);
+    }
+    if (!req.stop.empty()) {
+      w.Key("stop");
+      w.StartArray();
+      for (const auto &s : req.stop) write_str(w, s);
+      w.EndArray();
+    }
+    if (req.seed) {
+      w.Key("seed");
+      w.Int64(*req.seed);
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+}
+
+int64_t OllamaProvider::estimate_prompt_tokens(const RequestSpec &req) const {
+  constexpr int64_t kPerMessage = 4, kPerImage = 85, kBase = 3;
+  int64_t total = kBase;
+  if (!req.instructions.empty()) total += kPerMessage + text_tokens(req.instructions.size());
+  for (const Message &m : req.messages) {
+    total += kPerMessage;
+    for (const ContentPart &p : m.parts)
+      total += p.type == ContentPart::Type::kText ? text_tokens(p.text.size()) : kPerImage;
+  }
+  return total;
+}
+
+void OllamaProvider::read_final(const JsonValue &doc, ProviderReply &out) {
+  out.model = str_member(doc, "model");
+  out.finish_reason = str_member(doc, "done_reason");
+  if (doc.HasMember("prompt_eval_count") || doc.HasMember("eval_count")) {
+    out.has_usage = true;
+    out.usage.prompt = int_member(doc, "prompt_eval_count");
+    out.usage.completion = int_member(doc, "eval_count");
+  }
+}
+
+bool OllamaProvider::parse_reply(std::string_view body, ProviderReply &out,
+                                 std::string &error) const {
+  ScratchDoc scratch;
+  JsonDoc &doc = scratch.doc();
+  doc.Parse(body.data(), body.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    error = "the reply is not a JSON object";
+    return false;
+  }
+  auto msg = doc.FindMember("message");
+  if (msg == doc.MemberEnd() || !msg->value.IsObject()) {
+    error = "the reply has no message";
+    return false;
+  }
+  out.text = str_member(msg->value, "content");
+  read_final(doc, out);
+  return true;
+}
+
+bool OllamaProvider::on_stream_event(const StreamEvent &ev, StreamState &st, std::string &delta,
+                                     ProviderError &error) const {
+  ScratchDoc scratch;
+  JsonDoc &doc = scratch.doc();
+  doc.Parse(ev.data.data(), ev.data.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    error.message = "a stream line is not a JSON object";
+    return false;
+  }
+  if (doc.HasMember("error")) {
+    parse_error_object(ev.data, error);
+    error.type = "server_error";
+    return false;
+  }
+  auto msg = doc.FindMember("message");
+  if (msg != doc.MemberEnd()) delta = str_member(msg->value, "content");
+  auto done = doc.FindMember("done");
+  if (done != doc.MemberEnd() && done->value.IsBool() && done->value.GetBool()) {
+    read_final(doc, st.reply);
+    st.done = true;
+  }
+  return true;
+}
+
+ProviderError OllamaProvider::parse_error(std::string_view body) const {
+  ProviderError e;
+  parse_error_object(body, e);  // {"error": "model \"x\" not found, try pulling it first"}
+  return e;
+}
+
+void OllamaProvider::read_header(std::string_view name, std::string_view value,
+                                 int64_t wall_now_ms, ResponseHeaders &out) const {
+  read_retry_header(name, value, wall_now_ms, out);  // a proxy in front may send these
+}
+
+}  // namespace llmsvc
