@@ -49,6 +49,21 @@ const char *env(const char *name) {
   return v && *v ? v : nullptr;
 }
 
+bool starts_with(const std::string &s, const char *prefix) { return s.rfind(prefix, 0) == 0; }
+
+// No provider named: the default model says. Claude models speak Anthropic Messages;
+// OpenAI's own models on OpenAI's own endpoint speak the Responses API; anything else
+// (another server behind base_url, or no model) speaks Chat Completions, which every
+// OpenAI-compatible server offers.
+std::string provider_for(const Config &c, bool base_url_given) {
+  const std::string &m = c.model;
+  if (starts_with(m, "claude")) return "anthropic";
+  bool openai_model = starts_with(m, "gpt-") || starts_with(m, "o1") || starts_with(m, "o3") ||
+                      starts_with(m, "o4") || starts_with(m, "chatgpt-");
+  if (openai_model && !base_url_given && !env("OPENAI_BASE_URL")) return "openai_responses";
+  return "openai_chat";
+}
+
 }  // namespace
 
 DocError parse_config(const char *json, Config &out) {
@@ -72,6 +87,7 @@ DocError parse_config(const char *json, Config &out) {
       !r.get_string("anthropic_version", out.anthropic_version, err) ||
       !r.get_int("default_max_output_tokens", out.default_max_output_tokens, err, 1, 1 << 24))
     return err;
+  if (!r.find("provider")) out.provider = provider_for(out, r.find("base_url") != nullptr);
   if (out.provider == "openai") out.provider = "openai_chat";
   if (out.provider != "openai_chat" && out.provider != "openai_responses" &&
       out.provider != "anthropic" && out.provider != "ollama")

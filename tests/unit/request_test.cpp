@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "core/config.h"
 #include "llmsvc.h"
 
@@ -114,5 +116,26 @@ TEST(Config, Errors) {
   for (const char *json : bad) {
     Config c;
     EXPECT_TRUE(parse_config(json, c)) << json;
+  }
+}
+
+TEST(Config, ProviderFollowsTheModelWhenNotNamed) {
+  unsetenv("OPENAI_BASE_URL");
+  struct Case {
+    const char *json;
+    const char *provider;
+  } cases[] = {
+      {R"({"model":"claude-sonnet-4-5"})", "anthropic"},
+      {R"({"model":"gpt-4o-mini"})", "openai_responses"},
+      {R"({"model":"o4-mini"})", "openai_responses"},
+      {R"({"model":"gpt-4o-mini","base_url":"http://127.0.0.1:8000/v1"})", "openai_chat"},
+      {R"({"model":"llama3.2"})", "openai_chat"},
+      {R"({})", "openai_chat"},
+      {R"({"model":"gpt-4o-mini","provider":"openai_chat"})", "openai_chat"},
+  };
+  for (const Case &c : cases) {
+    Config cfg;
+    ASSERT_FALSE(parse_config(c.json, cfg)) << c.json;
+    EXPECT_EQ(cfg.provider, c.provider) << c.json;
   }
 }
