@@ -45,9 +45,36 @@ bool parse_part(const JsonValue &v, const std::string &path, ContentPart &part, 
     part.type = ContentPart::Type::kImageUrl;
     return true;
   }
+  if (type == "image") {
+    // Image bytes with their media type: carried on as a data: URL, which every provider
+    // maps to its own base64 form.
+    static const char *const known[] = {"type", "data", "media_type", "detail", nullptr};
+    std::string media;
+    if (!r.only(known, err) || !r.get_string("data", part.data, err) ||
+        !r.get_string("media_type", media, err) || !r.get_string("detail", part.detail, err))
+      return false;
+    if (part.data.empty()) return r.fail(err, path + ".data: missing or empty (base64 bytes)");
+    if (media.rfind("image/", 0) != 0)
+      return r.fail(err, path + ".media_type: expected image/png, image/jpeg, image/gif or image/webp");
+    part.url = "data:" + media + ";base64," + part.data;
+    std::string().swap(part.data);
+    part.type = ContentPart::Type::kImageUrl;
+    return true;
+  }
+  if (type == "audio") {
+    static const char *const known[] = {"type", "data", "format", nullptr};
+    if (!r.only(known, err) || !r.get_string("data", part.data, err) ||
+        !r.get_string("format", part.format, err))
+      return false;
+    if (part.data.empty()) return r.fail(err, path + ".data: missing or empty (base64 bytes)");
+    if (part.format != "wav" && part.format != "mp3")
+      return r.fail(err, path + ".format: expected wav or mp3");
+    part.type = ContentPart::Type::kAudio;
+    return true;
+  }
   if (type.empty()) return r.fail(err, path + ".type: missing");
   return r.fail(err, path + ".type: unknown content part type \"" + type +
-                         "\" (expected text or image_url)");
+                         "\" (expected text, image_url, image or audio)");
 }
 
 bool parse_message(const JsonValue &v, const std::string &path, Message &m, DocError &err) {
@@ -85,7 +112,7 @@ bool parse_message(const JsonValue &v, const std::string &path, Message &m, DocE
   if (m.role != "user") {
     for (const auto &p : m.parts)
       if (p.type != ContentPart::Type::kText)
-        return r.fail(err, path + ".content: only user messages may carry images");
+        return r.fail(err, path + ".content: only user messages may carry images or audio");
   }
   return true;
 }
@@ -151,6 +178,13 @@ bool parse_json_schema(const JsonValue &v, RequestSpec &out, DocError &err) {
 }
 
 }  // namespace
+
+bool has_audio(const RequestSpec &req) {
+  for (const Message &m : req.messages)
+    for (const ContentPart &p : m.parts)
+      if (p.type == ContentPart::Type::kAudio) return true;
+  return false;
+}
 
 DocError parse_request(std::string_view json, const std::string &default_model,
                        RequestSpec &out) {

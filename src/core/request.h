@@ -15,11 +15,13 @@
 namespace llmsvc {
 
 struct ContentPart {
-  enum class Type { kText, kImageUrl };
+  enum class Type { kText, kImageUrl, kAudio };
   Type type = Type::kText;
   std::string text;    // kText
-  std::string url;     // kImageUrl: https URL or data: URL
+  std::string url;     // kImageUrl: https URL or data: URL (image bytes arrive as one)
   std::string detail;  // kImageUrl: "auto", "low" or "high"; empty when not given
+  std::string data;    // kAudio: base64 bytes
+  std::string format;  // kAudio: "wav" or "mp3"
 };
 
 struct Message {
@@ -58,6 +60,9 @@ struct RequestSpec {
   bool schema_strict = true;
   std::shared_ptr<const JsonSchema> schema;
 };
+
+/// Whether any message carries audio.
+bool has_audio(const RequestSpec &req);
 
 /// Parses and validates a request document. `default_model` fills a missing model.
 DocError parse_request(std::string_view json, const std::string &default_model,

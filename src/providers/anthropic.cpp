@@ -62,6 +62,7 @@ std::string AnthropicProvider::unsupported(const RequestSpec &req) const {
   if (!req.reasoning_effort.empty())
     return "reasoning_effort is not an Anthropic parameter";
   if (req.seed) return "seed is not an Anthropic parameter";
+  if (has_audio(req)) return "Anthropic takes no audio input";
   if (req.temperature && *req.temperature > 1.0)
     return "temperature " + std::to_string(*req.temperature) +
            " is above 1, the most Anthropic accepts";
@@ -213,7 +214,8 @@ void AnthropicProvider::build_body(const RequestSpec &req, JsonBuffer &out) cons
 
 int64_t AnthropicProvider::estimate_prompt_tokens(const RequestSpec &req) const {
   // The same deterministic estimate as for OpenAI; the system prompt counts as one message.
-  constexpr int64_t kPerMessage = 4, kPerImage = 85, kBase = 3;
+  constexpr int64_t kPerMessage = 4, kBase = 3;
+  auto image = [](const ContentPart &) { return kImageTokensAnthropic; };
   int64_t total = kBase;
   size_t system_bytes = req.instructions.size();
   bool has_system = !req.instructions.empty();
@@ -227,7 +229,7 @@ int64_t AnthropicProvider::estimate_prompt_tokens(const RequestSpec &req) const 
     }
     total += kPerMessage;
     for (const ContentPart &p : m.parts)
-      total += p.type == ContentPart::Type::kText ? text_tokens(p.text.size()) : kPerImage;
+      total += part_tokens(p, image);
   }
   if (has_system) total += kPerMessage + text_tokens(system_bytes);
   return total;

@@ -27,6 +27,7 @@ constexpr std::string_view kBase64Marker = ";base64,";
 std::string OllamaProvider::unsupported(const RequestSpec &req) const {
   if (!req.previous_response_id.empty()) return "previous_response_id is not an Ollama parameter";
   if (!req.reasoning_effort.empty()) return "reasoning_effort is not an Ollama parameter";
+  if (has_audio(req)) return "Ollama's chat API takes no audio input";
   for (size_t i = 0; i < req.messages.size(); ++i) {
     for (const ContentPart &p : req.messages[i].parts) {
       if (p.type != ContentPart::Type::kImageUrl) continue;
@@ -121,14 +122,8 @@ void OllamaProvider::build_body(const RequestSpec &req, JsonBuffer &out) const {
 }
 
 int64_t OllamaProvider::estimate_prompt_tokens(const RequestSpec &req) const {
-  constexpr int64_t kPerMessage = 4, kPerImage = 85, kBase = 3;
-  int64_t total = kBase;
-  if (!req.instructions.empty()) total += kPerMessage + text_tokens(req.instructions.size());
-  for (const Message &m : req.messages) {
-    total += kPerMessage;
-    for (const ContentPart &p : m.parts)
-      total += p.type == ContentPart::Type::kText ? text_tokens(p.text.size()) : kPerImage;
-  }
+  int64_t total = estimate_messages(req.messages, image_tokens_openai);
+  if (!req.instructions.empty()) total += 4 + text_tokens(req.instructions.size());
   return total;
 }
 

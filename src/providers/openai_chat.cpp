@@ -31,6 +31,16 @@ void write_content(JsonWriter &w, const Message &m) {
       w.String("text");
       w.Key("text");
       write_str(w, p.text);
+    } else if (p.type == ContentPart::Type::kAudio) {
+      w.Key("type");
+      w.String("input_audio");
+      w.Key("input_audio");
+      w.StartObject();
+      w.Key("data");
+      write_str(w, p.data);
+      w.Key("format");
+      write_str(w, p.format);
+      w.EndObject();
     } else {
       w.Key("type");
       w.String("image_url");
@@ -148,14 +158,8 @@ std::string OpenAIChatProvider::unsupported(const RequestSpec &req) const {
 }
 
 int64_t OpenAIChatProvider::estimate_prompt_tokens(const RequestSpec &req) const {
-  constexpr int64_t kPerMessage = 4, kPerImage = 85, kReplyPriming = 3;
-  int64_t total = kReplyPriming;
-  if (!req.instructions.empty()) total += kPerMessage + text_tokens(req.instructions.size());
-  for (const Message &m : req.messages) {
-    total += kPerMessage;
-    for (const ContentPart &p : m.parts)
-      total += p.type == ContentPart::Type::kText ? text_tokens(p.text.size()) : kPerImage;
-  }
+  int64_t total = estimate_messages(req.messages, image_tokens_openai);
+  if (!req.instructions.empty()) total += 4 + text_tokens(req.instructions.size());
   return total;
 }
 

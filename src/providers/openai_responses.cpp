@@ -15,6 +15,7 @@ OpenAIResponsesProvider::~OpenAIResponsesProvider() { curl_slist_free_all(header
 std::string OpenAIResponsesProvider::unsupported(const RequestSpec &req) const {
   if (!req.stop.empty()) return "the Responses API takes no stop sequences";
   if (req.seed) return "the Responses API takes no seed";
+  if (has_audio(req)) return "the Responses API takes no audio input (use openai_chat)";
   if (req.max_output_tokens > 0 && req.max_output_tokens < 16)
     return "the Responses API needs max_output_tokens of at least 16";
   return {};
@@ -129,16 +130,10 @@ void OpenAIResponsesProvider::build_body(const RequestSpec &req, JsonBuffer &out
 }
 
 int64_t OpenAIResponsesProvider::estimate_prompt_tokens(const RequestSpec &req) const {
-  // The same estimate as Chat Completions: instructions count as one more message. The
-  // context of a previous response is added by the engine, which remembers its size.
-  constexpr int64_t kPerMessage = 4, kPerImage = 85, kBase = 3;
-  int64_t total = kBase;
-  if (!req.instructions.empty()) total += kPerMessage + text_tokens(req.instructions.size());
-  for (const Message &m : req.messages) {
-    total += kPerMessage;
-    for (const ContentPart &p : m.parts)
-      total += p.type == ContentPart::Type::kText ? text_tokens(p.text.size()) : kPerImage;
-  }
+  // As for Chat Completions. The context of a previous response is added by the engine,
+  // which remembers its size.
+  int64_t total = estimate_messages(req.messages, image_tokens_openai);
+  if (!req.instructions.empty()) total += 4 + text_tokens(req.instructions.size());
   return total;
 }
 

@@ -108,4 +108,40 @@ std::unique_ptr<Provider> make_provider(const Config &config);
 /// The deterministic token estimate OpenAI-style limiters use: ceil(UTF-8 bytes / 4).
 inline int64_t text_tokens(size_t bytes) { return int64_t((bytes + 3) / 4); }
 
+/// What an image can cost at most, by size class, never by the length of its base64 text.
+/// OpenAI: 85 at low detail, else 85 + 170 per 512-pixel tile after scaling into 2048 and
+/// 768 pixels, at most 8 tiles. Anthropic: about (width x height) / 750 after scaling to
+/// 1.15 megapixels, at most about 1,600.
+inline int64_t image_tokens_openai(const ContentPart &p) { return p.detail == "low" ? 85 : 1445; }
+constexpr int64_t kImageTokensAnthropic = 1600;
+/// Audio: about 10 tokens a second, counting 16 kB of encoded audio a second (MP3 at
+/// 128 kbit/s; WAV is larger, so this over-reserves, never under).
+inline int64_t audio_tokens(const ContentPart &p) {
+  int64_t bytes = int64_t(p.data.size()) * 3 / 4;
+  return (bytes + 1599) / 1600;
+}
+
+/// One part's estimate; `image` prices an image.
+template <typename ImageCost>
+int64_t part_tokens(const ContentPart &p, ImageCost image) {
+  switch (p.type) {
+    case ContentPart::Type::kText: return text_tokens(p.text.size());
+    case ContentPart::Type::kImageUrl: return image(p);
+    case ContentPart::Type::kAudio: return audio_tokens(p);
+  }
+  return 0;
+}
+
+/// The shared prompt estimate: 3 + per message 4 + its parts.
+template <typename ImageCost>
+int64_t estimate_messages(const std::vector<Message> &messages, ImageCost image) {
+  constexpr int64_t kPerMessage = 4, kBase = 3;
+  int64_t total = kBase;
+  for (const Message &m : messages) {
+    total += kPerMessage;
+    for (const ContentPart &p : m.parts) total += part_tokens(p, image);
+  }
+  return total;
+}
+
 }  // namespace llmsvc

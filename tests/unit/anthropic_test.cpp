@@ -87,6 +87,10 @@ TEST(Anthropic, RefusesWhatItCannotSendBeforeSending) {
                 .find("not image/bmp"),
             std::string::npos);
   EXPECT_EQ(p.unsupported(request(R"({"model":"m","prompt":"fine"})")), "");
+  EXPECT_NE(p.unsupported(request(R"({"model":"m","messages":[{"role":"user","content":[
+                {"type":"audio","data":"AA","format":"mp3"}]}]})"))
+                .find("no audio"),
+            std::string::npos);
 }
 
 TEST(Anthropic, ParsesReplyWithCacheUsage) {

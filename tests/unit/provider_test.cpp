@@ -56,11 +56,16 @@ TEST(OpenAIChat, TokenEstimateFormula) {
   OpenAIChatProvider p(config());
   // 3 + (4 + ceil(5/4)=2) = 9
   EXPECT_EQ(p.estimate_prompt_tokens(request(R"({"model":"m","prompt":"hello"})")), 9);
-  // 3 + system (4 + 1) + user (4 + ceil(8/4)=2 + image 85) = 99
+  // 3 + system (4 + 1) + user (4 + ceil(8/4)=2 + an image at most 1445 tokens) = 1459
   EXPECT_EQ(p.estimate_prompt_tokens(request(R"({"model":"m","system":"abc","messages":[
       {"role":"user","content":[{"type":"text","text":"12345678"},
                                 {"type":"image_url","image_url":"data:image/png;base64,AA"}]}]})")),
-            99);
+            1459);
+  // Low detail is 85 whatever the size; images cost by size class, not by base64 length.
+  std::string big(400000, 'A');
+  EXPECT_EQ(p.estimate_prompt_tokens(request((R"({"model":"m","messages":[{"role":"user","content":[
+      {"type":"image","data":")" + big + R"(","media_type":"image/png","detail":"low"}]}]})").c_str())),
+            3 + 4 + 85);
 }
 
 TEST(OpenAIChat, ParsesReplyWithUsageDetails) {
@@ -154,4 +159,24 @@ TEST(Ollama, WireBodyAndNdjsonStream) {
   EXPECT_EQ(st.reply.usage.completion, 3);
   EXPECT_FALSE(p.on_stream_event({"", R"({"error":"model crashed"})"}, st, delta, err));
   EXPECT_EQ(err.message, "model crashed");
+}
+
+TEST(OpenAIChat, ImageBytesAndAudioParts) {
+  OpenAIChatProvider p(config());
+  RequestSpec r = request(R"({"model":"gpt-4o-audio-preview","messages":[{"role":"user","content":[
+      {"type":"image","data":"iVBORw0KGgo=","media_type":"image/png"},
+      {"type":"audio","data":"UklGRiQAAABXQVZF","format":"wav"}]}]})");
+  JsonBuffer buf;
+  p.build_body(r, buf);
+  JsonDoc d;
+  ASSERT_FALSE(parse_json(d, std::string_view(buf.GetString(), buf.GetSize()), "body"));
+  const auto &parts = d["messages"][0]["content"];
+  EXPECT_STREQ(parts[0]["image_url"]["url"].GetString(), "data:image/png;base64,iVBORw0KGgo=");
+  EXPECT_STREQ(parts[1]["type"].GetString(), "input_audio");
+  EXPECT_STREQ(parts[1]["input_audio"]["format"].GetString(), "wav");
+  EXPECT_STREQ(parts[1]["input_audio"]["data"].GetString(), "UklGRiQAAABXQVZF");
+  RequestSpec bad;
+  DocError err = parse_request(R"({"model":"m","messages":[{"role":"user","content":[
+      {"type":"audio","data":"AA","format":"flac"}]}]})", "", bad);
+  EXPECT_NE(err.message.find("request.messages[0].content[0].format: expected wav or mp3"), std::string::npos);
 }
