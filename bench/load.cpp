@@ -5,6 +5,7 @@
 //   llmsvc_load --base-url http://127.0.0.1:PORT/v1 --n 5000 --concurrency 32
 //               [--model gpt-4o-mini] [--warmup 200] [--http2]
 //               [--rpm R --window-ms W]   (client limits, to match a limited server)
+//               [--stream]                (streamed replies; reports deltas per second)
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -21,8 +22,13 @@
 
 namespace {
 
+std::atomic<long> g_deltas{0};
+
+void on_delta(uint64_t, const char *, size_t, void *) { g_deltas.fetch_add(1, std::memory_order_relaxed); }
+
 struct Run {
   llmsvc_client *client = nullptr;
+  bool stream = false;
   std::string model;
   int total = 0;
   std::atomic<int> submitted{0};
@@ -56,16 +62,21 @@ void submit_next(Run *run) {
                     "\",\"messages\":[{\"role\":\"user\",\"content\":\"benchmark request " +
                     std::to_string(i) + "\"}],\"max_output_tokens\":16}";
   llmsvc_error *err = nullptr;
-  if (llmsvc_client_submit(run->client, req.c_str(), &on_done, run, nullptr, &err) != LLMSVC_OK) {
+  int rc = run->stream ? llmsvc_client_submit_stream(run->client, req.c_str(), &on_delta, &on_done,
+                                                     run, nullptr, &err)
+                       : llmsvc_client_submit(run->client, req.c_str(), &on_done, run, nullptr, &err);
+  if (rc != LLMSVC_OK) {
     std::fprintf(stderr, "submit: %s\n", llmsvc_error_message(err));
     llmsvc_error_free(err);
     std::exit(1);
   }
 }
 
-void run_batch(llmsvc_client *client, const std::string &model, int n, int concurrency) {
+void run_batch(llmsvc_client *client, const std::string &model, int n, int concurrency,
+               bool stream) {
   Run run;
   run.client = client;
+  run.stream = stream;
   run.model = model;
   run.total = n;
   for (int i = 0; i < concurrency && i < n; ++i) submit_next(&run);
@@ -95,7 +106,7 @@ double json_number(const char *json, const char *path_key, const char *key) {
 int main(int argc, char **argv) {
   std::string base_url, model = "gpt-4o-mini";
   int n = 5000, concurrency = 32, warmup = 200;
-  bool http2 = false;
+  bool http2 = false, stream = false;
   long rpm = 0, window_ms = 60000;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -112,6 +123,7 @@ int main(int argc, char **argv) {
     else if (a == "--model") model = next();
     else if (a == "--warmup") warmup = std::atoi(next());
     else if (a == "--http2") http2 = true;
+    else if (a == "--stream") stream = true;
     else if (a == "--rpm") rpm = std::atol(next());
     else if (a == "--window-ms") window_ms = std::atol(next());
     else {
@@ -136,10 +148,11 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "client: %s\n", llmsvc_error_message(err));
     return 1;
   }
-  if (warmup > 0) run_batch(client, model, warmup, concurrency);
+  if (warmup > 0) run_batch(client, model, warmup, concurrency, stream);
+  g_deltas = 0;
   double cpu0 = cpu_us();
   auto t0 = std::chrono::steady_clock::now();
-  run_batch(client, model, n, concurrency);
+  run_batch(client, model, n, concurrency, stream);
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   double cpu = cpu_us() - cpu0;
   char *metrics = nullptr;
@@ -158,8 +171,9 @@ int main(int argc, char **argv) {
   std::printf(
       "{\"client\":\"llmsvc\",\"version\":\"%s\",\"requests\":%d,\"ok\":%d,\"errors\":0,"
       "\"concurrency\":%d,\"wall_s\":%.3f,\"requests_per_s\":%.1f,\"cpu_us_per_request\":%.2f,"
-      "\"overhead_us_p50\":%.2f,\"overhead_us_p99\":%.2f,\"limit_ideal_s\":%.3f}\n",
+      "\"overhead_us_p50\":%.2f,\"overhead_us_p99\":%.2f,\"limit_ideal_s\":%.3f,"
+      "\"deltas\":%ld,\"deltas_per_s\":%.0f}\n",
       llmsvc_version(), n, n, concurrency, wall, n / wall, cpu / n, overhead_p50, overhead_p99,
-      ideal);
+      ideal, g_deltas.load(), g_deltas.load() / wall);
   return 0;
 }

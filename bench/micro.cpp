@@ -4,6 +4,7 @@
 #include "core/request.h"
 #include "gates/gates.h"
 #include "metrics/metrics.h"
+#include "providers/anthropic.h"
 #include "providers/openai_chat.h"
 
 using namespace llmsvc;
@@ -101,5 +102,48 @@ static void BM_ParseReply(benchmark::State &state) {
   }
 }
 BENCHMARK(BM_ParseReply);
+
+// One streamed chat chunk: split out of the body and read by the provider.
+static void BM_StreamChatEvent(benchmark::State &state) {
+  Config c;
+  OpenAIChatProvider p(c);
+  const std::string chunk =
+      "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,"
+      "\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" world\"},"
+      "\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n";
+  StreamDecoder d(StreamDecoder::Format::kSse);
+  std::vector<StreamEvent> events;
+  StreamState st;
+  for (auto _ : state) {
+    events.clear();
+    d.feed(chunk, events);
+    std::string delta;
+    ProviderError err;
+    p.on_stream_event(events.front(), st, delta, err);
+    benchmark::DoNotOptimize(delta.size());
+  }
+}
+BENCHMARK(BM_StreamChatEvent);
+
+// One Anthropic text delta event.
+static void BM_StreamAnthropicEvent(benchmark::State &state) {
+  Config c;
+  AnthropicProvider p(c);
+  const std::string chunk =
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+      "\"delta\":{\"type\":\"text_delta\",\"text\":\" world\"}}\n\n";
+  StreamDecoder d(StreamDecoder::Format::kSse);
+  std::vector<StreamEvent> events;
+  StreamState st;
+  for (auto _ : state) {
+    events.clear();
+    d.feed(chunk, events);
+    std::string delta;
+    ProviderError err;
+    p.on_stream_event(events.front(), st, delta, err);
+    benchmark::DoNotOptimize(delta.size());
+  }
+}
+BENCHMARK(BM_StreamAnthropicEvent);
 
 BENCHMARK_MAIN();
