@@ -65,7 +65,8 @@ TEST(Anthropic, RateLimitedByTheServerHonoursRetryAfter) {
   bool saw_server_wait = false;
   for (const Completed &c : col.results()) {
     ASSERT_EQ(c.kind, LLMSVC_KIND_NONE) << c.json;
-    for (const auto &a : c.doc()["attempts"].GetArray())
+    rapidjson::Document d = c.doc();
+    for (const auto &a : d["attempts"].GetArray())
       if (a["http_status"].GetInt() == 429)
         saw_server_wait |= std::string(a["backoff_source"].GetString()) == "server";
   }
