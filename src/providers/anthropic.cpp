@@ -165,14 +165,7 @@ void AnthropicProvider::build_body(const RequestSpec &req, JsonBuffer &out) cons
     w.EndObject();
   }
   w.EndArray();
-  if (req.temperature) {
-    w.Key("temperature");
-    w.Double(*req.temperature);
-  }
-  if (req.top_p) {
-    w.Key("top_p");
-    w.Double(*req.top_p);
-  }
+  write_sampling(w, req);
   if (!req.stop.empty()) {
     w.Key("stop_sequences");
     w.StartArray();
@@ -243,12 +236,8 @@ Tokens AnthropicProvider::metered(const TokenUsage &u) const {
 bool AnthropicProvider::parse_reply(std::string_view body, ProviderReply &out,
                                     std::string &error) const {
   ScratchDoc scratch;
+  if (!parse_object(scratch, body, "the reply", error)) return false;
   JsonDoc &doc = scratch.doc();
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
-    error = "the reply is not a JSON object";
-    return false;
-  }
   auto content = doc.FindMember("content");
   if (content == doc.MemberEnd() || !content->value.IsArray()) {
     error = "the reply has no content array";
@@ -294,12 +283,8 @@ bool AnthropicProvider::on_stream_event(const StreamEvent &ev, StreamState &st,
                                         std::string &delta, ProviderError &error) const {
   if (ev.name == "ping") return true;
   ScratchDoc scratch;
+  if (!parse_object(scratch, ev.data, "a stream event", error.message)) return false;
   JsonDoc &doc = scratch.doc();
-  doc.Parse(ev.data.data(), ev.data.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
-    error.message = "a stream event is not a JSON object";
-    return false;
-  }
   std::string type = ev.name.empty() ? str_member(doc, "type") : ev.name;
   if (type == "content_block_delta") {
     auto d = doc.FindMember("delta");

@@ -9,6 +9,41 @@
 
 namespace llmsvc {
 
+bool parse_object(ScratchDoc &scratch, std::string_view body, const char *what,
+                  std::string &error) {
+  JsonDoc &doc = scratch.doc();
+  doc.Parse(body.data(), body.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    error = std::string(what) + " is not a JSON object";
+    return false;
+  }
+  return true;
+}
+
+void write_schema_members(JsonWriter &w, const RequestSpec &req) {
+  w.Key("name");
+  write_str(w, req.schema_name);
+  if (!req.schema_description.empty()) {
+    w.Key("description");
+    write_str(w, req.schema_description);
+  }
+  w.Key("schema");
+  w.RawValue(req.schema_json.data(), req.schema_json.size(), rapidjson::kObjectType);
+  w.Key("strict");
+  w.Bool(req.schema_strict);
+}
+
+void write_sampling(JsonWriter &w, const RequestSpec &req) {
+  if (req.temperature) {
+    w.Key("temperature");
+    w.Double(*req.temperature);
+  }
+  if (req.top_p) {
+    w.Key("top_p");
+    w.Double(*req.top_p);
+  }
+}
+
 void parse_error_object(std::string_view body, ProviderError &e) {
   ScratchDoc scratch;
   JsonDoc &doc = scratch.doc();

@@ -39,6 +39,17 @@ inline int64_t parse_count(std::string_view v) {
   return any ? x : -1;
 }
 
+/// Parses `body` into `scratch`; false with `error` set when it is not a JSON object.
+bool parse_object(ScratchDoc &scratch, std::string_view body, const char *what,
+                  std::string &error);
+
+/// Writes the members every JSON Schema request form shares: name, description (when
+/// given), schema and strict.
+struct RequestSpec;
+void write_schema_members(JsonWriter &w, const RequestSpec &req);
+/// Writes temperature and top_p when the request gives them.
+void write_sampling(JsonWriter &w, const RequestSpec &req);
+
 /// The provider's error object: {"error": {"type", "code", "message", "param"}} (OpenAI and
 /// Anthropic share this part of the shape), or {"error": "text"} (Ollama).
 struct ProviderError;

@@ -122,9 +122,7 @@ void OllamaProvider::build_body(const RequestSpec &req, JsonBuffer &out) const {
 }
 
 int64_t OllamaProvider::estimate_prompt_tokens(const RequestSpec &req) const {
-  int64_t total = estimate_messages(req.messages, image_tokens_openai);
-  if (!req.instructions.empty()) total += 4 + text_tokens(req.instructions.size());
-  return total;
+  return estimate_with_instructions(req);
 }
 
 void OllamaProvider::read_final(const JsonValue &doc, ProviderReply &out) {
@@ -140,12 +138,8 @@ void OllamaProvider::read_final(const JsonValue &doc, ProviderReply &out) {
 bool OllamaProvider::parse_reply(std::string_view body, ProviderReply &out,
                                  std::string &error) const {
   ScratchDoc scratch;
+  if (!parse_object(scratch, body, "the reply", error)) return false;
   JsonDoc &doc = scratch.doc();
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
-    error = "the reply is not a JSON object";
-    return false;
-  }
   auto msg = doc.FindMember("message");
   if (msg == doc.MemberEnd() || !msg->value.IsObject()) {
     error = "the reply has no message";
@@ -159,12 +153,8 @@ bool OllamaProvider::parse_reply(std::string_view body, ProviderReply &out,
 bool OllamaProvider::on_stream_event(const StreamEvent &ev, StreamState &st, std::string &delta,
                                      ProviderError &error) const {
   ScratchDoc scratch;
+  if (!parse_object(scratch, ev.data, "a stream line", error.message)) return false;
   JsonDoc &doc = scratch.doc();
-  doc.Parse(ev.data.data(), ev.data.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
-    error.message = "a stream line is not a JSON object";
-    return false;
-  }
   if (doc.HasMember("error")) {
     parse_error_object(ev.data, error);
     error.type = "server_error";

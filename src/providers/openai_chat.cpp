@@ -93,14 +93,7 @@ void OpenAIChatProvider::build_body(const RequestSpec &req, JsonBuffer &out) con
     write_key(w, max_tokens_field_);
     w.Int64(req.max_output_tokens);
   }
-  if (req.temperature) {
-    w.Key("temperature");
-    w.Double(*req.temperature);
-  }
-  if (req.top_p) {
-    w.Key("top_p");
-    w.Double(*req.top_p);
-  }
+  write_sampling(w, req);
   if (!req.stop.empty()) {
     w.Key("stop");
     w.StartArray();
@@ -135,16 +128,7 @@ void OpenAIChatProvider::build_body(const RequestSpec &req, JsonBuffer &out) con
     w.String("json_schema");
     w.Key("json_schema");
     w.StartObject();
-    w.Key("name");
-    write_str(w, req.schema_name);
-    if (!req.schema_description.empty()) {
-      w.Key("description");
-      write_str(w, req.schema_description);
-    }
-    w.Key("schema");
-    w.RawValue(req.schema_json.data(), req.schema_json.size(), rapidjson::kObjectType);
-    w.Key("strict");
-    w.Bool(req.schema_strict);
+    write_schema_members(w, req);
     w.EndObject();
     w.EndObject();
   }
@@ -158,21 +142,14 @@ std::string OpenAIChatProvider::unsupported(const RequestSpec &req) const {
 }
 
 int64_t OpenAIChatProvider::estimate_prompt_tokens(const RequestSpec &req) const {
-  int64_t total = estimate_messages(req.messages, image_tokens_openai);
-  if (!req.instructions.empty()) total += 4 + text_tokens(req.instructions.size());
-  return total;
+  return estimate_with_instructions(req);
 }
-
 
 bool OpenAIChatProvider::parse_reply(std::string_view body, ProviderReply &out,
                                      std::string &error) const {
   ScratchDoc scratch;
+  if (!parse_object(scratch, body, "the reply", error)) return false;
   JsonDoc &doc = scratch.doc();
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
-    error = "the reply is not a JSON object";
-    return false;
-  }
   auto choices = doc.FindMember("choices");
   if (choices == doc.MemberEnd() || !choices->value.IsArray() || choices->value.Empty()) {
     error = "the reply has no choices";
@@ -212,12 +189,8 @@ bool OpenAIChatProvider::on_stream_event(const StreamEvent &ev, StreamState &st,
     return true;
   }
   ScratchDoc scratch;
+  if (!parse_object(scratch, ev.data, "a stream chunk", error.message)) return false;
   JsonDoc &doc = scratch.doc();
-  doc.Parse(ev.data.data(), ev.data.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
-    error.message = "a stream chunk is not a JSON object";
-    return false;
-  }
   if (doc.HasMember("error")) {
     parse_error_object(ev.data, error);
     if (error.type.empty()) error.type = "server_error";

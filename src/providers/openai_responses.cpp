@@ -83,14 +83,7 @@ void OpenAIResponsesProvider::build_body(const RequestSpec &req, JsonBuffer &out
     w.Key("max_output_tokens");
     w.Int64(req.max_output_tokens);
   }
-  if (req.temperature) {
-    w.Key("temperature");
-    w.Double(*req.temperature);
-  }
-  if (req.top_p) {
-    w.Key("top_p");
-    w.Double(*req.top_p);
-  }
+  write_sampling(w, req);
   if (!req.reasoning_effort.empty()) {
     w.Key("reasoning");
     w.StartObject();
@@ -113,16 +106,7 @@ void OpenAIResponsesProvider::build_body(const RequestSpec &req, JsonBuffer &out
     w.StartObject();
     w.Key("type");
     w.String("json_schema");
-    w.Key("name");
-    write_str(w, req.schema_name);
-    if (!req.schema_description.empty()) {
-      w.Key("description");
-      write_str(w, req.schema_description);
-    }
-    w.Key("schema");
-    w.RawValue(req.schema_json.data(), req.schema_json.size(), rapidjson::kObjectType);
-    w.Key("strict");
-    w.Bool(req.schema_strict);
+    write_schema_members(w, req);
     w.EndObject();
     w.EndObject();
   }
@@ -132,21 +116,14 @@ void OpenAIResponsesProvider::build_body(const RequestSpec &req, JsonBuffer &out
 int64_t OpenAIResponsesProvider::estimate_prompt_tokens(const RequestSpec &req) const {
   // As for Chat Completions. The context of a previous response is added by the engine,
   // which remembers its size.
-  int64_t total = estimate_messages(req.messages, image_tokens_openai);
-  if (!req.instructions.empty()) total += 4 + text_tokens(req.instructions.size());
-  return total;
+  return estimate_with_instructions(req);
 }
 
 bool OpenAIResponsesProvider::parse_reply(std::string_view body, ProviderReply &out,
                                           std::string &error) const {
   ScratchDoc scratch;
-  JsonDoc &doc = scratch.doc();
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
-    error = "the reply is not a JSON object";
-    return false;
-  }
-  return read_response(doc, out, error);
+  if (!parse_object(scratch, body, "the reply", error)) return false;
+  return read_response(scratch.doc(), out, error);
 }
 
 bool OpenAIResponsesProvider::read_response(const JsonValue &doc, ProviderReply &out,
@@ -194,12 +171,8 @@ bool OpenAIResponsesProvider::read_response(const JsonValue &doc, ProviderReply 
 bool OpenAIResponsesProvider::on_stream_event(const StreamEvent &ev, StreamState &st,
                                               std::string &delta, ProviderError &error) const {
   ScratchDoc scratch;
+  if (!parse_object(scratch, ev.data, "a stream event", error.message)) return false;
   JsonDoc &doc = scratch.doc();
-  doc.Parse(ev.data.data(), ev.data.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
-    error.message = "a stream event is not a JSON object";
-    return false;
-  }
   std::string type = ev.name.empty() ? str_member(doc, "type") : ev.name;
   if (type == "response.output_text.delta") {
     delta = str_member(doc, "delta");

@@ -132,7 +132,8 @@ int64_t part_tokens(const ContentPart &p, ImageCost image) {
   return 0;
 }
 
-/// The shared prompt estimate: 3 + per message 4 + its parts.
+/// The shared prompt estimate: 3 + per message 4 + its parts (instructions, when given,
+/// count as one more message: see estimate_with_instructions).
 template <typename ImageCost>
 int64_t estimate_messages(const std::vector<Message> &messages, ImageCost image) {
   constexpr int64_t kPerMessage = 4, kBase = 3;
@@ -141,6 +142,13 @@ int64_t estimate_messages(const std::vector<Message> &messages, ImageCost image)
     total += kPerMessage;
     for (const ContentPart &p : m.parts) total += part_tokens(p, image);
   }
+  return total;
+}
+
+/// The OpenAI-style estimate with the instructions as one more message.
+inline int64_t estimate_with_instructions(const RequestSpec &req) {
+  int64_t total = estimate_messages(req.messages, image_tokens_openai);
+  if (!req.instructions.empty()) total += 4 + text_tokens(req.instructions.size());
   return total;
 }
 
