@@ -1,13 +1,14 @@
 'use strict';
 // llmsvc for Node.js: CommonJS entry point. See README.md and index.d.cts.
 
-const { Client, coreVersion, nativeStats } = require('./lib/client.cjs');
+const { Client, ResponseStream, coreVersion, nativeStats } = require('./lib/client.cjs');
 const { GenerateResponse } = require('./lib/response.cjs');
 const errors = require('./lib/errors.cjs');
 
 module.exports = {
   Client,
   GenerateResponse,
+  ResponseStream,
   coreVersion,
   nativeStats,
   Status: errors.Status,

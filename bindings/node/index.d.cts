@@ -11,6 +11,10 @@ export interface Limits {
   rpm?: number;
   /** Tokens per minute (prompt estimate + max_output_tokens are reserved). */
   tpm?: number;
+  /** Input tokens per minute, cache reads excluded (Anthropic's separate input limit). */
+  itpm?: number;
+  /** Output tokens per minute (Anthropic's separate output limit). */
+  otpm?: number;
   /** Requests in flight at once. */
   concurrency?: number;
   /** The provider's counting window in ms (60000 for OpenAI). */
@@ -26,6 +30,8 @@ export interface RetryPolicy {
   jitter?: number;
   /** A server asking for a longer wait fails the request at once (60000). */
   max_retry_after_ms?: number;
+  /** New attempts when the output does not match the request's json_schema (1). */
+  schema_retries?: number;
 }
 
 /** LiteLLM-style price entry, USD per token. */
@@ -39,11 +45,23 @@ export interface PriceEntry {
 
 /** The configuration document of a client (docs/schema.md). Every member is optional. */
 export interface Config {
-  provider?: 'openai_chat' | (string & {});
-  /** Default: $OPENAI_BASE_URL or https://api.openai.com/v1 */
+  /**
+   * The wire format (docs/providers.md). Default: from the model — anthropic for Claude
+   * models, openai_responses for OpenAI models on OpenAI's own endpoint, else openai_chat.
+   */
+  provider?: 'openai_chat' | 'openai_responses' | 'anthropic' | 'ollama';
+  /**
+   * Default: $OPENAI_BASE_URL or https://api.openai.com/v1; for anthropic
+   * $ANTHROPIC_BASE_URL or https://api.anthropic.com/v1; for ollama $OLLAMA_HOST or
+   * http://127.0.0.1:11434.
+   */
   base_url?: string;
-  /** Default: $OPENAI_API_KEY */
+  /** Default: $OPENAI_API_KEY; for anthropic $ANTHROPIC_API_KEY. */
   api_key?: string;
+  /** The anthropic-version header ("2023-06-01"). */
+  anthropic_version?: string;
+  /** The output bound sent where the provider requires one (Anthropic) and the request gives none (4096). */
+  default_max_output_tokens?: number;
   organization?: string;
   project?: string;
   /** Default model for requests without one. */
@@ -68,12 +86,43 @@ export interface TextPart {
   text: string;
 }
 
+/** An image by URL: https://... or a data: URL (user messages only). */
 export interface ImagePart {
   type: 'image_url';
-  image_url: { url: string; detail?: 'auto' | 'low' | 'high' };
+  image_url: string | { url: string; detail?: 'auto' | 'low' | 'high' };
 }
 
-export type ContentPart = TextPart | ImagePart;
+/** Image bytes, base64, with their media type (user messages only). */
+export interface ImageDataPart {
+  type: 'image';
+  /** Base64 bytes. */
+  data: string;
+  media_type: 'image/png' | 'image/jpeg' | 'image/gif' | 'image/webp' | (string & {});
+  detail?: 'auto' | 'low' | 'high';
+}
+
+/** Audio bytes, base64 (user messages only; openai_chat with an audio model). */
+export interface AudioPart {
+  type: 'audio';
+  /** Base64 bytes. */
+  data: string;
+  format: 'wav' | 'mp3';
+}
+
+export type ContentPart = TextPart | ImagePart | ImageDataPart | AudioPart;
+
+/** A JSON Schema (the keywords the core validates are listed in docs/schema.md). */
+export type JsonSchema = { [keyword: string]: unknown };
+
+/** Structured output: the reply must be a JSON document matching `schema`. */
+export interface JsonSchemaFormat {
+  /** 1 to 64 letters, digits, _ or - ("response"). */
+  name?: string;
+  schema: JsonSchema;
+  /** true by default. */
+  strict?: boolean;
+  description?: string;
+}
 
 export interface Message {
   role: 'system' | 'developer' | 'user' | 'assistant';
@@ -111,7 +160,24 @@ export interface Request {
   trace_id?: string;
   /** The caller's own label; accepted and ignored. */
   id?: string | number;
+  /**
+   * Structured output: the response's `json` is the validated document; a document that
+   * does not match fails with SchemaMismatchError (after retry.schema_retries new attempts).
+   */
+  json_schema?: JsonSchemaFormat;
+  /**
+   * Ask for a streamed reply. client.stream() sets it; with generate() the core streams
+   * and the response has timing.firstTokenMs.
+   */
+  stream?: boolean;
+  /** For reasoning models (OpenAI). */
+  reasoning_effort?: 'minimal' | 'low' | 'medium' | 'high';
+  /** Continue a stored response: an earlier response's `responseId` (openai_responses only). */
+  previous_response_id?: string;
 }
+
+/** A request with structured output. */
+export type JsonRequest = Request & { json_schema: JsonSchemaFormat };
 
 export interface GenerateOptions {
   /**
@@ -152,6 +218,10 @@ export interface Usage {
   totalTokens: number;
   cachedTokens: number;
   reasoningTokens: number;
+  /** Anthropic's cache writes (0 elsewhere). */
+  cacheWriteTokens: number;
+  /** True when a stream was cut short and the provider's own count never came. */
+  estimated: boolean;
 }
 
 export interface Attempt {
@@ -177,6 +247,8 @@ export interface Timing {
   totalMs: number;
   /** Time spent inside llmsvc for this request, network excluded. */
   overheadUs: number;
+  /** Streams: submit to the first text, in ms; null when the reply was not streamed. */
+  firstTokenMs: number | null;
 }
 
 /** The result document as the core writes it (docs/schema.md). */
@@ -191,21 +263,33 @@ export interface ResultDocument {
   finish_reason?: string;
   response_id?: string;
   response_model?: string;
+  /** With a json_schema: the validated document. */
+  json?: unknown;
   error?: {
     kind: ErrorKind;
     message: string;
     http_status: number;
+    provider_message?: string;
     provider_type?: string;
     provider_code?: string;
     provider_param?: string;
     retry_after_ms?: number;
+    /** schema_mismatch: the JSON pointer of the first violation. */
+    pointer?: string;
+    /** schema_mismatch: the keyword that failed. */
+    keyword?: string;
+    /** schema_mismatch: the rejected output. */
+    output?: string;
   };
   usage: {
     prompt_tokens: number;
     completion_tokens: number;
     total_tokens: number;
     cached_tokens: number;
+    cache_write_tokens: number;
     reasoning_tokens: number;
+    /** Present (true) when a stream was cut short and the count is an estimate. */
+    estimated?: boolean;
   } | null;
   cost_nano_usd: number | null;
   attempts: Array<{
@@ -218,16 +302,21 @@ export interface ResultDocument {
     backoff_source?: 'client' | 'server';
     request_id?: string;
   }>;
-  timing: { submit_unix_ms: number; total_ms: number; overhead_us: number };
+  timing: { submit_unix_ms: number; total_ms: number; overhead_us: number; first_token_ms?: number };
 }
 
-/** A successful request. */
-export declare class GenerateResponse {
+/**
+ * A successful request. `T` is the type of `json`, the document of a request with a
+ * json_schema (the core validated it against the schema; the type is the caller's claim).
+ */
+export declare class GenerateResponse<T = unknown> {
   private constructor(doc: ResultDocument);
   /** The core's request id. */
   readonly id: number;
-  /** The assistant's text ("" when none). */
+  /** The assistant's text ("" when none); with a json_schema, the document as JSON text. */
   readonly text: string;
+  /** The validated document, parsed, of a request with a json_schema; undefined without one. */
+  readonly json: T;
   readonly model: string;
   readonly operation: string;
   readonly finishReason: string | null;
@@ -303,7 +392,11 @@ export interface MetricsSnapshot {
     window_tokens_used: number;
     window_tokens_cap: number;
     paused_for_ms: number;
-    waits: { rpm: number; tpm: number; concurrency: number; paused: number };
+    window_input_tokens_used: number;
+    window_input_tokens_cap: number;
+    window_output_tokens_used: number;
+    window_output_tokens_cap: number;
+    waits: { rpm: number; tpm: number; itpm: number; otpm: number; concurrency: number; paused: number };
     wait_ms: Histogram;
   };
   attempts: {
@@ -320,6 +413,8 @@ export interface MetricsSnapshot {
   internal_errors: number;
   latency_ms: Histogram;
   overhead_us: Histogram;
+  /** Streams: from an attempt's start to its first text. */
+  first_token_ms: Histogram;
   usage: {
     total: UsageTotals;
     by_model: Record<string, UsageTotals>;
@@ -342,7 +437,25 @@ export declare class Client implements AsyncDisposable {
    * failed, or with a StatusError when it was refused before submission (a malformed
    * request, a closed client).
    */
-  generate(request: Request | string, options?: GenerateOptions): Promise<GenerateResponse>;
+  generate<T = unknown>(request: Request | string, options?: GenerateOptions): Promise<GenerateResponse<T>>;
+
+  /**
+   * Sends a request with a json_schema and resolves with its validated document, parsed.
+   * Rejects with SchemaMismatchError (pointer, keyword, output) when the model's document
+   * does not match, after retry.schema_retries new attempts; with TypeError when the
+   * request has no json_schema.
+   */
+  generateJSON<T = unknown>(request: JsonRequest, options?: GenerateOptions): Promise<T>;
+
+  /**
+   * Sends a request whose reply is streamed:
+   * `for await (const piece of client.stream(request, { signal }))`. The pieces are
+   * strings; the whole response is `.response`. Leaving the loop early or aborting the
+   * signal cancels the request in the core. Every error — a refused submission
+   * (StatusError), a failed request (LlmsvcError subclasses) — is thrown by the iterator
+   * and rejects `.response`; pieces delivered before a failure are yielded first.
+   */
+  stream<T = unknown>(request: Request | string, options?: GenerateOptions): ResponseStream<T>;
 
   /** One consistent snapshot of metrics, usage and cost. Also after close(). */
   metrics(): MetricsSnapshot;
@@ -367,6 +480,24 @@ export declare class Client implements AsyncDisposable {
   close(): Promise<void>;
 
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * The text pieces of a streamed request, and its response. Pieces the loop has not taken
+ * yet wait here (the core's engine never waits for JavaScript). Iterable once.
+ */
+export declare class ResponseStream<T = unknown> implements AsyncIterableIterator<string> {
+  private constructor();
+  /** The whole response once the request completed; rejects as the iterator throws. */
+  readonly response: Promise<GenerateResponse<T>>;
+  /** The core's request id; 0 when nothing was submitted. */
+  readonly id: number;
+  next(): Promise<IteratorResult<string, undefined>>;
+  /** Ends the iteration; a request still pending is cancelled in the core. */
+  return(value?: undefined): Promise<IteratorResult<string, undefined>>;
+  /** Ends the iteration as return() does, then throws `err` (the promise always rejects). */
+  throw(err?: unknown): Promise<IteratorResult<string, undefined>>;
+  [Symbol.asyncIterator](): this;
 }
 
 /** The runtime version of libllmsvc ("0.1.0"). */
@@ -431,7 +562,7 @@ export declare class LlmsvcError extends Error {
   readonly kind: ErrorKind | 'unknown';
   /** The HTTP status of the last attempt; 0 when no reply was received. */
   readonly httpStatus: number;
-  /** The provider's own message when the last attempt got an error reply, else null. */
+  /** The provider's own message (an error reply, or a stream's error event); null when none. */
   readonly providerMessage: string | null;
   readonly providerType: string | null;
   readonly providerCode: string | null;
@@ -470,7 +601,16 @@ export declare class ShutDownError extends LlmsvcError { readonly kind: 'shut_do
 export declare class InvalidRequestError extends LlmsvcError { readonly kind: 'invalid_request'; }
 export declare class ProtocolError extends LlmsvcError { readonly kind: 'protocol'; }
 export declare class BudgetExceededError extends LlmsvcError { readonly kind: 'budget_exceeded'; }
-export declare class SchemaMismatchError extends LlmsvcError { readonly kind: 'schema_mismatch'; }
+/** The output did not match the request's json_schema (after retry.schema_retries new attempts). */
+export declare class SchemaMismatchError extends LlmsvcError {
+  readonly kind: 'schema_mismatch';
+  /** The JSON pointer of the first violation, e.g. "/name" for a missing required property. */
+  readonly pointer: string;
+  /** The schema keyword that failed: "required", "type", "enum", ... */
+  readonly keyword: string;
+  /** The rejected output, as the model wrote it. */
+  readonly output: string;
+}
 export declare class InternalError extends LlmsvcError { readonly kind: 'internal'; }
 
 /** The error class of each kind. */

@@ -7,6 +7,7 @@ const llmsvc = require('./index.cjs');
 export const {
   Client,
   GenerateResponse,
+  ResponseStream,
   coreVersion,
   nativeStats,
   Status,

@@ -16,3 +16,19 @@ export async function once(prompt: string): Promise<string> {
     await client.close();
   }
 }
+
+// Streaming from CommonJS.
+export async function streamed(prompt: string): Promise<string> {
+  const client = new llmsvc.Client({ provider: 'anthropic', model: 'claude-3-5-haiku-latest' });
+  try {
+    const stream: llmsvc.ResponseStream = client.stream(prompt);
+    const pieces: string[] = [];
+    for await (const piece of stream) pieces.push(piece);
+    return pieces.join('');
+  } catch (err) {
+    if (err instanceof llmsvc.ServerError) return `broken stream: ${err.providerMessage ?? err.message}`;
+    throw err;
+  } finally {
+    await client.close();
+  }
+}

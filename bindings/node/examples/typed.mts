@@ -3,12 +3,15 @@
 import {
   Client,
   LlmsvcError,
+  SchemaMismatchError,
   StatusError,
   ShutDownError,
   type Config,
   type GenerateResponse,
+  type JsonRequest,
   type MetricsSnapshot,
   type Request,
+  type ResponseStream,
 } from 'llmsvc';
 
 const config: Config = {
@@ -42,17 +45,86 @@ async function classify(client: Client, text: string, signal?: AbortSignal): Pro
   }
 }
 
+interface Pet {
+  name: string;
+  species: 'cat' | 'dog';
+  age: number;
+}
+
+const petRequest: JsonRequest = {
+  prompt: 'Invent a pet.',
+  json_schema: {
+    name: 'pet',
+    schema: {
+      type: 'object',
+      properties: { name: { type: 'string' }, species: { enum: ['cat', 'dog'] }, age: { type: 'integer' } },
+      required: ['name', 'species', 'age'],
+      additionalProperties: false,
+    },
+  },
+  reasoning_effort: 'low',
+};
+
+async function structured(client: Client): Promise<Pet | null> {
+  try {
+    const pet: Pet = await client.generateJSON<Pet>(petRequest);
+    const r: GenerateResponse<Pet> = await client.generate<Pet>(petRequest);
+    console.log(pet.name, r.json.species, r.usage?.estimated);
+    return pet;
+  } catch (err) {
+    if (err instanceof SchemaMismatchError) {
+      const where: string = err.pointer;
+      console.error(err.keyword, where, err.output.length);
+      return null;
+    }
+    throw err;
+  }
+}
+
+async function streamed(client: Client, signal: AbortSignal): Promise<string> {
+  const stream: ResponseStream = client.stream(
+    {
+      messages: [{ role: 'user', content: [
+        { type: 'text', text: 'Describe this picture.' },
+        { type: 'image', data: 'iVBORw0KGgo=', media_type: 'image/png' },
+      ] }],
+      max_output_tokens: 200,
+    },
+    { signal },
+  );
+  let text = '';
+  for await (const piece of stream) text += piece;
+  const r: GenerateResponse = await stream.response;
+  const first: number | null = r.timing.firstTokenMs;
+  console.log(stream.id, first, r.usage?.cacheWriteTokens);
+  return text;
+}
+
 export async function main(): Promise<void> {
   const client = new Client(config);
   try {
     const controller = new AbortController();
     const answers = await Promise.all(['great', 'awful'].map((t) => classify(client, t, controller.signal)));
-    console.log(answers);
+    console.log(answers, await structured(client), await streamed(client, controller.signal));
+    const chained = await client.generate({ prompt: 'And then?', previous_response_id: 'resp_1', stream: true });
+    console.log(chained.responseId, chained.json);
     client.setLimits({ rpm: 1000 });
     const m: MetricsSnapshot = client.metrics();
     const byOp = m.usage.by_operation['classify'];
-    console.log(m.requests.completed, m.gates.limits.rpm, byOp?.cost_nano_usd ?? null);
+    console.log(m.requests.completed, m.gates.limits.rpm, byOp?.cost_nano_usd ?? null, m.first_token_ms.p50);
   } finally {
     await client[Symbol.asyncDispose]();
   }
+}
+
+// What the declarations refuse (checked by tsc, never run).
+export function refused(client: Client): void {
+  // @ts-expect-error generateJSON needs a request with json_schema
+  void client.generateJSON({ prompt: 'x' });
+  // @ts-expect-error reasoning_effort is one of minimal, low, medium, high
+  void client.generate({ prompt: 'x', reasoning_effort: 'max' });
+  // @ts-expect-error audio is wav or mp3
+  void client.generate({ messages: [{ role: 'user', content: [{ type: 'audio', data: '', format: 'ogg' }] }] });
+  // @ts-expect-error pieces are strings
+  void (async () => { for await (const piece of client.stream('x')) piece.toFixed(); })();
 }

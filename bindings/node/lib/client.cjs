@@ -5,6 +5,7 @@
 const native = require('./native.cjs');
 const errors = require('./errors.cjs');
 const { GenerateResponse } = require('./response.cjs');
+const { ResponseStream, kCreate } = require('./stream.cjs');
 
 native.init(errors.StatusError);
 
@@ -16,6 +17,20 @@ function documentOf(value, what) {
     throw new TypeError(`${what} must be an object or a JSON string`);
   }
   return JSON.stringify(value);
+}
+
+function requestDocument(request) {
+  return typeof request === 'string' ? JSON.stringify({ prompt: request }) : documentOf(request, 'request');
+}
+
+// The outcome of a result document: the response, or the error to throw.
+function outcomeOf(text, signal) {
+  const doc = JSON.parse(text);
+  if (doc.ok) return { ok: true, response: new GenerateResponse(doc) };
+  const cause = doc.error && doc.error.kind === 'cancelled' && signal != null && signal.aborted
+    ? signal.reason
+    : undefined;
+  return { ok: false, error: errors.errorFromResult(doc, cause) };
 }
 
 class Client {
@@ -42,9 +57,7 @@ class Client {
   async generate(request, options) {
     const signal = options == null ? undefined : options.signal;
     if (signal != null && signal.aborted) throw errors.abortedBeforeSubmit(signal);
-    let json;
-    if (typeof request === 'string') json = JSON.stringify({ prompt: request });
-    else json = documentOf(request, 'request');
+    const json = requestDocument(request);
 
     const handle = this.#handle;
     let text;
@@ -53,24 +66,89 @@ class Client {
     } else {
       const settled = native.submit(handle, json);
       const id = native.lastId(handle);
-      const watch = this.#watch(signal);
-      watch.ids.add(id);
+      this.#watch(signal).ids.add(id);
       try {
         text = await settled;
       } finally {
-        watch.ids.delete(id);
-        if (watch.ids.size === 0) {
-          signal.removeEventListener('abort', watch.onAbort);
-          this.#watches.delete(signal);
-        }
+        this.#unwatch(signal, id);
       }
     }
-    const doc = JSON.parse(text);
-    if (doc.ok) return new GenerateResponse(doc);
-    const cause = doc.error && doc.error.kind === 'cancelled' && signal != null && signal.aborted
-      ? signal.reason
-      : undefined;
-    throw errors.errorFromResult(doc, cause);
+    const outcome = outcomeOf(text, signal);
+    if (outcome.ok) return outcome.response;
+    throw outcome.error;
+  }
+
+  /**
+   * Sends a request with a json_schema and resolves with its validated JSON document,
+   * parsed. A document that does not match rejects with SchemaMismatchError.
+   * @param {object} request a request document with json_schema
+   * @param {{signal?: AbortSignal}} [options]
+   * @returns {Promise<unknown>}
+   */
+  async generateJSON(request, options) {
+    if (request === null || typeof request !== 'object' || Array.isArray(request) ||
+        request.json_schema == null) {
+      throw new TypeError('generateJSON needs a request object with json_schema');
+    }
+    return (await this.generate(request, options)).json;
+  }
+
+  /**
+   * Sends a request whose reply is streamed. The returned stream is an async iterator of
+   * the text pieces (`for await (const piece of client.stream(request))`) and has the
+   * promise of the whole response as `.response`. Leaving the loop early, or aborting the
+   * signal, cancels the request in the core. Errors, a refused submission included, are
+   * thrown by the iterator and reject `.response`.
+   * @param {object|string} request a request document, or a prompt
+   * @param {{signal?: AbortSignal}} [options]
+   * @returns {ResponseStream}
+   */
+  stream(request, options) {
+    const signal = options == null || options.signal == null ? null : options.signal;
+    const ctl = {};
+    const stream = new ResponseStream(kCreate, signal, ctl);
+    if (signal !== null && signal.aborted) {
+      ctl.settle({ ok: false, error: errors.abortedBeforeSubmit(signal) });
+      return stream;
+    }
+    const handle = this.#handle;
+    let settled;
+    try {
+      settled = native.submitStream(handle, requestDocument(request), ctl.push);
+    } catch (err) {
+      ctl.settle({ ok: false, error: err });
+      return stream;
+    }
+    const id = native.lastId(handle);
+    ctl.started(id, () => native.cancel(handle, id));
+    if (signal !== null) this.#watch(signal).ids.add(id);
+    settled.then(
+      (text) => {
+        if (signal !== null) this.#unwatch(signal, id);
+        let outcome;
+        try {
+          outcome = outcomeOf(text, signal);
+        } catch (err) {
+          outcome = { ok: false, error: err };
+        }
+        ctl.settle(outcome);
+      },
+      (err) => {
+        if (signal !== null) this.#unwatch(signal, id);
+        ctl.settle({ ok: false, error: err });
+      },
+    );
+    return stream;
+  }
+
+  #unwatch(signal, id) {
+    const watch = this.#watches.get(signal);
+    if (watch === undefined) return;
+    watch.ids.delete(id);
+    if (watch.ids.size === 0) {
+      signal.removeEventListener('abort', watch.onAbort);
+      this.#watches.delete(signal);
+    }
   }
 
   #watch(signal) {
@@ -140,4 +218,4 @@ function nativeStats() {
   return native.stats();
 }
 
-module.exports = { Client, coreVersion, nativeStats };
+module.exports = { Client, ResponseStream, coreVersion, nativeStats };

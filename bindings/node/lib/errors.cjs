@@ -79,8 +79,8 @@ class LlmsvcError extends Error {
     this.kind = e.kind || 'unknown';
     /** The HTTP status of the last attempt; 0 when no reply was received. */
     this.httpStatus = e.http_status ?? 0;
-    /** The provider's own message, when the last attempt got an error reply. */
-    this.providerMessage = providerMessage(e);
+    /** The provider's own message (an error reply, or a stream's error event); null when none. */
+    this.providerMessage = e.provider_message ?? null;
     this.providerType = e.provider_type ?? null;
     this.providerCode = e.provider_code ?? null;
     this.providerParam = e.provider_param ?? null;
@@ -95,15 +95,6 @@ class LlmsvcError extends Error {
     /** The whole result document. */
     this.result = doc;
   }
-}
-
-// The core writes "HTTP 429: <provider message>" for error replies.
-function providerMessage(e) {
-  const status = e.http_status;
-  const msg = e.message;
-  if (!status || typeof msg !== 'string') return null;
-  const prefix = `HTTP ${status}: `;
-  return msg.startsWith(prefix) ? msg.slice(prefix.length) : null;
 }
 
 class RateLimitedError extends LlmsvcError {}
@@ -130,7 +121,18 @@ class ShutDownError extends LlmsvcError {}
 class InvalidRequestError extends LlmsvcError {}
 class ProtocolError extends LlmsvcError {}
 class BudgetExceededError extends LlmsvcError {}
-class SchemaMismatchError extends LlmsvcError {}
+class SchemaMismatchError extends LlmsvcError {
+  constructor(doc, cause) {
+    super(doc, cause);
+    const e = (doc && doc.error) || {};
+    /** The JSON pointer of the first violation ("/name"; "" for the whole document). */
+    this.pointer = e.pointer ?? '';
+    /** The schema keyword that failed ("required", "type", "enum", ...). */
+    this.keyword = e.keyword ?? '';
+    /** The rejected output, as the model wrote it. */
+    this.output = e.output ?? '';
+  }
+}
 class InternalError extends LlmsvcError {}
 
 const byKind = {

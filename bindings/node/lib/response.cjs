@@ -11,6 +11,9 @@ function camelUsage(u) {
     totalTokens: u.total_tokens,
     cachedTokens: u.cached_tokens,
     reasoningTokens: u.reasoning_tokens,
+    cacheWriteTokens: u.cache_write_tokens ?? 0,
+    /** True when a stream was cut short and the provider's own count never came. */
+    estimated: u.estimated === true,
   };
 }
 
@@ -32,8 +35,19 @@ class GenerateResponse {
     /** Cost in nano-USD (1e-9 USD); null when unknown (no price for the model). */
     this.costNanoUsd = doc.cost_nano_usd ?? null;
     this.attempts = doc.attempts.map(camelAttempt);
+    /**
+     * The validated JSON document of a request with a json_schema (already parsed);
+     * undefined without one.
+     */
+    this.json = doc.json;
     const t = doc.timing || {};
-    this.timing = { submitUnixMs: t.submit_unix_ms, totalMs: t.total_ms, overheadUs: t.overhead_us };
+    this.timing = {
+      submitUnixMs: t.submit_unix_ms,
+      totalMs: t.total_ms,
+      overheadUs: t.overhead_us,
+      /** Streams: submit to the first text, in ms; null when nothing was streamed. */
+      firstTokenMs: t.first_token_ms ?? null,
+    };
     this.traceId = doc.trace_id ?? null;
     this.metadata = doc.metadata ?? null;
     /** The whole result document, as the core wrote it. */
@@ -46,4 +60,4 @@ class GenerateResponse {
   }
 }
 
-module.exports = { GenerateResponse };
+module.exports = { GenerateResponse, camelUsage };

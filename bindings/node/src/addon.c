@@ -7,6 +7,13 @@
  * call_js() runs on the JavaScript thread and is the only place a request's promise is
  * settled.
  *
+ * Streams. A streamed request's text pieces take the same road: on_delta() copies the piece
+ * into a message of its own and queues it to the same thread-safe function, in the same
+ * non-blocking mode, so the engine never waits for JavaScript however slowly the pieces are
+ * consumed (they wait in the JavaScript stream's buffer). The engine calls a request's
+ * delta callbacks before its completion callback, on one thread, and the queue is FIFO, so
+ * every piece reaches JavaScript before the completion that frees the entry.
+ *
  * Lifetimes. A client (struct box) is owned by two things: its JavaScript handle (an
  * external, whose finalizer runs when the handle is garbage collected) and its thread-safe
  * function (whose finalizer runs once it is released and its queue is drained). The box is
@@ -57,12 +64,24 @@ typedef struct box {
   bool hook;          /* the environment cleanup hook is registered */
 } box;
 
+/* What travels through the thread-safe function: a completion (an entry) or a piece. */
+enum { MSG_DONE = 1, MSG_DELTA = 2 };
+
 typedef struct entry {
+  int type;               /* MSG_DONE */
   box *b;
   napi_deferred deferred; /* set on the JavaScript thread after submit returned */
+  napi_ref on_delta;      /* streams: the JavaScript function each piece is given to */
   char *json;             /* the result document, copied on the engine thread */
   size_t len;
 } entry;
+
+typedef struct delta_msg {
+  int type; /* MSG_DELTA */
+  entry *e; /* alive until the completion is delivered, which comes after every piece */
+  size_t len;
+  char text[];
+} delta_msg;
 
 /* ---- helpers --------------------------------------------------------------------- */
 
@@ -230,10 +249,40 @@ static void on_complete(llmsvc_result *r, void *payload) {
   }
 }
 
+/* Engine thread: copy the piece and queue it. Never blocks and never touches JavaScript. */
+static void on_delta(uint64_t request_id, const char *text, size_t len, void *payload) {
+  (void)request_id;
+  entry *e = (entry *)payload;
+  delta_msg *m = (delta_msg *)malloc(sizeof *m + len);
+  if (!m) return; /* the piece is lost; the completion still carries the whole text */
+  m->type = MSG_DELTA;
+  m->e = e;
+  m->len = len;
+  memcpy(m->text, text, len);
+  if (napi_call_threadsafe_function(e->b->tsfn, m, napi_tsfn_nonblocking) != napi_ok) free(m);
+}
+
+/* JavaScript thread: hand a piece to the stream's function. */
+static void deliver_delta(napi_env env, delta_msg *m) {
+  entry *e = m->e;
+  napi_value fn = NULL, recv = NULL, text = NULL;
+  if (e->on_delta && napi_get_reference_value(env, e->on_delta, &fn) == napi_ok && fn &&
+      napi_get_undefined(env, &recv) == napi_ok &&
+      napi_create_string_utf8(env, m->text, m->len, &text) == napi_ok) {
+    napi_call_function(env, recv, fn, 1, &text, NULL);
+  }
+  free(m);
+}
+
 /* JavaScript thread: settle the request's promise with its result document. */
 static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   (void)js_cb;
   (void)context;
+  if (*(int *)data == MSG_DELTA) {
+    if (env == NULL) free(data); /* teardown: nothing is left to deliver it to */
+    else deliver_delta(env, (delta_msg *)data);
+    return;
+  }
   entry *e = (entry *)data;
   if (env == NULL) { /* teardown: the queue is being emptied without JavaScript */
     free(e->json);
@@ -241,6 +290,10 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
     return;
   }
   box *b = e->b;
+  if (e->on_delta) {
+    napi_delete_reference(env, e->on_delta);
+    e->on_delta = NULL;
+  }
   if (e->deferred) {
     napi_value v = NULL;
     if (e->json && napi_create_string_utf8(env, e->json, e->len, &v) == napi_ok) {
@@ -327,26 +380,32 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   return handle;
 }
 
-/* submit(handle, requestJson) -> Promise<string>; the request id is then lastId(handle). */
-static napi_value js_submit(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) return throw_status(env, "submit", LLMSVC_EINVAL, "request is required");
-  box *b = arg_box(env, argv[0]);
-  if (!b) return NULL;
+/*
+ * Submits a request; with `fn` (a JavaScript function) as a stream whose pieces are given
+ * to it. Returns the promise of the result document, or NULL with an exception pending.
+ */
+static napi_value submit(napi_env env, box *b, napi_value request_v, napi_value fn) {
   if (b->closed) return throw_status(env, "submit", LLMSVC_ECLOSED, NULL);
   state *st = b->st;
-  const char *request = arg_string(env, st, argv[1], "submit", "request must be a string");
+  const char *request = arg_string(env, st, request_v, "submit", "request must be a string");
   if (!request) return NULL;
 
   entry *e = (entry *)calloc(1, sizeof *e);
   if (!e) return throw_status(env, "submit", LLMSVC_ENOMEM, NULL);
+  e->type = MSG_DONE;
   e->b = b;
+  /* Before submitting: pieces may be on their way before submit returns. */
+  if (fn && napi_create_reference(env, fn, 1, &e->on_delta) != napi_ok) {
+    free(e);
+    return NULL;
+  }
   uint64_t id = 0;
   llmsvc_error *err = NULL;
-  int rc = llmsvc_client_submit(b->client, request, on_complete, e, &id, &err);
+  int rc = fn ? llmsvc_client_submit_stream(b->client, request, on_delta, on_complete, e, &id,
+                                            &err)
+              : llmsvc_client_submit(b->client, request, on_complete, e, &id, &err);
   if (rc != LLMSVC_OK) {
+    if (e->on_delta) napi_delete_reference(env, e->on_delta);
     free(e);
     return throw_from(env, "submit", rc, err);
   }
@@ -368,6 +427,37 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
     return NULL;
   }
   return promise;
+}
+
+/* submit(handle, requestJson) -> Promise<string>; the request id is then lastId(handle). */
+static napi_value js_submit(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) return throw_status(env, "submit", LLMSVC_EINVAL, "request is required");
+  box *b = arg_box(env, argv[0]);
+  if (!b) return NULL;
+  return submit(env, b, argv[1], NULL);
+}
+
+/*
+ * submitStream(handle, requestJson, onDelta) -> Promise<string>: a streamed request. Each
+ * text piece is given to onDelta(text) on the JavaScript thread, in order, before the
+ * promise settles with the result document (which carries the whole text).
+ */
+static napi_value js_submit_stream(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) return throw_status(env, "submit", LLMSVC_EINVAL, "request and onDelta are required");
+  box *b = arg_box(env, argv[0]);
+  if (!b) return NULL;
+  napi_valuetype t;
+  if (napi_typeof(env, argv[2], &t) != napi_ok || t != napi_function) {
+    napi_throw_type_error(env, NULL, "onDelta must be a function");
+    return NULL;
+  }
+  return submit(env, b, argv[1], argv[2]);
 }
 
 /* lastId(handle) -> number: the id of the request the last submit() accepted. */
@@ -528,7 +618,8 @@ NAPI_MODULE_INIT() {
     napi_callback fn;
   } fns[] = {
       {"init", js_init},       {"open", js_open},
-      {"submit", js_submit},   {"lastId", js_last_id},
+      {"submit", js_submit},   {"submitStream", js_submit_stream},
+      {"lastId", js_last_id},
       {"cancel", js_cancel},   {"metrics", js_metrics},
       {"setLimits", js_set_limits}, {"close", js_close},
       {"pending", js_pending}, {"stats", js_stats},

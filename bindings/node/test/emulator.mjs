@@ -71,6 +71,16 @@ export function startEmulator(args = []) {
   });
 }
 
+/** A client configuration for each provider, against one emulator (`key` is the API key). */
+export function providers(emu, key) {
+  return {
+    openai_chat: { provider: 'openai_chat', base_url: emu.baseURL, api_key: key, model: 'gpt-4o-mini' },
+    openai_responses: { provider: 'openai_responses', base_url: emu.baseURL, api_key: key, model: 'gpt-4o-mini' },
+    anthropic: { provider: 'anthropic', base_url: emu.baseURL, api_key: key, model: 'claude-3-5-haiku-latest' },
+    ollama: { provider: 'ollama', base_url: emu.url, model: 'llama3.2' },
+  };
+}
+
 /** Polls fn() until it returns a truthy value, or fails after timeoutMs. */
 export async function waitFor(fn, what, timeoutMs = 10_000) {
   const end = Date.now() + timeoutMs;

@@ -58,8 +58,9 @@ describe('errors and retries', { skip: skipWithoutEmulator }, () => {
         assert.equal(e.kind, 'server_error');
         assert.equal(e.httpStatus, 500);
         assert.equal(e.attempts.length, 2);
-        assert.ok(e.providerMessage.length > 0);
-        assert.equal(e.message, `HTTP 500: ${e.providerMessage}`);
+        // The provider's own text (error.provider_message), without the core's additions.
+        assert.equal(e.providerMessage, 'The server had an error while processing your request. Sorry about that!');
+        assert.equal(e.message, `HTTP 500: ${e.providerMessage} (gave up after 2 attempts)`);
         assert.ok(e.id > 0);
         assert.equal(e.result.ok, false);
         return true;

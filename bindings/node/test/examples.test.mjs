@@ -25,6 +25,21 @@ describe('examples', { skip: skipWithoutEmulator }, () => {
     assert.match(r.stdout, /requests: 3 ok, 0 failed/);
   });
 
+  test('examples/stream.mjs', async () => {
+    const r = await runNode([path.join(examples, 'stream.mjs')], 30_000, env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Lorem ipsum/);
+    assert.match(r.stdout, /\[\d+ tokens, first text after \d+\.\d ms, [\d.]+ ms in all, \d+ nano-USD\]/);
+    assert.match(r.stdout, /first words: ".{20,}"; the rest: (cancelled|already complete); in flight now: 0/);
+  });
+
+  test('examples/structured.mjs', async () => {
+    const r = await runNode([path.join(examples, 'structured.mjs')], 30_000, env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /pet: \{ name: 'a', species: 'cat', age: 0 \}/);
+    assert.match(r.stdout, /json: \{ name: 'a', species: 'cat', age: 0 \} \(\d+ tokens, 1 attempt\(s\)\)/);
+  });
+
   test('examples/abort.cjs', async () => {
     const r = await runNode([path.join(examples, 'abort.cjs')], 30_000, env);
     assert.equal(r.code, 0, r.stderr);

@@ -13,13 +13,16 @@ const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtur
 describe('lifecycle', { skip: skipWithoutEmulator }, () => {
   let emu;
   let stall;
+  let slowStream;
   before(async () => {
     emu = await startEmulator();
     stall = await startEmulator(['--stall-rate', '1', '--stall-ms', '60000']);
+    slowStream = await startEmulator(['--stream-delay-ms', '2']);
   });
   after(async () => {
     await emu?.stop();
     await stall?.stop();
+    await slowStream?.stop();
   });
 
   test('close() with requests pending rejects them with ShutDownError', async () => {
@@ -74,6 +77,23 @@ describe('lifecycle', { skip: skipWithoutEmulator }, () => {
     assert.equal(r.signal, null);
     assert.equal(r.stdout.trim(), 'pending 10');
     assert.ok(r.ms < 10_000, `exited after ${r.ms} ms`);
+  });
+
+  test('process.exit() while streams deliver pieces exits cleanly', async () => {
+    const r = await runNode([path.join(fixtures, 'stream-exit.mjs'), slowStream.baseURL], 15_000);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.signal, null);
+    assert.equal(r.stdout.trim(), 'streaming 20');
+    assert.ok(r.ms < 10_000, `exited after ${r.ms} ms`);
+  });
+
+  test('terminating a worker while its streams deliver pieces leaves this thread unaffected', async () => {
+    const before = nativeStats();
+    const t = new Worker(path.join(fixtures, 'worker.mjs'), { workerData: { baseURL: slowStream.baseURL, mode: 'stream' } });
+    const m = await new Promise((resolve, reject) => { t.once('message', resolve); t.once('error', reject); });
+    assert.equal(m.pending, 10);
+    assert.equal(await t.terminate(), 1);
+    assert.deepEqual(nativeStats(), before);
   });
 
   test('worker threads: one environment each; an open client lets the worker end', async () => {
