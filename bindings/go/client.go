@@ -9,9 +9,11 @@ import "C"
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -27,26 +29,31 @@ type Client struct {
 	ptr *C.llmsvc_client // nil once closed
 }
 
+// liveClients counts the clients created and not yet closed.
+var liveClients atomic.Int64
+
 // NewClient creates a client from cfg and starts its engine thread. A configuration the
 // core refuses gives a *StatusError whose message names the field.
 func NewClient(cfg Config) (*Client, error) {
-	doc, err := json.Marshal(&cfg)
+	doc, err := encodeDocument(&cfg)
 	if err != nil {
 		return nil, fmt.Errorf("llmsvc: encoding the configuration: %w", err)
 	}
-	doc = append(doc, 0)
+	defer releaseDocument(doc)
 	var ptr *C.llmsvc_client
 	var cerr *C.llmsvc_error
-	if st := C.llmsvc_client_new(&ptr, cString(doc), &cerr); st != C.LLMSVC_OK {
+	if st := C.llmsvc_client_new(&ptr, cString(doc.Bytes()), &cerr); st != C.LLMSVC_OK {
 		return nil, statusError("new", st, cerr)
 	}
 	c := &Client{ptr: ptr}
+	liveClients.Add(1)
 	runtime.SetFinalizer(c, (*Client).Close)
 	return c, nil
 }
 
 // cString returns a NUL-terminated document as a C string. The core copies its inputs
-// before a call returns, so the Go memory is only borrowed for the call.
+// before a call returns, so the Go memory is only borrowed for the call (and holds no
+// Go pointers, as cgo requires).
 func cString(nulTerminated []byte) *C.char {
 	return (*C.char)(unsafe.Pointer(unsafe.SliceData(nulTerminated)))
 }
@@ -62,6 +69,7 @@ func (c *Client) Close() error {
 	}
 	st := C.llmsvc_client_destroy(c.ptr)
 	c.ptr = nil
+	liveClients.Add(-1)
 	runtime.SetFinalizer(c, nil)
 	if st != C.LLMSVC_OK {
 		return statusError("close", st, nil)
@@ -69,18 +77,18 @@ func (c *Client) Close() error {
 	return nil
 }
 
-func closedError(op string) error {
-	return &StatusError{Op: op, Status: StatusClosed, Message: "the client is closed"}
-}
+// closedError is the error of a call on a closed client, with the core's text for it.
+func closedError(op string) error { return statusError(op, C.LLMSVC_ECLOSED, nil) }
 
 // Generate sends a request and waits for its result. A failed request gives an *Error
 // (errors.Is with the sentinel of its kind, errors.As for the details); a request the
 // core refuses at submission gives a *StatusError.
 //
-// ctx bounds the whole request: its deadline becomes the request's timeout_ms (the time
-// remaining, when shorter than req.TimeoutMS) so the core enforces it too, and when ctx
-// is done the request is cancelled in the core, wherever it is (queued, backing off or
-// in flight); the error then wraps ctx.Err().
+// ctx bounds the whole request. Its deadline becomes the request's timeout_ms (the time
+// remaining, rounded up, when shorter than req.TimeoutMS), so the core itself ends the
+// request with ErrDeadlineExceeded wherever it is. When ctx is cancelled, the request is
+// cancelled in the core (queued, backing off or in flight) and ends with ErrCancelled.
+// Either way the error also wraps ctx.Err().
 func (c *Client) Generate(ctx context.Context, req Request) (*Response, error) {
 	f, err := c.submit(ctx, &req)
 	if err != nil {
@@ -90,8 +98,8 @@ func (c *Client) Generate(ctx context.Context, req Request) (*Response, error) {
 		select {
 		case <-f.done:
 		case <-done:
-			f.Cancel()
-			<-f.done // the cancelled completion follows at once
+			f.contextDone()
+			<-f.done // the core completes the request promptly
 		}
 	} else {
 		<-f.done
@@ -102,17 +110,17 @@ func (c *Client) Generate(ctx context.Context, req Request) (*Response, error) {
 // Submit sends a request without waiting for it and returns its Future. No goroutine
 // waits for it: the completion resolves the Future from the core's engine thread.
 //
-// ctx works as in Generate: its deadline becomes the request's timeout_ms, and when it
-// is done the request is cancelled in the core (context.AfterFunc, so nothing runs
-// until then). Errors returned here are submission errors (*StatusError, or ctx.Err()
-// when ctx is already done); the request's own outcome comes from Future.Result.
+// ctx works as in Generate; its cancellation is watched with context.AfterFunc, so
+// nothing runs until it happens. Errors returned here are submission errors
+// (*StatusError, or ctx.Err() when ctx is already done); the request's own outcome
+// comes from Future.Result.
 func (c *Client) Submit(ctx context.Context, req Request) (*Future, error) {
 	f, err := c.submit(ctx, &req)
 	if err != nil {
 		return nil, err
 	}
 	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, f.Cancel)
+		stop := context.AfterFunc(ctx, f.contextDone)
 		f.mu.Lock()
 		if f.completed {
 			f.mu.Unlock()
@@ -125,6 +133,9 @@ func (c *Client) Submit(ctx context.Context, req Request) (*Future, error) {
 	return f, nil
 }
 
+// maxTimeoutMS is the longest timeout_ms the core accepts (30 days).
+const maxTimeoutMS = 30 * 24 * 3600 * 1000
+
 // submit encodes req and hands it to the core with a cgo.Handle of its Future as the
 // completion's payload. The handle is deleted exactly once: by the completion, or here
 // when the core refuses the request (then no completion follows).
@@ -132,24 +143,28 @@ func (c *Client) submit(ctx context.Context, req *Request) (*Future, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("llmsvc: not submitted: %w", err)
 	}
+	deadlineInCore := false
 	if deadline, ok := ctx.Deadline(); ok {
 		left := time.Until(deadline)
 		if left <= 0 {
 			return nil, fmt.Errorf("llmsvc: not submitted: %w", context.DeadlineExceeded)
 		}
-		// Rounded up: the core's deadline is never before the context's.
+		// Rounded up: the core's deadline is never before the context's, so the
+		// context's error is set by the time the core reports the deadline.
 		ms := int64((left + time.Millisecond - 1) / time.Millisecond)
-		if req.TimeoutMS <= 0 || ms < req.TimeoutMS {
+		if ms <= maxTimeoutMS && (req.TimeoutMS <= 0 || ms < req.TimeoutMS) {
 			req.TimeoutMS = ms
 		}
+		// The core now ends the request by the context's deadline (within the rounding).
+		deadlineInCore = req.TimeoutMS > 0
 	}
-	doc, err := json.Marshal(req)
+	doc, err := encodeRequest(req)
 	if err != nil {
 		return nil, fmt.Errorf("llmsvc: encoding the request: %w", err)
 	}
-	doc = append(doc, 0)
+	defer releaseDocument(doc)
 
-	f := &Future{c: c, ctx: ctx, done: make(chan struct{})}
+	f := &Future{c: c, ctx: ctx, deadlineInCore: deadlineInCore, done: make(chan struct{})}
 	h := newHandle(f)
 	var id C.uint64_t
 	var cerr *C.llmsvc_error
@@ -159,7 +174,7 @@ func (c *Client) submit(ctx context.Context, req *Request) (*Future, error) {
 		deleteHandle(h)
 		return nil, closedError("submit")
 	}
-	st := C.llmsvcgo_submit(c.ptr, cString(doc), C.uintptr_t(h), &id, &cerr)
+	st := C.llmsvcgo_submit(c.ptr, cString(doc.Bytes()), C.uintptr_t(h), &id, &cerr)
 	c.mu.RUnlock()
 	runtime.KeepAlive(c)
 	if st != C.LLMSVC_OK {
@@ -209,18 +224,18 @@ func (c *Client) Metrics() (Metrics, error) {
 // concurrency removes that limit, a zero WindowMS keeps the window). It takes effect
 // before any request submitted after it returns is admitted.
 func (c *Client) SetLimits(l Limits) error {
-	doc, err := json.Marshal(&l)
+	doc, err := encodeDocument(&l)
 	if err != nil {
 		return fmt.Errorf("llmsvc: encoding the limits: %w", err)
 	}
-	doc = append(doc, 0)
+	defer releaseDocument(doc)
 	var cerr *C.llmsvc_error
 	c.mu.RLock()
 	if c.ptr == nil {
 		c.mu.RUnlock()
 		return closedError("set_limits")
 	}
-	st := C.llmsvc_client_set_limits(c.ptr, cString(doc), &cerr)
+	st := C.llmsvc_client_set_limits(c.ptr, cString(doc.Bytes()), &cerr)
 	c.mu.RUnlock()
 	runtime.KeepAlive(c)
 	if st != C.LLMSVC_OK {
@@ -236,6 +251,8 @@ type Future struct {
 	ctx  context.Context
 	id   uint64
 	done chan struct{}
+	// deadlineInCore is set when the core got the context's deadline as timeout_ms.
+	deadlineInCore bool
 
 	mu        sync.Mutex
 	completed bool
@@ -265,6 +282,16 @@ func (f *Future) Result() (*Response, error) {
 // ErrCancelled. It does nothing once the request has completed.
 func (f *Future) Cancel() { f.c.cancel(f.id) }
 
+// contextDone reacts to the end of the request's context: a cancellation is passed on to
+// the core; a deadline the core enforces itself is left to it (it ends the request
+// within a millisecond, reported as a deadline rather than a cancellation).
+func (f *Future) contextDone() {
+	if f.deadlineInCore && errors.Is(f.ctx.Err(), context.DeadlineExceeded) {
+		return
+	}
+	f.Cancel()
+}
+
 // complete runs on the engine thread: it stores the document, stops the context watch and
 // wakes the waiters, and never blocks.
 func (f *Future) complete(doc []byte) {
@@ -279,3 +306,7 @@ func (f *Future) complete(doc []byte) {
 	}
 	close(f.done)
 }
+
+// cgoNoop makes a cgo call carrying a document, as a submission does, into a C function
+// that does nothing: the benchmarks time the bare crossing with it.
+func cgoNoop(nulTerminated []byte) { C.llmsvcgo_noop(cString(nulTerminated)) }

@@ -3,18 +3,25 @@ package llmsvc
 // Config is the client's configuration document (docs/schema.md, "Configuration").
 // Every field is optional; a zero value leaves the core's default.
 type Config struct {
-	// Provider is the wire format; "openai_chat" (the default) speaks OpenAI Chat
-	// Completions and every compatible server.
+	// Provider is the wire format: "openai_chat" (OpenAI Chat Completions and every
+	// compatible server), "openai_responses", "anthropic" or "ollama". Default: chosen
+	// from the model (docs/schema.md).
 	Provider string `json:"provider,omitempty"`
-	// BaseURL is the API root; the endpoint is BaseURL + "/chat/completions".
-	// Default: $OPENAI_BASE_URL, else https://api.openai.com/v1.
+	// BaseURL is the API root. Default: $OPENAI_BASE_URL, else
+	// https://api.openai.com/v1 (Anthropic and Ollama have their own defaults).
 	BaseURL string `json:"base_url,omitempty"`
-	// APIKey is sent as "Authorization: Bearer". Default: $OPENAI_API_KEY. The core never
-	// writes it into errors, results or metrics.
+	// APIKey is the key. Default: $OPENAI_API_KEY ($ANTHROPIC_API_KEY for Anthropic).
+	// The core never writes it into errors, results or metrics.
 	APIKey string `json:"api_key,omitempty"`
-	// Organization and Project fill the OpenAI-Organization and OpenAI-Project headers.
+	// AnthropicVersion is the anthropic-version header (default "2023-06-01").
+	AnthropicVersion string `json:"anthropic_version,omitempty"`
+	// DefaultMaxOutputTokens is the output bound sent where the provider requires one
+	// (Anthropic) and the request gives none (default 4096).
+	DefaultMaxOutputTokens int `json:"default_max_output_tokens,omitempty"`
+	// Organization fills the OpenAI-Organization header.
 	Organization string `json:"organization,omitempty"`
-	Project      string `json:"project,omitempty"`
+	// Project fills the OpenAI-Project header.
+	Project string `json:"project,omitempty"`
 	// Model is the default model of requests that name none.
 	Model string `json:"model,omitempty"`
 	// MaxTokensField is "max_completion_tokens" (the default) or "max_tokens" for servers
@@ -40,18 +47,20 @@ type Config struct {
 	FreeModels []string `json:"free_models,omitempty"`
 }
 
-// Limits are the client's gates. RPM and TPM are per-minute rates and Concurrency the
-// requests in flight, 0 meaning unlimited; WindowMS is the provider's counting window
+// Limits are the client's gates. RPM, TPM, ITPM and OTPM are per-minute rates and
+// Concurrency the requests in flight, 0 meaning unlimited; WindowMS is the provider's counting window
 // (60000 for OpenAI), 0 meaning the default (in Config) or the current window (in
 // SetLimits). The allowance within one window is rate * WindowMS / 60000, at least 1.
 //
-// Limits is always sent whole: in Client.SetLimits a zero RPM, TPM or Concurrency
-// removes that limit rather than keeping the previous one.
+// Limits is always sent whole: in Client.SetLimits a zero rate or Concurrency removes
+// that limit rather than keeping the previous one.
 type Limits struct {
-	RPM         int64 `json:"rpm"`
-	TPM         int64 `json:"tpm"`
-	Concurrency int64 `json:"concurrency"`
-	WindowMS    int64 `json:"window_ms,omitempty"`
+	RPM         int64 `json:"rpm"`                 // requests per minute
+	TPM         int64 `json:"tpm"`                 // tokens per minute, input and output together
+	ITPM        int64 `json:"itpm"`                // input tokens per minute, cache reads excluded (Anthropic)
+	OTPM        int64 `json:"otpm"`                // output tokens per minute (Anthropic)
+	Concurrency int64 `json:"concurrency"`         // requests in flight
+	WindowMS    int64 `json:"window_ms,omitempty"` // the provider's counting window
 }
 
 // Retry is the retry policy. Pointer fields distinguish "not given" (nil, the core's
@@ -68,14 +77,17 @@ type Retry struct {
 	// MaxRetryAfterMS is the longest server-requested wait honoured (default 60000); a
 	// longer one fails the request at once with Error.RetryAfter set.
 	MaxRetryAfterMS *int64 `json:"max_retry_after_ms,omitempty"`
+	// SchemaRetries is how often a reply that does not match the request's JSON Schema
+	// is asked for again (default 1).
+	SchemaRetries *int `json:"schema_retries,omitempty"`
 }
 
 // Timeouts bound connecting and each attempt (transfer included); 0 keeps the default
 // (5000 and 600000 ms). The deadline of a whole request, queueing and retries included,
 // comes from its context or Request.TimeoutMS.
 type Timeouts struct {
-	ConnectMS int64 `json:"connect_ms,omitempty"`
-	RequestMS int64 `json:"request_ms,omitempty"`
+	ConnectMS int64 `json:"connect_ms,omitempty"` // TCP + TLS connect
+	RequestMS int64 `json:"request_ms,omitempty"` // one attempt, transfer included
 }
 
 // HTTPOptions tune the transport.
@@ -92,11 +104,11 @@ type HTTPOptions struct {
 // rates default to the input rate (cached reads, cache writes) or the output rate
 // (reasoning tokens).
 type Price struct {
-	InputCostPerToken           float64  `json:"input_cost_per_token"`
-	OutputCostPerToken          float64  `json:"output_cost_per_token"`
-	CacheReadInputTokenCost     *float64 `json:"cache_read_input_token_cost,omitempty"`
-	OutputCostPerReasoningToken *float64 `json:"output_cost_per_reasoning_token,omitempty"`
-	CacheCreationInputTokenCost *float64 `json:"cache_creation_input_token_cost,omitempty"`
+	InputCostPerToken           float64  `json:"input_cost_per_token"`                      // prompt tokens
+	OutputCostPerToken          float64  `json:"output_cost_per_token"`                     // completion tokens
+	CacheReadInputTokenCost     *float64 `json:"cache_read_input_token_cost,omitempty"`     // cached prompt tokens
+	OutputCostPerReasoningToken *float64 `json:"output_cost_per_reasoning_token,omitempty"` // reasoning tokens
+	CacheCreationInputTokenCost *float64 `json:"cache_creation_input_token_cost,omitempty"` // cache writes
 }
 
 // Ptr returns a pointer to v, for the optional fields of Config and Request:

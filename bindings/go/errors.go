@@ -83,6 +83,7 @@ func (k *Kind) UnmarshalText(b []byte) error {
 // kindError is the type of the sentinel errors; see Error.Is.
 type kindError struct{ kind Kind }
 
+// Error returns "llmsvc: KIND".
 func (e *kindError) Error() string { return "llmsvc: " + e.kind.String() }
 
 // Sentinel errors, one per kind, for errors.Is:
@@ -123,9 +124,15 @@ type Error struct {
 	Message string
 	// HTTPStatus is the status of the last attempt, 0 when no reply was received.
 	HTTPStatus int
+	// ProviderMessage is the provider's own error message, empty when absent.
+	ProviderMessage string
 	// ProviderType, ProviderCode and ProviderParam are the provider's error fields
 	// ("insufficient_quota", "invalid_api_key", ...), empty when absent.
 	ProviderType, ProviderCode, ProviderParam string
+	// SchemaPointer, SchemaKeyword and RejectedOutput describe a KindSchemaMismatch: the
+	// JSON pointer of the first violation ("/name"), the schema keyword it broke
+	// ("required") and the reply that was rejected.
+	SchemaPointer, SchemaKeyword, RejectedOutput string
 	// RetryAfter is the wait the server asked for when it was too long to honour
 	// (retry.max_retry_after_ms); 0 when none.
 	RetryAfter time.Duration

@@ -1,8 +1,10 @@
 package llmsvc
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"sync"
 )
 
 // Request is one request document (docs/schema.md, "Request"). The core validates it at
@@ -19,9 +21,10 @@ type Request struct {
 	// MaxOutputTokens bounds the output tokens and is what the TPM gate reserves;
 	// 0 means not given.
 	MaxOutputTokens int `json:"max_output_tokens,omitempty"`
-	// Temperature (0..2) and TopP (0..1); nil means not given.
+	// Temperature (0..2); nil means not given.
 	Temperature *float64 `json:"temperature,omitempty"`
-	TopP        *float64 `json:"top_p,omitempty"`
+	// TopP (0..1); nil means not given.
+	TopP *float64 `json:"top_p,omitempty"`
 	// Stop holds up to 4 stop sequences.
 	Stop []string `json:"stop,omitempty"`
 	// Seed is passed to the provider; nil means not given.
@@ -40,6 +43,26 @@ type Request struct {
 	Metadata map[string]any `json:"metadata,omitempty"`
 	// TraceID is echoed in the result.
 	TraceID string `json:"trace_id,omitempty"`
+	// JSONSchema asks for structured output: the reply must be a JSON document matching
+	// the schema; the core validates it (Response.JSON) and asks again when it does not.
+	JSONSchema *JSONSchema `json:"json_schema,omitempty"`
+	// ReasoningEffort is "minimal", "low", "medium" or "high" (OpenAI reasoning models).
+	ReasoningEffort string `json:"reasoning_effort,omitempty"`
+	// PreviousResponseID continues a stored response ("openai_responses" only).
+	PreviousResponseID string `json:"previous_response_id,omitempty"`
+}
+
+// JSONSchema is a request's structured-output schema.
+type JSONSchema struct {
+	// Name names the schema for the provider (1 to 64 letters, digits, _ or -;
+	// "response" when empty).
+	Name string `json:"name,omitempty"`
+	// Schema is the JSON Schema document.
+	Schema json.RawMessage `json:"schema"`
+	// Strict asks the provider for strict adherence where it offers it.
+	Strict bool `json:"strict,omitempty"`
+	// Description describes the schema to the model.
+	Description string `json:"description,omitempty"`
 }
 
 // Priority is a request's admission class.
@@ -66,26 +89,30 @@ const (
 // Message is one message of a conversation. Its content is either Content (a string) or,
 // when Parts is not nil, the parts (text and images; user messages only).
 type Message struct {
-	Role    Role
-	Content string
-	Parts   []ContentPart
-	// Name is the optional author name.
-	Name string
+	Role    Role          // who wrote it
+	Content string        // the text, when Parts is nil
+	Parts   []ContentPart // the content parts; user messages only
+	Name    string        // the optional author name
 }
 
-// ContentPart is one part of a message's content: {"type": "text", "text": ...} or
-// {"type": "image_url", "image_url": {...}}. TextPart and ImagePart build them.
+// ContentPart is one part of a message's content: "text", "image_url" (an image by
+// URL), "image" (image bytes) or "audio" (audio bytes). TextPart, ImagePart,
+// ImageDataPart and AudioPart build them.
 type ContentPart struct {
-	Type     string    `json:"type"`
-	Text     string    `json:"text,omitempty"`
-	ImageURL *ImageURL `json:"image_url,omitempty"`
+	Type      string    `json:"type"`                 // "text", "image_url", "image" or "audio"
+	Text      string    `json:"text,omitempty"`       // the text of a "text" part
+	ImageURL  *ImageURL `json:"image_url,omitempty"`  // the image of an "image_url" part
+	Data      string    `json:"data,omitempty"`       // base64 bytes of an "image" or "audio" part
+	MediaType string    `json:"media_type,omitempty"` // "image/png", "image/jpeg", ... of an "image" part
+	Detail    string    `json:"detail,omitempty"`     // "auto", "low" or "high" for an "image" part
+	Format    string    `json:"format,omitempty"`     // "wav" or "mp3" for an "audio" part
 }
 
 // ImageURL is an image given by URL ("https://..." or a "data:" URL). Detail is "auto",
 // "low", "high" or empty.
 type ImageURL struct {
-	URL    string `json:"url"`
-	Detail string `json:"detail,omitempty"`
+	URL    string `json:"url"`              // https:// or data: URL
+	Detail string `json:"detail,omitempty"` // "auto", "low", "high" or empty
 }
 
 // SystemMessage returns a system message with text content.
@@ -100,35 +127,50 @@ func AssistantMessage(text string) Message { return Message{Role: RoleAssistant,
 // TextPart returns a text content part.
 func TextPart(text string) ContentPart { return ContentPart{Type: "text", Text: text} }
 
-// ImagePart returns an image content part; detail may be empty.
+// ImagePart returns an image content part given by URL; detail may be empty.
 func ImagePart(url, detail string) ContentPart {
 	return ContentPart{Type: "image_url", ImageURL: &ImageURL{URL: url, Detail: detail}}
 }
 
-type messageDoc struct {
-	Role    Role            `json:"role"`
-	Content json.RawMessage `json:"content"`
-	Name    string          `json:"name,omitempty"`
+// ImageDataPart returns an image content part carrying the image's bytes (base64) and
+// media type; detail may be empty.
+func ImageDataPart(mediaType, base64Data, detail string) ContentPart {
+	return ContentPart{Type: "image", MediaType: mediaType, Data: base64Data, Detail: detail}
+}
+
+// AudioPart returns an audio content part carrying base64 bytes in format "wav" or "mp3".
+func AudioPart(base64Data, format string) ContentPart {
+	return ContentPart{Type: "audio", Data: base64Data, Format: format}
+}
+
+// wireMessage is a message as the request document carries it. Its content is a string
+// or the parts, held in an interface that encoding/json writes directly (a Marshaler on
+// each message would cost a nested encoding and a validation pass per message).
+type wireMessage struct {
+	Role    Role   `json:"role"`
+	Content any    `json:"content"`
+	Name    string `json:"name,omitempty"`
+}
+
+func (m *Message) wire() wireMessage {
+	w := wireMessage{Role: m.Role, Content: m.Content, Name: m.Name}
+	if m.Parts != nil {
+		w.Content = m.Parts
+	}
+	return w
 }
 
 // MarshalJSON writes the message document, with content as a string or an array of parts.
-func (m Message) MarshalJSON() ([]byte, error) {
-	var content any = m.Content
-	if m.Parts != nil {
-		content = m.Parts
-	}
-	doc := struct {
-		Role    Role   `json:"role"`
-		Content any    `json:"content"`
-		Name    string `json:"name,omitempty"`
-	}{m.Role, content, m.Name}
-	return json.Marshal(doc)
-}
+func (m Message) MarshalJSON() ([]byte, error) { return json.Marshal(m.wire()) }
 
 // UnmarshalJSON reads a message document whose content is a string, an array of parts
 // or null.
 func (m *Message) UnmarshalJSON(b []byte) error {
-	var doc messageDoc
+	var doc struct {
+		Role    Role            `json:"role"`
+		Content json.RawMessage `json:"content"`
+		Name    string          `json:"name"`
+	}
 	if err := json.Unmarshal(b, &doc); err != nil {
 		return err
 	}
@@ -143,4 +185,49 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 		return errors.New("llmsvc: message content: expected a string or an array of parts")
 	}
 	return nil
+}
+
+// requestDoc is the request document: the Request, with its messages in wire form (a
+// field of the outer struct hides the embedded one of the same name).
+type requestDoc struct {
+	*Request
+	Messages []wireMessage `json:"messages,omitempty"`
+}
+
+// encodeBuffers keeps the buffers documents are encoded into; the core copies a document
+// during the call that receives it, so a buffer is free again when the call returns.
+var encodeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// encodeDocument encodes v as a NUL-terminated JSON document into a pooled buffer, to be
+// given back with releaseDocument after the C call.
+func encodeDocument(v any) (*bytes.Buffer, error) {
+	buf := encodeBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		releaseDocument(buf)
+		return nil, err
+	}
+	b := buf.Bytes()
+	b[len(b)-1] = 0 // in place of the newline Encode ends with
+	return buf, nil
+}
+
+func releaseDocument(buf *bytes.Buffer) {
+	if buf.Cap() <= 64<<10 {
+		encodeBuffers.Put(buf)
+	}
+}
+
+// encodeRequest encodes a request document (see encodeDocument).
+func encodeRequest(req *Request) (*bytes.Buffer, error) {
+	doc := requestDoc{Request: req}
+	if req.Messages != nil {
+		doc.Messages = make([]wireMessage, len(req.Messages))
+		for i := range req.Messages {
+			doc.Messages[i] = req.Messages[i].wire()
+		}
+	}
+	return encodeDocument(&doc)
 }

@@ -14,20 +14,26 @@ type Response struct {
 	ID uint64 `json:"id"`
 	// OK is true on success.
 	OK bool `json:"ok"`
-	// Model and Operation are those of the request (Operation "default" when unset).
-	Model     string `json:"model"`
+	// Model is the request's model.
+	Model string `json:"model"`
+	// Operation is the request's operation ("default" when unset).
 	Operation string `json:"operation"`
-	// TraceID and Metadata are echoed from the request.
-	TraceID  string         `json:"trace_id,omitempty"`
+	// TraceID is echoed from the request.
+	TraceID string `json:"trace_id,omitempty"`
+	// Metadata is echoed from the request.
 	Metadata map[string]any `json:"metadata,omitempty"`
 	// Text is the assistant's reply ("" on error).
 	Text string `json:"text,omitempty"`
 	// FinishReason is the provider's ("stop", "length", ...).
 	FinishReason string `json:"finish_reason,omitempty"`
-	// ResponseID and ResponseModel are the provider's response id and exact model.
-	ResponseID    string `json:"response_id,omitempty"`
+	// ResponseID is the provider's response id ("chatcmpl-...").
+	ResponseID string `json:"response_id,omitempty"`
+	// ResponseModel is the exact model the provider used.
 	ResponseModel string `json:"response_model,omitempty"`
-	// Usage is nil when no reply was received.
+	// JSON is the reply as a JSON document, validated against Request.JSONSchema; nil
+	// without a schema.
+	JSON json.RawMessage `json:"json,omitempty"`
+	// Usage is nil when no reply was received. It sums every attempt that got a reply.
 	Usage *Usage `json:"usage"`
 	// CostNanoUSD is the cost in nano-USD (1e-9 USD); nil when unknown (no usage, or a
 	// model without a price), never a made-up zero.
@@ -48,38 +54,44 @@ type resultDoc struct {
 
 // errorDoc is the "error" object of a failed result.
 type errorDoc struct {
-	Kind          Kind   `json:"kind"`
-	Message       string `json:"message"`
-	HTTPStatus    int    `json:"http_status"`
-	ProviderType  string `json:"provider_type"`
-	ProviderCode  string `json:"provider_code"`
-	ProviderParam string `json:"provider_param"`
-	RetryAfterMS  *int64 `json:"retry_after_ms"`
+	Kind            Kind   `json:"kind"`
+	Message         string `json:"message"`
+	HTTPStatus      int    `json:"http_status"`
+	ProviderType    string `json:"provider_type"`
+	ProviderCode    string `json:"provider_code"`
+	ProviderParam   string `json:"provider_param"`
+	ProviderMessage string `json:"provider_message"`
+	RetryAfterMS    *int64 `json:"retry_after_ms"`
+	Pointer         string `json:"pointer"`
+	Keyword         string `json:"keyword"`
+	Output          string `json:"output"`
 }
 
 // Usage is the token usage the provider reported for one request.
 type Usage struct {
-	PromptTokens     int64 `json:"prompt_tokens"`
-	CompletionTokens int64 `json:"completion_tokens"`
-	TotalTokens      int64 `json:"total_tokens"`
-	CachedTokens     int64 `json:"cached_tokens"`
-	ReasoningTokens  int64 `json:"reasoning_tokens"`
+	PromptTokens     int64 `json:"prompt_tokens"`      // all prompt tokens, cached ones included
+	CompletionTokens int64 `json:"completion_tokens"`  // all completion tokens, reasoning ones included
+	TotalTokens      int64 `json:"total_tokens"`       // prompt + completion
+	CachedTokens     int64 `json:"cached_tokens"`      // prompt tokens read from the provider's cache
+	CacheWriteTokens int64 `json:"cache_write_tokens"` // prompt tokens written to the provider's cache
+	ReasoningTokens  int64 `json:"reasoning_tokens"`   // completion tokens spent on reasoning
+	Estimated        bool  `json:"estimated"`          // a stream cut short: the core's estimate
 }
 
 // Attempt is one HTTP attempt of a request.
 type Attempt struct {
-	// StartUnixMS is the wall-clock start; StartMS the start relative to submission.
-	StartUnixMS int64   `json:"start_unix_ms"`
-	StartMS     float64 `json:"start_ms"`
-	DurationMS  float64 `json:"duration_ms"`
+	StartUnixMS int64   `json:"start_unix_ms"` // wall-clock start, Unix milliseconds
+	StartMS     float64 `json:"start_ms"`      // start, in milliseconds after submission
+	DurationMS  float64 `json:"duration_ms"`   // how long the attempt took
 	// HTTPStatus is 0 when no reply was received.
 	HTTPStatus int `json:"http_status"`
 	// Kind is KindNone for the successful attempt.
 	Kind Kind `json:"kind"`
-	// BackoffMS is the wait before the next attempt, and BackoffSource "client" (the
-	// backoff policy) or "server" (retry-after); both empty when none followed.
-	BackoffMS     float64 `json:"backoff_ms,omitempty"`
-	BackoffSource string  `json:"backoff_source,omitempty"`
+	// BackoffMS is the wait before the next attempt; 0 when none followed.
+	BackoffMS float64 `json:"backoff_ms,omitempty"`
+	// BackoffSource is "client" (the backoff policy) or "server" (retry-after); empty
+	// when no attempt followed.
+	BackoffSource string `json:"backoff_source,omitempty"`
 	// RequestID is the provider's request id (x-request-id), when sent.
 	RequestID string `json:"request_id,omitempty"`
 }
@@ -87,9 +99,10 @@ type Attempt struct {
 // Timing says when a request was submitted, how long it took to complete and how much
 // time the core itself spent on it (network excluded).
 type Timing struct {
-	SubmitUnixMS int64   `json:"submit_unix_ms"`
-	TotalMS      float64 `json:"total_ms"`
-	OverheadUS   float64 `json:"overhead_us"`
+	SubmitUnixMS int64   `json:"submit_unix_ms"` // submission, Unix milliseconds
+	TotalMS      float64 `json:"total_ms"`       // submission to completion
+	OverheadUS   float64 `json:"overhead_us"`    // time spent inside llmsvc, network excluded
+	FirstTokenMS float64 `json:"first_token_ms"` // streams: submission to the first text; 0 otherwise
 }
 
 // decodeResult turns a result document into the Response, or the *Error of a failed
@@ -109,7 +122,9 @@ func decodeResult(ctx context.Context, doc []byte) (*Response, error) {
 		Attempts: r.Attempts}
 	if d := rd.Error; d != nil {
 		e.Kind, e.Message, e.HTTPStatus = d.Kind, d.Message, d.HTTPStatus
+		e.ProviderMessage = d.ProviderMessage
 		e.ProviderType, e.ProviderCode, e.ProviderParam = d.ProviderType, d.ProviderCode, d.ProviderParam
+		e.SchemaPointer, e.SchemaKeyword, e.RejectedOutput = d.Pointer, d.Keyword, d.Output
 		if d.RetryAfterMS != nil {
 			e.RetryAfter = time.Duration(*d.RetryAfterMS) * time.Millisecond
 		}
