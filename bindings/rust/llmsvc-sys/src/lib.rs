@@ -1,0 +1,213 @@
+//! Raw declarations of the C ABI of libllmsvc (`include/llmsvc.h`), written by hand.
+//!
+//! Everything here is `unsafe` to call and follows the header's rules: what comes back
+//! through an `out` parameter belongs to the caller and has a free function; getters
+//! borrow from their parent object; completion callbacks run on the client's engine
+//! thread exactly once per accepted submission. The safe binding is the `llmsvc` crate.
+#![no_std]
+#![allow(non_camel_case_types)]
+
+use core::ffi::{c_char, c_int, c_void};
+
+/// `LLMSVC_VERSION_NUMBER` of the header these declarations follow.
+pub const LLMSVC_VERSION_NUMBER: u32 = 100;
+
+/// Success.
+pub const LLMSVC_OK: c_int = 0;
+/// An argument is invalid (NULL handle or pointer, bad value).
+pub const LLMSVC_EINVAL: c_int = -1;
+/// A JSON document could not be parsed.
+pub const LLMSVC_EJSON: c_int = -2;
+/// A JSON document is well formed but a field is wrong.
+pub const LLMSVC_ESCHEMA: c_int = -3;
+/// Out of memory.
+pub const LLMSVC_ENOMEM: c_int = -4;
+/// The client is closed and accepts no new work.
+pub const LLMSVC_ECLOSED: c_int = -5;
+/// No pending request has that id.
+pub const LLMSVC_ENOTFOUND: c_int = -6;
+/// A blocking call or destroy made from a completion callback.
+pub const LLMSVC_ERECURSIVE: c_int = -7;
+/// `llmsvc_client_poll`: nothing completed in time.
+pub const LLMSVC_ETIMEOUT: c_int = -8;
+/// The handle is not (or no longer) a live object.
+pub const LLMSVC_EHANDLE: c_int = -9;
+/// The operating system refused a resource (thread, fd).
+pub const LLMSVC_ESYSTEM: c_int = -10;
+/// A bug in llmsvc; the message says where.
+pub const LLMSVC_EINTERNAL: c_int = -11;
+
+/// `llmsvc_error_kind`: success.
+pub const LLMSVC_KIND_NONE: c_int = 0;
+/// 429 retries spent or wait too long.
+pub const LLMSVC_KIND_RATE_LIMITED: c_int = 1;
+/// Billing quota, never retried.
+pub const LLMSVC_KIND_INSUFFICIENT_QUOTA: c_int = 2;
+/// The provider does not serve the caller's region.
+pub const LLMSVC_KIND_UNSUPPORTED_REGION: c_int = 3;
+/// 401, invalid or missing key.
+pub const LLMSVC_KIND_AUTH: c_int = 4;
+/// 403.
+pub const LLMSVC_KIND_PERMISSION: c_int = 5;
+/// 400 or 422 from the provider.
+pub const LLMSVC_KIND_BAD_REQUEST: c_int = 6;
+/// 404, e.g. unknown model.
+pub const LLMSVC_KIND_NOT_FOUND: c_int = 7;
+/// 409 retries spent.
+pub const LLMSVC_KIND_CONFLICT: c_int = 8;
+/// 5xx retries spent.
+pub const LLMSVC_KIND_SERVER_ERROR: c_int = 9;
+/// 408 or transfer timeout, retries spent.
+pub const LLMSVC_KIND_TIMEOUT: c_int = 10;
+/// Refused, reset, TLS, DNS.
+pub const LLMSVC_KIND_CONNECTION: c_int = 11;
+/// `llmsvc_client_cancel`.
+pub const LLMSVC_KIND_CANCELLED: c_int = 12;
+/// The request's `timeout_ms`.
+pub const LLMSVC_KIND_DEADLINE_EXCEEDED: c_int = 13;
+/// The client closed before completion.
+pub const LLMSVC_KIND_SHUT_DOWN: c_int = 14;
+/// Rejected before sending.
+pub const LLMSVC_KIND_INVALID_REQUEST: c_int = 15;
+/// The provider's reply made no sense.
+pub const LLMSVC_KIND_PROTOCOL: c_int = 16;
+/// A budget was exceeded.
+pub const LLMSVC_KIND_BUDGET_EXCEEDED: c_int = 17;
+/// The output does not fit the schema.
+pub const LLMSVC_KIND_SCHEMA_MISMATCH: c_int = 18;
+/// A bug in llmsvc.
+pub const LLMSVC_KIND_INTERNAL: c_int = 19;
+
+/// `llmsvc_result_type`: the one completion of a request.
+pub const LLMSVC_RESULT_COMPLETION: c_int = 0;
+/// `llmsvc_result_type`: a piece of a streamed reply (completion-queue mode).
+pub const LLMSVC_RESULT_DELTA: c_int = 1;
+
+/// A client: one engine thread, its gates, connections, metrics and usage ledger.
+#[repr(C)]
+pub struct llmsvc_client {
+    _opaque: [u8; 0],
+    _pin: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
+/// The outcome of one request.
+#[repr(C)]
+pub struct llmsvc_result {
+    _opaque: [u8; 0],
+    _pin: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
+/// A detailed error from a call that failed synchronously.
+#[repr(C)]
+pub struct llmsvc_error {
+    _opaque: [u8; 0],
+    _pin: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
+/// Completion callback: called exactly once per accepted submission, on the engine
+/// thread; the callee owns `result` and frees it with [`llmsvc_result_free`].
+pub type llmsvc_complete_cb =
+    Option<unsafe extern "C" fn(result: *mut llmsvc_result, payload: *mut c_void)>;
+
+/// Delta callback of a streamed request; `text` (`len` bytes, not NUL-terminated) is
+/// valid only during the call.
+pub type llmsvc_delta_cb = Option<
+    unsafe extern "C" fn(request_id: u64, text: *const c_char, len: usize, payload: *mut c_void),
+>;
+
+extern "C" {
+    /// The runtime version string, static.
+    pub fn llmsvc_version() -> *const c_char;
+    /// The runtime version as `LLMSVC_VERSION_NUMBER` computes it.
+    pub fn llmsvc_version_number() -> u32;
+    /// A static English description of a status code.
+    pub fn llmsvc_strerror(status: c_int) -> *const c_char;
+    /// The stable name of an error kind; "unknown" for others.
+    pub fn llmsvc_error_kind_name(kind: c_int) -> *const c_char;
+    /// Frees a string the library allocated. Accepts NULL.
+    pub fn llmsvc_free(ptr: *mut c_void);
+
+    /// The status this error came with.
+    pub fn llmsvc_error_status(err: *const llmsvc_error) -> c_int;
+    /// The detailed message, borrowed from `err`.
+    pub fn llmsvc_error_message(err: *const llmsvc_error) -> *const c_char;
+    /// Frees an error. Accepts NULL.
+    pub fn llmsvc_error_free(err: *mut llmsvc_error);
+
+    /// Creates a client from a JSON configuration (NULL for defaults).
+    pub fn llmsvc_client_new(
+        out: *mut *mut llmsvc_client,
+        config: *const c_char,
+        out_err: *mut *mut llmsvc_error,
+    ) -> c_int;
+    /// Submits a request; `cb` runs once with the result (or the completion queue gets it).
+    pub fn llmsvc_client_submit(
+        client: *mut llmsvc_client,
+        request: *const c_char,
+        cb: llmsvc_complete_cb,
+        payload: *mut c_void,
+        out_id: *mut u64,
+        out_err: *mut *mut llmsvc_error,
+    ) -> c_int;
+    /// Submits a streamed request: deltas through `on_delta`, then `on_done` once.
+    pub fn llmsvc_client_submit_stream(
+        client: *mut llmsvc_client,
+        request: *const c_char,
+        on_delta: llmsvc_delta_cb,
+        on_done: llmsvc_complete_cb,
+        payload: *mut c_void,
+        out_id: *mut u64,
+        out_err: *mut *mut llmsvc_error,
+    ) -> c_int;
+    /// Sends a request and waits for its result.
+    pub fn llmsvc_client_generate(
+        client: *mut llmsvc_client,
+        request: *const c_char,
+        out: *mut *mut llmsvc_result,
+        out_err: *mut *mut llmsvc_error,
+    ) -> c_int;
+    /// Cancels a pending request; its completion follows with kind cancelled.
+    pub fn llmsvc_client_cancel(client: *mut llmsvc_client, request_id: u64) -> c_int;
+    /// Takes one completion from the completion queue.
+    pub fn llmsvc_client_poll(
+        client: *mut llmsvc_client,
+        timeout_ms: c_int,
+        out: *mut *mut llmsvc_result,
+        out_payload: *mut *mut c_void,
+    ) -> c_int;
+    /// A descriptor readable while completions wait in the completion queue.
+    pub fn llmsvc_client_fd(client: *mut llmsvc_client, out_fd: *mut c_int) -> c_int;
+    /// Changes the limits at run time (a JSON "limits" object).
+    pub fn llmsvc_client_set_limits(
+        client: *mut llmsvc_client,
+        limits: *const c_char,
+        out_err: *mut *mut llmsvc_error,
+    ) -> c_int;
+    /// One consistent snapshot of metrics, usage and cost as JSON, freed with `llmsvc_free`.
+    pub fn llmsvc_client_metrics(
+        client: *mut llmsvc_client,
+        out_json: *mut *mut c_char,
+        out_err: *mut *mut llmsvc_error,
+    ) -> c_int;
+    /// Closes a client without freeing it. Idempotent.
+    pub fn llmsvc_client_close(client: *mut llmsvc_client) -> c_int;
+    /// Closes and frees a client; every callback has run when it returns.
+    pub fn llmsvc_client_destroy(client: *mut llmsvc_client) -> c_int;
+
+    /// The id `llmsvc_client_submit` returned for this request.
+    pub fn llmsvc_result_id(result: *const llmsvc_result) -> u64;
+    /// `LLMSVC_RESULT_COMPLETION` or `LLMSVC_RESULT_DELTA`.
+    pub fn llmsvc_result_type(result: *const llmsvc_result) -> c_int;
+    /// `LLMSVC_KIND_NONE` on success, else the error kind.
+    pub fn llmsvc_result_kind(result: *const llmsvc_result) -> c_int;
+    /// The HTTP status of the last attempt, 0 when none.
+    pub fn llmsvc_result_http_status(result: *const llmsvc_result) -> c_int;
+    /// The text on success, NULL on error; borrowed.
+    pub fn llmsvc_result_text(result: *const llmsvc_result) -> *const c_char;
+    /// The error message on error, NULL on success; borrowed.
+    pub fn llmsvc_result_error_message(result: *const llmsvc_result) -> *const c_char;
+    /// The whole result as JSON, borrowed; `out_len` receives its length.
+    pub fn llmsvc_result_json(result: *const llmsvc_result, out_len: *mut usize) -> *const c_char;
+    /// Frees a result. Accepts NULL.
+    pub fn llmsvc_result_free(result: *mut llmsvc_result);
+}

@@ -1,0 +1,627 @@
+//! The JSON documents of docs/schema.md as typed structs: configuration, requests,
+//! results. Members left `None` are not sent, so the core's defaults apply.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ErrorDetails, ErrorKind};
+
+/// The wire format a client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    /// OpenAI Chat Completions and every compatible server.
+    OpenaiChat,
+    /// OpenAI Responses.
+    OpenaiResponses,
+    /// Anthropic Messages.
+    Anthropic,
+    /// Ollama's native `/api/chat`.
+    Ollama,
+}
+
+/// Client configuration (`llmsvc_client_new`). `Config::default()` takes every default
+/// (`$OPENAI_BASE_URL`, `$OPENAI_API_KEY`, ...).
+///
+/// ```
+/// use llmsvc::{Config, Limits, Retry};
+/// let config = Config {
+///     base_url: Some("http://127.0.0.1:8080/v1".into()),
+///     api_key: Some("sk-test".into()),
+///     model: Some("gpt-4o-mini".into()),
+///     limits: Some(Limits { rpm: Some(500), tpm: Some(200_000), ..Limits::default() }),
+///     retry: Some(Retry { max_attempts: Some(3), ..Retry::default() }),
+///     ..Config::default()
+/// };
+/// assert!(!format!("{config:?}").contains("sk-test"));
+/// ```
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The wire format; derived from `model` when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<Provider>,
+    /// `http://` or `https://` base URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// The API key; never appears in errors, results, metrics or `Debug` output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    /// The `anthropic-version` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anthropic_version: Option<String>,
+    /// The output bound sent where the provider requires one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_max_output_tokens: Option<u64>,
+    /// The `OpenAI-Organization` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    /// The `OpenAI-Project` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// Default model for requests without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// `"max_completion_tokens"` (default) or `"max_tokens"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens_field: Option<String>,
+    /// Rate limits; changeable later with [`Client::set_limits`](crate::Client::set_limits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+    /// Retry policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
+    /// Connect and per-attempt timeouts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeouts: Option<Timeouts>,
+    /// HTTP options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<Http>,
+    /// Seed of the backoff jitter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// LiteLLM-style price entries by model (USD per token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prices: Option<serde_json::Map<String, serde_json::Value>>,
+    /// A file of price entries of the same shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prices_file: Option<String>,
+    /// Models whose cost is a known zero.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_models: Option<Vec<String>>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("provider", &self.provider)
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("model", &self.model)
+            .field("limits", &self.limits)
+            .field("retry", &self.retry)
+            .field("timeouts", &self.timeouts)
+            .field("http", &self.http)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Rate-limit gates. `0` means unlimited; `None` keeps the current value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Requests per minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpm: Option<u64>,
+    /// Tokens (input + output) per minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpm: Option<u64>,
+    /// Input tokens per minute (Anthropic).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub itpm: Option<u64>,
+    /// Output tokens per minute (Anthropic).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otpm: Option<u64>,
+    /// Requests in flight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u64>,
+    /// The provider's counting window in ms (60000 for OpenAI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_ms: Option<u64>,
+}
+
+/// Retry policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Retry {
+    /// Attempts, the first included (5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    /// First backoff (500 ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_delay_ms: Option<u64>,
+    /// Largest backoff (30000 ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_delay_ms: Option<u64>,
+    /// Fraction by which a backoff may be shortened (0.25).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<f64>,
+    /// Longest server-requested wait honoured (60000 ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retry_after_ms: Option<u64>,
+    /// New attempts when the output does not match the JSON Schema (1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_retries: Option<u32>,
+}
+
+/// Timeouts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeouts {
+    /// TCP + TLS connect (5000 ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_ms: Option<u64>,
+    /// One attempt, transfer included (600000 ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_ms: Option<u64>,
+}
+
+/// HTTP options.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Http {
+    /// HTTP/2 over TLS when offered (true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http2: Option<bool>,
+    /// Cleartext HTTP/2 without upgrade (false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior_knowledge: Option<bool>,
+    /// Connections per host (0: no cap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u64>,
+}
+
+/// The author of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// System instructions.
+    System,
+    /// Developer instructions.
+    Developer,
+    /// The user.
+    User,
+    /// The model.
+    Assistant,
+}
+
+/// A message's content: a string or a list of parts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Content {
+    /// Plain text.
+    Text(String),
+    /// Text and image parts (images in user messages only).
+    Parts(Vec<ContentPart>),
+}
+
+/// One part of a message's content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentPart {
+    /// A piece of text.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// An image by URL (`https://...` or `data:...`).
+    ImageUrl {
+        /// The image.
+        image_url: ImageUrl,
+    },
+}
+
+/// An image reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageUrl {
+    /// `https://...` or a `data:` URL.
+    pub url: String,
+    /// `"auto"`, `"low"` or `"high"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// Who wrote it.
+    pub role: Role,
+    /// What it says.
+    pub content: Content,
+    /// An optional participant name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl Message {
+    /// A message with text content.
+    pub fn new(role: Role, text: impl Into<String>) -> Message {
+        Message {
+            role,
+            content: Content::Text(text.into()),
+            name: None,
+        }
+    }
+    /// A user message.
+    pub fn user(text: impl Into<String>) -> Message {
+        Message::new(Role::User, text)
+    }
+    /// A system message.
+    pub fn system(text: impl Into<String>) -> Message {
+        Message::new(Role::System, text)
+    }
+    /// An assistant message.
+    pub fn assistant(text: impl Into<String>) -> Message {
+        Message::new(Role::Assistant, text)
+    }
+}
+
+/// Admission order: classes first, FIFO within a class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    /// Admitted first.
+    High,
+    /// The default.
+    Normal,
+    /// Admitted last.
+    Low,
+}
+
+/// Structured output: the reply must be a JSON document matching `schema`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonSchema {
+    /// A name for the schema (`"pet"`).
+    pub name: String,
+    /// The JSON Schema.
+    pub schema: serde_json::Value,
+    /// Strict mode where the provider has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strict: Option<bool>,
+    /// A description sent with the schema.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+impl JsonSchema {
+    /// A strict schema named `name`.
+    pub fn new(name: impl Into<String>, schema: serde_json::Value) -> JsonSchema {
+        JsonSchema {
+            name: name.into(),
+            schema,
+            strict: Some(true),
+            description: None,
+        }
+    }
+}
+
+/// A request (docs/schema.md). Build it with the struct literal or the helpers:
+///
+/// ```
+/// use llmsvc::{Message, Request};
+/// let r = Request::new("gpt-4o-mini")
+///     .message(Message::system("Answer in one word."))
+///     .message(Message::user("Sentiment of: I loved it"))
+///     .max_output_tokens(5);
+/// assert_eq!(r.messages.len(), 2);
+/// let p = Request { prompt: Some("Hello".into()), ..Request::default() };
+/// assert!(p.model.is_none());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    /// The model; required unless the client has a default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The conversation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<Message>,
+    /// Shorthand for one user message (instead of `messages`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// Sent as a leading system message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+    /// Upper bound of output tokens; also what the TPM gate reserves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u64>,
+    /// 0..2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// 0..1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    /// Up to 4 stop sequences.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Vec<String>>,
+    /// Sampling seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    /// End-user id passed to the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Usage grouping in the ledger (`"default"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+    /// Admission class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+    /// Overall deadline from submit: queueing, attempts and backoff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// Echoed in the result, never sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Echoed in the result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// Structured output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_schema: Option<JsonSchema>,
+    /// `"minimal"`, `"low"`, `"medium"` or `"high"` (OpenAI reasoning models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<String>,
+    /// Continue a stored response (`openai_responses` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_response_id: Option<String>,
+}
+
+impl Request {
+    /// An empty request for `model`.
+    pub fn new(model: impl Into<String>) -> Request {
+        Request {
+            model: Some(model.into()),
+            ..Request::default()
+        }
+    }
+    /// Sets the one-user-message shorthand.
+    pub fn prompt(mut self, text: impl Into<String>) -> Request {
+        self.prompt = Some(text.into());
+        self
+    }
+    /// Appends a message.
+    pub fn message(mut self, m: Message) -> Request {
+        self.messages.push(m);
+        self
+    }
+    /// Sets the output bound.
+    pub fn max_output_tokens(mut self, n: u64) -> Request {
+        self.max_output_tokens = Some(n);
+        self
+    }
+    /// Sets the usage grouping.
+    pub fn operation(mut self, op: impl Into<String>) -> Request {
+        self.operation = Some(op.into());
+        self
+    }
+    /// Asks for a JSON document matching `schema`.
+    pub fn json_schema(mut self, schema: JsonSchema) -> Request {
+        self.json_schema = Some(schema);
+        self
+    }
+}
+
+/// Token counts of a request (every attempt that got a reply).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Usage {
+    /// Input tokens.
+    pub prompt_tokens: u64,
+    /// Output tokens, reasoning included.
+    pub completion_tokens: u64,
+    /// Input + output.
+    pub total_tokens: u64,
+    /// Input tokens read from the provider's cache.
+    pub cached_tokens: u64,
+    /// Input tokens written to the cache (Anthropic).
+    pub cache_write_tokens: u64,
+    /// Output tokens spent reasoning.
+    pub reasoning_tokens: u64,
+    /// True when the counts are estimates (a stream cut short).
+    pub estimated: bool,
+}
+
+/// One attempt of a request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Attempt {
+    /// Start, Unix milliseconds.
+    pub start_unix_ms: u64,
+    /// Start, ms after submit.
+    pub start_ms: f64,
+    /// Duration in ms.
+    pub duration_ms: f64,
+    /// HTTP status, 0 when no response was received.
+    pub http_status: u16,
+    /// `"none"` on success, else an error kind name.
+    pub kind: String,
+    /// The wait before the next attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backoff_ms: Option<f64>,
+    /// `"server"` (retry-after) or `"client"` (backoff policy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backoff_source: Option<String>,
+    /// The provider's request id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl Attempt {
+    /// The attempt's error kind; `None` when it succeeded.
+    pub fn error_kind(&self) -> Option<ErrorKind> {
+        if self.kind == "none" || self.kind.is_empty() {
+            None
+        } else {
+            serde_json::from_value(serde_json::Value::String(self.kind.clone())).ok()
+        }
+    }
+}
+
+/// Timing of a request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Timing {
+    /// Submit time, Unix milliseconds.
+    pub submit_unix_ms: u64,
+    /// Submit to completion, ms.
+    pub total_ms: f64,
+    /// Time spent inside llmsvc, µs (network excluded).
+    pub overhead_us: f64,
+    /// Streams: time to the first text, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_token_ms: Option<f64>,
+}
+
+/// The result of a request (`llmsvc_result_json`, docs/schema.md).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Response {
+    /// The request id.
+    pub id: u64,
+    /// True on success.
+    pub ok: bool,
+    /// The request's model.
+    pub model: Option<String>,
+    /// The request's operation.
+    pub operation: Option<String>,
+    /// The request's trace id.
+    pub trace_id: Option<String>,
+    /// The request's metadata.
+    pub metadata: Option<serde_json::Value>,
+    /// The reply text ("" on error).
+    pub text: String,
+    /// `"stop"`, `"length"`, ...
+    pub finish_reason: Option<String>,
+    /// The provider's response id.
+    pub response_id: Option<String>,
+    /// The model the provider answered with.
+    pub response_model: Option<String>,
+    /// Token counts; `None` when no reply was received.
+    pub usage: Option<Usage>,
+    /// Cost in billionths of a USD; `None` when unknown (never a made-up zero).
+    pub cost_nano_usd: Option<u64>,
+    /// Every attempt.
+    pub attempts: Vec<Attempt>,
+    /// Timing.
+    pub timing: Timing,
+    /// Structured output: the validated document.
+    pub json: Option<serde_json::Value>,
+    /// On error, what went wrong (moved into [`Failure`](crate::Failure) by this crate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetails>,
+    /// Members this binding does not know, kept as they came.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+impl Response {
+    /// The cost in USD, if known.
+    pub fn cost_usd(&self) -> Option<f64> {
+        self.cost_nano_usd.map(|n| n as f64 / 1e9)
+    }
+
+    /// The structured output converted to `T`.
+    ///
+    /// ```
+    /// # #[derive(serde::Deserialize)] struct Pet { name: String }
+    /// let r = llmsvc::Response { json: Some(serde_json::json!({"name": "Rex"})), ..Default::default() };
+    /// let pet: Pet = r.json_as().unwrap();
+    /// assert_eq!(pet.name, "Rex");
+    /// ```
+    #[cfg(feature = "serde")]
+    pub fn json_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, crate::Error> {
+        let doc = self.json.clone().ok_or_else(|| {
+            crate::Error::Decode("the result has no structured output (no json_schema?)".into())
+        })?;
+        serde_json::from_value(doc).map_err(|e| crate::Error::Decode(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn documents_leave_out_what_is_not_given() {
+        assert_eq!(serde_json::to_value(Config::default()).unwrap(), json!({}));
+        let c = Config {
+            provider: Some(Provider::OpenaiResponses),
+            limits: Some(Limits {
+                rpm: Some(10),
+                ..Limits::default()
+            }),
+            ..Config::default()
+        };
+        assert_eq!(
+            serde_json::to_value(c).unwrap(),
+            json!({"provider": "openai_responses", "limits": {"rpm": 10}})
+        );
+    }
+
+    #[test]
+    fn requests_follow_the_schema() {
+        let r = Request::new("m")
+            .message(Message::system("s"))
+            .message(Message {
+                role: Role::User,
+                content: Content::Parts(vec![
+                    ContentPart::Text { text: "t".into() },
+                    ContentPart::ImageUrl {
+                        image_url: ImageUrl {
+                            url: "data:x".into(),
+                            detail: Some("low".into()),
+                        },
+                    },
+                ]),
+                name: None,
+            })
+            .json_schema(JsonSchema::new("pet", json!({"type": "object"})));
+        let r = Request {
+            priority: Some(Priority::High),
+            ..r
+        };
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            json!({
+                "model": "m",
+                "messages": [
+                    {"role": "system", "content": "s"},
+                    {"role": "user", "content": [
+                        {"type": "text", "text": "t"},
+                        {"type": "image_url", "image_url": {"url": "data:x", "detail": "low"}}
+                    ]}
+                ],
+                "priority": "high",
+                "json_schema": {"name": "pet", "schema": {"type": "object"}, "strict": true}
+            })
+        );
+    }
+
+    #[test]
+    fn failed_results_parse() {
+        let doc = json!({
+            "id": 3, "ok": false, "usage": null, "cost_nano_usd": null,
+            "attempts": [{"start_unix_ms": 1, "start_ms": 0.1, "duration_ms": 2.0,
+                          "http_status": 401, "kind": "auth"}],
+            "timing": {"submit_unix_ms": 1, "total_ms": 2.5, "overhead_us": 3.0},
+            "error": {"kind": "auth", "message": "HTTP 401: bad key", "http_status": 401,
+                      "provider_message": "bad key", "some_future_member": 1},
+            "some_future_member": true
+        });
+        let r: Response = serde_json::from_value(doc).unwrap();
+        assert!(!r.ok && r.usage.is_none() && r.cost_nano_usd.is_none());
+        assert_eq!(r.attempts[0].error_kind(), Some(ErrorKind::Auth));
+        assert_eq!(r.error.as_ref().unwrap().kind, ErrorKind::Auth);
+        assert_eq!(r.extra["some_future_member"], json!(true));
+        let unknown: ErrorKind = serde_json::from_value(json!("something_new")).unwrap();
+        assert_eq!(unknown, ErrorKind::Internal);
+    }
+}

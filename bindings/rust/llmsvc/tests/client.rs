@@ -1,0 +1,526 @@
+//! Integration tests against `llmsvc-emulator` (path in `LLMSVC_EMULATOR`).
+
+mod common;
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use common::{block_on, exclusive, shared, tokio_rt, wait_until};
+use futures_core::Stream;
+use llmsvc::{
+    Client, Config, Error, ErrorKind, JsonSchema, Limits, Request, ResponseStream, Retry, Status,
+};
+
+fn assert_send_sync<T: Send + Sync + 'static>() {}
+fn assert_send<T: Send + 'static>() {}
+
+#[test]
+fn types_are_thread_safe() {
+    assert_send_sync::<Client>();
+    assert_send_sync::<Error>();
+    assert_send::<llmsvc::Generate>();
+    assert_send::<ResponseStream>();
+}
+
+async fn collect(stream: &mut ResponseStream) -> Result<Vec<String>, Error> {
+    let mut pieces = Vec::new();
+    while let Some(p) = poll_fn(|cx| Pin::new(&mut *stream).poll_next(cx)).await {
+        pieces.push(p?);
+    }
+    Ok(pieces)
+}
+
+#[test]
+fn generate_success_with_usage_and_cost() {
+    let _g = shared();
+    let emu = emulator!();
+    let client = Client::new(emu.config("k-success")).unwrap();
+    let req = Request::new("gpt-4o").prompt("Hello there");
+
+    // A hand-written executor...
+    let r = block_on(client.generate(req.clone())).unwrap();
+    assert!(r.ok);
+    assert_eq!(r.text.len(), 4 * 54);
+    let usage = r.usage.expect("usage");
+    assert_eq!((usage.prompt_tokens, usage.completion_tokens), (10, 54));
+    assert_eq!(usage.total_tokens, 64);
+    assert!(r.cost_nano_usd.unwrap() > 0, "gpt-4o is priced");
+    assert_eq!(r.attempts.len(), 1);
+    assert_eq!(r.attempts[0].http_status, 200);
+    assert_eq!(r.attempts[0].error_kind(), None);
+    assert_eq!(r.finish_reason.as_deref(), Some("stop"));
+
+    // ...tokio...
+    let rt = tokio_rt();
+    let r2 = rt.block_on(client.generate(req.clone())).unwrap();
+    assert_eq!(r2.text, r.text);
+    let spawned = rt
+        .block_on(rt.spawn(client.generate(req.clone())))
+        .unwrap()
+        .unwrap();
+    assert_eq!(spawned.text, r.text);
+
+    // ...and the blocking call give the same.
+    let r3 = client.generate_blocking(req).unwrap();
+    assert_eq!(r3.text, r.text);
+    assert_eq!(r3.cost_nano_usd, r.cost_nano_usd);
+
+    let stats = emu.stats("k-success");
+    assert_eq!(stats["ok"], 4);
+}
+
+#[test]
+fn rate_limits_are_held() {
+    let _g = shared();
+    let emu = emulator!("--rpm", "1200", "--window-ms", "1000");
+    let mut config = emu.config("k-rate");
+    config.limits = Some(Limits {
+        rpm: Some(1200),
+        window_ms: Some(1000),
+        ..Limits::default()
+    });
+    let client = Client::new(config).unwrap();
+    let n = 70;
+    let futures: Vec<_> = (0..n)
+        .map(|i| client.generate(Request::new("gpt-4o-mini").prompt(format!("rate {i}"))))
+        .collect();
+    let rt = tokio_rt();
+    for f in futures {
+        let r = rt.block_on(f).unwrap();
+        assert_eq!(r.attempts.len(), 1, "no request needed a retry");
+    }
+    let stats = emu.stats("k-rate");
+    assert_eq!(stats["rate_limited"], 0, "{stats}");
+    assert_eq!(stats["ok"], n);
+    assert_eq!(stats["req_cap"], 20);
+    assert_eq!(stats["peak_window_requests"], stats["req_cap"], "{stats}");
+    let m = client.metrics().unwrap();
+    assert_eq!(m.gates.window_requests_cap, 20);
+    assert!(m.gates.waits.get("rpm").copied().unwrap_or(0) > 0);
+}
+
+#[test]
+fn transient_errors_are_retried() {
+    let _g = shared();
+    let emu = emulator!("--fail-first", "2");
+    let client = Client::new(emu.config("k-retry")).unwrap();
+    let r = block_on(client.generate(Request::new("gpt-4o-mini").prompt("retry me"))).unwrap();
+    assert_eq!(r.attempts.len(), 3);
+    assert_eq!(r.attempts[0].http_status, 500);
+    assert_eq!(r.attempts[0].error_kind(), Some(ErrorKind::ServerError));
+    assert_eq!(r.attempts[2].http_status, 200);
+    let m = client.metrics().unwrap();
+    assert_eq!(m.attempts.total, 3);
+    assert_eq!(m.attempts.retries, 2);
+}
+
+#[test]
+fn quota_and_auth_errors_are_not_retried() {
+    let _g = shared();
+    let emu = emulator!("--quota-keys", "k-quota", "--invalid-keys", "k-bad");
+
+    let client = Client::new(emu.config("k-quota")).unwrap();
+    let err = block_on(client.generate(Request::new("gpt-4o-mini").prompt("q"))).unwrap_err();
+    let Error::InsufficientQuota(f) = &err else {
+        panic!("expected InsufficientQuota, got {err:?}")
+    };
+    assert_eq!(f.attempts().len(), 1);
+    assert_eq!(err.kind(), Some(ErrorKind::InsufficientQuota));
+    assert_eq!(err.http_status(), Some(429));
+    assert!(err.provider_message().unwrap().contains("quota"), "{err}");
+    assert!(err.to_string().starts_with("insufficient_quota: "), "{err}");
+    assert!(err.attempts().len() == 1);
+
+    let client = Client::new(emu.config("k-bad")).unwrap();
+    let err = client
+        .generate_blocking(Request::new("gpt-4o-mini").prompt("a"))
+        .unwrap_err();
+    assert!(matches!(err, Error::Auth(_)), "{err:?}");
+    assert_eq!(err.http_status(), Some(401));
+    assert_eq!(err.attempts().len(), 1);
+    assert!(
+        !err.to_string().contains("k-bad"),
+        "the key never shows: {err}"
+    );
+    let stats = emu.stats("k-bad");
+    assert_eq!(stats["auth_errors"], 1);
+}
+
+#[test]
+fn refused_calls_are_call_errors() {
+    let _g = shared();
+    let err = Client::from_json(r#"{"limitz": {"rpm": 1}}"#).unwrap_err();
+    assert_eq!(err.status(), Some(Status::Schema), "{err}");
+    assert!(err.message().contains("limitz"), "{err}");
+    let err = Client::from_json("{").unwrap_err();
+    assert_eq!(err.status(), Some(Status::Json), "{err}");
+
+    let client = Client::new(Config {
+        base_url: Some("http://127.0.0.1:9/v1".into()),
+        api_key: Some("k".into()),
+        ..Config::default()
+    })
+    .unwrap();
+    // No model and no default model: refused at submit, nothing pending.
+    let err = block_on(client.generate(Request::default().prompt("x"))).unwrap_err();
+    assert!(err.status().is_some(), "{err:?}");
+    let mut s = client.stream(Request::default().prompt("x"));
+    let first = block_on(poll_fn(|cx| Pin::new(&mut s).poll_next(cx)));
+    assert!(matches!(first, Some(Err(Error::Call(_)))), "{first:?}");
+    assert!(block_on(poll_fn(|cx| Pin::new(&mut s).poll_next(cx))).is_none());
+
+    client.close();
+    let err = client
+        .generate_blocking(Request::new("gpt-4o-mini").prompt("x"))
+        .unwrap_err();
+    assert_eq!(err.status(), Some(Status::Closed), "{err:?}");
+    assert!(
+        client.metrics().is_ok(),
+        "metrics stay readable after close"
+    );
+}
+
+#[test]
+fn streaming_reassembles_to_the_generated_text() {
+    let _g = shared();
+    let emu = emulator!("--stream-delay-ms", "1");
+    let client = Client::new(emu.config("k-stream")).unwrap();
+    let req = Request::new("gpt-4o-mini").prompt("Tell me a story");
+    let whole = client.generate_blocking(req.clone()).unwrap();
+
+    let rt = tokio_rt();
+    let (pieces, response) = rt.block_on(async {
+        let mut stream = client.stream(req.clone());
+        let pieces = collect(&mut stream).await.unwrap();
+        (pieces, stream.response().await.unwrap())
+    });
+    assert!(pieces.len() > 1, "several pieces: {pieces:?}");
+    assert_eq!(pieces.concat(), whole.text);
+    assert_eq!(response.text, whole.text);
+    assert_eq!(response.usage, whole.usage);
+    assert!(response.timing.first_token_ms.is_some());
+
+    // The same with the hand-written executor, and response() without reading pieces.
+    let r = block_on(client.stream(req).response()).unwrap();
+    assert_eq!(r.text, whole.text);
+    assert!(client.metrics().unwrap().first_token_ms.count >= 2);
+}
+
+#[derive(Debug, PartialEq, serde::Deserialize)]
+struct Pet {
+    name: String,
+    age: u32,
+}
+
+fn pet_schema() -> JsonSchema {
+    JsonSchema::new(
+        "pet",
+        serde_json::json!({
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "minLength": 3},
+                "age": {"type": "integer", "minimum": 2}
+            },
+            "required": ["name", "age"],
+            "additionalProperties": false
+        }),
+    )
+}
+
+#[test]
+fn structured_output_is_typed() {
+    let _g = shared();
+    let emu = emulator!();
+    let client = Client::new(emu.config("k-json")).unwrap();
+    let req = Request::new("gpt-4o-mini").prompt("A pet, please");
+    let pet: Pet = block_on(client.generate_json(req.clone(), pet_schema())).unwrap();
+    assert_eq!(
+        pet,
+        Pet {
+            name: "aaa".into(),
+            age: 2
+        }
+    );
+    // A type that does not fit the document is a decode error.
+    let err = block_on(client.generate_json::<Vec<u8>>(req, pet_schema())).unwrap_err();
+    assert!(matches!(err, Error::Decode(_)), "{err:?}");
+}
+
+#[test]
+fn schema_mismatch_after_schema_retries() {
+    let _g = shared();
+    let emu = emulator!("--invalid-json-first", "2");
+    let mut config = emu.config("k-badjson");
+    config.retry.as_mut().unwrap().schema_retries = Some(1);
+    let client = Client::new(config).unwrap();
+    let err = block_on(client.generate_json::<Pet>(
+        Request::new("gpt-4o-mini").prompt("A pet, please"),
+        pet_schema(),
+    ))
+    .unwrap_err();
+    let Error::SchemaMismatch(f) = &err else {
+        panic!("expected SchemaMismatch, got {err:?}")
+    };
+    assert_eq!(f.error.pointer.as_deref(), Some("/name"), "{:?}", f.error);
+    assert_eq!(f.attempts().len(), 2);
+    assert!(
+        f.usage().unwrap().completion_tokens > 0,
+        "both replies were paid for"
+    );
+}
+
+#[test]
+fn metrics_and_cost_match_the_emulator() {
+    let _g = shared();
+    let emu = emulator!();
+    let client = Client::new(emu.config("k-metrics")).unwrap();
+    let rt = tokio_rt();
+    let mut cost = 0;
+    for i in 0..20 {
+        let req = Request::new("gpt-4o-mini")
+            .prompt(format!("metrics {i}"))
+            .operation("summarize");
+        let r = rt.block_on(client.generate(req)).unwrap();
+        cost += r.cost_nano_usd.unwrap();
+    }
+    let m = client.metrics().unwrap();
+    let stats = emu.stats("k-metrics");
+    let total = m.usage.total;
+    assert_eq!(
+        total.prompt_tokens,
+        stats["prompt_tokens"].as_u64().unwrap()
+    );
+    assert_eq!(
+        total.completion_tokens,
+        stats["completion_tokens"].as_u64().unwrap()
+    );
+    assert_eq!(total.cost_nano_usd, Some(cost));
+    assert_eq!(total.requests, 20);
+    assert_eq!(m.usage.by_operation["summarize"].requests, 20);
+    assert_eq!(m.usage.by_model["gpt-4o-mini"].cost_nano_usd, Some(cost));
+    assert_eq!(m.requests.succeeded, 20);
+    assert_eq!(m.requests.submitted, 20);
+    assert_eq!(m.latency_ms.count, 20);
+    assert_eq!(m.raw["usage"]["total"]["requests"], 20);
+    let raw: serde_json::Value = serde_json::from_str(&client.metrics_json().unwrap()).unwrap();
+    assert_eq!(raw["requests"]["succeeded"], 20);
+}
+
+#[test]
+fn set_limits_changes_the_gates() {
+    let _g = shared();
+    let emu = emulator!();
+    let client = Client::new(emu.config("k-limits")).unwrap();
+    client
+        .set_limits(&Limits {
+            rpm: Some(120),
+            concurrency: Some(4),
+            ..Limits::default()
+        })
+        .unwrap();
+    let m = client.metrics().unwrap();
+    assert_eq!(m.gates.limits.rpm, Some(120));
+    assert_eq!(m.gates.limits.concurrency, Some(4));
+    client
+        .set_limits(&Limits {
+            tpm: Some(1000),
+            ..Limits::default()
+        })
+        .unwrap();
+    let m = client.metrics().unwrap();
+    assert_eq!(
+        m.gates.limits.rpm,
+        Some(120),
+        "members not given keep their value"
+    );
+    assert_eq!(m.gates.limits.tpm, Some(1000));
+}
+
+#[test]
+fn many_threads_and_tasks_share_one_client() {
+    let _g = shared();
+    let emu = emulator!();
+    let client = Client::new(emu.config("k-many")).unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let client = client.clone();
+            std::thread::spawn(move || {
+                for i in 0..200 {
+                    let r = client
+                        .generate_blocking(Request::new("gpt-4o-mini").prompt(format!("{t}/{i}")))
+                        .unwrap();
+                    assert!(!r.text.is_empty());
+                }
+            })
+        })
+        .collect();
+    let rt = tokio_rt();
+    let tasks: Vec<_> = (0..400)
+        .map(|i| {
+            let client = client.clone();
+            rt.spawn(async move {
+                client
+                    .generate(Request::new("gpt-4o-mini").prompt(format!("task {i}")))
+                    .await
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    for t in tasks {
+        rt.block_on(t).unwrap().unwrap();
+    }
+    assert_eq!(emu.stats("k-many")["ok"], 1600 + 400);
+    assert_eq!(client.metrics().unwrap().requests.succeeded, 2000);
+}
+
+fn cancelled(client: &Client) -> u64 {
+    let m = client.metrics().unwrap();
+    m.failures_by_kind.get("cancelled").copied().unwrap_or(0)
+}
+
+#[test]
+fn dropping_a_queued_future_cancels_it() {
+    let _g = exclusive();
+    let emu = emulator!();
+    let mut config = emu.config("k-cq");
+    config.limits = Some(Limits {
+        rpm: Some(1),
+        ..Limits::default()
+    });
+    let client = Client::new(config).unwrap();
+    block_on(client.generate(Request::new("gpt-4o-mini").prompt("first"))).unwrap();
+    let queued = client.generate(Request::new("gpt-4o-mini").prompt("second"));
+    wait_until(5, "a queued request", || {
+        client.metrics().unwrap().requests.queued == 1
+    });
+    drop(queued);
+    wait_until(5, "the cancellation", || cancelled(&client) == 1);
+    let m = client.metrics().unwrap();
+    assert_eq!(m.requests.queued, 0);
+    assert_eq!(m.requests.completed, 2);
+    assert_eq!(
+        emu.stats("k-cq")["received"],
+        1,
+        "the queued request was never sent"
+    );
+    assert_eq!(
+        llmsvc::live_payloads(),
+        0,
+        "every payload box was reclaimed"
+    );
+}
+
+#[test]
+fn dropping_a_backing_off_future_cancels_it() {
+    let _g = exclusive();
+    let emu = emulator!("--fail-first", "1");
+    let mut config = emu.config("k-cb");
+    config.retry = Some(Retry {
+        base_delay_ms: Some(60_000),
+        max_delay_ms: Some(60_000),
+        jitter: Some(0.0),
+        ..Retry::default()
+    });
+    let client = Client::new(config).unwrap();
+    let fut = client.generate(Request::new("gpt-4o-mini").prompt("back off"));
+    wait_until(5, "a backing-off request", || {
+        client.metrics().unwrap().requests.backing_off == 1
+    });
+    let start = Instant::now();
+    drop(fut);
+    wait_until(5, "the cancellation", || cancelled(&client) == 1);
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(client.metrics().unwrap().requests.backing_off, 0);
+    assert_eq!(emu.stats("k-cb")["server_errors"], 1);
+    assert_eq!(llmsvc::live_payloads(), 0);
+}
+
+#[test]
+fn dropping_an_in_flight_future_or_stream_cancels_it() {
+    let _g = exclusive();
+    let emu = emulator!("--stall-rate", "1");
+    let client = Client::new(emu.config("k-cf")).unwrap();
+    let mut fut = client.generate(Request::new("gpt-4o-mini").prompt("stall"));
+    // Polled once with a waker that does nothing, then dropped.
+    assert!(Pin::new(&mut fut)
+        .poll(&mut Context::from_waker(Waker::noop()))
+        .is_pending());
+    wait_until(5, "an in-flight request", || {
+        client.metrics().unwrap().requests.in_flight == 1
+    });
+    drop(fut);
+    wait_until(5, "the cancellation", || cancelled(&client) == 1);
+
+    let stream = client.stream(Request::new("gpt-4o-mini").prompt("stall stream"));
+    wait_until(5, "an in-flight stream", || {
+        client.metrics().unwrap().requests.in_flight == 1
+    });
+    drop(stream);
+    wait_until(5, "the stream's cancellation", || cancelled(&client) == 2);
+    assert_eq!(client.metrics().unwrap().requests.in_flight, 0);
+    assert_eq!(llmsvc::live_payloads(), 0);
+}
+
+#[test]
+fn dropping_a_stream_midway_cancels_it() {
+    let _g = exclusive();
+    let emu = emulator!("--stream-delay-ms", "100");
+    let client = Client::new(emu.config("k-cs")).unwrap();
+    let mut stream = client.stream(Request::new("gpt-4o-mini").prompt("slow stream"));
+    let first = block_on(poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)));
+    assert!(matches!(first, Some(Ok(_))), "{first:?}");
+    drop(stream);
+    wait_until(5, "the cancellation", || cancelled(&client) == 1);
+    assert_eq!(llmsvc::live_payloads(), 0);
+}
+
+#[test]
+fn dropping_the_last_client_completes_pending_requests() {
+    let _g = exclusive();
+    let emu = emulator!("--stall-rate", "1");
+    let client = Client::new(emu.config("k-shut")).unwrap();
+    let fut = client.generate(Request::new("gpt-4o-mini").prompt("stall"));
+    let stream = client.stream(Request::new("gpt-4o-mini").prompt("stall too"));
+    wait_until(5, "two in-flight requests", || {
+        client.metrics().unwrap().requests.in_flight == 2
+    });
+    let start = Instant::now();
+    drop(client);
+    let err = block_on(fut).unwrap_err();
+    assert!(matches!(err, Error::ShutDown(_)), "{err:?}");
+    let err = block_on(stream.response()).unwrap_err();
+    assert_eq!(err.kind(), Some(ErrorKind::ShutDown));
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(llmsvc::live_payloads(), 0);
+}
+
+struct PanickyWaker;
+
+impl Wake for PanickyWaker {
+    fn wake(self: Arc<Self>) {
+        panic!("a waker that panics");
+    }
+}
+
+#[test]
+fn a_panicking_waker_does_not_unwind_into_the_core() {
+    let _g = shared();
+    let emu = emulator!();
+    let client = Client::new(emu.config("k-panic")).unwrap();
+    let mut fut = client.generate(Request::new("gpt-4o-mini").prompt("panic"));
+    let waker = Waker::from(Arc::new(PanickyWaker));
+    assert!(Pin::new(&mut fut)
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+    // The completion still lands in the slot; the client keeps working.
+    let r = block_on(fut).unwrap();
+    assert!(r.ok);
+    assert!(client
+        .generate_blocking(Request::new("gpt-4o-mini").prompt("after"))
+        .is_ok());
+}
