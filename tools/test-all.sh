@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every test: installs what is missing, then builds and runs the C++ and C tests three
 # times: a warnings-as-errors build, an AddressSanitizer+UndefinedBehaviorSanitizer build
-# and a ThreadSanitizer build; then the emulator's own Go tests and the tests of the Go
-# and Node bindings against the library installed from the first build.
+# and a ThreadSanitizer build; then the emulator's own Go tests and the tests of the Go,
+# Node and Rust bindings against the library installed from the first build.
 # Usage: tools/test-all.sh [--quick]   (--quick: no sanitizer builds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,7 +40,7 @@ prefix=$PWD/build/test-plain/prefix
 cmake --install build/test-plain --prefix "$prefix" >/dev/null
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig LD_LIBRARY_PATH=$prefix/lib
 export LLMSVC_EMULATOR=$PWD/build/test-plain/llmsvc-emulator
-for binding in go node; do
+for binding in go node rust; do
   if [ -x "bindings/$binding/test.sh" ]; then
     echo "=== $binding binding"
     "bindings/$binding/test.sh"
@@ -49,3 +49,4 @@ for binding in go node; do
 done
 
 printf '%s\n' "${summary[@]}"
+echo "suites: ${#summary[@]} passed, 0 failed"
