@@ -15,9 +15,15 @@ import (
 // liveHandles counts the cgo handles created for submissions and not yet deleted.
 var liveHandles atomic.Int64
 
-func newHandle(f *Future) cgo.Handle {
+// completer is what a submission's handle refers to: a *Future, or the *Stream of a
+// streamed request.
+type completer interface {
+	complete(doc []byte)
+}
+
+func newHandle(v completer) cgo.Handle {
 	liveHandles.Add(1)
-	return cgo.NewHandle(f)
+	return cgo.NewHandle(v)
 }
 
 func deleteHandle(h cgo.Handle) {
@@ -28,11 +34,21 @@ func deleteHandle(h cgo.Handle) {
 // llmsvcgoComplete receives a completion on the client's engine thread (called by the C
 // shim, which frees the result when this returns). It copies the result document, hands
 // it to the request's Future and returns; decoding is left to whoever reads the result.
+// It deletes the handle: the completion is the last call that carries it.
 //
 //export llmsvcgoComplete
 func llmsvcgoComplete(handle C.uintptr_t, doc *C.char, n C.size_t) {
 	h := cgo.Handle(handle)
-	f := h.Value().(*Future)
+	v := h.Value().(completer)
 	deleteHandle(h)
-	f.complete(C.GoBytes(unsafe.Pointer(doc), C.int(n)))
+	v.complete(C.GoBytes(unsafe.Pointer(doc), C.int(n)))
+}
+
+// llmsvcgoDelta receives one piece of a streamed reply on the client's engine thread. It
+// copies the piece into the stream's queue and returns without waiting for the reader.
+//
+//export llmsvcgoDelta
+func llmsvcgoDelta(handle C.uintptr_t, text *C.char, n C.size_t) {
+	s := cgo.Handle(handle).Value().(*Stream)
+	s.push(C.GoStringN(text, C.int(n)))
 }

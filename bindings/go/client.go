@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/cgo"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,7 +91,7 @@ func closedError(op string) error { return statusError(op, C.LLMSVC_ECLOSED, nil
 // cancelled in the core (queued, backing off or in flight) and ends with ErrCancelled.
 // Either way the error also wraps ctx.Err().
 func (c *Client) Generate(ctx context.Context, req Request) (*Response, error) {
-	f, err := c.submit(ctx, &req)
+	f, err := c.submit(ctx, &req, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -115,22 +116,29 @@ func (c *Client) Generate(ctx context.Context, req Request) (*Response, error) {
 // (*StatusError, or ctx.Err() when ctx is already done); the request's own outcome
 // comes from Future.Result.
 func (c *Client) Submit(ctx context.Context, req Request) (*Future, error) {
-	f, err := c.submit(ctx, &req)
+	f, err := c.submit(ctx, &req, nil)
 	if err != nil {
 		return nil, err
 	}
-	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, f.contextDone)
-		f.mu.Lock()
-		if f.completed {
-			f.mu.Unlock()
-			stop()
-		} else {
-			f.stop = stop
-			f.mu.Unlock()
-		}
-	}
+	f.watch()
 	return f, nil
+}
+
+// watch passes the end of the Future's context on to the core with context.AfterFunc,
+// which runs nothing until the context ends; the completion stops it.
+func (f *Future) watch() {
+	if f.ctx.Done() == nil {
+		return
+	}
+	stop := context.AfterFunc(f.ctx, f.contextDone)
+	f.mu.Lock()
+	if f.completed {
+		f.mu.Unlock()
+		stop()
+	} else {
+		f.stop = stop
+		f.mu.Unlock()
+	}
 }
 
 // maxTimeoutMS is the longest timeout_ms the core accepts (30 days).
@@ -138,8 +146,10 @@ const maxTimeoutMS = 30 * 24 * 3600 * 1000
 
 // submit encodes req and hands it to the core with a cgo.Handle of its Future as the
 // completion's payload. The handle is deleted exactly once: by the completion, or here
-// when the core refuses the request (then no completion follows).
-func (c *Client) submit(ctx context.Context, req *Request) (*Future, error) {
+// when the core refuses the request (then no completion follows). With a Stream the
+// request is streamed: the handle refers to the Stream, which receives the pieces and
+// completes through the returned Future.
+func (c *Client) submit(ctx context.Context, req *Request, s *Stream) (*Future, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("llmsvc: not submitted: %w", err)
 	}
@@ -165,7 +175,13 @@ func (c *Client) submit(ctx context.Context, req *Request) (*Future, error) {
 	defer releaseDocument(doc)
 
 	f := &Future{c: c, ctx: ctx, deadlineInCore: deadlineInCore, done: make(chan struct{})}
-	h := newHandle(f)
+	var h cgo.Handle
+	if s == nil {
+		h = newHandle(f)
+	} else {
+		s.f = f // set before the call: the first piece may arrive before it returns
+		h = newHandle(s)
+	}
 	var id C.uint64_t
 	var cerr *C.llmsvc_error
 	c.mu.RLock()
@@ -174,7 +190,12 @@ func (c *Client) submit(ctx context.Context, req *Request) (*Future, error) {
 		deleteHandle(h)
 		return nil, closedError("submit")
 	}
-	st := C.llmsvcgo_submit(c.ptr, cString(doc.Bytes()), C.uintptr_t(h), &id, &cerr)
+	var st C.int
+	if s == nil {
+		st = C.llmsvcgo_submit(c.ptr, cString(doc.Bytes()), C.uintptr_t(h), &id, &cerr)
+	} else {
+		st = C.llmsvcgo_submit_stream(c.ptr, cString(doc.Bytes()), C.uintptr_t(h), &id, &cerr)
+	}
 	c.mu.RUnlock()
 	runtime.KeepAlive(c)
 	if st != C.LLMSVC_OK {

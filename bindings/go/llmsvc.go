@@ -14,6 +14,9 @@
 //	resp, err := c.Generate(ctx, llmsvc.Request{Prompt: "Say hi", MaxOutputTokens: 20})
 //	if errors.Is(err, llmsvc.ErrRateLimited) { ... }
 //
+// Client.Stream streams a reply (its pieces through an iterator, Stream.Deltas, then the
+// whole result), and GenerateJSON decodes structured output into a Go type.
+//
 // A Client is safe for concurrent use. Completions arrive on the client's engine thread
 // and are only handed over there; decoding happens in the goroutine that asks for the
 // result. The library is found with pkg-config (package "llmsvc").

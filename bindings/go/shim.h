@@ -17,6 +17,12 @@
 int llmsvcgo_submit(llmsvc_client *client, const char *request, uintptr_t handle,
                     uint64_t *out_id, llmsvc_error **out_err);
 
+/* Submits `request` as a stream (llmsvc_client_submit_stream): each piece of the reply is
+ * handed to Go as it arrives, then the completion as for llmsvcgo_submit. `handle` is a
+ * runtime/cgo.Handle, valid until the completion, which passes it back exactly once. */
+int llmsvcgo_submit_stream(llmsvc_client *client, const char *request, uintptr_t handle,
+                           uint64_t *out_id, llmsvc_error **out_err);
+
 /* Does nothing; the benchmarks use it to time a bare cgo call carrying a document. */
 void llmsvcgo_noop(const char *document);
 
