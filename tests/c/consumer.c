@@ -44,6 +44,7 @@ static pid_t start_emulator(const char *path, int *port) {
 struct counter {
   int calls;
   int ok;
+  int done_fd; /* one byte per completion: the main thread waits on the other end */
 };
 
 static void on_done(llmsvc_result *r, void *payload) {
@@ -51,6 +52,7 @@ static void on_done(llmsvc_result *r, void *payload) {
   c->calls++;
   if (llmsvc_result_kind(r) == LLMSVC_KIND_NONE) c->ok++;
   llmsvc_result_free(r);
+  if (write(c->done_fd, "x", 1) != 1) abort();
 }
 
 int main(int argc, char **argv) {
@@ -93,7 +95,9 @@ int main(int argc, char **argv) {
   llmsvc_result_free(res);
 
   /* Callbacks. */
-  struct counter count = {0, 0};
+  int done_pipe[2];
+  if (pipe(done_pipe) != 0) return 1;
+  struct counter count = {0, 0, done_pipe[1]};
   for (int i = 0; i < 10; ++i)
     CHECK(llmsvc_client_submit(client, "{\"prompt\":\"callback\"}", on_done, &count, NULL, NULL) ==
           LLMSVC_OK);
@@ -121,8 +125,15 @@ int main(int argc, char **argv) {
   CHECK(metrics != NULL && strstr(metrics, "\"usage\"") != NULL);
   llmsvc_free(metrics);
 
-  CHECK(llmsvc_client_destroy(client) == LLMSVC_OK);
+  /* Every callback has run (the pipe orders its writes before these reads). */
+  for (int got = 0; got < 10;) {
+    char buf[10];
+    ssize_t n = read(done_pipe[0], buf, sizeof buf - (size_t)got);
+    if (n <= 0) break;
+    got += (int)n;
+  }
   CHECK(count.calls == 10 && count.ok == 10);
+  CHECK(llmsvc_client_destroy(client) == LLMSVC_OK);
 
   kill(emu, SIGTERM);
   waitpid(emu, NULL, 0);
