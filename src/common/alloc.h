@@ -1,41 +1,33 @@
-// Where the library's own objects live: mimalloc's API (never a malloc override in the
-// host process). Sanitizer builds use the system allocator instead, so that ASan sees
-// every allocation and TSan sees the hand-over of memory between threads.
+// Where the library's own objects live: mimalloc, through its own API.
+//
+// Debian's libmimalloc.so exports malloc, free and operator new/delete as overrides. Linked
+// as a dependency it would sit in the process's global symbol scope ahead of libstdc++, and
+// every operator new of the host (a C, Go or Rust program) would become mimalloc's. So the
+// library is never linked: it is loaded privately (dlopen with RTLD_LOCAL), where nothing
+// else can bind to its overrides, and only mi_malloc, mi_realloc and mi_free are called.
+// Without it, or in sanitizer builds (which must see every allocation), the system
+// allocator serves.
 #pragma once
 
 #include <cstddef>
 #include <cstdlib>
 #include <new>
 
-#ifndef LLMSVC_SYSTEM_ALLOCATOR
-#include <mimalloc.h>
-#endif
-
 namespace llmsvc {
 
-inline void *mem_alloc(size_t n) {
-#ifdef LLMSVC_SYSTEM_ALLOCATOR
-  return std::malloc(n);
-#else
-  return mi_malloc(n);
-#endif
-}
+struct Allocator {
+  void *(*alloc)(size_t);
+  void *(*realloc)(void *, size_t);
+  void (*free)(void *);
+  const char *name;  // "mimalloc" or "system"
+};
 
-inline void *mem_realloc(void *p, size_t n) {
-#ifdef LLMSVC_SYSTEM_ALLOCATOR
-  return std::realloc(p, n);
-#else
-  return mi_realloc(p, n);
-#endif
-}
+/// The allocator in use, chosen once.
+const Allocator &allocator();
 
-inline void mem_free(void *p) {
-#ifdef LLMSVC_SYSTEM_ALLOCATOR
-  std::free(p);
-#else
-  mi_free(p);
-#endif
-}
+inline void *mem_alloc(size_t n) { return allocator().alloc(n); }
+inline void *mem_realloc(void *p, size_t n) { return allocator().realloc(p, n); }
+inline void mem_free(void *p) { allocator().free(p); }
 
 /// Base for hot objects: class-level operator new/delete from mem_alloc.
 struct HeapObject {

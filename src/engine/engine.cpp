@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "capi/result.h"
+#include "common/alloc.h"
 #include "http/transfer.h"
 #include "retry/policy.h"
 
@@ -916,6 +917,8 @@ std::string Engine::snapshot(int64_t now) {
   w.String(LLMSVC_VERSION_STRING);
   w.Key("provider");
   w.String(provider_->name());
+  w.Key("allocator");
+  w.String(allocator().name);
   w.Key("http2");
   w.Bool(http2_reliable() && (config_.http2 || config_.http2_prior_knowledge));
   w.Key("unix_ms");

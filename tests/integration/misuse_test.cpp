@@ -1,4 +1,6 @@
 // Misuse gets a clear status and message, never a crash.
+#include <dlfcn.h>
+
 #include <cstring>
 
 #include "support.h"
@@ -81,4 +83,24 @@ TEST(Misuse, UseAfterDestroyIsDetected) {
   EXPECT_EQ(llmsvc_client_destroy(c), LLMSVC_EHANDLE);
   char *m = nullptr;
   EXPECT_EQ(llmsvc_client_metrics(c, &m, nullptr), LLMSVC_EHANDLE);
+}
+
+TEST(Process, TheHostKeepsItsOwnAllocator) {
+  // A library must not replace its host's malloc or operator new: mimalloc is loaded
+  // privately, and the process's symbols still come from libc and libstdc++.
+  Client client("{}");
+  rapidjson::Document m = client.metrics();
+  for (const char *symbol : {"malloc", "free", "_Znwm", "_ZdlPv"}) {
+    Dl_info info{};
+    void *at = dlsym(RTLD_DEFAULT, symbol);
+    ASSERT_NE(at, nullptr) << symbol;
+    ASSERT_NE(dladdr(at, &info), 0) << symbol;
+    EXPECT_EQ(std::string(info.dli_fname).find("mimalloc"), std::string::npos)
+        << symbol << " comes from " << info.dli_fname;
+  }
+#ifdef LLMSVC_SYSTEM_ALLOCATOR
+  EXPECT_STREQ(m["allocator"].GetString(), "system");  // sanitizers see every allocation
+#else
+  EXPECT_STREQ(m["allocator"].GetString(), "mimalloc");
+#endif
 }
