@@ -319,10 +319,8 @@ void Engine::start_attempt(Pending *p, int64_t now) {
   a.start_ns = now;
   a.start_wall_ms = clock_.wall_ms();
   if (p->spec.stream) {
-    p->decoder.reset(provider_->stream_format());
-    p->stream = StreamState{};
-    p->stream_failed = false;
-    p->stream_error = ProviderError{};
+    p->st = std::make_unique<Pending::StreamPart>();  // a fresh stream for each attempt
+    p->st->decoder.reset(provider_->stream_format());
   }
   x->start(p->body_text, p->body_len, p, a.start_wall_ms, p->spec.stream ? this : nullptr);
   CURLMcode mc = curl_multi_add_handle(multi_, x->easy());
@@ -388,7 +386,7 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
   a.request_id = h.request_id;
   const Tokens reserved = p->reserved;
 
-  if (code == CURLE_WRITE_ERROR && p->stream_failed) {
+  if (code == CURLE_WRITE_ERROR && p->st && p->st->failed) {
     a.http_status = int(x->http_status());
     stream_failed(p, std::move(x), now, t0);  // we stopped it at the provider's error event
     return;
@@ -415,9 +413,9 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
   a.http_status = status;
   if (status >= 200 && status < 300 && p->spec.stream) {
     stream_events_.clear();
-    p->decoder.finish(stream_events_);
-    if (!p->stream_failed) take_stream_events(p);
-    if (p->stream_failed || !p->stream.done) {
+    p->st->decoder.finish(stream_events_);
+    if (!p->st->failed) take_stream_events(p);
+    if (p->st->failed || !p->st->reply.done) {
       stream_failed(p, std::move(x), now, t0);
       return;
     }
@@ -426,20 +424,22 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
     ProviderReply reply;
     std::string perr;
     bool ok = true;
-    if (p->spec.stream) reply = std::move(p->stream.reply);
+    if (p->spec.stream) reply = std::move(p->st->reply.reply);
     else ok = provider_->parse_reply(x->response(), reply, perr);
     if (ok && p->spec.stream && !reply.has_usage) {
-      p->stream.reply = reply;  // no usage from the provider: estimate from what came
+      p->st->reply.reply = reply;  // no usage from the provider: estimate from what came
       estimate_stream_usage(p);
     }
     gates_.settle(now, reserved, ok && reply.has_usage ? provider_->metered(reply.usage) : reserved);
     gates_.observe(now, remaining(h));
     a.kind = ok ? LLMSVC_KIND_NONE : LLMSVC_KIND_PROTOCOL;
     if (ok) account(p, reply);
-    if (ok && p->spec.schema && !p->spec.schema->validate(reply.text, p->violation)) {
+    if (p->st) p->st->accounted = true;  // whatever the stream used is counted now
+    SchemaViolation violation;
+    if (ok && p->spec.schema && !p->spec.schema->validate(reply.text, violation)) {
       a.kind = LLMSVC_KIND_SCHEMA_MISMATCH;
-      p->error_message = p->violation.message;
-      p->rejected_output = reply.text;
+      p->error_message = violation.message;
+      p->schema_failure.reset(new Pending::SchemaFailure{{}, std::move(violation), reply.text});
     }
     metrics_.attempt_done(now, a.kind, a.end_ns - a.start_ns, reply.usage.completion);
     transfers_.push_back(std::move(x));
@@ -476,9 +476,9 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
 
 void Engine::stream_failed(Pending *p, std::unique_ptr<Transfer> x, int64_t now, int64_t t0) {
   // An error event, or a body that ended before the provider's closing event.
-  const ProviderError &e = p->stream_error;
+  const ProviderError &e = p->st->error;
   Classification c{LLMSVC_KIND_CONNECTION, true};
-  if (!p->stream_failed) {
+  if (!p->st->failed) {
     p->error_message = "the stream ended before the provider's closing event";
   } else {
     int as_status = e.type == "rate_limit_error"        ? 429
@@ -493,7 +493,8 @@ void Engine::stream_failed(Pending *p, std::unique_ptr<Transfer> x, int64_t now,
   }
   const Tokens reserved = p->reserved;
   gates_.settle(now, reserved,
-                p->stream.reply.has_usage ? provider_->metered(p->stream.reply.usage) : reserved);
+                p->st->reply.reply.has_usage ? provider_->metered(p->st->reply.reply.usage)
+                                             : reserved);
   Attempt &a = p->attempts.back();
   a.kind = c.kind;
   metrics_.attempt_done(now, a.kind, a.end_ns - a.start_ns, 0);
@@ -617,10 +618,14 @@ void Engine::finish(Pending *p, llmsvc_error_kind kind, std::string message, int
                     const ProviderReply *reply) {
   int64_t t0 = steady_now_ns();
   detach(p, now);
-  if (kind != LLMSVC_KIND_NONE && p->delta_sent && !p->usage_estimated) {
+  if (kind != LLMSVC_KIND_NONE && p->delta_sent && p->st && !p->st->accounted) {
     // Cut short after text came: the provider's own count if it arrived, else an estimate.
-    if (p->stream.reply.has_usage) account(p, p->stream.reply);
-    else estimate_stream_usage(p);
+    if (p->st->reply.reply.has_usage) {
+      account(p, p->st->reply.reply);
+      p->st->accounted = true;
+    } else {
+      estimate_stream_usage(p);
+    }
   }
   if (kind != LLMSVC_KIND_NONE && !p->attempts.empty() &&
       p->attempts.back().kind == LLMSVC_KIND_NONE && p->attempts.back().end_ns == now)
@@ -649,7 +654,7 @@ bool Engine::on_stream_bytes(void *owner, std::string_view bytes) {
   auto *p = static_cast<Pending *>(owner);
   int64_t t0 = steady_now_ns();
   stream_events_.clear();
-  p->decoder.feed(bytes, stream_events_);
+  p->st->decoder.feed(bytes, stream_events_);
   bool ok = take_stream_events(p);
   p->overhead_ns += steady_now_ns() - t0;
   return ok;
@@ -658,8 +663,8 @@ bool Engine::on_stream_bytes(void *owner, std::string_view bytes) {
 bool Engine::take_stream_events(Pending *p) {
   for (const StreamEvent &ev : stream_events_) {
     std::string delta;
-    if (!provider_->on_stream_event(ev, p->stream, delta, p->stream_error)) {
-      p->stream_failed = true;
+    if (!provider_->on_stream_event(ev, p->st->reply, delta, p->st->error)) {
+      p->st->failed = true;
       return false;  // aborts the transfer; on_transfer_done reports the error event
     }
     if (delta.empty()) continue;
@@ -667,7 +672,7 @@ bool Engine::take_stream_events(Pending *p) {
       p->first_delta_ns = clock_.steady_ns();
       metrics_.first_token(p->first_delta_ns - p->attempts.back().start_ns);
     }
-    p->stream.reply.text += delta;
+    p->st->reply.reply.text += delta;
     p->delta_sent = true;
     if (p->delta_cb || !p->cb) deltas_.push_back({p->id, p->delta_cb, p->payload, std::move(delta)});
   }
@@ -675,11 +680,12 @@ bool Engine::take_stream_events(Pending *p) {
 }
 
 void Engine::estimate_stream_usage(Pending *p) {
-  ProviderReply est = p->stream.reply;
+  ProviderReply est = p->st->reply.reply;
   if (est.usage.prompt <= 0) est.usage.prompt = p->prompt_estimate;
-  est.usage.completion = text_tokens(p->stream.reply.text.size());
+  est.usage.completion = text_tokens(p->st->reply.reply.text.size());
   est.has_usage = true;
   p->usage_estimated = true;
+  p->st->accounted = true;
   account(p, est);
 }
 
@@ -824,13 +830,13 @@ llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
       w.Key("retry_after_ms");
       w.Int64(p->retry_after_ns / kNsPerMs);
     }
-    if (kind == LLMSVC_KIND_SCHEMA_MISMATCH) {
+    if (kind == LLMSVC_KIND_SCHEMA_MISMATCH && p->schema_failure) {
       w.Key("pointer");
-      write_str(w, p->violation.pointer);
+      write_str(w, p->schema_failure->violation.pointer);
       w.Key("keyword");
-      write_str(w, p->violation.keyword);
+      write_str(w, p->schema_failure->violation.keyword);
       w.Key("output");
-      write_str(w, p->rejected_output);
+      write_str(w, p->schema_failure->output);
     }
     w.EndObject();
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -55,13 +56,18 @@ struct Pending : HeapObject {
   Transfer *transfer = nullptr;
   std::vector<Attempt> attempts;
 
-  // Streaming.
+  // Streaming. The decoder and the reply so far exist only for streamed requests, so a
+  // request waiting at a gate stays small.
+  struct StreamPart : HeapObject {
+    StreamDecoder decoder;
+    StreamState reply;    // this attempt's reply so far
+    ProviderError error;  // an error event the stream reported
+    bool failed = false;
+    bool accounted = false;  // its usage (or an estimate) is in the request's totals
+  };
+  std::unique_ptr<StreamPart> st;
   llmsvc_delta_cb delta_cb = nullptr;
-  StreamDecoder decoder;
-  StreamState stream;           // this attempt's reply so far
-  ProviderError stream_error;   // an error event the stream reported
-  bool stream_failed = false;
-  bool delta_sent = false;      // text went to the caller: no retry from here on
+  bool delta_sent = false;  // text went to the caller: no retry from here on
   int64_t first_delta_ns = 0;
   bool usage_estimated = false;
 
@@ -76,8 +82,12 @@ struct Pending : HeapObject {
   ProviderError provider_error;
   std::string error_message;
   int64_t retry_after_ns = -1;
-  SchemaViolation violation;
-  std::string rejected_output;  // the last output that failed the schema
+  // The last output that failed the request's schema, and where.
+  struct SchemaFailure : HeapObject {
+    SchemaViolation violation;
+    std::string output;
+  };
+  std::unique_ptr<SchemaFailure> schema_failure;
 
   uint64_t queue_key() const { return (uint64_t(spec.priority) << 56) | id; }
 };
