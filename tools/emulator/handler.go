@@ -137,49 +137,11 @@ type call struct {
 
 func (e *emulator) serveChat(w http.ResponseWriter, r *http.Request) {
 	c := &call{e: e, w: w, r: r, start: time.Now(), key: bearerKey(r)}
-	c.idA, c.idB = e.nextIDs()
-	c.ks = e.keys.get(c.key)
-	c.ks.mu.Lock()
-	c.ks.stats.Received++
-	c.ks.mu.Unlock()
-
-	if r.Method != http.MethodPost {
-		c.fail(methodError(r))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			c.fail(&apiError{status: http.StatusRequestEntityTooLarge, typ: "invalid_request_error", outcome: outBadRequest,
-				message: fmt.Sprintf("Request body too large: the limit is %d bytes.", maxBodyBytes)})
-			return
-		}
-		c.record(outGone, 0)
+	body, ok := c.admitOpenAI(specSchema)
+	if !ok {
 		return
 	}
 	cfg := e.cfg
-	if cfg.needsDigest() {
-		c.digest = digestBody(body)
-	}
-
-	switch {
-	case c.key == "":
-		c.fail(errMissingKey())
-		return
-	case cfg.invalidKeys[c.key]:
-		c.fail(errInvalidKey(c.key))
-		return
-	case cfg.quotaKeys[c.key]:
-		c.fail(errQuota())
-		return
-	}
-	if e.spec != nil {
-		if aerr := e.spec.validate(specSchema, body); aerr != nil {
-			c.fail(aerr)
-			return
-		}
-	}
 	req, aerr := parseChatRequest(body)
 	if aerr != nil {
 		c.fail(aerr)
@@ -599,4 +561,56 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	w.Write(body)
+}
+
+// admitOpenAI runs what every OpenAI-shaped endpoint does before reading its own
+// request: count the arrival, check the method, read the body (bounded), take its digest
+// for the fault draws, check the key and validate the body against the named schema of
+// the OpenAPI document. False when it already answered.
+func (c *call) admitOpenAI(schema string) ([]byte, bool) {
+	e, w, r := c.e, c.w, c.r
+	c.idA, c.idB = e.nextIDs()
+	c.ks = e.keys.get(c.key)
+	c.ks.mu.Lock()
+	c.ks.stats.Received++
+	c.ks.mu.Unlock()
+
+	if r.Method != http.MethodPost {
+		c.fail(methodError(r))
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			c.fail(&apiError{status: http.StatusRequestEntityTooLarge, typ: "invalid_request_error", outcome: outBadRequest,
+				message: fmt.Sprintf("Request body too large: the limit is %d bytes.", maxBodyBytes)})
+			return nil, false
+		}
+		c.record(outGone, 0)
+		return nil, false
+	}
+	cfg := e.cfg
+	if cfg.needsDigest() {
+		c.digest = digestBody(body)
+	}
+
+	switch {
+	case c.key == "":
+		c.fail(errMissingKey())
+		return nil, false
+	case cfg.invalidKeys[c.key]:
+		c.fail(errInvalidKey(c.key))
+		return nil, false
+	case cfg.quotaKeys[c.key]:
+		c.fail(errQuota())
+		return nil, false
+	}
+	if e.spec != nil {
+		if aerr := e.spec.validate(schema, body); aerr != nil {
+			c.fail(aerr)
+			return nil, false
+		}
+	}
+	return body, true
 }

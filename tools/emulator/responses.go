@@ -2,9 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 )
@@ -29,49 +27,11 @@ type responsesCall struct {
 
 func (e *emulator) serveResponses(w http.ResponseWriter, r *http.Request) {
 	c := &responsesCall{call: call{e: e, w: w, r: r, start: time.Now(), key: bearerKey(r)}}
-	c.idA, c.idB = e.nextIDs()
-	c.ks = e.keys.get(c.key)
-	c.ks.mu.Lock()
-	c.ks.stats.Received++
-	c.ks.mu.Unlock()
-
-	if r.Method != http.MethodPost {
-		c.fail(methodError(r))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			c.fail(&apiError{status: http.StatusRequestEntityTooLarge, typ: "invalid_request_error", outcome: outBadRequest,
-				message: fmt.Sprintf("Request body too large: the limit is %d bytes.", maxBodyBytes)})
-			return
-		}
-		c.record(outGone, 0)
+	body, ok := c.admitOpenAI(specResponsesSchema)
+	if !ok {
 		return
 	}
 	cfg := e.cfg
-	if cfg.needsDigest() {
-		c.digest = digestBody(body)
-	}
-
-	switch {
-	case c.key == "":
-		c.fail(errMissingKey())
-		return
-	case cfg.invalidKeys[c.key]:
-		c.fail(errInvalidKey(c.key))
-		return
-	case cfg.quotaKeys[c.key]:
-		c.fail(errQuota())
-		return
-	}
-	if e.spec != nil {
-		if aerr := e.spec.validate(specResponsesSchema, body); aerr != nil {
-			c.fail(aerr)
-			return
-		}
-	}
 	req, aerr := parseResponsesRequest(body)
 	if aerr != nil {
 		c.fail(aerr)
