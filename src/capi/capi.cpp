@@ -123,8 +123,13 @@ int llmsvc_client_new(llmsvc_client **out, const char *config, llmsvc_error **ou
     llmsvc::Config cfg;
     llmsvc::DocError err = llmsvc::parse_config(config, cfg);
     if (err) return fail(out_err, err.status, err.message);
+    std::unique_ptr<llmsvc::ResponseCache> cache;
+    if (cfg.cache.enabled()) {
+      err = llmsvc::ResponseCache::open(cfg.cache, llmsvc::SystemClock::instance().wall_ms(), cache);
+      if (err) return fail(out_err, err.status, err.message);
+    }
     auto c = std::make_unique<llmsvc_client>();
-    c->engine = std::make_unique<llmsvc::Engine>(std::move(cfg));
+    c->engine = std::make_unique<llmsvc::Engine>(std::move(cfg), std::move(cache));
     {
       std::lock_guard<std::mutex> lock(g_clients_mu);
       g_clients.insert(c.get());

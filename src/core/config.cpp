@@ -44,6 +44,67 @@ DocError parse_retry(const JsonValue &v, RetryPolicy &p) {
   return {};
 }
 
+DocError parse_cache(const JsonValue &v, CacheConfig &c) {
+  DocError err;
+  if (!v.IsObject()) return {LLMSVC_ESCHEMA, "config.cache: expected an object"};
+  ObjectReader r(v, "config.cache");
+  static const char *const known[] = {"policy", "memory", "sqlite", nullptr};
+  std::string policy;
+  if (!r.only(known, err) || !r.get_string("policy", policy, err)) return err;
+  if (policy == "all") c.policy = CacheConfig::Policy::kAll;
+  else if (policy.empty() || policy == "deterministic") c.policy = CacheConfig::Policy::kDeterministic;
+  else
+    return {LLMSVC_ESCHEMA, "config.cache.policy: \"" + policy +
+                                "\" is not one of deterministic, all"};
+  constexpr int64_t kMax = int64_t(1) << 50;
+  constexpr int64_t kMaxTtl = int64_t(10) * 365 * 24 * 3600 * 1000;
+  if (const JsonValue *m = r.find("memory"); m && !m->IsNull()) {
+    if (m->IsBool()) {
+      c.memory = m->GetBool();
+    } else if (m->IsObject()) {
+      c.memory = true;
+      ObjectReader mr(*m, "config.cache.memory");
+      static const char *const mk[] = {"max_entries", "max_bytes", "ttl_ms", nullptr};
+      if (!mr.only(mk, err) || !mr.get_int("max_entries", c.memory_max_entries, err, 1, kMax) ||
+          !mr.get_int("max_bytes", c.memory_max_bytes, err, 1, kMax) ||
+          !mr.get_int("ttl_ms", c.memory_ttl_ms, err, 1, kMaxTtl))
+        return err;
+    } else {
+      return {LLMSVC_ESCHEMA, std::string("config.cache.memory: expected an object or a bool, got ") +
+                                  json_type_name(*m)};
+    }
+  }
+  if (const JsonValue *s = r.find("sqlite"); s && !s->IsNull()) {
+    if (s->IsString()) {
+      c.sqlite_path.assign(s->GetString(), s->GetStringLength());
+    } else if (s->IsObject()) {
+      ObjectReader sr(*s, "config.cache.sqlite");
+      static const char *const sk[] = {"path",   "max_entries", "max_bytes", "ttl_ms",
+                                       "on_corrupt", "busy_timeout_ms", nullptr};
+      std::string on_corrupt;
+      if (!sr.only(sk, err) || !sr.get_string("path", c.sqlite_path, err) ||
+          !sr.get_int("max_entries", c.sqlite_max_entries, err, 1, kMax) ||
+          !sr.get_int("max_bytes", c.sqlite_max_bytes, err, 1, kMax) ||
+          !sr.get_int("ttl_ms", c.sqlite_ttl_ms, err, 1, kMaxTtl) ||
+          !sr.get_int("busy_timeout_ms", c.sqlite_busy_timeout_ms, err, 0, 600000) ||
+          !sr.get_string("on_corrupt", on_corrupt, err))
+        return err;
+      if (on_corrupt == "set_aside") c.sqlite_set_aside_corrupt = true;
+      else if (!on_corrupt.empty() && on_corrupt != "error")
+        return {LLMSVC_ESCHEMA, "config.cache.sqlite.on_corrupt: \"" + on_corrupt +
+                                    "\" is not one of error, set_aside"};
+      if (c.sqlite_path.empty())
+        return {LLMSVC_ESCHEMA, "config.cache.sqlite.path: missing (the cache file to use)"};
+    } else {
+      return {LLMSVC_ESCHEMA, std::string("config.cache.sqlite: expected an object or a path, got ") +
+                                  json_type_name(*s)};
+    }
+    if (c.sqlite_path.empty())
+      return {LLMSVC_ESCHEMA, "config.cache.sqlite: the path is empty"};
+  }
+  return {};
+}
+
 const char *env(const char *name) {
   const char *v = std::getenv(name);
   return v && *v ? v : nullptr;
@@ -77,7 +138,7 @@ DocError parse_config(const char *json, Config &out) {
   static const char *const known[] = {
       "provider", "base_url", "api_key", "organization", "project", "model",
       "max_tokens_field", "limits", "retry", "timeouts", "http", "seed", "prices",
-      "prices_file", "free_models", "anthropic_version", "default_max_output_tokens", nullptr};
+      "prices_file", "free_models", "anthropic_version", "default_max_output_tokens", "cache", nullptr};
   if (!r.only(known, err) || !r.get_string("provider", out.provider, err) ||
       !r.get_string("base_url", out.base_url, err) ||
       !r.get_string("api_key", out.api_key, err) ||
@@ -141,6 +202,9 @@ DocError parse_config(const char *json, Config &out) {
         !h.get_bool("prior_knowledge", out.http2_prior_knowledge, err) ||
         !h.get_int("max_connections", out.max_connections, err, 0, 65536))
       return err;
+  }
+  if (const JsonValue *cache = r.find("cache"); cache && !cache->IsNull()) {
+    if ((err = parse_cache(*cache, out.cache))) return err;
   }
   int64_t seed = 0;
   if (!r.get_int("seed", seed, err, 0, INT64_MAX)) return err;

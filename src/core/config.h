@@ -30,6 +30,23 @@ struct RetryPolicy {
   int64_t schema_retries = 1;          // new attempts when output misses its JSON Schema
 };
 
+/// Response caching (docs/schema.md). No layer configured: no caching.
+struct CacheConfig {
+  enum class Policy : uint8_t { kDeterministic, kAll };
+  Policy policy = Policy::kDeterministic;  // which requests are cached without being asked
+  bool memory = false;
+  int64_t memory_max_entries = 10000;
+  int64_t memory_max_bytes = int64_t(64) << 20;
+  int64_t memory_ttl_ms = 3600 * 1000;
+  std::string sqlite_path;  // empty: no SQLite layer
+  int64_t sqlite_max_entries = 1000000;
+  int64_t sqlite_max_bytes = int64_t(1) << 30;
+  int64_t sqlite_ttl_ms = int64_t(7) * 24 * 3600 * 1000;
+  bool sqlite_set_aside_corrupt = false;  // move an unusable file aside instead of failing
+  int64_t sqlite_busy_timeout_ms = 5000;
+  bool enabled() const { return memory || !sqlite_path.empty(); }
+};
+
 struct Config {
   std::string provider = "openai_chat";  // or "anthropic"
   std::string base_url;                  // the provider's own when not given
@@ -49,6 +66,7 @@ struct Config {
   int64_t max_connections = 0;          // per host; 0 = as many as needed
   uint64_t seed = 0;                    // jitter seed; 0 = random
   PriceTable prices = PriceTable::builtin();
+  CacheConfig cache;
 };
 
 /// Parses a configuration document; NULL or empty text gives the defaults. Environment

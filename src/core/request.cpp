@@ -199,7 +199,7 @@ DocError parse_request(std::string_view json, const std::string &default_model,
   static const char *const known[] = {
       "model",    "messages", "prompt",   "instructions", "system",   "max_output_tokens",
       "max_tokens", "temperature", "top_p", "stop",       "seed",     "user",
-      "operation", "priority", "timeout_ms", "metadata",  "trace_id", "id", "json_schema", "reasoning_effort", "previous_response_id", "stream", nullptr};
+      "operation", "priority", "timeout_ms", "metadata",  "trace_id", "id", "json_schema", "reasoning_effort", "previous_response_id", "stream", "cache", nullptr};
   if (!r.only(known, err)) return err;
   if (!r.get_string("model", out.model, err)) return err;
   if (out.model.empty()) out.model = default_model;
@@ -285,6 +285,14 @@ DocError parse_request(std::string_view json, const std::string &default_model,
       out.reasoning_effort != "high")
     return {LLMSVC_ESCHEMA, "request.reasoning_effort: \"" + out.reasoning_effort +
                                 "\" is not one of minimal, low, medium, high"};
+  std::string cache;
+  if (!r.get_string("cache", cache, err)) return err;
+  if (cache == "use") out.cache = CacheMode::kUse;
+  else if (cache == "refresh") out.cache = CacheMode::kRefresh;
+  else if (cache == "bypass") out.cache = CacheMode::kBypass;
+  else if (!cache.empty() && cache != "default")
+    return {LLMSVC_ESCHEMA, "request.cache: \"" + cache +
+                                "\" is not one of default, use, refresh, bypass"};
   const JsonValue *meta = nullptr;
   if (!r.get_object("metadata", meta, err)) return err;
   if (meta) {

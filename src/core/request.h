@@ -34,6 +34,9 @@ struct Message {
 /// Priority classes: lower is served first, FIFO within a class.
 enum Priority : int { kPriorityHigh = 0, kPriorityNormal = 1, kPriorityLow = 2 };
 
+/// A request's own cache policy ("cache"): the client's policy, or use / refresh / bypass.
+enum class CacheMode : uint8_t { kDefault, kUse, kRefresh, kBypass };
+
 struct RequestSpec {
   std::string model;
   std::vector<Message> messages;
@@ -52,6 +55,7 @@ struct RequestSpec {
   int64_t timeout_ms = 0;     // overall deadline from submit, 0 = none
   std::string metadata_json;  // a JSON object, echoed in the result, never sent
   std::string trace_id;
+  CacheMode cache = CacheMode::kDefault;
 
   // Structured output: the reply must be a JSON document matching this schema.
   std::string schema_name;  // empty: no structured output

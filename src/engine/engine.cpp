@@ -14,8 +14,8 @@
 
 namespace llmsvc {
 
-Engine::Engine(Config config, const Clock &clock)
-    : config_(std::move(config)), clock_(clock), gates_(config_.limits) {
+Engine::Engine(Config config, std::unique_ptr<ResponseCache> cache, const Clock &clock)
+    : config_(std::move(config)), clock_(clock), cache_(std::move(cache)), gates_(config_.limits) {
   provider_ = make_provider(config_);
   multi_ = curl_multi_init();
   if (!multi_) throw std::bad_alloc();
@@ -71,6 +71,7 @@ int Engine::submit(std::string_view request_json, llmsvc_complete_cb cb, void *p
   p->prompt_estimate = provider_->estimate_prompt_tokens(p->spec);
   p->reserved = {p->prompt_estimate, provider_->output_bound(p->spec)};
   p->schema_retries_left = p->spec.schema ? config_.retry.schema_retries : 0;
+  if (cache_) cache_lookup(p.get());
   // The wire body carries the conversation from here on: drop the parsed copy, so a queued
   // request costs little more than its body.
   std::vector<Message>().swap(p->spec.messages);
@@ -231,7 +232,119 @@ void Engine::accept(Pending *p, int64_t now) {
   live_.emplace(p->id, p);
   metrics_.submitted();
   if (p->deadline_ns != kNever) timers_.emplace(p->deadline_ns, p->id, 1);
+  if (p->cache && cache_accept(p, now)) return;
   enqueue(p, now);
+}
+
+void Engine::cache_lookup(Pending *p) {
+  const CacheMode mode = p->spec.cache;
+  if (mode == CacheMode::kBypass) return;
+  // By default only what asks for a repeatable answer is cached: temperature 0, or a
+  // request that says so itself.
+  bool eligible = mode == CacheMode::kUse || mode == CacheMode::kRefresh ||
+                  cache_->config().policy == CacheConfig::Policy::kAll ||
+                  (p->spec.temperature && *p->spec.temperature == 0.0);
+  if (!eligible) return;
+  p->cache.reset(new Pending::CacheState);
+  p->cache->key = make_cache_key(provider_->name(), provider_->url(),
+                                 std::string_view(p->body_text, p->body_len));
+  if (mode != CacheMode::kRefresh)
+    p->cache->hit = cache_->get(p->cache->key, clock_.wall_ms(), p->cache->reply);
+}
+
+bool Engine::cache_accept(Pending *p, int64_t now) {
+  Pending::CacheState &c = *p->cache;
+  const bool refresh = p->spec.cache == CacheMode::kRefresh;
+  if (refresh) ++cache_counters_.refreshes;
+  else ++cache_counters_.lookups;
+  // Stored since the lookup on the submitting thread (an identical request just finished)?
+  if (c.hit == CacheSource::kNone && !refresh && cache_->get_memory(c.key, clock_.wall_ms(), c.reply))
+    c.hit = CacheSource::kMemory;
+  if (c.hit != CacheSource::kNone) {
+    finish_from_cache(p, now);
+    return true;
+  }
+  auto [it, fresh] = leaders_.try_emplace(c.key, p);
+  if (fresh) {
+    if (!refresh) ++cache_counters_.misses;
+    return false;
+  }
+  Pending *leader = it->second;
+  p->state = Pending::State::kFollower;
+  c.leader = leader;
+  c.coalesced_with = leader->id;
+  leader->cache->followers.push_back(p);
+  ++cache_counters_.waiting;
+  return true;
+}
+
+void Engine::finish_from_cache(Pending *p, int64_t now) {
+  Pending::CacheState &c = *p->cache;
+  switch (c.hit) {
+    case CacheSource::kMemory: ++cache_counters_.hits_memory; break;
+    case CacheSource::kSqlite: ++cache_counters_.hits_sqlite; break;
+    case CacheSource::kCoalesced: ++cache_counters_.coalesced; break;
+    case CacheSource::kNone: break;
+  }
+  if (c.reply.cost_pico >= 0) cache_counters_.saved_cost_pico += c.reply.cost_pico;
+  else ++cache_counters_.saved_unpriced;
+  cache_counters_.saved_prompt_tokens += c.reply.usage.prompt;
+  cache_counters_.saved_completion_tokens += c.reply.usage.completion;
+  ProviderReply reply;
+  reply.text = c.reply.text;
+  reply.finish_reason = c.reply.finish_reason;
+  reply.response_id = c.reply.response_id;
+  reply.model = c.reply.model;
+  // Nothing new was used: the tokens and cost the answer once took are in "cache".
+  p->has_usage = true;
+  p->usage = TokenUsage{};
+  p->cost_pico = 0;
+  if (p->spec.stream && !reply.text.empty()) {
+    p->first_delta_ns = clock_.steady_ns();
+    p->delta_sent = true;
+    if (p->delta_cb || !p->cb) deltas_.push_back({p->id, p->delta_cb, p->payload, reply.text});
+  }
+  finish(p, LLMSVC_KIND_NONE, std::string(), now, &reply);
+}
+
+void Engine::settle_followers(Pending *p, llmsvc_error_kind kind, const std::string &message,
+                              const CachedReply *cached, int64_t now) {
+  std::vector<Pending *> followers;
+  followers.swap(p->cache->followers);
+  if (followers.empty()) return;
+  cache_counters_.waiting -= int64_t(followers.size());
+  for (Pending *f : followers) {
+    f->state = Pending::State::kNew;
+    f->cache->leader = nullptr;
+  }
+  if ((kind == LLMSVC_KIND_CANCELLED || kind == LLMSVC_KIND_DEADLINE_EXCEEDED) && !stopping_) {
+    // That request's own end, not the answer's: the next in line asks in its place.
+    Pending *next = followers.front();
+    leaders_.emplace(next->cache->key, next);
+    next->cache->coalesced_with = 0;
+    for (size_t i = 1; i < followers.size(); ++i) {
+      Pending *f = followers[i];
+      f->state = Pending::State::kFollower;
+      f->cache->leader = next;
+      f->cache->coalesced_with = next->id;
+      next->cache->followers.push_back(f);
+    }
+    cache_counters_.waiting += int64_t(followers.size()) - 1;
+    enqueue(next, now);
+    return;
+  }
+  for (Pending *f : followers) {
+    if (cached) {
+      f->cache->hit = CacheSource::kCoalesced;
+      f->cache->reply = *cached;
+      finish_from_cache(f, now);
+    } else {
+      // The same request failed: each caller gets the same answer.
+      f->provider_error = p->provider_error;
+      f->retry_after_ns = p->retry_after_ns;
+      finish(f, kind, message, now);
+    }
+  }
 }
 
 void Engine::enqueue(Pending *p, int64_t now) {
@@ -576,6 +689,13 @@ void Engine::detach(Pending *p, int64_t now) {
       p->attempts.back().end_ns = now;
       break;
     }
+    case Pending::State::kFollower: {
+      std::vector<Pending *> &fs = p->cache->leader->cache->followers;
+      fs.erase(std::find(fs.begin(), fs.end(), p));
+      p->cache->leader = nullptr;
+      --cache_counters_.waiting;
+      break;
+    }
     case Pending::State::kNew: break;
   }
   p->state = Pending::State::kNew;
@@ -642,12 +762,34 @@ void Engine::finish(Pending *p, llmsvc_error_kind kind, std::string message, int
   rec.cost_pico = cost;
   if (kind != LLMSVC_KIND_NONE) message = redact(std::move(message));
   p->overhead_ns += steady_now_ns() - t0;
+  std::unique_ptr<Pending> owned(p);
+  live_.erase(p->id);
+  // A leader stores its reply before its result is written, so the result can say so.
+  bool leader = false;
+  std::unique_ptr<CachedReply> cached;
+  if (p->cache && p->cache->hit == CacheSource::kNone) {
+    auto it = leaders_.find(p->cache->key);
+    leader = it != leaders_.end() && it->second == p;
+    if (leader) leaders_.erase(it);
+    if (leader && kind == LLMSVC_KIND_NONE && reply) {
+      cached.reset(new CachedReply);
+      cached->text = reply->text;
+      cached->finish_reason = reply->finish_reason;
+      cached->response_id = reply->response_id;
+      cached->model = reply->model;
+      cached->usage = p->usage;
+      cached->cost_pico = cost;
+      cached->created_ms = clock_.wall_ms();
+      cache_->put(p->cache->key, *cached, cached->created_ms);
+      p->cache->stored = true;
+      ++cache_counters_.stores;
+    }
+  }
   llmsvc_result *r = build_result(p, kind, message, reply, cost, now);
   rec.overhead_ns = p->overhead_ns;
   metrics_.completed(rec);
-  live_.erase(p->id);
   done_.push_back({r, p->cb, p->payload});
-  delete p;
+  if (leader) settle_followers(p, kind, message, cached.get(), now);
 }
 
 bool Engine::on_stream_bytes(void *owner, std::string_view bytes) {
@@ -777,6 +919,53 @@ void write_opt_str(JsonWriter &w, const char *key, const std::string &v) {
   write_str(w, v);
 }
 
+void write_usage_object(JsonWriter &w, const TokenUsage &u) {
+  w.StartObject();
+  w.Key("prompt_tokens");
+  w.Int64(u.prompt);
+  w.Key("completion_tokens");
+  w.Int64(u.completion);
+  w.Key("total_tokens");
+  w.Int64(u.prompt + u.completion);
+  w.Key("cached_tokens");
+  w.Int64(u.cached);
+  w.Key("cache_write_tokens");
+  w.Int64(u.cache_write);
+  w.Key("reasoning_tokens");
+  w.Int64(u.reasoning);
+}
+
+// The result's "cache" member: whether the answer came from the cache (and what it saved)
+// or was fetched (and stored).
+void write_result_cache(JsonWriter &w, const Pending::CacheState &c, int64_t now_ms) {
+  w.Key("cache");
+  w.StartObject();
+  w.Key("hit");
+  w.Bool(c.hit != CacheSource::kNone);
+  w.Key("key");
+  write_str(w, c.key.hex());
+  if (c.hit != CacheSource::kNone) {
+    w.Key("source");
+    w.String(cache_source_name(c.hit));
+    w.Key("age_ms");
+    w.Int64(std::max<int64_t>(now_ms - c.reply.created_ms, 0));
+    w.Key("saved_usage");
+    write_usage_object(w, c.reply.usage);
+    w.EndObject();
+    w.Key("saved_cost_nano_usd");
+    if (c.reply.cost_pico >= 0) w.Int64(c.reply.cost_pico / 1000);
+    else w.Null();
+  } else {
+    w.Key("stored");
+    w.Bool(c.stored);
+  }
+  if (c.coalesced_with) {
+    w.Key("coalesced_with");  // the request whose provider call this one shared
+    w.Uint64(c.coalesced_with);
+  }
+  w.EndObject();
+}
+
 }  // namespace
 
 llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
@@ -842,20 +1031,7 @@ llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
   }
   w.Key("usage");
   if (p->has_usage) {
-    const TokenUsage &u = p->usage;
-    w.StartObject();
-    w.Key("prompt_tokens");
-    w.Int64(u.prompt);
-    w.Key("completion_tokens");
-    w.Int64(u.completion);
-    w.Key("total_tokens");
-    w.Int64(u.prompt + u.completion);
-    w.Key("cached_tokens");
-    w.Int64(u.cached);
-    w.Key("cache_write_tokens");
-    w.Int64(u.cache_write);
-    w.Key("reasoning_tokens");
-    w.Int64(u.reasoning);
+    write_usage_object(w, p->usage);
     if (p->usage_estimated) {
       w.Key("estimated");  // the stream ended without the provider's own count
       w.Bool(true);
@@ -867,6 +1043,7 @@ llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
   w.Key("cost_nano_usd");
   if (cost_pico >= 0) w.Int64(cost_pico / 1000);
   else w.Null();
+  if (p->cache) write_result_cache(w, *p->cache, clock_.wall_ms());
   w.Key("attempts");
   w.StartArray();
   for (const Attempt &a : p->attempts) {
@@ -930,8 +1107,43 @@ std::string Engine::snapshot(int64_t now) {
   w.Key("unix_ms");
   w.Int64(clock_.wall_ms());
   metrics_.write(w, now, g, gates_);
+  if (cache_) write_cache_stats(w);
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
+}
+
+void Engine::write_cache_stats(JsonWriter &w) const {
+  const CacheCounters &c = cache_counters_;
+  w.Key("cache");
+  w.StartObject();
+  w.Key("lookups");
+  w.Int64(c.lookups);
+  w.Key("hits");
+  w.Int64(c.hits_memory + c.hits_sqlite + c.coalesced);
+  w.Key("hits_memory");
+  w.Int64(c.hits_memory);
+  w.Key("hits_sqlite");
+  w.Int64(c.hits_sqlite);
+  w.Key("coalesced");
+  w.Int64(c.coalesced);
+  w.Key("misses");
+  w.Int64(c.misses);
+  w.Key("refreshes");
+  w.Int64(c.refreshes);
+  w.Key("stores");
+  w.Int64(c.stores);
+  w.Key("waiting");
+  w.Int64(c.waiting);
+  w.Key("saved_cost_nano_usd");
+  w.Int64(c.saved_cost_pico / 1000);
+  w.Key("saved_unpriced");
+  w.Int64(c.saved_unpriced);
+  w.Key("saved_prompt_tokens");
+  w.Int64(c.saved_prompt_tokens);
+  w.Key("saved_completion_tokens");
+  w.Int64(c.saved_completion_tokens);
+  cache_->write_stats(w);
+  w.EndObject();
 }
 
 }  // namespace llmsvc

@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cache/cache.h"
 #include "common/clock.h"
 #include "core/config.h"
 #include "engine/completion_queue.h"
@@ -37,8 +38,10 @@ class Transfer;
 
 class Engine final : private StreamSink {
  public:
-  /// Starts the engine thread. Throws std::bad_alloc / std::system_error.
-  Engine(Config config, const Clock &clock = SystemClock::instance());
+  /// Starts the engine thread. Throws std::bad_alloc / std::system_error. `cache` (may be
+  /// NULL) is the response cache opened for `config.cache`.
+  Engine(Config config, std::unique_ptr<ResponseCache> cache = nullptr,
+         const Clock &clock = SystemClock::instance());
   ~Engine();  // close() then join
   Engine(const Engine &) = delete;
   Engine &operator=(const Engine &) = delete;
@@ -91,6 +94,17 @@ class Engine final : private StreamSink {
   bool take_stream_events(Pending *p);
   void estimate_stream_usage(Pending *p);
   void shutdown_all();
+  /// Caching at submit (submitting thread): the key, and a lookup unless refreshing.
+  void cache_lookup(Pending *p);
+  /// Caching at accept (engine thread): a hit completes at once, an identical request in
+  /// flight is joined. Returns true when `p` needs no provider call of its own.
+  bool cache_accept(Pending *p, int64_t now);
+  void finish_from_cache(Pending *p, int64_t now);
+  /// A leader finished (its reply stored when `cached`): complete its followers with the
+  /// same outcome, or hand them to the next in line when only the leader itself ended.
+  void settle_followers(Pending *p, llmsvc_error_kind kind, const std::string &message,
+                        const CachedReply *cached, int64_t now);
+  void write_cache_stats(JsonWriter &w) const;
   int poll_timeout_ms(int64_t now) const;
   std::string redact(std::string s) const;
   llmsvc_result *build_result(Pending *p, llmsvc_error_kind kind, const std::string &message,
@@ -99,6 +113,7 @@ class Engine final : private StreamSink {
 
   const Config config_;
   const Clock &clock_;
+  const std::unique_ptr<ResponseCache> cache_;
   std::unique_ptr<Provider> provider_;
   CURLM *multi_ = nullptr;
 
@@ -145,6 +160,22 @@ class Engine final : private StreamSink {
   };
   std::vector<Delta> deltas_;
   std::vector<StreamEvent> stream_events_;
+  // Cacheable requests in flight, by key: identical ones join them instead of sending.
+  std::unordered_map<CacheKey, Pending *, CacheKeyHash> leaders_;
+  struct CacheCounters {
+    int64_t lookups = 0;
+    int64_t hits_memory = 0;
+    int64_t hits_sqlite = 0;
+    int64_t coalesced = 0;
+    int64_t misses = 0;
+    int64_t refreshes = 0;
+    int64_t stores = 0;
+    int64_t waiting = 0;  // followers waiting for a leader's reply
+    int64_t saved_cost_pico = 0;
+    int64_t saved_unpriced = 0;  // hits whose original cost is unknown
+    int64_t saved_prompt_tokens = 0;
+    int64_t saved_completion_tokens = 0;
+  } cache_counters_;
   std::mt19937_64 rng_;
 
   CompletionQueue completions_;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cache/cache.h"
 #include "common/alloc.h"
 #include "common/json.h"
 #include "core/request.h"
@@ -31,7 +32,8 @@ struct Attempt {
 };
 
 struct Pending : HeapObject {
-  enum class State : uint8_t { kNew, kQueued, kBackoff, kInFlight };
+  // kFollower: an identical cacheable request is in flight; this one waits for its reply.
+  enum class State : uint8_t { kNew, kQueued, kBackoff, kInFlight, kFollower };
 
   uint64_t id = 0;
   RequestSpec spec;
@@ -88,6 +90,18 @@ struct Pending : HeapObject {
     std::string output;
   };
   std::unique_ptr<SchemaFailure> schema_failure;
+
+  // Caching, only for requests the cache applies to.
+  struct CacheState : HeapObject {
+    CacheKey key;
+    CacheSource hit = CacheSource::kNone;
+    CachedReply reply;                // the cached reply, on a hit
+    Pending *leader = nullptr;        // kFollower: the request whose reply it shares
+    uint64_t coalesced_with = 0;      // that request's id, for the result
+    std::vector<Pending *> followers;  // a leader: who waits for its reply
+    bool stored = false;
+  };
+  std::unique_ptr<CacheState> cache;
 
   uint64_t queue_key() const { return (uint64_t(spec.priority) << 56) | id; }
 };
