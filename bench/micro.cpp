@@ -1,6 +1,12 @@
 // Costs of the engine's hot-path pieces, one operation each.
 #include <benchmark/benchmark.h>
 
+#include <unistd.h>
+
+#include <string>
+
+#include "cache/cache.h"
+#include "cache/sqlite_cache.h"
 #include "core/request.h"
 #include "gates/gates.h"
 #include "metrics/metrics.h"
@@ -145,5 +151,75 @@ static void BM_StreamAnthropicEvent(benchmark::State &state) {
   }
 }
 BENCHMARK(BM_StreamAnthropicEvent);
+
+namespace {
+
+const char kCacheableBody[] =
+    R"({"model":"gpt-4o-mini","messages":[{"role":"system","content":"You classify support tickets."},)"
+    R"({"role":"user","content":"My order arrived broken, what can I do?"}],"temperature":0,)"
+    R"("max_completion_tokens":200})";
+
+llmsvc::CachedReply bench_reply(int64_t expires_ms) {
+  llmsvc::CachedReply r;
+  r.text = "Sorry to hear that. Reply with your order number and a photo and we will send a new one.";
+  r.finish_reason = "stop";
+  r.response_id = "chatcmpl-0123456789";
+  r.model = "gpt-4o-mini-2024-07-18";
+  r.usage = {31, 24, 0, 0, 0};
+  r.cost_pico = 19050000;
+  r.expires_ms = expires_ms;
+  return r;
+}
+
+llmsvc::CacheKey nth_key(int64_t i) {
+  std::string body = kCacheableBody;
+  body += std::to_string(i);
+  return llmsvc::make_cache_key("openai_chat", "http://x", body);
+}
+
+}  // namespace
+
+// The key of a cacheable request: canonical form of its wire body and SHA-256.
+static void BM_CacheKey(benchmark::State &state) {
+  for (auto _ : state)
+    benchmark::DoNotOptimize(
+        llmsvc::make_cache_key("openai_chat", "https://api.openai.com/v1/chat/completions",
+                               kCacheableBody));
+}
+BENCHMARK(BM_CacheKey);
+
+static void BM_MemoryCacheHit(benchmark::State &state) {
+  llmsvc::MemoryCache m(100000, int64_t(1) << 30);
+  for (int i = 0; i < 10000; ++i) m.put(nth_key(i), bench_reply(INT64_MAX));
+  llmsvc::CacheKey k = nth_key(5000);
+  llmsvc::CachedReply out;
+  for (auto _ : state) benchmark::DoNotOptimize(m.get(k, 0, out));
+}
+BENCHMARK(BM_MemoryCacheHit);
+
+// A hit read from a SQLite file of 10,000 entries (in the OS page cache).
+static void BM_SqliteCacheHit(benchmark::State &state) {
+  std::string path = "/tmp/llmsvc-bench-cache-" + std::to_string(getpid()) + ".db";
+  {
+    llmsvc::SqliteCache::Options o;
+    o.path = path;
+    std::string why;
+    auto c = llmsvc::SqliteCache::open(o, 0, why);
+    if (!c) {
+      state.SkipWithError(why.c_str());
+      return;
+    }
+    for (int i = 0; i < 10000; ++i) c->put(nth_key(i), bench_reply(INT64_MAX));
+    c->flush();
+    llmsvc::CachedReply out;
+    int64_t i = 0;
+    for (auto _ : state) {
+      benchmark::DoNotOptimize(c->get(nth_key(i % 10000), 1, out));
+      ++i;
+    }
+  }
+  for (const char *suffix : {"", "-wal", "-shm"}) unlink((path + suffix).c_str());
+}
+BENCHMARK(BM_SqliteCacheHit);
 
 BENCHMARK_MAIN();

@@ -72,11 +72,14 @@ CacheKey make_cache_key(std::string_view provider, std::string_view url, std::st
   std::string canonical;
   if (!canonical_body(body, canonical)) canonical.assign(body);
   static constexpr std::string_view kTag = "llmsvc-cache-v1\n";
+  // Fetched once: an implicit fetch per digest costs more than hashing a small body.
+  static EVP_MD *const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  if (!sha256) throw std::runtime_error("libcrypto has no SHA-256");
   CacheKey key;
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   if (!ctx) throw std::bad_alloc();
   unsigned int len = 0;
-  bool ok = EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
+  bool ok = EVP_DigestInit_ex(ctx, sha256, nullptr) == 1 &&
             EVP_DigestUpdate(ctx, kTag.data(), kTag.size()) == 1 &&
             EVP_DigestUpdate(ctx, provider.data(), provider.size()) == 1 &&
             EVP_DigestUpdate(ctx, "\n", 1) == 1 &&
