@@ -732,6 +732,13 @@ void Engine::account(Pending *p, const ProviderReply &reply) {
   if (cost < 0) cost = config_.prices.cost_pico(p->spec.model, u);
   if (cost < 0) p->cost_unknown = true;
   else p->cost_pico += cost;
+  if (!p->attempts.empty()) {
+    Attempt &a = p->attempts.back();
+    a.has_usage = true;
+    a.prompt_tokens += u.prompt;
+    a.completion_tokens += u.completion;
+    a.cost_pico = cost < 0 ? -1 : std::max<int64_t>(a.cost_pico, 0) + cost;
+  }
 }
 
 void Engine::finish(Pending *p, llmsvc_error_kind kind, std::string message, int64_t now,
@@ -1065,6 +1072,15 @@ llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
       w.String(backoff_source_name(a.backoff_source));
     }
     write_opt_str(w, "request_id", a.request_id);
+    if (a.has_usage) {
+      w.Key("prompt_tokens");
+      w.Int64(a.prompt_tokens);
+      w.Key("completion_tokens");
+      w.Int64(a.completion_tokens);
+      w.Key("cost_nano_usd");
+      if (a.cost_pico >= 0) w.Int64(a.cost_pico / 1000);
+      else w.Null();
+    }
     w.EndObject();
   }
   w.EndArray();

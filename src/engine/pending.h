@@ -29,6 +29,11 @@ struct Attempt {
   int64_t backoff_ns = 0;  // the wait that followed this attempt
   BackoffSource backoff_source = BackoffSource::kNone;
   std::string request_id;  // the provider's x-request-id
+  // What this attempt's reply used and cost (a reply that failed its schema was paid too).
+  bool has_usage = false;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  int64_t cost_pico = -1;  // -1: unknown or nothing used
 };
 
 struct Pending : HeapObject {

@@ -88,6 +88,13 @@ TEST(StructuredOutput, MismatchRetriedOnceThenReportedWithItsPointer) {
     // Both attempts were paid for: the usage covers both.
     rapidjson::Document s = emu.stats("sk-json-retry");
     EXPECT_EQ(i64(d["usage"], "completion_tokens"), i64(s, "completion_tokens"));
+    // Each attempt carries its own share, so spend times retries is visible.
+    const rapidjson::Value &a0 = d["attempts"][0], &a1 = d["attempts"][1];
+    EXPECT_GT(i64(a0, "cost_nano_usd"), 0);
+    EXPECT_GT(i64(a1, "cost_nano_usd"), 0);
+    EXPECT_EQ(i64(a0, "cost_nano_usd") + i64(a1, "cost_nano_usd"), i64(d, "cost_nano_usd"));
+    EXPECT_EQ(i64(a0, "completion_tokens") + i64(a1, "completion_tokens"),
+              i64(d["usage"], "completion_tokens"));
   }
   Client client(emu.config("sk-json-fail", R"("retry":{"schema_retries":0})"));
   Completed c = client.generate(with_schema("gpt-4o-mini"));
