@@ -147,16 +147,16 @@ std::vector<std::string> Console::status_lines(const RunTotals &t, const Value *
                          t.processed(), of.c_str(), t.ok, t.failed, t.invalid, t.skipped);
   std::string flight = fmt("%" PRId64 " in flight, %" PRId64 " queued", int_member(req, "in_flight"),
                            int_member(req, "queued") + int_member(req, "backing_off"));
+  std::string e = eta(t, now);
+  flight += (e.empty() ? "" : ", " + e) + ", elapsed " + duration(elapsed);
   std::string rates =
       "requests " + gate(m, "requests_sent_per_minute", int_member(limits, "rpm"),
                          "window_requests_used", "window_requests_cap", "req") +
       ", tokens " + gate(m, "tokens_sent_per_minute", int_member(limits, "tpm"),
                          "window_tokens_used", "window_tokens_cap", "tok");
   std::string cost = "cost " + money(member(member(member(m, "usage"), "total"), "cost_nano_usd")) +
-                     fmt(", cache hits %" PRIu64 ", elapsed %s", t.cache_hits, duration(elapsed).c_str());
-  std::string e = eta(t, now);
-  if (!e.empty()) cost += ", " + e;
-  return {"llmsvc run: " + done, "  " + flight + "; " + rates, "  " + cost};
+                     fmt(", cache hits %" PRIu64, t.cache_hits);
+  return {"llmsvc run: " + done, "  " + flight, "  " + rates, "  " + cost};
 }
 
 void Console::show(const RunTotals &t, const Value *metrics, Clock::time_point now) {
@@ -209,8 +209,9 @@ std::string by_group(const Value *groups) {
   if (!groups || !groups->IsObject()) return s;
   for (const auto &kv : groups->GetObject()) {
     const Value &g = kv.value;
-    s += fmt("\n    %-24s %6" PRId64 " requests %10" PRId64 " tokens  %s", kv.name.GetString(),
-             int_member(&g, "requests"), int_member(&g, "total_tokens"),
+    s += fmt("\n    %-24s %6" PRId64 " ok of %6" PRId64 " requests %10" PRId64 " tokens  %s",
+             kv.name.GetString(), int_member(&g, "succeeded"), int_member(&g, "requests"),
+             int_member(&g, "total_tokens"),
              money(member(&g, "cost_nano_usd")).c_str());
     int64_t unpriced = int_member(&g, "unpriced_requests");
     if (unpriced > 0 && member(&g, "cost_nano_usd") && member(&g, "cost_nano_usd")->IsInt64())

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <memory>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <unordered_map>
@@ -22,6 +23,7 @@
 #include "llmsvc.h"
 
 #include "client_start.h"
+#include "json_util.h"
 #include "input.h"
 #include "output.h"
 #include "progress.h"
@@ -32,6 +34,12 @@ namespace llmsvc_cli {
 namespace {
 
 constexpr int kSubmitBurst = 256;  // lines submitted before completions are looked at again
+
+std::string format_seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g s", s);
+  return buf;
+}
 
 // SIGINT and SIGTERM arrive on a descriptor; blocked before the engine thread exists so
 // that no thread takes them asynchronously.
@@ -91,6 +99,9 @@ class Runner {
   void complete(llmsvc_result *r, void *payload);
   void write_line(const std::string &line);
   void on_signal(int sig);
+  void stop_admission();
+  int64_t library_in_flight();
+  void check_drained(Clock::time_point now);
   void cancel_all();
   void show_status(Clock::time_point now);
   int timeout_ms(Clock::time_point now) const;
@@ -222,8 +233,7 @@ void Runner::submit_line(const InputLine &line) {
   if (rc == LLMSVC_EJSON || rc == LLMSVC_ESCHEMA) return invalid(p.id_json, line.number, why, true);
   console_.message("llmsvc: the client refused a request: " + why + "; stopping");
   fatal_ = kExitConfig;
-  phase_ = Phase::draining;
-  grace_end_ = Clock::now();
+  cancel_all();
 }
 
 void Runner::submit_some() {
@@ -287,23 +297,49 @@ void Runner::cancel_all() {
     if (s.request_id != 0) llmsvc_client_cancel(client_.get(), s.request_id);
 }
 
+// The gates admit nothing more (at most one request per minute, the smallest allowance)
+// while the requests already sent finish.
+void Runner::stop_admission() {
+  llmsvc_client_set_limits(client_.get(), "{\"rpm\":1,\"window_ms\":60000}", nullptr);
+}
+
+int64_t Runner::library_in_flight() {
+  char *json = nullptr;
+  rapidjson::Document m;
+  if (llmsvc_client_metrics(client_.get(), &json, nullptr) == LLMSVC_OK) m.Parse(json);
+  llmsvc_free(json);
+  return m.IsObject() ? int_member(member(&m, "requests"), "in_flight", 1) : 1;
+}
+
 void Runner::on_signal(int sig) {
   bool second = signal_ != 0;
   signal_ = sig;
   if (second || o_.grace_s <= 0) {
     if (phase_ != Phase::cancelling) {
-      console_.message("llmsvc: interrupted again: cancelling " +
-                       std::to_string(totals_.pending) + " requests");
+      if (totals_.pending > 0)
+        console_.message("llmsvc: cancelling " + std::to_string(totals_.pending) + " requests");
       cancel_all();
     }
     return;
   }
+  if (phase_ != Phase::running) return;
   phase_ = Phase::draining;
   grace_end_ = Clock::now() + std::chrono::milliseconds(int64_t(o_.grace_s * 1000));
+  stop_admission();
   console_.message(std::string("llmsvc: ") + (sig == SIGINT ? "interrupted" : "terminated") +
-                   ": no new requests; waiting up to " + std::to_string(int(o_.grace_s + 0.5)) +
-                   " s for " + std::to_string(totals_.pending) +
-                   " in flight (interrupt again to cancel them)");
+                   ": sending no more requests; waiting up to " + format_seconds(o_.grace_s) +
+                   " for those in flight (interrupt again to cancel them)");
+}
+
+void Runner::check_drained(Clock::time_point now) {
+  if (phase_ != Phase::draining || totals_.pending == 0) return;
+  if (now >= grace_end_) {
+    console_.message("llmsvc: grace period over: cancelling " + std::to_string(totals_.pending) +
+                     " requests");
+    cancel_all();
+  } else if (library_in_flight() == 0) {
+    cancel_all();  // only requests that were never sent are left
+  }
 }
 
 void Runner::show_status(Clock::time_point now) {
@@ -334,12 +370,7 @@ void Runner::loop() {
     drain_completions();
     if ((input_done_ || phase_ != Phase::running || fatal_) && totals_.pending == 0) return;
     auto now = Clock::now();
-    if (phase_ == Phase::draining && now >= grace_end_) {
-      if (totals_.pending > 0 && signal_)
-        console_.message("llmsvc: grace period over: cancelling " +
-                         std::to_string(totals_.pending) + " requests");
-      cancel_all();
-    }
+    check_drained(now);
     if (console_.due(now)) show_status(now);
     pollfd fds[2] = {{signals_->fd(), POLLIN, 0}, {client_fd, POLLIN, 0}};
     if (poll(fds, 2, timeout_ms(now)) < 0 && errno != EINTR) return;
