@@ -84,7 +84,9 @@ std::string result_line(const std::string &id_json, uint64_t line, const char *j
   head(w, id_json, line);
   w.Key("ok");
   w.Bool(info->ok);
-  for (const char *name : {"model", "text", "json", "finish_reason", "error"}) copy(w, doc, name);
+  copy(w, doc, "model");
+  if (!member(&doc, "json")) copy(w, doc, "text");  // structured output: the document says it all
+  for (const char *name : {"json", "finish_reason", "error"}) copy(w, doc, name);
   copy(w, doc, "usage", true);
   copy(w, doc, "cost_nano_usd", true);
   attempts(w, doc, attempts_full);
