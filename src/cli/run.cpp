@@ -97,7 +97,7 @@ class Runner {
   void invalid(const std::string &id_json, uint64_t line, const std::string &why, bool write);
   void drain_completions();
   void complete(llmsvc_result *r, void *payload);
-  void write_line(const std::string &line);
+  bool write_line(const std::string &line);
   void on_signal(int sig);
   void stop_admission();
   int64_t library_in_flight();
@@ -179,13 +179,14 @@ int Runner::prepare() {
   return kExitOk;
 }
 
-void Runner::write_line(const std::string &line) {
-  if (fatal_) return;
+bool Runner::write_line(const std::string &line) {
+  if (fatal_ == kExitIo) return false;
   std::string err = output_.append(line);
-  if (err.empty()) return;
+  if (err.empty()) return true;
   console_.message("llmsvc: " + err + "; stopping");
   fatal_ = kExitIo;
   cancel_all();
+  return false;
 }
 
 void Runner::invalid(const std::string &id_json, uint64_t line, const std::string &why,
@@ -269,8 +270,8 @@ void Runner::complete(llmsvc_result *r, void *payload) {
   ResultInfo info;
   std::string line = result_line(s.id_json, s.line, json, len, o_.attempts_full, &info);
   llmsvc_result_free(r);
-  if (!info.keep) return;  // cancelled or shut down: not written, so a resume runs it
-  write_line(line);
+  // Cancelled or shut down: not written, so that a resume runs it.
+  if (!info.keep || !write_line(line)) return;
   if (info.ok) {
     ++totals_.ok;
   } else {
