@@ -250,10 +250,10 @@ std::string summary_text(const SummaryInput &s) {
              number_member(lat, "max"));
   const Value *att = member(m, "attempts");
   std::string causes = kinds(member(att, "errors_by_kind"));
-  out += fmt("  attempts %" PRId64 ", retries %" PRId64 "%s%s%s; backoff %s client (%" PRId64
+  out += fmt("  attempts %" PRId64 ", retries %" PRId64 "%s%s; backoff %s client (%" PRId64
              "), %s server (%" PRId64 ")\n",
-             int_member(att, "total"), int_member(att, "retries"), causes.empty() ? "" : " (",
-             causes.c_str(), causes.empty() ? "" : ")",
+             int_member(att, "total"), int_member(att, "retries"),
+             causes.empty() ? "" : "; failed attempts: ", causes.c_str(),
              duration(double(int_member(att, "backoff_client_ms")) / 1000).c_str(),
              int_member(att, "backoffs_client"),
              duration(double(int_member(att, "backoff_server_ms")) / 1000).c_str(),
