@@ -64,5 +64,6 @@ print(f"least allowed   {ideal_ms} ms  -> {100 * (wall_ms - ideal_ms) / ideal_ms
       if ideal_ms else f"least allowed   0 ms")
 print(f"emulator        {stats['received']} received, {stats['rate_limited']} answered 429, "
       f"peak window {stats['peak_window_requests']} of {stats['req_cap']}")
-print(f"tool peak RSS   {summary['peak_rss_kib'] / 1024:.1f} MiB")
+print(f"tool            peak RSS {summary['peak_rss_kib'] / 1024:.1f} MiB, "
+      f"CPU {summary['cpu_s']:.2f} s ({1e6 * summary['cpu_s'] / n:.0f} us per request)")
 PY

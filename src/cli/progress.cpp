@@ -262,8 +262,8 @@ std::string summary_text(const SummaryInput &s) {
   out += "  cost " + money(member(member(usage, "total"), "cost_nano_usd")) + "; by model:" +
          by_group(member(usage, "by_model")) + "\n  by operation:" +
          by_group(member(usage, "by_operation")) + "\n";
-  out += fmt("  cache hits %" PRIu64 ", saved %s; peak RSS %.1f MiB\n", t.cache_hits,
-             cache_saved(t).c_str(), double(s.peak_rss_kib) / 1024);
+  out += fmt("  cache hits %" PRIu64 ", saved %s; peak RSS %.1f MiB, CPU %.2f s\n", t.cache_hits,
+             cache_saved(t).c_str(), double(s.peak_rss_kib) / 1024, s.cpu_s);
   out += "  results: " + s.output + (s.input_order ? " (input order)" : " (completion order)");
   if (s.signal) out += "; run again with the same -o to resume";
   return out + "\n";
@@ -298,6 +298,7 @@ std::string summary_json(const SummaryInput &s) {
   w.Key("cache_saved_nano_usd");
   if (t.cache_saved_unknown == 0) w.Int64(t.cache_saved_nano_usd); else w.Null();
   w.Key("peak_rss_kib"); w.Int64(s.peak_rss_kib);
+  w.Key("cpu_s"); w.Double(s.cpu_s);
   w.Key("metrics");
   if (s.metrics) s.metrics->Accept(w); else w.Null();
   w.EndObject();

@@ -86,6 +86,7 @@ struct SummaryInput {
   int signal = 0;  // SIGINT or SIGTERM when interrupted
   int exit_code = 0;
   long peak_rss_kib = 0;
+  double cpu_s = 0;  // user + system time of the whole process
 };
 
 /// The summary as text lines, for stderr.

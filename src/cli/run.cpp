@@ -416,6 +416,8 @@ int Runner::finish() {
   s.signal = signal_;
   s.exit_code = exit_code();
   s.peak_rss_kib = ru.ru_maxrss;
+  s.cpu_s = double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+            double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
   if (!o_.quiet) console_.message(summary_text(s));
   if (!o_.summary_json.empty()) {
     std::ofstream f(o_.summary_json, std::ios::trunc);
