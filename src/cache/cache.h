@@ -41,7 +41,7 @@ struct CacheKeyHash {
 bool canonical_body(std::string_view body, std::string &out);
 
 /// The key of a request: SHA-256 over a version tag, the provider's wire format, its
-/// endpoint and the canonical body. Trace ids, metadata, operation, priority and timeouts
+/// endpoint (or the cache's namespace) and the canonical body. Trace ids, metadata, operation, priority and timeouts
 /// never reach the body, so they never change the key.
 CacheKey make_cache_key(std::string_view provider, std::string_view url, std::string_view body);
 

@@ -160,6 +160,12 @@ std::string load_client_setup(const ClientOptions &o, ClientSetup *s) {
 void use_emulator(ClientSetup *s, const std::string &base_url) {
   set_string(s->doc, s->doc, "base_url", base_url);
   set_string(s->doc, s->doc, "api_key", "sk-emulator");
+  // The emulator listens on a new port each run: scope the cache to it, not to its URL,
+  // so that a second run finds what the first stored.
+  auto cache = s->doc.FindMember("cache");
+  if (cache != s->doc.MemberEnd() && cache->value.IsObject() &&
+      !cache->value.HasMember("namespace"))
+    set_string(s->doc, cache->value, "namespace", "llmsvc-emulator");
 }
 
 std::string config_json(const ClientSetup &s) { return to_json(s.doc); }

@@ -48,9 +48,11 @@ DocError parse_cache(const JsonValue &v, CacheConfig &c) {
   DocError err;
   if (!v.IsObject()) return {LLMSVC_ESCHEMA, "config.cache: expected an object"};
   ObjectReader r(v, "config.cache");
-  static const char *const known[] = {"policy", "memory", "sqlite", nullptr};
+  static const char *const known[] = {"policy", "memory", "sqlite", "namespace", nullptr};
   std::string policy;
-  if (!r.only(known, err) || !r.get_string("policy", policy, err)) return err;
+  if (!r.only(known, err) || !r.get_string("policy", policy, err) ||
+      !r.get_string("namespace", c.name_space, err))
+    return err;
   if (policy == "all") c.policy = CacheConfig::Policy::kAll;
   else if (policy.empty() || policy == "deterministic") c.policy = CacheConfig::Policy::kDeterministic;
   else

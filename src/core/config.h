@@ -34,6 +34,7 @@ struct RetryPolicy {
 struct CacheConfig {
   enum class Policy : uint8_t { kDeterministic, kAll };
   Policy policy = Policy::kDeterministic;  // which requests are cached without being asked
+  std::string name_space;  // what the key is scoped to instead of the endpoint's URL
   bool memory = false;
   int64_t memory_max_entries = 10000;
   int64_t memory_max_bytes = int64_t(64) << 20;

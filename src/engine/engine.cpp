@@ -246,7 +246,8 @@ void Engine::cache_lookup(Pending *p) {
                   (p->spec.temperature && *p->spec.temperature == 0.0);
   if (!eligible) return;
   p->cache.reset(new Pending::CacheState);
-  p->cache->key = make_cache_key(provider_->name(), provider_->url(),
+  const std::string &scope = cache_->config().name_space;
+  p->cache->key = make_cache_key(provider_->name(), scope.empty() ? provider_->url() : scope,
                                  std::string_view(p->body_text, p->body_len));
   if (mode != CacheMode::kRefresh)
     p->cache->hit = cache_->get(p->cache->key, clock_.wall_ms(), p->cache->reply);

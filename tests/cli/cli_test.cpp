@@ -389,3 +389,60 @@ TEST(CliRun, LiveProgressOnATerminal) {
   EXPECT_NE(screen.find("20 ok, 0 failed"), std::string::npos) << screen;
   EXPECT_EQ(ids_of(out), expected_ids(20));
 }
+
+TEST(CliCache, ASecondRunIsServedFromTheCacheFile) {
+  EmulatorProcess emu;
+  TempDir dir;
+  write_text(dir.path("in.jsonl"), batch(12, ", \"temperature\": 0"));
+  std::vector<std::string> common = {"--base-url", emu.base_url(), "--cache-db",
+                                     dir.path("cache.db"), "--quiet"};
+  auto args = [&](const std::string &out) {
+    std::vector<std::string> a = {"run", dir.path("in.jsonl"), "-o", dir.path(out)};
+    a.insert(a.end(), common.begin(), common.end());
+    return a;
+  };
+  Ran first = run_tool(args("first.jsonl"), env_for("k-cache"), dir);
+  ASSERT_EQ(first.code, 0) << first.err;
+  Ran second = run_tool(args("second.jsonl"), env_for("k-cache"), dir);
+  ASSERT_EQ(second.code, 0) << second.err;
+  EXPECT_EQ(stat_of(emu, "k-cache", "received"), 12);  // the second run sent nothing
+  std::vector<std::string> a = read_lines(dir.path("first.jsonl")),
+                           b = read_lines(dir.path("second.jsonl"));
+  ASSERT_EQ(a.size(), 12u);
+  ASSERT_EQ(b.size(), 12u);
+  for (size_t i = 0; i < a.size(); ++i) {
+    rapidjson::Document da = parse(a[i]), db = parse(b[i]);
+    EXPECT_FALSE(da["cache"]["hit"].GetBool()) << a[i];
+    EXPECT_TRUE(db["cache"]["hit"].GetBool()) << b[i];
+    EXPECT_STREQ(db["cache"]["source"].GetString(), "sqlite") << b[i];
+    EXPECT_STREQ(da["text"].GetString(), db["text"].GetString());
+    EXPECT_EQ(db["cost_nano_usd"].GetInt64(), 0);
+    EXPECT_EQ(db["cache"]["saved_cost_nano_usd"].GetInt64(), da["cost_nano_usd"].GetInt64());
+  }
+}
+
+TEST(CliCache, TwoRunsAtOnceShareOneCacheFile) {
+  EmulatorProcess emu;
+  TempDir dir;
+  write_text(dir.path("in.jsonl"), batch(40, ", \"temperature\": 0"));
+  auto args = [&](const std::string &out) {
+    return std::vector<std::string>{"run", dir.path("in.jsonl"), "-o", dir.path(out),
+                                    "--base-url", emu.base_url(), "--cache-db",
+                                    dir.path("shared.db"), "--quiet"};
+  };
+  {
+    Process one(args("one.jsonl"), env_for("k-two"), dir);
+    Process two(args("two.jsonl"), env_for("k-two"), dir);
+    EXPECT_EQ(one.wait(), 0) << one.err();
+    EXPECT_EQ(two.wait(), 0) << two.err();
+  }
+  EXPECT_EQ(ids_of(dir.path("one.jsonl")), expected_ids(40));
+  EXPECT_EQ(ids_of(dir.path("two.jsonl")), expected_ids(40));
+  int64_t sent = stat_of(emu, "k-two", "received");
+  EXPECT_GE(sent, 40);
+  EXPECT_LE(sent, 80);
+  Ran third = run_tool(args("three.jsonl"), env_for("k-two"), dir);
+  ASSERT_EQ(third.code, 0) << third.err;
+  EXPECT_EQ(stat_of(emu, "k-two", "received"), sent);  // every answer was in the file
+  EXPECT_EQ(count_of(read_text(dir.path("three.jsonl")), "\"hit\":true"), 40u);
+}
