@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # How close `llmsvc run` gets to the time its rate limit allows.
 #
-#   bench/cli_batch.sh [N [RPM [WINDOW_MS]]]     (defaults: 10000 30000 1000)
+#   bench/cli_batch.sh [N [RPM [WINDOW_MS [CONCURRENCY]]]]  (defaults: 10000 30000 1000 64)
 #
 # Starts the emulator with a sliding window of WINDOW_MS and RPM requests per minute, runs
 # `llmsvc run` with the same limits over N generated requests, and reports the wall time
@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 n=${1:-10000}
 rpm=${2:-30000}
 window=${3:-1000}
+concurrency=${4:-64}  # 0: no limit (a whole window's allowance is sent at once)
 build=${BUILD_DIR:-build/release}
 if [ ! -x "$build/llmsvc" ] || [ ! -x "$build/llmsvc-emulator" ]; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLMSVC_BUILD_TESTS=OFF >/dev/null
@@ -44,6 +45,7 @@ key=sk-bench-$$
 start=$(date +%s%N)
 OPENAI_API_KEY=$key "$build/llmsvc" run "$work/in.jsonl" -o "$work/out.jsonl" --quiet \
   --base-url "http://127.0.0.1:$port/v1" --rpm "$rpm" --window-ms "$window" \
+  --concurrency "$concurrency" \
   --summary-json "$work/summary.json" || true
 end=$(date +%s%N)
 
