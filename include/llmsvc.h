@@ -92,7 +92,7 @@ typedef enum llmsvc_error_kind {
   LLMSVC_KIND_SHUT_DOWN = 14,         /**< "shut_down": the client closed before completion */
   LLMSVC_KIND_INVALID_REQUEST = 15,   /**< "invalid_request": rejected before sending */
   LLMSVC_KIND_PROTOCOL = 16,          /**< "protocol": the provider's reply made no sense */
-  LLMSVC_KIND_BUDGET_EXCEEDED = 17,   /**< "budget_exceeded" */
+  LLMSVC_KIND_BUDGET_EXCEEDED = 17,   /**< "budget_exceeded": a budget would be overrun; not sent */
   LLMSVC_KIND_SCHEMA_MISMATCH = 18,   /**< "schema_mismatch": output does not fit the schema */
   LLMSVC_KIND_INTERNAL = 19           /**< "internal": a bug in llmsvc */
 } llmsvc_error_kind;
@@ -239,6 +239,15 @@ LLMSVC_API int llmsvc_client_fd(llmsvc_client *client, int *out_fd);
  */
 LLMSVC_API int llmsvc_client_set_limits(llmsvc_client *client, const char *limits,
                                         llmsvc_error **out_err);
+
+/**
+ * Replaces the client's spending budgets at run time (a JSON array of budgets, see
+ * docs/schema.md; "[]" removes them all). A budget named like one already in force keeps
+ * what was spent under it. Applies to every request submitted after it returns.
+ * @return LLMSVC_OK, LLMSVC_EINVAL, LLMSVC_EJSON, LLMSVC_ESCHEMA, LLMSVC_EHANDLE
+ */
+LLMSVC_API int llmsvc_client_set_budgets(llmsvc_client *client, const char *budgets,
+                                         llmsvc_error **out_err);
 
 /**
  * One consistent snapshot of the client's metrics, usage and cost as a JSON document

@@ -245,6 +245,18 @@ int llmsvc_client_set_limits(llmsvc_client *client, const char *limits, llmsvc_e
   });
 }
 
+int llmsvc_client_set_budgets(llmsvc_client *client, const char *budgets,
+                              llmsvc_error **out_err) {
+  if (out_err) *out_err = nullptr;
+  if (int rc = check_client(client, out_err)) return rc;
+  if (!budgets) return fail(out_err, LLMSVC_EINVAL, "budgets is NULL");
+  return guarded(out_err, [&]() -> int {
+    std::string message;
+    int rc = client->engine->set_budgets(budgets, message);
+    return rc ? fail(out_err, rc, std::move(message)) : LLMSVC_OK;
+  });
+}
+
 int llmsvc_client_metrics(llmsvc_client *client, char **out_json, llmsvc_error **out_err) {
   if (out_err) *out_err = nullptr;
   if (!out_json) return fail(out_err, LLMSVC_EINVAL, "out_json is NULL");

@@ -4,7 +4,10 @@
 #include <cstdint>
 #include <string>
 
+#include <vector>
+
 #include "common/json.h"
+#include "gates/budgets.h"
 #include "usage/prices.h"
 
 namespace llmsvc {
@@ -68,6 +71,7 @@ struct Config {
   uint64_t seed = 0;                    // jitter seed; 0 = random
   PriceTable prices = PriceTable::builtin();
   CacheConfig cache;
+  std::vector<BudgetSpec> budgets;
 };
 
 /// Parses a configuration document; NULL or empty text gives the defaults. Environment

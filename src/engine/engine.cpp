@@ -17,6 +17,7 @@ namespace llmsvc {
 Engine::Engine(Config config, std::unique_ptr<ResponseCache> cache, const Clock &clock)
     : config_(std::move(config)), clock_(clock), cache_(std::move(cache)), gates_(config_.limits) {
   provider_ = make_provider(config_);
+  budgets_.configure(config_.budgets);
   multi_ = curl_multi_init();
   if (!multi_) throw std::bad_alloc();
   curl_multi_setopt(multi_, CURLMOPT_PIPELINING,
@@ -152,6 +153,19 @@ int Engine::set_limits(std::string_view limits_json, std::string &message) {
   return err.status;
 }
 
+int Engine::set_budgets(std::string_view budgets_json, std::string &message) {
+  JsonDoc doc;
+  DocError err = parse_json(doc, budgets_json, "budgets");
+  std::vector<BudgetSpec> specs;
+  if (!err) err = parse_budgets(doc, "budgets", specs);
+  if (err) {
+    message = err.message;
+    return err.status;
+  }
+  run_on_engine([&] { budgets_.configure(std::move(specs)); });
+  return LLMSVC_OK;
+}
+
 std::string Engine::metrics_json() {
   std::string out;
   run_on_engine([&] { out = snapshot(clock_.steady_ns()); });
@@ -233,7 +247,22 @@ void Engine::accept(Pending *p, int64_t now) {
   metrics_.submitted();
   if (p->deadline_ns != kNever) timers_.emplace(p->deadline_ns, p->id, 1);
   if (p->cache && cache_accept(p, now)) return;
+  if (!budgets_.empty() && !admit_budgets(p, now)) return;
   enqueue(p, now);
+}
+
+bool Engine::admit_budgets(Pending *p, int64_t now) {
+  // The most it may use: its prompt and its output bound (the client's default bound when
+  // the request sets none), priced at the model's rates.
+  int64_t out = p->reserved.output > 0 ? p->reserved.output : config_.default_max_output_tokens;
+  TokenUsage most{p->reserved.input, out, 0, 0, 0};
+  int64_t cost = config_.prices.cost_pico(p->spec.model, most);
+  std::string why;
+  if (budgets_.admit(now, p->spec.operation, p->spec.model, most.prompt + most.completion, cost,
+                     p->budget_holds, why))
+    return true;
+  finish(p, LLMSVC_KIND_BUDGET_EXCEEDED, std::move(why), now);
+  return false;
 }
 
 void Engine::cache_lookup(Pending *p) {
@@ -331,7 +360,7 @@ void Engine::settle_followers(Pending *p, llmsvc_error_kind kind, const std::str
       next->cache->followers.push_back(f);
     }
     cache_counters_.waiting += int64_t(followers.size()) - 1;
-    enqueue(next, now);
+    if (budgets_.empty() || admit_budgets(next, now)) enqueue(next, now);
     return;
   }
   for (Pending *f : followers) {
@@ -772,6 +801,9 @@ void Engine::finish(Pending *p, llmsvc_error_kind kind, std::string message, int
   p->overhead_ns += steady_now_ns() - t0;
   std::unique_ptr<Pending> owned(p);
   live_.erase(p->id);
+  if (!p->budget_holds.empty())
+    budgets_.settle(now, p->budget_holds, p->has_usage ? p->usage.prompt + p->usage.completion : 0,
+                    !p->has_usage ? 0 : cost);
   // A leader stores its reply before its result is written, so the result can say so.
   bool leader = false;
   std::unique_ptr<CachedReply> cached;
@@ -1125,6 +1157,10 @@ std::string Engine::snapshot(int64_t now) {
   w.Int64(clock_.wall_ms());
   metrics_.write(w, now, g, gates_);
   if (cache_) write_cache_stats(w);
+  if (!budgets_.empty()) {
+    w.Key("budgets");
+    budgets_.write(w, now);
+  }
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
 }

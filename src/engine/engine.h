@@ -53,6 +53,8 @@ class Engine final : private StreamSink {
              llmsvc_delta_cb delta_cb = nullptr);
   int cancel(uint64_t id);
   int set_limits(std::string_view limits_json, std::string &message);
+  /// Replaces the budgets (a JSON array); spending of budgets kept by name carries over.
+  int set_budgets(std::string_view budgets_json, std::string &message);
   std::string metrics_json();
   /// Refuses new work, completes everything pending with "shut down", stops the thread.
   void close();
@@ -105,6 +107,8 @@ class Engine final : private StreamSink {
   void settle_followers(Pending *p, llmsvc_error_kind kind, const std::string &message,
                         const CachedReply *cached, int64_t now);
   void write_cache_stats(JsonWriter &w) const;
+  /// Takes the request's estimate from every budget that applies, or fails it at once.
+  bool admit_budgets(Pending *p, int64_t now);
   int poll_timeout_ms(int64_t now) const;
   std::string redact(std::string s) const;
   llmsvc_result *build_result(Pending *p, llmsvc_error_kind kind, const std::string &message,
@@ -131,6 +135,7 @@ class Engine final : private StreamSink {
   std::vector<Task> tasks_local_;
   bool stopping_ = false;
   Gates gates_;
+  Budgets budgets_;
   Metrics metrics_;
   std::unordered_map<uint64_t, Pending *> live_;
   std::map<uint64_t, Pending *> waiting_;  // (priority, id) -> waiting at the gates

@@ -10,6 +10,7 @@
 #include "cache/cache.h"
 #include "common/alloc.h"
 #include "common/json.h"
+#include "gates/budgets.h"
 #include "core/request.h"
 #include "llmsvc.h"
 #include "providers/provider.h"
@@ -107,6 +108,9 @@ struct Pending : HeapObject {
     bool stored = false;
   };
   std::unique_ptr<CacheState> cache;
+
+  // What it holds of the client's budgets until it completes.
+  std::vector<Budgets::Hold> budget_holds;
 
   uint64_t queue_key() const { return (uint64_t(spec.priority) << 56) | id; }
 };
