@@ -18,6 +18,14 @@ inline int64_t int_member(const JsonValue &obj, const char *name) {
   return it != obj.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : 0;
 }
 
+/// A member of an object; null when `obj` is not an object (a reply may put any JSON where
+/// an object is expected) or has no such member.
+inline const JsonValue *member(const JsonValue &obj, const char *name) {
+  if (!obj.IsObject()) return nullptr;
+  auto it = obj.FindMember(name);
+  return it != obj.MemberEnd() ? &it->value : nullptr;
+}
+
 /// A string member of an object, empty when absent or not a string.
 inline std::string str_member(const JsonValue &obj, const char *name) {
   if (!obj.IsObject()) return {};

@@ -185,3 +185,17 @@ TEST(Anthropic, StructuredOutputThroughOneForcedTool) {
   EXPECT_EQ(r.text, R"({"name":"Rex"})");
   EXPECT_EQ(r.finish_reason, "tool_use");
 }
+
+TEST(Anthropic, StreamMessageStartWhoseMessageIsNotAnObject) {
+  // Found by fuzz_anthropic: a message_start whose "message" is a string was read as an
+  // object.
+  AnthropicProvider p(config());
+  StreamState st;
+  std::string delta;
+  ProviderError err;
+  EXPECT_TRUE(p.on_stream_event({"message_start", R"({"message":"model"})"}, st, delta, err));
+  EXPECT_TRUE(p.on_stream_event({"message_start", R"({"message":{"id":"m1","usage":3}})"}, st,
+                                delta, err));
+  EXPECT_EQ(st.reply.response_id, "m1");
+  EXPECT_EQ(st.reply.usage.prompt, 0);
+}
