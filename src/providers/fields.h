@@ -40,7 +40,7 @@ inline int64_t parse_count(std::string_view v) {
   bool any = false;
   for (char c : v) {
     if (c == ' ' || c == '\r' || c == '\n') continue;
-    if (c < '0' || c > '9' || x > INT64_MAX / 10) return -1;
+    if (c < '0' || c > '9' || x > (INT64_MAX - (c - '0')) / 10) return -1;
     x = x * 10 + (c - '0');
     any = true;
   }
