@@ -168,11 +168,11 @@ bool JsonSchema::validate(std::string_view text, SchemaViolation &out) const {
   }
   rapidjson::SchemaValidator validator(*impl_->schema);
   if (doc.Accept(validator)) return true;
+  // Plain JSON pointers: the URI-fragment form percent-encodes through a UTF-8 decoder that
+  // reads past the end of a name that is not UTF-8 (the output may carry any bytes).
   rapidjson::StringBuffer where;
-  validator.GetInvalidDocumentPointer().StringifyUriFragment(where);
-  std::string pointer = where.GetString();
-  if (!pointer.empty() && pointer[0] == '#') pointer.erase(0, 1);  // a plain JSON pointer
-  out.pointer = pointer;
+  validator.GetInvalidDocumentPointer().Stringify(where);
+  out.pointer = where.GetString();
   out.keyword = validator.GetInvalidSchemaKeyword();
   if (out.keyword == "required") {
     // Name the first missing property: that is where the document falls short.
@@ -191,9 +191,9 @@ bool JsonSchema::validate(std::string_view text, SchemaViolation &out) const {
     }
   }
   rapidjson::StringBuffer rule;
-  validator.GetInvalidSchemaPointer().StringifyUriFragment(rule);
+  validator.GetInvalidSchemaPointer().Stringify(rule);
   out.message = "the output does not match the schema at \"" + out.pointer + "\" (" +
-                out.keyword + ", schema " + rule.GetString() + ")";
+                out.keyword + ", schema #" + rule.GetString() + ")";
   return false;
 }
 

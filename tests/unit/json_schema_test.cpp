@@ -116,3 +116,16 @@ TEST(JsonSchema, PatternsThatRepeatTooMuchAreRefused) {
   SchemaViolation v;
   EXPECT_TRUE(s->validate(R"("abbabbbabbx{")", v)) << v.message;
 }
+
+TEST(JsonSchema, PointerToANameThatIsNotUtf8) {
+  // Found by fuzz_json_schema: the pointer to a violation was written in URI-fragment
+  // form, whose UTF-8 decoder read past the end of a member name that is not UTF-8.
+  auto s = compile(R"({"type":"object","properties":{"a b":{"type":"string"}},"additionalProperties":false})");
+  SchemaViolation v;
+  EXPECT_FALSE(s->validate("{\"x\xf1\":1}", v));
+  EXPECT_EQ(v.pointer, "/x\xf1");
+  EXPECT_EQ(v.keyword, "additionalProperties");
+  EXPECT_FALSE(s->validate(R"({"a b":1})", v));
+  EXPECT_EQ(v.pointer, "/a b");  // a JSON pointer, not percent-encoded
+  EXPECT_NE(v.message.find("schema #/properties/a b"), std::string::npos) << v.message;
+}
