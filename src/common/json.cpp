@@ -68,7 +68,9 @@ bool ObjectReader::get_int(const char *name, int64_t &out, DocError &err, int64_
   int64_t x;
   if (v->IsInt64()) {
     x = v->GetInt64();
-  } else if (v->IsDouble() && v->GetDouble() == double(int64_t(v->GetDouble()))) {
+  } else if (constexpr double kTwo63 = 9223372036854775808.0;  // converting beyond is undefined
+             v->IsDouble() && v->GetDouble() >= -kTwo63 && v->GetDouble() < kTwo63 &&
+             v->GetDouble() == double(int64_t(v->GetDouble()))) {
     x = int64_t(v->GetDouble());
   } else {
     return fail(err, path(name) + ": expected an integer, got " + json_type_name(*v));

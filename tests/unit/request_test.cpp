@@ -139,3 +139,19 @@ TEST(Config, ProviderFollowsTheModelWhenNotNamed) {
     EXPECT_EQ(cfg.provider, c.provider) << c.json;
   }
 }
+
+TEST(Request, IntegerFieldsBeyondInt64AreErrors) {
+  // Found by fuzz_request: an integer written as a number too large for int64 was
+  // converted to int64 before being checked (undefined behaviour).
+  for (const char *json : {R"({"model":"m","prompt":"x","max_tokens":-922337203685477580816})",
+                           R"({"model":"m","prompt":"x","timeout_ms":1e30})",
+                           R"({"model":"m","prompt":"x","seed":9223372036854775808})"}) {
+    RequestSpec r;
+    DocError err = parse_request(json, "", r);
+    EXPECT_EQ(err.status, LLMSVC_ESCHEMA) << json;
+  }
+  RequestSpec r;
+  ASSERT_FALSE(parse_request(R"({"model":"m","prompt":"x","timeout_ms":5e3,"seed":-9223372036854775808})", "", r));
+  EXPECT_EQ(r.timeout_ms, 5000);
+  EXPECT_EQ(*r.seed, INT64_MIN);
+}
