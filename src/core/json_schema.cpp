@@ -157,6 +157,13 @@ std::shared_ptr<const JsonSchema> JsonSchema::compile(const JsonValue &schema,
 
 bool JsonSchema::validate(std::string_view text, SchemaViolation &out) const {
   rapidjson::Document doc;
+  if (too_deep(text)) {
+    out.pointer.clear();
+    out.keyword = "json";
+    out.message = "the output is not JSON this library reads: nested deeper than " +
+                  std::to_string(kMaxJsonDepth) + " levels";
+    return false;
+  }
   doc.Parse(text.data(), text.size());
   if (doc.HasParseError()) {
     out.pointer.clear();

@@ -129,3 +129,10 @@ TEST(JsonSchema, PointerToANameThatIsNotUtf8) {
   EXPECT_EQ(v.pointer, "/a b");  // a JSON pointer, not percent-encoded
   EXPECT_NE(v.message.find("schema #/properties/a b"), std::string::npos) << v.message;
 }
+
+TEST(JsonSchema, OutputNestedTooDeeplyIsAMismatchNotAStackOverflow) {
+  auto s = compile(R"({"type":"array"})");
+  SchemaViolation v;
+  EXPECT_FALSE(s->validate(std::string(300000, '[') + std::string(300000, ']'), v));
+  EXPECT_EQ(v.keyword, "json");
+}

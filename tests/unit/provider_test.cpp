@@ -193,3 +193,17 @@ TEST(OpenAIChat, StreamChunkWhoseChoiceIsNotAnObject) {
   EXPECT_TRUE(p.on_stream_event({"", R"({"choices":[{"delta":"Hi"}]})"}, st, delta, err));
   EXPECT_EQ(delta, "");
 }
+
+TEST(OpenAIChat, RepliesNestedTooDeeplyAreErrorsNotStackOverflows) {
+  OpenAIChatProvider p(config());
+  std::string deep(300000, '[');
+  ProviderReply r;
+  std::string why;
+  EXPECT_FALSE(p.parse_reply(deep, r, why));
+  EXPECT_NE(why.find("deeper"), std::string::npos) << why;
+  EXPECT_EQ(p.parse_error("{\"error\":" + deep).message, "");
+  StreamState st;
+  std::string delta;
+  ProviderError err;
+  EXPECT_FALSE(p.on_stream_event({"", "{\"a\":" + deep}, st, delta, err));
+}

@@ -155,3 +155,17 @@ TEST(Request, IntegerFieldsBeyondInt64AreErrors) {
   EXPECT_EQ(r.timeout_ms, 5000);
   EXPECT_EQ(*r.seed, INT64_MIN);
 }
+
+TEST(Request, DocumentsNestedTooDeeplyAreErrorsNotStackOverflows) {
+  // RapidJSON's parser recurses once per level: a document of 300,000 '[' overflowed the
+  // stack. Found with the fuzz targets by an input longer than their runs try.
+  std::string deep = R"({"model":"m","prompt":"x","metadata":)" + std::string(300000, '[') +
+                     std::string(300000, ']') + "}";
+  RequestSpec r;
+  DocError err = parse_request(deep, "", r);
+  EXPECT_EQ(err.status, LLMSVC_EJSON);
+  EXPECT_NE(err.message.find("nested deeper than 512"), std::string::npos) << err.message;
+  std::string ok = R"({"model":"m","prompt":"x","metadata":{"a":)" + std::string(500, '[') +
+                   "\"[[[[\"" + std::string(500, ']') + "}}";
+  EXPECT_FALSE(parse_request(ok, "", r));
+}
