@@ -6,7 +6,29 @@
 
 namespace llmsvc {
 
+bool too_deep(std::string_view text) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
 DocError parse_json(JsonDoc &doc, std::string_view text, const char *what) {
+  if (too_deep(text))
+    return {LLMSVC_EJSON, std::string(what) + " is not valid JSON: nested deeper than " +
+                              std::to_string(kMaxJsonDepth) + " levels"};
   doc.Parse(text.data(), text.size());
   if (!doc.HasParseError()) return {};
   return {LLMSVC_EJSON, std::string(what) + " is not valid JSON: " +
@@ -68,7 +90,9 @@ bool ObjectReader::get_int(const char *name, int64_t &out, DocError &err, int64_
   int64_t x;
   if (v->IsInt64()) {
     x = v->GetInt64();
-  } else if (v->IsDouble() && v->GetDouble() == double(int64_t(v->GetDouble()))) {
+  } else if (constexpr double kTwo63 = 9223372036854775808.0;  // converting beyond is undefined
+             v->IsDouble() && v->GetDouble() >= -kTwo63 && v->GetDouble() < kTwo63 &&
+             v->GetDouble() == double(int64_t(v->GetDouble()))) {
     x = int64_t(v->GetDouble());
   } else {
     return fail(err, path(name) + ": expected an integer, got " + json_type_name(*v));

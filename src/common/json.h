@@ -57,6 +57,12 @@ struct DocError {
   explicit operator bool() const { return status != 0; }
 };
 
+/// Documents nest at most this deep. RapidJSON's parser, its writer and its schema validator
+/// recurse once per level: a reply of a million '[' would overflow the stack.
+constexpr size_t kMaxJsonDepth = 512;
+/// Whether `text` nests arrays and objects deeper than kMaxJsonDepth (strings skipped).
+bool too_deep(std::string_view text);
+
 /// Parses `text` into `doc`; on failure describes the offset and the reason.
 DocError parse_json(JsonDoc &doc, std::string_view text, const char *what);
 

@@ -3,6 +3,10 @@
 #include <rapidjson/error/en.h>
 #include <rapidjson/schema.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 namespace llmsvc {
 
 namespace {
@@ -47,6 +51,81 @@ void to_draft4(rapidjson::Value &v, rapidjson::Document::AllocatorType &a) {
   }
 }
 
+// RapidJSON's regex copies a repeated operand once per count: "a{1000}" is a thousand
+// states, "(a{1000}){1000}" a million, and a few nested counts exhaust memory. This bounds
+// the states a pattern would build, without building them.
+double pattern_states(std::string_view p) {
+  std::vector<double> open{0};  // states of each open group
+  double last = 0;              // states of the operand just read
+  for (size_t i = 0; i < p.size(); ++i) {
+    char c = p[i];
+    if (c == '(') {
+      open.push_back(0);
+      last = 0;
+      continue;
+    }
+    if (c == ')' && open.size() > 1) {
+      last = open.back();
+      open.pop_back();
+      open.back() += last;
+      continue;
+    }
+    if (c == '{') {
+      double n = 0, m = -1;
+      size_t j = i + 1;
+      for (; j < p.size() && p[j] >= '0' && p[j] <= '9'; ++j) n = n * 10 + (p[j] - '0');
+      if (j < p.size() && p[j] == ',') {
+        m = n + 1;  // "{n,}": n copies and a loop
+        if (j + 1 < p.size() && p[j + 1] >= '0' && p[j + 1] <= '9') m = 0;
+        for (++j; j < p.size() && p[j] >= '0' && p[j] <= '9'; ++j) m = m * 10 + (p[j] - '0');
+      }
+      if (j > i + 1) {  // the copies are made before the closing '}' is even looked for
+        double copies = std::max(n, m);
+        open.back() += last * (copies - 1);
+        last *= copies;
+        i = j < p.size() && p[j] == '}' ? j : j - 1;
+        continue;
+      }
+    }
+    if (c == '\\') ++i;
+    if (c == '[') {
+      while (i + 1 < p.size() && p[i + 1] != ']') i += p[i + 1] == '\\' ? 2 : 1;
+      ++i;
+    }
+    last = 1;
+    open.back() += 1;
+  }
+  double total = 0;
+  for (double s : open) total += s;
+  return total;
+}
+
+constexpr double kMaxPatternStates = 100000;
+
+// The first pattern (a "pattern" value or a "patternProperties" name) that would build
+// more than kMaxPatternStates states; null when none does.
+const rapidjson::Value *oversized_pattern(const rapidjson::Value &v) {
+  if (v.IsArray()) {
+    for (const auto &x : v.GetArray())
+      if (const rapidjson::Value *p = oversized_pattern(x)) return p;
+    return nullptr;
+  }
+  if (!v.IsObject()) return nullptr;
+  for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m) {
+    if (m->name == "enum" || m->name == "default" || m->name == "examples") continue;
+    auto big = [](const rapidjson::Value &s) {
+      return pattern_states({s.GetString(), s.GetStringLength()}) > kMaxPatternStates;
+    };
+    if (m->name == "pattern" && m->value.IsString() && big(m->value)) return &m->value;
+    if (m->name == "patternProperties" && m->value.IsObject()) {
+      for (auto k = m->value.MemberBegin(); k != m->value.MemberEnd(); ++k)
+        if (big(k->name)) return &k->name;
+    }
+    if (const rapidjson::Value *p = oversized_pattern(m->value)) return p;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 struct JsonSchema::Impl {
@@ -66,12 +145,25 @@ std::shared_ptr<const JsonSchema> JsonSchema::compile(const JsonValue &schema,
   std::shared_ptr<JsonSchema> s(new JsonSchema());
   s->impl_->source.CopyFrom(schema, s->impl_->source.GetAllocator());
   to_draft4(s->impl_->source, s->impl_->source.GetAllocator());
+  if (const rapidjson::Value *p = oversized_pattern(s->impl_->source)) {
+    error = "the pattern \"" + std::string(p->GetString(), std::min<size_t>(p->GetStringLength(), 40)) +
+            "\" repeats too much (at most " + std::to_string(int64_t(kMaxPatternStates)) +
+            " regex states)";
+    return nullptr;
+  }
   s->impl_->schema = std::make_unique<rapidjson::SchemaDocument>(s->impl_->source);
   return s;
 }
 
 bool JsonSchema::validate(std::string_view text, SchemaViolation &out) const {
   rapidjson::Document doc;
+  if (too_deep(text)) {
+    out.pointer.clear();
+    out.keyword = "json";
+    out.message = "the output is not JSON this library reads: nested deeper than " +
+                  std::to_string(kMaxJsonDepth) + " levels";
+    return false;
+  }
   doc.Parse(text.data(), text.size());
   if (doc.HasParseError()) {
     out.pointer.clear();
@@ -83,11 +175,11 @@ bool JsonSchema::validate(std::string_view text, SchemaViolation &out) const {
   }
   rapidjson::SchemaValidator validator(*impl_->schema);
   if (doc.Accept(validator)) return true;
+  // Plain JSON pointers: the URI-fragment form percent-encodes through a UTF-8 decoder that
+  // reads past the end of a name that is not UTF-8 (the output may carry any bytes).
   rapidjson::StringBuffer where;
-  validator.GetInvalidDocumentPointer().StringifyUriFragment(where);
-  std::string pointer = where.GetString();
-  if (!pointer.empty() && pointer[0] == '#') pointer.erase(0, 1);  // a plain JSON pointer
-  out.pointer = pointer;
+  validator.GetInvalidDocumentPointer().Stringify(where);
+  out.pointer = where.GetString();
   out.keyword = validator.GetInvalidSchemaKeyword();
   if (out.keyword == "required") {
     // Name the first missing property: that is where the document falls short.
@@ -106,9 +198,9 @@ bool JsonSchema::validate(std::string_view text, SchemaViolation &out) const {
     }
   }
   rapidjson::StringBuffer rule;
-  validator.GetInvalidSchemaPointer().StringifyUriFragment(rule);
+  validator.GetInvalidSchemaPointer().Stringify(rule);
   out.message = "the output does not match the schema at \"" + out.pointer + "\" (" +
-                out.keyword + ", schema " + rule.GetString() + ")";
+                out.keyword + ", schema #" + rule.GetString() + ")";
   return false;
 }
 

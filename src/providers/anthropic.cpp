@@ -298,8 +298,8 @@ bool AnthropicProvider::on_stream_event(const StreamEvent &ev, StreamState &st,
     if (m == doc.MemberEnd()) return true;
     st.reply.response_id = str_member(m->value, "id");
     st.reply.model = str_member(m->value, "model");
-    auto u = m->value.FindMember("usage");
-    if (u != m->value.MemberEnd() && u->value.IsObject()) read_usage(u->value, st.reply.usage);
+    const JsonValue *u = member(m->value, "usage");
+    if (u && u->IsObject()) read_usage(*u, st.reply.usage);
   } else if (type == "message_delta") {
     auto d = doc.FindMember("delta");
     if (d != doc.MemberEnd()) st.reply.finish_reason = str_member(d->value, "stop_reason");

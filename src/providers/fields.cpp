@@ -12,6 +12,10 @@ namespace llmsvc {
 bool parse_object(ScratchDoc &scratch, std::string_view body, const char *what,
                   std::string &error) {
   JsonDoc &doc = scratch.doc();
+  if (too_deep(body)) {
+    error = std::string(what) + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels";
+    return false;
+  }
   doc.Parse(body.data(), body.size());
   if (doc.HasParseError() || !doc.IsObject()) {
     error = std::string(what) + " is not a JSON object";
@@ -47,6 +51,7 @@ void write_sampling(JsonWriter &w, const RequestSpec &req) {
 void parse_error_object(std::string_view body, ProviderError &e) {
   ScratchDoc scratch;
   JsonDoc &doc = scratch.doc();
+  if (too_deep(body)) return;
   doc.Parse(body.data(), body.size());
   if (doc.HasParseError() || !doc.IsObject()) return;
   auto err = doc.FindMember("error");

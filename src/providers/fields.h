@@ -11,11 +11,23 @@ struct curl_slist;
 
 namespace llmsvc {
 
-/// An integer member of an object, 0 when absent or not an integer.
+/// A token count member of an object: 0 when absent, not an integer or negative, and at
+/// most kMaxTokenCount, so that sums and costs of counts a reply makes up cannot overflow.
+constexpr int64_t kMaxTokenCount = int64_t(1) << 40;
 inline int64_t int_member(const JsonValue &obj, const char *name) {
   if (!obj.IsObject()) return 0;
   auto it = obj.FindMember(name);
-  return it != obj.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : 0;
+  if (it == obj.MemberEnd() || !it->value.IsInt64()) return 0;
+  int64_t v = it->value.GetInt64();
+  return v < 0 ? 0 : v > kMaxTokenCount ? kMaxTokenCount : v;
+}
+
+/// A member of an object; null when `obj` is not an object (a reply may put any JSON where
+/// an object is expected) or has no such member.
+inline const JsonValue *member(const JsonValue &obj, const char *name) {
+  if (!obj.IsObject()) return nullptr;
+  auto it = obj.FindMember(name);
+  return it != obj.MemberEnd() ? &it->value : nullptr;
 }
 
 /// A string member of an object, empty when absent or not a string.
@@ -32,7 +44,7 @@ inline int64_t parse_count(std::string_view v) {
   bool any = false;
   for (char c : v) {
     if (c == ' ' || c == '\r' || c == '\n') continue;
-    if (c < '0' || c > '9' || x > INT64_MAX / 10) return -1;
+    if (c < '0' || c > '9' || x > (INT64_MAX - (c - '0')) / 10) return -1;
     x = x * 10 + (c - '0');
     any = true;
   }

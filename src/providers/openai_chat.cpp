@@ -201,8 +201,7 @@ bool OpenAIChatProvider::on_stream_event(const StreamEvent &ev, StreamState &st,
   auto choices = doc.FindMember("choices");
   if (choices != doc.MemberEnd() && choices->value.IsArray() && !choices->value.Empty()) {
     const JsonValue &c = choices->value[0];
-    auto d = c.FindMember("delta");
-    if (d != c.MemberEnd()) delta = str_member(d->value, "content");
+    if (const JsonValue *d = member(c, "delta")) delta = str_member(*d, "content");
     std::string finish = str_member(c, "finish_reason");
     if (!finish.empty()) st.reply.finish_reason = std::move(finish);
   }

@@ -128,12 +128,12 @@ bool OpenAIResponsesProvider::parse_reply(std::string_view body, ProviderReply &
 
 bool OpenAIResponsesProvider::read_response(const JsonValue &doc, ProviderReply &out,
                                             std::string &error) {
-  auto output = doc.FindMember("output");
-  if (output == doc.MemberEnd() || !output->value.IsArray()) {
+  const JsonValue *output = member(doc, "output");
+  if (!output || !output->IsArray()) {
     error = "the reply has no output array";
     return false;
   }
-  for (const auto &item : output->value.GetArray()) {
+  for (const auto &item : output->GetArray()) {
     if (str_member(item, "type") != "message") continue;  // reasoning items carry no text
     auto content = item.FindMember("content");
     if (content == item.MemberEnd() || !content->value.IsArray()) continue;
@@ -198,8 +198,8 @@ bool OpenAIResponsesProvider::on_stream_event(const StreamEvent &ev, StreamState
   if (type == "response.failed" || type == "error") {
     auto resp = doc.FindMember("response");
     const JsonValue &holder = resp != doc.MemberEnd() ? resp->value : doc;
-    auto err = holder.FindMember("error");
-    const JsonValue &e = err != holder.MemberEnd() ? err->value : holder;
+    const JsonValue *err = member(holder, "error");
+    const JsonValue &e = err ? *err : holder;
     error.type = "server_error";
     error.code = str_member(e, "code");
     error.message = str_member(e, "message");

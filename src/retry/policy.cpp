@@ -115,7 +115,9 @@ int64_t parse_retry_after(std::string_view v, int64_t wall_now_s) {
   std::string date(v);
   time_t t = curl_getdate(date.c_str(), nullptr);
   if (t < 0) return -1;
-  return std::max<int64_t>(0, (int64_t(t) - wall_now_s) * kNsPerSec);
+  int64_t delta_s = int64_t(t) - wall_now_s;
+  if (delta_s > 1000000000) return -1;  // as with delta-seconds: beyond any real wait
+  return std::max<int64_t>(0, delta_s * kNsPerSec);
 }
 
 int64_t parse_rfc3339_from(std::string_view v, int64_t wall_now_ms) {
@@ -165,6 +167,7 @@ int64_t parse_rfc3339_from(std::string_view v, int64_t wall_now_ms) {
   tm.tm_sec = second;
   double unix_s = double(timegm(&tm) - offset_s) + frac;
   double delta_ns = (unix_s * 1000.0 - double(wall_now_ms)) * 1e6;
+  if (delta_ns > 9e18) return -1;  // does not fit in int64 ns (about 285 years away)
   return delta_ns <= 0 ? 0 : int64_t(delta_ns);
 }
 

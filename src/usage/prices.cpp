@@ -46,6 +46,11 @@ constexpr BuiltinPrice kBuiltin[] = {
     {"claude-3-haiku", 0.25, 0.03, 1.25, 0.30},
 };
 
+__extension__ typedef __int128 Wide;  // GCC and clang: exact products of two int64s
+
+// The largest price per token a price entry may give (1e18 pico-USD fits in int64).
+constexpr double kMaxUsdPerToken = 1e6;
+
 // USD per token to pico-USD per token, rounded to the nearest (prices have few digits).
 int64_t usd_to_pico(double usd) { return std::llround(usd * 1e12); }
 int64_t per_million_to_pico(double usd_per_million) { return std::llround(usd_per_million * 1e6); }
@@ -78,6 +83,8 @@ DocError PriceTable::merge(const JsonValue &doc, const std::string &path) {
       if (m == v.MemberEnd() || m->value.IsNull()) return {};
       if (!m->value.IsNumber() || m->value.GetDouble() < 0)
         return {LLMSVC_ESCHEMA, where + "." + field + ": expected a non-negative number"};
+      if (m->value.GetDouble() > kMaxUsdPerToken)  // pico-USD would not fit in int64
+        return {LLMSVC_ESCHEMA, where + "." + field + ": above 1000000 USD per token"};
       out = usd_to_pico(m->value.GetDouble());
       seen = true;
       return {};
@@ -134,8 +141,12 @@ int64_t cost_pico(const ModelPrice &p, const TokenUsage &u) {
   int64_t cached_rate = p.cached_input >= 0 ? p.cached_input : p.input;
   int64_t write_rate = p.cache_write >= 0 ? p.cache_write : p.input;
   int64_t reasoning_rate = p.reasoning_output >= 0 ? p.reasoning_output : p.output;
-  return fresh * p.input + cached * cached_rate + writes * write_rate +
-         (u.completion - reasoning) * p.output + reasoning * reasoning_rate;
+  // In 128 bits: a price of up to 1e18 times any int64 count cannot overflow there. A
+  // cost beyond int64 pico-USD (9.2 million USD) is unknown rather than wrapped.
+  Wide cost = Wide(fresh) * p.input + Wide(cached) * cached_rate +
+                  Wide(writes) * write_rate + Wide(u.completion - reasoning) * p.output +
+                  Wide(reasoning) * reasoning_rate;
+  return cost < 0 || cost > INT64_MAX ? -1 : int64_t(cost);
 }
 
 int64_t PriceTable::cost_pico(std::string_view model, const TokenUsage &u) const {

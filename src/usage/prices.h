@@ -46,7 +46,8 @@ class PriceTable {
   /// ("gpt-4o-2024-08-06" is priced as "gpt-4o"), with a "provider/" prefix stripped.
   const ModelPrice *find(std::string_view model) const;
 
-  /// Cost in pico-USD, or -1 when the model has no known price.
+  /// Cost in pico-USD, or -1 when the model has no known price (or the cost is beyond
+  /// int64 pico-USD).
   int64_t cost_pico(std::string_view model, const TokenUsage &u) const;
 
   size_t size() const { return prices_.size(); }

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "common/clock.h"
+#include "providers/fields.h"
 #include "retry/policy.h"
 
 using namespace llmsvc;
@@ -184,4 +185,35 @@ TEST(Anthropic, StructuredOutputThroughOneForcedTool) {
                             r, err));
   EXPECT_EQ(r.text, R"({"name":"Rex"})");
   EXPECT_EQ(r.finish_reason, "tool_use");
+}
+
+TEST(Anthropic, StreamMessageStartWhoseMessageIsNotAnObject) {
+  // Found by fuzz_anthropic: a message_start whose "message" is a string was read as an
+  // object.
+  AnthropicProvider p(config());
+  StreamState st;
+  std::string delta;
+  ProviderError err;
+  EXPECT_TRUE(p.on_stream_event({"message_start", R"({"message":"model"})"}, st, delta, err));
+  EXPECT_TRUE(p.on_stream_event({"message_start", R"({"message":{"id":"m1","usage":3}})"}, st,
+                                delta, err));
+  EXPECT_EQ(st.reply.response_id, "m1");
+  EXPECT_EQ(st.reply.usage.prompt, 0);
+}
+
+TEST(Anthropic, HugeOrNegativeUsageCountsAreClamped) {
+  // Input + cache read + cache write counts near INT64_MAX overflowed when added
+  // (undefined behaviour), and so did their cost. Counts are clamped to [0, 2^40].
+  AnthropicProvider p(config());
+  ProviderReply r;
+  std::string err;
+  ASSERT_TRUE(p.parse_reply(R"({"content":[],"model":"claude-sonnet-4-5","usage":{
+      "input_tokens":9223372036854775807,"cache_read_input_tokens":9223372036854775807,
+      "cache_creation_input_tokens":-5,"output_tokens":-1}})",
+                            r, err));
+  EXPECT_EQ(r.usage.prompt, 2 * kMaxTokenCount);
+  EXPECT_EQ(r.usage.cached, kMaxTokenCount);
+  EXPECT_EQ(r.usage.cache_write, 0);
+  EXPECT_EQ(r.usage.completion, 0);
+  EXPECT_GT(PriceTable::builtin().cost_pico(r.model, r.usage), 0);
 }

@@ -97,3 +97,42 @@ TEST(JsonSchema, RequestFieldValidatedAtSubmit) {
   err = parse_request(R"({"model":"m","prompt":"x","json_schema":{"schema":5}})", "", bad);
   EXPECT_NE(err.message.find("request.json_schema.schema: expected an object"), std::string::npos);
 }
+
+TEST(JsonSchema, PatternsThatRepeatTooMuchAreRefused) {
+  // Found by fuzz_json_schema: RapidJSON's regex copies a repeated operand once per count
+  // (even before it sees the closing brace), so a pattern such as "a{66666566" took
+  // gigabytes to compile. Such patterns are refused with a reason instead.
+  std::string why;
+  for (const char *schema : {R"({"type":"string","pattern":"^a{66666566"})",
+                             R"({"pattern":"((a{100}){100}){100}"})",
+                             R"({"items":{"patternProperties":{"^x{1000000,}$":{}}}})"}) {
+    JsonDoc doc;
+    ASSERT_FALSE(parse_json(doc, schema, "schema"));
+    EXPECT_EQ(JsonSchema::compile(doc, why), nullptr) << schema;
+    EXPECT_NE(why.find("repeats too much"), std::string::npos) << why;
+  }
+  auto s = compile(R"({"type":"string","pattern":"^(ab{2,3}){3}[x{]{2}$","default":"a{999999999}"})");
+  ASSERT_NE(s, nullptr);
+  SchemaViolation v;
+  EXPECT_TRUE(s->validate(R"("abbabbbabbx{")", v)) << v.message;
+}
+
+TEST(JsonSchema, PointerToANameThatIsNotUtf8) {
+  // Found by fuzz_json_schema: the pointer to a violation was written in URI-fragment
+  // form, whose UTF-8 decoder read past the end of a member name that is not UTF-8.
+  auto s = compile(R"({"type":"object","properties":{"a b":{"type":"string"}},"additionalProperties":false})");
+  SchemaViolation v;
+  EXPECT_FALSE(s->validate("{\"x\xf1\":1}", v));
+  EXPECT_EQ(v.pointer, "/x\xf1");
+  EXPECT_EQ(v.keyword, "additionalProperties");
+  EXPECT_FALSE(s->validate(R"({"a b":1})", v));
+  EXPECT_EQ(v.pointer, "/a b");  // a JSON pointer, not percent-encoded
+  EXPECT_NE(v.message.find("schema #/properties/a b"), std::string::npos) << v.message;
+}
+
+TEST(JsonSchema, OutputNestedTooDeeplyIsAMismatchNotAStackOverflow) {
+  auto s = compile(R"({"type":"array"})");
+  SchemaViolation v;
+  EXPECT_FALSE(s->validate(std::string(300000, '[') + std::string(300000, ']'), v));
+  EXPECT_EQ(v.keyword, "json");
+}

@@ -63,3 +63,23 @@ TEST(Prices, BadPriceIsAClearError) {
   ASSERT_TRUE(err);
   EXPECT_NE(err.message.find("config.prices.m.input_cost_per_token"), std::string::npos);
 }
+
+TEST(Prices, HugePricesAndCostsDoNotWrap) {
+  // Found by fuzz_prices: a price of 2e13 USD per token became a negative pico-USD price,
+  // and a large enough cost overflowed int64 (undefined behaviour).
+  PriceTable t;
+  JsonDoc doc;
+  ASSERT_FALSE(parse_json(doc, R"({"m": {"input_cost_per_token": 2.1e13, "output_cost_per_token": 0}})",
+                          "prices"));
+  DocError err = t.merge(doc, "config.prices");
+  ASSERT_TRUE(err);
+  EXPECT_NE(err.message.find("config.prices.m.input_cost_per_token"), std::string::npos);
+  ASSERT_FALSE(parse_json(doc, R"({"m": {"input_cost_per_token": 1e6, "output_cost_per_token": 1e-6}})",
+                          "prices"));
+  ASSERT_FALSE(t.merge(doc, "config.prices"));
+  TokenUsage u;
+  u.prompt = 9;
+  EXPECT_EQ(t.cost_pico("m", u), 9 * 1000000000000000000LL);
+  u.prompt = 10;  // 1e19 pico-USD does not fit: unknown, not wrapped
+  EXPECT_EQ(t.cost_pico("m", u), -1);
+}

@@ -180,3 +180,30 @@ TEST(OpenAIChat, ImageBytesAndAudioParts) {
       {"type":"audio","data":"AA","format":"flac"}]}]})", "", bad);
   EXPECT_NE(err.message.find("request.messages[0].content[0].format: expected wav or mp3"), std::string::npos);
 }
+
+TEST(OpenAIChat, StreamChunkWhoseChoiceIsNotAnObject) {
+  // Found by fuzz_openai_chat: a choice that is a string was read as an object.
+  OpenAIChatProvider p(config());
+  StreamState st;
+  std::string delta;
+  ProviderError err;
+  EXPECT_TRUE(p.on_stream_event({"", R"({"choices":["x"]})"}, st, delta, err));
+  EXPECT_TRUE(p.on_stream_event({"", R"({"choices":[7,{"delta":{"content":"no"}}]})"}, st, delta, err));
+  EXPECT_EQ(delta, "");
+  EXPECT_TRUE(p.on_stream_event({"", R"({"choices":[{"delta":"Hi"}]})"}, st, delta, err));
+  EXPECT_EQ(delta, "");
+}
+
+TEST(OpenAIChat, RepliesNestedTooDeeplyAreErrorsNotStackOverflows) {
+  OpenAIChatProvider p(config());
+  std::string deep(300000, '[');
+  ProviderReply r;
+  std::string why;
+  EXPECT_FALSE(p.parse_reply(deep, r, why));
+  EXPECT_NE(why.find("deeper"), std::string::npos) << why;
+  EXPECT_EQ(p.parse_error("{\"error\":" + deep).message, "");
+  StreamState st;
+  std::string delta;
+  ProviderError err;
+  EXPECT_FALSE(p.on_stream_event({"", "{\"a\":" + deep}, st, delta, err));
+}

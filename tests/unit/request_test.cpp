@@ -139,3 +139,33 @@ TEST(Config, ProviderFollowsTheModelWhenNotNamed) {
     EXPECT_EQ(cfg.provider, c.provider) << c.json;
   }
 }
+
+TEST(Request, IntegerFieldsBeyondInt64AreErrors) {
+  // Found by fuzz_request: an integer written as a number too large for int64 was
+  // converted to int64 before being checked (undefined behaviour).
+  for (const char *json : {R"({"model":"m","prompt":"x","max_tokens":-922337203685477580816})",
+                           R"({"model":"m","prompt":"x","timeout_ms":1e30})",
+                           R"({"model":"m","prompt":"x","seed":9223372036854775808})"}) {
+    RequestSpec r;
+    DocError err = parse_request(json, "", r);
+    EXPECT_EQ(err.status, LLMSVC_ESCHEMA) << json;
+  }
+  RequestSpec r;
+  ASSERT_FALSE(parse_request(R"({"model":"m","prompt":"x","timeout_ms":5e3,"seed":-9223372036854775808})", "", r));
+  EXPECT_EQ(r.timeout_ms, 5000);
+  EXPECT_EQ(*r.seed, INT64_MIN);
+}
+
+TEST(Request, DocumentsNestedTooDeeplyAreErrorsNotStackOverflows) {
+  // RapidJSON's parser recurses once per level: a document of 300,000 '[' overflowed the
+  // stack. Found with the fuzz targets by an input longer than their runs try.
+  std::string deep = R"({"model":"m","prompt":"x","metadata":)" + std::string(300000, '[') +
+                     std::string(300000, ']') + "}";
+  RequestSpec r;
+  DocError err = parse_request(deep, "", r);
+  EXPECT_EQ(err.status, LLMSVC_EJSON);
+  EXPECT_NE(err.message.find("nested deeper than 512"), std::string::npos) << err.message;
+  std::string ok = R"({"model":"m","prompt":"x","metadata":{"a":)" + std::string(500, '[') +
+                   "\"[[[[\"" + std::string(500, ']') + "}}";
+  EXPECT_FALSE(parse_request(ok, "", r));
+}

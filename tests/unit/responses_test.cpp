@@ -91,3 +91,19 @@ TEST(OpenAIResponses, ParsesOutputAndUsageDetails) {
   EXPECT_EQ(cut.finish_reason, "length");
   EXPECT_FALSE(p.parse_reply(R"({"id":"x"})", cut, err));
 }
+
+TEST(OpenAIResponses, StreamEventsWhoseResponseIsNotAnObject) {
+  // Found by fuzz_openai_responses: "response" (and "error" within it) that are not
+  // objects were read as objects.
+  OpenAIResponsesProvider p(config());
+  StreamState st;
+  std::string delta;
+  ProviderError err;
+  EXPECT_FALSE(p.on_stream_event({"response.completed", R"({"response":"Hi"})"}, st, delta, err));
+  EXPECT_FALSE(st.done);
+  EXPECT_FALSE(p.on_stream_event({"response.failed", R"({"response":[1]})"}, st, delta, err));
+  EXPECT_EQ(err.type, "server_error");
+  ProviderReply r;
+  std::string why;
+  EXPECT_FALSE(p.parse_reply(R"({"output":{"type":"message"}})", r, why));
+}

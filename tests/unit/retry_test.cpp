@@ -1,6 +1,7 @@
 #include "retry/policy.h"
 
 #include "common/clock.h"
+#include "providers/fields.h"
 
 #include <curl/curl.h>
 #include <gtest/gtest.h>
@@ -100,4 +101,19 @@ TEST(Headers, GoDurations) {
   EXPECT_EQ(parse_go_duration(""), -1);
   EXPECT_EQ(parse_go_duration("5 minutes"), -1);
   EXPECT_EQ(parse_go_duration("s"), -1);
+}
+
+TEST(Headers, FarFutureTimesAreMalformedNotOverflows) {
+  // Found by fuzz_headers: a retry-after date or a reset time centuries away overflowed
+  // int64 nanoseconds (undefined behaviour). They are as malformed as a wait of 1e10 s.
+  int64_t now = 1735689600;  // 2025-01-01T00:00:00Z
+  EXPECT_EQ(parse_retry_after("Wed, 01 Jan 4050 00:00:30 GMT", now), -1);
+  EXPECT_EQ(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now), -1);
+  EXPECT_EQ(parse_retry_after("Wed, 01 Jan 2025 00:00:30 GMT", now), 30 * kNsPerSec);
+  EXPECT_EQ(parse_rfc3339_from("9999-12-31T23:59:59Z", now * 1000), -1);
+  EXPECT_EQ(parse_rfc3339_from("2025-01-01T00:00:30Z", now * 1000), 30 * kNsPerSec);
+  EXPECT_EQ(parse_rfc3339_from("0000-01-01T00:00:00Z", now * 1000), 0);
+  // And a remaining count one past INT64_MAX.
+  EXPECT_EQ(parse_count("9223372036854775807"), INT64_MAX);
+  EXPECT_EQ(parse_count("9223372036854775808"), -1);
 }
