@@ -2,8 +2,9 @@
 # Every test: installs what is missing, then builds and runs the C++ and C tests three
 # times: a warnings-as-errors build, an AddressSanitizer+UndefinedBehaviorSanitizer build
 # and a ThreadSanitizer build; then the emulator's own Go tests and the tests of the Go,
-# Node and Rust bindings against the library installed from the first build.
-# Usage: tools/test-all.sh [--quick]   (--quick: no sanitizer builds)
+# Node and Rust bindings against the library installed from the first build; the fuzz
+# targets run for a bounded time after the sanitizer builds.
+# Usage: tools/test-all.sh [--quick]   (--quick: no sanitizer builds, no fuzzing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./tools/install-deps.sh
@@ -29,6 +30,10 @@ if [ "${1:-}" != "--quick" ]; then
   # TSan: each test runs alone so its timing is not doubled by a neighbour.
   jobs=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
     run_suite tsan -DLLMSVC_SANITIZE=thread
+  # libFuzzer targets of every parser, a bounded time each (fuzz/, docs/reliability.md).
+  echo "=== fuzz"
+  ./tools/fuzz.sh 20
+  summary+=("fuzz: ok")
 fi
 
 echo "=== emulator: go vet and go test -race"
