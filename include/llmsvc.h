@@ -94,7 +94,9 @@ typedef enum llmsvc_error_kind {
   LLMSVC_KIND_PROTOCOL = 16,          /**< "protocol": the provider's reply made no sense */
   LLMSVC_KIND_BUDGET_EXCEEDED = 17,   /**< "budget_exceeded": a budget would be overrun; not sent */
   LLMSVC_KIND_SCHEMA_MISMATCH = 18,   /**< "schema_mismatch": output does not fit the schema */
-  LLMSVC_KIND_INTERNAL = 19           /**< "internal": a bug in llmsvc */
+  LLMSVC_KIND_INTERNAL = 19,          /**< "internal": a bug in llmsvc */
+  LLMSVC_KIND_LOAD_SHED = 20          /**< "load_shed": its priority's queue was full or it
+                                           would have waited longer than allowed; not sent */
 } llmsvc_error_kind;
 
 /** A client: one engine thread, its gates, connections, metrics and usage ledger. */

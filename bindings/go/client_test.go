@@ -441,6 +441,7 @@ func TestKindNames(t *testing.T) {
 		llmsvc.KindNone: "none", llmsvc.KindRateLimited: "rate_limited",
 		llmsvc.KindInsufficientQuota: "insufficient_quota", llmsvc.KindShutDown: "shut_down",
 		llmsvc.KindDeadlineExceeded: "deadline_exceeded", llmsvc.KindInternal: "internal",
+		llmsvc.KindLoadShed: "load_shed",
 	}
 	for k, want := range names {
 		if k.String() != want {

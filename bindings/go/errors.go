@@ -36,8 +36,9 @@ const (
 	KindBudgetExceeded    Kind = C.LLMSVC_KIND_BUDGET_EXCEEDED    // a spending budget was exhausted
 	KindSchemaMismatch    Kind = C.LLMSVC_KIND_SCHEMA_MISMATCH    // output does not fit the schema
 	KindInternal          Kind = C.LLMSVC_KIND_INTERNAL           // a bug in llmsvc
+	KindLoadShed          Kind = C.LLMSVC_KIND_LOAD_SHED          // its queue was full or its wait too long; not sent
 
-	kindCount = KindInternal + 1
+	kindCount = KindLoadShed + 1
 )
 
 // kindNames holds the core's names ("rate_limited", ...), taken from the library itself.
@@ -111,6 +112,7 @@ var (
 	ErrBudgetExceeded    error = &kindError{KindBudgetExceeded}
 	ErrSchemaMismatch    error = &kindError{KindSchemaMismatch}
 	ErrInternal          error = &kindError{KindInternal}
+	ErrLoadShed          error = &kindError{KindLoadShed}
 )
 
 // Error is a request that the core accepted and that then failed: its result document's

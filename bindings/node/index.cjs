@@ -33,5 +33,6 @@ module.exports = {
   BudgetExceededError: errors.BudgetExceededError,
   SchemaMismatchError: errors.SchemaMismatchError,
   InternalError: errors.InternalError,
+  LoadShedError: errors.LoadShedError,
   errorClasses: Object.freeze({ ...errors.errorClasses }),
 };

@@ -210,7 +210,8 @@ export type ErrorKind =
   | 'protocol'
   | 'budget_exceeded'
   | 'schema_mismatch'
-  | 'internal';
+  | 'internal'
+  | 'load_shed';
 
 export interface Usage {
   promptTokens: number;
@@ -612,6 +613,8 @@ export declare class SchemaMismatchError extends LlmsvcError {
   readonly output: string;
 }
 export declare class InternalError extends LlmsvcError { readonly kind: 'internal'; }
+/** Its priority's queue was full, or it would have waited longer than queue.max_wait_ms; not sent. */
+export declare class LoadShedError extends LlmsvcError { readonly kind: 'load_shed'; }
 
 /** The error class of each kind. */
 export declare const errorClasses: Readonly<Record<ErrorKind, typeof LlmsvcError>>;

@@ -32,5 +32,6 @@ export const {
   BudgetExceededError,
   SchemaMismatchError,
   InternalError,
+  LoadShedError,
   errorClasses,
 } = llmsvc;

@@ -94,7 +94,8 @@ const char *llmsvc_error_kind_name(int kind) {
       "auth",           "permission",    "bad_request",        "not_found",
       "conflict",       "server_error",  "timeout",            "connection",
       "cancelled",      "deadline_exceeded", "shut_down",      "invalid_request",
-      "protocol",       "budget_exceeded", "schema_mismatch",  "internal"};
+      "protocol",       "budget_exceeded", "schema_mismatch",  "internal",
+      "load_shed"};
   if (kind < 0 || kind >= int(sizeof names / sizeof names[0])) return "unknown";
   return names[kind];
 }

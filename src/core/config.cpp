@@ -107,6 +107,41 @@ DocError parse_cache(const JsonValue &v, CacheConfig &c) {
   return {};
 }
 
+// A number for every class, or {"high": N, "normal": N, "low": N} (missing classes: 0).
+DocError parse_per_class(const JsonValue &v, const std::string &path, int64_t max,
+                         int64_t (&out)[3]) {
+  if (v.IsInt64() && v.GetInt64() >= 0 && v.GetInt64() <= max) {
+    for (int64_t &o : out) o = v.GetInt64();
+    return {};
+  }
+  if (!v.IsObject())
+    return {LLMSVC_ESCHEMA, path + ": expected a non-negative integer or an object of "
+                                   "high, normal, low"};
+  ObjectReader r(v, path);
+  static const char *const known[] = {"high", "normal", "low", nullptr};
+  DocError err;
+  if (!r.only(known, err) || !r.get_int("high", out[0], err, 0, max) ||
+      !r.get_int("normal", out[1], err, 0, max) || !r.get_int("low", out[2], err, 0, max))
+    return err;
+  return {};
+}
+
+DocError parse_queue(const JsonValue &v, QueuePolicy &q) {
+  DocError err;
+  if (!v.IsObject()) return {LLMSVC_ESCHEMA, "config.queue: expected an object"};
+  ObjectReader r(v, "config.queue");
+  static const char *const known[] = {"max_length", "max_wait_ms", nullptr};
+  if (!r.only(known, err)) return err;
+  if (const JsonValue *l = r.find("max_length"))
+    if ((err = parse_per_class(*l, "config.queue.max_length", int64_t(1) << 40, q.max_length)))
+      return err;
+  if (const JsonValue *w = r.find("max_wait_ms"))
+    if ((err = parse_per_class(*w, "config.queue.max_wait_ms", int64_t(30) * 24 * 3600 * 1000,
+                               q.max_wait_ms)))
+      return err;
+  return {};
+}
+
 const char *env(const char *name) {
   const char *v = std::getenv(name);
   return v && *v ? v : nullptr;
@@ -140,7 +175,7 @@ DocError parse_config(const char *json, Config &out) {
   static const char *const known[] = {
       "provider", "base_url", "api_key", "organization", "project", "model",
       "max_tokens_field", "limits", "retry", "timeouts", "http", "seed", "prices",
-      "prices_file", "free_models", "anthropic_version", "default_max_output_tokens", "cache", "budgets", nullptr};
+      "prices_file", "free_models", "anthropic_version", "default_max_output_tokens", "cache", "budgets", "queue", nullptr};
   if (!r.only(known, err) || !r.get_string("provider", out.provider, err) ||
       !r.get_string("base_url", out.base_url, err) ||
       !r.get_string("api_key", out.api_key, err) ||
@@ -204,6 +239,9 @@ DocError parse_config(const char *json, Config &out) {
         !h.get_bool("prior_knowledge", out.http2_prior_knowledge, err) ||
         !h.get_int("max_connections", out.max_connections, err, 0, 65536))
       return err;
+  }
+  if (const JsonValue *q = r.find("queue"); q && !q->IsNull()) {
+    if ((err = parse_queue(*q, out.queue))) return err;
   }
   if (const JsonValue *b = r.find("budgets"); b && !b->IsNull()) {
     if ((err = parse_budgets(*b, "config.budgets", out.budgets))) return err;

@@ -33,6 +33,17 @@ struct RetryPolicy {
   int64_t schema_retries = 1;          // new attempts when output misses its JSON Schema
 };
 
+/// Load shedding per priority class (high, normal, low); 0 means no bound.
+struct QueuePolicy {
+  int64_t max_length[3] = {0, 0, 0};   // requests waiting at the gates
+  int64_t max_wait_ms[3] = {0, 0, 0};  // expected or actual wait before admission
+  bool any() const {
+    for (int i = 0; i < 3; ++i)
+      if (max_length[i] || max_wait_ms[i]) return true;
+    return false;
+  }
+};
+
 /// Response caching (docs/schema.md). No layer configured: no caching.
 struct CacheConfig {
   enum class Policy : uint8_t { kDeterministic, kAll };
@@ -72,6 +83,7 @@ struct Config {
   PriceTable prices = PriceTable::builtin();
   CacheConfig cache;
   std::vector<BudgetSpec> budgets;
+  QueuePolicy queue;
 };
 
 /// Parses a configuration document; NULL or empty text gives the defaults. Environment

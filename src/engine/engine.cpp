@@ -248,7 +248,49 @@ void Engine::accept(Pending *p, int64_t now) {
   if (p->deadline_ns != kNever) timers_.emplace(p->deadline_ns, p->id, 1);
   if (p->cache && cache_accept(p, now)) return;
   if (!budgets_.empty() && !admit_budgets(p, now)) return;
+  if (config_.queue.any() && shed(p, now)) return;
   enqueue(p, now);
+}
+
+int64_t Engine::expected_wait_ns(const Pending *p, int64_t ahead, int64_t now) {
+  // Rate gates free about cap per window: n requests beyond what is free now wait about
+  // n / cap windows. A 429 pause comes first.
+  const int64_t window = gates_.limits().window_ms * kNsPerMs;
+  const int64_t n = ahead + 1;
+  int64_t wait = std::max<int64_t>(gates_.paused_until() - now, 0);
+  if (int64_t cap = gates_.request_cap(); cap > 0) {
+    int64_t over = n - std::max<int64_t>(cap - gates_.requests_used(now), 0);
+    if (over > 0) wait = std::max(wait, over * (window / cap));
+  }
+  if (int64_t cap = gates_.token_cap(); cap > 0) {
+    int64_t need = n * (p->reserved.input + p->reserved.output);  // those ahead alike
+    int64_t over = need - std::max<int64_t>(cap - gates_.tokens_used(now), 0);
+    if (over > 0) wait = std::max(wait, int64_t(double(over) / double(cap) * double(window)));
+  }
+  return wait;
+}
+
+bool Engine::shed(Pending *p, int64_t now) {
+  static const char *const kClass[] = {"high", "normal", "low"};
+  const int c = p->spec.priority;
+  const QueuePolicy &q = config_.queue;
+  int64_t ahead = 0;  // served before it: its class and the ones above
+  for (int i = 0; i <= c; ++i) ahead += queued_by_priority_[i];
+  std::string why;
+  if (q.max_length[c] && queued_by_priority_[c] >= q.max_length[c]) {
+    why = std::string("load shed: the ") + kClass[c] + "-priority queue is full (" +
+          std::to_string(queued_by_priority_[c]) + " waiting, queue.max_length " +
+          std::to_string(q.max_length[c]) + ")";
+  } else if (q.max_wait_ms[c]) {
+    int64_t wait = expected_wait_ns(p, ahead, now);
+    if (wait > q.max_wait_ms[c] * kNsPerMs)
+      why = "load shed: it would wait about " + std::to_string(wait / kNsPerMs) +
+            " ms for the limits (" + std::to_string(ahead) + " ahead), more than the " +
+            kClass[c] + "-priority queue.max_wait_ms " + std::to_string(q.max_wait_ms[c]);
+  }
+  if (why.empty()) return false;
+  finish(p, LLMSVC_KIND_LOAD_SHED, std::move(why), now);
+  return true;
 }
 
 bool Engine::admit_budgets(Pending *p, int64_t now) {
@@ -383,6 +425,10 @@ void Engine::enqueue(Pending *p, int64_t now) {
   p->wait_counted = false;
   waiting_.emplace(p->queue_key(), p);
   ++queued_by_priority_[p->spec.priority];
+  // A first admission that takes longer than its class allows is shed then (the estimate
+  // at submit can be wrong: slow replies, a 429 pause). A retry is never shed.
+  if (int64_t max = config_.queue.max_wait_ms[p->spec.priority]; max && p->attempts.empty())
+    timers_.emplace(now + max * kNsPerMs, p->id, 2);
 }
 
 void Engine::fire_timers(int64_t now) {
@@ -398,6 +444,13 @@ void Engine::fire_timers(int64_t now) {
         --backing_off_;
         enqueue(p, now);
       }
+    } else if (kind == 2) {
+      if (p->state == Pending::State::kQueued && p->attempts.empty())
+        finish(p, LLMSVC_KIND_LOAD_SHED,
+               "load shed: waited " + std::to_string((now - p->enqueued_ns) / kNsPerMs) +
+                   " ms at the limits without being admitted (queue.max_wait_ms " +
+                   std::to_string(config_.queue.max_wait_ms[p->spec.priority]) + ")",
+               now);
     } else {
       std::string msg = "the request's deadline (timeout_ms " +
                         std::to_string(p->spec.timeout_ms) + ") passed";
@@ -428,6 +481,8 @@ void Engine::admit(int64_t now) {
     }
     waiting_.erase(waiting_.begin());
     --queued_by_priority_[p->spec.priority];
+    if (int64_t max = config_.queue.max_wait_ms[p->spec.priority])
+      timers_.erase({p->enqueued_ns + max * kNsPerMs, p->id, 2});
     metrics_.admitted(now - p->enqueued_ns);
     gates_.acquire(p->reserved);
     start_attempt(p, now);
@@ -703,6 +758,8 @@ void Engine::detach(Pending *p, int64_t now) {
     case Pending::State::kQueued:
       waiting_.erase(p->queue_key());
       --queued_by_priority_[p->spec.priority];
+      if (int64_t max = config_.queue.max_wait_ms[p->spec.priority])
+        timers_.erase({p->enqueued_ns + max * kNsPerMs, p->id, 2});
       break;
     case Pending::State::kBackoff:
       timers_.erase({p->wake_ns, p->id, 0});

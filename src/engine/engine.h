@@ -109,6 +109,11 @@ class Engine final : private StreamSink {
   void write_cache_stats(JsonWriter &w) const;
   /// Takes the request's estimate from every budget that applies, or fails it at once.
   bool admit_budgets(Pending *p, int64_t now);
+  /// Load shedding at submit: a full queue, or a wait expected beyond the class's bound,
+  /// fails the request at once. Returns true when it did.
+  bool shed(Pending *p, int64_t now);
+  /// About how long a request queued now behind `ahead` others would wait at the rate gates.
+  int64_t expected_wait_ns(const Pending *p, int64_t ahead, int64_t now);
   int poll_timeout_ms(int64_t now) const;
   std::string redact(std::string s) const;
   llmsvc_result *build_result(Pending *p, llmsvc_error_kind kind, const std::string &message,
@@ -142,7 +147,7 @@ class Engine final : private StreamSink {
   int64_t queued_by_priority_[3] = {0, 0, 0};
   int64_t backing_off_ = 0;
   int64_t in_flight_ = 0;
-  // (time, id, kind): kind 0 = backoff ends, 1 = deadline passes.
+  // (time, id, kind): kind 0 = backoff ends, 1 = deadline passes, 2 = longest queue wait.
   std::set<std::tuple<int64_t, uint64_t, int>> timers_;
   int64_t gate_wake_ns_ = kNever;
   std::vector<std::unique_ptr<Transfer>> transfers_;  // idle handles for reuse

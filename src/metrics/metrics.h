@@ -18,7 +18,7 @@
 
 namespace llmsvc {
 
-constexpr int kKindCount = LLMSVC_KIND_INTERNAL + 1;
+constexpr int kKindCount = LLMSVC_KIND_LOAD_SHED + 1;  // the last kind + 1
 
 struct UsageTotals {
   int64_t requests = 0;

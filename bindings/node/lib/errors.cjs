@@ -134,6 +134,7 @@ class SchemaMismatchError extends LlmsvcError {
   }
 }
 class InternalError extends LlmsvcError {}
+class LoadShedError extends LlmsvcError {}
 
 const byKind = {
   __proto__: null,
@@ -156,6 +157,7 @@ const byKind = {
   budget_exceeded: BudgetExceededError,
   schema_mismatch: SchemaMismatchError,
   internal: InternalError,
+  load_shed: LoadShedError,
 };
 
 /** The error for a failed result document; a kind this version does not know gives LlmsvcError. */
@@ -201,6 +203,7 @@ module.exports = {
   BudgetExceededError,
   SchemaMismatchError,
   InternalError,
+  LoadShedError,
   errorFromResult,
   abortedBeforeSubmit,
   camelAttempt,

@@ -77,6 +77,7 @@ pub const LLMSVC_KIND_BUDGET_EXCEEDED: c_int = 17;
 pub const LLMSVC_KIND_SCHEMA_MISMATCH: c_int = 18;
 /// A bug in llmsvc.
 pub const LLMSVC_KIND_INTERNAL: c_int = 19;
+pub const LLMSVC_KIND_LOAD_SHED: c_int = 20;
 
 /// `llmsvc_result_type`: the one completion of a request.
 pub const LLMSVC_RESULT_COMPLETION: c_int = 0;

@@ -126,6 +126,8 @@ pub enum ErrorKind {
     BudgetExceeded,
     /// The output does not match the request's JSON Schema.
     SchemaMismatch,
+    /// Its priority's queue was full, or it would have waited too long; not sent.
+    LoadShed,
     /// A bug in llmsvc.
     #[serde(other)]
     Internal,
@@ -153,6 +155,7 @@ impl ErrorKind {
             ErrorKind::Protocol => "protocol",
             ErrorKind::BudgetExceeded => "budget_exceeded",
             ErrorKind::SchemaMismatch => "schema_mismatch",
+            ErrorKind::LoadShed => "load_shed",
             ErrorKind::Internal => "internal",
         }
     }
@@ -290,6 +293,8 @@ pub enum Error {
     BudgetExceeded(Box<Failure>),
     /// The output does not match the request's JSON Schema after the schema retries.
     SchemaMismatch(Box<Failure>),
+    /// Its priority's queue was full, or it would have waited too long; not sent.
+    LoadShed(Box<Failure>),
     /// A bug in llmsvc.
     Internal(Box<Failure>),
     /// The core refused a call synchronously (bad configuration or request, closed client).
@@ -321,6 +326,7 @@ impl Error {
             ErrorKind::Protocol => Error::Protocol(b),
             ErrorKind::BudgetExceeded => Error::BudgetExceeded(b),
             ErrorKind::SchemaMismatch => Error::SchemaMismatch(b),
+            ErrorKind::LoadShed => Error::LoadShed(b),
             ErrorKind::Internal => Error::Internal(b),
         }
     }
@@ -346,6 +352,7 @@ impl Error {
             | Error::Protocol(f)
             | Error::BudgetExceeded(f)
             | Error::SchemaMismatch(f)
+            | Error::LoadShed(f)
             | Error::Internal(f) => Some(f),
             Error::Call(_) | Error::Decode(_) => None,
         }
