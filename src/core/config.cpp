@@ -175,7 +175,7 @@ DocError parse_config(const char *json, Config &out) {
   static const char *const known[] = {
       "provider", "base_url", "api_key", "organization", "project", "model",
       "max_tokens_field", "limits", "retry", "timeouts", "http", "seed", "prices",
-      "prices_file", "free_models", "anthropic_version", "default_max_output_tokens", "cache", "budgets", "queue", nullptr};
+      "prices_file", "free_models", "anthropic_version", "default_max_output_tokens", "cache", "budgets", "queue", "circuit_breaker", nullptr};
   if (!r.only(known, err) || !r.get_string("provider", out.provider, err) ||
       !r.get_string("base_url", out.base_url, err) ||
       !r.get_string("api_key", out.api_key, err) ||
@@ -239,6 +239,9 @@ DocError parse_config(const char *json, Config &out) {
         !h.get_bool("prior_knowledge", out.http2_prior_knowledge, err) ||
         !h.get_int("max_connections", out.max_connections, err, 0, 65536))
       return err;
+  }
+  if (const JsonValue *cb = r.find("circuit_breaker"); cb && !cb->IsNull()) {
+    if ((err = parse_breaker(*cb, out.breaker))) return err;
   }
   if (const JsonValue *q = r.find("queue"); q && !q->IsNull()) {
     if ((err = parse_queue(*q, out.queue))) return err;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/json.h"
+#include "gates/breaker.h"
 #include "gates/budgets.h"
 #include "usage/prices.h"
 
@@ -84,6 +85,7 @@ struct Config {
   CacheConfig cache;
   std::vector<BudgetSpec> budgets;
   QueuePolicy queue;
+  BreakerConfig breaker;
 };
 
 /// Parses a configuration document; NULL or empty text gives the defaults. Environment

@@ -18,6 +18,7 @@ Engine::Engine(Config config, std::unique_ptr<ResponseCache> cache, const Clock 
     : config_(std::move(config)), clock_(clock), cache_(std::move(cache)), gates_(config_.limits) {
   provider_ = make_provider(config_);
   budgets_.configure(config_.budgets);
+  breaker_.configure(config_.breaker);
   multi_ = curl_multi_init();
   if (!multi_) throw std::bad_alloc();
   curl_multi_setopt(multi_, CURLMOPT_PIPELINING,
@@ -454,6 +455,8 @@ void Engine::fire_timers(int64_t now) {
     } else {
       std::string msg = "the request's deadline (timeout_ms " +
                         std::to_string(p->spec.timeout_ms) + ") passed";
+      std::string held = p->state == Pending::State::kQueued ? breaker_.why_open(now) : "";
+      if (!held.empty()) msg += " while " + held;
       if (!p->error_message.empty()) msg += "; last error: " + p->error_message;
       finish(p, LLMSVC_KIND_DEADLINE_EXCEEDED, std::move(msg), now);
     }
@@ -479,6 +482,17 @@ void Engine::admit(int64_t now) {
       gate_wake_ns_ = d.wait_until;
       return;
     }
+    bool probe = false;
+    int64_t until = kNever;
+    if (!breaker_.admit(now, probe, until)) {
+      if (!p->wait_counted) {
+        metrics_.gate_wait_started(GateReason::kCircuitOpen);
+        p->wait_counted = true;
+      }
+      gate_wake_ns_ = until;
+      return;
+    }
+    p->breaker_probe = probe;
     waiting_.erase(waiting_.begin());
     --queued_by_priority_[p->spec.priority];
     if (int64_t max = config_.queue.max_wait_ms[p->spec.priority])
@@ -599,7 +613,7 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
     p->provider_error = ProviderError{};
     p->error_message = curl_easy_strerror(code);
     if (x->error_text()[0]) p->error_message += std::string(": ") + x->error_text();
-    metrics_.attempt_done(now, a.kind, a.end_ns - a.start_ns, 0);
+    attempt_ended(p, now, a.kind, a.end_ns - a.start_ns, 0);
     ResponseHeaders none;
     transfers_.push_back(std::move(x));
     p->overhead_ns += steady_now_ns() - t0;
@@ -639,7 +653,7 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
       p->error_message = violation.message;
       p->schema_failure.reset(new Pending::SchemaFailure{{}, std::move(violation), reply.text});
     }
-    metrics_.attempt_done(now, a.kind, a.end_ns - a.start_ns, reply.usage.completion);
+    attempt_ended(p, now, a.kind, a.end_ns - a.start_ns, reply.usage.completion);
     transfers_.push_back(std::move(x));
     p->overhead_ns += steady_now_ns() - t0;
     if (!ok) {
@@ -665,11 +679,18 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
   p->error_message = "HTTP " + std::to_string(status) + ": " +
                      (pe.message.empty() ? body_excerpt(x->response()) : pe.message);
   p->provider_error = std::move(pe);
-  metrics_.attempt_done(now, a.kind, a.end_ns - a.start_ns, 0);
+  attempt_ended(p, now, a.kind, a.end_ns - a.start_ns, 0);
   ResponseHeaders hcopy = h;
   transfers_.push_back(std::move(x));
   p->overhead_ns += steady_now_ns() - t0;
   retry_or_fail(p, c, hcopy, now);
+}
+
+void Engine::attempt_ended(Pending *p, int64_t now, llmsvc_error_kind kind,
+                           int64_t duration_ns, int64_t completion_tokens) {
+  metrics_.attempt_done(now, kind, duration_ns, completion_tokens);
+  breaker_.record(now, kind, p->breaker_probe);
+  p->breaker_probe = false;
 }
 
 void Engine::stream_failed(Pending *p, std::unique_ptr<Transfer> x, int64_t now, int64_t t0) {
@@ -695,7 +716,7 @@ void Engine::stream_failed(Pending *p, std::unique_ptr<Transfer> x, int64_t now,
                                              : reserved);
   Attempt &a = p->attempts.back();
   a.kind = c.kind;
-  metrics_.attempt_done(now, a.kind, a.end_ns - a.start_ns, 0);
+  attempt_ended(p, now, a.kind, a.end_ns - a.start_ns, 0);
   transfers_.push_back(std::move(x));
   p->overhead_ns += steady_now_ns() - t0;
   retry_or_fail(p, c, ResponseHeaders{}, now);
@@ -774,6 +795,8 @@ void Engine::detach(Pending *p, int64_t now) {
       // It was sent: count it as the provider may have.
       gates_.settle(now, p->reserved, p->reserved);
       p->attempts.back().end_ns = now;
+      if (p->breaker_probe) breaker_.probe_abandoned();  // no verdict: another may probe
+      p->breaker_probe = false;
       break;
     }
     case Pending::State::kFollower: {
@@ -1214,6 +1237,10 @@ std::string Engine::snapshot(int64_t now) {
   w.Int64(clock_.wall_ms());
   metrics_.write(w, now, g, gates_);
   if (cache_) write_cache_stats(w);
+  if (breaker_.enabled()) {
+    w.Key("circuit_breaker");
+    breaker_.write(w, now);
+  }
   if (!budgets_.empty()) {
     w.Key("budgets");
     budgets_.write(w, now);

@@ -24,6 +24,7 @@
 #include "core/config.h"
 #include "engine/completion_queue.h"
 #include "engine/pending.h"
+#include "gates/breaker.h"
 #include "gates/gates.h"
 #include "http/transfer.h"
 #include "metrics/metrics.h"
@@ -107,6 +108,9 @@ class Engine final : private StreamSink {
   void settle_followers(Pending *p, llmsvc_error_kind kind, const std::string &message,
                         const CachedReply *cached, int64_t now);
   void write_cache_stats(JsonWriter &w) const;
+  /// An attempt ended: metrics and the circuit breaker hear of it.
+  void attempt_ended(Pending *p, int64_t now, llmsvc_error_kind kind, int64_t duration_ns,
+                     int64_t completion_tokens);
   /// Takes the request's estimate from every budget that applies, or fails it at once.
   bool admit_budgets(Pending *p, int64_t now);
   /// Load shedding at submit: a full queue, or a wait expected beyond the class's bound,
@@ -141,6 +145,7 @@ class Engine final : private StreamSink {
   bool stopping_ = false;
   Gates gates_;
   Budgets budgets_;
+  CircuitBreaker breaker_;
   Metrics metrics_;
   std::unordered_map<uint64_t, Pending *> live_;
   std::map<uint64_t, Pending *> waiting_;  // (priority, id) -> waiting at the gates

@@ -111,6 +111,7 @@ struct Pending : HeapObject {
 
   // What it holds of the client's budgets until it completes.
   std::vector<Budgets::Hold> budget_holds;
+  bool breaker_probe = false;  // the attempt in flight is the circuit breaker's probe
 
   uint64_t queue_key() const { return (uint64_t(spec.priority) << 56) | id; }
 };

@@ -14,6 +14,7 @@ const char *gate_reason_name(GateReason r) {
     case GateReason::kConcurrency: return "concurrency";
     case GateReason::kPaused: return "paused";
     case GateReason::kTooLarge: return "too_large";
+    case GateReason::kCircuitOpen: return "circuit_open";
   }
   return "none";
 }

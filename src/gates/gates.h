@@ -18,7 +18,8 @@ enum class GateReason {
   kOutputTokens,
   kConcurrency,
   kPaused,
-  kTooLarge
+  kTooLarge,
+  kCircuitOpen  // not a gate of these: the circuit breaker holds requests back
 };
 const char *gate_reason_name(GateReason r);
 

@@ -186,7 +186,8 @@ void Metrics::write(JsonWriter &w, int64_t now, const EngineGauges &g, Gates &ga
   w.Key("waits");
   w.StartObject();
   for (GateReason r : {GateReason::kRequests, GateReason::kTokens, GateReason::kInputTokens,
-                       GateReason::kOutputTokens, GateReason::kConcurrency, GateReason::kPaused}) {
+                       GateReason::kOutputTokens, GateReason::kConcurrency, GateReason::kPaused,
+                       GateReason::kCircuitOpen}) {
     w.Key(gate_reason_name(r));
     w.Int64(waits_by_reason_[size_t(r)]);
   }

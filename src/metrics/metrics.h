@@ -93,7 +93,7 @@ class Metrics {
   int64_t internal_errors_ = 0;
   std::array<int64_t, kKindCount> attempt_errors_{};
   std::array<int64_t, kKindCount> failures_{};
-  std::array<int64_t, size_t(GateReason::kTooLarge) + 1> waits_by_reason_{};
+  std::array<int64_t, size_t(GateReason::kCircuitOpen) + 1> waits_by_reason_{};
   mutable RateWindow requests_sent_;
   mutable RateWindow tokens_sent_;
   mutable RateWindow responses_;
