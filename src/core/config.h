@@ -48,6 +48,15 @@ struct CacheConfig {
   bool enabled() const { return memory || !sqlite_path.empty(); }
 };
 
+/// The Prometheus endpoint (docs/schema.md, "Telemetry"). Port 0: no endpoint.
+struct TelemetryConfig {
+  static constexpr int64_t kAutoPort = -1;  // "auto": an ephemeral port the system picks
+  int64_t prometheus_port = 0;
+  std::string prometheus_host = "127.0.0.1";
+  bool allow_remote = false;  // listening on an address other hosts reach
+  bool enabled() const { return prometheus_port != 0; }
+};
+
 struct Config {
   std::string provider = "openai_chat";  // or "anthropic"
   std::string base_url;                  // the provider's own when not given
@@ -68,6 +77,7 @@ struct Config {
   uint64_t seed = 0;                    // jitter seed; 0 = random
   PriceTable prices = PriceTable::builtin();
   CacheConfig cache;
+  TelemetryConfig telemetry;
 };
 
 /// Parses a configuration document; NULL or empty text gives the defaults. Environment

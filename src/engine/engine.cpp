@@ -35,6 +35,7 @@ Engine::Engine(Config config, std::unique_ptr<ResponseCache> cache, const Clock 
     curl_multi_cleanup(multi_);
     throw;
   }
+  start_telemetry();
 }
 
 Engine::~Engine() {
@@ -159,6 +160,7 @@ std::string Engine::metrics_json() {
 }
 
 void Engine::close() {
+  if (telemetry_) telemetry_->stop();  // before the engine: a scrape waits for it
   {
     std::lock_guard<std::mutex> lock(inbox_mu_);
     if (!closing_) {
@@ -1104,12 +1106,17 @@ llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
   return r;
 }
 
-std::string Engine::snapshot(int64_t now) {
+EngineGauges Engine::gauges() const {
   EngineGauges g;
   g.queued = int64_t(waiting_.size());
   g.backing_off = backing_off_;
   g.in_flight = in_flight_;
   for (int i = 0; i < 3; ++i) g.queued_by_priority[i] = queued_by_priority_[i];
+  return g;
+}
+
+std::string Engine::snapshot(int64_t now) {
+  const EngineGauges g = gauges();
   JsonBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -1125,6 +1132,7 @@ std::string Engine::snapshot(int64_t now) {
   w.Int64(clock_.wall_ms());
   metrics_.write(w, now, g, gates_);
   if (cache_) write_cache_stats(w);
+  if (telemetry_) write_telemetry_stats(w);
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
 }
