@@ -164,7 +164,10 @@ void MetricsServer::serve(int fd) {
     respond(fd, "404 Not Found", "not found; try GET /metrics\n", deadline);
     return;
   }
-  if (respond(fd, "200 OK", source_(), deadline)) scrapes_.fetch_add(1, std::memory_order_relaxed);
+  std::string body = source_();
+  // Counted before the answer leaves, so a peer that has it also sees it counted.
+  scrapes_.fetch_add(1, std::memory_order_relaxed);
+  respond(fd, "200 OK", body, deadline);
 }
 
 void MetricsServer::linger(int fd) const {

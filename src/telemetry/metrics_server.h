@@ -34,7 +34,7 @@ class MetricsServer {
 
   const std::string &host() const { return host_; }
   int port() const { return port_; }
-  /// Scrapes answered with 200.
+  /// Scrapes answered with 200 (counted as the answer is sent).
   uint64_t scrapes() const { return scrapes_.load(std::memory_order_relaxed); }
 
   static constexpr size_t kMaxRequestBytes = 8192;
