@@ -259,6 +259,18 @@ LLMSVC_API int llmsvc_client_metrics(llmsvc_client *client, char **out_json,
                                      llmsvc_error **out_err);
 
 /**
+ * The same snapshot as llmsvc_client_metrics, taken the same way (on the engine thread, in
+ * one piece), in the Prometheus text exposition format 0.0.4: counters, gauges and
+ * histograms named `llmsvc_*` (docs/schema.md, "Prometheus"), ready to be served as
+ * `text/plain; version=0.0.4`. A client configured with `telemetry.prometheus_port` serves
+ * it itself on `GET /metrics`. `*out_text` is the caller's, freed with llmsvc_free().
+ * Callable from any thread and from a completion callback.
+ * @return LLMSVC_OK, LLMSVC_EINVAL, LLMSVC_EHANDLE, LLMSVC_ENOMEM
+ */
+LLMSVC_API int llmsvc_client_metrics_prometheus(llmsvc_client *client, char **out_text,
+                                                llmsvc_error **out_err);
+
+/**
  * Closes a client without freeing it: new submissions are refused with LLMSVC_ECLOSED,
  * every pending request completes with LLMSVC_KIND_SHUT_DOWN, and the engine thread
  * stops. Poll, metrics and the fd stay usable until llmsvc_client_destroy. Idempotent.

@@ -241,6 +241,28 @@ func (c *Client) Metrics() (Metrics, error) {
 	return m, nil
 }
 
+// MetricsPrometheus returns the same snapshot as Metrics in the Prometheus text
+// exposition format (version 0.0.4), ready to serve as "text/plain; version=0.0.4"
+// from a handler of your own. The metric names are listed in docs/schema.md.
+func (c *Client) MetricsPrometheus() (string, error) {
+	var out *C.char
+	var cerr *C.llmsvc_error
+	c.mu.RLock()
+	if c.ptr == nil {
+		c.mu.RUnlock()
+		return "", closedError("metrics_prometheus")
+	}
+	st := C.llmsvc_client_metrics_prometheus(c.ptr, &out, &cerr)
+	c.mu.RUnlock()
+	runtime.KeepAlive(c)
+	if st != C.LLMSVC_OK {
+		return "", statusError("metrics_prometheus", st, cerr)
+	}
+	text := C.GoString(out)
+	C.llmsvc_free(unsafe.Pointer(out))
+	return text, nil
+}
+
 // SetLimits replaces the client's limits at run time (see Limits: a zero rate or
 // concurrency removes that limit, a zero WindowMS keeps the window). It takes effect
 // before any request submitted after it returns is admitted.

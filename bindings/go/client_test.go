@@ -460,3 +460,36 @@ func TestKindNames(t *testing.T) {
 		t.Error("status errors")
 	}
 }
+
+func TestMetricsPrometheus(t *testing.T) {
+	emu := startEmulator(t)
+	c := emu.client(t, "k-prometheus", llmsvc.Config{})
+	ctx := testContext(t)
+	for i := 0; i < 2; i++ {
+		if _, err := c.Generate(ctx, llmsvc.Request{Model: "gpt-4o-mini", Prompt: "scrape me", Operation: `say "hi"`}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text, err := c.MetricsPrometheus()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"# TYPE llmsvc_requests_total counter\n",
+		`llmsvc_requests_total{outcome="succeeded"} 2` + "\n",
+		"# TYPE llmsvc_request_duration_seconds histogram\n",
+		`llmsvc_request_duration_seconds_bucket{le="+Inf"} 2` + "\n",
+		"llmsvc_request_duration_seconds_count 2\n",
+		`llmsvc_operation_requests_total{operation="say \"hi\"",outcome="succeeded"} 2` + "\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the exposition lacks %q:\n%s", want, text)
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.MetricsPrometheus(); !errors.Is(err, llmsvc.ErrClosed) {
+		t.Errorf("after Close: %v, want ErrClosed", err)
+	}
+}

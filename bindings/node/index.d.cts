@@ -462,6 +462,12 @@ export declare class Client implements AsyncDisposable {
   metrics(): MetricsSnapshot;
 
   /**
+   * The same snapshot in the Prometheus text exposition format (version 0.0.4), ready to
+   * serve as `text/plain; version=0.0.4`; metric names in docs/schema.md. Also after close().
+   */
+  metricsPrometheus(): string;
+
+  /**
    * Changes the limits at run time; fields not given keep their value. Takes effect
    * before any request submitted afterwards is admitted.
    * @throws StatusError
@@ -549,7 +555,7 @@ export type StatusCode =
 export declare class StatusError extends Error {
   constructor(op: string, status: number, message: string);
   readonly name: 'StatusError';
-  /** "new", "submit", "metrics", "setLimits" or "close". */
+  /** "new", "submit", "metrics", "metricsPrometheus", "setLimits" or "close". */
   readonly op: string;
   /** The C ABI status, negative. */
   readonly status: number;

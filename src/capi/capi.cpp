@@ -62,6 +62,14 @@ int guarded(llmsvc_error **out_err, F &&body) {
   }
 }
 
+// A string the caller frees with llmsvc_free.
+char *copy_string(const std::string &s) {
+  char *copy = static_cast<char *>(llmsvc::mem_alloc(s.size() + 1));
+  if (!copy) throw std::bad_alloc();
+  std::memcpy(copy, s.c_str(), s.size() + 1);
+  return copy;
+}
+
 }  // namespace
 
 extern "C" {
@@ -265,10 +273,20 @@ int llmsvc_client_metrics(llmsvc_client *client, char **out_json, llmsvc_error *
   if (int rc = check_client(client, out_err)) return rc;
   return guarded(out_err, [&]() -> int {
     std::string json = client->engine->metrics_json();
-    char *copy = static_cast<char *>(llmsvc::mem_alloc(json.size() + 1));
-    if (!copy) throw std::bad_alloc();
-    std::memcpy(copy, json.c_str(), json.size() + 1);
-    *out_json = copy;
+    *out_json = copy_string(json);
+    return LLMSVC_OK;
+  });
+}
+
+int llmsvc_client_metrics_prometheus(llmsvc_client *client, char **out_text,
+                                     llmsvc_error **out_err) {
+  if (out_err) *out_err = nullptr;
+  if (!out_text) return fail(out_err, LLMSVC_EINVAL, "out_text is NULL");
+  *out_text = nullptr;
+  if (int rc = check_client(client, out_err)) return rc;
+  return guarded(out_err, [&]() -> int {
+    std::string text = client->engine->metrics_prometheus();
+    *out_text = copy_string(text);
     return LLMSVC_OK;
   });
 }

@@ -1,5 +1,8 @@
 #include "core/config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <cstdlib>
 
 #include "llmsvc.h"
@@ -142,6 +145,40 @@ DocError parse_queue(const JsonValue &v, QueuePolicy &q) {
   return {};
 }
 
+// Loopback only, unless the configuration says otherwise: metrics name models and
+// operations, which are nobody else's business.
+DocError parse_telemetry(const JsonValue &v, TelemetryConfig &t) {
+  DocError err;
+  if (!v.IsObject()) return {LLMSVC_ESCHEMA, "config.telemetry: expected an object"};
+  ObjectReader r(v, "config.telemetry");
+  static const char *const known[] = {"prometheus_port", "prometheus_host", "allow_remote",
+                                      nullptr};
+  if (!r.only(known, err) || !r.get_string("prometheus_host", t.prometheus_host, err) ||
+      !r.get_bool("allow_remote", t.allow_remote, err))
+    return err;
+  if (const JsonValue *p = r.find("prometheus_port"); p && p->IsString()) {
+    if (sv(*p) != "auto")
+      return {LLMSVC_ESCHEMA, "config.telemetry.prometheus_port: expected a port or \"auto\""};
+    t.prometheus_port = TelemetryConfig::kAutoPort;
+  } else if (!r.get_int("prometheus_port", t.prometheus_port, err, 0, 65535)) {
+    return err;
+  }
+  const std::string &h = t.prometheus_host;
+  in_addr a4{};
+  in6_addr a6{};
+  bool v4 = inet_pton(AF_INET, h.c_str(), &a4) == 1;
+  bool v6 = !v4 && inet_pton(AF_INET6, h.c_str(), &a6) == 1;
+  if (h != "localhost" && !v4 && !v6)
+    return {LLMSVC_ESCHEMA, "config.telemetry.prometheus_host: \"" + h +
+                                "\" is not an IP address or localhost"};
+  bool loopback = h == "localhost" || (v4 && (ntohl(a4.s_addr) >> 24) == 127) ||
+                  (v6 && IN6_IS_ADDR_LOOPBACK(&a6));
+  if (!loopback && !t.allow_remote)
+    return {LLMSVC_ESCHEMA, "config.telemetry.prometheus_host: \"" + h +
+                                "\" is not a loopback address (set allow_remote to listen on it)"};
+  return {};
+}
+
 const char *env(const char *name) {
   const char *v = std::getenv(name);
   return v && *v ? v : nullptr;
@@ -175,7 +212,8 @@ DocError parse_config(const char *json, Config &out) {
   static const char *const known[] = {
       "provider", "base_url", "api_key", "organization", "project", "model",
       "max_tokens_field", "limits", "retry", "timeouts", "http", "seed", "prices",
-      "prices_file", "free_models", "anthropic_version", "default_max_output_tokens", "cache", "budgets", "queue", "circuit_breaker", nullptr};
+      "prices_file", "free_models", "anthropic_version", "default_max_output_tokens", "cache",
+      "budgets", "queue", "circuit_breaker", "telemetry", nullptr};
   if (!r.only(known, err) || !r.get_string("provider", out.provider, err) ||
       !r.get_string("base_url", out.base_url, err) ||
       !r.get_string("api_key", out.api_key, err) ||
@@ -252,6 +290,8 @@ DocError parse_config(const char *json, Config &out) {
   if (const JsonValue *cache = r.find("cache"); cache && !cache->IsNull()) {
     if ((err = parse_cache(*cache, out.cache))) return err;
   }
+  if (!r.get_object("telemetry", obj, err)) return err;
+  if (obj && (err = parse_telemetry(*obj, out.telemetry))) return err;
   int64_t seed = 0;
   if (!r.get_int("seed", seed, err, 0, INT64_MAX)) return err;
   out.seed = uint64_t(seed);

@@ -63,6 +63,15 @@ struct CacheConfig {
   bool enabled() const { return memory || !sqlite_path.empty(); }
 };
 
+/// The Prometheus endpoint (docs/schema.md, "Telemetry"). Port 0: no endpoint.
+struct TelemetryConfig {
+  static constexpr int64_t kAutoPort = -1;  // "auto": an ephemeral port the system picks
+  int64_t prometheus_port = 0;
+  std::string prometheus_host = "127.0.0.1";
+  bool allow_remote = false;  // listening on an address other hosts reach
+  bool enabled() const { return prometheus_port != 0; }
+};
+
 struct Config {
   std::string provider = "openai_chat";  // or "anthropic"
   std::string base_url;                  // the provider's own when not given
@@ -86,6 +95,7 @@ struct Config {
   std::vector<BudgetSpec> budgets;
   QueuePolicy queue;
   BreakerConfig breaker;
+  TelemetryConfig telemetry;
 };
 
 /// Parses a configuration document; NULL or empty text gives the defaults. Environment

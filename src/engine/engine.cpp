@@ -37,6 +37,7 @@ Engine::Engine(Config config, std::unique_ptr<ResponseCache> cache, const Clock 
     curl_multi_cleanup(multi_);
     throw;
   }
+  start_telemetry();
 }
 
 Engine::~Engine() {
@@ -174,6 +175,7 @@ std::string Engine::metrics_json() {
 }
 
 void Engine::close() {
+  if (telemetry_) telemetry_->stop();  // before the engine: a scrape waits for it
   {
     std::lock_guard<std::mutex> lock(inbox_mu_);
     if (!closing_) {
@@ -1216,12 +1218,17 @@ llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
   return r;
 }
 
-std::string Engine::snapshot(int64_t now) {
+EngineGauges Engine::gauges() const {
   EngineGauges g;
   g.queued = int64_t(waiting_.size());
   g.backing_off = backing_off_;
   g.in_flight = in_flight_;
   for (int i = 0; i < 3; ++i) g.queued_by_priority[i] = queued_by_priority_[i];
+  return g;
+}
+
+std::string Engine::snapshot(int64_t now) {
+  const EngineGauges g = gauges();
   JsonBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -1245,6 +1252,7 @@ std::string Engine::snapshot(int64_t now) {
     w.Key("budgets");
     budgets_.write(w, now);
   }
+  if (telemetry_) write_telemetry_stats(w);
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
 }

@@ -30,6 +30,7 @@
 #include "metrics/metrics.h"
 #include "providers/provider.h"
 #include "retry/policy.h"
+#include "telemetry/metrics_server.h"
 
 struct llmsvc_result;
 
@@ -57,6 +58,8 @@ class Engine final : private StreamSink {
   /// Replaces the budgets (a JSON array); spending of budgets kept by name carries over.
   int set_budgets(std::string_view budgets_json, std::string &message);
   std::string metrics_json();
+  /// The same snapshot in the Prometheus text format (engine_telemetry.cpp).
+  std::string metrics_prometheus();
   /// Refuses new work, completes everything pending with "shut down", stops the thread.
   void close();
 
@@ -123,6 +126,15 @@ class Engine final : private StreamSink {
   llmsvc_result *build_result(Pending *p, llmsvc_error_kind kind, const std::string &message,
                               const ProviderReply *reply, int64_t cost_pico, int64_t now);
   std::string snapshot(int64_t now);
+  EngineGauges gauges() const;
+
+  // Telemetry (engine_telemetry.cpp).
+  /// Starts the Prometheus endpoint when configured; when it cannot, stops the engine
+  /// thread again and throws, for the constructor to fail cleanly.
+  void start_telemetry();
+  std::string prometheus_snapshot(int64_t now);
+  void write_cache_prometheus(PromText &t) const;
+  void write_telemetry_stats(JsonWriter &w) const;
 
   const Config config_;
   const Clock &clock_;
@@ -194,6 +206,7 @@ class Engine final : private StreamSink {
   std::mt19937_64 rng_;
 
   CompletionQueue completions_;
+  std::unique_ptr<MetricsServer> telemetry_;  // set before the constructor returns
   std::mutex join_mu_;
   std::thread thread_;
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/clock.h"
+#include "metrics/prometheus.h"
 
 namespace llmsvc {
 
@@ -118,6 +119,20 @@ void CircuitBreaker::write(JsonWriter &w, int64_t now) const {
     w.String(llmsvc_error_kind_name(last_failure_));
   }
   w.EndObject();
+}
+
+void CircuitBreaker::write_prometheus(PromText &t) const {
+  static const char *const kStates[] = {"closed", "open", "half_open"};
+  t.family("llmsvc_circuit_breaker_state", "gauge",
+           "1 for the circuit breaker's current state, 0 for the others.");
+  for (int i = 0; i < 3; ++i)
+    t.sample("llmsvc_circuit_breaker_state", {{"state", kStates[i]}},
+             int64_t(int(state_) == i ? 1 : 0));
+  t.family("llmsvc_circuit_breaker_transitions_total", "counter",
+           "Times the circuit breaker went into each state.");
+  t.sample("llmsvc_circuit_breaker_transitions_total", {{"to", "open"}}, opened_);
+  t.sample("llmsvc_circuit_breaker_transitions_total", {{"to", "half_open"}}, half_opened_);
+  t.sample("llmsvc_circuit_breaker_transitions_total", {{"to", "closed"}}, closed_);
 }
 
 }  // namespace llmsvc

@@ -13,6 +13,8 @@
 
 namespace llmsvc {
 
+class PromText;
+
 struct BreakerConfig {
   int64_t failures = 0;  // consecutive failed attempts that open it; 0: no breaker
   int64_t cooldown_ms = 5000;
@@ -41,6 +43,7 @@ class CircuitBreaker {
   /// Why requests are held, for messages ("" when closed).
   std::string why_open(int64_t now) const;
   void write(JsonWriter &w, int64_t now) const;
+  void write_prometheus(PromText &t) const;
 
   /// Whether an attempt that ended with `kind` speaks of the provider's health.
   static bool is_health_failure(llmsvc_error_kind kind);

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/clock.h"
+#include "metrics/prometheus.h"
 #include "llmsvc.h"
 
 namespace llmsvc {
@@ -199,6 +200,29 @@ void Budgets::write(JsonWriter &w, int64_t now) const {
     w.EndObject();
   }
   w.EndArray();
+}
+
+void Budgets::write_prometheus(PromText &t, int64_t now) const {
+  t.family("llmsvc_budget_limit", "gauge", "Each budget's bound, tokens or USD.");
+  for (const Tracker &k : trackers_) {
+    if (k.spec.max_tokens)
+      t.sample("llmsvc_budget_limit", {{"budget", k.spec.name}, {"unit", "tokens"}},
+               k.spec.max_tokens);
+    if (k.spec.max_cost_pico)
+      t.sample("llmsvc_budget_limit", {{"budget", k.spec.name}, {"unit", "usd"}},
+               double(k.spec.max_cost_pico) / 1e12);
+  }
+  t.family("llmsvc_budget_used", "gauge",
+           "What each budget's window (or life) has spent, tokens or USD; held estimates excluded.");
+  for (const Tracker &k : trackers_) {
+    t.sample("llmsvc_budget_used", {{"budget", k.spec.name}, {"unit", "tokens"}},
+             k.tokens.sum(now));
+    t.sample("llmsvc_budget_used", {{"budget", k.spec.name}, {"unit", "usd"}},
+             double(k.cost.sum(now)) / 1e12);
+  }
+  t.family("llmsvc_budget_rejected_total", "counter", "Requests a budget refused.");
+  for (const Tracker &k : trackers_)
+    t.sample("llmsvc_budget_rejected_total", {{"budget", k.spec.name}}, k.rejected);
 }
 
 }  // namespace llmsvc

@@ -14,6 +14,8 @@
 
 namespace llmsvc {
 
+class PromText;
+
 struct BudgetSpec {
   std::string name;       // identifies it across set_budgets calls; default from the others
   std::string operation;  // empty: every request of the client
@@ -62,6 +64,7 @@ class Budgets {
   /// is counted instead).
   void settle(int64_t now, const std::vector<Hold> &holds, int64_t tokens, int64_t cost_pico);
   void write(JsonWriter &w, int64_t now) const;
+  void write_prometheus(PromText &t, int64_t now) const;
 
  private:
   struct Tracker {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 
 namespace llmsvc {
@@ -18,6 +19,8 @@ class Histogram {
   int64_t sum() const { return sum_; }
   int64_t min() const { return count_ ? min_ : 0; }
   int64_t max() const { return max_; }
+  /// How many values fell in bucket `b` (0 <= b < kBuckets).
+  uint64_t bucket_count(int b) const { return buckets_[std::size_t(b)]; }
   /// The value at quantile q in [0, 1] (the middle of the bucket holding it).
   int64_t quantile(double q) const;
 

@@ -13,6 +13,7 @@
 #include "gates/gates.h"
 #include "llmsvc.h"
 #include "metrics/histogram.h"
+#include "metrics/prometheus.h"
 #include "metrics/rate_window.h"
 #include "usage/prices.h"
 
@@ -70,6 +71,8 @@ class Metrics {
 
   /// Writes the snapshot object's members (the caller opens and closes the object).
   void write(JsonWriter &w, int64_t now, const EngineGauges &g, Gates &gates) const;
+  /// The same snapshot in the Prometheus text format (docs/schema.md, "Prometheus").
+  void write_prometheus(PromText &t, int64_t now, const EngineGauges &g, Gates &gates) const;
 
   static constexpr size_t kMaxLedgerKeys = 1024;
 
@@ -78,6 +81,12 @@ class Metrics {
   /// A histogram of nanoseconds in units of `unit_ns` (1e6: milliseconds).
   static void write_histogram(JsonWriter &w, const Histogram &h, double unit_ns);
   static void add_to(UsageTotals &u, const CompletedRecord &r);
+  /// One usage ledger (by model or by operation) as Prometheus families.
+  struct LedgerNames {
+    const char *requests, *tokens, *cost, *unpriced;
+  };
+  static void write_ledger_prometheus(PromText &t, const LedgerNames &names, const char *label,
+                                      const std::unordered_map<std::string, UsageTotals> &m);
   void add_usage(std::unordered_map<std::string, UsageTotals> &m, const std::string &key,
                  const CompletedRecord &r);
 

@@ -28,6 +28,12 @@ TEST(CircuitBreaker, OpensHoldsRequestsProbesAndCloses) {
   EXPECT_EQ(i64(cb, "closed"), 1);
   EXPECT_GE(i64(m["gates"]["waits"], "circuit_open"), 1);
   EXPECT_EQ(i64(emu.stats("sk-cb"), "received"), 5);  // 3 failures, the probe, the other
+  std::string prom = client.prometheus();
+  EXPECT_NE(prom.find("llmsvc_circuit_breaker_state{state=\"closed\"} 1\n"), std::string::npos)
+      << prom;
+  EXPECT_NE(prom.find("llmsvc_circuit_breaker_transitions_total{to=\"open\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(prom.find("llmsvc_gate_waits_total{gate=\"circuit_open\"}"), std::string::npos);
 }
 
 TEST(CircuitBreaker, ADeadlinePassedWhileOpenNamesTheBreaker) {

@@ -34,6 +34,12 @@ TEST(Budgets, ARequestThatWouldOverrunFailsBeforeItIsSent) {
   EXPECT_EQ(i64(b, "held_tokens"), 0);
   EXPECT_EQ(i64(b, "rejected"), 1);
   EXPECT_EQ(i64(m["failures_by_kind"], "budget_exceeded"), 1);
+  std::string prom = client.prometheus();
+  EXPECT_NE(prom.find("llmsvc_budget_rejected_total{budget=\"daily\"} 1\n"), std::string::npos)
+      << prom;
+  EXPECT_NE(prom.find("llmsvc_budget_used{budget=\"daily\",unit=\"tokens\"} " +
+                      std::to_string(spent) + "\n"),
+            std::string::npos);
 
   // Raised at run time: the same budget, what was spent still counts.
   llmsvc_error *err = nullptr;

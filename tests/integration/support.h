@@ -120,6 +120,13 @@ class Client {
     llmsvc_free(json);
     return d;
   }
+  std::string prometheus() {
+    char *text = nullptr;
+    EXPECT_EQ(llmsvc_client_metrics_prometheus(c_, &text, nullptr), LLMSVC_OK);
+    std::string s = text ? text : "";
+    llmsvc_free(text);
+    return s;
+  }
   /// Waits (bounded) until the metrics satisfy `pred`: observable state, not a guess.
   template <typename Pred>
   bool wait_metrics(Pred pred, std::chrono::seconds limit = std::chrono::seconds(20)) {

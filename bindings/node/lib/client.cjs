@@ -173,6 +173,15 @@ class Client {
   }
 
   /**
+   * The same snapshot in the Prometheus text exposition format (version 0.0.4), to serve
+   * as `text/plain; version=0.0.4` from a handler of your own.
+   * @returns {string}
+   */
+  metricsPrometheus() {
+    return native.metricsPrometheus(this.#handle);
+  }
+
+  /**
    * Changes the limits at run time; fields not given keep their value.
    * @param {{rpm?: number, tpm?: number, concurrency?: number, window_ms?: number}|string} limits
    */

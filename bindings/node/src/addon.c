@@ -488,21 +488,34 @@ static napi_value js_cancel(napi_env env, napi_callback_info info) {
   return v;
 }
 
-/* metrics(handle) -> string (the snapshot document) */
-static napi_value js_metrics(napi_env env, napi_callback_info info) {
+typedef int (*snapshot_fn)(llmsvc_client *, char **, llmsvc_error **);
+
+/* A snapshot as a JS string: the metrics document or its Prometheus text. */
+static napi_value snapshot(napi_env env, napi_callback_info info, const char *op,
+                           snapshot_fn fn) {
   size_t argc = 1;
   napi_value argv[1], v = NULL;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   box *b = argc ? arg_box(env, argv[0]) : NULL;
   if (!b) return NULL;
-  if (!b->client) return throw_status(env, "metrics", LLMSVC_ECLOSED, NULL);
-  char *json = NULL;
+  if (!b->client) return throw_status(env, op, LLMSVC_ECLOSED, NULL);
+  char *text = NULL;
   llmsvc_error *err = NULL;
-  int rc = llmsvc_client_metrics(b->client, &json, &err);
-  if (rc != LLMSVC_OK) return throw_from(env, "metrics", rc, err);
-  napi_status s = napi_create_string_utf8(env, json, NAPI_AUTO_LENGTH, &v);
-  llmsvc_free(json);
+  int rc = fn(b->client, &text, &err);
+  if (rc != LLMSVC_OK) return throw_from(env, op, rc, err);
+  napi_status s = napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &v);
+  llmsvc_free(text);
   return s == napi_ok ? v : NULL;
+}
+
+/* metrics(handle) -> string (the snapshot document) */
+static napi_value js_metrics(napi_env env, napi_callback_info info) {
+  return snapshot(env, info, "metrics", llmsvc_client_metrics);
+}
+
+/* metricsPrometheus(handle) -> string (the snapshot in the Prometheus text format) */
+static napi_value js_metrics_prometheus(napi_env env, napi_callback_info info) {
+  return snapshot(env, info, "metricsPrometheus", llmsvc_client_metrics_prometheus);
 }
 
 /* setLimits(handle, limitsJson) */
@@ -621,6 +634,7 @@ NAPI_MODULE_INIT() {
       {"submit", js_submit},   {"submitStream", js_submit_stream},
       {"lastId", js_last_id},
       {"cancel", js_cancel},   {"metrics", js_metrics},
+      {"metricsPrometheus", js_metrics_prometheus},
       {"setLimits", js_set_limits}, {"close", js_close},
       {"pending", js_pending}, {"stats", js_stats},
       {"version", js_version},

@@ -164,6 +164,33 @@ describe('against the emulator', { skip: skipWithoutEmulator }, () => {
     }
   });
 
+  test('metricsPrometheus gives the same snapshot as Prometheus text', async () => {
+    const client = new Client({ base_url: emu.baseURL, api_key: 'sk-prometheus' });
+    try {
+      for (let i = 0; i < 2; i++) {
+        await client.generate({ model: 'gpt-4o-mini', prompt: `prom ${i}`, operation: 'back\\slash' });
+      }
+      const text = client.metricsPrometheus();
+      assert.equal(typeof text, 'string');
+      for (const want of [
+        '# TYPE llmsvc_requests_total counter\n',
+        'llmsvc_requests_total{outcome="succeeded"} 2\n',
+        '# TYPE llmsvc_gate_wait_seconds histogram\n',
+        'llmsvc_gate_wait_seconds_bucket{le="+Inf"} 2\n',
+        'llmsvc_request_duration_seconds_count 2\n',
+        'llmsvc_operation_requests_total{operation="back\\\\slash",outcome="succeeded"} 2\n',
+      ]) {
+        assert.ok(text.includes(want), `${JSON.stringify(want)} missing from:\n${text}`);
+      }
+      const m = client.metrics();
+      assert.ok(text.includes(`llmsvc_attempts_total ${m.attempts.total}\n`));
+      await client.close();
+      assert.match(client.metricsPrometheus(), /llmsvc_requests_submitted_total 2\n/); // still readable
+    } finally {
+      await client.close();
+    }
+  });
+
   test('metrics, usage and cost totals equal the emulator statistics', async () => {
     const key = 'sk-totals';
     const client = new Client({ base_url: emu.baseURL, api_key: key });

@@ -190,6 +190,13 @@ extern "C" {
         out_json: *mut *mut c_char,
         out_err: *mut *mut llmsvc_error,
     ) -> c_int;
+    /// The same snapshot in the Prometheus text exposition format 0.0.4, freed with
+    /// `llmsvc_free`.
+    pub fn llmsvc_client_metrics_prometheus(
+        client: *mut llmsvc_client,
+        out_text: *mut *mut c_char,
+        out_err: *mut *mut llmsvc_error,
+    ) -> c_int;
     /// Closes a client without freeing it. Idempotent.
     pub fn llmsvc_client_close(client: *mut llmsvc_client) -> c_int;
     /// Closes and frees a client; every callback has run when it returns.

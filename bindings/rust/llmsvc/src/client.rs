@@ -229,6 +229,13 @@ impl Client {
         self.inner.raw.metrics()
     }
 
+    /// The same snapshot in the Prometheus text exposition format (version 0.0.4), to
+    /// serve as `text/plain; version=0.0.4` from a handler of your own. The metric names
+    /// are listed in docs/schema.md.
+    pub fn metrics_prometheus(&self) -> Result<String, Error> {
+        self.inner.raw.metrics_prometheus()
+    }
+
     /// Changes the limits; members left `None` keep their value. Takes effect before
     /// any request submitted afterwards is admitted.
     ///

@@ -349,10 +349,27 @@ impl RawClient {
     }
 
     pub(crate) fn metrics(&self) -> Result<String, Error> {
+        self.snapshot(sys::llmsvc_client_metrics)
+    }
+
+    pub(crate) fn metrics_prometheus(&self) -> Result<String, Error> {
+        self.snapshot(sys::llmsvc_client_metrics_prometheus)
+    }
+
+    /// A snapshot document from `call`: one of the functions that give the caller a string
+    /// freed with `llmsvc_free`.
+    fn snapshot(
+        &self,
+        call: unsafe extern "C" fn(
+            *mut sys::llmsvc_client,
+            *mut *mut c_char,
+            *mut *mut sys::llmsvc_error,
+        ) -> c_int,
+    ) -> Result<String, Error> {
         let mut out: *mut c_char = ptr::null_mut();
         let mut err = ptr::null_mut();
         // SAFETY: the client is live; valid pointers to locals.
-        let rc = unsafe { sys::llmsvc_client_metrics(self.0.as_ptr(), &mut out, &mut err) };
+        let rc = unsafe { call(self.0.as_ptr(), &mut out, &mut err) };
         if rc != sys::LLMSVC_OK {
             // SAFETY: llmsvc_free accepts NULL and anything the library allocated.
             unsafe { sys::llmsvc_free(out.cast()) };

@@ -310,6 +310,32 @@ fn metrics_and_cost_match_the_emulator() {
 }
 
 #[test]
+fn metrics_prometheus_is_the_same_snapshot_as_text() {
+    let _g = shared();
+    let emu = emulator!();
+    let client = Client::new(emu.config("k-prometheus")).unwrap();
+    let rt = tokio_rt();
+    for i in 0..3 {
+        let req = Request::new("gpt-4o-mini")
+            .prompt(format!("prometheus {i}"))
+            .operation("line\nbreak");
+        rt.block_on(client.generate(req)).unwrap();
+    }
+    let text = client.metrics_prometheus().unwrap();
+    for want in [
+        "# TYPE llmsvc_requests_total counter\n",
+        "llmsvc_requests_total{outcome=\"succeeded\"} 3\n",
+        "# TYPE llmsvc_attempt_duration_seconds histogram\n",
+        "llmsvc_attempt_duration_seconds_bucket{le=\"+Inf\"} 3\n",
+        "llmsvc_attempt_duration_seconds_count 3\n",
+        "llmsvc_operation_requests_total{operation=\"line\\nbreak\",outcome=\"succeeded\"} 3\n",
+    ] {
+        assert!(text.contains(want), "{want:?} missing from:\n{text}");
+    }
+    assert!(text.ends_with('\n'));
+}
+
+#[test]
 fn set_limits_changes_the_gates() {
     let _g = shared();
     let emu = emulator!();
