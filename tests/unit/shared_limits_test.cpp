@@ -1,8 +1,13 @@
 // Shared limits without a Redis server: the configuration, the budget's name, and the
 // fallback to a share of the limits when Redis cannot be reached.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/config.h"
+#include "gates/gates.h"
 
 using namespace llmsvc;
 
@@ -96,4 +101,87 @@ TEST(SharedLimitsConfig, DerivedKeyNeverHoldsTheApiKey) {
   ASSERT_FALSE(parse_config(
       (R"({"api_key":")" + secret + R"(","shared_limits":{"host":"127.0.0.1"}})").c_str(), c));
   EXPECT_EQ(c.shared_limits.key.find(secret), std::string::npos);
+}
+
+namespace {
+// A loopback port nobody listens on: connecting is refused at once.
+int closed_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len) != 0)
+    ADD_FAILURE() << "no free port";
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string snapshot(Gates &g, int64_t now) {
+  JsonBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  g.write_shared(w, now);
+  w.EndObject();
+  return buf.GetString();
+}
+}  // namespace
+
+TEST(SharedLimitsFallback, UnreachableRedisMeansAShareOfTheLimitsAfterOneWindow) {
+  Config c;
+  const std::string secret = "sk-never-in-metrics-0123456789";
+  std::string json = R"({"api_key":")" + secret +
+                     R"(","limits":{"rpm":1800,"window_ms":1000},"shared_limits":{"host":"127.0.0.1","port":)" +
+                     std::to_string(closed_port()) + R"(,"share":0.3333333333}})";
+  ASSERT_FALSE(parse_config(json.c_str(), c));
+  Gates g(c);
+  const int64_t ms = kNsPerMs;
+  // Cut off from the start: others may have filled the window, and this process held
+  // nothing, so it waits until a whole window (and a bucket, 10 ms) has passed. The next
+  // attempt at Redis comes first, after a second.
+  GateDecision d = g.check(0, Tokens{10, 0});
+  EXPECT_FALSE(d.admit);
+  EXPECT_EQ(d.wait_until, 1000 * ms);
+  d = g.check(1000 * ms, Tokens{10, 0});  // Redis is tried again, still refused
+  EXPECT_FALSE(d.admit);
+  EXPECT_EQ(d.wait_until, 1010 * ms);
+  // Then a third of 30 per window: 10.
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(g.check(1010 * ms, Tokens{10, 0}).admit) << i;
+    g.acquire(Tokens{10, 0});
+  }
+  d = g.check(1010 * ms, Tokens{10, 0});
+  EXPECT_FALSE(d.admit);
+  EXPECT_EQ(d.reason, GateReason::kRequests);
+  EXPECT_EQ(d.wait_until, 2000 * ms);  // all in flight: only the next attempt at Redis
+  for (int i = 0; i < 10; ++i) g.settle(1100 * ms, Tokens{10, 0}, Tokens{5, 0});
+  d = g.check(1200 * ms, Tokens{10, 0});
+  EXPECT_FALSE(d.admit);
+  EXPECT_EQ(d.wait_until, 2000 * ms);  // the next attempt comes before 2100 ms
+  // The full limit's too_large still applies, not the share's.
+  EXPECT_EQ(g.too_large(Tokens{10, 0}), GateReason::kNone);
+
+  std::string m = snapshot(g, 1200 * ms);
+  EXPECT_NE(m.find(R"("mode":"local_fallback")"), std::string::npos) << m;
+  EXPECT_NE(m.find(R"("fallbacks":1,)"), std::string::npos) << m;
+  EXPECT_NE(m.find(R"("rejoins":0,)"), std::string::npos) << m;
+  EXPECT_NE(m.find(R"("errors":2,)"), std::string::npos) << m;  // the first try and the retry
+  EXPECT_NE(m.find("Connection refused"), std::string::npos) << m;
+  EXPECT_EQ(m.find(secret), std::string::npos) << m;
+}
+
+TEST(SharedLimitsFallback, ShareNeverRoundsToNothing) {
+  Config c;
+  ASSERT_FALSE(parse_config(
+      (R"({"limits":{"rpm":120,"window_ms":1000},"shared_limits":{"host":"127.0.0.1","port":)" +
+       std::to_string(closed_port()) + R"(,"share":0.1}})")
+          .c_str(),
+      c));
+  Gates g(c);  // 2 per window; a tenth of it still lets one through
+  const int64_t after_cut_off = 1020 * kNsPerMs;
+  g.check(0, Tokens{});
+  ASSERT_TRUE(g.check(after_cut_off, Tokens{}).admit);
+  g.acquire(Tokens{});
+  EXPECT_FALSE(g.check(after_cut_off, Tokens{}).admit);
 }
