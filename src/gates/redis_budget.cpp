@@ -98,8 +98,8 @@ reap()
 local wait, why = 0, 0
 for n = 1, 4 do
   local cap, amount = tonumber(ARGV[4 + n]), tonumber(ARGV[8 + n])
-  local lo, sum = settled(KEYS[n])
   if cap > 0 then
+    local lo, sum = settled(KEYS[n])
     local excess = sum + tonumber(redis.call('HGET', F, 'total:' .. dims[n]) or '0')
                    + amount - cap
     if excess > 0 then

@@ -26,15 +26,17 @@ std::string mode_of(const rapidjson::Document &m) {
 }  // namespace
 
 TEST(SharedLimits, ThreeProcessesShareOneBudgetWithZero429s) {
-  // 30 requests per 1 s window at the emulator; three processes, each told the same
-  // limit, each sending 60 requests at once, meet in Redis under the default budget name
-  // (same endpoint, same key).
+  // 30 requests per 2 s window at the emulator; three processes, each told the same
+  // limit, each sending 40 requests at once, meet in Redis under the default budget name
+  // (same endpoint, same key). What is lost at each window's edge (the reply's latency,
+  // the bucket's rounding) is the same at any window length, so a short window shows it
+  // larger than a provider's minute would.
   RedisProcess redis;
-  const int cap = 30, window_ms = 1000, per_process = 60, processes = 3;
-  EmulatorProcess emu({"--rpm", "1800", "--window-ms", "1000", "--latency-ms", "5"});
+  const int cap = 30, window_ms = 2000, per_process = 40, processes = 3;
+  EmulatorProcess emu({"--rpm", "900", "--window-ms", "2000", "--latency-ms", "5"});
   std::string command = std::string("timeout 90 ") + LLMSVC_SHARED_WORKER + " " + emu.base_url() +
                         " sk-shared " + redis.url() + " " + std::to_string(per_process) +
-                        " 1800 " + std::to_string(window_ms);
+                        " 900 " + std::to_string(window_ms);
   std::vector<FILE *> workers;
   for (int i = 0; i < processes; ++i) workers.push_back(popen(command.c_str(), "r"));
   std::vector<WorkerLine> lines(processes);
@@ -65,8 +67,8 @@ TEST(SharedLimits, ThreeProcessesShareOneBudgetWithZero429s) {
   EXPECT_EQ(i64(s, "rate_limited"), 0);
   EXPECT_EQ(i64(s, "received"), processes * per_process);
   EXPECT_EQ(i64(s, "peak_window_requests"), cap);  // the whole window used, never more
-  // Utilisation: the fastest schedule the limit allows sends 180 requests as 6 windows'
-  // worth, the last batch starting 5 windows after the first; against that span, how
+  // Utilisation: the fastest schedule the limit allows sends 120 requests as 4 windows'
+  // worth, the last batch starting 3 windows after the first; against that span, how
   // long the processes together took from the first attempt's start to the last's.
   ASSERT_GT(last, first);
   const int total = processes * per_process;
