@@ -230,7 +230,8 @@ bool RedisBudget::connect() {
   disconnect();
   ctx_ = redisConnectWithTimeout(host_.c_str(), port_, to_timeval(timeout_ms_));
   if (!ctx_) return fail("cannot allocate a Redis context");
-  if (ctx_->err) return fail("connect to " + host_ + ":" + std::to_string(port_) + ": " + ctx_->errstr);
+  if (ctx_->err)
+    return fail("connect to " + host_ + ":" + std::to_string(port_) + ": " + ctx_->errstr);
   if (redisSetTimeout(ctx_, to_timeval(timeout_ms_)) != REDIS_OK)
     return fail(std::string("set timeout: ") + ctx_->errstr);
   for (int i = 0; i < kScripts; ++i) {
@@ -273,7 +274,11 @@ bool RedisBudget::eval(Script s, std::vector<std::string> &args, redisReply *&re
   for (const std::string &k : keys_) push(k);
   for (const std::string &a : args) push(a);
   int64_t t0 = steady_now_ns();
-  auto *r = static_cast<redisReply *>(redisCommandArgv(ctx_, int(argv.size()), argv.data(), lens.data()));
+  auto call = [&] {
+    return static_cast<redisReply *>(
+        redisCommandArgv(ctx_, int(argv.size()), argv.data(), lens.data()));
+  };
+  redisReply *r = call();
   if (r && r->type == REDIS_REPLY_ERROR && std::strncmp(r->str, "NOSCRIPT", 8) == 0) {
     freeReplyObject(r);
     std::string body = std::string(kPrelude) + kBodies[s];
@@ -281,7 +286,7 @@ bool RedisBudget::eval(Script s, std::vector<std::string> &args, redisReply *&re
     lens[0] = 4;
     argv[1] = body.data();
     lens[1] = body.size();
-    r = static_cast<redisReply *>(redisCommandArgv(ctx_, int(argv.size()), argv.data(), lens.data()));
+    r = call();
   }
   last_call_ns_ = steady_now_ns() - t0;
   total_call_ns_ += last_call_ns_;

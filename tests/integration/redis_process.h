@@ -21,7 +21,10 @@ class RedisProcess {
   /// Starts it again on the same port, empty, and waits until PING answers.
   void start();
   /// PING on a new connection answered PONG.
-  bool ping() const;
+  bool ping() const { return command("PING").rfind("+PONG", 0) == 0; }
+  /// An inline command (words separated by spaces) on a new connection; its first reply
+  /// line ("" when Redis does not answer).
+  std::string command(const std::string &words) const;
 
  private:
   pid_t pid_ = -1;

@@ -162,4 +162,14 @@ TEST(SharedLimits, MetricsNameTheBudgetButNeverTheKey) {
   EXPECT_EQ(i64(s, "errors"), 0);
   EXPECT_TRUE(s["last_error"].IsNull());
   EXPECT_GT(s["script_mean_us"].GetDouble(), 0);
+
+  // Redis forgot the scripts (SCRIPT FLUSH, as after a restart the client did not see):
+  // the next calls send them again and nothing fails.
+  ASSERT_EQ(redis.command("SCRIPT FLUSH"), "+OK");
+  r = client.generate(prompt_request("again"));
+  EXPECT_EQ(r.kind, LLMSVC_KIND_NONE) << r.json;
+  m = client.metrics();
+  EXPECT_STREQ(m["shared_limits"]["mode"].GetString(), "shared");
+  EXPECT_EQ(i64(m["shared_limits"], "errors"), 0);
+  EXPECT_EQ(i64(m["shared_limits"], "fallbacks"), 0);
 }
