@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 
 #include <cstdlib>
 
@@ -26,7 +27,99 @@ DocError parse_limits(const JsonValue &v, const std::string &path, Limits &inout
   return {};
 }
 
+std::string default_shared_key(const std::string &provider, const std::string &base_url,
+                               const std::string &api_key) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(api_key.data(), api_key.size(), digest, &len, EVP_sha256(), nullptr) != 1)
+    len = 0;
+  static const char kHex[] = "0123456789abcdef";
+  std::string hash;
+  for (unsigned int i = 0; i < len && hash.size() < 16; ++i) {
+    hash += kHex[digest[i] >> 4];
+    hash += kHex[digest[i] & 15];
+  }
+  // A base URL may carry credentials (https://user:secret@host/v1): leave them out.
+  std::string url = base_url;
+  size_t scheme = url.find("://");
+  size_t from = scheme == std::string::npos ? 0 : scheme + 3;
+  size_t at = url.find('@', from);
+  if (at != std::string::npos && at < url.find('/', from)) url.erase(from, at + 1 - from);
+  return provider + ":" + url + ":" + hash;
+}
+
 namespace {
+
+// "redis://host[:port][/]" or "redis://[v6addr]:port"; credentials and databases are not
+// supported, and said so rather than silently ignored.
+DocError parse_redis_url(const std::string &url, SharedLimitsConfig &c) {
+  const std::string path = "config.shared_limits.redis";
+  const std::string scheme = "redis://";
+  if (url.rfind(scheme, 0) != 0)
+    return {LLMSVC_ESCHEMA, path + ": expected redis://HOST[:PORT]"};
+  std::string rest = url.substr(scheme.size());
+  if (!rest.empty() && rest.back() == '/') rest.pop_back();
+  if (rest.find('@') != std::string::npos || rest.find('/') != std::string::npos)
+    return {LLMSVC_ESCHEMA,
+            path + ": credentials and database numbers are not supported (redis://HOST[:PORT])"};
+  std::string port;
+  bool port_given = false;
+  if (!rest.empty() && rest[0] == '[') {
+    size_t close = rest.find(']');
+    if (close == std::string::npos) return {LLMSVC_ESCHEMA, path + ": unclosed [ in the host"};
+    c.host = rest.substr(1, close - 1);
+    if (close + 1 < rest.size()) {
+      if (rest[close + 1] != ':') return {LLMSVC_ESCHEMA, path + ": expected :PORT after ]"};
+      port = rest.substr(close + 2);
+      port_given = true;
+    }
+  } else {
+    size_t colon = rest.find(':');
+    c.host = rest.substr(0, colon);
+    if (colon != std::string::npos) {
+      port = rest.substr(colon + 1);
+      port_given = true;
+    }
+  }
+  if (c.host.empty()) return {LLMSVC_ESCHEMA, path + ": the host is empty"};
+  if (port_given) {
+    char *end = nullptr;
+    long p = std::strtol(port.c_str(), &end, 10);
+    if (*end || p < 1 || p > 65535)
+      return {LLMSVC_ESCHEMA, path + ": \"" + port + "\" is not a port (1..65535)"};
+    c.port = p;
+  }
+  return {};
+}
+
+DocError parse_shared_limits(const JsonValue &v, const Config &config, SharedLimitsConfig &c) {
+  DocError err;
+  if (!v.IsObject()) return {LLMSVC_ESCHEMA, "config.shared_limits: expected an object"};
+  ObjectReader r(v, "config.shared_limits");
+  static const char *const known[] = {"redis", "host", "port", "key", "share", "timeout_ms",
+                                      nullptr};
+  std::string url;
+  bool share_given = false;
+  if (!r.only(known, err) || !r.get_string("redis", url, err) ||
+      !r.get_string("host", c.host, err) || !r.get_int("port", c.port, err, 1, 65535) ||
+      !r.get_string("key", c.key, err) ||
+      !r.get_double("share", c.share, share_given, err, 0.0, 1.0) ||
+      !r.get_int("timeout_ms", c.timeout_ms, err, 1, 60000))
+    return err;
+  if (r.find("redis") && (r.find("host") || r.find("port")))
+    return {LLMSVC_ESCHEMA, "config.shared_limits: give either redis or host and port, not both"};
+  if (!r.find("redis") && !r.find("host"))
+    return {LLMSVC_ESCHEMA, "config.shared_limits: missing redis (redis://HOST[:PORT]) or host"};
+  if (r.find("redis") && (err = parse_redis_url(url, c))) return err;
+  if (c.host.empty()) return {LLMSVC_ESCHEMA, "config.shared_limits.host: the host is empty"};
+  if (share_given && c.share <= 0)
+    return {LLMSVC_ESCHEMA, "config.shared_limits.share: expected a fraction above 0, at most 1"};
+  if (r.find("key") && c.key.empty())
+    return {LLMSVC_ESCHEMA, "config.shared_limits.key: the name is empty"};
+  if (c.key.empty()) c.key = default_shared_key(config.provider, config.base_url, config.api_key);
+  c.enabled = true;
+  return {};
+}
 
 DocError parse_retry(const JsonValue &v, RetryPolicy &p) {
   DocError err;
@@ -213,7 +306,7 @@ DocError parse_config(const char *json, Config &out) {
       "provider", "base_url", "api_key", "organization", "project", "model",
       "max_tokens_field", "limits", "retry", "timeouts", "http", "seed", "prices",
       "prices_file", "free_models", "anthropic_version", "default_max_output_tokens", "cache",
-      "budgets", "queue", "circuit_breaker", "telemetry", nullptr};
+      "budgets", "queue", "circuit_breaker", "telemetry", "shared_limits", nullptr};
   if (!r.only(known, err) || !r.get_string("provider", out.provider, err) ||
       !r.get_string("base_url", out.base_url, err) ||
       !r.get_string("api_key", out.api_key, err) ||
@@ -292,6 +385,9 @@ DocError parse_config(const char *json, Config &out) {
   }
   if (!r.get_object("telemetry", obj, err)) return err;
   if (obj && (err = parse_telemetry(*obj, out.telemetry))) return err;
+  if (const JsonValue *s = r.find("shared_limits"); s && !s->IsNull()) {
+    if ((err = parse_shared_limits(*s, out, out.shared_limits))) return err;
+  }
   int64_t seed = 0;
   if (!r.get_int("seed", seed, err, 0, INT64_MAX)) return err;
   out.seed = uint64_t(seed);

@@ -72,6 +72,17 @@ struct TelemetryConfig {
   bool enabled() const { return prometheus_port != 0; }
 };
 
+/// A rate budget shared through Redis by every process that uses the same key
+/// (docs/schema.md, "shared_limits"). The limits themselves are Config::limits.
+struct SharedLimitsConfig {
+  bool enabled = false;
+  std::string host = "127.0.0.1";
+  int64_t port = 6379;
+  std::string key;     // the budget's name; never the API key itself
+  double share = 0.5;  // fraction of the limits used alone while Redis is unreachable
+  int64_t timeout_ms = 50;
+};
+
 struct Config {
   std::string provider = "openai_chat";  // or "anthropic"
   std::string base_url;                  // the provider's own when not given
@@ -96,11 +107,18 @@ struct Config {
   QueuePolicy queue;
   BreakerConfig breaker;
   TelemetryConfig telemetry;
+  SharedLimitsConfig shared_limits;
 };
 
 /// Parses a configuration document; NULL or empty text gives the defaults. Environment
 /// fallbacks (OPENAI_API_KEY, OPENAI_BASE_URL) apply when the document does not say.
 DocError parse_config(const char *json, Config &out);
+
+/// The default name of a shared budget: provider, base URL (without credentials) and the
+/// first 16 hex digits of the API key's SHA-256, so sharers of one key and endpoint meet
+/// without the key being written anywhere.
+std::string default_shared_key(const std::string &provider, const std::string &base_url,
+                               const std::string &api_key);
 
 /// Parses a "limits" object over `inout` (fields not given keep their value).
 DocError parse_limits(const JsonValue &v, const std::string &path, Limits &inout);

@@ -15,7 +15,7 @@
 namespace llmsvc {
 
 Engine::Engine(Config config, std::unique_ptr<ResponseCache> cache, const Clock &clock)
-    : config_(std::move(config)), clock_(clock), cache_(std::move(cache)), gates_(config_.limits) {
+    : config_(std::move(config)), clock_(clock), cache_(std::move(cache)), gates_(config_) {
   provider_ = make_provider(config_);
   budgets_.configure(config_.budgets);
   breaker_.configure(config_.breaker);

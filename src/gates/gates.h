@@ -1,8 +1,12 @@
 // The gates one key's requests pass: requests per window, tokens per window, concurrency,
-// and a pause the provider asked for with retry-after. Touched only by the engine thread.
+// and a pause the provider asked for with retry-after. With shared limits the windows are
+// kept in Redis for every process that uses the key (gates/redis_budget.h), and in this
+// process's own windows, at a share of the limits, while Redis cannot be reached.
+// Touched only by the engine thread.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "core/config.h"
 #include "core/tokens.h"
@@ -31,11 +35,17 @@ struct GateDecision {
 
 class Gates {
  public:
-  explicit Gates(const Limits &limits) { set_limits(limits); }
+  explicit Gates(const Limits &limits);
+  /// The configuration's limits, shared through Redis when it has `shared_limits`.
+  explicit Gates(const Config &config);
+  ~Gates();
+  Gates(const Gates &) = delete;
+  Gates &operator=(const Gates &) = delete;
   void set_limits(const Limits &limits);
   const Limits &limits() const { return limits_; }
 
-  /// Can a request reserving `tokens` go now? Does not take anything.
+  /// Can a request reserving `tokens` go now? Takes nothing locally; with shared limits an
+  /// admitting answer has already reserved in Redis, so acquire must follow it.
   GateDecision check(int64_t now, Tokens tokens);
   /// Takes one request and `tokens` (after check said admit).
   void acquire(Tokens tokens);
@@ -70,7 +80,19 @@ class Gates {
   int64_t input_token_cap() const { return input_tokens_.cap(); }
   int64_t output_token_cap() const { return output_tokens_.cap(); }
 
+  /// The "shared_limits" member of the metrics snapshot (nothing without shared limits).
+  void write_shared(JsonWriter &w, int64_t now);
+
  private:
+  struct Shared;
+  GateDecision local_fit(int64_t now, Tokens t, double share);
+  GateDecision fallback_fit(int64_t now, Tokens t);
+  bool shared_active(int64_t now);
+  void join(int64_t now);
+  void to_fallback(int64_t now);
+  void remember(int64_t now, Tokens actual, bool synced);
+  void forget_aged(int64_t now);
+
   Limits limits_;
   SlidingWindow requests_;
   SlidingWindow tokens_;         // input + output (tpm)
@@ -78,6 +100,7 @@ class Gates {
   SlidingWindow output_tokens_;  // otpm
   int64_t in_flight_ = 0;
   int64_t paused_until_ = 0;
+  std::unique_ptr<Shared> shared_;
 };
 
 }  // namespace llmsvc

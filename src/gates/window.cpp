@@ -22,10 +22,10 @@ int64_t SlidingWindow::used(int64_t now) {
   return settled_ + inflight_ + phantom_;
 }
 
-int64_t SlidingWindow::earliest_fit(int64_t now, int64_t amount) {
-  if (unlimited()) return now;
-  if (amount > cap_) return kNever;
-  int64_t excess = used(now) + amount - cap_;
+int64_t SlidingWindow::earliest_fit(int64_t now, int64_t amount, int64_t cap) {
+  if (cap <= 0) return now;
+  if (amount > cap) return kNever;
+  int64_t excess = used(now) + amount - cap;
   if (excess <= 0) return now;
   // Walk the settled entries oldest first, merging in the phantom's expiry.
   bool phantom_pending = phantom_ > 0;

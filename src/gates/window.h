@@ -29,7 +29,9 @@ class SlidingWindow {
   /// The earliest time at or after `now` at which `amount` fits: `now` when it fits now,
   /// kNever when only settling a reservation in flight could make room (or never: amount
   /// larger than the cap).
-  int64_t earliest_fit(int64_t now, int64_t amount);
+  int64_t earliest_fit(int64_t now, int64_t amount) { return earliest_fit(now, amount, cap_); }
+  /// The same against a smaller allowance `cap` (a share of the limit).
+  int64_t earliest_fit(int64_t now, int64_t amount, int64_t cap);
 
   /// Takes `amount` for a request about to be sent.
   void reserve(int64_t amount) { inflight_ += amount; }
@@ -45,6 +47,7 @@ class SlidingWindow {
   void clamp(int64_t now, int64_t remaining, int64_t reset_ns);
 
   size_t entries() const { return entries_.size(); }
+  int64_t in_flight() const { return inflight_; }
 
  private:
   struct Entry {

@@ -195,6 +195,7 @@ void Metrics::write(JsonWriter &w, int64_t now, const EngineGauges &g, Gates &ga
   w.Key("wait_ms");
   write_histogram(w, queue_wait_, 1e6);
   w.EndObject();
+  gates.write_shared(w, now);
 
   w.Key("attempts");
   w.StartObject();

@@ -1,0 +1,95 @@
+#include "redis_process.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+namespace {
+
+sockaddr_in loopback(int port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(uint16_t(port));
+  return a;
+}
+
+// redis 7 cannot be told to pick a port itself: take one the kernel picked, then free it.
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a = loopback(0);
+  socklen_t len = sizeof a;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len) != 0)
+    throw std::runtime_error("no free loopback port");
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+}  // namespace
+
+RedisProcess::RedisProcess() : port_(free_port()) { start(); }
+
+RedisProcess::~RedisProcess() { kill_now(); }
+
+void RedisProcess::start() {
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlives the test, even a crashed one
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, STDOUT_FILENO);
+    dup2(devnull, STDERR_FILENO);
+    std::string port = std::to_string(port_);
+    execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
+           "--save", "", "--appendonly", "no", static_cast<char *>(nullptr));
+    _exit(127);
+  }
+  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!ping()) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      throw std::runtime_error("redis-server did not start (is it installed?)");
+    }
+    if (std::chrono::steady_clock::now() > end) {
+      kill_now();
+      throw std::runtime_error("redis-server did not answer PING within 10 s");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+void RedisProcess::kill_now() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+std::string RedisProcess::command(const std::string &words) const {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  timeval tv{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in a = loopback(port_);
+  std::string line = words + "\r\n", reply;
+  if (connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0 &&
+      write(fd, line.data(), line.size()) == ssize_t(line.size())) {
+    char buf[256];
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n > 0) reply.assign(buf, size_t(n));
+  }
+  close(fd);
+  return reply.substr(0, reply.find("\r\n"));
+}

@@ -1,0 +1,32 @@
+// A real redis-server on a free loopback port for one test: stopped (killed) and started
+// again on the same port to play an outage, and always killed at the end.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+class RedisProcess {
+ public:
+  /// Starts redis-server without persistence on a free port and waits until PING answers.
+  RedisProcess();
+  ~RedisProcess();
+  RedisProcess(const RedisProcess &) = delete;
+  RedisProcess &operator=(const RedisProcess &) = delete;
+
+  int port() const { return port_; }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  /// Kills the server (SIGKILL: an outage, not a shutdown) and waits for it.
+  void kill_now();
+  /// Starts it again on the same port, empty, and waits until PING answers.
+  void start();
+  /// PING on a new connection answered PONG.
+  bool ping() const { return command("PING").rfind("+PONG", 0) == 0; }
+  /// An inline command (words separated by spaces) on a new connection; its first reply
+  /// line ("" when Redis does not answer).
+  std::string command(const std::string &words) const;
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+};

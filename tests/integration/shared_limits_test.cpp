@@ -1,0 +1,175 @@
+// Limits shared through a real Redis by several clients and processes: together they stay
+// within the provider's limit, use nearly all of it, and keep within it when Redis goes
+// away and comes back.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "redis_process.h"
+#include "support.h"
+
+namespace {
+
+struct WorkerLine {
+  long ok = -1, failed = -1;
+  long long first_start_ms = -1, last_start_ms = -1;
+  char mode[32] = {};
+  long script_calls = -1;
+  double script_mean_us = -1;
+};
+
+std::string mode_of(const rapidjson::Document &m) {
+  if (!m.HasMember("shared_limits")) return "";
+  return m["shared_limits"]["mode"].GetString();
+}
+
+}  // namespace
+
+TEST(SharedLimits, ThreeProcessesShareOneBudgetWithZero429s) {
+  // 30 requests per 2 s window at the emulator; three processes, each told the same
+  // limit, each sending 40 requests at once, meet in Redis under the default budget name
+  // (same endpoint, same key). What is lost at each window's edge (the reply's latency,
+  // the bucket's rounding) is the same at any window length, so a short window shows it
+  // larger than a provider's minute would.
+  RedisProcess redis;
+  const int cap = 30, window_ms = 2000, per_process = 40, processes = 3;
+  EmulatorProcess emu({"--rpm", "900", "--window-ms", "2000", "--latency-ms", "5"});
+  std::string command = std::string("timeout 90 ") + LLMSVC_SHARED_WORKER + " " + emu.base_url() +
+                        " sk-shared " + redis.url() + " " + std::to_string(per_process) +
+                        " 900 " + std::to_string(window_ms);
+  std::vector<FILE *> workers;
+  for (int i = 0; i < processes; ++i) workers.push_back(popen(command.c_str(), "r"));
+  std::vector<WorkerLine> lines(processes);
+  for (int i = 0; i < processes; ++i) {
+    ASSERT_NE(workers[size_t(i)], nullptr);
+    char buf[512] = {};
+    if (fgets(buf, sizeof buf, workers[size_t(i)])) {
+      WorkerLine &l = lines[size_t(i)];
+      std::sscanf(buf,
+                  "ok=%ld failed=%ld first_start_ms=%lld last_start_ms=%lld mode=%31s "
+                  "script_calls=%ld script_mean_us=%lf",
+                  &l.ok, &l.failed, &l.first_start_ms, &l.last_start_ms, l.mode,
+                  &l.script_calls, &l.script_mean_us);
+    }
+    EXPECT_EQ(pclose(workers[size_t(i)]), 0) << "worker " << i << ": " << buf;
+  }
+  long long first = -1, last = -1;
+  double mean_us = 0;
+  for (const WorkerLine &l : lines) {
+    EXPECT_EQ(l.ok, per_process);
+    EXPECT_STREQ(l.mode, "shared");
+    EXPECT_GT(l.script_calls, per_process);  // a reservation and a settlement each, at least
+    if (first < 0 || l.first_start_ms < first) first = l.first_start_ms;
+    last = std::max(last, l.last_start_ms);
+    mean_us += l.script_mean_us / processes;
+  }
+  rapidjson::Document s = emu.stats("sk-shared");
+  EXPECT_EQ(i64(s, "rate_limited"), 0);
+  EXPECT_EQ(i64(s, "received"), processes * per_process);
+  EXPECT_EQ(i64(s, "peak_window_requests"), cap);  // the whole window used, never more
+  // Utilisation: the fastest schedule the limit allows sends 120 requests as 4 windows'
+  // worth, the last batch starting 3 windows after the first; against that span, how
+  // long the processes together took from the first attempt's start to the last's.
+  ASSERT_GT(last, first);
+  const int total = processes * per_process;
+  double ideal_ms = double(total / cap - 1) * window_ms;
+  double utilisation = ideal_ms / double(last - first);
+  std::printf("shared limits: %d requests by %d processes in %lld ms (ideal %.0f ms): "
+              "utilisation %.1f%%, mean script call %.0f us\n",
+              total, processes, last - first, ideal_ms, 100 * utilisation, mean_us);
+  RecordProperty("utilisation_percent", int(std::lround(1000 * utilisation)) / 10);
+  EXPECT_GE(utilisation, 0.95);
+}
+
+TEST(SharedLimits, RedisOutageFallsBackToTheShareAndRejoins) {
+  // 30 requests per 500 ms window; three clients, each allowed a third while alone.
+  RedisProcess redis;
+  EmulatorProcess emu({"--rpm", "3600", "--window-ms", "500", "--latency-ms", "5"});
+  const std::string config = emu.config(
+      "sk-outage", R"("model":"gpt-4o-mini","limits":{"rpm":3600,"window_ms":500},)"
+                   R"("shared_limits":{"redis":")" + redis.url() + R"(","share":0.3333333333})");
+  Client a(config), b(config), c(config);
+  std::vector<Client *> clients = {&a, &b, &c};
+  Collector cols[3];  // request ids are per client
+  const int per_client = 120;
+  for (int i = 0; i < per_client; ++i)
+    for (size_t k = 0; k < clients.size(); ++k)
+      clients[k]->submit(prompt_request("o" + std::to_string(i)), cols[k]);
+  auto completed = [&] { return cols[0].size() + cols[1].size() + cols[2].size(); };
+  auto all_in = [&](const char *mode, int64_t min_rejoins) {
+    for (Client *cl : clients) {
+      bool ok = cl->wait_metrics(
+          [&](const rapidjson::Document &m) {
+            return mode_of(m) == mode && i64(m["shared_limits"], "rejoins") >= min_rejoins;
+          },
+          std::chrono::seconds(15));
+      if (!ok) return false;
+    }
+    return true;
+  };
+  auto wait_size = [&](size_t n) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (completed() < n && std::chrono::steady_clock::now() < end)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return completed() >= n;
+  };
+  ASSERT_TRUE(wait_size(45));
+  ASSERT_TRUE(all_in("shared", 0));
+
+  redis.kill_now();
+  ASSERT_TRUE(all_in("local_fallback", 0)) << "the clients did not notice the outage";
+  size_t at_outage = completed();
+  ASSERT_TRUE(wait_size(at_outage + 40)) << "no progress without Redis";
+  for (Client *cl : clients) {
+    rapidjson::Document m = cl->metrics();
+    EXPECT_EQ(mode_of(m), "local_fallback");
+    EXPECT_EQ(i64(m["shared_limits"], "fallbacks"), 1);
+    EXPECT_TRUE(m["shared_limits"]["last_error"].IsString());
+  }
+
+  redis.start();
+  ASSERT_TRUE(all_in("shared", 1)) << "the clients did not rejoin";
+  for (Collector &col : cols) {
+    ASSERT_TRUE(col.wait_for(per_client, std::chrono::seconds(60)));
+    EXPECT_TRUE(col.exactly_once());
+    for (const Completed &r : col.results()) ASSERT_EQ(r.kind, LLMSVC_KIND_NONE) << r.json;
+  }
+  rapidjson::Document s = emu.stats("sk-outage");
+  EXPECT_EQ(i64(s, "rate_limited"), 0);
+  EXPECT_LE(i64(s, "peak_window_requests"), 30);
+  EXPECT_EQ(i64(s, "received"), int64_t(clients.size()) * per_client);
+}
+
+TEST(SharedLimits, MetricsNameTheBudgetButNeverTheKey) {
+  RedisProcess redis;
+  EmulatorProcess emu;
+  const std::string secret = "sk-very-secret-abcdef0123456789";
+  Client client(emu.config(secret, R"("model":"gpt-4o-mini","limits":{"rpm":600},)"
+                                   R"("shared_limits":{"redis":")" + redis.url() + R"("})"));
+  Completed r = client.generate(prompt_request("hi"));
+  EXPECT_EQ(r.kind, LLMSVC_KIND_NONE) << r.json;
+  char *json = nullptr;
+  ASSERT_EQ(llmsvc_client_metrics(client.get(), &json, nullptr), LLMSVC_OK);
+  std::string text = json;
+  llmsvc_free(json);
+  EXPECT_EQ(text.find(secret), std::string::npos);
+  rapidjson::Document m = client.metrics();
+  const rapidjson::Value &s = m["shared_limits"];
+  EXPECT_STREQ(s["mode"].GetString(), "shared");
+  EXPECT_EQ(std::string(s["redis"].GetString()), "127.0.0.1:" + std::to_string(redis.port()));
+  EXPECT_EQ(std::string(s["key"].GetString()).rfind("openai_chat:" + emu.base_url() + ":", 0), 0u);
+  EXPECT_GE(i64(s, "script_calls"), 2);
+  EXPECT_EQ(i64(s, "errors"), 0);
+  EXPECT_TRUE(s["last_error"].IsNull());
+  EXPECT_GT(s["script_mean_us"].GetDouble(), 0);
+
+  // Redis forgot the scripts (SCRIPT FLUSH, as after a restart the client did not see):
+  // the next calls send them again and nothing fails.
+  ASSERT_EQ(redis.command("SCRIPT FLUSH"), "+OK");
+  r = client.generate(prompt_request("again"));
+  EXPECT_EQ(r.kind, LLMSVC_KIND_NONE) << r.json;
+  m = client.metrics();
+  EXPECT_STREQ(m["shared_limits"]["mode"].GetString(), "shared");
+  EXPECT_EQ(i64(m["shared_limits"], "errors"), 0);
+  EXPECT_EQ(i64(m["shared_limits"], "fallbacks"), 0);
+}
