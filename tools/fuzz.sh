@@ -8,7 +8,9 @@
 # finds to build/fuzz/corpus/<target>, never to the repository. --update-corpus then
 # merges those finds into fuzz/corpus (only inputs that add coverage, minimised by
 # libFuzzer's -merge=1). A crash, leak, timeout or out-of-memory fails the run (non-zero
-# exit) and prints the reproducer's path.
+# exit) and prints the reproducer's path. The mutations follow seed $LLMSVC_FUZZ_SEED
+# (default 1), so a run in CI is repeatable and fails only on a change of the code; set it
+# to 0 for a random seed when exploring.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -81,6 +83,7 @@ for t in "${targets[@]}"; do
   status=0
   timeout --kill-after=10 $((seconds * 2 + 60)) "$bin" "$scratch" "$repo_corpus" \
     -dict="$root/fuzz/dicts/$(dict_of "$t").dict" -max_total_time="$seconds" \
+    -seed="${LLMSVC_FUZZ_SEED:-1}" \
     -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" >"$log" 2>&1 || status=$?
   stats=$(grep -E '^#[0-9]+.*(DONE|pulse|NEW|REDUCE|INITED)' "$log" | tail -1 |

@@ -102,26 +102,60 @@ double pattern_states(std::string_view p) {
 
 constexpr double kMaxPatternStates = 100000;
 
-// The first pattern (a "pattern" value or a "patternProperties" name) that would build
-// more than kMaxPatternStates states; null when none does.
-const rapidjson::Value *oversized_pattern(const rapidjson::Value &v) {
+// RapidJSON's regex reads past its operand stack on an empty operand: an empty group
+// "()", an empty alternative ("a|", "(|b)") or a repetition of nothing ("(*a)"). Such
+// patterns are refused before they reach it.
+bool has_empty_operand(std::string_view p) {
+  bool operand_expected = true;  // at the start, after '(' and after '|'
+  for (size_t i = 0; i < p.size(); ++i) {
+    char c = p[i];
+    if (operand_expected && (c == ')' || c == '|' || c == '*' || c == '+' || c == '?' || c == '{'))
+      return true;
+    if (c == '(' || c == '|') {
+      operand_expected = true;
+      continue;
+    }
+    if (c == '^') continue;  // an anchor, not an operand
+    if (c == '\\') ++i;
+    if (c == '[')
+      while (i + 1 < p.size() && p[i + 1] != ']') i += p[i + 1] == '\\' ? 2 : 1;
+    operand_expected = false;
+  }
+  return operand_expected && !p.empty() && p.back() == '|';
+}
+
+// Why a pattern cannot be used ("" when it can).
+std::string pattern_problem(std::string_view p) {
+  if (pattern_states(p) > kMaxPatternStates)
+    return "repeats too much (at most " + std::to_string(int64_t(kMaxPatternStates)) +
+           " regex states)";
+  if (has_empty_operand(p))
+    return "has an empty group, an empty alternative or a repetition of nothing, which the "
+           "validator cannot check";
+  return "";
+}
+
+// The first pattern (a "pattern" value or a "patternProperties" name) that cannot be used,
+// with why; null when every one can.
+const rapidjson::Value *unusable_pattern(const rapidjson::Value &v, std::string &why) {
   if (v.IsArray()) {
     for (const auto &x : v.GetArray())
-      if (const rapidjson::Value *p = oversized_pattern(x)) return p;
+      if (const rapidjson::Value *p = unusable_pattern(x, why)) return p;
     return nullptr;
   }
   if (!v.IsObject()) return nullptr;
   for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m) {
     if (m->name == "enum" || m->name == "default" || m->name == "examples") continue;
-    auto big = [](const rapidjson::Value &s) {
-      return pattern_states({s.GetString(), s.GetStringLength()}) > kMaxPatternStates;
+    auto bad = [&why](const rapidjson::Value &s) {
+      why = pattern_problem({s.GetString(), s.GetStringLength()});
+      return !why.empty();
     };
-    if (m->name == "pattern" && m->value.IsString() && big(m->value)) return &m->value;
+    if (m->name == "pattern" && m->value.IsString() && bad(m->value)) return &m->value;
     if (m->name == "patternProperties" && m->value.IsObject()) {
       for (auto k = m->value.MemberBegin(); k != m->value.MemberEnd(); ++k)
-        if (big(k->name)) return &k->name;
+        if (bad(k->name)) return &k->name;
     }
-    if (const rapidjson::Value *p = oversized_pattern(m->value)) return p;
+    if (const rapidjson::Value *p = unusable_pattern(m->value, why)) return p;
   }
   return nullptr;
 }
@@ -145,10 +179,10 @@ std::shared_ptr<const JsonSchema> JsonSchema::compile(const JsonValue &schema,
   std::shared_ptr<JsonSchema> s(new JsonSchema());
   s->impl_->source.CopyFrom(schema, s->impl_->source.GetAllocator());
   to_draft4(s->impl_->source, s->impl_->source.GetAllocator());
-  if (const rapidjson::Value *p = oversized_pattern(s->impl_->source)) {
+  std::string why;
+  if (const rapidjson::Value *p = unusable_pattern(s->impl_->source, why)) {
     error = "the pattern \"" + std::string(p->GetString(), std::min<size_t>(p->GetStringLength(), 40)) +
-            "\" repeats too much (at most " + std::to_string(int64_t(kMaxPatternStates)) +
-            " regex states)";
+            "\" " + why;
     return nullptr;
   }
   s->impl_->schema = std::make_unique<rapidjson::SchemaDocument>(s->impl_->source);

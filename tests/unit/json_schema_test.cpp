@@ -117,6 +117,26 @@ TEST(JsonSchema, PatternsThatRepeatTooMuchAreRefused) {
   EXPECT_TRUE(s->validate(R"("abbabbbabbx{")", v)) << v.message;
 }
 
+TEST(JsonSchema, PatternsWithAnEmptyOperandAreRefused) {
+  // Found by fuzz_json_schema: RapidJSON's regex reads past its operand stack on an empty
+  // group such as "-()m" (heap-buffer-overflow in GenericRegex::Eval).
+  std::string why;
+  for (const char *pattern : {"^xclusiveMinimu-()m--e", "(|b)", "a|", "(a||b)", "(*a)", "|x",
+                              "^+"}) {
+    JsonDoc doc;
+    std::string schema = std::string(R"({"type":"string","pattern":")") + pattern + "\"}";
+    ASSERT_FALSE(parse_json(doc, schema, "schema")) << schema;
+    EXPECT_EQ(JsonSchema::compile(doc, why), nullptr) << pattern;
+    EXPECT_NE(why.find("empty group"), std::string::npos) << why;
+  }
+  // What is not empty stays usable: escaped and bracketed specials, groups with content.
+  auto s = compile(R"({"type":"string","pattern":"^(a|b)+\\(\\)[|()*]x?$"})");
+  ASSERT_NE(s, nullptr);
+  SchemaViolation v;
+  EXPECT_TRUE(s->validate(R"("ab()|")", v)) << v.message;
+  EXPECT_FALSE(s->validate(R"("c")", v));
+}
+
 TEST(JsonSchema, PointerToANameThatIsNotUtf8) {
   // Found by fuzz_json_schema: the pointer to a violation was written in URI-fragment
   // form, whose UTF-8 decoder read past the end of a member name that is not UTF-8.
