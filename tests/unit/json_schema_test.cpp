@@ -137,6 +137,32 @@ TEST(JsonSchema, PatternsWithAnEmptyOperandAreRefused) {
   EXPECT_FALSE(s->validate(R"("c")", v));
 }
 
+TEST(JsonSchema, SomethingElseWhereASchemaBelongsIsRefused) {
+  // Found by fuzz_json_schema: {"not": "string"} made RapidJSON's validator run through
+  // uninitialised memory (a string where a schema belongs).
+  std::string why;
+  const std::pair<const char *, const char *> cases[] = {
+      {R"({"not":"string","pattern":"a"})", "/not is not a schema object"},
+      {R"({"allOf":[{"type":"string"},3]})", "/allOf/1 is not a schema object"},
+      {R"({"anyOf":[]})", "/anyOf is not a non-empty array of schemas"},
+      {R"({"properties":{"a":{"items":[{},"x"]}}})", "/properties/a/items/1 is not a schema object"},
+      {R"({"properties":{"a":true}})", "/properties/a is not a schema object"},
+      {R"({"dependencies":{"a":[1]}})", "/dependencies lists a property name that is not a string"},
+      {R"({"definitions":{"d":{"not":null}}})", "/definitions/d/not is not a schema object"},
+  };
+  for (const auto &[schema, expected] : cases) {
+    JsonDoc doc;
+    ASSERT_FALSE(parse_json(doc, schema, "schema"));
+    EXPECT_EQ(JsonSchema::compile(doc, why), nullptr) << schema;
+    EXPECT_EQ(why, expected) << schema;
+  }
+  // Booleans stand where draft-04 allows them, and dependencies may list names.
+  EXPECT_NE(compile(R"({"type":"object","additionalProperties":false,
+                        "dependencies":{"a":["b"],"c":{"required":["d"]}},
+                        "items":{"not":{"type":"null"}}})"),
+            nullptr);
+}
+
 TEST(JsonSchema, PointerToANameThatIsNotUtf8) {
   // Found by fuzz_json_schema: the pointer to a violation was written in URI-fragment
   // form, whose UTF-8 decoder read past the end of a member name that is not UTF-8.
