@@ -50,6 +50,7 @@ struct Gates::Shared {
   Amounts held_when_cut_off{};  // what this process held in each window then
   int64_t fallbacks = 0;
   int64_t rejoins = 0;
+  int64_t reconnects = 0;  // failed calls recovered at once by a rejoin
   struct Settled {
     int64_t at, start;
     Amounts amounts;
@@ -162,8 +163,12 @@ GateDecision Gates::check(int64_t now, Tokens t) {
   if (limits_.concurrency > 0 && in_flight_ >= limits_.concurrency)
     return {false, kNever, GateReason::kConcurrency};
   if (!shared_) return local_fit(now, t, 1);
-  Shared &s = *shared_;
   if (!shared_active(now)) return fallback_fit(now, t);
+  return shared_fit(now, t, true);
+}
+
+GateDecision Gates::shared_fit(int64_t now, Tokens t, bool may_recover) {
+  Shared &s = *shared_;
   if (now < s.probation_until) {
     // Just back from an outage: others may not have handed over what they used alone yet.
     GateDecision d = local_fit(now, t, s.config.share);
@@ -177,7 +182,8 @@ GateDecision Gates::check(int64_t now, Tokens t) {
   const int64_t poll_ns = std::clamp<int64_t>(s.redis.bucket_ns(), kNsPerMs, 50 * kNsPerMs);
   RedisBudget::Admission a;
   if (!s.redis.reserve(s.instance, caps, amounts_of(1, t), poll_ns, a)) {
-    to_fallback(now);
+    if (may_recover && recover(now)) return shared_fit(now, t, false);
+    if (!s.fallback) to_fallback(now);
     return fallback_fit(now, t);
   }
   s.refusal_valid = !a.admitted;
@@ -185,6 +191,20 @@ GateDecision Gates::check(int64_t now, Tokens t) {
   s.refused_for = t;
   s.refusal = {false, now + std::max<int64_t>(a.wait_ns, 1), reason_of_dimension(a.dimension)};
   return s.refusal;
+}
+
+bool Gates::recover(int64_t now) {
+  // A failed call may be a moment's stall or a dropped connection rather than a lost
+  // Redis, and falling back while the others still share through Redis lets the two
+  // sides together pass the limit. So reconnect and rejoin as a new instance once, which
+  // also drops whatever the failed call may have reserved; only if that fails too is
+  // Redis treated as gone.
+  Shared &s = *shared_;
+  s.redis.disconnect();
+  join(now);
+  if (s.fallback) return false;
+  ++s.reconnects;
+  return true;
 }
 
 bool Gates::shared_active(int64_t now) {
@@ -198,10 +218,12 @@ bool Gates::shared_active(int64_t now) {
 
 void Gates::join(int64_t now) {
   Shared &s = *shared_;
+  const bool was_away = s.fallback;
   if (!s.redis.connected() && !s.redis.connect()) return to_fallback(now);
   // A restarted Redis forgot everything: hand over all this process used in the window,
   // else only what it settled while away.
-  const bool all = s.rejoin_all || (!s.run_id.empty() && s.run_id != s.redis.run_id());
+  const bool restarted = !s.run_id.empty() && s.run_id != s.redis.run_id();
+  const bool all = s.rejoin_all || restarted;
   forget_aged(now);
   std::vector<RedisBudget::Past> past;
   for (const Shared::Settled &h : s.history)
@@ -218,8 +240,11 @@ void Gates::join(int64_t now) {
   if (s.fallback) {
     s.fallback = false;
     ++s.rejoins;
+  }
+  if (was_away || restarted) {
     // Others come back within a reconnection interval and then hand over what they used
-    // alone; until that has aged out of the window, keep to the share as well.
+    // alone (or, after a restart Redis did not survive, all they used): until that has
+    // aged out of the window, keep to the share as well.
     s.probation_until = now + limits_.window_ms * kNsPerMs + kReconnectNs + s.redis.bucket_ns();
   }
 }
@@ -285,7 +310,7 @@ void Gates::settle(int64_t now, Tokens reserved, Tokens actual) {
   }
   bool ok = s.redis.settle(s.instance, amounts_of(1, reserved), amounts_of(1, actual));
   remember(now, actual, ok);
-  if (!ok) to_fallback(now);
+  if (!ok) recover(now);  // hands this settlement over with the rest, or falls back
   // Fewer tokens used than reserved: room a cached refusal does not know of.
   if (actual.input < reserved.input || actual.output < reserved.output) s.refusal_valid = false;
 }
@@ -301,7 +326,8 @@ void Gates::release(Tokens reserved) {
   s.refusal_valid = false;
   // While away, nothing to do: the rejoin holds only what is still in flight.
   if (s.fallback || !s.redis.connected() || s.rejoin_all) return;
-  if (!s.redis.settle(s.instance, amounts_of(1, reserved), Amounts{})) to_fallback(s.last_now);
+  // A rejoin holds only what is still in flight, which this no longer is.
+  if (!s.redis.settle(s.instance, amounts_of(1, reserved), Amounts{})) recover(s.last_now);
 }
 
 void Gates::pause_until(int64_t until) { paused_until_ = std::max(paused_until_, until); }
@@ -341,6 +367,8 @@ void Gates::write_shared(JsonWriter &w, int64_t now) {
   w.Int64(s.fallbacks);
   w.Key("rejoins");
   w.Int64(s.rejoins);
+  w.Key("reconnects");
+  w.Int64(s.reconnects);
   w.Key("script_calls");
   w.Int64(s.redis.calls());
   w.Key("script_last_us");

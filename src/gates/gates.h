@@ -89,6 +89,8 @@ class Gates {
   GateDecision fallback_fit(int64_t now, Tokens t);
   bool shared_active(int64_t now);
   void join(int64_t now);
+  GateDecision shared_fit(int64_t now, Tokens t, bool may_recover);
+  bool recover(int64_t now);
   void to_fallback(int64_t now);
   void remember(int64_t now, Tokens actual, bool synced);
   void forget_aged(int64_t now);

@@ -84,12 +84,15 @@ TEST(SharedLimits, ThreeProcessesShareOneBudgetWithZero429s) {
 }
 
 TEST(SharedLimits, RedisOutageFallsBackToTheShareAndRejoins) {
-  // 30 requests per 500 ms window; three clients, each allowed a third while alone.
+  // 30 requests per 500 ms window; three clients, each allowed a third while alone. The
+  // outage here is a killed Redis (calls fail at once); the generous call timeout keeps a
+  // busy machine's scheduling stalls from looking like another, partial, outage.
   RedisProcess redis;
   EmulatorProcess emu({"--rpm", "3600", "--window-ms", "500", "--latency-ms", "5"});
   const std::string config = emu.config(
       "sk-outage", R"("model":"gpt-4o-mini","limits":{"rpm":3600,"window_ms":500},)"
-                   R"("shared_limits":{"redis":")" + redis.url() + R"(","share":0.3333333333})");
+                   R"("shared_limits":{"redis":")" + redis.url() +
+                       R"(","share":0.3333333333,"timeout_ms":1000})");
   Client a(config), b(config), c(config);
   std::vector<Client *> clients = {&a, &b, &c};
   Collector cols[3];  // request ids are per client
@@ -136,10 +139,48 @@ TEST(SharedLimits, RedisOutageFallsBackToTheShareAndRejoins) {
     EXPECT_TRUE(col.exactly_once());
     for (const Completed &r : col.results()) ASSERT_EQ(r.kind, LLMSVC_KIND_NONE) << r.json;
   }
+  for (Client *cl : clients) {
+    rapidjson::Document m = cl->metrics();
+    const rapidjson::Value &sl = m["shared_limits"];
+    EXPECT_EQ(i64(sl, "fallbacks"), 1) << "Redis was lost once: " << to_json(sl);
+    EXPECT_EQ(i64(sl, "rejoins"), 1) << to_json(sl);
+  }
   rapidjson::Document s = emu.stats("sk-outage");
   EXPECT_EQ(i64(s, "rate_limited"), 0);
   EXPECT_LE(i64(s, "peak_window_requests"), 30);
   EXPECT_EQ(i64(s, "received"), int64_t(clients.size()) * per_client);
+}
+
+TEST(SharedLimits, ADroppedConnectionIsRecoveredWithoutFallingBack) {
+  // A call that fails while Redis itself is fine (here: the server closed our connection)
+  // is recovered at once by reconnecting and rejoining; falling back instead would let
+  // this client use its share beside sharers that still count the whole limit in Redis.
+  RedisProcess redis;
+  EmulatorProcess emu;
+  Client client(emu.config("sk-drop", R"("model":"gpt-4o-mini","limits":{"rpm":600},)"
+                                      R"("shared_limits":{"redis":")" + redis.url() + R"("})"));
+  Completed r = client.generate(prompt_request("before"));
+  ASSERT_EQ(r.kind, LLMSVC_KIND_NONE) << r.json;
+  // Every client connection but the one asking (SKIPME defaults to yes).
+  ASSERT_EQ(redis.command("CLIENT KILL TYPE normal").rfind(":", 0), 0u);
+  for (int i = 0; i < 3; ++i) {
+    r = client.generate(prompt_request("after " + std::to_string(i)));
+    EXPECT_EQ(r.kind, LLMSVC_KIND_NONE) << r.json;
+  }
+  rapidjson::Document m = client.metrics();
+  const rapidjson::Value &s = m["shared_limits"];
+  EXPECT_STREQ(s["mode"].GetString(), "shared") << to_json(s);
+  EXPECT_EQ(i64(s, "fallbacks"), 0) << to_json(s);
+  EXPECT_EQ(i64(s, "reconnects"), 1) << to_json(s);
+  EXPECT_EQ(i64(s, "errors"), 1) << to_json(s);
+  EXPECT_TRUE(s["last_error"].IsString());
+  // Redis holds nothing in flight for this client any more: every reservation, the one the
+  // failed call may have left included, was settled or replaced by the rejoin.
+  const std::string flight = "llmsvc:{" + std::string(s["key"].GetString()) + "}:60000:flight";
+  for (const char *dim : {"r", "t", "i", "o"}) {
+    // HINCRBY by 0: the field's value as an integer reply (0 when absent).
+    EXPECT_EQ(redis.command("HINCRBY " + flight + " total:" + dim + " 0"), ":0") << dim;
+  }
 }
 
 TEST(SharedLimits, MetricsNameTheBudgetButNeverTheKey) {

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include "emulator_process.h"
 #include "llmsvc.h"
@@ -146,6 +148,14 @@ inline std::string prompt_request(const std::string &prompt, const std::string &
   std::string r = "{\"model\":\"gpt-4o-mini\",\"prompt\":\"" + prompt + "\"";
   if (!extra.empty()) r += "," + extra;
   return r + "}";
+}
+
+/// A value as compact JSON, for failure messages.
+inline std::string to_json(const rapidjson::Value &v) {
+  rapidjson::StringBuffer b;
+  rapidjson::Writer<rapidjson::StringBuffer> w(b);
+  v.Accept(w);
+  return b.GetString();
 }
 
 inline int64_t i64(const rapidjson::Value &v, const char *name) {
