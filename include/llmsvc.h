@@ -252,6 +252,18 @@ LLMSVC_API int llmsvc_client_set_budgets(llmsvc_client *client, const char *budg
                                          llmsvc_error **out_err);
 
 /**
+ * Changes one of the client's configured deployments at run time (a JSON object, see
+ * docs/schema.md "Deployments and routing"): "name" (required), "enabled" (true puts a
+ * deployment taken out of rotation by an auth, permission, quota or region error back
+ * into it; false takes it out), "weight", "limits" (fields not given keep their value).
+ * Applies before any request is admitted after this call returns.
+ * @return LLMSVC_OK, LLMSVC_EINVAL, LLMSVC_EJSON, LLMSVC_ESCHEMA (also: no such
+ *         deployment), LLMSVC_EHANDLE
+ */
+LLMSVC_API int llmsvc_client_set_deployment(llmsvc_client *client, const char *deployment,
+                                            llmsvc_error **out_err);
+
+/**
  * One consistent snapshot of the client's metrics, usage and cost as a JSON document
  * (docs/schema.md). `*out_json` is the caller's, freed with llmsvc_free().
  */

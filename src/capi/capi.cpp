@@ -266,6 +266,18 @@ int llmsvc_client_set_budgets(llmsvc_client *client, const char *budgets,
   });
 }
 
+int llmsvc_client_set_deployment(llmsvc_client *client, const char *deployment,
+                                 llmsvc_error **out_err) {
+  if (out_err) *out_err = nullptr;
+  if (int rc = check_client(client, out_err)) return rc;
+  if (!deployment) return fail(out_err, LLMSVC_EINVAL, "deployment is NULL");
+  return guarded(out_err, [&]() -> int {
+    std::string message;
+    int rc = client->engine->set_deployment(deployment, message);
+    return rc ? fail(out_err, rc, std::move(message)) : LLMSVC_OK;
+  });
+}
+
 int llmsvc_client_metrics(llmsvc_client *client, char **out_json, llmsvc_error **out_err) {
   if (out_err) *out_err = nullptr;
   if (!out_json) return fail(out_err, LLMSVC_EINVAL, "out_json is NULL");

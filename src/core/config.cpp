@@ -292,7 +292,249 @@ std::string provider_for(const Config &c, bool base_url_given) {
   return "openai_chat";
 }
 
+
+const char *family(const std::string &provider) {
+  if (provider == "anthropic") return "anthropic";
+  if (provider == "ollama") return "ollama";
+  return "openai";
+}
+
+std::string default_base_url(const std::string &provider) {
+  if (provider == "ollama") {
+    const char *h = env("OLLAMA_HOST");
+    std::string host = h ? h : "127.0.0.1:11434";
+    return host.find("://") == std::string::npos ? "http://" + host : host;
+  }
+  const bool anthropic = provider == "anthropic";
+  const char *b = env(anthropic ? "ANTHROPIC_BASE_URL" : "OPENAI_BASE_URL");
+  return b ? b : anthropic ? "https://api.anthropic.com/v1" : "https://api.openai.com/v1";
+}
+
+std::string default_api_key(const std::string &provider) {
+  if (provider == "ollama") return "";
+  const char *k = env(provider == "anthropic" ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY");
+  return k ? k : "";
+}
+
+// One deployment object over a copy of the client's configuration. The provider, base URL
+// and key travel together: a deployment of another provider family does not inherit the
+// client's endpoint or key but takes that provider's defaults.
+DocError parse_deployment(const JsonValue &v, const std::string &path, const Config &top,
+                          DeploymentSpec &d) {
+  DocError err;
+  if (!v.IsObject()) return {LLMSVC_ESCHEMA, path + ": expected an object"};
+  ObjectReader r(v, path);
+  static const char *const known[] = {
+      "name", "group", "weight", "provider", "base_url", "api_key", "api_key_env",
+      "organization", "project", "model", "max_tokens_field", "anthropic_version",
+      "default_max_output_tokens", "limits", nullptr};
+  Config &c = d.config;
+  std::string key_env;
+  if (!r.only(known, err) || !r.get_string("name", d.name, err) ||
+      !r.get_string("group", d.group, err) || !r.get_int("weight", d.weight, err, 0, 1000000) ||
+      !r.get_string("provider", c.provider, err) || !r.get_string("base_url", c.base_url, err) ||
+      !r.get_string("api_key", c.api_key, err) || !r.get_string("api_key_env", key_env, err) ||
+      !r.get_string("organization", c.organization, err) ||
+      !r.get_string("project", c.project, err) || !r.get_string("model", c.model, err) ||
+      !r.get_string("max_tokens_field", c.max_tokens_field, err) ||
+      !r.get_string("anthropic_version", c.anthropic_version, err) ||
+      !r.get_int("default_max_output_tokens", c.default_max_output_tokens, err, 1, 1 << 24))
+    return err;
+  if (!r.find("provider") && r.find("model")) {
+    std::string inferred = provider_for(c, r.find("base_url") || !top.base_url.empty());
+    if (std::string(family(inferred)) != family(top.provider)) c.provider = inferred;
+  }
+  if (c.provider == "openai") c.provider = "openai_chat";
+  if (c.provider != "openai_chat" && c.provider != "openai_responses" &&
+      c.provider != "anthropic" && c.provider != "ollama")
+    return {LLMSVC_ESCHEMA, path + ".provider: \"" + c.provider +
+                                "\" is not a known provider (openai_chat, openai_responses, "
+                                "anthropic, ollama)"};
+  const bool same_family = std::string(family(c.provider)) == family(top.provider);
+  if (!r.find("base_url") && !same_family) c.base_url = default_base_url(c.provider);
+  while (!c.base_url.empty() && c.base_url.back() == '/') c.base_url.pop_back();
+  if (c.base_url.rfind("http://", 0) != 0 && c.base_url.rfind("https://", 0) != 0)
+    return {LLMSVC_ESCHEMA, path + ".base_url: expected an http:// or https:// URL"};
+  if (r.find("api_key") && r.find("api_key_env"))
+    return {LLMSVC_ESCHEMA, path + ": give either api_key or api_key_env, not both"};
+  if (r.find("api_key_env")) {
+    const char *k = env(key_env.c_str());
+    if (!k)
+      return {LLMSVC_ESCHEMA, path + ".api_key_env: the environment variable " + key_env +
+                                  " is not set"};
+    c.api_key = k;
+  } else if (!r.find("api_key") && !same_family) {
+    c.api_key = default_api_key(c.provider);
+  }
+  if (c.max_tokens_field != "max_completion_tokens" && c.max_tokens_field != "max_tokens")
+    return {LLMSVC_ESCHEMA, path + ".max_tokens_field: expected max_completion_tokens or max_tokens"};
+  const JsonValue *obj = nullptr;
+  if (!r.get_object("limits", obj, err)) return err;
+  if (obj && (err = parse_limits(*obj, path + ".limits", c.limits))) return err;
+  return {};
+}
+
+DocError parse_deployments(const ObjectReader &r, const JsonValue *limits_list, Config &out) {
+  const JsonValue *list = r.find("deployments");
+  const JsonValue *keys = r.find("api_keys");
+  const JsonValue *models = r.find("models");
+  if (list && list->IsNull()) list = nullptr;
+  if (keys && keys->IsNull()) keys = nullptr;
+  if (models && models->IsNull()) models = nullptr;
+  if (!list && !keys && !models && !limits_list) return {};
+  if (list && (keys || models || limits_list))
+    return {LLMSVC_ESCHEMA, "config: give either deployments or the lists api_keys, models and "
+                            "limits, not both"};
+  Config top = out;
+  top.deployments.clear();
+  std::vector<DeploymentSpec> &ds = out.deployments;
+  if (list) {
+    if (!list->IsArray() || list->Empty())
+      return {LLMSVC_ESCHEMA, "config.deployments: expected a non-empty array of objects"};
+    for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
+      DeploymentSpec d;
+      d.config = top;
+      std::string path = "config.deployments[" + std::to_string(i) + "]";
+      if (DocError err = parse_deployment((*list)[i], path, top, d)) return err;
+      ds.push_back(std::move(d));
+    }
+  } else {
+    // Lists of equal length, a deployment per position; a list of one is used for all.
+    size_t n = 0;
+    auto length = [&](const JsonValue *v, const char *name) -> DocError {
+      if (!v) return {};
+      if (!v->IsArray() || v->Empty())
+        return {LLMSVC_ESCHEMA, std::string("config.") + name + ": expected a non-empty array"};
+      size_t len = v->Size();
+      if (n && len != n && len != 1)
+        return {LLMSVC_ESCHEMA, std::string("config.") + name + ": " + std::to_string(len) +
+                                    " entries where the other lists have " + std::to_string(n)};
+      if (len != 1 || !n) n = std::max(n, len);
+      return {};
+    };
+    if (DocError err = length(keys, "api_keys")) return err;
+    if (DocError err = length(models, "models")) return err;
+    if (DocError err = length(limits_list, "limits")) return err;
+    for (size_t i = 0; i < n; ++i) {
+      JsonDoc one;
+      one.SetObject();
+      auto &a = one.GetAllocator();
+      auto pick = [&](const JsonValue *v) -> const JsonValue & {
+        return (*v)[rapidjson::SizeType(v->Size() == 1 ? 0 : i)];
+      };
+      if (keys) {
+        if (!pick(keys).IsString())
+          return {LLMSVC_ESCHEMA, "config.api_keys[" + std::to_string(i) + "]: expected a string"};
+        one.AddMember("api_key", JsonValue(pick(keys), a), a);
+      }
+      if (models) {
+        if (!pick(models).IsString())
+          return {LLMSVC_ESCHEMA, "config.models[" + std::to_string(i) + "]: expected a string"};
+        one.AddMember("model", JsonValue(pick(models), a), a);
+      }
+      if (limits_list) one.AddMember("limits", JsonValue(pick(limits_list), a), a);
+      DeploymentSpec d;
+      d.config = top;
+      if (DocError err = parse_deployment(one, "config.deployments[" + std::to_string(i) + "]",
+                                          top, d))
+        return err;
+      ds.push_back(std::move(d));
+    }
+  }
+  for (size_t i = 0; i < ds.size(); ++i) {
+    DeploymentSpec &d = ds[i];
+    if (d.name.empty())
+      d.name = (d.config.model.empty() ? d.config.provider : d.config.model) + "#" +
+               std::to_string(i);
+    if (d.group.empty()) d.group = d.config.model;
+    for (size_t j = 0; j < i; ++j)
+      if (ds[j].name == d.name)
+        return {LLMSVC_ESCHEMA, "config.deployments[" + std::to_string(i) + "].name: \"" +
+                                    d.name + "\" is already the name of deployments[" +
+                                    std::to_string(j) + "]"};
+    // Sharing through Redis: each deployment is its own budget (its endpoint and key).
+    if (d.config.shared_limits.enabled) {
+      SharedLimitsConfig &s = d.config.shared_limits;
+      s.key = out.shared_limits.key == default_shared_key(out.provider, out.base_url, out.api_key)
+                  ? default_shared_key(d.config.provider, d.config.base_url, d.config.api_key)
+                  : out.shared_limits.key + ":" + d.name;
+    }
+  }
+  if (!r.find("model")) out.model = ds.front().group;
+  return {};
+}
+
+DocError parse_routing(const JsonValue &v, Config &out) {
+  DocError err;
+  if (!v.IsObject()) return {LLMSVC_ESCHEMA, "config.routing: expected an object"};
+  ObjectReader r(v, "config.routing");
+  static const char *const known[] = {"strategy", "fallbacks", nullptr};
+  std::string strategy;
+  if (!r.only(known, err) || !r.get_string("strategy", strategy, err)) return err;
+  RoutingConfig &rc = out.routing;
+  if (strategy.empty() || strategy == "round_robin") rc.strategy = RoutingConfig::Strategy::kRoundRobin;
+  else if (strategy == "least_loaded") rc.strategy = RoutingConfig::Strategy::kLeastLoaded;
+  else if (strategy == "lowest_latency") rc.strategy = RoutingConfig::Strategy::kLowestLatency;
+  else if (strategy == "weighted") rc.strategy = RoutingConfig::Strategy::kWeighted;
+  else
+    return {LLMSVC_ESCHEMA, "config.routing.strategy: \"" + strategy +
+                                "\" is not one of round_robin, least_loaded, lowest_latency, "
+                                "weighted"};
+  auto known_target = [&](const std::string &name) {
+    for (const DeploymentSpec &d : out.deployments)
+      if (d.name == name || d.group == name) return true;
+    return false;
+  };
+  auto chain = [&](const JsonValue &a, const std::string &path,
+                   std::vector<std::string> &names) -> DocError {
+    if (!a.IsArray()) return {LLMSVC_ESCHEMA, path + ": expected an array of names"};
+    for (rapidjson::SizeType i = 0; i < a.Size(); ++i) {
+      std::string at = path + "[" + std::to_string(i) + "]";
+      if (!a[i].IsString()) return {LLMSVC_ESCHEMA, at + ": expected a string"};
+      std::string name(sv(a[i]));
+      if (!known_target(name))
+        return {LLMSVC_ESCHEMA, at + ": \"" + name +
+                                    "\" names no deployment or model group of config.deployments"};
+      names.push_back(std::move(name));
+    }
+    return {};
+  };
+  const JsonValue *f = r.find("fallbacks");
+  if (!f || f->IsNull()) return {};
+  if (out.deployments.empty())
+    return {LLMSVC_ESCHEMA, "config.routing.fallbacks: fallbacks need config.deployments"};
+  if (f->IsArray()) {
+    std::vector<std::string> names;
+    if ((err = chain(*f, "config.routing.fallbacks", names))) return err;
+    rc.fallbacks.emplace_back("*", std::move(names));
+  } else if (f->IsObject()) {
+    for (auto it = f->MemberBegin(); it != f->MemberEnd(); ++it) {
+      std::string group(sv(it->name));
+      std::string path = "config.routing.fallbacks." + group;
+      if (group != "*" && !known_target(group))
+        return {LLMSVC_ESCHEMA, path + ": names no deployment or model group"};
+      std::vector<std::string> names;
+      if ((err = chain(it->value, path, names))) return err;
+      rc.fallbacks.emplace_back(std::move(group), std::move(names));
+    }
+  } else {
+    return {LLMSVC_ESCHEMA, "config.routing.fallbacks: expected an array of names or an object "
+                            "of them by group"};
+  }
+  return {};
+}
+
 }  // namespace
+
+const char *routing_strategy_name(RoutingConfig::Strategy s) {
+  switch (s) {
+    case RoutingConfig::Strategy::kRoundRobin: return "round_robin";
+    case RoutingConfig::Strategy::kLeastLoaded: return "least_loaded";
+    case RoutingConfig::Strategy::kLowestLatency: return "lowest_latency";
+    case RoutingConfig::Strategy::kWeighted: return "weighted";
+  }
+  return "round_robin";
+}
 
 DocError parse_config(const char *json, Config &out) {
   JsonDoc doc;
@@ -306,7 +548,8 @@ DocError parse_config(const char *json, Config &out) {
       "provider", "base_url", "api_key", "organization", "project", "model",
       "max_tokens_field", "limits", "retry", "timeouts", "http", "seed", "prices",
       "prices_file", "free_models", "anthropic_version", "default_max_output_tokens", "cache",
-      "budgets", "queue", "circuit_breaker", "telemetry", "shared_limits", nullptr};
+      "budgets", "queue", "circuit_breaker", "telemetry", "shared_limits", "deployments",
+      "api_keys", "models", "routing", nullptr};
   if (!r.only(known, err) || !r.get_string("provider", out.provider, err) ||
       !r.get_string("base_url", out.base_url, err) ||
       !r.get_string("api_key", out.api_key, err) ||
@@ -323,34 +566,20 @@ DocError parse_config(const char *json, Config &out) {
     return {LLMSVC_ESCHEMA, "config.provider: \"" + out.provider +
                                 "\" is not a known provider (openai_chat, openai_responses, "
                                 "anthropic, ollama)"};
-  const bool anthropic = out.provider == "anthropic";
-  const bool ollama = out.provider == "ollama";
   if (out.max_tokens_field != "max_completion_tokens" && out.max_tokens_field != "max_tokens")
     return {LLMSVC_ESCHEMA,
             "config.max_tokens_field: expected max_completion_tokens or max_tokens"};
 
-  if (!r.find("base_url")) {
-    if (ollama) {
-      // OLLAMA_HOST as Ollama itself reads it: "host:port" or a URL.
-      const char *h = env("OLLAMA_HOST");
-      std::string host = h ? h : "127.0.0.1:11434";
-      out.base_url = host.find("://") == std::string::npos ? "http://" + host : host;
-    } else {
-      const char *b = env(anthropic ? "ANTHROPIC_BASE_URL" : "OPENAI_BASE_URL");
-      out.base_url = b ? b
-                     : anthropic ? "https://api.anthropic.com/v1"
-                                 : "https://api.openai.com/v1";
-    }
-  }
+  if (!r.find("base_url")) out.base_url = default_base_url(out.provider);
   while (!out.base_url.empty() && out.base_url.back() == '/') out.base_url.pop_back();
   if (out.base_url.rfind("http://", 0) != 0 && out.base_url.rfind("https://", 0) != 0)
     return {LLMSVC_ESCHEMA, "config.base_url: expected an http:// or https:// URL"};
-  if (out.api_key.empty() && !ollama) {
-    if (const char *k = env(anthropic ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY")) out.api_key = k;
-  }
+  if (out.api_key.empty()) out.api_key = default_api_key(out.provider);
 
   const JsonValue *obj = nullptr;
-  if (!r.get_object("limits", obj, err)) return err;
+  const JsonValue *limits_list = nullptr;  // "limits": [...], one per deployment
+  if (const JsonValue *l = r.find("limits"); l && l->IsArray()) limits_list = l;
+  else if (!r.get_object("limits", obj, err)) return err;
   if (obj && (err = parse_limits(*obj, "config.limits", out.limits))) return err;
   if (!r.get_object("retry", obj, err)) return err;
   if (obj && (err = parse_retry(*obj, out.retry))) return err;
@@ -404,6 +633,10 @@ DocError parse_config(const char *json, Config &out) {
       out.prices.set_free(std::string(sv(m)));
     }
   }
+  // Deployments last: each starts from everything above.
+  if ((err = parse_deployments(r, limits_list, out))) return err;
+  if (const JsonValue *routing = r.find("routing"); routing && !routing->IsNull())
+    if ((err = parse_routing(*routing, out))) return err;
   return {};
 }
 

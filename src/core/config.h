@@ -83,6 +83,20 @@ struct SharedLimitsConfig {
   int64_t timeout_ms = 50;
 };
 
+/// How a request picks among the deployments of its model group, and where it goes when
+/// they are exhausted (docs/schema.md, "Deployments and routing").
+struct RoutingConfig {
+  enum class Strategy : uint8_t { kRoundRobin, kLeastLoaded, kLowestLatency, kWeighted };
+  Strategy strategy = Strategy::kRoundRobin;
+  /// Per group (or "*" for every group): the groups or deployments tried, in order, after
+  /// the group's own deployments are exhausted.
+  std::vector<std::pair<std::string, std::vector<std::string>>> fallbacks;
+};
+
+const char *routing_strategy_name(RoutingConfig::Strategy s);
+
+struct DeploymentSpec;
+
 struct Config {
   std::string provider = "openai_chat";  // or "anthropic"
   std::string base_url;                  // the provider's own when not given
@@ -108,6 +122,19 @@ struct Config {
   BreakerConfig breaker;
   TelemetryConfig telemetry;
   SharedLimitsConfig shared_limits;
+  /// Several endpoints, keys or models behind one client; empty: the client's own
+  /// provider, base URL, key and limits are its one deployment.
+  std::vector<DeploymentSpec> deployments;
+  RoutingConfig routing;
+};
+
+/// One deployment: a provider endpoint with its key, model and limits. `config` is the
+/// client's configuration with the deployment's own fields over it.
+struct DeploymentSpec {
+  std::string name;   // unique; in results and metrics
+  std::string group;  // the model name requests use to reach it (default: its model)
+  int64_t weight = 1;
+  Config config;
 };
 
 /// Parses a configuration document; NULL or empty text gives the defaults. Environment

@@ -15,10 +15,9 @@
 namespace llmsvc {
 
 Engine::Engine(Config config, std::unique_ptr<ResponseCache> cache, const Clock &clock)
-    : config_(std::move(config)), clock_(clock), cache_(std::move(cache)), gates_(config_) {
-  provider_ = make_provider(config_);
+    : config_(std::move(config)), clock_(clock), cache_(std::move(cache)) {
+  build_routes();
   budgets_.configure(config_.budgets);
-  breaker_.configure(config_.breaker);
   multi_ = curl_multi_init();
   if (!multi_) throw std::bad_alloc();
   curl_multi_setopt(multi_, CURLMOPT_PIPELINING,
@@ -42,7 +41,7 @@ Engine::Engine(Config config, std::unique_ptr<ResponseCache> cache, const Clock 
 
 Engine::~Engine() {
   close();
-  transfers_.clear();
+  for (auto &d : deps_) d->idle.clear();
   curl_multi_cleanup(multi_);
 }
 
@@ -60,25 +59,35 @@ int Engine::submit(std::string_view request_json, llmsvc_complete_cb cb, void *p
   }
   p->spec.stream |= stream;
   p->delta_cb = delta_cb;
-  if (p->spec.stream && !provider_->streams()) {
-    message = std::string("request: the ") + provider_->name() + " provider does not stream";
+  p->route = route_for(p->spec.model);
+  if (!p->route) {
+    message = "request.model: no deployment serves \"" + p->spec.model + "\" (it names";
+    for (size_t i = 0; i < routes_.size(); ++i)
+      message += (i ? ", " : " neither ") + routes_[i]->name;
+    message += ")";
     return LLMSVC_ESCHEMA;
   }
-  if (std::string why = provider_->unsupported(p->spec); !why.empty()) {
+  Deployment &first = *p->route->tiers[0][0];
+  const Provider &provider = *first.provider;
+  if (p->spec.stream && !provider.streams()) {
+    message = std::string("request: the ") + provider.name() + " provider does not stream";
+    return LLMSVC_ESCHEMA;
+  }
+  if (std::string why = provider.unsupported(p->spec); !why.empty()) {
     message = "request: " + why;
     return LLMSVC_ESCHEMA;
   }
-  provider_->build_body(p->spec, p->body);
-  p->body_text = p->body.GetString();
-  p->body_len = p->body.GetSize();
-  p->prompt_estimate = provider_->estimate_prompt_tokens(p->spec);
-  p->reserved = {p->prompt_estimate, provider_->output_bound(p->spec)};
+  if (!body_for(p.get(), first, message)) return LLMSVC_ESCHEMA;
+  p->prompt_estimate = provider.estimate_prompt_tokens(p->spec);
+  p->reserved = {p->prompt_estimate, provider.output_bound(p->spec)};
   p->schema_retries_left = p->spec.schema ? config_.retry.schema_retries : 0;
   if (cache_) cache_lookup(p.get());
   // The wire body carries the conversation from here on: drop the parsed copy, so a queued
-  // request costs little more than its body.
-  std::vector<Message>().swap(p->spec.messages);
-  std::string().swap(p->spec.instructions);
+  // request costs little more than its body (unless another deployment needs another body).
+  if (!p->route->rebuilds) {
+    std::vector<Message>().swap(p->spec.messages);
+    std::string().swap(p->spec.instructions);
+  }
   p->cb = cb;
   p->payload = payload;
   p->submit_ns = clock_.steady_ns();
@@ -146,9 +155,14 @@ int Engine::set_limits(std::string_view limits_json, std::string &message) {
   DocError err = parse_json(doc, limits_json, "limits");
   if (!err) {
     run_on_engine([&] {
-      Limits l = gates_.limits();
-      err = parse_limits(doc, "limits", l);
-      if (!err) gates_.set_limits(l);
+      // Every deployment: the fields given replace its own, the others stay.
+      std::vector<Limits> ls;
+      for (auto &d : deps_) {
+        Limits l = d->gates.limits();
+        if ((err = parse_limits(doc, "limits", l))) return;
+        ls.push_back(l);
+      }
+      for (size_t i = 0; i < deps_.size(); ++i) deps_[i]->gates.set_limits(ls[i]);
     });
   }
   if (err) message = err.message;
@@ -257,20 +271,30 @@ void Engine::accept(Pending *p, int64_t now) {
 
 int64_t Engine::expected_wait_ns(const Pending *p, int64_t ahead, int64_t now) {
   // Rate gates free about cap per window: n requests beyond what is free now wait about
-  // n / cap windows. A 429 pause comes first.
-  const int64_t window = gates_.limits().window_ms * kNsPerMs;
-  const int64_t n = ahead + 1;
-  int64_t wait = std::max<int64_t>(gates_.paused_until() - now, 0);
-  if (int64_t cap = gates_.request_cap(); cap > 0) {
-    int64_t over = n - std::max<int64_t>(cap - gates_.requests_used(now), 0);
-    if (over > 0) wait = std::max(wait, over * (window / cap));
+  // n / cap windows. A 429 pause comes first. Several deployments in its tier share those
+  // ahead evenly; the soonest of them counts.
+  const std::vector<Deployment *> &tier = p->route->tiers[p->tier];
+  int64_t serving = 0;
+  for (Deployment *d : tier) serving += !d->out;
+  const int64_t n = ahead / std::max<int64_t>(serving, 1) + 1;
+  int64_t best = kNever;
+  for (Deployment *d : tier) {
+    if (d->out) continue;
+    Gates &g = d->gates;
+    const int64_t window = g.limits().window_ms * kNsPerMs;
+    int64_t wait = std::max<int64_t>(g.paused_until() - now, 0);
+    if (int64_t cap = g.request_cap(); cap > 0) {
+      int64_t over = n - std::max<int64_t>(cap - g.requests_used(now), 0);
+      if (over > 0) wait = std::max(wait, over * (window / cap));
+    }
+    if (int64_t cap = g.token_cap(); cap > 0) {
+      int64_t need = n * (p->reserved.input + p->reserved.output);  // those ahead alike
+      int64_t over = need - std::max<int64_t>(cap - g.tokens_used(now), 0);
+      if (over > 0) wait = std::max(wait, int64_t(double(over) / double(cap) * double(window)));
+    }
+    best = std::min(best, wait);
   }
-  if (int64_t cap = gates_.token_cap(); cap > 0) {
-    int64_t need = n * (p->reserved.input + p->reserved.output);  // those ahead alike
-    int64_t over = need - std::max<int64_t>(cap - gates_.tokens_used(now), 0);
-    if (over > 0) wait = std::max(wait, int64_t(double(over) / double(cap) * double(window)));
-  }
-  return wait;
+  return best == kNever ? 0 : best;
 }
 
 bool Engine::shed(Pending *p, int64_t now) {
@@ -345,7 +369,10 @@ void Engine::fire_timers(int64_t now) {
     } else {
       std::string msg = "the request's deadline (timeout_ms " +
                         std::to_string(p->spec.timeout_ms) + ") passed";
-      std::string held = p->state == Pending::State::kQueued ? breaker_.why_open(now) : "";
+      std::string held;
+      if (p->state == Pending::State::kQueued)
+        for (Deployment *d : p->route->tiers[p->tier])
+          if (held.empty()) held = d->breaker.why_open(now);
       if (!held.empty()) msg += " while " + held;
       if (!p->error_message.empty()) msg += "; last error: " + p->error_message;
       finish(p, LLMSVC_KIND_DEADLINE_EXCEEDED, std::move(msg), now);
@@ -355,74 +382,84 @@ void Engine::fire_timers(int64_t now) {
 
 void Engine::admit(int64_t now) {
   gate_wake_ns_ = kNever;
-  // Strict order: the head of the best class goes first or nobody does, so a large
-  // request is never starved by smaller ones behind it.
-  while (!waiting_.empty()) {
-    Pending *p = waiting_.begin()->second;
-    GateDecision d = gates_.check(now, p->reserved);
-    if (!d.admit) {
-      if (d.reason == GateReason::kTooLarge) {
-        finish(p, LLMSVC_KIND_INVALID_REQUEST, too_large_message(p->reserved), now);
-        continue;
-      }
+  // Strict order within a route: the head of the best class goes first or nobody on its
+  // route does, so a large request is never starved by smaller ones behind it. Requests
+  // of other routes (other deployments) go on past it.
+  Route *blocked_one = nullptr;  // the common case, without a set
+  std::vector<Route *> blocked;
+  size_t n_blocked = 0;
+  const size_t n_routes = routes_.size();
+  for (auto it = waiting_.begin(); it != waiting_.end() && n_blocked < n_routes;) {
+    Pending *p = it->second;
+    if (p->route == blocked_one ||
+        (!blocked.empty() && std::find(blocked.begin(), blocked.end(), p->route) != blocked.end())) {
+      ++it;
+      continue;
+    }
+    GateDecision d{};
+    Pick pk = pick(p, now, d);
+    if (pk == Pick::kFailed) {
+      it = waiting_.begin();  // finished: the iterator is gone; the blocked are skipped
+      continue;
+    }
+    if (pk == Pick::kWait) {
       if (!p->wait_counted) {
         metrics_.gate_wait_started(d.reason);
         p->wait_counted = true;
       }
-      gate_wake_ns_ = d.wait_until;
-      return;
+      gate_wake_ns_ = std::min(gate_wake_ns_, d.wait_until);
+      if (!blocked_one) blocked_one = p->route;
+      else blocked.push_back(p->route);
+      ++n_blocked;
+      ++it;
+      continue;
     }
-    bool probe = false;
-    int64_t until = kNever;
-    if (!breaker_.admit(now, probe, until)) {
-      if (!p->wait_counted) {
-        metrics_.gate_wait_started(GateReason::kCircuitOpen);
-        p->wait_counted = true;
-      }
-      gate_wake_ns_ = until;
-      return;
-    }
-    p->breaker_probe = probe;
-    waiting_.erase(waiting_.begin());
+    it = waiting_.erase(it);
     --queued_by_priority_[p->spec.priority];
     if (int64_t max = config_.queue.max_wait_ms[p->spec.priority])
       timers_.erase({p->enqueued_ns + max * kNsPerMs, p->id, 2});
     metrics_.admitted(now - p->enqueued_ns);
-    gates_.acquire(p->reserved);
+    p->dep->gates.acquire(p->reserved);
     start_attempt(p, now);
   }
 }
 
-std::string Engine::too_large_message(Tokens t) const {
+std::string Engine::too_large_message(Deployment &dep, Tokens t) const {
+  Gates &g = dep.gates;
   std::string needs = "the request needs " + std::to_string(t.input) + " input and " +
                       std::to_string(t.output) + " output tokens (prompt estimate and max output tokens) but ";
-  switch (gates_.too_large(t)) {
+  std::string where = deps_.size() > 1 ? " (deployment " + dep.name + ")" : "";
+  switch (g.too_large(t)) {
     case GateReason::kInputTokens:
-      return needs + "the itpm limit allows " + std::to_string(gates_.input_token_cap()) +
-             " per window";
+      return needs + "the itpm limit allows " + std::to_string(g.input_token_cap()) +
+             " per window" + where;
     case GateReason::kOutputTokens:
-      return needs + "the otpm limit allows " + std::to_string(gates_.output_token_cap()) +
-             " per window";
+      return needs + "the otpm limit allows " + std::to_string(g.output_token_cap()) +
+             " per window" + where;
     default:
-      return needs + "the tpm limit allows " + std::to_string(gates_.token_cap()) + " per window";
+      return needs + "the tpm limit allows " + std::to_string(g.token_cap()) + " per window" + where;
   }
 }
 
 void Engine::start_attempt(Pending *p, int64_t now) {
   int64_t t0 = steady_now_ns();
+  Deployment &d = *p->dep;
   std::unique_ptr<Transfer> x;
-  if (!transfers_.empty()) {
-    x = std::move(transfers_.back());
-    transfers_.pop_back();
+  if (!d.idle.empty()) {
+    x = std::move(d.idle.back());
+    d.idle.pop_back();
   } else {
-    x = std::make_unique<Transfer>(config_, *provider_);
+    x = std::make_unique<Transfer>(d.config, *d.provider);
   }
   Attempt &a = p->attempts.emplace_back();
   a.start_ns = now;
   a.start_wall_ms = clock_.wall_ms();
+  a.deployment = &d;
+  ++d.attempts;
+  ++d.in_flight;
   if (p->spec.stream) {
     p->st = std::make_unique<Pending::StreamPart>();  // a fresh stream for each attempt
-    p->st->decoder.reset(provider_->stream_format());
+    p->st->decoder.reset(d.provider->stream_format());
   }
   x->start(p->body_text, p->body_len, p, a.start_wall_ms, p->spec.stream ? this : nullptr);
   CURLMcode mc = curl_multi_add_handle(multi_, x->easy());
@@ -482,11 +519,16 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
   p->transfer = nullptr;
   p->state = Pending::State::kNew;
   --in_flight_;
+  Deployment &d = *p->dep;
+  --d.in_flight;
+  Gates &gates = d.gates;
+  const Provider &provider = *d.provider;
   Attempt &a = p->attempts.back();
   a.end_ns = now;
   const ResponseHeaders &h = x->headers();
   a.request_id = h.request_id;
   const Tokens reserved = p->reserved;
+  if (code == CURLE_OK) d.observe_latency(now - a.start_ns);  // it answered, whatever it said
 
   if (code == CURLE_WRITE_ERROR && p->st && p->st->failed) {
     a.http_status = int(x->http_status());
@@ -496,8 +538,8 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
   if (code != CURLE_OK) {
     TransportClass tc = classify_transport(code);
     // Sent but unanswered: the provider may have counted it, so keep the reservation.
-    if (tc.reached_server) gates_.settle(now, reserved, reserved);
-    else gates_.release(reserved);
+    if (tc.reached_server) gates.settle(now, reserved, reserved);
+    else gates.release(reserved);
     a.kind = tc.c.kind;
     a.http_status = int(x->http_status());
     p->provider_error = ProviderError{};
@@ -505,7 +547,7 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
     if (x->error_text()[0]) p->error_message += std::string(": ") + x->error_text();
     attempt_ended(p, now, a.kind, a.end_ns - a.start_ns, 0);
     ResponseHeaders none;
-    transfers_.push_back(std::move(x));
+    recycle(p, std::move(x));
     p->overhead_ns += steady_now_ns() - t0;
     retry_or_fail(p, tc.c, none, now);
     return;
@@ -527,13 +569,13 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
     std::string perr;
     bool ok = true;
     if (p->spec.stream) reply = std::move(p->st->reply.reply);
-    else ok = provider_->parse_reply(x->response(), reply, perr);
+    else ok = provider.parse_reply(x->response(), reply, perr);
     if (ok && p->spec.stream && !reply.has_usage) {
       p->st->reply.reply = reply;  // no usage from the provider: estimate from what came
       estimate_stream_usage(p);
     }
-    gates_.settle(now, reserved, ok && reply.has_usage ? provider_->metered(reply.usage) : reserved);
-    gates_.observe(now, remaining(h));
+    gates.settle(now, reserved, ok && reply.has_usage ? provider.metered(reply.usage) : reserved);
+    gates.observe(now, remaining(h));
     a.kind = ok ? LLMSVC_KIND_NONE : LLMSVC_KIND_PROTOCOL;
     if (ok) account(p, reply);
     if (p->st) p->st->accounted = true;  // whatever the stream used is counted now
@@ -544,7 +586,7 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
       p->schema_failure.reset(new Pending::SchemaFailure{{}, std::move(violation), reply.text});
     }
     attempt_ended(p, now, a.kind, a.end_ns - a.start_ns, reply.usage.completion);
-    transfers_.push_back(std::move(x));
+    recycle(p, std::move(x));
     p->overhead_ns += steady_now_ns() - t0;
     if (!ok) {
       finish(p, LLMSVC_KIND_PROTOCOL, "HTTP " + std::to_string(status) + " but " + perr, now);
@@ -561,9 +603,9 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
   }
 
   // An error answer: the provider did not serve it, so no tokens are counted.
-  gates_.settle(now, reserved, Tokens{});
-  gates_.observe(now, remaining(h));
-  ProviderError pe = provider_->parse_error(x->response());
+  gates.settle(now, reserved, Tokens{});
+  gates.observe(now, remaining(h));
+  ProviderError pe = provider.parse_error(x->response());
   Classification c = classify_http(status, pe.type, pe.code, h.should_retry);
   a.kind = c.kind;
   p->error_message = "HTTP " + std::to_string(status) + ": " +
@@ -571,7 +613,7 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
   p->provider_error = std::move(pe);
   attempt_ended(p, now, a.kind, a.end_ns - a.start_ns, 0);
   ResponseHeaders hcopy = h;
-  transfers_.push_back(std::move(x));
+  recycle(p, std::move(x));
   p->overhead_ns += steady_now_ns() - t0;
   retry_or_fail(p, c, hcopy, now);
 }
@@ -579,8 +621,9 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
 void Engine::attempt_ended(Pending *p, int64_t now, llmsvc_error_kind kind,
                            int64_t duration_ns, int64_t completion_tokens) {
   metrics_.attempt_done(now, kind, duration_ns, completion_tokens);
-  breaker_.record(now, kind, p->breaker_probe);
+  p->dep->breaker.record(now, kind, p->breaker_probe);
   p->breaker_probe = false;
+  if (kind != LLMSVC_KIND_NONE) ++p->dep->failed_attempts;
 }
 
 void Engine::stream_failed(Pending *p, std::unique_ptr<Transfer> x, int64_t now, int64_t t0) {
@@ -601,13 +644,14 @@ void Engine::stream_failed(Pending *p, std::unique_ptr<Transfer> x, int64_t now,
     p->provider_error = e;
   }
   const Tokens reserved = p->reserved;
-  gates_.settle(now, reserved,
-                p->st->reply.reply.has_usage ? provider_->metered(p->st->reply.reply.usage)
-                                             : reserved);
+  Deployment &d = *p->dep;
+  d.gates.settle(now, reserved,
+                 p->st->reply.reply.has_usage ? d.provider->metered(p->st->reply.reply.usage)
+                                              : reserved);
   Attempt &a = p->attempts.back();
   a.kind = c.kind;
   attempt_ended(p, now, a.kind, a.end_ns - a.start_ns, 0);
-  transfers_.push_back(std::move(x));
+  recycle(p, std::move(x));
   p->overhead_ns += steady_now_ns() - t0;
   retry_or_fail(p, c, ResponseHeaders{}, now);
 }
@@ -615,25 +659,48 @@ void Engine::stream_failed(Pending *p, std::unique_ptr<Transfer> x, int64_t now,
 void Engine::retry_or_fail(Pending *p, const Classification &c, const ResponseHeaders &h,
                            int64_t now) {
   const RetryPolicy &policy = config_.retry;
-  int64_t failures = int64_t(p->attempts.size());
+  Deployment &d = *p->dep;
+  // Attempts on this tier: a fallback tier gets retries of its own.
+  int64_t failures = int64_t(p->attempts.size()) - p->tier_first_attempt;
+  if (condemns_deployment(c.kind) && take_out(d, c.kind, p->error_message) && !p->delta_sent) {
+    // The key, account or region is at fault, not the request: no retry on it, but
+    // another deployment (or the next tier) may serve the request at once.
+    bool others = false;
+    for (Deployment *o : p->route->tiers[p->tier]) others |= !o->out;
+    if (others || next_tier(p)) {
+      enqueue(p, now);
+      return;
+    }
+    return finish(p, c.kind, p->error_message + " (every deployment it may use is out of rotation)",
+                  now);
+  }
   if (!c.retryable) return finish(p, c.kind, p->error_message, now);
   if (p->delta_sent)
     return finish(p, c.kind,
                   p->error_message +
                       " (the stream broke after text was delivered, so it is not retried)",
                   now);
-  if (failures >= policy.max_attempts)
+  if (failures >= policy.max_attempts) {
+    if (next_tier(p)) {
+      enqueue(p, now);  // its tier is exhausted: on to the fallback at once
+      return;
+    }
     return finish(p, c.kind,
                   p->error_message + " (gave up after " + std::to_string(failures) +
                       (failures == 1 ? " attempt)" : " attempts)"),
                   now);
+  }
   int64_t server = h.retry_after_ms_ns >= 0 ? h.retry_after_ms_ns : h.retry_after_ns;
   int64_t delay;
   BackoffSource source;
   if (server >= 0) {
     p->retry_after_ns = server;
     if (server > policy.max_retry_after_ms * kNsPerMs) {
-      if (c.kind == LLMSVC_KIND_RATE_LIMITED) gates_.pause_until(now + server);
+      if (c.kind == LLMSVC_KIND_RATE_LIMITED) d.gates.pause_until(now + server);
+      if (next_tier(p)) {
+        enqueue(p, now);  // this deployment is out for longer than we wait: fall back
+        return;
+      }
       return finish(p, c.kind,
                     p->error_message + " (the server asked to wait " +
                         std::to_string(server / kNsPerMs) +
@@ -648,7 +715,7 @@ void Engine::retry_or_fail(Pending *p, const Classification &c, const ResponseHe
     source = BackoffSource::kClient;
   }
   // One 429 stops the whole gate for the wait, so a burst never becomes a herd.
-  if (c.kind == LLMSVC_KIND_RATE_LIMITED) gates_.pause_until(now + delay);
+  if (c.kind == LLMSVC_KIND_RATE_LIMITED) d.gates.pause_until(now + delay);
   if (p->deadline_ns != kNever && now + delay >= p->deadline_ns)
     return finish(p, LLMSVC_KIND_DEADLINE_EXCEEDED,
                   "the deadline (timeout_ms " + std::to_string(p->spec.timeout_ms) +
@@ -680,12 +747,13 @@ void Engine::detach(Pending *p, int64_t now) {
       std::unique_ptr<Transfer> x(p->transfer);
       curl_multi_remove_handle(multi_, x->easy());
       p->transfer = nullptr;
-      transfers_.push_back(std::move(x));
+      recycle(p, std::move(x));
       --in_flight_;
+      --p->dep->in_flight;
       // It was sent: count it as the provider may have.
-      gates_.settle(now, p->reserved, p->reserved);
+      p->dep->gates.settle(now, p->reserved, p->reserved);
       p->attempts.back().end_ns = now;
-      if (p->breaker_probe) breaker_.probe_abandoned();  // no verdict: another may probe
+      if (p->breaker_probe) p->dep->breaker.probe_abandoned();  // no verdict: another may probe
       p->breaker_probe = false;
       break;
     }
@@ -703,17 +771,19 @@ void Engine::detach(Pending *p, int64_t now) {
 }
 
 std::string Engine::redact(std::string s) const {
-  const std::string &key = config_.api_key;
-  if (key.size() < 4) return s;
-  for (size_t at = s.find(key); at != std::string::npos; at = s.find(key, at))
-    s.replace(at, key.size(), "[redacted]");
+  for (const auto &d : deps_) {
+    const std::string &key = d->config.api_key;
+    if (key.size() < 4) continue;
+    for (size_t at = s.find(key); at != std::string::npos; at = s.find(key, at))
+      s.replace(at, key.size(), "[redacted]");
+  }
   return s;
 }
 
 void Engine::account(Pending *p, const ProviderReply &reply) {
   if (!reply.has_usage) return;
   const TokenUsage &u = reply.usage;
-  if (provider_->chains() && !reply.response_id.empty() &&
+  if (p->dep && p->dep->provider->chains() && !reply.response_id.empty() &&
       contexts_.emplace(reply.response_id, u.prompt + u.completion).second) {
     context_order_.push_back(reply.response_id);
     if (context_order_.size() > kMaxContexts) {
@@ -757,6 +827,7 @@ void Engine::finish(Pending *p, llmsvc_error_kind kind, std::string message, int
   if (kind != LLMSVC_KIND_NONE && !p->attempts.empty() &&
       p->attempts.back().kind == LLMSVC_KIND_NONE && p->attempts.back().end_ns == now)
     p->attempts.back().kind = kind;  // an attempt cut short by cancel, deadline or close
+  if (p->dep && kind == LLMSVC_KIND_NONE) ++p->dep->served;
   CompletedRecord rec;
   rec.kind = kind;
   rec.model = &p->spec.model;
@@ -815,7 +886,7 @@ bool Engine::on_stream_bytes(void *owner, std::string_view bytes) {
 bool Engine::take_stream_events(Pending *p) {
   for (const StreamEvent &ev : stream_events_) {
     std::string delta;
-    if (!provider_->on_stream_event(ev, p->st->reply, delta, p->st->error)) {
+    if (!p->dep->provider->on_stream_event(ev, p->st->reply, delta, p->st->error)) {
       p->st->failed = true;
       return false;  // aborts the transfer; on_transfer_done reports the error event
     }
@@ -995,6 +1066,11 @@ llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
   write_str(w, p->spec.model);
   w.Key("operation");
   write_str(w, p->spec.operation);
+  if (p->dep && any_route_ == nullptr) {
+    // Which deployment served it (or gave the final answer).
+    w.Key("deployment");
+    write_str(w, p->dep->name);
+  }
   write_opt_str(w, "trace_id", p->spec.trace_id);
   if (!p->spec.metadata_json.empty()) {
     w.Key("metadata");
@@ -1075,6 +1151,10 @@ llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
       w.String(backoff_source_name(a.backoff_source));
     }
     write_opt_str(w, "request_id", a.request_id);
+    if (a.deployment && any_route_ == nullptr) {
+      w.Key("deployment");
+      write_str(w, a.deployment->name);
+    }
     if (a.has_usage) {
       w.Key("prompt_tokens");
       w.Int64(a.prompt_tokens);
@@ -1123,19 +1203,20 @@ std::string Engine::snapshot(int64_t now) {
   w.Key("version");
   w.String(LLMSVC_VERSION_STRING);
   w.Key("provider");
-  w.String(provider_->name());
+  w.String(deps_[0]->provider->name());
   w.Key("allocator");
   w.String(allocator().name);
   w.Key("http2");
   w.Bool(http2_reliable() && (config_.http2 || config_.http2_prior_knowledge));
   w.Key("unix_ms");
   w.Int64(clock_.wall_ms());
-  metrics_.write(w, now, g, gates_);
+  metrics_.write(w, now, g, deps_[0]->gates);  // the first deployment's gates
   if (cache_) write_cache_stats(w);
-  if (breaker_.enabled()) {
+  if (deps_[0]->breaker.enabled()) {
     w.Key("circuit_breaker");
-    breaker_.write(w, now);
+    deps_[0]->breaker.write(w, now);
   }
+  write_deployments(w, now);
   if (!budgets_.empty()) {
     w.Key("budgets");
     budgets_.write(w, now);

@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "core/config.h"
 #include "engine/completion_queue.h"
+#include "engine/deployment.h"
 #include "engine/pending.h"
 #include "gates/breaker.h"
 #include "gates/gates.h"
@@ -55,6 +56,9 @@ class Engine final : private StreamSink {
              llmsvc_delta_cb delta_cb = nullptr);
   int cancel(uint64_t id);
   int set_limits(std::string_view limits_json, std::string &message);
+  /// Changes one deployment at run time (llmsvc_client_set_deployment): back into (or out
+  /// of) rotation, its weight, its limits.
+  int set_deployment(std::string_view json, std::string &message);
   /// Replaces the budgets (a JSON array); spending of budgets kept by name carries over.
   int set_budgets(std::string_view budgets_json, std::string &message);
   std::string metrics_json();
@@ -82,7 +86,26 @@ class Engine final : private StreamSink {
   void fire_timers(int64_t now);
   void admit(int64_t now);
   void start_attempt(Pending *p, int64_t now);
-  std::string too_large_message(Tokens t) const;
+  std::string too_large_message(Deployment &d, Tokens t) const;
+  // Routing (engine_routing.cpp).
+  void build_routes();
+  /// The route requests naming `model` take; NULL when no deployment serves it.
+  Route *route_for(const std::string &model) const;
+  enum class Pick : uint8_t { kChosen, kWait, kFailed };
+  /// Chooses the deployment for `p`'s next attempt among its tier's, by the strategy, or
+  /// says how long to wait (`wait`), or fails it (done here).
+  Pick pick(Pending *p, int64_t now, GateDecision &wait);
+  /// The wire body for deployment `d` (rebuilt when its provider or model differs).
+  bool body_for(Pending *p, Deployment &d, std::string &message);
+  /// Takes `d` out of rotation for `why`.
+  /// Takes `d` out of rotation for `why`; false when it cannot be (the client's only,
+  /// unconfigured, endpoint).
+  bool take_out(Deployment &d, llmsvc_error_kind kind, const std::string &why);
+  /// Moves `p` on to its next tier that has a deployment in rotation; false when none.
+  bool next_tier(Pending *p);
+  void recycle(Pending *p, std::unique_ptr<Transfer> x);
+  void write_deployments(JsonWriter &w, int64_t now);
+  void write_deployments_prometheus(PromText &t, int64_t now);
   bool read_done();
   void on_transfer_done(Pending *p, CURLcode code, int64_t now);
   void stream_failed(Pending *p, std::unique_ptr<Transfer> x, int64_t now, int64_t t0);
@@ -139,7 +162,11 @@ class Engine final : private StreamSink {
   const Config config_;
   const Clock &clock_;
   const std::unique_ptr<ResponseCache> cache_;
-  std::unique_ptr<Provider> provider_;
+  // Read-only after construction (the submitting threads route with them).
+  std::vector<std::unique_ptr<Deployment>> deps_;
+  std::vector<std::unique_ptr<Route>> routes_;
+  std::unordered_map<std::string, Route *> route_of_;  // by group and by deployment name
+  Route *any_route_ = nullptr;  // no deployments configured: every model goes here
   CURLM *multi_ = nullptr;
 
   // Shared with other threads, under inbox_mu_.
@@ -155,9 +182,7 @@ class Engine final : private StreamSink {
   std::vector<Pending *> inbox_local_;
   std::vector<Task> tasks_local_;
   bool stopping_ = false;
-  Gates gates_;
   Budgets budgets_;
-  CircuitBreaker breaker_;
   Metrics metrics_;
   std::unordered_map<uint64_t, Pending *> live_;
   std::map<uint64_t, Pending *> waiting_;  // (priority, id) -> waiting at the gates
@@ -167,7 +192,6 @@ class Engine final : private StreamSink {
   // (time, id, kind): kind 0 = backoff ends, 1 = deadline passes, 2 = longest queue wait.
   std::set<std::tuple<int64_t, uint64_t, int>> timers_;
   int64_t gate_wake_ns_ = kNever;
-  std::vector<std::unique_ptr<Transfer>> transfers_;  // idle handles for reuse
   // Context size (input + output tokens) of recent responses, so that a request continuing
   // one reserves what the provider will count; bounded, oldest forgotten first.
   std::unordered_map<std::string, int64_t> contexts_;
@@ -189,6 +213,7 @@ class Engine final : private StreamSink {
   std::vector<StreamEvent> stream_events_;
   // Cacheable requests in flight, by key: identical ones join them instead of sending.
   std::unordered_map<CacheKey, Pending *, CacheKeyHash> leaders_;
+  std::vector<Deployment *> pick_scratch_;
   struct CacheCounters {
     int64_t lookups = 0;
     int64_t hits_memory = 0;

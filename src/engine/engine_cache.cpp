@@ -18,7 +18,8 @@ void Engine::cache_lookup(Pending *p) {
   if (!eligible) return;
   p->cache.reset(new Pending::CacheState);
   const std::string &scope = cache_->config().name_space;
-  p->cache->key = make_cache_key(provider_->name(), scope.empty() ? provider_->url() : scope,
+  const Provider &provider = *p->route->tiers[0][0]->provider;  // whose body it is
+  p->cache->key = make_cache_key(provider.name(), scope.empty() ? provider.url() : scope,
                                  std::string_view(p->body_text, p->body_len));
   if (mode != CacheMode::kRefresh)
     p->cache->hit = cache_->get(p->cache->key, clock_.wall_ms(), p->cache->reply);

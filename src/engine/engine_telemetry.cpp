@@ -15,7 +15,7 @@ void Engine::start_telemetry() {
   } catch (...) {
     // The engine thread runs already: undo what the destructor would, then fail.
     close();
-    transfers_.clear();
+    for (auto &d : deps_) d->idle.clear();
     curl_multi_cleanup(multi_);
     throw;
   }
@@ -32,12 +32,13 @@ std::string Engine::prometheus_snapshot(int64_t now) {
   t.family("llmsvc_info", "gauge", "The library's version, provider and allocator (always 1).");
   t.sample("llmsvc_info",
            {{"version", LLMSVC_VERSION_STRING},
-            {"provider", provider_->name()},
+            {"provider", deps_[0]->provider->name()},
             {"allocator", allocator().name}},
            int64_t(1));
-  metrics_.write_prometheus(t, now, gauges(), gates_);
+  metrics_.write_prometheus(t, now, gauges(), deps_[0]->gates);  // the first's gates
   if (cache_) write_cache_prometheus(t);
-  if (breaker_.enabled()) breaker_.write_prometheus(t);
+  if (deps_[0]->breaker.enabled()) deps_[0]->breaker.write_prometheus(t);
+  write_deployments_prometheus(t, now);
   if (!budgets_.empty()) budgets_.write_prometheus(t, now);
   return t.take();
 }

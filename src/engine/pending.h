@@ -18,6 +18,8 @@
 namespace llmsvc {
 
 class Transfer;
+struct Deployment;
+struct Route;
 
 enum class BackoffSource : uint8_t { kNone, kClient, kServer };
 
@@ -30,6 +32,7 @@ struct Attempt {
   int64_t backoff_ns = 0;  // the wait that followed this attempt
   BackoffSource backoff_source = BackoffSource::kNone;
   std::string request_id;  // the provider's x-request-id
+  const Deployment *deployment = nullptr;  // where it was sent
   // What this attempt's reply used and cost (a reply that failed its schema was paid too).
   bool has_usage = false;
   int64_t prompt_tokens = 0;
@@ -112,6 +115,13 @@ struct Pending : HeapObject {
   // What it holds of the client's budgets until it completes.
   std::vector<Budgets::Hold> budget_holds;
   bool breaker_probe = false;  // the attempt in flight is the circuit breaker's probe
+
+  // Routing: the deployments it may use, the tier it is on, where its attempt goes.
+  Route *route = nullptr;
+  uint32_t tier = 0;
+  uint32_t tier_first_attempt = 0;  // attempts before this index were on earlier tiers
+  Deployment *dep = nullptr;       // the current (or last) attempt's deployment
+  const Deployment *body_for = nullptr;  // the deployment whose wire body `body` is
 
   uint64_t queue_key() const { return (uint64_t(spec.priority) << 56) | id; }
 };

@@ -53,6 +53,24 @@ bool CircuitBreaker::admit(int64_t now, bool &probe, int64_t &wait_until) {
   return true;
 }
 
+bool CircuitBreaker::would_admit(int64_t now, int64_t &wait_until) const {
+  if (!enabled() || state_ == State::kClosed) return true;
+  if (state_ == State::kOpen && now < reopen_ns_) {
+    wait_until = reopen_ns_;
+    return false;
+  }
+  if (probe_out_) {
+    wait_until = kNever;
+    return false;
+  }
+  return true;
+}
+
+const char *CircuitBreaker::state_name() const {
+  static const char *const kStates[] = {"closed", "open", "half_open"};
+  return kStates[int(state_)];
+}
+
 void CircuitBreaker::open(int64_t now) {
   state_ = State::kOpen;
   reopen_ns_ = now + cooldown_ns_;

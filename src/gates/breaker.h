@@ -36,6 +36,10 @@ class CircuitBreaker {
   /// (`probe` set) and the others wait for its outcome. When not, `wait_until` is when to
   /// ask again (kNever: when the probe completes).
   bool admit(int64_t now, bool &probe, int64_t &wait_until);
+  /// What admit() would answer now, changing nothing.
+  bool would_admit(int64_t now, int64_t &wait_until) const;
+  /// "closed", "open" or "half_open".
+  const char *state_name() const;
   /// An attempt ended with `kind`; `probe` when it was the probe.
   void record(int64_t now, llmsvc_error_kind kind, bool probe);
   /// The probe ended without a verdict (cancelled, deadline): another may go.
