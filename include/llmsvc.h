@@ -128,8 +128,38 @@ typedef void (*llmsvc_delta_cb)(uint64_t request_id, const char *text, size_t le
 /** What a result object is (llmsvc_result_type). */
 typedef enum llmsvc_result_type_t {
   LLMSVC_RESULT_COMPLETION = 0, /**< the one completion of a request */
-  LLMSVC_RESULT_DELTA = 1       /**< a piece of a streamed reply (completion-queue mode) */
+  LLMSVC_RESULT_DELTA = 1,      /**< a piece of a streamed reply (completion-queue mode) */
+  LLMSVC_RESULT_EVENT = 2       /**< a lifecycle event (llmsvc_client_set_event_hook) */
 } llmsvc_result_type_t;
+
+/**
+ * Lifecycle events of a request, as bits for llmsvc_client_set_event_hook. Each event is a
+ * JSON object (docs/schema.md, "Events") with its "type", the request id, trace id,
+ * model, operation, times, and what the event is about; prompts, replies and keys are not
+ * in it unless LLMSVC_EVENTS_WITH_CONTENT asks for prompts and replies.
+ */
+typedef enum llmsvc_event_type_t {
+  LLMSVC_EVENT_QUEUED = 1 << 0,           /**< "queued": accepted, waiting for admission */
+  LLMSVC_EVENT_ADMITTED = 1 << 1,         /**< "admitted": through the gates, to a deployment */
+  LLMSVC_EVENT_ATTEMPT_STARTED = 1 << 2,  /**< "attempt_started": sent */
+  LLMSVC_EVENT_ATTEMPT_FINISHED = 1 << 3, /**< "attempt_finished": answered or failed */
+  LLMSVC_EVENT_RETRY_SCHEDULED = 1 << 4,  /**< "retry_scheduled": another attempt will follow */
+  LLMSVC_EVENT_COMPLETED = 1 << 5,        /**< "completed": its one completion is next */
+  LLMSVC_EVENT_ALL = (1 << 6) - 1
+} llmsvc_event_type_t;
+
+/** Flag for llmsvc_client_set_event_hook: include the request's wire body in "queued"
+ *  and the reply's text in "completed" events. */
+#define LLMSVC_EVENTS_WITH_CONTENT 1u
+
+/**
+ * Event callback: `type` is one LLMSVC_EVENT_* bit, `json` (`len` bytes, NUL-terminated)
+ * the event, valid only during the call. Called on the engine thread, in order, never in
+ * the middle of the engine's work: calling the client from it is allowed as from a
+ * completion callback.
+ */
+typedef void (*llmsvc_event_cb)(unsigned type, uint64_t request_id, const char *json,
+                                size_t len, void *payload);
 
 /** @name Library */
 /**@{*/
@@ -250,6 +280,22 @@ LLMSVC_API int llmsvc_client_set_limits(llmsvc_client *client, const char *limit
  */
 LLMSVC_API int llmsvc_client_set_budgets(llmsvc_client *client, const char *budgets,
                                          llmsvc_error **out_err);
+
+/**
+ * Turns lifecycle events on (`events`: LLMSVC_EVENT_* bits), changes them, or turns them
+ * off (`events` 0). With a callback they go to it; with `cb` NULL they go to the completion
+ * queue as results of type LLMSVC_RESULT_EVENT (llmsvc_result_json is the event,
+ * llmsvc_result_id the request, the poll's payload is `payload`). `flags`: 0 or
+ * LLMSVC_EVENTS_WITH_CONTENT. Costs nothing while off. Applies to what happens after the
+ * call returns.
+ * @return LLMSVC_OK, LLMSVC_EINVAL (unknown bits), LLMSVC_EHANDLE
+ */
+LLMSVC_API int llmsvc_client_set_event_hook(llmsvc_client *client, unsigned events,
+                                            unsigned flags, llmsvc_event_cb cb, void *payload,
+                                            llmsvc_error **out_err);
+
+/** The name of one LLMSVC_EVENT_* bit ("queued", ...), or "unknown". */
+LLMSVC_API const char *llmsvc_event_type_name(unsigned type);
 
 /**
  * Changes one of the client's configured deployments at run time (a JSON object, see

@@ -266,6 +266,22 @@ int llmsvc_client_set_budgets(llmsvc_client *client, const char *budgets,
   });
 }
 
+int llmsvc_client_set_event_hook(llmsvc_client *client, unsigned events, unsigned flags,
+                                 llmsvc_event_cb cb, void *payload, llmsvc_error **out_err) {
+  if (out_err) *out_err = nullptr;
+  if (int rc = check_client(client, out_err)) return rc;
+  if (events & ~unsigned(LLMSVC_EVENT_ALL))
+    return fail(out_err, LLMSVC_EINVAL, "events: unknown bits (LLMSVC_EVENT_* only)");
+  if (flags & ~LLMSVC_EVENTS_WITH_CONTENT)
+    return fail(out_err, LLMSVC_EINVAL, "flags: unknown bits (0 or LLMSVC_EVENTS_WITH_CONTENT)");
+  return guarded(out_err, [&]() -> int {
+    client->engine->set_event_hook(events, flags, cb, payload);
+    return LLMSVC_OK;
+  });
+}
+
+const char *llmsvc_event_type_name(unsigned type) { return llmsvc::event_type_name(type); }
+
 int llmsvc_client_set_deployment(llmsvc_client *client, const char *deployment,
                                  llmsvc_error **out_err) {
   if (out_err) *out_err = nullptr;

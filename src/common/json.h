@@ -74,6 +74,13 @@ inline std::string_view sv(const JsonValue &v) { return {v.GetString(), v.GetStr
 inline void write_str(JsonWriter &w, std::string_view s) {
   w.String(s.data(), rapidjson::SizeType(s.size()));
 }
+
+/// A string member, left out when empty.
+inline void write_opt_str(JsonWriter &w, const char *key, std::string_view v) {
+  if (v.empty()) return;
+  w.Key(key);
+  write_str(w, v);
+}
 inline void write_key(JsonWriter &w, std::string_view s) {
   w.Key(s.data(), rapidjson::SizeType(s.size()));
 }

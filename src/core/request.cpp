@@ -3,6 +3,25 @@
 #include "llmsvc.h"
 
 namespace llmsvc {
+
+bool valid_traceparent(std::string_view t) {
+  // 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 (W3C Trace Context, level 1).
+  if (t.size() != 55 || t[2] != '-' || t[35] != '-' || t[52] != '-') return false;
+  auto hex = [&](size_t from, size_t n, bool &zero) {
+    zero = true;
+    for (size_t i = from; i < from + n; ++i) {
+      char c = t[i];
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+      zero &= c == '0';
+    }
+    return true;
+  };
+  bool z;
+  if (!hex(0, 2, z) || t.substr(0, 2) == "ff") return false;
+  if (!hex(3, 32, z) || z) return false;
+  if (!hex(36, 16, z) || z) return false;
+  return hex(53, 2, z);
+}
 namespace {
 
 bool parse_part(const JsonValue &v, const std::string &path, ContentPart &part, DocError &err) {
@@ -199,7 +218,7 @@ DocError parse_request(std::string_view json, const std::string &default_model,
   static const char *const known[] = {
       "model",    "messages", "prompt",   "instructions", "system",   "max_output_tokens",
       "max_tokens", "temperature", "top_p", "stop",       "seed",     "user",
-      "operation", "priority", "timeout_ms", "metadata",  "trace_id", "id", "json_schema", "reasoning_effort", "previous_response_id", "stream", "cache", nullptr};
+      "operation", "priority", "timeout_ms", "metadata",  "trace_id", "traceparent", "tracestate", "id", "json_schema", "reasoning_effort", "previous_response_id", "stream", "cache", nullptr};
   if (!r.only(known, err)) return err;
   if (!r.get_string("model", out.model, err)) return err;
   if (out.model.empty()) out.model = default_model;
@@ -273,8 +292,23 @@ DocError parse_request(std::string_view json, const std::string &default_model,
   }
   if (!r.get_string("user", out.user, err) || !r.get_string("operation", out.operation, err) ||
       !r.get_string("trace_id", out.trace_id, err) ||
+      !r.get_string("traceparent", out.traceparent, err) ||
+      !r.get_string("tracestate", out.tracestate, err) ||
       !r.get_int("timeout_ms", out.timeout_ms, err, 0, int64_t(30) * 24 * 3600 * 1000))
     return err;
+  if (!out.traceparent.empty()) {
+    if (!valid_traceparent(out.traceparent))
+      return {LLMSVC_ESCHEMA, "request.traceparent: expected the W3C form "
+                              "VERSION-TRACEID-PARENTID-FLAGS in lowercase hex (2-32-16-2 digits, "
+                              "ids not all zero, version not ff)"};
+    // The trace's id names the request in results and events unless it has its own.
+    if (out.trace_id.empty()) out.trace_id = out.traceparent.substr(3, 32);
+  }
+  if (out.tracestate.size() > 512 ||
+      out.tracestate.find_first_of("\r\n") != std::string::npos)
+    return {LLMSVC_ESCHEMA, "request.tracestate: expected at most 512 characters on one line"};
+  if (!out.tracestate.empty() && out.traceparent.empty())
+    return {LLMSVC_ESCHEMA, "request.tracestate: given without traceparent"};
   if (!parse_priority(r.find("priority"), out.priority, err)) return err;
   if (!r.get_bool("stream", out.stream, err) ||
       !r.get_string("reasoning_effort", out.reasoning_effort, err) ||

@@ -55,6 +55,8 @@ struct RequestSpec {
   int64_t timeout_ms = 0;     // overall deadline from submit, 0 = none
   std::string metadata_json;  // a JSON object, echoed in the result, never sent
   std::string trace_id;
+  std::string traceparent;  // W3C trace context, sent to the provider as is
+  std::string tracestate;
   CacheMode cache = CacheMode::kDefault;
 
   // Structured output: the reply must be a JSON document matching this schema.
@@ -71,5 +73,8 @@ bool has_audio(const RequestSpec &req);
 /// Parses and validates a request document. `default_model` fills a missing model.
 DocError parse_request(std::string_view json, const std::string &default_model,
                        RequestSpec &out);
+
+/// Whether `t` is a W3C traceparent header value (version 00 layout).
+bool valid_traceparent(std::string_view t);
 
 }  // namespace llmsvc

@@ -41,6 +41,8 @@ Engine::Engine(Config config, std::unique_ptr<ResponseCache> cache, const Clock 
 
 Engine::~Engine() {
   close();
+  for (llmsvc_result *r : events_) delete r;  // built after the last delivery
+  events_.clear();
   for (auto &d : deps_) d->idle.clear();
   curl_multi_cleanup(multi_);
 }
@@ -262,6 +264,7 @@ void Engine::accept(Pending *p, int64_t now) {
   }
   live_.emplace(p->id, p);
   metrics_.submitted();
+  if (wants(LLMSVC_EVENT_QUEUED)) event_queued(p, now);
   if (p->deadline_ns != kNever) timers_.emplace(p->deadline_ns, p->id, 1);
   if (p->cache && cache_accept(p, now)) return;
   if (!budgets_.empty() && !admit_budgets(p, now)) return;
@@ -419,6 +422,7 @@ void Engine::admit(int64_t now) {
     if (int64_t max = config_.queue.max_wait_ms[p->spec.priority])
       timers_.erase({p->enqueued_ns + max * kNsPerMs, p->id, 2});
     metrics_.admitted(now - p->enqueued_ns);
+    if (wants(LLMSVC_EVENT_ADMITTED)) event_admitted(p, now);
     p->dep->gates.acquire(p->reserved);
     start_attempt(p, now);
   }
@@ -461,11 +465,13 @@ void Engine::start_attempt(Pending *p, int64_t now) {
     p->st = std::make_unique<Pending::StreamPart>();  // a fresh stream for each attempt
     p->st->decoder.reset(d.provider->stream_format());
   }
-  x->start(p->body_text, p->body_len, p, a.start_wall_ms, p->spec.stream ? this : nullptr);
+  x->start(p->body_text, p->body_len, p, a.start_wall_ms, p->spec.stream ? this : nullptr,
+           p->spec.traceparent, p->spec.tracestate);
   CURLMcode mc = curl_multi_add_handle(multi_, x->easy());
   p->state = Pending::State::kInFlight;
   p->transfer = x.release();
   ++in_flight_;
+  if (wants(LLMSVC_EVENT_ATTEMPT_STARTED)) event_attempt_started(p, now);
   metrics_.attempt_sent(now, p->prompt_estimate);
   p->overhead_ns += steady_now_ns() - t0;
   if (mc != CURLM_OK) {
@@ -595,6 +601,7 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
     } else if (p->schema_retries_left > 0 && !p->delta_sent) {
       --p->schema_retries_left;  // ask again at once: the provider was fine, the output not
       metrics_.backoff(0, false);
+      if (wants(LLMSVC_EVENT_RETRY_SCHEDULED)) event_retry(p, now, 0, "schema_mismatch");
       enqueue(p, now);
     } else {
       finish(p, LLMSVC_KIND_SCHEMA_MISMATCH, p->error_message, now);
@@ -624,6 +631,7 @@ void Engine::attempt_ended(Pending *p, int64_t now, llmsvc_error_kind kind,
   p->dep->breaker.record(now, kind, p->breaker_probe);
   p->breaker_probe = false;
   if (kind != LLMSVC_KIND_NONE) ++p->dep->failed_attempts;
+  if (wants(LLMSVC_EVENT_ATTEMPT_FINISHED)) event_attempt_finished(p, now);
 }
 
 void Engine::stream_failed(Pending *p, std::unique_ptr<Transfer> x, int64_t now, int64_t t0) {
@@ -668,6 +676,7 @@ void Engine::retry_or_fail(Pending *p, const Classification &c, const ResponseHe
     bool others = false;
     for (Deployment *o : p->route->tiers[p->tier]) others |= !o->out;
     if (others || next_tier(p)) {
+      if (wants(LLMSVC_EVENT_RETRY_SCHEDULED)) event_retry(p, now, 0, "out_of_rotation");
       enqueue(p, now);
       return;
     }
@@ -682,6 +691,7 @@ void Engine::retry_or_fail(Pending *p, const Classification &c, const ResponseHe
                   now);
   if (failures >= policy.max_attempts) {
     if (next_tier(p)) {
+      if (wants(LLMSVC_EVENT_RETRY_SCHEDULED)) event_retry(p, now, 0, "fallback");
       enqueue(p, now);  // its tier is exhausted: on to the fallback at once
       return;
     }
@@ -698,6 +708,7 @@ void Engine::retry_or_fail(Pending *p, const Classification &c, const ResponseHe
     if (server > policy.max_retry_after_ms * kNsPerMs) {
       if (c.kind == LLMSVC_KIND_RATE_LIMITED) d.gates.pause_until(now + server);
       if (next_tier(p)) {
+        if (wants(LLMSVC_EVENT_RETRY_SCHEDULED)) event_retry(p, now, 0, "fallback");
         enqueue(p, now);  // this deployment is out for longer than we wait: fall back
         return;
       }
@@ -725,6 +736,7 @@ void Engine::retry_or_fail(Pending *p, const Classification &c, const ResponseHe
   a.backoff_ns = delay;
   a.backoff_source = source;
   metrics_.backoff(delay, source == BackoffSource::kServer);
+  if (wants(LLMSVC_EVENT_RETRY_SCHEDULED)) event_retry(p, now, delay, "backoff");
   p->state = Pending::State::kBackoff;
   p->wake_ns = now + delay;
   timers_.emplace(p->wake_ns, p->id, 0);
@@ -866,6 +878,7 @@ void Engine::finish(Pending *p, llmsvc_error_kind kind, std::string message, int
       ++cache_counters_.stores;
     }
   }
+  if (wants(LLMSVC_EVENT_COMPLETED)) event_completed(p, now, kind, message, reply, cost);
   llmsvc_result *r = build_result(p, kind, message, reply, cost, now);
   rec.overhead_ns = p->overhead_ns;
   metrics_.completed(rec);
@@ -913,6 +926,13 @@ void Engine::estimate_stream_usage(Pending *p) {
 }
 
 void Engine::flush_completions() {
+  do {
+    flush_events();  // what happened, then the pieces and completions it led to
+    flush_deltas_and_done();
+  } while (!events_.empty() || !deltas_.empty() || !done_.empty());
+}
+
+void Engine::flush_deltas_and_done() {
   // Deltas first: a request's pieces always come before its completion.
   while (!deltas_.empty()) {
     std::vector<Delta> batch;
@@ -984,21 +1004,6 @@ int Engine::poll_timeout_ms(int64_t now) const {
 }
 
 namespace {
-
-const char *backoff_source_name(BackoffSource s) {
-  switch (s) {
-    case BackoffSource::kClient: return "client";
-    case BackoffSource::kServer: return "server";
-    case BackoffSource::kNone: break;
-  }
-  return nullptr;
-}
-
-void write_opt_str(JsonWriter &w, const char *key, const std::string &v) {
-  if (v.empty()) return;
-  w.Key(key);
-  write_str(w, v);
-}
 
 void write_usage_object(JsonWriter &w, const TokenUsage &u) {
   w.StartObject();
@@ -1155,15 +1160,7 @@ llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
       w.Key("deployment");
       write_str(w, a.deployment->name);
     }
-    if (a.has_usage) {
-      w.Key("prompt_tokens");
-      w.Int64(a.prompt_tokens);
-      w.Key("completion_tokens");
-      w.Int64(a.completion_tokens);
-      w.Key("cost_nano_usd");
-      if (a.cost_pico >= 0) w.Int64(a.cost_pico / 1000);
-      else w.Null();
-    }
+    write_attempt_usage(w, a);
     w.EndObject();
   }
   w.EndArray();

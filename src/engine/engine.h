@@ -37,6 +37,9 @@ struct llmsvc_result;
 
 namespace llmsvc {
 
+/// The name of one LLMSVC_EVENT_* bit, or "unknown".
+const char *event_type_name(unsigned type);
+
 class Transfer;
 
 class Engine final : private StreamSink {
@@ -59,6 +62,8 @@ class Engine final : private StreamSink {
   /// Changes one deployment at run time (llmsvc_client_set_deployment): back into (or out
   /// of) rotation, its weight, its limits.
   int set_deployment(std::string_view json, std::string &message);
+  /// Events on (`events` bits), changed or off; `cb` NULL: to the completion queue.
+  void set_event_hook(unsigned events, unsigned flags, llmsvc_event_cb cb, void *payload);
   /// Replaces the budgets (a JSON array); spending of budgets kept by name carries over.
   int set_budgets(std::string_view budgets_json, std::string &message);
   std::string metrics_json();
@@ -105,6 +110,20 @@ class Engine final : private StreamSink {
   bool next_tier(Pending *p);
   void recycle(Pending *p, std::unique_ptr<Transfer> x);
   void write_deployments(JsonWriter &w, int64_t now);
+  // Events (engine_events.cpp): built where they happen, delivered by flush_completions.
+  bool wants(unsigned type) const { return (event_mask_ & type) != 0; }
+  void event_queued(const Pending *p, int64_t now);
+  void event_admitted(const Pending *p, int64_t now);
+  void event_attempt_started(const Pending *p, int64_t now);
+  void event_attempt_finished(const Pending *p, int64_t now);
+  /// `reason`: why the next attempt follows ("backoff", "fallback", "out_of_rotation", ...).
+  void event_retry(const Pending *p, int64_t now, int64_t backoff_ns, const char *reason);
+  void event_completed(const Pending *p, int64_t now, llmsvc_error_kind kind,
+                       const std::string &message, const ProviderReply *reply, int64_t cost_pico);
+  void write_event_head(JsonWriter &w, unsigned type, const Pending *p, int64_t now) const;
+  std::unique_ptr<llmsvc_result> new_event(unsigned type, uint64_t id);
+  void push_event(std::unique_ptr<llmsvc_result> r, int kind);
+  void flush_events();
   void write_deployments_prometheus(PromText &t, int64_t now);
   bool read_done();
   void on_transfer_done(Pending *p, CURLcode code, int64_t now);
@@ -118,6 +137,7 @@ class Engine final : private StreamSink {
   void finish(Pending *p, llmsvc_error_kind kind, std::string message, int64_t now,
               const ProviderReply *reply = nullptr);
   void flush_completions();
+  void flush_deltas_and_done();
   bool on_stream_bytes(void *owner, std::string_view bytes) override;
   /// Hands decoded events to the provider; queues the text deltas for the caller.
   bool take_stream_events(Pending *p);
@@ -210,6 +230,11 @@ class Engine final : private StreamSink {
     std::string text;
   };
   std::vector<Delta> deltas_;
+  unsigned event_mask_ = 0;
+  unsigned event_flags_ = 0;
+  llmsvc_event_cb event_cb_ = nullptr;
+  void *event_payload_ = nullptr;
+  std::vector<llmsvc_result *> events_;  // built, not yet delivered
   std::vector<StreamEvent> stream_events_;
   // Cacheable requests in flight, by key: identical ones join them instead of sending.
   std::unordered_map<CacheKey, Pending *, CacheKeyHash> leaders_;

@@ -23,6 +23,15 @@ struct Route;
 
 enum class BackoffSource : uint8_t { kNone, kClient, kServer };
 
+inline const char *backoff_source_name(BackoffSource s) {
+  switch (s) {
+    case BackoffSource::kClient: return "client";
+    case BackoffSource::kServer: return "server";
+    case BackoffSource::kNone: break;
+  }
+  return "none";
+}
+
 struct Attempt {
   int64_t start_ns = 0;
   int64_t end_ns = 0;
@@ -39,6 +48,18 @@ struct Attempt {
   int64_t completion_tokens = 0;
   int64_t cost_pico = -1;  // -1: unknown or nothing used
 };
+
+/// An attempt's tokens and cost, when its reply had usage (results and events alike).
+inline void write_attempt_usage(JsonWriter &w, const Attempt &a) {
+  if (!a.has_usage) return;
+  w.Key("prompt_tokens");
+  w.Int64(a.prompt_tokens);
+  w.Key("completion_tokens");
+  w.Int64(a.completion_tokens);
+  w.Key("cost_nano_usd");
+  if (a.cost_pico >= 0) w.Int64(a.cost_pico / 1000);
+  else w.Null();
+}
 
 struct Pending : HeapObject {
   // kFollower: an identical cacheable request is in flight; this one waits for its reply.

@@ -40,10 +40,34 @@ Transfer::Transfer(const Config &config, const Provider &provider) : provider_(p
   curl_easy_setopt(easy_, CURLOPT_HTTP_VERSION, version);
 }
 
-Transfer::~Transfer() { curl_easy_cleanup(easy_); }
+Transfer::~Transfer() {
+  curl_easy_cleanup(easy_);
+  curl_slist_free_all(trace_headers_);
+}
 
 void Transfer::start(const char *body, size_t len, void *owner, int64_t wall_now_ms,
-                     StreamSink *sink) {
+                     StreamSink *sink, std::string_view traceparent, std::string_view tracestate) {
+  if (trace_headers_ || !traceparent.empty()) {
+    curl_slist_free_all(trace_headers_);
+    trace_headers_ = nullptr;
+    if (!traceparent.empty()) {
+      curl_slist *list = nullptr;
+      auto add = [&](const std::string &line) {
+        curl_slist *next = curl_slist_append(list, line.c_str());
+        if (!next) {
+          curl_slist_free_all(list);
+          throw std::bad_alloc();
+        }
+        list = next;
+      };
+      for (const curl_slist *h = provider_.headers(); h; h = h->next) add(h->data);
+      add("traceparent: " + std::string(traceparent));
+      if (!tracestate.empty()) add("tracestate: " + std::string(tracestate));
+      trace_headers_ = list;
+    }
+    curl_easy_setopt(easy_, CURLOPT_HTTPHEADER,
+                     trace_headers_ ? trace_headers_ : provider_.headers());
+  }
   owner_ = owner;
   sink_ = sink;
   response_.clear();

@@ -35,8 +35,11 @@ class Transfer {
 
   /// Readies the handle for one attempt posting `body` (which must outlive the transfer).
   /// With a `sink`, a 2xx body goes to it as it arrives instead of being kept.
+  /// `traceparent` / `tracestate` (may be empty): W3C trace context headers for this
+  /// attempt, beside the provider's own.
   void start(const char *body, size_t len, void *owner, int64_t wall_now_ms,
-             StreamSink *sink = nullptr);
+             StreamSink *sink = nullptr, std::string_view traceparent = {},
+             std::string_view tracestate = {});
 
   CURL *easy() const { return easy_; }
   const std::string &response() const { return response_; }
@@ -50,6 +53,7 @@ class Transfer {
 
   const Provider &provider_;
   CURL *easy_ = nullptr;
+  curl_slist *trace_headers_ = nullptr;  // the provider's headers plus trace context
   void *owner_ = nullptr;
   StreamSink *sink_ = nullptr;
   std::string response_;

@@ -28,6 +28,7 @@ func (e *emulator) serveMessages(w http.ResponseWriter, r *http.Request) {
 	c.ks = e.keys.get(c.key)
 	c.ks.mu.Lock()
 	c.ks.stats.Received++
+	c.ks.noteTrace(c.r)
 	c.ks.mu.Unlock()
 
 	if r.Method != http.MethodPost {

@@ -573,6 +573,7 @@ func (c *call) admitOpenAI(schema string) ([]byte, bool) {
 	c.ks = e.keys.get(c.key)
 	c.ks.mu.Lock()
 	c.ks.stats.Received++
+	c.ks.noteTrace(c.r)
 	c.ks.mu.Unlock()
 
 	if r.Method != http.MethodPost {

@@ -35,6 +35,7 @@ func (e *emulator) serveOllama(w http.ResponseWriter, r *http.Request) {
 	c.ks = e.keys.get(c.key)
 	c.ks.mu.Lock()
 	c.ks.stats.Received++
+	c.ks.noteTrace(c.r)
 	c.ks.mu.Unlock()
 
 	if r.Method != http.MethodPost {

@@ -43,6 +43,19 @@ type keyCounters struct {
 	CachedTokens     int64 `json:"cached_tokens"`
 	ReasoningTokens  int64 `json:"reasoning_tokens"`
 	InvalidJSON      int64 `json:"invalid_json"`
+	// W3C trace context: requests that carried a traceparent header, and the last one.
+	Traced          int64  `json:"traced"`
+	LastTraceparent string `json:"last_traceparent"`
+	LastTracestate  string `json:"last_tracestate"`
+}
+
+// noteTrace counts a request's W3C trace context headers. Called with ks.mu held.
+func (ks *keyState) noteTrace(r *http.Request) {
+	if tp := r.Header.Get("traceparent"); tp != "" {
+		ks.stats.Traced++
+		ks.stats.LastTraceparent = tp
+		ks.stats.LastTracestate = r.Header.Get("tracestate")
+	}
 }
 
 type modelCounters struct {
