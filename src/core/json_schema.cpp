@@ -211,11 +211,65 @@ std::string misplaced_schema(const rapidjson::Value &v, const std::string &at) {
   return "";
 }
 
+// RapidJSON's validator hashes the values it compares for "enum" and "uniqueItems" and
+// converts each number to a 64-bit integer on the way, which is undefined for a number
+// beyond that range (found by fuzzing). Such numbers are refused in schemas and make
+// output a mismatch, before the validator sees them.
+bool beyond_64_bits(const rapidjson::Value &v) {
+  if (!v.IsDouble()) return false;  // integers were parsed as int64 / uint64 already
+  double d = v.GetDouble();
+  return !(d >= -9223372036854775808.0 && d < 18446744073709551616.0);
+}
+
+// The JSON pointer of the first such number under `v`, in `at`; false when there is none.
+bool find_beyond_64_bits(const rapidjson::Value &v, std::string &at) {
+  if (beyond_64_bits(v)) return true;
+  size_t len = at.size();
+  if (v.IsArray()) {
+    for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
+      at += "/" + std::to_string(i);
+      if (find_beyond_64_bits(v[i], at)) return true;
+      at.resize(len);
+    }
+  } else if (v.IsObject()) {
+    for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m) {
+      at += "/" + std::string(m->name.GetString(), m->name.GetStringLength());
+      if (find_beyond_64_bits(m->value, at)) return true;
+      at.resize(len);
+    }
+  }
+  return false;
+}
+
+// Whether the schema compares values by hash anywhere ("enum", "uniqueItems"); in `at`,
+// an "enum" value the hasher cannot take, if any.
+bool hashes_values(const rapidjson::Value &v, std::string &at, std::string &bad_enum) {
+  bool any = false;
+  if (v.IsArray()) {
+    for (rapidjson::SizeType i = 0; i < v.Size(); ++i)
+      any |= hashes_values(v[i], at, bad_enum);
+    return any;
+  }
+  if (!v.IsObject()) return false;
+  for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m) {
+    if (m->name == "enum" || m->name == "uniqueItems") any = true;
+    if (m->name == "enum") {
+      std::string where = "/enum";
+      if (bad_enum.empty() && find_beyond_64_bits(m->value, where)) bad_enum = where;
+      continue;
+    }
+    if (m->name == "default" || m->name == "examples") continue;
+    any |= hashes_values(m->value, at, bad_enum);
+  }
+  return any;
+}
+
 }  // namespace
 
 struct JsonSchema::Impl {
   rapidjson::Document source;
   std::unique_ptr<rapidjson::SchemaDocument> schema;
+  bool hashes = false;  // has "enum" or "uniqueItems"
 };
 
 JsonSchema::JsonSchema() : impl_(std::make_unique<Impl>()) {}
@@ -240,6 +294,13 @@ std::shared_ptr<const JsonSchema> JsonSchema::compile(const JsonValue &schema,
             "\" " + why;
     return nullptr;
   }
+  std::string at, bad_enum;
+  s->impl_->hashes = hashes_values(s->impl_->source, at, bad_enum);
+  if (!bad_enum.empty()) {
+    error = "an enum lists a number beyond the 64-bit range (" + bad_enum +
+            "), which the validator cannot compare";
+    return nullptr;
+  }
   s->impl_->schema = std::make_unique<rapidjson::SchemaDocument>(s->impl_->source);
   return s;
 }
@@ -260,6 +321,13 @@ bool JsonSchema::validate(std::string_view text, SchemaViolation &out) const {
     out.message = std::string("the output is not JSON: ") +
                   rapidjson::GetParseError_En(doc.GetParseError()) + " at offset " +
                   std::to_string(doc.GetErrorOffset());
+    return false;
+  }
+  if (std::string at; impl_->hashes && find_beyond_64_bits(doc, at)) {
+    out.pointer = at;
+    out.keyword = "number";
+    out.message = "the output has a number beyond the 64-bit range at \"" + at +
+                  "\", which cannot be compared against the schema's enum or uniqueItems";
     return false;
   }
   rapidjson::SchemaValidator validator(*impl_->schema);

@@ -182,3 +182,27 @@ TEST(JsonSchema, OutputNestedTooDeeplyIsAMismatchNotAStackOverflow) {
   EXPECT_FALSE(s->validate(std::string(300000, '[') + std::string(300000, ']'), v));
   EXPECT_EQ(v.keyword, "json");
 }
+
+TEST(JsonSchema, NumbersBeyond64BitsNeverReachTheHasher) {
+  // The validator converts the values it compares for enum and uniqueItems to 64-bit
+  // integers: a schema listing such a number is refused, output carrying one is a mismatch.
+  JsonDoc doc;
+  ASSERT_FALSE(parse_json(doc, R"({"enum": [1, 1e30]})", "schema"));
+  std::string err;
+  EXPECT_FALSE(JsonSchema::compile(doc, err));
+  EXPECT_NE(err.find("beyond the 64-bit range (/enum/1)"), std::string::npos) << err;
+
+  auto s = compile(R"({"type":"object","properties":{"n":{"enum":[1,2]},
+                       "xs":{"type":"array","uniqueItems":true}}})");
+  SchemaViolation v;
+  EXPECT_FALSE(s->validate(R"({"n": 1, "xs": [1e300, -1e19]})", v));
+  EXPECT_EQ(v.pointer, "/xs/0");
+  EXPECT_EQ(v.keyword, "number");
+  EXPECT_FALSE(s->validate(R"({"n": -9.3e18})", v));
+  EXPECT_EQ(v.pointer, "/n");
+  EXPECT_TRUE(s->validate(R"({"n": 2, "xs": [18446744073709551615, -9223372036854775808, 1.5]})", v))
+      << v.message;
+  // Without enum or uniqueItems nothing is hashed: any number is fine.
+  auto plain = compile(R"({"type":"object","properties":{"x":{"type":"number"}}})");
+  EXPECT_TRUE(plain->validate(R"({"x": 1e300})", v)) << v.message;
+}
