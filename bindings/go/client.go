@@ -287,6 +287,31 @@ func (c *Client) SetLimits(l Limits) error {
 	return nil
 }
 
+// SetDeployment changes one of the client's configured deployments (Config.Deployments,
+// Config.APIKeys, Config.Models) at run time: back into rotation or out of it, its weight,
+// its limits. It takes effect before any request is admitted after it returns. A name
+// that no deployment has gives a *StatusError with StatusSchema.
+func (c *Client) SetDeployment(u DeploymentUpdate) error {
+	doc, err := encodeDocument(&u)
+	if err != nil {
+		return fmt.Errorf("llmsvc: encoding the deployment: %w", err)
+	}
+	defer releaseDocument(doc)
+	var cerr *C.llmsvc_error
+	c.mu.RLock()
+	if c.ptr == nil {
+		c.mu.RUnlock()
+		return closedError("set_deployment")
+	}
+	st := C.llmsvc_client_set_deployment(c.ptr, cString(doc.Bytes()), &cerr)
+	c.mu.RUnlock()
+	runtime.KeepAlive(c)
+	if st != C.LLMSVC_OK {
+		return statusError("set_deployment", st, cerr)
+	}
+	return nil
+}
+
 // Future is a request in progress, returned by Submit. Its methods are safe for
 // concurrent use.
 type Future struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -491,5 +492,84 @@ func TestMetricsPrometheus(t *testing.T) {
 	}
 	if _, err := c.MetricsPrometheus(); !errors.Is(err, llmsvc.ErrClosed) {
 		t.Errorf("after Close: %v, want ErrClosed", err)
+	}
+}
+
+// deploymentNamed returns the metrics of the named deployment.
+func deploymentNamed(t *testing.T, m llmsvc.Metrics, name string) llmsvc.DeploymentMetrics {
+	t.Helper()
+	for _, d := range m.Deployments {
+		if d.Name == name {
+			return d
+		}
+	}
+	t.Fatalf("no deployment %q in the metrics: %+v", name, m.Deployments)
+	return llmsvc.DeploymentMetrics{}
+}
+
+func TestDeploymentsRevokedKeyAndSetDeployment(t *testing.T) {
+	emu := startEmulator(t, "--invalid-keys", "sk-revoked")
+	c, err := llmsvc.NewClient(llmsvc.Config{
+		BaseURL: emu.BaseURL,
+		Model:   "gpt-4o-mini",
+		APIKeys: []string{"sk-good", "sk-revoked"},
+		Retry:   &llmsvc.Retry{BaseDelayMS: llmsvc.Ptr[int64](1), MaxDelayMS: llmsvc.Ptr[int64](5)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	// The deployments of a key list are named MODEL#INDEX.
+	const good, revoked = "gpt-4o-mini#0", "gpt-4o-mini#1"
+
+	ctx := testContext(t)
+	const n = 6
+	for i := 0; i < n; i++ {
+		resp, err := c.Generate(ctx, llmsvc.Request{Prompt: fmt.Sprintf("deployment %d", i)})
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if resp.Deployment != good {
+			t.Errorf("request %d served by %q, want %q (attempts %+v)", i, resp.Deployment, good,
+				resp.Attempts)
+		}
+	}
+	if s := emu.stats(t, "sk-revoked"); s.AuthErrors != 1 || s.OK != 0 {
+		t.Errorf("the revoked key: %+v, want one 401 and nothing served", s)
+	}
+	if s := emu.stats(t, "sk-good"); s.OK != n {
+		t.Errorf("the good key served %d, want %d", s.OK, n)
+	}
+
+	m, err := c.Metrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Deployments) != 2 || m.Routing == nil || m.Routing.Strategy != "round_robin" {
+		t.Fatalf("deployments %+v, routing %+v", m.Deployments, m.Routing)
+	}
+	d := deploymentNamed(t, m, revoked)
+	if d.InRotation || d.OutKind != llmsvc.KindAuth || d.OutReason == "" {
+		t.Errorf("the revoked deployment: %+v, want out of rotation for auth", d)
+	}
+	if g := deploymentNamed(t, m, good); !g.InRotation || g.Served != n {
+		t.Errorf("the good deployment: %+v", g)
+	}
+
+	if err := c.SetDeployment(llmsvc.DeploymentUpdate{Name: revoked, Enabled: llmsvc.Ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err = c.Metrics(); err != nil {
+		t.Fatal(err)
+	}
+	if d := deploymentNamed(t, m, revoked); !d.InRotation || d.OutKind != llmsvc.KindNone {
+		t.Errorf("after SetDeployment(enabled): %+v, want in rotation", d)
+	}
+
+	err = c.SetDeployment(llmsvc.DeploymentUpdate{Name: "no-such-deployment", Enabled: llmsvc.Ptr(true)})
+	var se *llmsvc.StatusError
+	if !errors.Is(err, llmsvc.StatusSchema) || !errors.As(err, &se) || se.Op != "set_deployment" ||
+		!strings.Contains(se.Message, "no-such-deployment") {
+		t.Errorf("an unknown deployment: %v", err)
 	}
 }

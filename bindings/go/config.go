@@ -45,6 +45,80 @@ type Config struct {
 	// FreeModels are models whose cost is a known zero (local models). Other models
 	// without a price have an unknown cost (nil), never a made-up zero.
 	FreeModels []string `json:"free_models,omitempty"`
+	// Deployments are several endpoints, keys or models behind the one client, each
+	// with its own limits (docs/schema.md, "Deployments and routing"). Each starts from
+	// the fields above and overrides what it gives. Give either Deployments or the
+	// lists APIKeys and Models, not both.
+	Deployments []Deployment `json:"deployments,omitempty"`
+	// APIKeys is the short form of Deployments: one deployment per key, every other
+	// field taken from above. With Models, the lists have equal lengths (a list of one
+	// is used for every position).
+	APIKeys []string `json:"api_keys,omitempty"`
+	// Models is the short form of Deployments: one deployment per model.
+	Models []string `json:"models,omitempty"`
+	// Routing chooses how a request picks among the deployments of its model group and
+	// where it goes when they are exhausted; nil keeps round-robin without fallbacks.
+	Routing *Routing `json:"routing,omitempty"`
+}
+
+// Deployment is one configured endpoint: a provider, base URL, key, model and limits.
+// Fields left zero take the client's own (Config); a deployment of another provider
+// family (Anthropic, Ollama, OpenAI) takes that provider's default endpoint and key
+// instead. Results (Response.Deployment) and metrics (Metrics.Deployments) name it by
+// Name.
+type Deployment struct {
+	// Name is unique among the deployments; default "MODEL#INDEX".
+	Name string `json:"name,omitempty"`
+	// Group is the model name requests use to reach it; default its Model.
+	Group string `json:"group,omitempty"`
+	// Weight is its share under the "weighted" strategy (default 1; 0 puts it after
+	// the others of its group).
+	Weight *int64 `json:"weight,omitempty"`
+	// Provider, BaseURL, Organization, Project, Model, MaxTokensField,
+	// AnthropicVersion and DefaultMaxOutputTokens are as in Config.
+	Provider         string `json:"provider,omitempty"`
+	BaseURL          string `json:"base_url,omitempty"`
+	Organization     string `json:"organization,omitempty"`
+	Project          string `json:"project,omitempty"`
+	Model            string `json:"model,omitempty"`
+	MaxTokensField   string `json:"max_tokens_field,omitempty"`
+	AnthropicVersion string `json:"anthropic_version,omitempty"`
+	// DefaultMaxOutputTokens is as in Config.
+	DefaultMaxOutputTokens int `json:"default_max_output_tokens,omitempty"`
+	// APIKey is its key; APIKeyEnv names an environment variable holding it instead
+	// (give one of them, not both).
+	APIKey    string `json:"api_key,omitempty"`
+	APIKeyEnv string `json:"api_key_env,omitempty"`
+	// Limits are its own gates; nil keeps the client's limits (Config.Limits). Sent
+	// whole, as everywhere: a zero rate here means unlimited for this deployment.
+	Limits *Limits `json:"limits,omitempty"`
+}
+
+// Routing is the client's routing policy across its deployments.
+type Routing struct {
+	// Strategy is "round_robin" (the default), "least_loaded", "lowest_latency" or
+	// "weighted".
+	Strategy string `json:"strategy,omitempty"`
+	// Fallbacks are, per model group, the groups or deployments tried in order once the
+	// group's own deployments are exhausted; the key "*" applies to every group.
+	Fallbacks map[string][]string `json:"fallbacks,omitempty"`
+}
+
+// DeploymentUpdate changes one configured deployment at run time (Client.SetDeployment).
+// Fields left nil keep their value.
+type DeploymentUpdate struct {
+	// Name is the deployment's name (Deployment.Name, or the "MODEL#INDEX" default);
+	// required.
+	Name string `json:"name"`
+	// Enabled true puts a deployment that was taken out of rotation (by an auth,
+	// permission, quota or region error, or by Enabled false) back into it; false takes
+	// it out.
+	Enabled *bool `json:"enabled,omitempty"`
+	// Weight is its new share under the "weighted" strategy.
+	Weight *int64 `json:"weight,omitempty"`
+	// Limits replace its gates, sent whole as in SetLimits (a zero rate or Concurrency
+	// removes that limit, a zero WindowMS keeps the window).
+	Limits *Limits `json:"limits,omitempty"`
 }
 
 // Limits are the client's gates. RPM, TPM, ITPM and OTPM are per-minute rates and

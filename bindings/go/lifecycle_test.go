@@ -264,6 +264,9 @@ func TestCloseWithPending(t *testing.T) {
 	if err := c.SetLimits(llmsvc.Limits{}); !errors.Is(err, llmsvc.ErrClosed) {
 		t.Errorf("SetLimits after Close: %v", err)
 	}
+	if err := c.SetDeployment(llmsvc.DeploymentUpdate{Name: "d"}); !errors.Is(err, llmsvc.ErrClosed) {
+		t.Errorf("SetDeployment after Close: %v", err)
+	}
 	futures[0].Cancel() // on a closed client: nothing to do
 }
 

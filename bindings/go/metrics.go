@@ -31,6 +31,12 @@ type Metrics struct {
 	InternalErrors int64 `json:"internal_errors"`
 	// Usage is the ledger: tokens and cost in total, by model and by operation.
 	Usage UsageMetrics `json:"usage"`
+	// Routing is the routing policy and each model group's tiers of deployments; nil
+	// without configured deployments.
+	Routing *RoutingMetrics `json:"routing,omitempty"`
+	// Deployments describe each configured deployment (Config.Deployments,
+	// Config.APIKeys, Config.Models); empty without them.
+	Deployments []DeploymentMetrics `json:"deployments,omitempty"`
 	// Raw is the snapshot document as the core wrote it.
 	Raw json.RawMessage `json:"-"`
 }
@@ -136,4 +142,48 @@ type UsageTotals struct {
 	CostNanoUSD *int64 `json:"cost_nano_usd"`
 	// UnpricedRequests had usage but no price; their cost is not in CostNanoUSD.
 	UnpricedRequests int64 `json:"unpriced_requests"`
+}
+
+// RoutingMetrics are the routing strategy in force and the routes it chooses along.
+type RoutingMetrics struct {
+	Strategy string         `json:"strategy"` // "round_robin", "least_loaded", "lowest_latency", "weighted"
+	Routes   []RouteMetrics `json:"routes"`   // one per model group (or deployment) requests may name
+}
+
+// RouteMetrics is one route: the deployments a request naming it may use, tier by tier
+// (its own group first, then its fallbacks).
+type RouteMetrics struct {
+	Name  string     `json:"name"`  // the model group or deployment requests name
+	Tiers [][]string `json:"tiers"` // deployment names, tier by tier
+}
+
+// DeploymentMetrics describe one deployment: where it sends, whether it is in rotation,
+// what it did and how full its gates are.
+type DeploymentMetrics struct {
+	Name     string `json:"name"`     // unique; as in Response.Deployment
+	Group    string `json:"group"`    // the model group it serves
+	Provider string `json:"provider"` // the wire format
+	Model    string `json:"model"`    // the model it sends
+	BaseURL  string `json:"base_url"` // its endpoint
+	Weight   int64  `json:"weight"`   // its share under the "weighted" strategy
+	// InRotation is false once an auth, permission, quota or region error (or
+	// Client.SetDeployment) took it out; SetDeployment with Enabled true puts it back.
+	InRotation bool `json:"in_rotation"`
+	// OutKind, OutReason and OutSinceUnixMS say why and since when it is out of
+	// rotation; zero while it is in.
+	OutKind        Kind   `json:"out_kind,omitempty"`
+	OutReason      string `json:"out_reason,omitempty"`
+	OutSinceUnixMS int64  `json:"out_since_unix_ms,omitempty"`
+	Attempts       int64  `json:"attempts"`        // attempts sent through it
+	FailedAttempts int64  `json:"failed_attempts"` // of which failed
+	Served         int64  `json:"served"`          // requests it completed successfully
+	InFlight       int64  `json:"in_flight"`       // attempts now in flight
+	// LatencyMS is its recent attempt latency (a weighted mean); nil before its first
+	// answer.
+	LatencyMS *float64 `json:"latency_ms"`
+	// Headroom is the unused room across its rate and concurrency gates, 0..1.
+	Headroom         float64 `json:"headroom"`
+	RequestsInWindow int64   `json:"requests_in_window"` // requests in its current window
+	TokensInWindow   int64   `json:"tokens_in_window"`   // tokens in its current window
+	PausedMS         int64   `json:"paused_ms"`          // remaining pause a 429's retry-after imposed
 }

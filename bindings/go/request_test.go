@@ -69,4 +69,23 @@ func TestConfigDocument(t *testing.T) {
 	if err != nil || string(b) != want {
 		t.Errorf("got  %s\nwant %s (%v)", b, want, err)
 	}
+	b, err = json.Marshal(llmsvc.Config{
+		Deployments: []llmsvc.Deployment{
+			{Name: "a", Model: "gpt-4o", APIKeyEnv: "KEY_A", Weight: llmsvc.Ptr[int64](0)},
+			{Name: "b", Group: "gpt-4o", Provider: "anthropic", Model: "claude-3-5-haiku-latest",
+				Limits: &llmsvc.Limits{RPM: 50}},
+		},
+		Routing: &llmsvc.Routing{Strategy: "weighted", Fallbacks: map[string][]string{"*": {"b"}}},
+	})
+	want = `{"deployments":[{"name":"a","weight":0,"model":"gpt-4o","api_key_env":"KEY_A"},` +
+		`{"name":"b","group":"gpt-4o","provider":"anthropic","model":"claude-3-5-haiku-latest",` +
+		`"limits":{"rpm":50,"tpm":0,"itpm":0,"otpm":0,"concurrency":0}}],` +
+		`"routing":{"strategy":"weighted","fallbacks":{"*":["b"]}}}`
+	if err != nil || string(b) != want {
+		t.Errorf("got  %s\nwant %s (%v)", b, want, err)
+	}
+	b, err = json.Marshal(llmsvc.DeploymentUpdate{Name: "a", Enabled: llmsvc.Ptr(false)})
+	if want := `{"name":"a","enabled":false}`; err != nil || string(b) != want {
+		t.Errorf("got  %s\nwant %s (%v)", b, want, err)
+	}
 }

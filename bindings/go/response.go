@@ -18,6 +18,9 @@ type Response struct {
 	Model string `json:"model"`
 	// Operation is the request's operation ("default" when unset).
 	Operation string `json:"operation"`
+	// Deployment is the name of the deployment that served the request (or gave its
+	// final answer); empty without configured deployments.
+	Deployment string `json:"deployment,omitempty"`
 	// TraceID is echoed from the request.
 	TraceID string `json:"trace_id,omitempty"`
 	// Metadata is echoed from the request.
@@ -94,6 +97,9 @@ type Attempt struct {
 	BackoffSource string `json:"backoff_source,omitempty"`
 	// RequestID is the provider's request id (x-request-id), when sent.
 	RequestID string `json:"request_id,omitempty"`
+	// Deployment is the name of the deployment the attempt went to; empty without
+	// configured deployments.
+	Deployment string `json:"deployment,omitempty"`
 }
 
 // Timing says when a request was submitted, how long it took to complete and how much

@@ -67,7 +67,11 @@ export interface Config {
   /** Default model for requests without one. */
   model?: string;
   max_tokens_field?: 'max_completion_tokens' | 'max_tokens';
-  limits?: Limits;
+  /**
+   * The client's limits; with `api_keys` or `models`, also a list of them, one per
+   * deployment (a list of one is used for every position).
+   */
+  limits?: Limits | Limits[];
   retry?: RetryPolicy;
   timeouts?: { connect_ms?: number; request_ms?: number };
   http?: { http2?: boolean; prior_knowledge?: boolean; max_connections?: number };
@@ -77,6 +81,74 @@ export interface Config {
   prices_file?: string;
   /** Models whose cost is a known zero. */
   free_models?: string[];
+  /**
+   * Several endpoints, keys or models behind the one client, each with its own limits;
+   * each starts from the members above and overrides what it gives. Give either
+   * `deployments` or the lists `api_keys`, `models` (and `limits`), not both.
+   */
+  deployments?: Deployment[];
+  /**
+   * Short form of `deployments`: one deployment per key, named "MODEL#INDEX". Lists
+   * given together have equal lengths (a list of one is used for every position).
+   */
+  api_keys?: string[];
+  /** Short form of `deployments`: one deployment per model. */
+  models?: string[];
+  /** How a request picks among the deployments of its model group, and its fallbacks. */
+  routing?: Routing;
+}
+
+/**
+ * One configured deployment: a provider endpoint with its key, model and limits. Members
+ * not given take the client's own; a deployment of another provider family (Anthropic,
+ * Ollama, OpenAI) takes that provider's default endpoint and key instead.
+ */
+export interface Deployment {
+  /** Unique among the deployments; default "MODEL#INDEX". Results and metrics name it so. */
+  name?: string;
+  /** The model name requests use to reach it; default its model. */
+  group?: string;
+  /** Its share under the "weighted" strategy (1; 0 puts it after the others of its group). */
+  weight?: number;
+  provider?: 'openai_chat' | 'openai_responses' | 'anthropic' | 'ollama';
+  base_url?: string;
+  api_key?: string;
+  /** The environment variable holding its key (instead of api_key). */
+  api_key_env?: string;
+  organization?: string;
+  project?: string;
+  model?: string;
+  max_tokens_field?: 'max_completion_tokens' | 'max_tokens';
+  anthropic_version?: string;
+  default_max_output_tokens?: number;
+  /** Its own gates; members not given keep the client's. */
+  limits?: Limits;
+}
+
+/** The routing policy across the deployments. */
+export interface Routing {
+  /** Default "round_robin". */
+  strategy?: 'round_robin' | 'least_loaded' | 'lowest_latency' | 'weighted';
+  /**
+   * The groups or deployments tried in order once a group's own deployments are
+   * exhausted: a list for every group, or lists by group ("*" for every group).
+   */
+  fallbacks?: string[] | Record<string, string[]>;
+}
+
+/** A change to one configured deployment (Client.setDeployment). Members not given keep their value. */
+export interface DeploymentUpdate {
+  /** The deployment's name (its name, or the default "MODEL#INDEX"). */
+  name: string;
+  /**
+   * true puts a deployment taken out of rotation (by an auth, permission, quota or region
+   * error, or by false) back into it; false takes it out.
+   */
+  enabled?: boolean;
+  /** Its new share under the "weighted" strategy. */
+  weight?: number;
+  /** New limits; members not given keep their value. */
+  limits?: Limits;
 }
 
 // ---- requests --------------------------------------------------------------------------
@@ -240,6 +312,8 @@ export interface Attempt {
   backoffSource: 'client' | 'server' | null;
   /** The provider's x-request-id. */
   requestId: string | null;
+  /** The deployment it went to; null without configured deployments. */
+  deployment: string | null;
 }
 
 export interface Timing {
@@ -258,6 +332,8 @@ export interface ResultDocument {
   ok: boolean;
   model: string;
   operation: string;
+  /** The deployment that served it (or gave the final answer), when deployments are configured. */
+  deployment?: string;
   trace_id?: string;
   metadata?: Record<string, unknown>;
   text?: string;
@@ -302,6 +378,7 @@ export interface ResultDocument {
     backoff_ms?: number;
     backoff_source?: 'client' | 'server';
     request_id?: string;
+    deployment?: string;
   }>;
   timing: { submit_unix_ms: number; total_ms: number; overhead_us: number; first_token_ms?: number };
 }
@@ -320,6 +397,8 @@ export declare class GenerateResponse<T = unknown> {
   readonly json: T;
   readonly model: string;
   readonly operation: string;
+  /** The deployment that served it; null without configured deployments. */
+  readonly deployment: string | null;
   readonly finishReason: string | null;
   /** The provider's id of the completion ("chatcmpl-..."). */
   readonly responseId: string | null;
@@ -421,6 +500,43 @@ export interface MetricsSnapshot {
     by_model: Record<string, UsageTotals>;
     by_operation: Record<string, UsageTotals>;
   };
+  /** The routing policy and each route's tiers of deployments; absent without configured deployments. */
+  routing?: {
+    strategy: 'round_robin' | 'least_loaded' | 'lowest_latency' | 'weighted';
+    /** One per model group (or deployment) requests may name: its deployments, tier by tier. */
+    routes: Array<{ name: string; tiers: string[][] }>;
+  };
+  /** Each configured deployment; absent without them. */
+  deployments?: DeploymentMetrics[];
+}
+
+/** One deployment in the metrics snapshot. */
+export interface DeploymentMetrics {
+  name: string;
+  group: string;
+  provider: string;
+  model: string;
+  base_url: string;
+  weight: number;
+  /** false once an auth, permission, quota or region error (or setDeployment) took it out. */
+  in_rotation: boolean;
+  /** Why it is out of rotation; absent while it is in. */
+  out_kind?: ErrorKind;
+  out_reason?: string;
+  out_since_unix_ms?: number;
+  attempts: number;
+  failed_attempts: number;
+  /** Requests it completed successfully. */
+  served: number;
+  in_flight: number;
+  /** Recent attempt latency (a weighted mean); null before its first answer. */
+  latency_ms: number | null;
+  /** Unused room across its rate and concurrency gates, 0..1. */
+  headroom: number;
+  requests_in_window: number;
+  tokens_in_window: number;
+  paused_ms: number;
+  circuit_breaker?: Record<string, unknown>;
 }
 
 // ---- the client ------------------------------------------------------------------------
@@ -473,6 +589,15 @@ export declare class Client implements AsyncDisposable {
    * @throws StatusError
    */
   setLimits(limits: Limits | string): void;
+
+  /**
+   * Changes one configured deployment at run time: `enabled: true` puts a deployment
+   * taken out of rotation back into it (`false` takes it out), `weight`, `limits`
+   * (members not given keep their value). Takes effect before any request is admitted
+   * afterwards.
+   * @throws StatusError (LLMSVC_ESCHEMA also for a name no deployment has)
+   */
+  setDeployment(deployment: DeploymentUpdate | string): void;
 
   /** Requests whose promise has not settled yet. */
   readonly pending: number;
@@ -555,7 +680,7 @@ export type StatusCode =
 export declare class StatusError extends Error {
   constructor(op: string, status: number, message: string);
   readonly name: 'StatusError';
-  /** "new", "submit", "metrics", "metricsPrometheus", "setLimits" or "close". */
+  /** "new", "submit", "metrics", "metricsPrometheus", "setLimits", "setDeployment" or "close". */
   readonly op: string;
   /** The C ABI status, negative. */
   readonly status: number;
@@ -581,6 +706,8 @@ export declare class LlmsvcError extends Error {
   /** The core's request id (0 when the request was never submitted). */
   readonly id: number;
   readonly model: string | undefined;
+  /** The deployment that gave the final answer; null without configured deployments. */
+  readonly deployment: string | null;
   readonly traceId: string | null;
   /** The whole result document. */
   readonly result: ResultDocument;

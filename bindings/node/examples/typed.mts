@@ -7,6 +7,7 @@ import {
   StatusError,
   ShutDownError,
   type Config,
+  type DeploymentMetrics,
   type GenerateResponse,
   type JsonRequest,
   type MetricsSnapshot,
@@ -117,6 +118,19 @@ export async function main(): Promise<void> {
   }
 }
 
+// Two keys behind one client; a deployment taken out of rotation brought back.
+export const pooled: Config = {
+  model: 'gpt-4o-mini',
+  api_keys: ['sk-a', 'sk-b'],
+  routing: { strategy: 'least_loaded', fallbacks: { '*': ['gpt-4o'] } },
+};
+
+export function reenable(client: Client): DeploymentMetrics[] {
+  const out = (client.metrics().deployments ?? []).filter((d) => !d.in_rotation);
+  for (const d of out) client.setDeployment({ name: d.name, enabled: true });
+  return out;
+}
+
 // What the declarations refuse (checked by tsc, never run).
 export function refused(client: Client): void {
   // @ts-expect-error generateJSON needs a request with json_schema
@@ -125,6 +139,8 @@ export function refused(client: Client): void {
   void client.generate({ prompt: 'x', reasoning_effort: 'max' });
   // @ts-expect-error audio is wav or mp3
   void client.generate({ messages: [{ role: 'user', content: [{ type: 'audio', data: '', format: 'ogg' }] }] });
+  // @ts-expect-error setDeployment needs the deployment's name
+  client.setDeployment({ enabled: true });
   // @ts-expect-error pieces are strings
   void (async () => { for await (const piece of client.stream('x')) piece.toFixed(); })();
 }

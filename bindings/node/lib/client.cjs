@@ -189,6 +189,16 @@ class Client {
     native.setLimits(this.#handle, documentOf(limits, 'limits'));
   }
 
+  /**
+   * Changes one configured deployment at run time: `enabled: true` puts a deployment
+   * taken out of rotation back, `false` takes it out; `weight`; `limits` (fields not
+   * given keep their value). A name no deployment has throws StatusError LLMSVC_ESCHEMA.
+   * @param {{name: string, enabled?: boolean, weight?: number, limits?: object}|string} deployment
+   */
+  setDeployment(deployment) {
+    native.setDeployment(this.#handle, documentOf(deployment, 'deployment'));
+  }
+
   /** Requests whose promise has not settled yet. */
   get pending() {
     return native.pending(this.#handle);

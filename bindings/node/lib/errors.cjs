@@ -40,7 +40,7 @@ const Status = Object.freeze({
 
 class StatusError extends Error {
   /**
-   * @param {string} op the call: "new", "submit", "metrics", "setLimits", "close"
+   * @param {string} op the call: "new", "submit", "metrics", "setLimits", "setDeployment", "close"
    * @param {number} status the C ABI status (negative)
    * @param {string} message the core's detailed message
    */
@@ -63,6 +63,7 @@ function camelAttempt(a) {
     backoffMs: a.backoff_ms ?? null,
     backoffSource: a.backoff_source ?? null,
     requestId: a.request_id ?? null,
+    deployment: a.deployment ?? null,
   };
 }
 
@@ -91,6 +92,8 @@ class LlmsvcError extends Error {
     /** The core's request id. */
     this.id = doc ? doc.id : 0;
     this.model = doc ? doc.model : undefined;
+    /** The deployment that gave the final answer; null without configured deployments. */
+    this.deployment = doc && doc.deployment !== undefined ? doc.deployment : null;
     this.traceId = doc && doc.trace_id !== undefined ? doc.trace_id : null;
     /** The whole result document. */
     this.result = doc;

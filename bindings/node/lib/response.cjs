@@ -26,6 +26,8 @@ class GenerateResponse {
     this.text = doc.text ?? '';
     this.model = doc.model;
     this.operation = doc.operation;
+    /** The deployment that served it; null without configured deployments. */
+    this.deployment = doc.deployment ?? null;
     this.finishReason = doc.finish_reason ?? null;
     /** The provider's id of the completion ("chatcmpl-..."). */
     this.responseId = doc.response_id ?? null;

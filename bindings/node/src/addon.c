@@ -535,6 +535,24 @@ static napi_value js_set_limits(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* setDeployment(handle, deploymentJson) */
+static napi_value js_set_deployment(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  box *b = argc ? arg_box(env, argv[0]) : NULL;
+  if (!b) return NULL;
+  if (argc < 2) return throw_status(env, "setDeployment", LLMSVC_EINVAL, "deployment is required");
+  if (!b->client) return throw_status(env, "setDeployment", LLMSVC_ECLOSED, NULL);
+  const char *deployment =
+      arg_string(env, b->st, argv[1], "setDeployment", "deployment must be a string");
+  if (!deployment) return NULL;
+  llmsvc_error *err = NULL;
+  int rc = llmsvc_client_set_deployment(b->client, deployment, &err);
+  if (rc != LLMSVC_OK) return throw_from(env, "setDeployment", rc, err);
+  return undefined(env);
+}
+
 /*
  * close(handle) -> Promise<void>. Refuses new work, completes every pending request with
  * kind shut_down (their promises settle as the queue drains) and resolves once the last
@@ -635,7 +653,8 @@ NAPI_MODULE_INIT() {
       {"lastId", js_last_id},
       {"cancel", js_cancel},   {"metrics", js_metrics},
       {"metricsPrometheus", js_metrics_prometheus},
-      {"setLimits", js_set_limits}, {"close", js_close},
+      {"setLimits", js_set_limits}, {"setDeployment", js_set_deployment},
+      {"close", js_close},
       {"pending", js_pending}, {"stats", js_stats},
       {"version", js_version},
   };

@@ -184,6 +184,13 @@ extern "C" {
         limits: *const c_char,
         out_err: *mut *mut llmsvc_error,
     ) -> c_int;
+    /// Changes one configured deployment at run time (a JSON object: `name`, `enabled`,
+    /// `weight`, `limits`); `LLMSVC_ESCHEMA` also for a name no deployment has.
+    pub fn llmsvc_client_set_deployment(
+        client: *mut llmsvc_client,
+        deployment: *const c_char,
+        out_err: *mut *mut llmsvc_error,
+    ) -> c_int;
     /// One consistent snapshot of metrics, usage and cost as JSON, freed with `llmsvc_free`.
     pub fn llmsvc_client_metrics(
         client: *mut llmsvc_client,

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::error::{Error, ErrorDetails, ErrorKind, Failure};
 use crate::ffi::{self, RawClient, RawResult, Slot};
 use crate::metrics::Metrics;
-use crate::types::{Config, Limits, Request, Response};
+use crate::types::{Config, DeploymentUpdate, Limits, Request, Response};
 
 struct Inner {
     raw: RawClient,
@@ -247,6 +247,23 @@ impl Client {
     pub fn set_limits(&self, limits: &Limits) -> Result<(), Error> {
         let doc = to_json(limits)?;
         self.inner.raw.set_limits(&doc)
+    }
+
+    /// Changes one of the configured deployments ([`Config::deployments`],
+    /// [`Config::api_keys`], [`Config::models`]) at run time: back into rotation or out
+    /// of it, its weight, its limits; members left `None` keep their value. Takes effect
+    /// before any request is admitted afterwards. A name no deployment has fails with
+    /// [`Status::Schema`](crate::Status::Schema).
+    ///
+    /// ```no_run
+    /// # fn f(client: llmsvc::Client) -> Result<(), llmsvc::Error> {
+    /// // The account behind the second key has quota again:
+    /// client.set_deployment(&llmsvc::DeploymentUpdate::new("gpt-4o-mini#1").enabled(true))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn set_deployment(&self, deployment: &DeploymentUpdate) -> Result<(), Error> {
+        let doc = to_json(deployment)?;
+        self.inner.raw.set_deployment(&doc)
     }
 
     /// Closes the client for every clone: new requests fail with

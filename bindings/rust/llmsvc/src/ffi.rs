@@ -348,6 +348,19 @@ impl RawClient {
         }
     }
 
+    pub(crate) fn set_deployment(&self, deployment: &CStr) -> Result<(), Error> {
+        let mut err = ptr::null_mut();
+        // SAFETY: the client is live; the document is NUL-terminated and copied.
+        let rc = unsafe {
+            sys::llmsvc_client_set_deployment(self.0.as_ptr(), deployment.as_ptr(), &mut err)
+        };
+        if rc == sys::LLMSVC_OK {
+            Ok(())
+        } else {
+            Err(call_error(rc, err))
+        }
+    }
+
     pub(crate) fn metrics(&self) -> Result<String, Error> {
         self.snapshot(sys::llmsvc_client_metrics)
     }

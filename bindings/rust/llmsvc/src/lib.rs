@@ -46,12 +46,13 @@ mod types;
 pub use client::{Client, Generate, ResponseStream};
 pub use error::{CallError, Error, ErrorDetails, ErrorKind, Failure, Status};
 pub use metrics::{
-    AttemptMetrics, GateMetrics, Histogram, Metrics, RateMetrics, RequestMetrics, UsageMetrics,
-    UsageTotals,
+    AttemptMetrics, DeploymentMetrics, GateMetrics, Histogram, Metrics, RateMetrics,
+    RequestMetrics, RouteMetrics, RoutingMetrics, UsageMetrics, UsageTotals,
 };
 pub use types::{
-    Attempt, Config, Content, ContentPart, Http, ImageUrl, JsonSchema, Limits, Message, Priority,
-    Provider, Request, Response, Retry, Role, Timeouts, Timing, Usage,
+    Attempt, Config, Content, ContentPart, Deployment, DeploymentUpdate, Http, ImageUrl,
+    JsonSchema, Limits, Message, Priority, Provider, Request, Response, Retry, Role, Routing,
+    RoutingStrategy, Timeouts, Timing, Usage,
 };
 
 /// The version of the linked libllmsvc (`"0.1.0"`).

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::ErrorKind;
 use crate::types::Limits;
 
 /// One consistent snapshot of a client's metrics, usage and cost.
@@ -33,6 +34,10 @@ pub struct Metrics {
     pub first_token_ms: Histogram,
     /// Usage and cost ledger.
     pub usage: UsageMetrics,
+    /// The routing policy and each route's tiers; `None` without configured deployments.
+    pub routing: Option<RoutingMetrics>,
+    /// Each configured deployment; empty without them.
+    pub deployments: Vec<DeploymentMetrics>,
     /// The whole document as it came.
     #[serde(skip)]
     pub raw: serde_json::Value,
@@ -164,4 +169,79 @@ pub struct UsageTotals {
     pub cost_nano_usd: Option<u64>,
     /// Requests whose cost is unknown.
     pub unpriced_requests: u64,
+}
+
+/// The routing strategy in force and the routes it chooses along.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RoutingMetrics {
+    /// `"round_robin"`, `"least_loaded"`, `"lowest_latency"` or `"weighted"`.
+    pub strategy: String,
+    /// One per model group (or deployment) requests may name.
+    pub routes: Vec<RouteMetrics>,
+}
+
+/// One route: the deployments a request naming it may use, tier by tier (its own group
+/// first, then its fallbacks).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RouteMetrics {
+    /// The model group or deployment requests name.
+    pub name: String,
+    /// Deployment names, tier by tier.
+    pub tiers: Vec<Vec<String>>,
+}
+
+/// One deployment: where it sends, whether it is in rotation, what it did and how full
+/// its gates are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeploymentMetrics {
+    /// Its name, as in [`Response::deployment`](crate::Response::deployment).
+    pub name: String,
+    /// The model group it serves.
+    pub group: String,
+    /// The wire format.
+    pub provider: String,
+    /// The model it sends.
+    pub model: String,
+    /// Its endpoint.
+    pub base_url: String,
+    /// Its share under the `weighted` strategy.
+    pub weight: u64,
+    /// False once an auth, permission, quota or region error (or
+    /// [`Client::set_deployment`](crate::Client::set_deployment)) took it out.
+    pub in_rotation: bool,
+    /// Why it is out of rotation: an error kind name (`"auth"`, ...); `None` while in.
+    pub out_kind: Option<String>,
+    /// What the provider said when it was taken out; `None` while in.
+    pub out_reason: Option<String>,
+    /// Since when it is out, Unix milliseconds; `None` while in.
+    pub out_since_unix_ms: Option<u64>,
+    /// Attempts sent through it.
+    pub attempts: u64,
+    /// Of which failed.
+    pub failed_attempts: u64,
+    /// Requests it completed successfully.
+    pub served: u64,
+    /// Attempts now in flight.
+    pub in_flight: u64,
+    /// Recent attempt latency (a weighted mean), ms; `None` before its first answer.
+    pub latency_ms: Option<f64>,
+    /// Unused room across its rate and concurrency gates, 0..1.
+    pub headroom: f64,
+    /// Requests in its current window.
+    pub requests_in_window: u64,
+    /// Tokens in its current window.
+    pub tokens_in_window: u64,
+    /// Remaining pause a 429's retry-after imposed, ms.
+    pub paused_ms: u64,
+}
+
+impl DeploymentMetrics {
+    /// Why it is out of rotation, as an [`ErrorKind`]; `None` while it is in.
+    pub fn out_error_kind(&self) -> Option<ErrorKind> {
+        let kind = self.out_kind.as_ref()?;
+        serde_json::from_value(serde_json::Value::String(kind.clone())).ok()
+    }
 }

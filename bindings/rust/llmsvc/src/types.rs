@@ -91,6 +91,21 @@ pub struct Config {
     /// Models whose cost is a known zero.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub free_models: Option<Vec<String>>,
+    /// Several endpoints, keys or models behind the one client, each with its own
+    /// limits; each starts from the members above and overrides what it gives. Give
+    /// either `deployments` or the lists `api_keys` and `models`, not both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployments: Option<Vec<Deployment>>,
+    /// Short form of `deployments`: one deployment per key, named `MODEL#INDEX`. With
+    /// `models`, the lists have equal lengths (a list of one is used for every position).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_keys: Option<Vec<String>>,
+    /// Short form of `deployments`: one deployment per model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub models: Option<Vec<String>>,
+    /// How a request picks among the deployments of its model group, and its fallbacks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<Routing>,
 }
 
 impl fmt::Debug for Config {
@@ -104,7 +119,160 @@ impl fmt::Debug for Config {
             .field("retry", &self.retry)
             .field("timeouts", &self.timeouts)
             .field("http", &self.http)
+            .field(
+                "api_keys",
+                &self.api_keys.as_ref().map(|k| vec!["<redacted>"; k.len()]),
+            )
+            .field("models", &self.models)
+            .field("deployments", &self.deployments)
+            .field("routing", &self.routing)
             .finish_non_exhaustive()
+    }
+}
+
+/// One configured deployment: a provider endpoint with its key, model and limits.
+/// Members left `None` take the client's own ([`Config`]); a deployment of another
+/// provider family (Anthropic, Ollama, OpenAI) takes that provider's default endpoint and
+/// key instead. Results ([`Response::deployment`]) and metrics
+/// ([`Metrics::deployments`](crate::Metrics::deployments)) name it by `name`.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deployment {
+    /// Unique among the deployments; default `MODEL#INDEX`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The model name requests use to reach it; default its `model`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Its share under the `weighted` strategy (1; 0 puts it after the others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u64>,
+    /// The wire format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<Provider>,
+    /// `http://` or `https://` base URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// Its API key; never appears in errors, results, metrics or `Debug` output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    /// The environment variable holding its API key (instead of `api_key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// The `OpenAI-Organization` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    /// The `OpenAI-Project` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The model it sends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// `"max_completion_tokens"` or `"max_tokens"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens_field: Option<String>,
+    /// The `anthropic-version` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anthropic_version: Option<String>,
+    /// The output bound sent where the provider requires one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_max_output_tokens: Option<u64>,
+    /// Its own gates; members left `None` keep the client's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+}
+
+impl fmt::Debug for Deployment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deployment")
+            .field("name", &self.name)
+            .field("group", &self.group)
+            .field("weight", &self.weight)
+            .field("provider", &self.provider)
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("api_key_env", &self.api_key_env)
+            .field("model", &self.model)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a request picks among the deployments of its model group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoutingStrategy {
+    /// In turn (the default).
+    RoundRobin,
+    /// The one with the most unused room in its gates.
+    LeastLoaded,
+    /// The one with the lowest recent latency (untried ones first).
+    LowestLatency,
+    /// A random draw by `weight`.
+    Weighted,
+}
+
+/// The routing policy across the deployments.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Routing {
+    /// The strategy (round-robin when `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<RoutingStrategy>,
+    /// Per model group, the groups or deployments tried in order once the group's own
+    /// are exhausted; the key `"*"` applies to every group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallbacks: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// A change to one configured deployment ([`Client::set_deployment`](crate::Client::set_deployment)).
+/// Members left `None` keep their value.
+///
+/// ```
+/// let u = llmsvc::DeploymentUpdate::new("gpt-4o-mini#1").enabled(true);
+/// assert_eq!(
+///     serde_json::to_string(&u).unwrap(),
+///     r#"{"name":"gpt-4o-mini#1","enabled":true}"#
+/// );
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentUpdate {
+    /// The deployment's name (its `name`, or the default `MODEL#INDEX`).
+    pub name: String,
+    /// `true` puts a deployment taken out of rotation (by an auth, permission, quota or
+    /// region error, or by `false`) back into it; `false` takes it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Its new share under the `weighted` strategy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u64>,
+    /// New limits; members left `None` keep their value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+}
+
+impl DeploymentUpdate {
+    /// A change of the deployment `name` that changes nothing yet.
+    pub fn new(name: impl Into<String>) -> DeploymentUpdate {
+        DeploymentUpdate {
+            name: name.into(),
+            ..DeploymentUpdate::default()
+        }
+    }
+    /// Puts it back into rotation (`true`) or takes it out (`false`).
+    pub fn enabled(mut self, enabled: bool) -> DeploymentUpdate {
+        self.enabled = Some(enabled);
+        self
+    }
+    /// Sets its weight.
+    pub fn weight(mut self, weight: u64) -> DeploymentUpdate {
+        self.weight = Some(weight);
+        self
+    }
+    /// Sets its limits.
+    pub fn limits(mut self, limits: Limits) -> DeploymentUpdate {
+        self.limits = Some(limits);
+        self
     }
 }
 
@@ -451,6 +619,9 @@ pub struct Attempt {
     /// The provider's request id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The deployment it went to; `None` without configured deployments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<String>,
 }
 
 impl Attempt {
@@ -491,6 +662,9 @@ pub struct Response {
     pub model: Option<String>,
     /// The request's operation.
     pub operation: Option<String>,
+    /// The deployment that served it (or gave the final answer); `None` without
+    /// configured deployments.
+    pub deployment: Option<String>,
     /// The request's trace id.
     pub trace_id: Option<String>,
     /// The request's metadata.
@@ -563,6 +737,64 @@ mod tests {
         assert_eq!(
             serde_json::to_value(c).unwrap(),
             json!({"provider": "openai_responses", "limits": {"rpm": 10}})
+        );
+    }
+
+    #[test]
+    fn deployments_follow_the_schema() {
+        let c = Config {
+            deployments: Some(vec![
+                Deployment {
+                    name: Some("a".into()),
+                    model: Some("gpt-4o".into()),
+                    api_key: Some("sk-secret".into()),
+                    weight: Some(0),
+                    ..Deployment::default()
+                },
+                Deployment {
+                    group: Some("gpt-4o".into()),
+                    provider: Some(Provider::Anthropic),
+                    api_key_env: Some("KEY_B".into()),
+                    limits: Some(Limits {
+                        rpm: Some(50),
+                        ..Limits::default()
+                    }),
+                    ..Deployment::default()
+                },
+            ]),
+            routing: Some(Routing {
+                strategy: Some(RoutingStrategy::LowestLatency),
+                fallbacks: Some(BTreeMap::from([("*".to_owned(), vec!["a".to_owned()])])),
+            }),
+            ..Config::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&c).unwrap(),
+            json!({
+                "deployments": [
+                    {"name": "a", "model": "gpt-4o", "api_key": "sk-secret", "weight": 0},
+                    {"group": "gpt-4o", "provider": "anthropic", "api_key_env": "KEY_B",
+                     "limits": {"rpm": 50}}
+                ],
+                "routing": {"strategy": "lowest_latency", "fallbacks": {"*": ["a"]}}
+            })
+        );
+        assert!(!format!("{c:?}").contains("sk-secret"));
+        let keys = Config {
+            api_keys: Some(vec!["sk-one".into()]),
+            ..Config::default()
+        };
+        assert!(!format!("{keys:?}").contains("sk-one"));
+        let u = DeploymentUpdate::new("a")
+            .enabled(false)
+            .weight(3)
+            .limits(Limits {
+                tpm: Some(1000),
+                ..Limits::default()
+            });
+        assert_eq!(
+            serde_json::to_value(&u).unwrap(),
+            json!({"name": "a", "enabled": false, "weight": 3, "limits": {"tpm": 1000}})
         );
     }
 

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use common::{block_on, exclusive, shared, tokio_rt, wait_until};
 use futures_core::Stream;
 use llmsvc::{
-    Client, Config, Error, ErrorKind, JsonSchema, Limits, Request, ResponseStream, Retry, Status,
+    Client, Config, DeploymentUpdate, Error, ErrorKind, JsonSchema, Limits, Request,
+    ResponseStream, Retry, Status,
 };
 
 fn assert_send_sync<T: Send + Sync + 'static>() {}
@@ -363,6 +364,70 @@ fn set_limits_changes_the_gates() {
         "members not given keep their value"
     );
     assert_eq!(m.gates.limits.tpm, Some(1000));
+}
+
+#[test]
+fn a_revoked_key_leaves_the_rotation_and_set_deployment_brings_it_back() {
+    let _g = shared();
+    let emu = emulator!("--invalid-keys", "sk-revoked");
+    let client = Client::new(Config {
+        base_url: Some(emu.base_url()),
+        model: Some("gpt-4o-mini".into()),
+        api_keys: Some(vec!["sk-good".into(), "sk-revoked".into()]),
+        retry: Some(Retry {
+            base_delay_ms: Some(1),
+            max_delay_ms: Some(5),
+            ..Retry::default()
+        }),
+        ..Config::default()
+    })
+    .unwrap();
+    // The deployments of a key list are named MODEL#INDEX.
+    let (good, revoked) = ("gpt-4o-mini#0", "gpt-4o-mini#1");
+    let n = 6;
+    for i in 0..n {
+        let r = client
+            .generate_blocking(Request::default().prompt(format!("deployment {i}")))
+            .unwrap();
+        assert_eq!(r.deployment.as_deref(), Some(good), "{:?}", r.attempts);
+    }
+    assert_eq!(emu.stats("sk-revoked")["auth_errors"], 1);
+    assert_eq!(emu.stats("sk-revoked")["ok"], 0);
+    assert_eq!(emu.stats("sk-good")["ok"], n);
+
+    let m = client.metrics().unwrap();
+    assert_eq!(m.deployments.len(), 2, "{:?}", m.deployments);
+    assert_eq!(
+        m.routing.as_ref().map(|r| r.strategy.as_str()),
+        Some("round_robin")
+    );
+    let d = |m: &llmsvc::Metrics, name: &str| {
+        m.deployments
+            .iter()
+            .find(|d| d.name == name)
+            .unwrap_or_else(|| panic!("no deployment {name}: {:?}", m.deployments))
+            .clone()
+    };
+    let out = d(&m, revoked);
+    assert!(!out.in_rotation, "{out:?}");
+    assert_eq!(out.out_kind.as_deref(), Some("auth"));
+    assert_eq!(out.out_error_kind(), Some(ErrorKind::Auth));
+    let served = d(&m, good);
+    assert!(served.in_rotation);
+    assert_eq!(served.served, n);
+
+    client
+        .set_deployment(&DeploymentUpdate::new(revoked).enabled(true))
+        .unwrap();
+    let back = d(&client.metrics().unwrap(), revoked);
+    assert!(back.in_rotation, "{back:?}");
+    assert_eq!(back.out_kind, None);
+
+    let err = client
+        .set_deployment(&DeploymentUpdate::new("no-such-deployment").enabled(true))
+        .unwrap_err();
+    assert_eq!(err.status(), Some(Status::Schema), "{err}");
+    assert!(err.to_string().contains("no-such-deployment"), "{err}");
 }
 
 #[test]
