@@ -52,6 +52,13 @@ std::string apply_limits(const ClientOptions &o, ClientSetup *s) {
   bool any = false;
   for (const auto &g : given) any = any || g.second >= 0;
   if (!any && !member(&s->doc, "limits")) return "";
+  if (const Value *l = member(&s->doc, "limits"); l && l->IsArray()) {
+    // One limits object per deployment: the library checks them; flags cannot apply.
+    if (any)
+      return "--rpm, --tpm, --concurrency and --window-ms set one limits object, but the "
+             "configuration gives a list of them (one per deployment)";
+    return "";
+  }
   Value *limits = object_member(s->doc, s->doc, "limits");
   if (!limits) return "config.limits: expected an object";
   for (const auto &g : given)
@@ -96,6 +103,8 @@ std::string effective_provider(const ClientSetup &s) {
 
 bool has_key_or_base_url(const ClientSetup &s) {
   if (member(&s.doc, "api_key") || member(&s.doc, "base_url")) return true;
+  // Deployments bring their own endpoints and keys.
+  if (member(&s.doc, "deployments") || member(&s.doc, "api_keys")) return true;
   std::string p = effective_provider(s);
   if (p == "ollama") return true;  // a local server by default, no key
   if (p == "anthropic") return env_set("ANTHROPIC_API_KEY") || env_set("ANTHROPIC_BASE_URL");

@@ -85,6 +85,7 @@ std::string result_line(const std::string &id_json, uint64_t line, const char *j
   w.Key("ok");
   w.Bool(info->ok);
   copy(w, doc, "model");
+  copy(w, doc, "deployment");  // which deployment served, when several are configured
   if (!member(&doc, "json")) copy(w, doc, "text");  // structured output: the document says it all
   for (const char *name : {"json", "finish_reason", "error"}) copy(w, doc, name);
   copy(w, doc, "usage", true);

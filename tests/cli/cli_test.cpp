@@ -446,3 +446,32 @@ TEST(CliCache, TwoRunsAtOnceShareOneCacheFile) {
   EXPECT_EQ(stat_of(emu, "k-two", "received"), sent);  // every answer was in the file
   EXPECT_EQ(count_of(read_text(dir.path("three.jsonl")), "\"hit\":true"), 40u);
 }
+
+TEST(CliRun, AKeyPoolFromTheConfigurationFile) {
+  // A configuration with two keys: no embedded emulator (deployments bring their own
+  // endpoints), the batch spread over both, each output line naming its deployment.
+  EmulatorProcess emu;
+  TempDir dir;
+  std::string in;
+  for (int i = 0; i < 8; ++i) in += "{\"id\": \"r" + std::to_string(i + 1) + "\", \"prompt\": \"p\"}\n";
+  write_text(dir.path("in.jsonl"), in);
+  write_text(dir.path("pool.json"), "{\"base_url\": \"" + emu.base_url() +
+                                        "\", \"model\": \"gpt-4o-mini\", \"api_keys\": [\"k-pool-1\", "
+                                        "\"k-pool-2\"], \"limits\": [{\"rpm\": 600}]}");
+  Ran r = run_tool({"run", dir.path("in.jsonl"), "-o", dir.path("out.jsonl"), "--config",
+                    dir.path("pool.json"), "--quiet"},
+                   clean_env({}), dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::map<std::string, int> by;
+  for (const std::string &line : read_lines(dir.path("out.jsonl"))) ++by[parse(line)["deployment"].GetString()];
+  EXPECT_EQ(by["gpt-4o-mini#0"], 4);
+  EXPECT_EQ(by["gpt-4o-mini#1"], 4);
+  EXPECT_EQ(stat_of(emu, "k-pool-1", "ok"), 4);
+  EXPECT_EQ(stat_of(emu, "k-pool-2", "ok"), 4);
+  // Flags cannot change a list of limits: said, not guessed.
+  Ran flags = run_tool({"run", dir.path("in.jsonl"), "-o", dir.path("o2.jsonl"), "--config",
+                        dir.path("pool.json"), "--rpm", "10"},
+                       clean_env({}), dir);
+  EXPECT_EQ(flags.code, 5) << flags.err;
+  EXPECT_NE(flags.err.find("one per deployment"), std::string::npos) << flags.err;
+}
