@@ -73,13 +73,15 @@ void Engine::build_routes() {
 Route *Engine::route_for(const std::string &model) const {
   if (any_route_) return any_route_;
   auto it = route_of_.find(model);
+  if (it == route_of_.end()) it = route_of_.find("");  // deployments without a model: any
   return it == route_of_.end() ? nullptr : it->second;
 }
 
 bool Engine::body_for(Pending *p, Deployment &d, std::string &message) {
   const Deployment *had = p->body_for;
   if (had == &d) return true;
-  const std::string &model = any_route_ ? p->spec.model : d.config.model;
+  // The deployment's model, or the request's where it has none (or serves any model).
+  const std::string &model = any_route_ || d.config.model.empty() ? p->spec.model : d.config.model;
   if (had && std::string_view(had->provider->name()) == d.provider->name() &&
       model == p->spec.model) {
     p->body_for = &d;  // the same bytes

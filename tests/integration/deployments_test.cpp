@@ -223,6 +223,17 @@ TEST(Deployments, WeightsShareTheRequests) {
   EXPECT_LT(three, 340);
 }
 
+TEST(Deployments, DeploymentsWithoutAModelServeAnyModel) {
+  EmulatorProcess emu;
+  Client client("{" + base(emu) + R"(,"api_keys":["sk-any-1","sk-any-2"]})");
+  for (const char *model : {"gpt-4o-mini", "gpt-4o"}) {
+    Completed r = client.generate(std::string(R"({"model":")") + model + R"(","prompt":"any"})");
+    ASSERT_EQ(r.kind, LLMSVC_KIND_NONE) << r.json;
+    EXPECT_STREQ(r.doc()["model"].GetString(), model);
+  }
+  EXPECT_EQ(i64(emu.stats("sk-any-1"), "ok") + i64(emu.stats("sk-any-2"), "ok"), 2);
+}
+
 TEST(Deployments, ConfigurationMistakesAreNamed) {
   auto error_of = [](const std::string &config) {
     llmsvc_client *c = nullptr;
