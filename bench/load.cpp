@@ -6,6 +6,8 @@
 //               [--model gpt-4o-mini] [--warmup 200] [--http2]
 //               [--rpm R --window-ms W]   (client limits, to match a limited server)
 //               [--stream]                (streamed replies; reports deltas per second)
+//               [--events]                (every lifecycle event to a counting hook)
+//               [--keys K]                (a pool of K keys, round robin)
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -23,6 +25,11 @@
 namespace {
 
 std::atomic<long> g_deltas{0};
+std::atomic<long> g_events{0};
+
+void on_event(unsigned, uint64_t, const char *, size_t len, void *) {
+  if (len) g_events.fetch_add(1, std::memory_order_relaxed);
+}
 
 void on_delta(uint64_t, const char *, size_t, void *) { g_deltas.fetch_add(1, std::memory_order_relaxed); }
 
@@ -106,7 +113,8 @@ double json_number(const char *json, const char *path_key, const char *key) {
 int main(int argc, char **argv) {
   std::string base_url, model = "gpt-4o-mini";
   int n = 5000, concurrency = 32, warmup = 200;
-  bool http2 = false, stream = false;
+  bool http2 = false, stream = false, events = false;
+  int keys = 0;
   long rpm = 0, window_ms = 60000;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -124,6 +132,8 @@ int main(int argc, char **argv) {
     else if (a == "--warmup") warmup = std::atoi(next());
     else if (a == "--http2") http2 = true;
     else if (a == "--stream") stream = true;
+    else if (a == "--events") events = true;
+    else if (a == "--keys") keys = std::atoi(next());
     else if (a == "--rpm") rpm = std::atol(next());
     else if (a == "--window-ms") window_ms = std::atol(next());
     else {
@@ -135,8 +145,11 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "usage: %s --base-url URL [--n N] [--concurrency C] [--model M]\n", argv[0]);
     return 2;
   }
-  std::string config = "{\"base_url\":\"" + base_url +
-                       "\",\"api_key\":\"sk-bench\",\"retry\":{\"max_attempts\":3}" +
+  std::string pool;
+  for (int k = 0; k < keys; ++k) pool += std::string(k ? "," : "") + "\"sk-bench-" + std::to_string(k) + "\"";
+  std::string config = "{\"base_url\":\"" + base_url + "\",\"model\":\"" + model + "\"," +
+                       (keys > 0 ? "\"api_keys\":[" + pool + "]" : "\"api_key\":\"sk-bench\"") +
+                       ",\"retry\":{\"max_attempts\":3}" +
                        (http2 ? ",\"http\":{\"prior_knowledge\":true}" : "") +
                        (rpm ? ",\"limits\":{\"rpm\":" + std::to_string(rpm) +
                                   ",\"window_ms\":" + std::to_string(window_ms) + "}"
@@ -148,7 +161,13 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "client: %s\n", llmsvc_error_message(err));
     return 1;
   }
+  if (events &&
+      llmsvc_client_set_event_hook(client, LLMSVC_EVENT_ALL, 0, &on_event, nullptr, &err) != LLMSVC_OK) {
+    std::fprintf(stderr, "events: %s\n", llmsvc_error_message(err));
+    return 1;
+  }
   if (warmup > 0) run_batch(client, model, warmup, concurrency, stream);
+  g_events = 0;
   g_deltas = 0;
   double cpu0 = cpu_us();
   auto t0 = std::chrono::steady_clock::now();
@@ -172,8 +191,8 @@ int main(int argc, char **argv) {
       "{\"client\":\"llmsvc\",\"version\":\"%s\",\"requests\":%d,\"ok\":%d,\"errors\":0,"
       "\"concurrency\":%d,\"wall_s\":%.3f,\"requests_per_s\":%.1f,\"cpu_us_per_request\":%.2f,"
       "\"overhead_us_p50\":%.2f,\"overhead_us_p99\":%.2f,\"limit_ideal_s\":%.3f,"
-      "\"deltas\":%ld,\"deltas_per_s\":%.0f}\n",
+      "\"deltas\":%ld,\"deltas_per_s\":%.0f,\"events\":%ld,\"keys\":%d}\n",
       llmsvc_version(), n, n, concurrency, wall, n / wall, cpu / n, overhead_p50, overhead_p99,
-      ideal, g_deltas.load(), g_deltas.load() / wall);
+      ideal, g_deltas.load(), g_deltas.load() / wall, g_events.load(), keys);
   return 0;
 }
