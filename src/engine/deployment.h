@@ -38,7 +38,9 @@ struct Deployment {
   llmsvc_error_kind out_kind = LLMSVC_KIND_NONE;
   std::string out_reason;
   int64_t out_since_ms = 0;
-  int64_t latency_ewma_ns = -1;  // of attempts that got an answer; -1: none yet
+  // Recent attempt latency (answers as they took, endpoint failures as at least 1 s);
+  // -1: nothing yet.
+  int64_t latency_ewma_ns = -1;
   int64_t attempts = 0;
   int64_t served = 0;  // requests it completed successfully
   int64_t failed_attempts = 0;

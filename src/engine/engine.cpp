@@ -534,7 +534,6 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
   const ResponseHeaders &h = x->headers();
   a.request_id = h.request_id;
   const Tokens reserved = p->reserved;
-  if (code == CURLE_OK) d.observe_latency(now - a.start_ns);  // it answered, whatever it said
 
   if (code == CURLE_WRITE_ERROR && p->st && p->st->failed) {
     a.http_status = int(x->http_status());
@@ -628,9 +627,17 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
 void Engine::attempt_ended(Pending *p, int64_t now, llmsvc_error_kind kind,
                            int64_t duration_ns, int64_t completion_tokens) {
   metrics_.attempt_done(now, kind, duration_ns, completion_tokens);
-  p->dep->breaker.record(now, kind, p->breaker_probe);
+  Deployment &d = *p->dep;
+  d.breaker.record(now, kind, p->breaker_probe);
   p->breaker_probe = false;
-  if (kind != LLMSVC_KIND_NONE) ++p->dep->failed_attempts;
+  if (kind != LLMSVC_KIND_NONE) ++d.failed_attempts;
+  // Latency for routing: what an answer took; a failure of the endpoint itself counts
+  // as slow, so the lowest-latency choice never prefers a deployment that fails fast.
+  const int http = p->attempts.back().http_status;
+  if (CircuitBreaker::is_health_failure(kind))
+    d.observe_latency(std::max({duration_ns, 2 * d.latency_ewma_ns, kNsPerSec}));
+  else if (http >= 200 && http < 300)
+    d.observe_latency(duration_ns);
   if (wants(LLMSVC_EVENT_ATTEMPT_FINISHED)) event_attempt_finished(p, now);
 }
 

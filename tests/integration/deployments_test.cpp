@@ -207,6 +207,22 @@ TEST(Deployments, LowestLatencyPrefersTheFasterEndpoint) {
   EXPECT_EQ(served["fast"], 19);
 }
 
+TEST(Deployments, LowestLatencyDoesNotPreferAnEndpointThatFailsFast) {
+  EmulatorProcess broken({"--error-rate", "1"});
+  EmulatorProcess healthy({"--latency-ms", "30"});
+  Client client(R"({"model":"gpt-4o-mini","routing":{"strategy":"lowest_latency"},)"
+                R"("retry":{"max_attempts":3,"base_delay_ms":1,"max_delay_ms":2},"deployments":[)"
+                R"({"name":"broken",)" + base(broken) + R"(,"api_key":"sk-b"},)"
+                R"({"name":"healthy",)" + base(healthy) + R"(,"api_key":"sk-h"}]})");
+  for (int i = 0; i < 10; ++i) {
+    Completed r = client.generate(prompt_request("f" + std::to_string(i)));
+    ASSERT_EQ(r.kind, LLMSVC_KIND_NONE) << r.json;
+    EXPECT_EQ(deployment_of(r), "healthy");
+  }
+  // Tried once (nothing measured yet), then its 500s count as slow.
+  EXPECT_EQ(i64(broken.stats("sk-b"), "received"), 1);
+}
+
 TEST(Deployments, WeightsShareTheRequests) {
   EmulatorProcess emu;
   Client client("{" + base(emu) + R"(,"model":"gpt-4o-mini","seed":7,"routing":{"strategy":"weighted"},)"
