@@ -266,8 +266,9 @@ LLMSVC_API int llmsvc_client_fd(llmsvc_client *client, int *out_fd);
 
 /**
  * Changes the limits at run time (a JSON "limits" object, see docs/schema.md: rpm, tpm,
- * concurrency, window_ms). Fields not given keep their value. Takes effect before any
- * request submitted after this call returns is admitted.
+ * concurrency, window_ms). Fields not given keep their value. With several deployments
+ * the fields given apply to each (llmsvc_client_set_deployment changes one). Takes effect
+ * before any request submitted after this call returns is admitted.
  */
 LLMSVC_API int llmsvc_client_set_limits(llmsvc_client *client, const char *limits,
                                         llmsvc_error **out_err);
