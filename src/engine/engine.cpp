@@ -372,10 +372,12 @@ void Engine::fire_timers(int64_t now) {
     } else {
       std::string msg = "the request's deadline (timeout_ms " +
                         std::to_string(p->spec.timeout_ms) + ") passed";
-      std::string held;
+      std::string held;  // why it was still waiting: each deployment's open breaker
       if (p->state == Pending::State::kQueued)
         for (Deployment *d : p->route->tiers[p->tier])
-          if (held.empty()) held = d->breaker.why_open(now);
+          if (std::string why = d->breaker.why_open(now); !why.empty())
+            held += (held.empty() ? "" : "; ") +
+                    (any_route_ ? why : "for deployment " + d->name + " " + why);
       if (!held.empty()) msg += " while " + held;
       if (!p->error_message.empty()) msg += "; last error: " + p->error_message;
       finish(p, LLMSVC_KIND_DEADLINE_EXCEEDED, std::move(msg), now);

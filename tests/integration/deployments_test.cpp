@@ -190,6 +190,27 @@ TEST(Deployments, AnOpenCircuitSendsTheRestToTheOthers) {
   EXPECT_STREQ((*find_deployment(m, "flaky"))["circuit_breaker"]["state"].GetString(), "open");
 }
 
+TEST(Deployments, WhenEveryCircuitIsOpenRequestsWaitAndTheDeadlineSaysWhy) {
+  EmulatorProcess broken({"--error-rate", "1"});
+  Client client(R"({"model":"gpt-4o-mini","retry":{"max_attempts":1},)"
+                R"("circuit_breaker":{"failures":1,"cooldown_ms":60000},"deployments":[)"
+                R"({"name":"a",)" + base(broken) + R"(,"api_key":"sk-a"},)"
+                R"({"name":"b",)" + base(broken) + R"(,"api_key":"sk-b"}]})");
+  // One failure each opens both circuits.
+  for (int i = 0; i < 2; ++i)
+    EXPECT_EQ(client.generate(prompt_request("open " + std::to_string(i))).kind,
+              LLMSVC_KIND_SERVER_ERROR);
+  // Now nothing can be sent: the request waits (not a vague failure at once) until its
+  // deadline, which names each deployment's open breaker.
+  Completed r = client.generate(R"({"model":"gpt-4o-mini","prompt":"wait","timeout_ms":200})");
+  EXPECT_EQ(r.kind, LLMSVC_KIND_DEADLINE_EXCEEDED) << r.json;
+  std::string msg = r.doc()["error"]["message"].GetString();
+  EXPECT_NE(msg.find("deployment a the circuit breaker is open"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("deployment b the circuit breaker is open"), std::string::npos) << msg;
+  EXPECT_EQ(r.doc()["attempts"].Size(), 0u);
+  EXPECT_EQ(i64(broken.stats("sk-a"), "received") + i64(broken.stats("sk-b"), "received"), 2);
+}
+
 TEST(Deployments, LowestLatencyPrefersTheFasterEndpoint) {
   EmulatorProcess slow({"--latency-ms", "60"});
   EmulatorProcess fast;
