@@ -181,10 +181,10 @@ int main(int argc, char **argv) {
   llmsvc_free(metrics);
   llmsvc_client_destroy(client);
   // With a request limit, the fastest schedule the provider allows sends one window's
-  // allowance at once, the next a window later, and so on.
+  // allowance at once, the next a window later, and so on (each key of a pool has its own).
   double ideal = -1;
   if (rpm) {
-    long cap = std::max(1L, rpm * window_ms / 60000);
+    long cap = std::max(1L, rpm * window_ms / 60000) * std::max(keys, 1);  // per key
     ideal = double((n + cap - 1) / cap - 1) * double(window_ms) / 1000.0;
   }
   std::printf(
