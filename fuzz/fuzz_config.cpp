@@ -32,5 +32,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   FUZZ_CHECK(config.base_url.rfind("http", 0) == 0);
   auto provider = llmsvc::make_provider(config);
   FUZZ_CHECK(provider && !provider->url().empty() && provider->headers());
+  // Every deployment is a configuration of its own that a provider can be made from, under
+  // a name no other deployment has.
+  for (size_t i = 0; i < config.deployments.size(); ++i) {
+    const llmsvc::DeploymentSpec &d = config.deployments[i];
+    FUZZ_CHECK(!d.name.empty() && d.config.deployments.empty());
+    FUZZ_CHECK(d.config.base_url.rfind("http", 0) == 0);
+    for (size_t j = 0; j < i; ++j) FUZZ_CHECK(config.deployments[j].name != d.name);
+    auto p = llmsvc::make_provider(d.config);
+    FUZZ_CHECK(p && !p->url().empty() && p->headers());
+  }
   return 0;
 }
