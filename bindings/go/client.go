@@ -28,6 +28,8 @@ type Client struct {
 	// core object is never destroyed under a call.
 	mu  sync.RWMutex
 	ptr *C.llmsvc_client // nil once closed
+
+	hooks *eventHooks // the event hooks the core may call (SetEventHook)
 }
 
 // liveClients counts the clients created and not yet closed.
@@ -46,7 +48,7 @@ func NewClient(cfg Config) (*Client, error) {
 	if st := C.llmsvc_client_new(&ptr, cString(doc.Bytes()), &cerr); st != C.LLMSVC_OK {
 		return nil, statusError("new", st, cerr)
 	}
-	c := &Client{ptr: ptr}
+	c := &Client{ptr: ptr, hooks: &eventHooks{}}
 	liveClients.Add(1)
 	runtime.SetFinalizer(c, (*Client).Close)
 	return c, nil
@@ -61,17 +63,32 @@ func cString(nulTerminated []byte) *C.char {
 
 // Close closes the client: new calls fail with ErrClosed, every pending request
 // completes with ErrShutDown (queued, backing off and in flight alike), and the engine
-// thread stops. It returns once every completion was delivered. Close is idempotent.
+// thread stops. It returns once every completion (and every event) was delivered. Close
+// is idempotent. Called from an event hook it fails with StatusRecursive.
 func (c *Client) Close() error {
+	// First the core's close, under the read lock: while it completes what is pending,
+	// event hooks run and may call the client, which needs the read lock too.
+	c.mu.RLock()
+	if c.ptr == nil {
+		c.mu.RUnlock()
+		return nil
+	}
+	st := C.llmsvc_client_close(c.ptr)
+	c.mu.RUnlock()
+	if st != C.LLMSVC_OK {
+		return statusError("close", st, nil) // from a hook: the engine thread cannot stop itself
+	}
+	// Then destroy it: the engine thread is gone, no callback runs any more.
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ptr == nil {
 		return nil
 	}
-	st := C.llmsvc_client_destroy(c.ptr)
+	st = C.llmsvc_client_destroy(c.ptr)
 	c.ptr = nil
 	liveClients.Add(-1)
 	runtime.SetFinalizer(c, nil)
+	c.hooks.deleteAll()
 	if st != C.LLMSVC_OK {
 		return statusError("close", st, nil)
 	}

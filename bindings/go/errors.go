@@ -182,7 +182,7 @@ const (
 	StatusNoMemory  Status = C.LLMSVC_ENOMEM     // out of memory
 	StatusClosed    Status = C.LLMSVC_ECLOSED    // the client is closed and accepts no new work
 	StatusNotFound  Status = C.LLMSVC_ENOTFOUND  // no pending request has that id
-	StatusRecursive Status = C.LLMSVC_ERECURSIVE // a blocking call made from a completion callback
+	StatusRecursive Status = C.LLMSVC_ERECURSIVE // a blocking call made from a callback (an event hook)
 	StatusTimeout   Status = C.LLMSVC_ETIMEOUT   // nothing completed in time
 	StatusHandle    Status = C.LLMSVC_EHANDLE    // not (or no longer) a live object
 	StatusSystem    Status = C.LLMSVC_ESYSTEM    // the operating system refused a resource
@@ -201,7 +201,7 @@ func (s Status) Error() string { return C.GoString(C.llmsvc_strerror(C.int(s))) 
 // follows. Message is the core's detailed message, naming the offending field.
 type StatusError struct {
 	// Op is the call that failed: "new", "submit", "metrics", "set_limits",
-	// "set_deployment", "close".
+	// "set_deployment", "set_event_hook", "close".
 	Op string
 	// Status is the C ABI's status code.
 	Status Status

@@ -15,7 +15,9 @@
 //	if errors.Is(err, llmsvc.ErrRateLimited) { ... }
 //
 // Client.Stream streams a reply (its pieces through an iterator, Stream.Deltas, then the
-// whole result), and GenerateJSON decodes structured output into a Go type.
+// whole result), GenerateJSON decodes structured output into a Go type, and
+// Client.SetEventHook delivers each request's lifecycle events (queued, admitted,
+// attempts, retries, completed) to a function of yours.
 //
 // A Client is safe for concurrent use. Completions arrive on the client's engine thread
 // and are only handed over there; decoding happens in the goroutine that asks for the

@@ -30,4 +30,28 @@ int llmsvcgo_submit_stream(llmsvc_client *client, const char *request, uintptr_t
                                      (void *)handle, out_id, out_err);
 }
 
+/* The hook running on this thread (an engine thread), so that Go can tell a call made from
+ * inside a hook from any other. */
+static _Thread_local uintptr_t running_hook;
+
+/* Runs on the client's engine thread for each lifecycle event: Go copies the document and
+ * calls the hook's function. */
+static void llmsvcgo_event(unsigned type, uint64_t request_id, const char *json, size_t len,
+                           void *payload) {
+  uintptr_t handle = (uintptr_t)payload;
+  if (!handle) return; /* built before the hook was turned off */
+  uintptr_t outer = running_hook;
+  running_hook = handle;
+  llmsvcgoEvent(handle, type, request_id, (char *)json, len);
+  running_hook = outer;
+}
+
+int llmsvcgo_set_event_hook(llmsvc_client *client, unsigned events, unsigned flags,
+                            uintptr_t handle, llmsvc_error **out_err) {
+  return llmsvc_client_set_event_hook(client, events, flags, llmsvcgo_event, (void *)handle,
+                                      out_err);
+}
+
+uintptr_t llmsvcgo_running_hook(void) { return running_hook; }
+
 void llmsvcgo_noop(const char *document) { (void)document; }

@@ -23,6 +23,16 @@ int llmsvcgo_submit(llmsvc_client *client, const char *request, uintptr_t handle
 int llmsvcgo_submit_stream(llmsvc_client *client, const char *request, uintptr_t handle,
                            uint64_t *out_id, llmsvc_error **out_err);
 
+/* Sets the client's event hook (llmsvc_client_set_event_hook) with a callback that hands
+ * each event to Go. `handle` is a runtime/cgo.Handle of the Go hook, valid as long as the
+ * core may call it; with `handle` 0 (and `events` 0) the callback drops whatever was built
+ * before, so nothing reaches the completion queue. */
+int llmsvcgo_set_event_hook(llmsvc_client *client, unsigned events, unsigned flags,
+                            uintptr_t handle, llmsvc_error **out_err);
+
+/* The handle of the event hook running on the calling thread, 0 outside any hook. */
+uintptr_t llmsvcgo_running_hook(void);
+
 /* Does nothing; the benchmarks use it to time a bare cgo call carrying a document. */
 void llmsvcgo_noop(const char *document);
 

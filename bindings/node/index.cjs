@@ -1,12 +1,13 @@
 'use strict';
 // llmsvc for Node.js: CommonJS entry point. See README.md and index.d.cts.
 
-const { Client, ResponseStream, coreVersion, nativeStats } = require('./lib/client.cjs');
+const { Client, EventType, ResponseStream, coreVersion, nativeStats } = require('./lib/client.cjs');
 const { GenerateResponse } = require('./lib/response.cjs');
 const errors = require('./lib/errors.cjs');
 
 module.exports = {
   Client,
+  EventType,
   GenerateResponse,
   ResponseStream,
   coreVersion,

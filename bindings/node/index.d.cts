@@ -539,6 +539,100 @@ export interface DeploymentMetrics {
   circuit_breaker?: Record<string, unknown>;
 }
 
+// ---- lifecycle events --------------------------------------------------------------------
+
+/** The lifecycle events of a request, as bits for Client.onEvents (LLMSVC_EVENT_*). */
+export declare const EventType: {
+  /** "queued": accepted, waiting for admission. */
+  readonly QUEUED: 1;
+  /** "admitted": through the gates, to a deployment. */
+  readonly ADMITTED: 2;
+  /** "attempt_started": an attempt was sent. */
+  readonly ATTEMPT_STARTED: 4;
+  /** "attempt_finished": an attempt was answered or failed. */
+  readonly ATTEMPT_FINISHED: 8;
+  /** "retry_scheduled": another attempt will follow. */
+  readonly RETRY_SCHEDULED: 16;
+  /** "completed": the request's one completion is next. */
+  readonly COMPLETED: 32;
+  /** Every lifecycle event. */
+  readonly ALL: 63;
+};
+
+/** The name of a lifecycle event, as in an event's `type`. */
+export type EventName =
+  | 'queued'
+  | 'admitted'
+  | 'attempt_started'
+  | 'attempt_finished'
+  | 'retry_scheduled'
+  | 'completed';
+
+/**
+ * One lifecycle event of a request: its event document (docs/schema.md, "Events"),
+ * parsed. Members beyond the common ones depend on `type`.
+ */
+export interface LifecycleEvent {
+  type: EventName;
+  /** The request's id (GenerateResponse.id, ResponseStream.id). */
+  request_id: number;
+  trace_id?: string;
+  traceparent?: string;
+  model: string;
+  operation: string;
+  unix_ms: number;
+  since_submit_ms: number;
+  /** queued: its priority and the queue's length. */
+  priority?: number;
+  waiting?: number;
+  /** queued, with withContent: the request's wire body. */
+  request?: Record<string, unknown>;
+  /** admitted, attempt_started, attempt_finished: the attempt (from 1) and its deployment. */
+  attempt?: number;
+  deployment?: string;
+  /** admitted: time spent waiting at the gates. */
+  queue_ms?: number;
+  /** attempt_started. */
+  provider?: string;
+  stream?: boolean;
+  /** attempt_finished, completed: the outcome ("none" on success). */
+  kind?: ErrorKind | 'none';
+  http_status?: number;
+  duration_ms?: number;
+  provider_request_id?: string;
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  cost_nano_usd?: number | null;
+  /** retry_scheduled. */
+  after_attempt?: number;
+  cause?: ErrorKind;
+  reason?: 'backoff' | 'fallback' | 'out_of_rotation' | 'schema_mismatch' | (string & {});
+  backoff_ms?: number;
+  backoff_source?: string;
+  /** completed. */
+  ok?: boolean;
+  message?: string;
+  attempts?: number;
+  cache?: string;
+  total_ms?: number;
+  /** completed, with withContent: the reply's text. */
+  text?: string;
+  [member: string]: unknown;
+}
+
+export interface EventOptions {
+  /**
+   * Adds the request's wire body to "queued" events (`request`) and the reply's text to
+   * "completed" events (`text`). Without it prompts and replies never appear in events.
+   */
+  withContent?: boolean;
+  /**
+   * Receives what the listener threw (and the event, when it could be parsed). Without
+   * it, a process warning (code LLMSVC_EVENT_LISTENER) reports it.
+   */
+  onError?: (error: unknown, event: LifecycleEvent | undefined) => void;
+}
+
 // ---- the client ------------------------------------------------------------------------
 
 export declare class Client implements AsyncDisposable {
@@ -598,6 +692,25 @@ export declare class Client implements AsyncDisposable {
    * @throws StatusError (LLMSVC_ESCHEMA also for a name no deployment has)
    */
   setDeployment(deployment: DeploymentUpdate | string): void;
+
+  /**
+   * Delivers the lifecycle events of every request to `listener`, replacing the previous
+   * one (events queued for it and not yet delivered are dropped). `types`: EventType
+   * bits, event names or 'all'; empty turns events off, as offEvents() does. Events come
+   * in order, through the same queue as completions: a request's events arrive before
+   * its promise settles. A listener that throws does not break the client (see
+   * EventOptions.onError).
+   * @throws StatusError (LLMSVC_EINVAL for bits the core does not define, LLMSVC_ECLOSED
+   *   after close()), TypeError for an unknown event name
+   */
+  onEvents(
+    types: number | readonly EventName[] | 'all',
+    listener: (event: LifecycleEvent) => void,
+    options?: EventOptions,
+  ): void;
+
+  /** Turns lifecycle events off: the listener is not called again. */
+  offEvents(): void;
 
   /** Requests whose promise has not settled yet. */
   readonly pending: number;
@@ -680,7 +793,10 @@ export type StatusCode =
 export declare class StatusError extends Error {
   constructor(op: string, status: number, message: string);
   readonly name: 'StatusError';
-  /** "new", "submit", "metrics", "metricsPrometheus", "setLimits", "setDeployment" or "close". */
+  /**
+   * "new", "submit", "metrics", "metricsPrometheus", "setLimits", "setDeployment",
+   * "setEventHook" or "close".
+   */
   readonly op: string;
   /** The C ABI status, negative. */
   readonly status: number;

@@ -6,6 +6,7 @@ const llmsvc = require('./index.cjs');
 
 export const {
   Client,
+  EventType,
   GenerateResponse,
   ResponseStream,
   coreVersion,

@@ -2,6 +2,7 @@
 // to run it.
 import {
   Client,
+  EventType,
   LlmsvcError,
   SchemaMismatchError,
   StatusError,
@@ -10,6 +11,7 @@ import {
   type DeploymentMetrics,
   type GenerateResponse,
   type JsonRequest,
+  type LifecycleEvent,
   type MetricsSnapshot,
   type Request,
   type ResponseStream,
@@ -131,6 +133,17 @@ export function reenable(client: Client): DeploymentMetrics[] {
   return out;
 }
 
+// Lifecycle events: retries and completions logged, then off.
+export function watchRetries(client: Client): () => void {
+  const seen: LifecycleEvent[] = [];
+  client.onEvents(EventType.RETRY_SCHEDULED | EventType.COMPLETED, (e) => {
+    seen.push(e);
+    if (e.type === 'retry_scheduled') console.warn(e.request_id, e.cause, e.backoff_ms);
+  }, { onError: (err, e) => console.error(err, e?.type) });
+  client.onEvents(['queued', 'completed'], (e) => console.log(e.request, e.text), { withContent: true });
+  return () => client.offEvents();
+}
+
 // What the declarations refuse (checked by tsc, never run).
 export function refused(client: Client): void {
   // @ts-expect-error generateJSON needs a request with json_schema
@@ -141,6 +154,8 @@ export function refused(client: Client): void {
   void client.generate({ messages: [{ role: 'user', content: [{ type: 'audio', data: '', format: 'ogg' }] }] });
   // @ts-expect-error setDeployment needs the deployment's name
   client.setDeployment({ enabled: true });
+  // @ts-expect-error events are named as in the event documents
+  client.onEvents(['retry'], () => {});
   // @ts-expect-error pieces are strings
   void (async () => { for await (const piece of client.stream('x')) piece.toFixed(); })();
 }

@@ -11,6 +11,66 @@ native.init(errors.StatusError);
 
 const asyncDispose = Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose');
 
+/** The lifecycle events of a request, as bits for Client.onEvents (LLMSVC_EVENT_*). */
+const EventType = Object.freeze({
+  QUEUED: 1,
+  ADMITTED: 2,
+  ATTEMPT_STARTED: 4,
+  ATTEMPT_FINISHED: 8,
+  RETRY_SCHEDULED: 16,
+  COMPLETED: 32,
+  ALL: 63,
+});
+
+const eventBits = new Map([
+  ['queued', EventType.QUEUED],
+  ['admitted', EventType.ADMITTED],
+  ['attempt_started', EventType.ATTEMPT_STARTED],
+  ['attempt_finished', EventType.ATTEMPT_FINISHED],
+  ['retry_scheduled', EventType.RETRY_SCHEDULED],
+  ['completed', EventType.COMPLETED],
+]);
+
+const EVENTS_WITH_CONTENT = 1; // LLMSVC_EVENTS_WITH_CONTENT
+
+// The LLMSVC_EVENT_* bits of onEvents' `types`: bits, event names, or 'all'.
+function eventMask(types) {
+  if (types === 'all') return EventType.ALL;
+  if (typeof types === 'number') {
+    if (!Number.isInteger(types) || types < 0 || types > 0xffffffff) {
+      throw new TypeError('types must be a non-negative integer of EventType bits');
+    }
+    return types; // bits the core does not define are refused by it (LLMSVC_EINVAL)
+  }
+  if (Array.isArray(types)) {
+    let mask = 0;
+    for (const name of types) {
+      const bit = eventBits.get(name);
+      if (bit === undefined) throw new TypeError(`unknown event type ${JSON.stringify(name)}`);
+      mask |= bit;
+    }
+    return mask;
+  }
+  throw new TypeError('types must be EventType bits, an array of event names or "all"');
+}
+
+// What a listener threw: to its onError, else a process warning; never an uncaught
+// exception.
+function listenerFailed(err, event, onError) {
+  if (onError !== undefined) {
+    try {
+      onError(err, event);
+      return;
+    } catch (e) {
+      err = e;
+    }
+  }
+  process.emitWarning(`an llmsvc event listener threw: ${err instanceof Error && err.stack ? err.stack : String(err)}`, {
+    type: 'LlmsvcWarning',
+    code: 'LLMSVC_EVENT_LISTENER',
+  });
+}
+
 function documentOf(value, what) {
   if (typeof value === 'string') return value;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -36,6 +96,9 @@ function outcomeOf(text, signal) {
 class Client {
   #handle;
   #closing = null;
+  // The function the native layer hands events to; the addon holds it weakly while no
+  // request is pending, so this keeps it alive.
+  #onEvent = null;
   // One abort listener per signal with requests pending on this client, however many
   // requests share the signal.
   #watches = new Map();
@@ -199,6 +262,53 @@ class Client {
     native.setDeployment(this.#handle, documentOf(deployment, 'deployment'));
   }
 
+  /**
+   * Delivers the lifecycle events of every request of this client to `listener`, each
+   * as its event document (docs/schema.md, "Events"), parsed: `{type, request_id,
+   * trace_id, model, operation, unix_ms, since_submit_ms, ...}`. Replaces the previous
+   * listener; events queued for it and not yet delivered are dropped. Empty `types` turn
+   * events off, as offEvents() does.
+   *
+   * Events reach JavaScript through the same queue as completions, in order: a request's
+   * events come before its promise settles. `withContent` adds the request's wire body to
+   * "queued" events (`request`) and the reply's text to "completed" events (`text`);
+   * without it prompts and replies never appear in events, and keys never do. What the
+   * listener throws goes to `onError(error, event)`, or else becomes a process warning.
+   * @param {number|string[]|'all'} types EventType bits, event names, or 'all'
+   * @param {(event: object) => void} listener
+   * @param {{withContent?: boolean, onError?: (error: unknown, event: object|undefined) => void}} [options]
+   */
+  onEvents(types, listener, options) {
+    const mask = eventMask(types);
+    if (typeof listener !== 'function') throw new TypeError('listener must be a function');
+    const withContent = options != null && options.withContent === true;
+    const onError = options == null || options.onError == null ? undefined : options.onError;
+    if (onError !== undefined && typeof onError !== 'function') {
+      throw new TypeError('options.onError must be a function');
+    }
+    if (mask === 0) {
+      this.offEvents();
+      return;
+    }
+    const onEvent = (json) => {
+      let event;
+      try {
+        event = JSON.parse(json);
+        listener(event);
+      } catch (err) {
+        listenerFailed(err, event, onError);
+      }
+    };
+    native.setEventHook(this.#handle, mask, withContent ? EVENTS_WITH_CONTENT : 0, onEvent);
+    this.#onEvent = onEvent;
+  }
+
+  /** Turns lifecycle events off: the listener is not called again. */
+  offEvents() {
+    native.setEventHook(this.#handle, 0, 0, undefined);
+    this.#onEvent = null;
+  }
+
   /** Requests whose promise has not settled yet. */
   get pending() {
     return native.pending(this.#handle);
@@ -237,4 +347,4 @@ function nativeStats() {
   return native.stats();
 }
 
-module.exports = { Client, ResponseStream, coreVersion, nativeStats };
+module.exports = { Client, EventType, ResponseStream, coreVersion, nativeStats };

@@ -14,6 +14,14 @@
  * delta callbacks before its completion callback, on one thread, and the queue is FIFO, so
  * every piece reaches JavaScript before the completion that frees the entry.
  *
+ * Events. The lifecycle event hook takes the same road too: on_event() copies the event
+ * document into a message and queues it, non-blocking, to the same thread-safe function.
+ * The engine delivers a request's events before its completion, so they reach JavaScript
+ * first. Each setEventHook() gives the core a new event_hook with a new generation; a
+ * message of an earlier generation (queued before the hook was replaced or turned off) is
+ * dropped on the JavaScript thread. JavaScript never runs on the engine thread and the
+ * core's call is synchronous, so the replaced event_hook is freed as soon as it returns.
+ *
  * Lifetimes. A client (struct box) is owned by two things: its JavaScript handle (an
  * external, whose finalizer runs when the handle is garbage collected) and its thread-safe
  * function (whose finalizer runs once it is released and its queue is drained). The box is
@@ -48,6 +56,8 @@ typedef struct state {
   int64_t boxes;           /* native client records not yet freed */
 } state;
 
+typedef struct event_hook event_hook;
+
 typedef struct box {
   state *st;
   napi_env env;
@@ -62,10 +72,22 @@ typedef struct box {
   bool tsfn_alive;    /* its finalizer has not run yet */
   bool handle_alive;  /* the external's finalizer has not run yet */
   bool hook;          /* the environment cleanup hook is registered */
+  event_hook *events; /* the core's event hook payload; NULL while events are off */
+  napi_ref on_event;  /* the JavaScript function events go to; strong while requests are
+                         pending (like handle_ref), weak otherwise */
+  uint32_t event_gen; /* generation of the current event hook */
 } box;
 
-/* What travels through the thread-safe function: a completion (an entry) or a piece. */
-enum { MSG_DONE = 1, MSG_DELTA = 2 };
+/* The core's payload of an event hook, read on the engine thread only. */
+struct event_hook {
+  box *b;
+  unsigned events; /* the LLMSVC_EVENT_* bits asked for */
+  uint32_t gen;
+};
+
+/* What travels through the thread-safe function: a completion (an entry), a piece or an
+ * event. */
+enum { MSG_DONE = 1, MSG_DELTA = 2, MSG_EVENT = 3 };
 
 typedef struct entry {
   int type;               /* MSG_DONE */
@@ -82,6 +104,14 @@ typedef struct delta_msg {
   size_t len;
   char text[];
 } delta_msg;
+
+typedef struct event_msg {
+  int type; /* MSG_EVENT */
+  box *b;   /* alive while its thread-safe function is */
+  uint32_t gen;
+  size_t len;
+  char json[]; /* NUL-terminated */
+} event_msg;
 
 /* ---- helpers --------------------------------------------------------------------- */
 
@@ -191,6 +221,11 @@ static void box_shutdown(box *b, bool abort) {
     b->closed = true;
     b->st->live_clients--;
   }
+  /* The core is destroyed (or was never there): nothing calls the event hook any more. */
+  if (!b->client && b->events) {
+    free(b->events);
+    b->events = NULL;
+  }
   if (!b->tsfn_released) {
     b->tsfn_released = true;
     napi_release_threadsafe_function(b->tsfn, abort ? napi_tsfn_abort : napi_tsfn_release);
@@ -211,6 +246,10 @@ static void handle_finalize(napi_env env, void *data, void *hint) {
   if (b->handle_ref) {
     napi_delete_reference(env, b->handle_ref);
     b->handle_ref = NULL;
+  }
+  if (b->on_event) {
+    napi_delete_reference(env, b->on_event);
+    b->on_event = NULL;
   }
   maybe_free(b);
 }
@@ -262,6 +301,44 @@ static void on_delta(uint64_t request_id, const char *text, size_t len, void *pa
   if (napi_call_threadsafe_function(e->b->tsfn, m, napi_tsfn_nonblocking) != napi_ok) free(m);
 }
 
+/* Engine thread: copy the event and queue it. Never blocks and never touches JavaScript. */
+static void on_event(unsigned type, uint64_t request_id, const char *json, size_t len,
+                     void *payload) {
+  (void)request_id;
+  event_hook *h = (event_hook *)payload;
+  /* None: events are off and this one was built before. Another type: built for the
+   * hook this one replaced. */
+  if (!h || !(type & h->events)) return;
+  event_msg *m = (event_msg *)malloc(sizeof *m + len + 1);
+  if (!m) return; /* the event is lost */
+  m->type = MSG_EVENT;
+  m->b = h->b;
+  m->gen = h->gen;
+  m->len = len;
+  memcpy(m->json, json, len);
+  m->json[len] = '\0';
+  if (napi_call_threadsafe_function(h->b->tsfn, m, napi_tsfn_nonblocking) != napi_ok) free(m);
+}
+
+/* JavaScript thread: hand an event to the client's event function, unless the hook it was
+ * built for was replaced or turned off since. */
+static void deliver_event(napi_env env, event_msg *m) {
+  box *b = m->b;
+  napi_value fn = NULL, recv = NULL, doc = NULL;
+  if (m->gen == b->event_gen && b->on_event &&
+      napi_get_reference_value(env, b->on_event, &fn) == napi_ok && fn &&
+      napi_get_undefined(env, &recv) == napi_ok &&
+      napi_create_string_utf8(env, m->json, m->len, &doc) == napi_ok) {
+    if (napi_call_function(env, recv, fn, 1, &doc, NULL) == napi_pending_exception) {
+      /* The JavaScript side catches what a listener throws; should anything still
+       * escape, it must not become an uncaught exception of the process. */
+      napi_value ignored = NULL;
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
+  }
+  free(m);
+}
+
 /* JavaScript thread: hand a piece to the stream's function. */
 static void deliver_delta(napi_env env, delta_msg *m) {
   entry *e = m->e;
@@ -281,6 +358,11 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   if (*(int *)data == MSG_DELTA) {
     if (env == NULL) free(data); /* teardown: nothing is left to deliver it to */
     else deliver_delta(env, (delta_msg *)data);
+    return;
+  }
+  if (*(int *)data == MSG_EVENT) {
+    if (env == NULL) free(data);
+    else deliver_event(env, (event_msg *)data);
     return;
   }
   entry *e = (entry *)data;
@@ -311,6 +393,7 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   if (--b->pending == 0) {
     napi_unref_threadsafe_function(env, b->tsfn);
     if (b->handle_ref) napi_reference_unref(env, b->handle_ref, NULL);
+    if (b->on_event) napi_reference_unref(env, b->on_event, NULL);
   }
 }
 
@@ -419,6 +502,7 @@ static napi_value submit(napi_env env, box *b, napi_value request_v, napi_value 
   if (b->pending++ == 0) {
     napi_ref_threadsafe_function(env, b->tsfn);
     if (b->handle_ref) napi_reference_ref(env, b->handle_ref, NULL);
+    if (b->on_event) napi_reference_ref(env, b->on_event, NULL);
   }
   napi_value promise = NULL;
   if (napi_create_promise(env, &e->deferred, &promise) != napi_ok) {
@@ -554,6 +638,68 @@ static napi_value js_set_deployment(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * setEventHook(handle, events, flags, fn): lifecycle events of the LLMSVC_EVENT_* bits
+ * `events` go to fn(json) on the JavaScript thread, in order, each request's before its
+ * completion; `events` 0 (or fn not a function) turns them off. Events queued for an
+ * earlier hook and not yet delivered are dropped. fn is held weakly while no request is
+ * pending: the caller keeps it alive.
+ */
+static napi_value js_set_event_hook(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  box *b = argc ? arg_box(env, argv[0]) : NULL;
+  if (!b) return NULL;
+  uint32_t events = 0, flags = 0;
+  if (argc < 3 || napi_get_value_uint32(env, argv[1], &events) != napi_ok ||
+      napi_get_value_uint32(env, argv[2], &flags) != napi_ok) {
+    napi_throw_type_error(env, NULL, "events and flags must be numbers");
+    return NULL;
+  }
+  napi_valuetype t = napi_undefined;
+  if (argc >= 4 && napi_typeof(env, argv[3], &t) != napi_ok) return NULL;
+  bool on = events != 0 && t == napi_function;
+  if (!b->client) {
+    if (!on) return undefined(env); /* destroyed: nothing is delivered anyway */
+    return throw_status(env, "setEventHook", LLMSVC_ECLOSED, NULL);
+  }
+  if (on && b->closed) return throw_status(env, "setEventHook", LLMSVC_ECLOSED, NULL);
+
+  event_hook *h = NULL;
+  napi_ref ref = NULL;
+  if (on) {
+    h = (event_hook *)malloc(sizeof *h);
+    if (!h) return throw_status(env, "setEventHook", LLMSVC_ENOMEM, NULL);
+    h->b = b;
+    h->events = events;
+    h->gen = b->event_gen + 1;
+    if (napi_create_reference(env, argv[3], b->pending > 0 ? 1 : 0, &ref) != napi_ok) {
+      free(h);
+      return NULL;
+    }
+  }
+  llmsvc_error *err = NULL;
+  /* Off: the callback stays, with no payload, so that events built before are dropped
+   * rather than put in the completion queue, which nothing here reads. */
+  int rc = llmsvc_client_set_event_hook(b->client, on ? events : 0, on ? flags : 0, on_event, h,
+                                        &err);
+  if (rc != LLMSVC_OK) {
+    if (ref) napi_delete_reference(env, ref);
+    free(h);
+    return throw_from(env, "setEventHook", rc, err);
+  }
+  /* The core calls only the new hook from now on, and the old one is not running: the
+   * call above returned once the engine thread applied it between two of its steps,
+   * outside any callback (and this thread, the only one that calls it, never runs one). */
+  free(b->events);
+  b->events = h;
+  b->event_gen++;
+  if (b->on_event) napi_delete_reference(env, b->on_event);
+  b->on_event = ref;
+  return undefined(env);
+}
+
+/*
  * close(handle) -> Promise<void>. Refuses new work, completes every pending request with
  * kind shut_down (their promises settle as the queue drains) and resolves once the last
  * completion was delivered. The core client stays readable (metrics) until the handle is
@@ -654,6 +800,7 @@ NAPI_MODULE_INIT() {
       {"cancel", js_cancel},   {"metrics", js_metrics},
       {"metricsPrometheus", js_metrics_prometheus},
       {"setLimits", js_set_limits}, {"setDeployment", js_set_deployment},
+      {"setEventHook", js_set_event_hook},
       {"close", js_close},
       {"pending", js_pending}, {"stats", js_stats},
       {"version", js_version},

@@ -7,7 +7,7 @@
 #![no_std]
 #![allow(non_camel_case_types)]
 
-use core::ffi::{c_char, c_int, c_void};
+use core::ffi::{c_char, c_int, c_uint, c_void};
 
 /// `LLMSVC_VERSION_NUMBER` of the header these declarations follow.
 pub const LLMSVC_VERSION_NUMBER: u32 = 100;
@@ -83,6 +83,28 @@ pub const LLMSVC_KIND_LOAD_SHED: c_int = 20;
 pub const LLMSVC_RESULT_COMPLETION: c_int = 0;
 /// `llmsvc_result_type`: a piece of a streamed reply (completion-queue mode).
 pub const LLMSVC_RESULT_DELTA: c_int = 1;
+/// `llmsvc_result_type`: a lifecycle event (completion-queue mode of
+/// [`llmsvc_client_set_event_hook`]).
+pub const LLMSVC_RESULT_EVENT: c_int = 2;
+
+/// `llmsvc_event_type_t`: "queued", accepted, waiting for admission.
+pub const LLMSVC_EVENT_QUEUED: c_uint = 1 << 0;
+/// "admitted": through the gates, to a deployment.
+pub const LLMSVC_EVENT_ADMITTED: c_uint = 1 << 1;
+/// "attempt_started": sent.
+pub const LLMSVC_EVENT_ATTEMPT_STARTED: c_uint = 1 << 2;
+/// "attempt_finished": answered or failed.
+pub const LLMSVC_EVENT_ATTEMPT_FINISHED: c_uint = 1 << 3;
+/// "retry_scheduled": another attempt will follow.
+pub const LLMSVC_EVENT_RETRY_SCHEDULED: c_uint = 1 << 4;
+/// "completed": its one completion is next.
+pub const LLMSVC_EVENT_COMPLETED: c_uint = 1 << 5;
+/// Every lifecycle event.
+pub const LLMSVC_EVENT_ALL: c_uint = (1 << 6) - 1;
+
+/// Flag of [`llmsvc_client_set_event_hook`]: the request's wire body in "queued" and the
+/// reply's text in "completed" events.
+pub const LLMSVC_EVENTS_WITH_CONTENT: c_uint = 1;
 
 /// A client: one engine thread, its gates, connections, metrics and usage ledger.
 #[repr(C)]
@@ -114,6 +136,19 @@ pub type llmsvc_complete_cb =
 /// valid only during the call.
 pub type llmsvc_delta_cb = Option<
     unsafe extern "C" fn(request_id: u64, text: *const c_char, len: usize, payload: *mut c_void),
+>;
+
+/// Event callback: `type_` is one `LLMSVC_EVENT_*` bit, `json` (`len` bytes,
+/// NUL-terminated) the event document, valid only during the call. Called on the engine
+/// thread, in order, between the engine's steps.
+pub type llmsvc_event_cb = Option<
+    unsafe extern "C" fn(
+        type_: c_uint,
+        request_id: u64,
+        json: *const c_char,
+        len: usize,
+        payload: *mut c_void,
+    ),
 >;
 
 extern "C" {
@@ -191,6 +226,20 @@ extern "C" {
         deployment: *const c_char,
         out_err: *mut *mut llmsvc_error,
     ) -> c_int;
+    /// Turns lifecycle events on (`events`: `LLMSVC_EVENT_*` bits), changes them or turns
+    /// them off (`events` 0). With `cb` NULL they go to the completion queue as results of
+    /// type `LLMSVC_RESULT_EVENT`. `flags`: 0 or `LLMSVC_EVENTS_WITH_CONTENT`. Applies to
+    /// what happens after it returns.
+    pub fn llmsvc_client_set_event_hook(
+        client: *mut llmsvc_client,
+        events: c_uint,
+        flags: c_uint,
+        cb: llmsvc_event_cb,
+        payload: *mut c_void,
+        out_err: *mut *mut llmsvc_error,
+    ) -> c_int;
+    /// The name of one `LLMSVC_EVENT_*` bit ("queued", ...), or "unknown". Static.
+    pub fn llmsvc_event_type_name(type_: c_uint) -> *const c_char;
     /// One consistent snapshot of metrics, usage and cost as JSON, freed with `llmsvc_free`.
     pub fn llmsvc_client_metrics(
         client: *mut llmsvc_client,
@@ -211,7 +260,7 @@ extern "C" {
 
     /// The id `llmsvc_client_submit` returned for this request.
     pub fn llmsvc_result_id(result: *const llmsvc_result) -> u64;
-    /// `LLMSVC_RESULT_COMPLETION` or `LLMSVC_RESULT_DELTA`.
+    /// `LLMSVC_RESULT_COMPLETION`, `LLMSVC_RESULT_DELTA` or `LLMSVC_RESULT_EVENT`.
     pub fn llmsvc_result_type(result: *const llmsvc_result) -> c_int;
     /// `LLMSVC_KIND_NONE` on success, else the error kind.
     pub fn llmsvc_result_kind(result: *const llmsvc_result) -> c_int;

@@ -10,6 +10,7 @@ use futures_core::Stream;
 use serde::Serialize;
 
 use crate::error::{Error, ErrorDetails, ErrorKind, Failure};
+use crate::events::{Event, EventTypes};
 use crate::ffi::{self, RawClient, RawResult, Slot};
 use crate::metrics::Metrics;
 use crate::types::{Config, DeploymentUpdate, Limits, Request, Response};
@@ -266,10 +267,70 @@ impl Client {
         self.inner.raw.set_deployment(&doc)
     }
 
+    /// Delivers the lifecycle events of every request of this client to `hook`: `types`
+    /// is the set of events wanted ([`EventTypes::ALL`] for all of them); `with_content`
+    /// adds the request's wire body to `queued` events (`"request"`) and the reply's text
+    /// to `completed` events (`"text"`). Without it prompts and replies never appear in
+    /// events, and keys never do. Replaces the previous hook; an empty `types` turns
+    /// events off. Applies to what happens after it returns: from then on only the new
+    /// hook is called.
+    ///
+    /// The hook runs on the client's engine thread, one event at a time, in the order the
+    /// events happened; a request's events all come before its completion wakes its
+    /// future. Every request of the client waits while it runs, so keep it short: record,
+    /// count, or send the event to a channel. It may call the client's non-blocking
+    /// methods ([`generate`](Client::generate) without waiting for it,
+    /// [`metrics`](Client::metrics), [`set_limits`](Client::set_limits),
+    /// `set_event_hook`, ...); blocking ones fail there
+    /// ([`generate_blocking`](Client::generate_blocking) with
+    /// [`Status::Recursive`](crate::Status::Recursive), [`close`](Client::close) does
+    /// nothing) and it must not block on a future. A panic in the hook is caught (and
+    /// reported by the panic hook); the event is dropped and the engine carries on.
+    ///
+    /// A hook that holds a clone of the client keeps it alive (a reference cycle): clear
+    /// the hook (or [`close`](Client::close) the client) when done with it.
+    ///
+    /// ```no_run
+    /// # fn f(client: llmsvc::Client) -> Result<(), llmsvc::Error> {
+    /// use llmsvc::EventTypes;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// client.set_event_hook(EventTypes::RETRY_SCHEDULED | EventTypes::COMPLETED, false, move |e| {
+    ///     let _ = tx.send(e.clone());
+    /// })?;
+    /// // ... on another thread:
+    /// for e in rx {
+    ///     println!("request {}: {} {}", e.request_id, e.kind, e.json);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn set_event_hook<F>(
+        &self,
+        types: EventTypes,
+        with_content: bool,
+        hook: F,
+    ) -> Result<(), Error>
+    where
+        F: Fn(&Event) + Send + 'static,
+    {
+        let flags = if with_content {
+            llmsvc_sys::LLMSVC_EVENTS_WITH_CONTENT
+        } else {
+            0
+        };
+        self.inner
+            .raw
+            .set_event_hook(types.bits(), flags, Some(Box::new(hook)))
+    }
+
+    /// Turns lifecycle events off: no hook is called after this returns.
+    pub fn clear_event_hook(&self) -> Result<(), Error> {
+        self.inner.raw.set_event_hook(0, 0, None)
+    }
+
     /// Closes the client for every clone: new requests fail with
     /// [`Status::Closed`](crate::Status::Closed), pending ones complete with
     /// [`Error::ShutDown`]. Blocks until the engine thread stopped. Idempotent; metrics
-    /// stay readable.
+    /// stay readable. Called from an event hook it does nothing.
     pub fn close(&self) {
         self.inner.raw.close();
     }

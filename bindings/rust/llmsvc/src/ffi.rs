@@ -8,19 +8,22 @@
 //! - the delta trampoline only borrows the payload: every delta comes before the one
 //!   completion;
 //! - trampolines never unwind into C (`catch_unwind`), never block and never run user
-//!   code except a `Waker`.
+//!   code except a `Waker`, and the event trampoline the hook it was given;
+//! - event hooks: see [`Hooks`] for when a hook's box is freed.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use llmsvc_sys as sys;
 
 use crate::error::{CallError, Error, Status};
+use crate::events::{Event, EventKind};
 
 /// Payload boxes handed to the core and not yet reclaimed (leak checks in tests).
 static LIVE_PAYLOADS: AtomicUsize = AtomicUsize::new(0);
@@ -240,8 +243,213 @@ unsafe extern "C" fn on_delta(_id: u64, text: *const c_char, len: usize, payload
     }));
 }
 
-/// An owned `llmsvc_client`, destroyed on drop.
-pub(crate) struct RawClient(NonNull<sys::llmsvc_client>);
+/// What an event hook calls.
+pub(crate) type HookFn = Box<dyn Fn(&Event) + Send + 'static>;
+
+/// Event hooks given to the core and not yet freed.
+static LIVE_HOOKS: AtomicUsize = AtomicUsize::new(0);
+
+pub(crate) fn live_hooks() -> usize {
+    LIVE_HOOKS.load(Ordering::SeqCst)
+}
+
+thread_local! {
+    /// The [`Hooks`] whose hook runs on this thread (an engine thread); null elsewhere.
+    static RUNNING_HOOKS: Cell<*const Hooks> = const { Cell::new(ptr::null()) };
+}
+
+fn running_hooks_of(hooks: &Arc<Hooks>) -> bool {
+    RUNNING_HOOKS.with(|r| ptr::eq(r.get(), Arc::as_ptr(hooks)))
+}
+
+/// One hook given to the core: its payload is a pointer to this (boxed, never moved).
+struct Hook {
+    hooks: *const Hooks,
+    f: HookFn,
+    types: u32,
+    /// Set (under `Hooks::live`) once the call that installed it returned.
+    confirmed: AtomicBool,
+}
+
+/// The event hooks of one client that the core may still call.
+///
+/// Every `set_event_hook` gives the core a new boxed [`Hook`]. The call that replaces a
+/// hook does not free the old one: it cannot always tell whether it is still running (a
+/// hook may replace itself) nor, with calls on several threads, which hook the core has
+/// now. The engine thread knows. When an event is delivered to hook H, H is the core's
+/// hook, and every other hook whose installing call has returned was replaced and is not
+/// running (hooks run one at a time on that one thread, never nested), so those are
+/// freed then. Turning events off from outside a hook frees them all: the core applied it
+/// between two of its steps, so none was running, and it has no hook any more; calls from
+/// outside hooks are serialized so that no other call installs one meanwhile. The rest is
+/// freed with the client, after `llmsvc_client_destroy`.
+pub(crate) struct Hooks {
+    /// Held by `set_event_hook` calls made outside a hook of this client. A call from a
+    /// hook must not wait for it: the engine thread would wait for a caller that waits for
+    /// the engine thread.
+    serial: Mutex<()>,
+    live: Mutex<Vec<NonNull<Hook>>>,
+    /// Set when a hook was installed: the next event frees those it replaced.
+    prune: AtomicBool,
+}
+
+// SAFETY: the hooks are only called on the engine thread (one at a time) and freed as
+// described above; `HookFn` is Send, so a hook may be freed on any thread.
+unsafe impl Send for Hooks {}
+// SAFETY: as above; the list is behind a mutex, the flags are atomic.
+unsafe impl Sync for Hooks {}
+
+impl Hooks {
+    fn new() -> Arc<Hooks> {
+        Arc::new(Hooks {
+            serial: Mutex::new(()),
+            live: Mutex::new(Vec::new()),
+            prune: AtomicBool::new(false),
+        })
+    }
+
+    fn live(&self) -> MutexGuard<'_, Vec<NonNull<Hook>>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn add(&self, f: HookFn, types: u32) -> NonNull<Hook> {
+        let hook = Box::new(Hook {
+            hooks: self,
+            f,
+            types,
+            confirmed: AtomicBool::new(false),
+        });
+        let p = NonNull::from(Box::leak(hook));
+        LIVE_HOOKS.fetch_add(1, Ordering::SeqCst);
+        self.live().push(p);
+        p
+    }
+
+    /// Frees a hook the core never had.
+    fn remove(&self, hook: NonNull<Hook>) {
+        self.live().retain(|&h| h != hook);
+        // SAFETY: the core refused the call that would have installed it, so nothing else
+        // refers to it.
+        unsafe { free_hooks(vec![hook]) };
+    }
+
+    /// Records that the core has `hook` (`None`: no hook); with `all`, frees every hook,
+    /// none of which the core can call any more.
+    fn installed(&self, hook: Option<NonNull<Hook>>, all: bool) {
+        let dead = {
+            let mut live = self.live();
+            if let Some(h) = hook {
+                // SAFETY: listed hooks are alive until freed under this lock or later.
+                unsafe { h.as_ref() }
+                    .confirmed
+                    .store(true, Ordering::SeqCst);
+                self.prune.store(true, Ordering::SeqCst);
+            }
+            if all {
+                std::mem::take(&mut *live)
+            } else {
+                Vec::new()
+            }
+        };
+        // SAFETY: see the type's documentation: off, from outside a hook.
+        unsafe { free_hooks(dead) };
+    }
+
+    /// On the engine thread, while `current` is the core's hook: frees every other hook
+    /// whose installing call returned.
+    fn prune_for(&self, current: *const Hook) {
+        let dead = {
+            let mut live = self.live();
+            let mut dead = Vec::new();
+            live.retain(|&h| {
+                // SAFETY: listed hooks are alive.
+                let keep = ptr::eq(h.as_ptr(), current)
+                    || !unsafe { h.as_ref() }.confirmed.load(Ordering::SeqCst);
+                if !keep {
+                    dead.push(h);
+                }
+                keep
+            });
+            self.prune.store(false, Ordering::SeqCst);
+            dead
+        };
+        // SAFETY: see the type's documentation: replaced, and not running.
+        unsafe { free_hooks(dead) };
+    }
+}
+
+impl Drop for Hooks {
+    fn drop(&mut self) {
+        let all = std::mem::take(&mut *self.live());
+        // SAFETY: dropped after llmsvc_client_destroy returned: no hook runs or will run.
+        unsafe { free_hooks(all) };
+    }
+}
+
+/// Frees hooks taken out of a `Hooks` list.
+///
+/// # Safety
+/// The core must not call any of them again and none may be running.
+unsafe fn free_hooks(hooks: Vec<NonNull<Hook>>) {
+    for h in hooks {
+        // SAFETY: each came from Box::leak in `Hooks::add` and is freed once, here; the
+        // caller promises nothing uses it any more.
+        drop(unsafe { Box::from_raw(h.as_ptr()) });
+        LIVE_HOOKS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Event trampoline: hands the event to the hook given as payload (null: events are off,
+/// this one was built before).
+unsafe extern "C" fn on_event(
+    kind: c_uint,
+    request_id: u64,
+    json: *const c_char,
+    len: usize,
+    payload: *mut c_void,
+) {
+    if payload.is_null() {
+        return;
+    }
+    // SAFETY: `payload` is a Hook the core has now, so it is not freed before this call
+    // returns (see `Hooks`); its `hooks` outlives it.
+    let hook = unsafe { &*payload.cast::<Hook>() };
+    // SAFETY: as above.
+    let hooks = unsafe { &*hook.hooks };
+    let outer = RUNNING_HOOKS.with(|r| r.replace(hook.hooks));
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        if hooks.prune.load(Ordering::SeqCst) {
+            hooks.prune_for(hook);
+        }
+        let Some(kind) = EventKind::from_bit(kind) else {
+            return;
+        };
+        if hook.types & kind.types().bits() == 0 {
+            return; // built for the hook this one replaced, which asked for other events
+        }
+        let json = if json.is_null() || len == 0 {
+            String::new()
+        } else {
+            // SAFETY: the core passes `len` readable bytes valid during this call; copied.
+            let bytes = unsafe { std::slice::from_raw_parts(json.cast::<u8>(), len) };
+            String::from_utf8_lossy(bytes).into_owned()
+        };
+        let event = Event {
+            kind,
+            request_id,
+            json,
+        };
+        // A panic in the hook stops here (the default panic hook has reported it).
+        let _ = catch_unwind(AssertUnwindSafe(|| (hook.f)(&event)));
+    }));
+    RUNNING_HOOKS.with(|r| r.set(outer));
+}
+
+/// An owned `llmsvc_client`, destroyed on drop, with its event hooks.
+pub(crate) struct RawClient {
+    ptr: NonNull<sys::llmsvc_client>,
+    hooks: Arc<Hooks>,
+}
 
 // SAFETY: docs/threading.md: a client handle may be used from any thread and shared by any
 // number of threads; destroy happens only in Drop, when no other reference exists.
@@ -256,7 +464,10 @@ impl RawClient {
         // SAFETY: valid pointers to locals; the config is NUL-terminated and copied.
         let rc = unsafe { sys::llmsvc_client_new(&mut out, config.as_ptr(), &mut err) };
         match NonNull::new(out) {
-            Some(p) if rc == sys::LLMSVC_OK => Ok(RawClient(p)),
+            Some(ptr) if rc == sys::LLMSVC_OK => Ok(RawClient {
+                ptr,
+                hooks: Hooks::new(),
+            }),
             _ => Err(call_error(
                 if rc == 0 { sys::LLMSVC_EINTERNAL } else { rc },
                 err,
@@ -281,7 +492,7 @@ impl RawClient {
         let rc = unsafe {
             if stream {
                 sys::llmsvc_client_submit_stream(
-                    self.0.as_ptr(),
+                    self.ptr.as_ptr(),
                     request.as_ptr(),
                     Some(on_delta),
                     Some(on_complete),
@@ -291,7 +502,7 @@ impl RawClient {
                 )
             } else {
                 sys::llmsvc_client_submit(
-                    self.0.as_ptr(),
+                    self.ptr.as_ptr(),
                     request.as_ptr(),
                     Some(on_complete),
                     payload,
@@ -315,7 +526,7 @@ impl RawClient {
         let mut err = ptr::null_mut();
         // SAFETY: the client is live; valid pointers to locals; the request is copied.
         let rc = unsafe {
-            sys::llmsvc_client_generate(self.0.as_ptr(), request.as_ptr(), &mut out, &mut err)
+            sys::llmsvc_client_generate(self.ptr.as_ptr(), request.as_ptr(), &mut out, &mut err)
         };
         match NonNull::new(out) {
             Some(p) if rc == sys::LLMSVC_OK => Ok(RawResult(p)),
@@ -333,14 +544,14 @@ impl RawClient {
     /// Cancels a pending request; false when it already completed.
     pub(crate) fn cancel(&self, id: u64) -> bool {
         // SAFETY: the client is live; any id is accepted.
-        unsafe { sys::llmsvc_client_cancel(self.0.as_ptr(), id) == sys::LLMSVC_OK }
+        unsafe { sys::llmsvc_client_cancel(self.ptr.as_ptr(), id) == sys::LLMSVC_OK }
     }
 
     pub(crate) fn set_limits(&self, limits: &CStr) -> Result<(), Error> {
         let mut err = ptr::null_mut();
         // SAFETY: the client is live; the document is NUL-terminated and copied.
         let rc =
-            unsafe { sys::llmsvc_client_set_limits(self.0.as_ptr(), limits.as_ptr(), &mut err) };
+            unsafe { sys::llmsvc_client_set_limits(self.ptr.as_ptr(), limits.as_ptr(), &mut err) };
         if rc == sys::LLMSVC_OK {
             Ok(())
         } else {
@@ -352,7 +563,7 @@ impl RawClient {
         let mut err = ptr::null_mut();
         // SAFETY: the client is live; the document is NUL-terminated and copied.
         let rc = unsafe {
-            sys::llmsvc_client_set_deployment(self.0.as_ptr(), deployment.as_ptr(), &mut err)
+            sys::llmsvc_client_set_deployment(self.ptr.as_ptr(), deployment.as_ptr(), &mut err)
         };
         if rc == sys::LLMSVC_OK {
             Ok(())
@@ -382,7 +593,7 @@ impl RawClient {
         let mut out: *mut c_char = ptr::null_mut();
         let mut err = ptr::null_mut();
         // SAFETY: the client is live; valid pointers to locals.
-        let rc = unsafe { call(self.0.as_ptr(), &mut out, &mut err) };
+        let rc = unsafe { call(self.ptr.as_ptr(), &mut out, &mut err) };
         if rc != sys::LLMSVC_OK {
             // SAFETY: llmsvc_free accepts NULL and anything the library allocated.
             unsafe { sys::llmsvc_free(out.cast()) };
@@ -394,19 +605,100 @@ impl RawClient {
         Ok(json)
     }
 
-    /// Refuses new work and completes every pending request with `shut_down`.
+    /// Sets the event hook (`f` `None` or `types` 0: turns events off).
+    pub(crate) fn set_event_hook(
+        &self,
+        types: u32,
+        flags: u32,
+        f: Option<HookFn>,
+    ) -> Result<(), Error> {
+        let hooks = &*self.hooks;
+        let in_hook = running_hooks_of(&self.hooks);
+        let _serial = (!in_hook).then(|| hooks.serial.lock().unwrap_or_else(|e| e.into_inner()));
+        let hook = match f {
+            Some(f) if types != 0 => Some(hooks.add(f, types)),
+            _ => None,
+        };
+        let (events, flags, payload) = match hook {
+            Some(h) => (types, flags, h.as_ptr().cast::<c_void>()),
+            None => (0, 0, ptr::null_mut()),
+        };
+        let mut err = ptr::null_mut();
+        // SAFETY: the client is live; the trampoline matches the callback type; `payload`
+        // is null or a Hook that stays alive while the core may call it (see `Hooks`).
+        // With events off the trampoline (rather than NULL) stays, so that events built
+        // before are dropped instead of going to the completion queue.
+        let rc = unsafe {
+            sys::llmsvc_client_set_event_hook(
+                self.ptr.as_ptr(),
+                events,
+                flags,
+                Some(on_event),
+                payload,
+                &mut err,
+            )
+        };
+        if rc != sys::LLMSVC_OK {
+            if let Some(h) = hook {
+                hooks.remove(h);
+            }
+            return Err(call_error(rc, err));
+        }
+        hooks.installed(hook, hook.is_none() && !in_hook);
+        Ok(())
+    }
+
+    /// Refuses new work and completes every pending request with `shut_down`. From an
+    /// event hook the core refuses it (the engine thread cannot stop itself).
     pub(crate) fn close(&self) {
-        // SAFETY: the client is live; close is idempotent and thread-safe. It is never
-        // called from a completion callback (no user code runs there).
-        unsafe { sys::llmsvc_client_close(self.0.as_ptr()) };
+        // SAFETY: the client is live; close is idempotent and thread-safe, and refused
+        // with LLMSVC_ERECURSIVE on the engine thread.
+        unsafe { sys::llmsvc_client_close(self.ptr.as_ptr()) };
+    }
+}
+
+/// A client whose last reference was dropped by one of its own event hooks, destroyed on
+/// another thread.
+struct DeferredDestroy {
+    ptr: NonNull<sys::llmsvc_client>,
+    hooks: Arc<Hooks>,
+}
+
+// SAFETY: as for RawClient.
+unsafe impl Send for DeferredDestroy {}
+
+impl Drop for DeferredDestroy {
+    fn drop(&mut self) {
+        if running_hooks_of(&self.hooks) {
+            // The thread could not be started: leak rather than free hooks still in use.
+            std::mem::forget(Arc::clone(&self.hooks));
+            return;
+        }
+        // SAFETY: nothing else refers to the client; not its engine thread. Every callback
+        // has run when destroy returns, and only then are the hooks freed (with `hooks`).
+        unsafe { sys::llmsvc_client_destroy(self.ptr.as_ptr()) };
     }
 }
 
 impl Drop for RawClient {
     fn drop(&mut self) {
+        if running_hooks_of(&self.hooks) {
+            // A hook dropped the last Client. The core refuses destroy on its engine thread,
+            // and this hook is still running: destroy from another thread, which waits for
+            // the hook to return, then frees the hooks.
+            let d = DeferredDestroy {
+                ptr: self.ptr,
+                hooks: Arc::clone(&self.hooks),
+            };
+            let _ = std::thread::Builder::new()
+                .name("llmsvc-destroy".into())
+                .spawn(move || drop(d));
+            return;
+        }
         // SAFETY: the last reference is gone, so no other thread is inside a call on this
-        // client; completions never hold a client reference, so this never runs on the
-        // engine thread. Every callback has run when destroy returns.
-        unsafe { sys::llmsvc_client_destroy(self.0.as_ptr()) };
+        // client, and this is not its engine thread (no hook of it runs here; completions
+        // never hold a client reference). Every callback has run when destroy returns;
+        // the hooks are freed after it, with `self.hooks`.
+        unsafe { sys::llmsvc_client_destroy(self.ptr.as_ptr()) };
     }
 }

@@ -28,6 +28,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Lifecycle events (queued, admitted, attempts, retries, completed) reach a hook of
+//! your own with [`Client::set_event_hook`].
+//!
 //! Errors: a request that completed with an error is one [`Error`] variant per
 //! [`ErrorKind`] carrying a [`Failure`] (HTTP status, provider message, attempts, usage);
 //! a call the core refused synchronously is [`Error::Call`].
@@ -39,12 +42,14 @@
 
 mod client;
 mod error;
+mod events;
 mod ffi;
 mod metrics;
 mod types;
 
 pub use client::{Client, Generate, ResponseStream};
 pub use error::{CallError, Error, ErrorDetails, ErrorKind, Failure, Status};
+pub use events::{Event, EventKind, EventTypes};
 pub use metrics::{
     AttemptMetrics, DeploymentMetrics, GateMetrics, Histogram, Metrics, RateMetrics,
     RequestMetrics, RouteMetrics, RoutingMetrics, UsageMetrics, UsageTotals,
@@ -69,6 +74,12 @@ pub fn version() -> String {
 #[doc(hidden)]
 pub fn live_payloads() -> usize {
     ffi::live_payloads()
+}
+
+/// How many event hooks are given to the core and not yet freed. For leak checks in tests.
+#[doc(hidden)]
+pub fn live_event_hooks() -> usize {
+    ffi::live_hooks()
 }
 
 #[cfg(doctest)]

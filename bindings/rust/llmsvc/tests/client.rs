@@ -4,15 +4,15 @@ mod common;
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use common::{block_on, exclusive, shared, tokio_rt, wait_until};
 use futures_core::Stream;
 use llmsvc::{
-    Client, Config, DeploymentUpdate, Error, ErrorKind, JsonSchema, Limits, Request,
-    ResponseStream, Retry, Status,
+    Client, Config, DeploymentUpdate, Error, ErrorKind, Event, EventKind, EventTypes, JsonSchema,
+    Limits, Request, ResponseStream, Retry, Status,
 };
 
 fn assert_send_sync<T: Send + Sync + 'static>() {}
@@ -614,4 +614,240 @@ fn a_panicking_waker_does_not_unwind_into_the_core() {
     assert!(client
         .generate_blocking(Request::new("gpt-4o-mini").prompt("after"))
         .is_ok());
+}
+
+/// Events a hook received, shared with the test.
+#[derive(Clone, Default)]
+struct EventLog(Arc<Mutex<Vec<Event>>>);
+
+impl EventLog {
+    fn push(&self, e: &Event) {
+        self.0.lock().unwrap().push(e.clone());
+    }
+
+    fn take(&self) -> Vec<Event> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+fn kinds(events: &[Event]) -> Vec<EventKind> {
+    events.iter().map(|e| e.kind).collect()
+}
+
+#[test]
+fn events_of_a_retried_request() {
+    let _g = exclusive(); // counts the hooks given to the core
+    let emu = emulator!("--fail-first", "1");
+    let mut config = emu.config("k-events");
+    config.retry = Some(Retry {
+        max_attempts: Some(3),
+        base_delay_ms: Some(1),
+        max_delay_ms: Some(2),
+        ..Retry::default()
+    });
+    let client = Client::new(config).unwrap();
+
+    // Every event, without content: the retried request's whole life, before its result.
+    let all = EventLog::default();
+    let log = all.clone();
+    client
+        .set_event_hook(EventTypes::ALL, false, move |e| log.push(e))
+        .unwrap();
+    let prompt = "a prompt that must stay out of the events";
+    let fut = client.generate(Request::new("gpt-4o-mini").prompt(prompt));
+    let id = fut.request_id().unwrap();
+    let r = block_on(fut).unwrap();
+    assert_eq!(r.attempts.len(), 2, "--fail-first 1: one retry");
+    assert_eq!(r.id, id);
+    let events = all.take();
+    use EventKind::*;
+    assert_eq!(
+        kinds(&events),
+        [
+            Queued,
+            Admitted,
+            AttemptStarted,
+            AttemptFinished,
+            RetryScheduled,
+            Admitted,
+            AttemptStarted,
+            AttemptFinished,
+            Completed
+        ]
+    );
+    for e in &events {
+        let v = e.value().unwrap();
+        assert_eq!(e.request_id, id);
+        assert_eq!(v["request_id"], id);
+        assert_eq!(v["type"], e.kind.name());
+        assert_eq!(v["model"], "gpt-4o-mini");
+        assert!(
+            !e.json.contains(prompt),
+            "content without the flag: {}",
+            e.json
+        );
+        assert!(
+            r.text.is_empty() || !e.json.contains(&r.text),
+            "content without the flag: {}",
+            e.json
+        );
+    }
+    let finished = events[3].value().unwrap();
+    assert_eq!(finished["http_status"], 500);
+    assert_eq!(finished["kind"], "server_error");
+    let retry = events[4].value().unwrap();
+    assert_eq!(retry["cause"], "server_error");
+    assert_eq!(retry["after_attempt"], 1);
+
+    // Queued and completed only, with content: the prompt and the reply.
+    let some = EventLog::default();
+    let log = some.clone();
+    client
+        .set_event_hook(EventTypes::QUEUED | EventTypes::COMPLETED, true, move |e| {
+            log.push(e)
+        })
+        .unwrap();
+    let r = client
+        .generate_blocking(Request::new("gpt-4o-mini").prompt("second prompt"))
+        .unwrap();
+    let events = some.take();
+    assert_eq!(kinds(&events), [Queued, Completed]);
+    let queued = events[0].value().unwrap();
+    assert!(queued["request"].is_object(), "{}", events[0].json);
+    assert!(events[0].json.contains("second prompt"));
+    let completed = events[1].value().unwrap();
+    assert_eq!(completed["text"], r.text.as_str());
+    assert_eq!(completed["ok"], true);
+    assert!(all.take().is_empty(), "the replaced hook was called");
+
+    // Off: nothing more, and the hooks are freed.
+    client.clear_event_hook().unwrap();
+    client
+        .generate_blocking(Request::new("gpt-4o-mini").prompt("third prompt"))
+        .unwrap();
+    assert!(all.take().is_empty() && some.take().is_empty());
+    assert_eq!(llmsvc::live_event_hooks(), 0);
+
+    // An empty set turns events off too.
+    let log = all.clone();
+    client
+        .set_event_hook(EventTypes::empty(), false, move |e| log.push(e))
+        .unwrap();
+    client
+        .generate_blocking(Request::new("gpt-4o-mini").prompt("fourth prompt"))
+        .unwrap();
+    assert!(all.take().is_empty());
+    assert_eq!(llmsvc::live_event_hooks(), 0);
+}
+
+#[test]
+fn event_hooks_may_call_the_client_replace_themselves_and_panic() {
+    let _g = exclusive(); // counts the hooks given to the core
+    let emu = emulator!();
+    let mut config = emu.config("k-events-hook");
+    // One request per minute: the first is sent, the next ones wait at the gate.
+    config.limits = Some(Limits {
+        rpm: Some(1),
+        ..Limits::default()
+    });
+    let client = Client::new(config).unwrap();
+
+    let second = EventLog::default();
+    let metrics_errors = Arc::new(Mutex::new(Vec::new()));
+    let second_hook = {
+        let (log, c, errors) = (second.clone(), client.clone(), Arc::clone(&metrics_errors));
+        let panicked = Mutex::new(false);
+        move |e: &Event| {
+            log.push(e);
+            if let Err(err) = c.metrics() {
+                errors.lock().unwrap().push(err);
+            }
+            let mut p = panicked.lock().unwrap();
+            if !*p {
+                *p = true;
+                drop(p);
+                panic!("a hook that panics");
+            }
+        }
+    };
+    let first_calls = Arc::new(Mutex::new(Vec::new()));
+    {
+        let (c, calls) = (client.clone(), Arc::clone(&first_calls));
+        let second_hook = Mutex::new(Some(second_hook));
+        client
+            .set_event_hook(EventTypes::QUEUED, false, move |_| {
+                c.close(); // refused on the engine thread: does nothing
+                let blocking = c
+                    .generate_blocking(Request::new("gpt-4o-mini").prompt("nested"))
+                    .map(|_| ());
+                let set = match second_hook.lock().unwrap().take() {
+                    Some(h) => c.set_event_hook(EventTypes::COMPLETED, false, h),
+                    None => Ok(()),
+                };
+                calls.lock().unwrap().push((blocking, set));
+            })
+            .unwrap();
+    }
+    let r = client
+        .generate_blocking(Request::new("gpt-4o-mini").prompt("first"))
+        .unwrap();
+    {
+        let calls = first_calls.lock().unwrap();
+        assert_eq!(calls.len(), 1);
+        let (blocking, set) = &calls[0];
+        assert_eq!(
+            blocking.as_ref().unwrap_err().status(),
+            Some(Status::Recursive)
+        );
+        assert!(set.is_ok(), "{set:?}");
+    }
+    let events = second.take();
+    assert_eq!(kinds(&events), [EventKind::Completed]);
+    assert_eq!(events[0].request_id, r.id);
+
+    // Waiting at the gate, then completed by close with shut_down while the hook reads
+    // the metrics.
+    let futures: Vec<_> = (0..3)
+        .map(|_| client.generate(Request::new("gpt-4o-mini").prompt("queued")))
+        .collect();
+    wait_until(10, "three queued requests", || {
+        client.metrics().unwrap().requests.queued == 3
+    });
+    client.close();
+    for f in futures {
+        assert!(matches!(block_on(f), Err(Error::ShutDown(_))));
+    }
+    assert_eq!(kinds(&second.take()), [EventKind::Completed; 3]);
+    assert!(metrics_errors.lock().unwrap().is_empty());
+
+    // The hooks hold clones of the client: clearing breaks the cycle.
+    client.clear_event_hook().unwrap();
+    drop(client);
+    assert_eq!(llmsvc::live_event_hooks(), 0);
+}
+
+#[test]
+fn a_hook_may_drop_the_last_client() {
+    let _g = exclusive(); // counts the hooks given to the core
+    let emu = emulator!("--stall-rate", "1");
+    let slot: Arc<Mutex<Option<Client>>> = Arc::new(Mutex::new(None));
+    let fut = {
+        let mut guard = slot.lock().unwrap();
+        let client = guard.insert(Client::new(emu.config("k-events-drop")).unwrap());
+        let s = Arc::clone(&slot);
+        client
+            .set_event_hook(EventTypes::ATTEMPT_STARTED, false, move |_| {
+                drop(s.lock().unwrap().take());
+            })
+            .unwrap();
+        // The hook waits for the guard: the slot holds the only client by then.
+        client.generate(Request::new("gpt-4o-mini").prompt("stall"))
+    };
+    // The hook dropped the last client: it is destroyed (from another thread) and the
+    // pending request completes.
+    assert!(matches!(block_on(fut), Err(Error::ShutDown(_))));
+    wait_until(10, "the hooks to be freed", || {
+        llmsvc::live_event_hooks() == 0
+    });
+    assert!(slot.lock().unwrap().is_none());
 }
