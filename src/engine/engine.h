@@ -238,7 +238,8 @@ class Engine final : private StreamSink {
   std::vector<StreamEvent> stream_events_;
   // Cacheable requests in flight, by key: identical ones join them instead of sending.
   std::unordered_map<CacheKey, Pending *, CacheKeyHash> leaders_;
-  std::vector<Deployment *> pick_scratch_;
+  std::vector<Deployment *> pick_scratch_;  // pick()'s candidates, reused
+  std::vector<std::pair<double, Deployment *>> room_scratch_;
   struct CacheCounters {
     int64_t lookups = 0;
     int64_t hits_memory = 0;

@@ -156,7 +156,6 @@ Engine::Pick Engine::pick(Pending *p, int64_t now, GateDecision &wait) {
         continue;
       }
       if (route.rebuilds && p->body_for != d) {
-        std::string why;
         if ((p->spec.stream && !d->provider->streams()) ||
             !d->provider->unsupported(p->spec).empty()) {
           unusable = d->name;
@@ -188,7 +187,8 @@ Engine::Pick Engine::pick(Pending *p, int64_t now, GateDecision &wait) {
     switch (config_.routing.strategy) {
       case RoutingConfig::Strategy::kRoundRobin: break;  // in turn from where it stopped
       case RoutingConfig::Strategy::kLeastLoaded: {
-        std::vector<std::pair<double, Deployment *>> room;
+        std::vector<std::pair<double, Deployment *>> &room = room_scratch_;
+        room.clear();
         for (Deployment *d : order) room.emplace_back(-d->headroom(now), d);
         std::stable_sort(room.begin(), room.end(),
                          [](const auto &a, const auto &b) { return a.first < b.first; });

@@ -60,6 +60,26 @@ TEST(Deployments, AKeyPoolTakesTurnsAndEachKeyKeepsItsOwnLimit) {
   EXPECT_EQ(to_json(m).find("sk-pool-a"), std::string::npos);
 }
 
+TEST(Deployments, LeastLoadedFillsEachKeyInProportionToItsLimit) {
+  // Key a allows 10 per 500 ms window, key b 30: least loaded keeps their use at the same
+  // fraction of each limit, so b serves about three times as many, and neither crosses.
+  EmulatorProcess emu({"--rpm", "3600", "--window-ms", "500"});
+  Client client("{" + base(emu) + R"(,"model":"gpt-4o-mini","routing":{"strategy":"least_loaded"},)"
+                R"("deployments":[{"name":"a","api_key":"sk-ll-a","limits":{"rpm":1200,"window_ms":500}},)"
+                R"({"name":"b","api_key":"sk-ll-b","limits":{"rpm":3600,"window_ms":500}}]})");
+  Collector col;
+  for (int i = 0; i < 80; ++i) client.submit(prompt_request("ll " + std::to_string(i)), col);
+  ASSERT_TRUE(col.wait_for(80));
+  for (const Completed &c : col.results()) EXPECT_EQ(c.kind, LLMSVC_KIND_NONE) << c.json;
+  int64_t a = i64(emu.stats("sk-ll-a"), "received"), b = i64(emu.stats("sk-ll-b"), "received");
+  EXPECT_EQ(a + b, 80);
+  EXPECT_GE(a, 15);
+  EXPECT_GE(b, 50);
+  EXPECT_LE(i64(emu.stats("sk-ll-a"), "peak_window_requests"), 10);
+  EXPECT_LE(i64(emu.stats("sk-ll-b"), "peak_window_requests"), 30);
+  EXPECT_EQ(i64(emu.stats("sk-ll-a"), "rate_limited") + i64(emu.stats("sk-ll-b"), "rate_limited"), 0);
+}
+
 TEST(Deployments, ARejectedKeyLeavesTheRotationAndTheOthersServe) {
   EmulatorProcess emu({"--invalid-keys", "sk-revoked"});
   Client client("{" + base(emu) + R"(,"model":"gpt-4o-mini",)"
