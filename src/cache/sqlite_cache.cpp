@@ -3,7 +3,10 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <thread>
 #include <utility>
 
 namespace llmsvc {
@@ -139,6 +142,26 @@ int open_file(const std::string &path, int64_t busy_ms, sqlite3 *&db, std::strin
   return SQLITE_OK;
 }
 
+// SQLite answers SQLITE_BUSY without calling the busy handler where waiting could
+// deadlock: a read that must become a write, another process recovering the WAL, the
+// switch to WAL mode. Several processes opening one new cache file at once meet exactly
+// there (seen as "database is locked" within milliseconds despite a 5 s busy timeout), so
+// a busy open is tried again from the start until the busy timeout has passed.
+int open_file_waiting(const std::string &path, int64_t busy_ms, sqlite3 *&db, std::string &why) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_ms);
+  int64_t pause_ms = 1;
+  for (;;) {
+    int rc = open_file(path, busy_ms, db, why);
+    const int primary = rc & 0xff;
+    if ((primary != SQLITE_BUSY && primary != SQLITE_LOCKED) ||
+        std::chrono::steady_clock::now() >= until)
+      return rc;
+    close_db(db);
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+    pause_ms = std::min<int64_t>(pause_ms * 2, 50);
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<SqliteCache> SqliteCache::open(const Options &o, int64_t now_ms,
@@ -146,7 +169,7 @@ std::unique_ptr<SqliteCache> SqliteCache::open(const Options &o, int64_t now_ms,
   sqlite3 *writer = nullptr;
   std::string reason;
   std::string set_aside;
-  int rc = open_file(o.path, o.busy_timeout_ms, writer, reason);
+  int rc = open_file_waiting(o.path, o.busy_timeout_ms, writer, reason);
   if (rc != SQLITE_OK && is_corrupt(rc) && o.set_aside_corrupt) {
     close_db(writer);
     set_aside = o.path + ".corrupt-" + std::to_string(now_ms);
@@ -156,7 +179,7 @@ std::unique_ptr<SqliteCache> SqliteCache::open(const Options &o, int64_t now_ms,
     }
     for (const char *suffix : {"-wal", "-shm"})
       std::rename((o.path + suffix).c_str(), (set_aside + suffix).c_str());
-    rc = open_file(o.path, o.busy_timeout_ms, writer, reason);
+    rc = open_file_waiting(o.path, o.busy_timeout_ms, writer, reason);
   }
   if (rc != SQLITE_OK) {
     close_db(writer);
