@@ -124,6 +124,83 @@ bool has_empty_operand(std::string_view p) {
   return operand_expected && !p.empty() && p.back() == '|';
 }
 
+// RapidJSON's regex follows the states a repetition may skip to by recursion, without
+// marking the ones it passed: an unbounded repetition (*, + or {n,}) of something that can
+// match nothing — a?+, (a*)*, (|a)+, (x?){2,} — is a loop of such states, and the recursion
+// never ends (a stack overflow, found by fuzzing). A small parser over RapidJSON's syntax
+// (alternation, groups, classes, escapes, ?, *, +, {m,n}) finds one.
+class NullableRepeat {
+ public:
+  explicit NullableRepeat(std::string_view p) : p_(p) {}
+  bool found() {
+    while (i_ < p_.size() && !found_) {
+      alternation();
+      if (i_ < p_.size()) ++i_;  // an unbalanced ')': go on after it
+    }
+    return found_;
+  }
+
+ private:
+  // Whether what was parsed can match the empty string.
+  bool alternation() {
+    bool nullable = sequence();
+    while (i_ < p_.size() && p_[i_] == '|') {
+      ++i_;
+      nullable = sequence() || nullable;
+    }
+    return nullable;
+  }
+  bool sequence() {
+    bool nullable = true;
+    while (i_ < p_.size() && p_[i_] != '|' && p_[i_] != ')') {
+      bool atom_nullable = atom();
+      while (i_ < p_.size() && (p_[i_] == '?' || p_[i_] == '*' || p_[i_] == '+' || p_[i_] == '{')) {
+        char q = p_[i_++];
+        bool unbounded = q == '*' || q == '+';
+        bool may_skip = q == '?' || q == '*';
+        if (q == '{') {
+          size_t close = p_.find('}', i_);
+          std::string_view body = p_.substr(i_, close == std::string_view::npos ? 0 : close - i_);
+          i_ = close == std::string_view::npos ? p_.size() : close + 1;
+          size_t comma = body.find(',');
+          unbounded = comma != std::string_view::npos && comma + 1 == body.size();
+          may_skip = body.empty() || body[0] == '0';
+        }
+        if (unbounded && atom_nullable) found_ = true;
+        atom_nullable = atom_nullable || may_skip;
+      }
+      nullable = nullable && atom_nullable;
+    }
+    return nullable;
+  }
+  bool atom() {
+    char c = p_[i_++];
+    switch (c) {
+      case '(': {
+        bool nullable = alternation();
+        if (i_ < p_.size() && p_[i_] == ')') ++i_;
+        return nullable;
+      }
+      case '[':
+        while (i_ < p_.size() && p_[i_] != ']') i_ += p_[i_] == '\\' ? 2 : 1;
+        if (i_ < p_.size()) ++i_;
+        return false;
+      case '\\':
+        if (i_ < p_.size()) ++i_;
+        return false;
+      case '^':
+      case '$':
+        return true;  // anchors match no character
+      default:
+        return false;
+    }
+  }
+
+  std::string_view p_;
+  size_t i_ = 0;
+  bool found_ = false;
+};
+
 // Why a pattern cannot be used ("" when it can).
 std::string pattern_problem(std::string_view p) {
   if (pattern_states(p) > kMaxPatternStates)
@@ -132,6 +209,9 @@ std::string pattern_problem(std::string_view p) {
   if (has_empty_operand(p))
     return "has an empty group, an empty alternative or a repetition of nothing, which the "
            "validator cannot check";
+  if (NullableRepeat(p).found())
+    return "repeats without limit something that can match nothing (as in a?+ or (a*)*), "
+           "which the validator cannot check";
   return "";
 }
 

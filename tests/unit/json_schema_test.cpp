@@ -137,6 +137,32 @@ TEST(JsonSchema, PatternsWithAnEmptyOperandAreRefused) {
   EXPECT_FALSE(s->validate(R"("c")", v));
 }
 
+TEST(JsonSchema, UnboundedRepetitionsOfWhatMatchesNothingAreRefused) {
+  // Found by fuzz_json_schema: "[a-z]?+" made RapidJSON's regex recurse without end
+  // (stack overflow in GenericRegex::AddState): a loop of states that consume nothing.
+  std::string why;
+  for (const char *pattern : {"a[^(Q]?+z", "a?+", "(a*)*", "(x?){2,}", "(a|b?)+", "x(y*)+",
+                              "((a?)(b?))+"}) {
+    JsonDoc doc;
+    std::string schema = std::string(R"({"type":"string","pattern":")") + pattern + "\"}";
+    ASSERT_FALSE(parse_json(doc, schema, "schema")) << schema;
+    EXPECT_EQ(JsonSchema::compile(doc, why), nullptr) << pattern;
+    EXPECT_NE(why.find("can match nothing"), std::string::npos) << pattern << ": " << why;
+  }
+  // Repetitions of what always consumes, and bounded ones, stay usable.
+  for (const char *pattern : {"a+", "(ab?)+", "(a?b)*", "a{0,3}", "(a?){3}", "^[a-z]+$",
+                              "(\\\\?a)+", "[?*]+", "x{2,}"}) {
+    JsonDoc doc;
+    std::string schema = std::string(R"({"type":"string","pattern":")") + pattern + "\"}";
+    ASSERT_FALSE(parse_json(doc, schema, "schema")) << schema;
+    EXPECT_NE(JsonSchema::compile(doc, why), nullptr) << pattern << ": " << why;
+  }
+  auto s = compile(R"({"type":"string","pattern":"^(ab?)+$"})");
+  SchemaViolation v;
+  EXPECT_TRUE(s->validate(R"("abaab")", v)) << v.message;
+  EXPECT_FALSE(s->validate(R"("b")", v));
+}
+
 TEST(JsonSchema, SomethingElseWhereASchemaBelongsIsRefused) {
   // Found by fuzz_json_schema: {"not": "string"} made RapidJSON's validator run through
   // uninitialised memory (a string where a schema belongs).
