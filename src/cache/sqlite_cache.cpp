@@ -102,37 +102,35 @@ int open_file(const std::string &path, int64_t busy_ms, sqlite3 *&db, std::strin
       return rc;
     }
   }
-  int64_t app = 0, version = 0, tables = 0;
-  if ((rc = pragma_int(db, "PRAGMA application_id", app)) != SQLITE_OK ||
-      (rc = pragma_int(db, "PRAGMA user_version", version)) != SQLITE_OK ||
-      (rc = pragma_int(db, "SELECT count(*) FROM sqlite_master", tables)) != SQLITE_OK) {
-    why = describe(db, rc);
-    return rc;
-  }
-  if (tables > 0 && app != kApplicationId) {
-    why = "it is a SQLite database of another program, not an llmsvc cache";
-    return SQLITE_MISMATCH;
-  }
-  if (version > kLayoutVersion) {
-    why = "it was written by a newer llmsvc (cache layout " + std::to_string(version) + ")";
-    return SQLITE_MISMATCH;
-  }
-  // Several processes may create it at once: the write lock orders them, and every
-  // statement of the layout is idempotent.
+  // Everything from here under the write lock: several processes may create the file at
+  // once, and what is read (whose file, which layout, any tables) must be one state, not
+  // one process's half-done creation seen between two reads.
   if ((rc = exec(db, "BEGIN IMMEDIATE")) != SQLITE_OK) {
     why = describe(db, rc);
     return rc;
   }
+  auto fail = [&](int code, std::string reason) {
+    why = std::move(reason);
+    exec(db, "ROLLBACK");
+    return code;
+  };
+  int64_t app = 0, version = 0, tables = 0;
+  if ((rc = pragma_int(db, "PRAGMA application_id", app)) != SQLITE_OK ||
+      (rc = pragma_int(db, "PRAGMA user_version", version)) != SQLITE_OK ||
+      (rc = pragma_int(db, "SELECT count(*) FROM sqlite_master", tables)) != SQLITE_OK)
+    return fail(rc, describe(db, rc));
+  if (tables > 0 && app != kApplicationId)
+    return fail(SQLITE_MISMATCH, "it is a SQLite database of another program, not an llmsvc cache");
+  if (version > kLayoutVersion)
+    return fail(SQLITE_MISMATCH, "it was written by a newer llmsvc (cache layout " +
+                                     std::to_string(version) + ")");
+  // Every statement of the layout is idempotent.
   std::string setup = std::string(kSchema) + "PRAGMA application_id=" +
                       std::to_string(kApplicationId) + ";PRAGMA user_version=" +
                       std::to_string(kLayoutVersion) + ";";
   rc = exec(db, setup.c_str());
   if (rc == SQLITE_OK) rc = exec(db, "COMMIT");
-  if (rc != SQLITE_OK) {
-    why = describe(db, rc);
-    exec(db, "ROLLBACK");
-    return rc;
-  }
+  if (rc != SQLITE_OK) return fail(rc, describe(db, rc));
   int64_t entries = 0;
   if ((rc = pragma_int(db, "SELECT entries FROM llmsvc_cache_stats WHERE id = 0", entries)) !=
       SQLITE_OK) {
