@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets in fuzz/ with clang and runs each for a bounded time.
+# Builds the libFuzzer targets in fuzz/ with clang (AddressSanitizer and UBSan) and runs them.
 #
-#   tools/fuzz.sh [--update-corpus] [SECONDS_PER_TARGET] [TARGET...]
+#   tools/fuzz.sh --replay [TARGET...]                    every input of fuzz/corpus once
+#   tools/fuzz.sh --explore MINUTES [--update-corpus] [TARGET...]
 #
-# SECONDS_PER_TARGET defaults to 20; TARGETs default to all (names as in fuzz/CMakeLists.txt,
-# without "fuzz_"). Each target reads its corpus in fuzz/corpus/<target> and writes what it
-# finds to build/fuzz/corpus/<target>, never to the repository. --update-corpus then
-# merges those finds into fuzz/corpus (only inputs that add coverage, minimised by
-# libFuzzer's -merge=1). A crash, leak, timeout or out-of-memory fails the run (non-zero
-# exit) and prints the reproducer's path. The mutations follow seed $LLMSVC_FUZZ_SEED
-# (default 1), so a run in CI is repeatable and fails only on a change of the code; set it
-# to 0 for a random seed when exploring.
+# --replay (the test command's step) runs each target over its corpus in fuzz/corpus/<target>
+# — real-shaped seeds and every input that once crashed — and nothing else: deterministic, so
+# it fails only for a reason in the code or the corpus, never for the speed of the machine.
+# --explore shares MINUTES among the targets and mutates from random seeds, looking for new
+# findings; what it finds goes to build/fuzz/corpus/<target> and build/fuzz/artifacts/<target>,
+# never to the repository. --update-corpus then merges the new inputs that add coverage into
+# fuzz/corpus (libFuzzer's -merge=1). A finding is fixed, and its reproducer added to
+# fuzz/corpus/<target>, in the same change. TARGETs default to all (names as in
+# fuzz/CMakeLists.txt, without "fuzz_"). A crash, leak, timeout or out-of-memory fails the run
+# (non-zero exit) and prints the reproducer's path. LLMSVC_FUZZ_SEED fixes the seed of an
+# exploring run (to repeat one).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,25 +22,38 @@ build=$root/build/fuzz
 all_targets=(request config openai_chat openai_responses anthropic ollama stream_decoder prices
              headers json_schema cache)
 
+mode=""
+minutes=0
 update=0
-seconds=20
 targets=()
-for arg in "$@"; do
-  case "$arg" in
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --replay) mode=replay ;;
+    --explore)
+      mode=explore
+      minutes=${2:-}
+      [[ "$minutes" =~ ^[0-9]+$ && "$minutes" -gt 0 ]] ||
+        { echo "fuzz: --explore needs a whole number of minutes" >&2; exit 2; }
+      shift ;;
     --update-corpus) update=1 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
-    *[!0-9]*) targets+=("$arg") ;;
-    *) seconds=$arg ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -*) echo "fuzz: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    *) targets+=("$1") ;;
   esac
+  shift
 done
+[ -n "$mode" ] || { echo "fuzz: say --replay or --explore MINUTES (see --help)" >&2; exit 2; }
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 for t in "${targets[@]}"; do
   [[ " ${all_targets[*]} " == *" $t "* ]] || { echo "fuzz: unknown target '$t' (${all_targets[*]})" >&2; exit 2; }
 done
+# An exploring run's share of the time per target, in seconds.
+seconds=$(( minutes * 60 / ${#targets[@]} ))
+[ "$mode" = replay ] || [ "$seconds" -gt 0 ] || seconds=1
 
 # clang with libFuzzer, and what the library's sources build against; only those missing.
 pkgs=(clang-14 libclang-rt-14-dev cmake ninja-build pkgconf libcurl4-openssl-dev libmimalloc-dev
-      rapidjson-dev libsqlite3-dev libssl-dev)
+      rapidjson-dev libsqlite3-dev libssl-dev libre2-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -78,14 +95,20 @@ for t in "${targets[@]}"; do
   log=$build/logs/$t.log
   mkdir -p "$scratch" "$artifacts" "$repo_corpus"
   rm -f "$artifacts"/*
-  # New inputs go to the first directory (the scratch one); the repository's is only read.
-  # The outer timeout bounds a fuzzer that would not stop by itself.
   status=0
-  timeout --kill-after=10 $((seconds * 2 + 60)) "$bin" "$scratch" "$repo_corpus" \
-    -dict="$root/fuzz/dicts/$(dict_of "$t").dict" -max_total_time="$seconds" \
-    -seed="${LLMSVC_FUZZ_SEED:-1}" \
-    -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
-    -artifact_prefix="$artifacts/" >"$log" 2>&1 || status=$?
+  if [ "$mode" = replay ]; then
+    # Each input once (-runs=0 runs the corpus and stops); the outer timeout bounds a hang.
+    timeout --kill-after=10 600 "$bin" "$repo_corpus" -runs=0 \
+      -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+      -artifact_prefix="$artifacts/" >"$log" 2>&1 || status=$?
+  else
+    # New inputs go to the first directory (the scratch one); the repository's is only read.
+    timeout --kill-after=10 $((seconds * 2 + 60)) "$bin" "$scratch" "$repo_corpus" \
+      -dict="$root/fuzz/dicts/$(dict_of "$t").dict" -max_total_time="$seconds" \
+      -seed="${LLMSVC_FUZZ_SEED:-0}" \
+      -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+      -artifact_prefix="$artifacts/" >"$log" 2>&1 || status=$?
+  fi
   stats=$(grep -E '^#[0-9]+.*(DONE|pulse|NEW|REDUCE|INITED)' "$log" | tail -1 |
           sed -E 's/.*(cov: [0-9]+ ft: [0-9]+).*(exec\/s: [0-9]+).*/\1 \2/')
   execs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log")
@@ -97,11 +120,15 @@ for t in "${targets[@]}"; do
     echo "  reproducer: ${reproducer:-none written} (run: $bin ${reproducer:-<input>})"
     failed+=("$t")
   else
-    echo "fuzz_$t: ok, ${execs:-?} runs in ${seconds}s, ${stats}, corpus $(ls "$repo_corpus" | wc -l) in repo + $(ls "$scratch" | wc -l) new"
+    if [ "$mode" = replay ]; then
+      echo "fuzz_$t: ok, the $(ls "$repo_corpus" | wc -l) inputs of fuzz/corpus/$t (${execs:-?} runs)"
+    else
+      echo "fuzz_$t: ok, ${execs:-?} runs in ${seconds}s, ${stats}, corpus $(ls "$repo_corpus" | wc -l) in repo + $(ls "$scratch" | wc -l) new"
+    fi
   fi
 done
 
-if [ "$update" = 1 ]; then
+if [ "$update" = 1 ] && [ "$mode" = explore ]; then
   for t in "${targets[@]}"; do
     before=$(ls "$root/fuzz/corpus/$t" | wc -l)
     "$build/fuzz/fuzz_$t" -merge=1 -rss_limit_mb=2048 -timeout=10 \
@@ -113,6 +140,11 @@ fi
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz: ${#failed[@]} target(s) failed: ${failed[*]}"
+  [ "$mode" = replay ] || echo "fuzz: new findings: fix each, and add its reproducer to fuzz/corpus/<target> in the same change"
   exit 1
 fi
-echo "fuzz: ${#targets[@]} target(s) passed, ${seconds}s each"
+if [ "$mode" = replay ]; then
+  echo "fuzz: ${#targets[@]} target(s) replayed their corpus, no finding"
+else
+  echo "fuzz: ${#targets[@]} target(s) explored ${seconds}s each, no new finding"
+fi

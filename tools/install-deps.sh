@@ -2,7 +2,7 @@
 # Installs the Debian packages the build and the tests need, only those missing.
 set -euo pipefail
 pkgs=(cmake ninja-build g++ pkgconf libcurl4-openssl-dev libmimalloc-dev rapidjson-dev
-      libsqlite3-dev libssl-dev libhiredis-dev redis-server
+      libsqlite3-dev libssl-dev libre2-dev libhiredis-dev redis-server
       libgtest-dev libbenchmark-dev)
 missing=()
 for p in "${pkgs[@]}"; do

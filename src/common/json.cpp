@@ -1,6 +1,9 @@
 #include "common/json.h"
 
 #include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+
+#include <cmath>
 
 #include "llmsvc.h"
 
@@ -25,15 +28,82 @@ bool too_deep(std::string_view text) {
   return false;
 }
 
+namespace {
+
+struct NoOutput {
+  void Put(char) {}
+};
+
+bool is_utf8(const JsonValue &s) {
+  rapidjson::MemoryStream in(s.GetString(), s.GetStringLength());
+  NoOutput out;
+  while (in.Tell() < s.GetStringLength())
+    if (!rapidjson::UTF8<>::Validate(in, out)) return false;
+  return true;
+}
+
+enum class Bad { kNone, kNumber, kText };
+
+// The first value a parse let through that no reader may see, with its path in `at`
+// ("request.messages[0].content"): a number beyond a double (RapidJSON 1.1 turns a literal
+// such as 722320323580e0303, whose digits carry it past the range, into infinity without
+// an error) or, when `text` is asked, a string or a name that is not UTF-8.
+Bad find_bad(const JsonValue &v, std::string &at, bool text) {
+  if (v.IsDouble()) return std::isfinite(v.GetDouble()) ? Bad::kNone : Bad::kNumber;
+  if (v.IsString()) return text && !is_utf8(v) ? Bad::kText : Bad::kNone;
+  size_t len = at.size();
+  if (v.IsArray()) {
+    for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
+      at += "[" + std::to_string(i) + "]";
+      if (Bad b = find_bad(v[i], at, text); b != Bad::kNone) return b;
+      at.resize(len);
+    }
+  } else if (v.IsObject()) {
+    for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m) {
+      bool name_ok = !text || is_utf8(m->name);
+      at += '.';
+      // A name that is not UTF-8 is shown up to its first bad byte.
+      std::string_view name = sv(m->name);
+      if (!name_ok) {
+        size_t good = 0;
+        while (good < name.size() && static_cast<unsigned char>(name[good]) < 0x80) ++good;
+        at.append(name.substr(0, good)).append("...");
+        return Bad::kText;
+      }
+      at.append(name);
+      if (Bad b = find_bad(m->value, at, text); b != Bad::kNone) return b;
+      at.resize(len);
+    }
+  }
+  return Bad::kNone;
+}
+
+}  // namespace
+
 DocError parse_json(JsonDoc &doc, std::string_view text, const char *what) {
   if (too_deep(text))
     return {LLMSVC_EJSON, std::string(what) + " is not valid JSON: nested deeper than " +
                               std::to_string(kMaxJsonDepth) + " levels"};
-  doc.Parse(text.data(), text.size());
-  if (!doc.HasParseError()) return {};
-  return {LLMSVC_EJSON, std::string(what) + " is not valid JSON: " +
-                            rapidjson::GetParseError_En(doc.GetParseError()) + " at offset " +
-                            std::to_string(doc.GetErrorOffset())};
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
+  bool bad_text = doc.GetParseError() == rapidjson::kParseErrorStringInvalidEncoding;
+  // Parsed again without the check, to name the field that holds the bad bytes.
+  if (bad_text) doc.Parse(text.data(), text.size());
+  if (doc.HasParseError())
+    return {LLMSVC_EJSON, std::string(what) + " is not valid JSON: " +
+                              rapidjson::GetParseError_En(doc.GetParseError()) + " at offset " +
+                              std::to_string(doc.GetErrorOffset())};
+  std::string at = what;
+  switch (find_bad(doc, at, bad_text)) {
+    case Bad::kNone:
+      if (!bad_text) return {};
+      // The parser saw bytes that are not UTF-8 that the walk did not place: name no field.
+      return {LLMSVC_EJSON, std::string(what) + " is not valid JSON: text that is not UTF-8"};
+    case Bad::kNumber:
+      return {LLMSVC_EJSON, at + ": a number beyond the range of a double"};
+    case Bad::kText:
+      return {LLMSVC_EJSON, at + ": text that is not UTF-8 (JSON documents are UTF-8)"};
+  }
+  return {};
 }
 
 const char *json_type_name(const JsonValue &v) {

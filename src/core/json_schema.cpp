@@ -1,5 +1,8 @@
 #include "core/json_schema.h"
 
+// Before RapidJSON's schema header: patterns are matched by RE2 (core/schema_regex.h).
+#include "core/schema_regex.h"
+
 #include <rapidjson/error/en.h>
 #include <rapidjson/schema.h>
 
@@ -51,170 +54,6 @@ void to_draft4(rapidjson::Value &v, rapidjson::Document::AllocatorType &a) {
   }
 }
 
-// RapidJSON's regex copies a repeated operand once per count: "a{1000}" is a thousand
-// states, "(a{1000}){1000}" a million, and a few nested counts exhaust memory. This bounds
-// the states a pattern would build, without building them.
-double pattern_states(std::string_view p) {
-  std::vector<double> open{0};  // states of each open group
-  double last = 0;              // states of the operand just read
-  for (size_t i = 0; i < p.size(); ++i) {
-    char c = p[i];
-    if (c == '(') {
-      open.push_back(0);
-      last = 0;
-      continue;
-    }
-    if (c == ')' && open.size() > 1) {
-      last = open.back();
-      open.pop_back();
-      open.back() += last;
-      continue;
-    }
-    if (c == '{') {
-      double n = 0, m = -1;
-      size_t j = i + 1;
-      for (; j < p.size() && p[j] >= '0' && p[j] <= '9'; ++j) n = n * 10 + (p[j] - '0');
-      if (j < p.size() && p[j] == ',') {
-        m = n + 1;  // "{n,}": n copies and a loop
-        if (j + 1 < p.size() && p[j + 1] >= '0' && p[j + 1] <= '9') m = 0;
-        for (++j; j < p.size() && p[j] >= '0' && p[j] <= '9'; ++j) m = m * 10 + (p[j] - '0');
-      }
-      if (j > i + 1) {  // the copies are made before the closing '}' is even looked for
-        double copies = std::max(n, m);
-        open.back() += last * (copies - 1);
-        last *= copies;
-        i = j < p.size() && p[j] == '}' ? j : j - 1;
-        continue;
-      }
-    }
-    if (c == '\\') ++i;
-    if (c == '[') {
-      while (i + 1 < p.size() && p[i + 1] != ']') i += p[i + 1] == '\\' ? 2 : 1;
-      ++i;
-    }
-    last = 1;
-    open.back() += 1;
-  }
-  double total = 0;
-  for (double s : open) total += s;
-  return total;
-}
-
-constexpr double kMaxPatternStates = 100000;
-
-// RapidJSON's regex reads past its operand stack on an empty operand: an empty group
-// "()", an empty alternative ("a|", "(|b)") or a repetition of nothing ("(*a)"). Such
-// patterns are refused before they reach it.
-bool has_empty_operand(std::string_view p) {
-  bool operand_expected = true;  // at the start, after '(' and after '|'
-  for (size_t i = 0; i < p.size(); ++i) {
-    char c = p[i];
-    if (operand_expected && (c == ')' || c == '|' || c == '*' || c == '+' || c == '?' || c == '{'))
-      return true;
-    if (c == '(' || c == '|') {
-      operand_expected = true;
-      continue;
-    }
-    if (c == '^') continue;  // an anchor, not an operand
-    if (c == '\\') ++i;
-    if (c == '[')
-      while (i + 1 < p.size() && p[i + 1] != ']') i += p[i + 1] == '\\' ? 2 : 1;
-    operand_expected = false;
-  }
-  return operand_expected && !p.empty() && p.back() == '|';
-}
-
-// RapidJSON's regex follows the states a repetition may skip to by recursion, without
-// marking the ones it passed: an unbounded repetition (*, + or {n,}) of something that can
-// match nothing — a?+, (a*)*, (|a)+, (x?){2,} — is a loop of such states, and the recursion
-// never ends (a stack overflow, found by fuzzing). A small parser over RapidJSON's syntax
-// (alternation, groups, classes, escapes, ?, *, +, {m,n}) finds one.
-class NullableRepeat {
- public:
-  explicit NullableRepeat(std::string_view p) : p_(p) {}
-  bool found() {
-    while (i_ < p_.size() && !found_) {
-      alternation();
-      if (i_ < p_.size()) ++i_;  // an unbalanced ')': go on after it
-    }
-    return found_;
-  }
-
- private:
-  // Whether what was parsed can match the empty string.
-  bool alternation() {
-    bool nullable = sequence();
-    while (i_ < p_.size() && p_[i_] == '|') {
-      ++i_;
-      nullable = sequence() || nullable;
-    }
-    return nullable;
-  }
-  bool sequence() {
-    bool nullable = true;
-    while (i_ < p_.size() && p_[i_] != '|' && p_[i_] != ')') {
-      bool atom_nullable = atom();
-      while (i_ < p_.size() && (p_[i_] == '?' || p_[i_] == '*' || p_[i_] == '+' || p_[i_] == '{')) {
-        char q = p_[i_++];
-        bool unbounded = q == '*' || q == '+';
-        bool may_skip = q == '?' || q == '*';
-        if (q == '{') {
-          size_t close = p_.find('}', i_);
-          std::string_view body = p_.substr(i_, close == std::string_view::npos ? 0 : close - i_);
-          i_ = close == std::string_view::npos ? p_.size() : close + 1;
-          size_t comma = body.find(',');
-          unbounded = comma != std::string_view::npos && comma + 1 == body.size();
-          may_skip = body.empty() || body[0] == '0';
-        }
-        if (unbounded && atom_nullable) found_ = true;
-        atom_nullable = atom_nullable || may_skip;
-      }
-      nullable = nullable && atom_nullable;
-    }
-    return nullable;
-  }
-  bool atom() {
-    char c = p_[i_++];
-    switch (c) {
-      case '(': {
-        bool nullable = alternation();
-        if (i_ < p_.size() && p_[i_] == ')') ++i_;
-        return nullable;
-      }
-      case '[':
-        while (i_ < p_.size() && p_[i_] != ']') i_ += p_[i_] == '\\' ? 2 : 1;
-        if (i_ < p_.size()) ++i_;
-        return false;
-      case '\\':
-        if (i_ < p_.size()) ++i_;
-        return false;
-      case '^':
-      case '$':
-        return true;  // anchors match no character
-      default:
-        return false;
-    }
-  }
-
-  std::string_view p_;
-  size_t i_ = 0;
-  bool found_ = false;
-};
-
-// Why a pattern cannot be used ("" when it can).
-std::string pattern_problem(std::string_view p) {
-  if (pattern_states(p) > kMaxPatternStates)
-    return "repeats too much (at most " + std::to_string(int64_t(kMaxPatternStates)) +
-           " regex states)";
-  if (has_empty_operand(p))
-    return "has an empty group, an empty alternative or a repetition of nothing, which the "
-           "validator cannot check";
-  if (NullableRepeat(p).found())
-    return "repeats without limit something that can match nothing (as in a?+ or (a*)*), "
-           "which the validator cannot check";
-  return "";
-}
-
 // The first pattern (a "pattern" value or a "patternProperties" name) that cannot be used,
 // with why; null when every one can.
 const rapidjson::Value *unusable_pattern(const rapidjson::Value &v, std::string &why) {
@@ -227,7 +66,7 @@ const rapidjson::Value *unusable_pattern(const rapidjson::Value &v, std::string 
   for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m) {
     if (m->name == "enum" || m->name == "default" || m->name == "examples") continue;
     auto bad = [&why](const rapidjson::Value &s) {
-      why = pattern_problem({s.GetString(), s.GetStringLength()});
+      why = schema_pattern_problem({s.GetString(), s.GetStringLength()});
       return !why.empty();
     };
     if (m->name == "pattern" && m->value.IsString() && bad(m->value)) return &m->value;

@@ -2,6 +2,8 @@
 // `$ref` into `$defs` or `definitions`). Newer keywords it lacks are rewritten into their
 // draft-04 equivalents first: `$defs` into `definitions`, `const` into a one-value `enum`, numeric
 // `exclusiveMinimum`/`exclusiveMaximum` into `minimum`/`maximum` with the boolean flag.
+// `pattern` and `patternProperties` are matched by RE2 (core/schema_regex.h): a pattern RE2
+// cannot take is refused at compile with the reason.
 #pragma once
 
 #include <memory>

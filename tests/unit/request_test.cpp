@@ -169,3 +169,35 @@ TEST(Request, DocumentsNestedTooDeeplyAreErrorsNotStackOverflows) {
                    "\"[[[[\"" + std::string(500, ']') + "}}";
   EXPECT_FALSE(parse_request(ok, "", r));
 }
+
+TEST(Request, TextThatIsNotUtf8IsRefusedWithThePath) {
+  RequestSpec r;
+  // A lone continuation byte, a truncated sequence, an overlong encoding, a surrogate.
+  for (const char *bad : {"\x80", "\xe2\x82", "\xc0\xaf", "\xed\xa0\x80"}) {
+    std::string doc = std::string(R"({"model":"m","messages":[{"role":"user","content":"ok"},)") +
+                      R"({"role":"user","content":"caf)" + bad + R"("}]})";
+    DocError err = parse_request(doc, "", r);
+    EXPECT_EQ(err.status, LLMSVC_EJSON);
+    EXPECT_EQ(err.message, "request.messages[1].content: text that is not UTF-8 (JSON documents are UTF-8)");
+  }
+  // In a member name too.
+  DocError err = parse_request("{\"model\":\"m\",\"prompt\":\"x\",\"metadata\":{\"k\xff\":1}}", "", r);
+  EXPECT_EQ(err.message, "request.metadata.k...: text that is not UTF-8 (JSON documents are UTF-8)");
+  Config c;
+  err = parse_config("{\"provider\":\"openai_chat\",\"api_key\":\"sk-\xfe\"}", c);
+  EXPECT_EQ(err.status, LLMSVC_EJSON);
+  EXPECT_EQ(err.message, "config.api_key: text that is not UTF-8 (JSON documents are UTF-8)");
+  // UTF-8 of every length is text.
+  EXPECT_FALSE(parse_request("{\"model\":\"m\",\"prompt\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}", "", r));
+}
+
+TEST(Request, NumbersBeyondADoubleAreRefusedWithThePath) {
+  // Found by fuzz_cache: RapidJSON reads 722320323580e0303 (7.2e314) as infinity without an
+  // error, and infinity has no JSON form.
+  RequestSpec r;
+  DocError err = parse_request(R"({"model":"m","prompt":"x","metadata":{"a":[1,722320323580e0303]}})", "", r);
+  EXPECT_EQ(err.status, LLMSVC_EJSON);
+  EXPECT_EQ(err.message, "request.metadata.a[1]: a number beyond the range of a double");
+  EXPECT_TRUE(parse_request(R"({"model":"m","prompt":"x","temperature":1e999})", "", r));
+  EXPECT_FALSE(parse_request(R"({"model":"m","prompt":"x","metadata":{"a":1.7976931348623157e308}})", "", r));
+}
