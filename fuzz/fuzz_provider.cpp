@@ -33,6 +33,9 @@ void account(const llmsvc::Provider &p, const llmsvc::ProviderReply &reply) {
   (void)prices().cost_pico(reply.model.empty() ? "gpt-4o" : reply.model, reply.usage);
 }
 
+// What a provider hands on is UTF-8, whatever bytes the reply held.
+bool utf8(const std::string &s) { return llmsvc::to_utf8(s) == s; }
+
 void stream(const llmsvc::Provider &p, std::string_view body) {
   llmsvc::StreamDecoder decoder(p.stream_format());
   std::vector<llmsvc::StreamEvent> events;
@@ -42,7 +45,11 @@ void stream(const llmsvc::Provider &p, std::string_view body) {
   for (const llmsvc::StreamEvent &ev : events) {
     std::string delta;
     llmsvc::ProviderError error;
-    if (!p.on_stream_event(ev, st, delta, error)) return;  // the engine reports `error`
+    if (!p.on_stream_event(ev, st, delta, error)) {  // the engine reports `error`
+      FUZZ_CHECK(utf8(error.message));
+      return;
+    }
+    FUZZ_CHECK(utf8(delta));
     st.reply.text += delta;
   }
   if (st.done) account(p, st.reply);
@@ -58,12 +65,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     case 0: {
       llmsvc::ProviderReply reply;
       std::string error;
-      if (p.parse_reply(body, reply, error)) account(p, reply);
-      else FUZZ_CHECK(!error.empty());
+      if (p.parse_reply(body, reply, error)) {
+        FUZZ_CHECK(utf8(reply.text) && utf8(reply.model) && utf8(reply.finish_reason));
+        account(p, reply);
+      } else {
+        FUZZ_CHECK(!error.empty());
+      }
       break;
     }
     case 1: stream(p, body); break;
-    case 2: (void)p.parse_error(body); break;
+    case 2: {
+      llmsvc::ProviderError e = p.parse_error(body);
+      FUZZ_CHECK(utf8(e.message) && utf8(e.type) && utf8(e.code) && utf8(e.param));
+      break;
+    }
   }
   return 0;
 }

@@ -42,6 +42,54 @@ bool is_utf8(const JsonValue &s) {
   return true;
 }
 
+// RapidJSON 1.1 checks the bytes of a string but decodes an escaped low surrogate without
+// its high half ("\udc00" to "\udfff") into bytes that are not UTF-8 (found by fuzzing).
+// Whether `text` has an escape that may be one (a pair's low half too: then the walk
+// finds nothing).
+bool may_escape_a_lone_surrogate(std::string_view text) {
+  for (size_t i = text.find("\\u"); i != std::string_view::npos; i = text.find("\\u", i + 2)) {
+    if (i + 3 < text.size() && (text[i + 2] | 0x20) == 'd') {
+      char c = char(text[i + 3] | 0x20);
+      if (c >= 'c' && c <= 'f') return true;
+    }
+  }
+  return false;
+}
+
+// `s` with each byte that does not start a valid UTF-8 sequence replaced by U+FFFD.
+std::string repaired_utf8(const char *s, size_t n) {
+  std::string out;
+  out.reserve(n + 8);
+  NoOutput ignore;
+  for (size_t i = 0; i < n;) {
+    rapidjson::MemoryStream in(s + i, n - i);
+    if (rapidjson::UTF8<>::Validate(in, ignore)) {
+      out.append(s + i, in.Tell());
+      i += in.Tell();
+    } else {
+      out.append("\xef\xbf\xbd");
+      ++i;
+    }
+  }
+  return out;
+}
+
+void repair_strings(JsonValue &v, JsonPool &pool) {
+  if (v.IsString()) {
+    if (!is_utf8(v)) {
+      std::string fixed = repaired_utf8(v.GetString(), v.GetStringLength());
+      v.SetString(fixed.data(), rapidjson::SizeType(fixed.size()), pool);
+    }
+  } else if (v.IsArray()) {
+    for (auto &x : v.GetArray()) repair_strings(x, pool);
+  } else if (v.IsObject()) {
+    for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m) {
+      repair_strings(m->name, pool);
+      repair_strings(m->value, pool);
+    }
+  }
+}
+
 enum class Bad { kNone, kNumber, kText };
 
 // The first value a parse let through that no reader may see, with its path in `at`
@@ -93,7 +141,7 @@ DocError parse_json(JsonDoc &doc, std::string_view text, const char *what) {
                               rapidjson::GetParseError_En(doc.GetParseError()) + " at offset " +
                               std::to_string(doc.GetErrorOffset())};
   std::string at = what;
-  switch (find_bad(doc, at, bad_text)) {
+  switch (find_bad(doc, at, bad_text || may_escape_a_lone_surrogate(text))) {
     case Bad::kNone:
       if (!bad_text) return {};
       // The parser saw bytes that are not UTF-8 that the walk did not place: name no field.
@@ -105,6 +153,17 @@ DocError parse_json(JsonDoc &doc, std::string_view text, const char *what) {
   }
   return {};
 }
+
+bool parse_foreign_json(JsonDoc &doc, std::string_view text) {
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
+  const bool repair = doc.GetParseError() == rapidjson::kParseErrorStringInvalidEncoding;
+  if (repair) doc.Parse(text.data(), text.size());
+  if (doc.HasParseError()) return false;
+  if (repair || may_escape_a_lone_surrogate(text)) repair_strings(doc, doc.GetAllocator());
+  return true;
+}
+
+std::string to_utf8(std::string_view s) { return repaired_utf8(s.data(), s.size()); }
 
 const char *json_type_name(const JsonValue &v) {
   switch (v.GetType()) {

@@ -66,6 +66,15 @@ bool too_deep(std::string_view text);
 /// Parses `text` into `doc`; on failure describes the offset and the reason.
 DocError parse_json(JsonDoc &doc, std::string_view text, const char *what);
 
+/// Parses a document from outside the caller's control (a provider's reply or stream
+/// event): text that is not UTF-8 is not refused but replaced, each bad byte by U+FFFD, so
+/// that what the reply says still arrives and every string handed on is UTF-8. False when
+/// it is not JSON. The caller checks too_deep() first.
+bool parse_foreign_json(JsonDoc &doc, std::string_view text);
+
+/// `s` with each byte that does not start a valid UTF-8 sequence replaced by U+FFFD.
+std::string to_utf8(std::string_view s);
+
 /// "expected a string" style names of JSON types, for messages.
 const char *json_type_name(const JsonValue &v);
 

@@ -126,13 +126,15 @@ DocError parse_retry(const JsonValue &v, RetryPolicy &p) {
   if (!v.IsObject()) return {LLMSVC_ESCHEMA, "config.retry: expected an object"};
   ObjectReader r(v, "config.retry");
   static const char *const known[] = {"max_attempts", "base_delay_ms", "max_delay_ms",
-                                      "jitter", "max_retry_after_ms", "schema_retries", nullptr};
+                                      "jitter", "max_retry_after_ms", "max_pause_ms", "schema_retries",
+                                      nullptr};
   bool present = false;
   if (!r.only(known, err) || !r.get_int("max_attempts", p.max_attempts, err, 1, 100) ||
       !r.get_int("base_delay_ms", p.base_delay_ms, err, 0, 3600000) ||
       !r.get_int("max_delay_ms", p.max_delay_ms, err, 0, 3600000) ||
       !r.get_double("jitter", p.jitter, present, err, 0.0, 1.0) ||
       !r.get_int("max_retry_after_ms", p.max_retry_after_ms, err, 0, 24LL * 3600 * 1000) ||
+      !r.get_int("max_pause_ms", p.max_pause_ms, err, 0, 24LL * 3600 * 1000) ||
       !r.get_int("schema_retries", p.schema_retries, err, 0, 10))
     return err;
   if (p.max_delay_ms < p.base_delay_ms)

@@ -31,6 +31,7 @@ struct RetryPolicy {
   int64_t max_delay_ms = 30000;     // backoff ceiling
   double jitter = 0.25;             // a backoff is shortened by up to this fraction
   int64_t max_retry_after_ms = 60000;  // a longer server wait fails fast instead
+  int64_t max_pause_ms = 3600000;      // a 429's pause of the key's gate lasts at most this
   int64_t schema_retries = 1;          // new attempts when output misses its JSON Schema
 };
 

@@ -512,7 +512,7 @@ Gates::Remaining remaining(const ResponseHeaders &h) {
 
 std::string body_excerpt(const std::string &body) {
   if (body.empty()) return "(empty body)";
-  std::string s = body.substr(0, 200);
+  std::string s = to_utf8(std::string_view(body).substr(0, 200));
   for (char &c : s)
     if (c == '\n' || c == '\r') c = ' ';
   return s;
@@ -577,7 +577,7 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
     bool ok = true;
     if (p->spec.stream) reply = std::move(p->st->reply.reply);
     else ok = provider.parse_reply(x->response(), reply, perr);
-    if (ok && p->spec.stream && !reply.has_usage) {
+    if (ok && p->spec.stream && !reply.has_usage && !reply.usage_unreadable) {
       p->st->reply.reply = reply;  // no usage from the provider: estimate from what came
       estimate_stream_usage(p);
     }
@@ -616,8 +616,10 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
   ProviderError pe = provider.parse_error(x->response());
   Classification c = classify_http(status, pe.type, pe.code, h.should_retry);
   a.kind = c.kind;
-  p->error_message = "HTTP " + std::to_string(status) + ": " +
-                     (pe.message.empty() ? body_excerpt(x->response()) : pe.message);
+  // What the provider says may echo the key: redacted before it is kept anywhere.
+  redact(pe);
+  p->error_message = redact("HTTP " + std::to_string(status) + ": " +
+                            (pe.message.empty() ? body_excerpt(x->response()) : pe.message));
   p->provider_error = std::move(pe);
   attempt_ended(p, now, a.kind, a.end_ns - a.start_ns, 0);
   ResponseHeaders hcopy = h;
@@ -656,9 +658,10 @@ void Engine::stream_failed(Pending *p, std::unique_ptr<Transfer> x, int64_t now,
                                                         : 500;
     c = classify_http(as_status, e.type, e.code, -1);
     if (e.type.empty() && e.code.empty()) c = {LLMSVC_KIND_PROTOCOL, false};  // unreadable
-    p->error_message =
-        "stream error" + (e.type.empty() ? std::string() : " " + e.type) + ": " + e.message;
     p->provider_error = e;
+    redact(p->provider_error);
+    p->error_message = "stream error" + (e.type.empty() ? std::string() : " " + e.type) + ": " +
+                       p->provider_error.message;
   }
   const Tokens reserved = p->reserved;
   Deployment &d = *p->dep;
@@ -698,6 +701,15 @@ void Engine::retry_or_fail(Pending *p, const Classification &c, const ResponseHe
                   p->error_message +
                       " (the stream broke after text was delivered, so it is not retried)",
                   now);
+  const int64_t server = h.retry_after_ms_ns >= 0 ? h.retry_after_ms_ns : h.retry_after_ns;
+  if (server >= 0) {
+    p->retry_after_ns = server;
+    // A 429 with a wait holds the key for it (up to retry.max_pause_ms), whatever becomes
+    // of this request, so the requests behind it draw no 429s of their own. Requests that
+    // would wait longer than retry.max_retry_after_ms fail at admission (Engine::pick).
+    if (c.kind == LLMSVC_KIND_RATE_LIMITED)
+      d.gates.pause_until(now + std::min(server, policy.max_pause_ms * kNsPerMs));
+  }
   if (failures >= policy.max_attempts) {
     if (next_tier(p)) {
       if (wants(LLMSVC_EVENT_RETRY_SCHEDULED)) event_retry(p, now, 0, "fallback");
@@ -709,13 +721,10 @@ void Engine::retry_or_fail(Pending *p, const Classification &c, const ResponseHe
                       (failures == 1 ? " attempt)" : " attempts)"),
                   now);
   }
-  int64_t server = h.retry_after_ms_ns >= 0 ? h.retry_after_ms_ns : h.retry_after_ns;
   int64_t delay;
   BackoffSource source;
   if (server >= 0) {
-    p->retry_after_ns = server;
     if (server > policy.max_retry_after_ms * kNsPerMs) {
-      if (c.kind == LLMSVC_KIND_RATE_LIMITED) d.gates.pause_until(now + server);
       if (next_tier(p)) {
         if (wants(LLMSVC_EVENT_RETRY_SCHEDULED)) event_retry(p, now, 0, "fallback");
         enqueue(p, now);  // this deployment is out for longer than we wait: fall back
@@ -734,8 +743,9 @@ void Engine::retry_or_fail(Pending *p, const Classification &c, const ResponseHe
     delay = backoff_ns(policy, failures, std::uniform_real_distribution<double>(0, 1)(rng_));
     source = BackoffSource::kClient;
   }
-  // One 429 stops the whole gate for the wait, so a burst never becomes a herd.
-  if (c.kind == LLMSVC_KIND_RATE_LIMITED) d.gates.pause_until(now + delay);
+  // One 429 stops the whole gate for the client's backoff too, so a burst never becomes a herd.
+  if (c.kind == LLMSVC_KIND_RATE_LIMITED && source == BackoffSource::kClient)
+    d.gates.pause_until(now + std::min(delay, policy.max_pause_ms * kNsPerMs));
   if (p->deadline_ns != kNever && now + delay >= p->deadline_ns)
     return finish(p, LLMSVC_KIND_DEADLINE_EXCEEDED,
                   "the deadline (timeout_ms " + std::to_string(p->spec.timeout_ms) +
@@ -801,7 +811,15 @@ std::string Engine::redact(std::string s) const {
   return s;
 }
 
+void Engine::redact(ProviderError &e) const {
+  for (std::string *s : {&e.message, &e.type, &e.code, &e.param}) *s = redact(std::move(*s));
+}
+
 void Engine::account(Pending *p, const ProviderReply &reply) {
+  if (reply.usage_unreadable) {  // an attempt's tokens are unknown, so is the total cost
+    p->usage_unreadable = true;
+    p->cost_unknown = true;
+  }
   if (!reply.has_usage) return;
   const TokenUsage &u = reply.usage;
   if (p->dep && p->dep->provider->chains() && !reply.response_id.empty() &&
@@ -1139,6 +1157,10 @@ llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
     w.EndObject();
   } else {
     w.Null();
+  }
+  if (p->usage_unreadable) {
+    w.Key("usage_unreadable");  // the provider sent counts that are not counts: cost unknown
+    w.Bool(true);
   }
   w.Key("cost_nano_usd");
   if (cost_pico >= 0) w.Int64(cost_pico / 1000);

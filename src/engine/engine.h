@@ -166,6 +166,7 @@ class Engine final : private StreamSink {
   int64_t expected_wait_ns(const Pending *p, int64_t ahead, int64_t now);
   int poll_timeout_ms(int64_t now) const;
   std::string redact(std::string s) const;
+  void redact(ProviderError &e) const;
   llmsvc_result *build_result(Pending *p, llmsvc_error_kind kind, const std::string &message,
                               const ProviderReply *reply, int64_t cost_pico, int64_t now);
   std::string snapshot(int64_t now);

@@ -247,6 +247,25 @@ Engine::Pick Engine::pick(Pending *p, int64_t now, GateDecision &wait) {
     }
     // Every circuit of the tier open: the next tier, if any, rather than waiting.
     if (all_open && next_tier(p)) continue;
+    // The provider paused every deployment it may use for longer than a retry may wait, or
+    // past its deadline: rate limited now, with the wait, rather than a hang.
+    if (wait.reason == GateReason::kPaused) {
+      const int64_t left = wait.wait_until - now;
+      const bool too_long = left > config_.retry.max_retry_after_ms * kNsPerMs;
+      if (too_long || (p->deadline_ns != kNever && wait.wait_until >= p->deadline_ns)) {
+        if (next_tier(p)) continue;
+        p->retry_after_ns = left;
+        std::string msg = "the provider paused " +
+                          (any_route_ ? std::string("the key") : "every deployment it may use") +
+                          " for " + std::to_string(left / kNsPerMs) + " ms more (retry-after), ";
+        msg += too_long ? "longer than retry.max_retry_after_ms " +
+                              std::to_string(config_.retry.max_retry_after_ms)
+                        : "past the deadline (timeout_ms " + std::to_string(p->spec.timeout_ms) + ")";
+        if (!p->error_message.empty()) msg += "; last error: " + p->error_message;
+        finish(p, LLMSVC_KIND_RATE_LIMITED, std::move(msg), now);
+        return Pick::kFailed;
+      }
+    }
     return Pick::kWait;
   }
 }

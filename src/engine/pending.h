@@ -102,6 +102,7 @@ struct Pending : HeapObject {
   bool delta_sent = false;  // text went to the caller: no retry from here on
   int64_t first_delta_ns = 0;
   bool usage_estimated = false;
+  bool usage_unreadable = false;  // a reply's usage held counts that are not counts
 
   // What the replies so far used and cost, over every attempt that got one.
   TokenUsage usage;

@@ -263,20 +263,22 @@ bool AnthropicProvider::parse_reply(std::string_view body, ProviderReply &out,
   auto usage = doc.FindMember("usage");
   if (usage != doc.MemberEnd() && usage->value.IsObject()) {
     out.has_usage = true;
-    read_usage(usage->value, out.usage);
+    out.usage_read(read_usage(usage->value, out.usage));
   }
   return true;
 }
 
-void AnthropicProvider::read_usage(const JsonValue &u, TokenUsage &out) {
-  int64_t input = int_member(u, "input_tokens");
-  int64_t cache_read = int_member(u, "cache_read_input_tokens");
-  int64_t cache_write = int_member(u, "cache_creation_input_tokens");
+bool AnthropicProvider::read_usage(const JsonValue &u, TokenUsage &out) {
+  bool bad = false;
+  int64_t input = int_member(u, "input_tokens", bad);
+  int64_t cache_read = int_member(u, "cache_read_input_tokens", bad);
+  int64_t cache_write = int_member(u, "cache_creation_input_tokens", bad);
   // Our prompt count includes every input token, however it was billed.
   out.prompt = input + cache_read + cache_write;
   out.cached = cache_read;
   out.cache_write = cache_write;
-  out.completion = int_member(u, "output_tokens");
+  out.completion = int_member(u, "output_tokens", bad);
+  return bad;
 }
 
 bool AnthropicProvider::on_stream_event(const StreamEvent &ev, StreamState &st,
@@ -299,14 +301,17 @@ bool AnthropicProvider::on_stream_event(const StreamEvent &ev, StreamState &st,
     st.reply.response_id = str_member(m->value, "id");
     st.reply.model = str_member(m->value, "model");
     const JsonValue *u = member(m->value, "usage");
-    if (u && u->IsObject()) read_usage(*u, st.reply.usage);
+    // A bad count here makes the whole usage unknown when message_delta completes it.
+    if (u && u->IsObject() && read_usage(*u, st.reply.usage)) st.reply.usage_unreadable = true;
   } else if (type == "message_delta") {
     auto d = doc.FindMember("delta");
     if (d != doc.MemberEnd()) st.reply.finish_reason = str_member(d->value, "stop_reason");
     auto u = doc.FindMember("usage");
     if (u != doc.MemberEnd()) {
-      st.reply.usage.completion = int_member(u->value, "output_tokens");
+      bool bad = st.reply.usage_unreadable;
+      st.reply.usage.completion = int_member(u->value, "output_tokens", bad);
       st.reply.has_usage = true;  // the input counts came with message_start
+      st.reply.usage_read(bad);
     }
   } else if (type == "message_stop") {
     st.done = true;

@@ -30,7 +30,8 @@ class AnthropicProvider final : public Provider {
                        ProviderError &error) const override;
 
  private:
-  static void read_usage(const JsonValue &u, TokenUsage &out);
+  /// Reads a usage object into `out`; true when a count in it was not one.
+  static bool read_usage(const JsonValue &u, TokenUsage &out);
 
   std::string url_;
   int64_t default_max_tokens_;

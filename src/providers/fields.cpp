@@ -16,8 +16,7 @@ bool parse_object(ScratchDoc &scratch, std::string_view body, const char *what,
     error = std::string(what) + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels";
     return false;
   }
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
+  if (!parse_foreign_json(doc, body) || !doc.IsObject()) {
     error = std::string(what) + " is not a JSON object";
     return false;
   }
@@ -51,9 +50,7 @@ void write_sampling(JsonWriter &w, const RequestSpec &req) {
 void parse_error_object(std::string_view body, ProviderError &e) {
   ScratchDoc scratch;
   JsonDoc &doc = scratch.doc();
-  if (too_deep(body)) return;
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject()) return;
+  if (too_deep(body) || !parse_foreign_json(doc, body) || !doc.IsObject()) return;
   auto err = doc.FindMember("error");
   if (err == doc.MemberEnd()) return;
   if (err->value.IsString()) {

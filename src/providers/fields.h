@@ -11,15 +11,19 @@ struct curl_slist;
 
 namespace llmsvc {
 
-/// A token count member of an object: 0 when absent, not an integer or negative, and at
-/// most kMaxTokenCount, so that sums and costs of counts a reply makes up cannot overflow.
+/// A token count member of an object: 0 when absent. A count that is present but not a
+/// whole number from 0 to kMaxTokenCount (negative, 1e30, beyond 64 bits, a string) sets
+/// `bad` and reads as 0: the reply's usage is then unknown, never a made-up number.
 constexpr int64_t kMaxTokenCount = int64_t(1) << 40;
-inline int64_t int_member(const JsonValue &obj, const char *name) {
+inline int64_t int_member(const JsonValue &obj, const char *name, bool &bad) {
   if (!obj.IsObject()) return 0;
   auto it = obj.FindMember(name);
-  if (it == obj.MemberEnd() || !it->value.IsInt64()) return 0;
-  int64_t v = it->value.GetInt64();
-  return v < 0 ? 0 : v > kMaxTokenCount ? kMaxTokenCount : v;
+  if (it == obj.MemberEnd() || it->value.IsNull()) return 0;
+  if (!it->value.IsInt64() || it->value.GetInt64() < 0 || it->value.GetInt64() > kMaxTokenCount) {
+    bad = true;
+    return 0;
+  }
+  return it->value.GetInt64();
 }
 
 /// A member of an object; null when `obj` is not an object (a reply may put any JSON where

@@ -130,8 +130,10 @@ void OllamaProvider::read_final(const JsonValue &doc, ProviderReply &out) {
   out.finish_reason = str_member(doc, "done_reason");
   if (doc.HasMember("prompt_eval_count") || doc.HasMember("eval_count")) {
     out.has_usage = true;
-    out.usage.prompt = int_member(doc, "prompt_eval_count");
-    out.usage.completion = int_member(doc, "eval_count");
+    bool bad = false;
+    out.usage.prompt = int_member(doc, "prompt_eval_count", bad);
+    out.usage.completion = int_member(doc, "eval_count", bad);
+    out.usage_read(bad);
   }
 }
 

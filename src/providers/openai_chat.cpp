@@ -174,12 +174,14 @@ void OpenAIChatProvider::read_chat_usage(const JsonValue &doc, ProviderReply &ou
   if (usage == doc.MemberEnd() || !usage->value.IsObject()) return;
   const JsonValue &u = usage->value;
   out.has_usage = true;
-  out.usage.prompt = int_member(u, "prompt_tokens");
-  out.usage.completion = int_member(u, "completion_tokens");
+  bool bad = false;
+  out.usage.prompt = int_member(u, "prompt_tokens", bad);
+  out.usage.completion = int_member(u, "completion_tokens", bad);
   auto pd = u.FindMember("prompt_tokens_details");
-  if (pd != u.MemberEnd()) out.usage.cached = int_member(pd->value, "cached_tokens");
+  if (pd != u.MemberEnd()) out.usage.cached = int_member(pd->value, "cached_tokens", bad);
   auto cd = u.FindMember("completion_tokens_details");
-  if (cd != u.MemberEnd()) out.usage.reasoning = int_member(cd->value, "reasoning_tokens");
+  if (cd != u.MemberEnd()) out.usage.reasoning = int_member(cd->value, "reasoning_tokens", bad);
+  out.usage_read(bad);
 }
 
 bool OpenAIChatProvider::on_stream_event(const StreamEvent &ev, StreamState &st,

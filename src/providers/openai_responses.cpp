@@ -158,12 +158,14 @@ bool OpenAIResponsesProvider::read_response(const JsonValue &doc, ProviderReply 
   if (usage != doc.MemberEnd() && usage->value.IsObject()) {
     const JsonValue &u = usage->value;
     out.has_usage = true;
-    out.usage.prompt = int_member(u, "input_tokens");
-    out.usage.completion = int_member(u, "output_tokens");
+    bool bad = false;
+    out.usage.prompt = int_member(u, "input_tokens", bad);
+    out.usage.completion = int_member(u, "output_tokens", bad);
     auto in = u.FindMember("input_tokens_details");
-    if (in != u.MemberEnd()) out.usage.cached = int_member(in->value, "cached_tokens");
+    if (in != u.MemberEnd()) out.usage.cached = int_member(in->value, "cached_tokens", bad);
     auto outd = u.FindMember("output_tokens_details");
-    if (outd != u.MemberEnd()) out.usage.reasoning = int_member(outd->value, "reasoning_tokens");
+    if (outd != u.MemberEnd()) out.usage.reasoning = int_member(outd->value, "reasoning_tokens", bad);
+    out.usage_read(bad);
   }
   return true;
 }

@@ -26,6 +26,14 @@ struct ProviderReply {
   std::string finish_reason;
   TokenUsage usage;
   bool has_usage = false;
+  bool usage_unreadable = false;  // usage was sent but a count in it was not one (has_usage false)
+  /// Marks the usage as unknown when a count in it could not be read.
+  void usage_read(bool bad) {
+    if (!bad) return;
+    has_usage = false;
+    usage_unreadable = true;
+    usage = TokenUsage{};
+  }
 };
 
 /// The provider's own error body (error.type, error.code, error.message, error.param).

@@ -88,6 +88,55 @@ TEST(Limits, RetryAfterBeyondTheCeilingFailsFastWithTheWait) {
   EXPECT_GT(i64(d["error"], "retry_after_ms"), 1000);
   EXPECT_EQ(d["attempts"].Size(), 1u);
   EXPECT_NE(c.json.find("longer than retry.max_retry_after_ms"), std::string::npos);
+  // The key stays paused for the server's wait, visibly; requests meanwhile are not sent
+  // and do not hang: each is rate limited at once with what is left of the wait.
+  rapidjson::Document m = client.metrics();
+  EXPECT_GT(i64(m["gates"], "paused_for_ms"), 1000) << c.json;
+  Collector col;
+  const int n = 19;
+  for (int i = 0; i < n; ++i) client.submit(prompt_request("later" + std::to_string(i)), col);
+  ASSERT_TRUE(col.wait_for(n));
+  EXPECT_TRUE(col.exactly_once());
+  for (const Completed &later : col.results()) {
+    ASSERT_EQ(later.kind, LLMSVC_KIND_RATE_LIMITED) << later.json;
+    rapidjson::Document ld = later.doc();
+    EXPECT_GT(i64(ld["error"], "retry_after_ms"), 1000) << later.json;
+    EXPECT_EQ(ld["attempts"].Size(), 0u) << later.json;
+    EXPECT_NE(later.json.find("the provider paused the key for"), std::string::npos) << later.json;
+  }
+  EXPECT_EQ(i64(emu.stats("sk-ceiling"), "received"), 2);
+}
+
+TEST(Limits, APauseIsBoundedAndWaitersPastTheirDeadlineFailAtOnce) {
+  // The provider asks for a minute; the client pauses the key for 3 s at most
+  // (retry.max_pause_ms). A request whose deadline falls inside the pause is rate limited
+  // at once, not at its deadline; one that may wait is sent when the pause ends.
+  EmulatorProcess emu({"--rpm", "1"});
+  Client client(emu.config(
+      "sk-pause", R"("retry":{"max_retry_after_ms":120000,"max_pause_ms":3000,"max_attempts":1})"));
+  ASSERT_EQ(client.generate(prompt_request("first")).kind, LLMSVC_KIND_NONE);
+  Completed c = client.generate(prompt_request("second"));  // 429: the key pauses for 3 s
+  ASSERT_EQ(c.kind, LLMSVC_KIND_RATE_LIMITED) << c.json;
+  rapidjson::Document m = client.metrics();
+  EXPECT_GT(i64(m["gates"], "paused_for_ms"), 0);
+  EXPECT_LE(i64(m["gates"], "paused_for_ms"), 3000);
+  Collector col;
+  uint64_t hurried = client.submit(prompt_request("hurried", "\"timeout_ms\":100"), col);
+  uint64_t patient = client.submit(prompt_request("patient", "\"timeout_ms\":100000"), col);
+  ASSERT_TRUE(col.wait_for(2));
+  for (const Completed &r : col.results()) {
+    // Both are rate limited: "hurried" by the pause, "patient" by the emulator's own 429
+    // once the 3 s were over, so the client did not stay paused for the minute.
+    EXPECT_EQ(r.kind, LLMSVC_KIND_RATE_LIMITED) << r.json;
+    if (r.id == hurried) {
+      EXPECT_NE(r.json.find("past the deadline"), std::string::npos) << r.json;
+      EXPECT_EQ(r.doc()["attempts"].Size(), 0u) << r.json;
+    } else {
+      ASSERT_EQ(r.id, patient);
+      EXPECT_EQ(r.doc()["attempts"].Size(), 1u) << r.json;
+    }
+  }
+  EXPECT_EQ(i64(emu.stats("sk-pause"), "received"), 3);
 }
 
 TEST(Limits, SetLimitsAtRunTimeReleasesWaiters) {

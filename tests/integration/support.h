@@ -114,12 +114,16 @@ class Client {
     auto v = col.results();
     return v.empty() ? Completed{} : v.front();
   }
-  rapidjson::Document metrics() {
+  std::string metrics_json() {
     char *json = nullptr;
     EXPECT_EQ(llmsvc_client_metrics(c_, &json, nullptr), LLMSVC_OK);
-    rapidjson::Document d;
-    d.Parse(json ? json : "{}");
+    std::string s = json ? json : "{}";
     llmsvc_free(json);
+    return s;
+  }
+  rapidjson::Document metrics() {
+    rapidjson::Document d;
+    d.Parse(metrics_json().c_str());
     return d;
   }
   std::string prometheus() {

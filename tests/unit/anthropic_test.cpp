@@ -201,9 +201,10 @@ TEST(Anthropic, StreamMessageStartWhoseMessageIsNotAnObject) {
   EXPECT_EQ(st.reply.usage.prompt, 0);
 }
 
-TEST(Anthropic, HugeOrNegativeUsageCountsAreClamped) {
-  // Input + cache read + cache write counts near INT64_MAX overflowed when added
-  // (undefined behaviour), and so did their cost. Counts are clamped to [0, 2^40].
+TEST(Anthropic, HugeOrNegativeUsageCountsMakeTheUsageUnknown) {
+  // Input + cache read + cache write counts near INT64_MAX once overflowed when added
+  // (undefined behaviour), and a negative count read as a confident 0. A count that is not
+  // one makes the usage unknown; counts up to 2^40 each add up without overflow.
   AnthropicProvider p(config());
   ProviderReply r;
   std::string err;
@@ -211,9 +212,23 @@ TEST(Anthropic, HugeOrNegativeUsageCountsAreClamped) {
       "input_tokens":9223372036854775807,"cache_read_input_tokens":9223372036854775807,
       "cache_creation_input_tokens":-5,"output_tokens":-1}})",
                             r, err));
+  EXPECT_FALSE(r.has_usage);
+  EXPECT_TRUE(r.usage_unreadable);
+  EXPECT_EQ(r.usage.prompt, 0);
+  ASSERT_TRUE(p.parse_reply(R"({"content":[],"model":"claude-sonnet-4-5","usage":{
+      "input_tokens":1099511627776,"cache_read_input_tokens":1099511627776,
+      "cache_creation_input_tokens":0,"output_tokens":0}})",
+                            r, err));
+  EXPECT_TRUE(r.has_usage);
   EXPECT_EQ(r.usage.prompt, 2 * kMaxTokenCount);
-  EXPECT_EQ(r.usage.cached, kMaxTokenCount);
-  EXPECT_EQ(r.usage.cache_write, 0);
-  EXPECT_EQ(r.usage.completion, 0);
   EXPECT_GT(PriceTable::builtin().cost_pico(r.model, r.usage), 0);
+  // In a stream: a bad count in message_start makes the usage unknown at message_delta.
+  StreamState st;
+  std::string delta;
+  ProviderError pe;
+  ASSERT_TRUE(p.on_stream_event({"message_start", R"({"message":{"id":"m","usage":{"input_tokens":"9"}}})"},
+                                st, delta, pe));
+  ASSERT_TRUE(p.on_stream_event({"message_delta", R"({"delta":{},"usage":{"output_tokens":4}})"}, st, delta, pe));
+  EXPECT_FALSE(st.reply.has_usage);
+  EXPECT_TRUE(st.reply.usage_unreadable);
 }

@@ -207,3 +207,48 @@ TEST(OpenAIChat, RepliesNestedTooDeeplyAreErrorsNotStackOverflows) {
   ProviderError err;
   EXPECT_FALSE(p.on_stream_event({"", "{\"a\":" + deep}, st, delta, err));
 }
+
+TEST(OpenAIChat, TextThatIsNotUtf8BecomesReplacementCharacters) {
+  // A reply, a stream delta and an error message with bytes that are not UTF-8 (a lone
+  // continuation byte, a truncated sequence, an escaped lone surrogate): each bad byte
+  // becomes U+FFFD, the rest arrives as sent, and every string handed on is UTF-8.
+  const std::string fffd = "\xef\xbf\xbd";
+  OpenAIChatProvider p(config());
+  ProviderReply r;
+  std::string err;
+  ASSERT_TRUE(p.parse_reply("{\"choices\":[{\"message\":{\"content\":\"caf\xc3\xa9 \x80 ok \xe2\x82\"},"
+                            "\"finish_reason\":\"stop\"}],\"model\":\"m\\udc00\"}",
+                            r, err))
+      << err;
+  EXPECT_EQ(r.text, "caf\xc3\xa9 " + fffd + " ok " + fffd + fffd);
+  EXPECT_EQ(r.model, "m" + fffd + fffd + fffd);  // the three bytes of the encoded surrogate
+  StreamState st;
+  std::string delta;
+  ProviderError pe;
+  ASSERT_TRUE(p.on_stream_event({"", "{\"choices\":[{\"delta\":{\"content\":\"a\xff" "b\"}}]}"}, st, delta, pe));
+  EXPECT_EQ(delta, "a" + fffd + "b");
+  ProviderError e = p.parse_error("{\"error\":{\"message\":\"bad \xfe key\",\"type\":\"t\"}}");
+  EXPECT_EQ(e.message, "bad " + fffd + " key");
+}
+
+TEST(OpenAIChat, UsageThatIsNotCountsIsUnknownNotZero) {
+  // Negative, beyond 2^40, beyond 64 bits, fractional or a string: the usage is unknown
+  // (has_usage false, flagged), never read as a confident 0.
+  OpenAIChatProvider p(config());
+  for (const char *bad : {"-5", "1e30", "18446744073709551616", "2.5", "\"12\"", "1099511627777"}) {
+    ProviderReply r;
+    std::string err;
+    std::string body = std::string(R"({"choices":[{"message":{"content":"x"}}],"usage":{"prompt_tokens":3,"completion_tokens":)") +
+                       bad + "}}";
+    ASSERT_TRUE(p.parse_reply(body, r, err)) << err;
+    EXPECT_FALSE(r.has_usage) << bad;
+    EXPECT_TRUE(r.usage_unreadable) << bad;
+    EXPECT_EQ(r.usage.prompt, 0) << bad;
+  }
+  ProviderReply r;
+  std::string err;
+  ASSERT_TRUE(p.parse_reply(R"({"choices":[{"message":{"content":"x"}}],"usage":{"prompt_tokens":3,"completion_tokens":null}})", r, err));
+  EXPECT_TRUE(r.has_usage);
+  EXPECT_FALSE(r.usage_unreadable);
+  EXPECT_EQ(r.usage.prompt, 3);
+}

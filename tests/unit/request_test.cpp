@@ -187,6 +187,13 @@ TEST(Request, TextThatIsNotUtf8IsRefusedWithThePath) {
   err = parse_config("{\"provider\":\"openai_chat\",\"api_key\":\"sk-\xfe\"}", c);
   EXPECT_EQ(err.status, LLMSVC_EJSON);
   EXPECT_EQ(err.message, "config.api_key: text that is not UTF-8 (JSON documents are UTF-8)");
+  // An escaped low surrogate without its high half decodes to bytes that are not UTF-8
+  // (found by fuzz_request); a whole pair is text.
+  err = parse_request(R"({"model":"m","prompt":"x","metadata":{"k":"a\udfefb"}})", "", r);
+  EXPECT_EQ(err.message, "request.metadata.k: text that is not UTF-8 (JSON documents are UTF-8)");
+  EXPECT_TRUE(parse_request(R"({"model":"m","prompt":"\ud83d\ude00 \uDE00\u0041"})", "", r))
+      << "a lone low half after a pair";
+  EXPECT_FALSE(parse_request(R"({"model":"m","prompt":"\ud83d\ude00 \\udc00"})", "", r));
   // UTF-8 of every length is text.
   EXPECT_FALSE(parse_request("{\"model\":\"m\",\"prompt\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}", "", r));
 }

@@ -601,7 +601,13 @@ func (c *call) admitOpenAI(schema string) ([]byte, bool) {
 		c.fail(errMissingKey())
 		return nil, false
 	case cfg.invalidKeys[c.key]:
-		c.fail(errInvalidKey(c.key))
+		ae := errInvalidKey(c.key)
+		if c.e.cfg.echoKeys {
+			ae.message = "Incorrect API key provided: " + c.key + "."
+			ae.param = c.key
+			c.w.Header().Set("X-Echo-Key", c.key)
+		}
+		c.fail(ae)
 		return nil, false
 	case cfg.quotaKeys[c.key]:
 		c.fail(errQuota())
