@@ -596,10 +596,14 @@ DocError parse_config(const char *json, Config &out) {
   if (!r.get_object("http", obj, err)) return err;
   if (obj) {
     ObjectReader h(*obj, "config.http");
-    static const char *const hk[] = {"http2", "prior_knowledge", "max_connections", nullptr};
+    static const char *const hk[] = {"http2", "prior_knowledge", "max_connections",
+                                     "max_reply_bytes", "max_stream_event_bytes", nullptr};
     if (!h.only(hk, err) || !h.get_bool("http2", out.http2, err) ||
         !h.get_bool("prior_knowledge", out.http2_prior_knowledge, err) ||
-        !h.get_int("max_connections", out.max_connections, err, 0, 65536))
+        !h.get_int("max_connections", out.max_connections, err, 0, 65536) ||
+        !h.get_int("max_reply_bytes", out.max_reply_bytes, err, 1024, int64_t(1) << 40) ||
+        !h.get_int("max_stream_event_bytes", out.max_stream_event_bytes, err, 1024,
+                   int64_t(1) << 40))
       return err;
   }
   if (const JsonValue *cb = r.find("circuit_breaker"); cb && !cb->IsNull()) {

@@ -115,6 +115,8 @@ struct Config {
   bool http2 = true;                    // HTTP/2 over TLS when the server offers it
   bool http2_prior_knowledge = false;   // h2c without upgrade (local servers)
   int64_t max_connections = 0;          // per host; 0 = as many as needed
+  int64_t max_reply_bytes = 64 << 20;        // one attempt's body, whole or streamed
+  int64_t max_stream_event_bytes = 8 << 20;  // one stream event (line, data or NDJSON line)
   uint64_t seed = 0;                    // jitter seed; 0 = random
   PriceTable prices = PriceTable::builtin();
   CacheConfig cache;

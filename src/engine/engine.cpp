@@ -542,6 +542,20 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
     stream_failed(p, std::move(x), now, t0);  // we stopped it at the provider's error event
     return;
   }
+  if (code == CURLE_WRITE_ERROR && x->too_large()) {
+    // Read no further than the bound; the provider served it, so its reservation stays.
+    a.http_status = int(x->http_status());
+    a.kind = LLMSVC_KIND_PROTOCOL;
+    gates.settle(now, reserved, reserved);
+    p->provider_error = ProviderError{};
+    p->error_message = "the reply is longer than http.max_reply_bytes (" +
+                       std::to_string(x->max_body_bytes()) + " bytes); the rest was not read";
+    attempt_ended(p, now, a.kind, a.end_ns - a.start_ns, 0);
+    recycle(p, std::move(x));
+    p->overhead_ns += steady_now_ns() - t0;
+    retry_or_fail(p, Classification{LLMSVC_KIND_PROTOCOL, false}, ResponseHeaders{}, now);
+    return;
+  }
   if (code != CURLE_OK) {
     TransportClass tc = classify_transport(code);
     // Sent but unanswered: the provider may have counted it, so keep the reservation.
@@ -919,12 +933,23 @@ bool Engine::on_stream_bytes(void *owner, std::string_view bytes) {
   stream_events_.clear();
   p->st->decoder.feed(bytes, stream_events_);
   bool ok = take_stream_events(p);
+  if (ok && int64_t(p->st->decoder.pending_bytes()) > config_.max_stream_event_bytes)
+    ok = event_too_large(p);
   p->overhead_ns += steady_now_ns() - t0;
   return ok;
 }
 
+bool Engine::event_too_large(Pending *p) {
+  p->st->failed = true;
+  p->st->error = ProviderError{};
+  p->st->error.message = "a stream event is longer than http.max_stream_event_bytes (" +
+                         std::to_string(config_.max_stream_event_bytes) + " bytes)";
+  return false;  // aborts the transfer; stream_failed reports it as a protocol error
+}
+
 bool Engine::take_stream_events(Pending *p) {
   for (const StreamEvent &ev : stream_events_) {
+    if (int64_t(ev.data.size()) > config_.max_stream_event_bytes) return event_too_large(p);
     std::string delta;
     if (!p->dep->provider->on_stream_event(ev, p->st->reply, delta, p->st->error)) {
       p->st->failed = true;
@@ -945,7 +970,10 @@ bool Engine::take_stream_events(Pending *p) {
 void Engine::estimate_stream_usage(Pending *p) {
   ProviderReply est = p->st->reply.reply;
   if (est.usage.prompt <= 0) est.usage.prompt = p->prompt_estimate;
+  // What came, but never more than the request allowed: a reply that broke its own bound
+  // is not billed past it.
   est.usage.completion = text_tokens(p->st->reply.reply.text.size());
+  if (p->reserved.output > 0) est.usage.completion = std::min(est.usage.completion, p->reserved.output);
   est.has_usage = true;
   p->usage_estimated = true;
   p->st->accounted = true;

@@ -167,6 +167,8 @@ class Engine final : private StreamSink {
   int poll_timeout_ms(int64_t now) const;
   std::string redact(std::string s) const;
   void redact(ProviderError &e) const;
+  /// Fails the stream of `p` for an event past http.max_stream_event_bytes; returns false.
+  bool event_too_large(Pending *p);
   llmsvc_result *build_result(Pending *p, llmsvc_error_kind kind, const std::string &message,
                               const ProviderReply *reply, int64_t cost_pico, int64_t now);
   std::string snapshot(int64_t now);

@@ -23,6 +23,8 @@ class StreamDecoder {
   /// The body ended: an event the server did not terminate is complete now.
   void finish(std::vector<StreamEvent> &out);
   void reset(Format format);
+  /// Bytes held for the event not yet complete (its data so far and its unfinished line).
+  size_t pending_bytes() const { return partial_.size() + data_.size() + event_.size(); }
 
  private:
   void line(std::string_view l, std::vector<StreamEvent> &out);

@@ -14,7 +14,8 @@ bool http2_reliable() {
   return ok;
 }
 
-Transfer::Transfer(const Config &config, const Provider &provider) : provider_(provider) {
+Transfer::Transfer(const Config &config, const Provider &provider)
+    : provider_(provider), max_body_bytes_(config.max_reply_bytes) {
   easy_ = curl_easy_init();
   if (!easy_) throw std::bad_alloc();
   curl_easy_setopt(easy_, CURLOPT_URL, provider.url().c_str());
@@ -71,6 +72,7 @@ void Transfer::start(const char *body, size_t len, void *owner, int64_t wall_now
   owner_ = owner;
   sink_ = sink;
   response_.clear();
+  body_bytes_ = 0;
   headers_ = ResponseHeaders{};
   errbuf_[0] = '\0';
   wall_now_ms_ = wall_now_ms;
@@ -87,6 +89,8 @@ long Transfer::http_status() const {
 
 size_t Transfer::on_body(char *data, size_t size, size_t n, void *self) {
   auto *t = static_cast<Transfer *>(self);
+  t->body_bytes_ += int64_t(size * n);
+  if (t->too_large()) return 0;  // curl stops with a write error; the engine says why
   try {
     if (t->sink_) {
       long status = t->http_status();

@@ -45,6 +45,9 @@ class Transfer {
   const std::string &response() const { return response_; }
   const ResponseHeaders &headers() const { return headers_; }
   const char *error_text() const { return errbuf_; }
+  /// Whether the body went past http.max_reply_bytes (the transfer was then stopped).
+  bool too_large() const { return body_bytes_ > max_body_bytes_; }
+  int64_t max_body_bytes() const { return max_body_bytes_; }
   long http_status() const;
 
  private:
@@ -57,6 +60,8 @@ class Transfer {
   void *owner_ = nullptr;
   StreamSink *sink_ = nullptr;
   std::string response_;
+  int64_t body_bytes_ = 0;      // of this attempt, kept or streamed
+  int64_t max_body_bytes_ = 0;  // http.max_reply_bytes
   ResponseHeaders headers_;
   int64_t wall_now_ms_ = 0;
   char errbuf_[CURL_ERROR_SIZE] = {};

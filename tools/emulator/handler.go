@@ -67,6 +67,10 @@ func newEmulator(cfg *config, stderr io.Writer) (*emulator, error) {
 
 func (e *emulator) handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/hostile/") {
+			serveHostile(w, r)
+			return
+		}
 		switch r.URL.Path {
 		case "/v1/chat/completions":
 			e.serveChat(w, r)
@@ -601,13 +605,7 @@ func (c *call) admitOpenAI(schema string) ([]byte, bool) {
 		c.fail(errMissingKey())
 		return nil, false
 	case cfg.invalidKeys[c.key]:
-		ae := errInvalidKey(c.key)
-		if c.e.cfg.echoKeys {
-			ae.message = "Incorrect API key provided: " + c.key + "."
-			ae.param = c.key
-			c.w.Header().Set("X-Echo-Key", c.key)
-		}
-		c.fail(ae)
+		c.fail(errInvalidKey(c.key))
 		return nil, false
 	case cfg.quotaKeys[c.key]:
 		c.fail(errQuota())

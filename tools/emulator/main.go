@@ -49,7 +49,6 @@ type config struct {
 	failFirst    int
 	noRetryAfter bool
 	shouldRetry  bool
-	echoKeys     bool // a hostile server: 401s echo the whole key, in the body and a header
 
 	validateSpec string
 
@@ -91,7 +90,6 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.failFirst, "fail-first", 0, "answer the first N arrivals of each distinct body (per key) with 500")
 	fs.BoolVar(&cfg.noRetryAfter, "no-retry-after", false, "omit retry-after and retry-after-ms on rate-limit 429s")
 	fs.BoolVar(&cfg.shouldRetry, "should-retry-header", false, "send x-should-retry on error answers")
-	fs.BoolVar(&cfg.echoKeys, "echo-keys", false, "hostile: answer an --invalid-keys key with its whole value in the 401 body, error param and an x-echo-key header")
 	fs.StringVar(&cfg.validateSpec, "validate-spec", "", "OpenAPI document to validate request bodies against")
 	fs.IntVar(&cfg.invalidJSONFirst, "invalid-json-first", 0, "answer the first N arrivals of each distinct body (per key) asking for JSON with a document that violates the schema")
 	fs.Float64Var(&cfg.invalidJSONRate, "invalid-json-rate", 0, "probability of answering a request for JSON with a document that violates the schema")
