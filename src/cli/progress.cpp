@@ -154,6 +154,9 @@ std::vector<std::string> Console::status_lines(const RunTotals &t, const Value *
                          "window_requests_used", "window_requests_cap", "req") +
       ", tokens " + gate(m, "tokens_sent_per_minute", int_member(limits, "tpm"),
                          "window_tokens_used", "window_tokens_cap", "tok");
+  // A 429's retry-after pauses the key: say so, since requests then fail fast or wait.
+  if (int64_t paused = int_member(member(m, "gates"), "paused_for_ms"); paused > 0)
+    rates += ", paused by the provider for " + duration(double(paused) / 1000) + " (retry-after)";
   std::string cost = "cost " + money(member(member(member(m, "usage"), "total"), "cost_nano_usd")) +
                      fmt(", cache hits %" PRIu64, t.cache_hits);
   return {"llmsvc run: " + done, "  " + flight, "  " + rates, "  " + cost};

@@ -88,6 +88,15 @@ TEST(Headers, RetryAfterForms) {
   EXPECT_EQ(parse_retry_after_ms("250"), 250 * kNsPerMs);
   EXPECT_EQ(parse_retry_after_ms("12.5"), 12500000);
   EXPECT_EQ(parse_retry_after_ms("-3"), -1);
+  // Hostile forms: negative, NaN, infinite, garbage read as no wait at all (-1: the
+  // client's own backoff); so is a wait beyond 1e9 s (FarFutureTimesAreMalformedNotOverflows).
+  // A long wait within that is the retry policy's to bound (retry.max_retry_after_ms,
+  // retry.max_pause_ms).
+  for (const char *bad : {"-1", "NaN", "nan", "inf", "1e400", "", "  ", "0x10", "5s"})
+    EXPECT_EQ(parse_retry_after(bad, now), -1) << bad;
+  for (const char *bad : {"NaN", "inf", "garbage", "", "1e400", "99999999999999999999999"})
+    EXPECT_EQ(parse_retry_after_ms(bad), -1) << bad;
+  EXPECT_EQ(parse_retry_after("999999999", now), 999999999 * kNsPerSec);
 }
 
 TEST(Headers, GoDurations) {
