@@ -36,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                back.usage.completion == entry.usage.completion &&
                back.usage.cached == entry.usage.cached &&
                back.usage.reasoning == entry.usage.reasoning &&
-               back.usage.cache_write == entry.usage.cache_write &&
+               back.usage.cache_write == entry.usage.cache_write && back.extra == entry.extra &&
                back.cost_pico == entry.cost_pico);
     FUZZ_CHECK(back.encode() == stored);
   }

@@ -39,13 +39,19 @@ extern "C" {
 #define LLMSVC_API
 #endif
 
-/** @name Version */
+/** @name Version
+ *
+ * New in 0.2: streamed tool calls as typed pieces (llmsvc_piece_kind_t, llmsvc_piece_cb,
+ * llmsvc_client_submit_stream_pieces, llmsvc_result_piece). The request and result documents
+ * grew with tools, n, logprobs, JSON mode, service tiers, thinking and prompt caching
+ * (docs/schema.md); nothing earlier changed.
+ */
 /**@{*/
 #define LLMSVC_VERSION_MAJOR 0
-#define LLMSVC_VERSION_MINOR 1
+#define LLMSVC_VERSION_MINOR 2
 #define LLMSVC_VERSION_PATCH 0
 /** The version as a string literal. */
-#define LLMSVC_VERSION_STRING "0.1.0"
+#define LLMSVC_VERSION_STRING "0.2.0"
 /** The version as one number: MAJOR * 10000 + MINOR * 100 + PATCH. */
 #define LLMSVC_VERSION_NUMBER \
   (LLMSVC_VERSION_MAJOR * 10000 + LLMSVC_VERSION_MINOR * 100 + LLMSVC_VERSION_PATCH)
@@ -124,6 +130,25 @@ typedef void (*llmsvc_complete_cb)(llmsvc_result *result, void *payload);
  */
 typedef void (*llmsvc_delta_cb)(uint64_t request_id, const char *text, size_t len,
                                 void *payload);
+
+/** What a piece of a streamed reply is (llmsvc_piece_cb, llmsvc_result_piece). */
+typedef enum llmsvc_piece_kind_t {
+  LLMSVC_PIECE_TEXT = 0,           /**< the next piece of the answer's text */
+  LLMSVC_PIECE_TOOL_CALL = 1,      /**< tool call `index` begins: its `call_id` and `name` */
+  LLMSVC_PIECE_TOOL_ARGUMENTS = 2  /**< the next piece of call `index`'s arguments (JSON text) */
+} llmsvc_piece_kind_t;
+
+/**
+ * Piece callback of llmsvc_client_submit_stream_pieces: `kind` is an llmsvc_piece_kind_t;
+ * `index` numbers the reply's tool calls from 0 (0 for text); `call_id` and `name` are the
+ * call's (NUL-terminated; "" except for LLMSVC_PIECE_TOOL_CALL); `text` (`len` bytes, not
+ * NUL-terminated) is the text or arguments piece. Called on the engine thread, in order,
+ * before the request's completion, which carries the whole text and the assembled calls.
+ * Every pointer is valid only during the call.
+ */
+typedef void (*llmsvc_piece_cb)(uint64_t request_id, int kind, uint32_t index,
+                                const char *call_id, const char *name, const char *text,
+                                size_t len, void *payload);
 
 /** What a result object is (llmsvc_result_type). */
 typedef enum llmsvc_result_type_t {
@@ -231,6 +256,20 @@ LLMSVC_API int llmsvc_client_submit_stream(llmsvc_client *client, const char *re
                                            llmsvc_delta_cb on_delta, llmsvc_complete_cb on_done,
                                            void *payload, uint64_t *out_id,
                                            llmsvc_error **out_err);
+
+/**
+ * Submits a streamed request as llmsvc_client_submit_stream does, with every piece of the
+ * reply typed: text, and tool calls as they are produced (a call's start with its id and
+ * name, then its arguments piece by piece; llmsvc_piece_kind_t). `on_piece` may be NULL.
+ * When `on_done` is NULL, pieces and the completion go to the completion queue in order:
+ * pieces are results of type LLMSVC_RESULT_DELTA, read with llmsvc_result_piece() (`on_piece`
+ * must then be NULL). llmsvc_client_submit_stream delivers text pieces only. New in 0.2.
+ * @return as llmsvc_client_submit_stream
+ */
+LLMSVC_API int llmsvc_client_submit_stream_pieces(llmsvc_client *client, const char *request,
+                                                  llmsvc_piece_cb on_piece,
+                                                  llmsvc_complete_cb on_done, void *payload,
+                                                  uint64_t *out_id, llmsvc_error **out_err);
 
 /**
  * Sends a request and waits for its result, on the same path as llmsvc_client_submit.
@@ -365,6 +404,16 @@ LLMSVC_API const char *llmsvc_result_error_message(const llmsvc_result *result);
  * timing and error details. `out_len` (optional) receives its length.
  */
 LLMSVC_API const char *llmsvc_result_json(const llmsvc_result *result, size_t *out_len);
+/**
+ * What a piece taken from the completion queue is (a result of type LLMSVC_RESULT_DELTA):
+ * its kind (llmsvc_piece_kind_t), the tool call's index, id and name (borrowed; "" unless
+ * the kind is LLMSVC_PIECE_TOOL_CALL); llmsvc_result_text() is its text. Each out parameter
+ * may be NULL. New in 0.2.
+ * @return LLMSVC_OK, or LLMSVC_EINVAL when `result` is not a piece
+ */
+LLMSVC_API int llmsvc_result_piece(const llmsvc_result *result, int *out_kind,
+                                   uint32_t *out_index, const char **out_call_id,
+                                   const char **out_name);
 /** Frees a result. Accepts NULL. */
 LLMSVC_API void llmsvc_result_free(llmsvc_result *result);
 /**@}*/

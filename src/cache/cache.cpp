@@ -7,6 +7,7 @@
 
 #include "cache/sqlite_cache.h"
 #include "llmsvc.h"
+#include "providers/provider.h"
 
 namespace llmsvc {
 
@@ -114,6 +115,10 @@ std::string CachedReply::encode() const {
   w.EndArray();
   w.Key("cost_pico");
   w.Int64(cost_pico);
+  if (!extra.empty()) {
+    w.Key("extra");
+    w.RawValue(extra.data(), extra.size(), rapidjson::kObjectType);
+  }
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
 }
@@ -142,12 +147,22 @@ bool CachedReply::decode(std::string_view data) {
   auto c = doc.FindMember("cost_pico");
   if (c == doc.MemberEnd() || !c->value.IsInt64()) return false;
   cost_pico = c->value.GetInt64();
+  extra.clear();
+  if (auto e = doc.FindMember("extra"); e != doc.MemberEnd()) {
+    if (!e->value.IsObject()) return false;
+    JsonBuffer buf;
+    JsonWriter w(buf);
+    e->value.Accept(w);
+    extra.assign(buf.GetString(), buf.GetSize());
+    ProviderReply check;  // what a hit will read back, read once here
+    if (!decode_reply_extras(extra, check)) return false;
+  }
   return true;
 }
 
 size_t CachedReply::footprint() const {
   return sizeof(CachedReply) + text.capacity() + finish_reason.capacity() +
-         response_id.capacity() + model.capacity();
+         response_id.capacity() + model.capacity() + extra.capacity();
 }
 
 bool MemoryCache::get(const CacheKey &key, int64_t now_ms, CachedReply &out) {

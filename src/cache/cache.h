@@ -52,6 +52,7 @@ struct CachedReply {
   std::string response_id;
   std::string model;  // as the provider reported it
   TokenUsage usage;
+  std::string extra;  // the reply's tool calls, choices and the rest (encode_reply_extras); "" none
   int64_t cost_pico = -1;  // what the reply cost when it was fetched; -1 unknown
   int64_t created_ms = 0;  // Unix ms when it was stored
   int64_t expires_ms = 0;  // Unix ms after which it is stale

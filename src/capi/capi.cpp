@@ -178,6 +178,27 @@ int llmsvc_client_submit_stream(llmsvc_client *client, const char *request,
   });
 }
 
+int llmsvc_client_submit_stream_pieces(llmsvc_client *client, const char *request,
+                                       llmsvc_piece_cb on_piece, llmsvc_complete_cb on_done,
+                                       void *payload, uint64_t *out_id, llmsvc_error **out_err) {
+  if (out_err) *out_err = nullptr;
+  if (out_id) *out_id = 0;
+  if (int rc = check_client(client, out_err)) return rc;
+  if (!request) return fail(out_err, LLMSVC_EINVAL, "request is NULL");
+  if (!on_done && on_piece)
+    return fail(out_err, LLMSVC_EINVAL,
+                "on_piece needs on_done: without a callback, pieces go to the completion queue");
+  return guarded(out_err, [&]() -> int {
+    std::string message;
+    llmsvc::Engine::Stream stream;
+    stream.piece_cb = on_piece;
+    stream.pieces = true;
+    int rc = client->engine->submit(request, on_done, payload, out_id, message, true, nullptr,
+                                    &stream);
+    return rc ? fail(out_err, rc, std::move(message)) : LLMSVC_OK;
+  });
+}
+
 namespace {
 
 struct Waiter {
@@ -353,6 +374,16 @@ int llmsvc_result_http_status(const llmsvc_result *r) { return r ? r->http_statu
 
 const char *llmsvc_result_text(const llmsvc_result *r) {
   return r && r->kind == LLMSVC_KIND_NONE ? r->text.c_str() : nullptr;
+}
+
+int llmsvc_result_piece(const llmsvc_result *r, int *out_kind, uint32_t *out_index,
+                        const char **out_call_id, const char **out_name) {
+  if (!r || r->type != LLMSVC_RESULT_DELTA) return LLMSVC_EINVAL;
+  if (out_kind) *out_kind = r->piece_kind;
+  if (out_index) *out_index = r->piece_index;
+  if (out_call_id) *out_call_id = r->call_id.c_str();
+  if (out_name) *out_name = r->call_name.c_str();
+  return LLMSVC_OK;
 }
 
 const char *llmsvc_result_error_message(const llmsvc_result *r) {

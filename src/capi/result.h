@@ -15,6 +15,11 @@ struct llmsvc_result : llmsvc::HeapObject {
   int http_status = 0;
   std::string text;
   std::string error_message;
+  // A piece (type LLMSVC_RESULT_DELTA): what it is, and the tool call it belongs to.
+  int piece_kind = LLMSVC_PIECE_TEXT;
+  uint32_t piece_index = 0;
+  std::string call_id;
+  std::string call_name;
   llmsvc::JsonBuffer json;
   // Taken once when the document is complete: GetString() writes to the buffer.
   const char *json_text = nullptr;

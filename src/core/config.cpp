@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 
+#include "core/request.h"
 #include "llmsvc.h"
 
 namespace llmsvc {
@@ -329,7 +330,7 @@ DocError parse_deployment(const JsonValue &v, const std::string &path, const Con
   static const char *const known[] = {
       "name", "group", "weight", "provider", "base_url", "api_key", "api_key_env",
       "organization", "project", "model", "max_tokens_field", "anthropic_version",
-      "default_max_output_tokens", "limits", nullptr};
+      "default_max_output_tokens", "limits", "headers", nullptr};
   Config &c = d.config;
   std::string key_env;
   if (!r.only(known, err) || !r.get_string("name", d.name, err) ||
@@ -373,6 +374,9 @@ DocError parse_deployment(const JsonValue &v, const std::string &path, const Con
   const JsonValue *obj = nullptr;
   if (!r.get_object("limits", obj, err)) return err;
   if (obj && (err = parse_limits(*obj, path + ".limits", c.limits))) return err;
+  // A deployment's headers come after the client's, which it keeps.
+  if (const JsonValue *h = r.find("headers"))
+    if ((err = parse_headers(*h, path + ".headers", c.headers))) return err;
   return {};
 }
 
@@ -551,7 +555,7 @@ DocError parse_config(const char *json, Config &out) {
       "max_tokens_field", "limits", "retry", "timeouts", "http", "seed", "prices",
       "prices_file", "free_models", "anthropic_version", "default_max_output_tokens", "cache",
       "budgets", "queue", "circuit_breaker", "telemetry", "shared_limits", "deployments",
-      "api_keys", "models", "routing", nullptr};
+      "api_keys", "models", "routing", "headers", nullptr};
   if (!r.only(known, err) || !r.get_string("provider", out.provider, err) ||
       !r.get_string("base_url", out.base_url, err) ||
       !r.get_string("api_key", out.api_key, err) ||
@@ -585,6 +589,8 @@ DocError parse_config(const char *json, Config &out) {
   if (obj && (err = parse_limits(*obj, "config.limits", out.limits))) return err;
   if (!r.get_object("retry", obj, err)) return err;
   if (obj && (err = parse_retry(*obj, out.retry))) return err;
+  if (const JsonValue *h = r.find("headers"))
+    if ((err = parse_headers(*h, "config.headers", out.headers))) return err;
   if (!r.get_object("timeouts", obj, err)) return err;
   if (obj) {
     ObjectReader t(*obj, "config.timeouts");

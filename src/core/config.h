@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include <vector>
 
@@ -108,6 +109,9 @@ struct Config {
   std::string project;
   std::string model;  // default model for requests without one
   std::string max_tokens_field = "max_completion_tokens";
+  /// Headers every request carries beside the provider's own ("headers"; per deployment
+  /// too); credentials and framing headers are refused.
+  std::vector<std::pair<std::string, std::string>> headers;
   Limits limits;
   RetryPolicy retry;
   int64_t connect_timeout_ms = 5000;

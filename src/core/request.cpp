@@ -24,6 +24,9 @@ bool valid_traceparent(std::string_view t) {
 }
 namespace {
 
+bool parse_cache_control(const ObjectReader &r, const std::string &path, std::string &out,
+                         DocError &err);
+
 bool parse_part(const JsonValue &v, const std::string &path, ContentPart &part, DocError &err) {
   if (!v.IsObject()) {
     err = {LLMSVC_ESCHEMA, path + ": expected a content part object, got " + json_type_name(v)};
@@ -33,8 +36,9 @@ bool parse_part(const JsonValue &v, const std::string &path, ContentPart &part, 
   std::string type;
   if (!r.get_string("type", type, err)) return false;
   if (type == "text") {
-    static const char *const known[] = {"type", "text", nullptr};
-    if (!r.only(known, err)) return false;
+    static const char *const known[] = {"type", "text", "cache_control", nullptr};
+    if (!r.only(known, err) || !parse_cache_control(r, path, part.cache_control_json, err))
+      return false;
     const JsonValue *t = r.find("text");
     if (!t) return r.fail(err, path + ".text: missing");
     if (!r.get_string("text", part.text, err)) return false;
@@ -80,6 +84,17 @@ bool parse_part(const JsonValue &v, const std::string &path, ContentPart &part, 
     part.type = ContentPart::Type::kImageUrl;
     return true;
   }
+  if (type == "thinking") {
+    // A provider's reasoning in an earlier assistant turn, with its signature, sent back
+    // unchanged in a tool round (Anthropic requires it; the others leave it out).
+    static const char *const known[] = {"type", "thinking", "signature", nullptr};
+    if (!r.only(known, err) || !r.get_string("thinking", part.text, err) ||
+        !r.get_string("signature", part.data, err))
+      return false;
+    if (part.data.empty()) return r.fail(err, path + ".signature: missing (the provider's, as it came)");
+    part.type = ContentPart::Type::kThinking;
+    return true;
+  }
   if (type == "audio") {
     static const char *const known[] = {"type", "data", "format", nullptr};
     if (!r.only(known, err) || !r.get_string("data", part.data, err) ||
@@ -93,7 +108,73 @@ bool parse_part(const JsonValue &v, const std::string &path, ContentPart &part, 
   }
   if (type.empty()) return r.fail(err, path + ".type: missing");
   return r.fail(err, path + ".type: unknown content part type \"" + type +
-                         "\" (expected text, image_url, image or audio)");
+                         "\" (expected text, image_url, image, audio or thinking)");
+}
+
+// {"type": "ephemeral", "ttl": "5m" | "1h"}, kept as given for Anthropic.
+bool parse_cache_control(const ObjectReader &r, const std::string &path, std::string &out,
+                         DocError &err) {
+  const JsonValue *cc = r.find("cache_control");
+  if (!cc) return true;
+  if (!cc->IsObject()) return r.fail(err, path + ".cache_control: expected an object");
+  ObjectReader cr(*cc, path + ".cache_control");
+  static const char *const known[] = {"type", "ttl", nullptr};
+  std::string type, ttl;
+  if (!cr.only(known, err) || !cr.get_string("type", type, err) || !cr.get_string("ttl", ttl, err))
+    return false;
+  if (type != "ephemeral") return r.fail(err, path + ".cache_control.type: expected \"ephemeral\"");
+  if (!ttl.empty() && ttl != "5m" && ttl != "1h")
+    return r.fail(err, path + ".cache_control.ttl: expected \"5m\" or \"1h\"");
+  JsonBuffer buf;
+  JsonWriter w(buf);
+  cc->Accept(w);
+  out.assign(buf.GetString(), buf.GetSize());
+  return true;
+}
+
+bool valid_tool_name(std::string_view n) {
+  if (n.empty() || n.size() > 64) return false;
+  for (char c : n)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '-'))
+      return false;
+  return true;
+}
+
+// One entry of an assistant message's tool_calls, in OpenAI's shape:
+// {"id", "type": "function", "function": {"name", "arguments": "<JSON text>"}}.
+bool parse_tool_call(const JsonValue &v, const std::string &path, ToolCall &call, DocError &err) {
+  if (!v.IsObject()) {
+    err = {LLMSVC_ESCHEMA, path + ": expected a tool call object, got " + json_type_name(v)};
+    return false;
+  }
+  ObjectReader r(v, path);
+  static const char *const known[] = {"id", "type", "function", nullptr};
+  std::string type = "function";
+  const JsonValue *fn = nullptr;
+  if (!r.only(known, err) || !r.get_string("id", call.id, err) ||
+      !r.get_string("type", type, err) || !r.get_object("function", fn, err))
+    return false;
+  if (call.id.empty()) return r.fail(err, path + ".id: missing");
+  if (type != "function") return r.fail(err, path + ".type: expected \"function\"");
+  if (!fn) return r.fail(err, path + ".function: missing");
+  ObjectReader fr(*fn, path + ".function");
+  static const char *const fknown[] = {"name", "arguments", nullptr};
+  if (!fr.only(fknown, err) || !fr.get_string("name", call.name, err)) return false;
+  if (call.name.empty()) return r.fail(err, path + ".function.name: missing");
+  const JsonValue *args = fr.find("arguments");
+  if (!args) return r.fail(err, path + ".function.arguments: missing");
+  if (args->IsString()) {
+    call.arguments.assign(args->GetString(), args->GetStringLength());
+  } else if (args->IsObject()) {  // written as an object: sent as its JSON text
+    JsonBuffer buf;
+    JsonWriter w(buf);
+    args->Accept(w);
+    call.arguments.assign(buf.GetString(), buf.GetSize());
+  } else {
+    return r.fail(err, path + ".function.arguments: expected the arguments' JSON text (a string)");
+  }
+  return true;
 }
 
 bool parse_message(const JsonValue &v, const std::string &path, Message &m, DocError &err) {
@@ -102,18 +183,40 @@ bool parse_message(const JsonValue &v, const std::string &path, Message &m, DocE
     return false;
   }
   ObjectReader r(v, path);
-  static const char *const known[] = {"role", "content", "name", nullptr};
+  static const char *const known[] = {"role", "content", "name", "tool_calls", "tool_call_id",
+                                      nullptr};
   if (!r.only(known, err) || !r.get_string("role", m.role, err) ||
-      !r.get_string("name", m.name, err))
+      !r.get_string("name", m.name, err) || !r.get_string("tool_call_id", m.tool_call_id, err))
     return false;
   if (m.role.empty()) return r.fail(err, path + ".role: missing");
-  if (m.role != "system" && m.role != "developer" && m.role != "user" && m.role != "assistant")
+  if (m.role != "system" && m.role != "developer" && m.role != "user" && m.role != "assistant" &&
+      m.role != "tool")
     return r.fail(err, path + ".role: \"" + m.role +
-                           "\" is not one of system, developer, user, assistant");
+                           "\" is not one of system, developer, user, assistant, tool");
+  if (m.role == "tool" && m.tool_call_id.empty())
+    return r.fail(err, path + ".tool_call_id: missing (a tool message answers one tool call)");
+  if (m.role != "tool" && r.find("tool_call_id"))
+    return r.fail(err, path + ".tool_call_id: only tool messages answer a tool call");
+  if (const JsonValue *calls = r.find("tool_calls")) {
+    if (m.role != "assistant")
+      return r.fail(err, path + ".tool_calls: only assistant messages carry tool calls");
+    if (!calls->IsArray() || calls->Empty())
+      return r.fail(err, path + ".tool_calls: expected a non-empty array");
+    m.tool_calls.resize(calls->Size());
+    for (rapidjson::SizeType i = 0; i < calls->Size(); ++i)
+      if (!parse_tool_call((*calls)[i], path + ".tool_calls[" + std::to_string(i) + "]",
+                           m.tool_calls[i], err))
+        return false;
+  }
   const JsonValue *c = r.find("content");
-  if (!c) return r.fail(err, path + ".content: missing");
+  if (!c) {
+    // An assistant message that only calls tools has no content (or null).
+    if (!m.tool_calls.empty()) return true;
+    return r.fail(err, path + ".content: missing");
+  }
   if (c->IsString()) {
     m.content_is_string = true;
+    if (c->GetStringLength() == 0 && !m.tool_calls.empty()) return true;
     m.parts.emplace_back();
     m.parts.back().text.assign(c->GetString(), c->GetStringLength());
     return true;
@@ -128,12 +231,163 @@ bool parse_message(const JsonValue &v, const std::string &path, Message &m, DocE
     if (!parse_part((*c)[i], path + ".content[" + std::to_string(i) + "]", m.parts[i], err))
       return false;
   }
-  if (m.role != "user") {
-    for (const auto &p : m.parts)
-      if (p.type != ContentPart::Type::kText)
-        return r.fail(err, path + ".content: only user messages may carry images or audio");
+  for (const auto &p : m.parts) {
+    if (p.type == ContentPart::Type::kThinking && m.role != "assistant")
+      return r.fail(err, path + ".content: only assistant messages carry thinking");
+    if ((p.type == ContentPart::Type::kImageUrl || p.type == ContentPart::Type::kAudio) &&
+        m.role != "user")
+      return r.fail(err, path + ".content: only user messages may carry images or audio");
   }
   return true;
+}
+
+// The tools a request offers: OpenAI Chat Completions' shape
+// {"type": "function", "function": {"name", "description", "parameters", "strict"}} or the
+// Responses API's flat {"type": "function", "name", ...}; "cache_control" for Anthropic.
+bool parse_tool(const JsonValue &v, const std::string &path, ToolDef &t, DocError &err) {
+  if (!v.IsObject()) {
+    err = {LLMSVC_ESCHEMA, path + ": expected a tool object, got " + json_type_name(v)};
+    return false;
+  }
+  ObjectReader outer(v, path);
+  std::string type;
+  if (!outer.get_string("type", type, err)) return false;
+  if (type != "function")
+    return outer.fail(err, path + ".type: expected \"function\" (function tools are what every "
+                                  "provider takes)");
+  const JsonValue *fn = outer.find("function");
+  const JsonValue &body = fn ? *fn : v;
+  std::string at = fn ? path + ".function" : path;
+  if (fn) {
+    static const char *const known[] = {"type", "function", "cache_control", nullptr};
+    if (!outer.only(known, err)) return false;
+    if (!fn->IsObject()) return outer.fail(err, at + ": expected an object");
+  }
+  ObjectReader r(body, at);
+  static const char *const fknown[] = {"type", "name", "description", "parameters", "strict",
+                                       "cache_control", nullptr};
+  static const char *const nested[] = {"name", "description", "parameters", "strict", nullptr};
+  bool strict = false;
+  if (!r.only(fn ? nested : fknown, err) || !r.get_string("name", t.name, err) ||
+      !r.get_string("description", t.description, err))
+    return false;
+  if (r.find("strict")) {
+    if (!r.get_bool("strict", strict, err)) return false;
+    t.strict = strict;
+  }
+  if (!valid_tool_name(t.name))
+    return r.fail(err, at + ".name: use 1 to 64 letters, digits, _ or -");
+  const JsonValue *params = nullptr;
+  if (!r.get_object("parameters", params, err)) return false;
+  if (params) {
+    std::string why;
+    t.parameters = JsonSchema::compile(*params, why);
+    if (!t.parameters) return r.fail(err, at + ".parameters: " + why);
+    JsonBuffer buf;
+    JsonWriter w(buf);
+    params->Accept(w);
+    t.parameters_json.assign(buf.GetString(), buf.GetSize());
+  }
+  return parse_cache_control(outer, path, t.cache_control_json, err);
+}
+
+bool parse_tool_choice(const JsonValue *v, RequestSpec &out, DocError &err) {
+  if (!v) return true;
+  const std::string path = "request.tool_choice";
+  if (v->IsString()) {
+    std::string_view s = sv(*v);
+    if (s == "auto") out.tool_choice = ToolChoice::kAuto;
+    else if (s == "none") out.tool_choice = ToolChoice::kNone;
+    else if (s == "required") out.tool_choice = ToolChoice::kRequired;
+    else {
+      err = {LLMSVC_ESCHEMA, path + ": \"" + std::string(s) +
+                                 "\" is not one of auto, none, required or a named tool"};
+      return false;
+    }
+  } else if (v->IsObject()) {
+    // {"type": "function", "function": {"name": X}} or {"type": "function", "name": X}.
+    ObjectReader r(*v, path);
+    static const char *const known[] = {"type", "function", "name", nullptr};
+    std::string type;
+    if (!r.only(known, err) || !r.get_string("type", type, err) ||
+        !r.get_string("name", out.tool_choice_name, err))
+      return false;
+    if (type != "function") return r.fail(err, path + ".type: expected \"function\"");
+    if (const JsonValue *fn = r.find("function")) {
+      ObjectReader fr(*fn, path + ".function");
+      static const char *const fknown[] = {"name", nullptr};
+      if (!fn->IsObject()) return r.fail(err, path + ".function: expected an object");
+      if (!fr.only(fknown, err) || !fr.get_string("name", out.tool_choice_name, err)) return false;
+    }
+    if (out.tool_choice_name.empty()) return r.fail(err, path + ": names no tool");
+    if (!find_tool(out, out.tool_choice_name))
+      return r.fail(err, path + ": names \"" + out.tool_choice_name +
+                             "\", which request.tools does not offer");
+    out.tool_choice = ToolChoice::kNamed;
+  } else {
+    err = {LLMSVC_ESCHEMA, path + ": expected a string or an object, got " + json_type_name(*v)};
+    return false;
+  }
+  if (out.tools.empty() && out.tool_choice != ToolChoice::kNone)
+    return ObjectReader(*v, path).fail(err, path + ": given without request.tools");
+  return true;
+}
+
+// Each tool message answers a call an earlier assistant message made (unless the
+// conversation continues a stored response, which holds the calls).
+bool check_tool_rounds(const RequestSpec &req, DocError &err) {
+  if (!req.previous_response_id.empty()) return true;
+  for (size_t i = 0; i < req.messages.size(); ++i) {
+    const Message &m = req.messages[i];
+    if (m.role != "tool") continue;
+    bool found = false;
+    for (size_t j = 0; j < i && !found; ++j)
+      for (const ToolCall &c : req.messages[j].tool_calls) found |= c.id == m.tool_call_id;
+    if (!found) {
+      err = {LLMSVC_ESCHEMA, "request.messages[" + std::to_string(i) + "].tool_call_id: \"" +
+                                 m.tool_call_id + "\" answers no tool call of an earlier assistant message"};
+      return false;
+    }
+  }
+  return true;
+}
+
+// {"name": bias} with token ids as names and biases in [-100, 100], kept as given.
+bool parse_logit_bias(const ObjectReader &r, RequestSpec &out, DocError &err) {
+  const JsonValue *lb = nullptr;
+  if (!r.get_object("logit_bias", lb, err)) return false;
+  if (!lb) return true;
+  for (auto m = lb->MemberBegin(); m != lb->MemberEnd(); ++m) {
+    std::string_view id = sv(m->name);
+    bool digits = !id.empty() && id.size() <= 10 &&
+                  id.find_first_not_of("0123456789") == std::string_view::npos;
+    if (!digits)
+      return r.fail(err, "request.logit_bias: \"" + std::string(id) + "\" is not a token id");
+    if (!m->value.IsNumber() || m->value.GetDouble() < -100 || m->value.GetDouble() > 100)
+      return r.fail(err, "request.logit_bias." + std::string(id) +
+                             ": expected a number from -100 to 100");
+  }
+  JsonBuffer buf;
+  JsonWriter w(buf);
+  lb->Accept(w);
+  out.logit_bias_json.assign(buf.GetString(), buf.GetSize());
+  return true;
+}
+
+// A header a request or a configuration may add: never one that carries or replaces the
+// credentials, or frames the request.
+std::string header_problem(std::string_view name, std::string_view value) {
+  if (name.empty() || name.size() > 128 ||
+      name.find_first_of(" \t\r\n:") != std::string_view::npos)
+    return "is not a header name";
+  if (value.find_first_of("\r\n") != std::string_view::npos) return "has a line break in its value";
+  std::string lower(name);
+  for (char &c : lower) c = char(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  for (const char *reserved : {"authorization", "x-api-key", "api-key", "proxy-authorization",
+                               "cookie", "host", "content-length", "content-type",
+                               "transfer-encoding", "connection", "expect"})
+    if (lower == reserved) return "is set by the library (credentials and framing cannot be replaced)";
+  return "";
 }
 
 bool parse_priority(const JsonValue *v, int &out, DocError &err) {
@@ -198,12 +452,138 @@ bool parse_json_schema(const JsonValue &v, RequestSpec &out, DocError &err) {
 
 }  // namespace
 
+const ToolDef *find_tool(const RequestSpec &req, std::string_view name) {
+  for (const ToolDef &t : req.tools)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+DocError parse_headers(const JsonValue &v, const std::string &path,
+                       std::vector<std::pair<std::string, std::string>> &out) {
+  if (!v.IsObject()) return {LLMSVC_ESCHEMA, path + ": expected an object of header names and values"};
+  for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m) {
+    std::string name(sv(m->name));
+    if (!m->value.IsString())
+      return {LLMSVC_ESCHEMA, path + "." + name + ": expected a string"};
+    std::string value(sv(m->value));
+    if (std::string why = header_problem(name, value); !why.empty())
+      return {LLMSVC_ESCHEMA, path + "." + name + ": " + why};
+    out.emplace_back(std::move(name), std::move(value));
+  }
+  return {};
+}
+
 bool has_audio(const RequestSpec &req) {
   for (const Message &m : req.messages)
     for (const ContentPart &p : m.parts)
       if (p.type == ContentPart::Type::kAudio) return true;
   return false;
 }
+
+namespace {
+
+// Tools and the common parameters beyond the basic ones (docs/schema.md).
+DocError parse_surface(const ObjectReader &r, RequestSpec &out) {
+  DocError err;
+  if (const JsonValue *tools = r.find("tools")) {
+    if (!tools->IsArray()) return {LLMSVC_ESCHEMA, "request.tools: expected an array"};
+    if (tools->Size() > 128) return {LLMSVC_ESCHEMA, "request.tools: at most 128 tools"};
+    out.tools.resize(tools->Size());
+    for (rapidjson::SizeType i = 0; i < tools->Size(); ++i) {
+      if (!parse_tool((*tools)[i], "request.tools[" + std::to_string(i) + "]", out.tools[i], err))
+        return err;
+      for (rapidjson::SizeType j = 0; j < i; ++j)
+        if (out.tools[j].name == out.tools[i].name)
+          return {LLMSVC_ESCHEMA, "request.tools[" + std::to_string(i) + "]: a second tool named \"" +
+                                      out.tools[i].name + "\""};
+    }
+  }
+  if (!parse_tool_choice(r.find("tool_choice"), out, err)) return err;
+  bool b = false;
+  if (r.find("parallel_tool_calls")) {
+    if (!r.get_bool("parallel_tool_calls", b, err)) return err;
+    out.parallel_tool_calls = b;
+  }
+  if (!check_tool_rounds(out, err)) return err;
+  double d = 0;
+  bool present = false;
+  if (!r.get_double("frequency_penalty", d, present, err, -2.0, 2.0)) return err;
+  if (present) out.frequency_penalty = d;
+  present = false;
+  if (!r.get_double("presence_penalty", d, present, err, -2.0, 2.0)) return err;
+  if (present) out.presence_penalty = d;
+  if (!parse_logit_bias(r, out, err)) return err;
+  if (!r.get_int("n", out.n, err, 1, 128) || !r.get_bool("logprobs", out.logprobs, err))
+    return err;
+  int64_t i = 0;
+  if (r.find("top_logprobs")) {
+    if (!r.get_int("top_logprobs", i, err, 0, 20)) return err;
+    if (!out.logprobs) return {LLMSVC_ESCHEMA, "request.top_logprobs: needs \"logprobs\": true"};
+    out.top_logprobs = i;
+  }
+  if (r.find("top_k")) {
+    if (!r.get_int("top_k", i, err, 0, 1000000)) return err;
+    out.top_k = i;
+  }
+  if (const JsonValue *rf = r.find("response_format")) {
+    if (!rf->IsObject()) return {LLMSVC_ESCHEMA, "request.response_format: expected an object"};
+    ObjectReader fr(*rf, "request.response_format");
+    static const char *const known[] = {"type", "json_schema", nullptr};
+    std::string type;
+    if (!fr.only(known, err) || !fr.get_string("type", type, err)) return err;
+    if (type == "json_object") {
+      out.json_mode = true;
+    } else if (type == "json_schema") {
+      // OpenAI's form of structured output: the same as request.json_schema.
+      const JsonValue *js = fr.find("json_schema");
+      if (!js) return {LLMSVC_ESCHEMA, "request.response_format.json_schema: missing"};
+      if (out.schema) return {LLMSVC_ESCHEMA, "request: give json_schema or response_format, not both"};
+      if (!parse_json_schema(*js, out, err)) return err;
+    } else if (type != "text") {
+      return {LLMSVC_ESCHEMA, "request.response_format.type: \"" + type +
+                                  "\" is not one of text, json_object, json_schema"};
+    }
+    if (out.json_mode && out.schema)
+      return {LLMSVC_ESCHEMA, "request: give json_schema or a json_object response_format, not both"};
+  }
+  if (!r.get_string("service_tier", out.service_tier, err)) return err;
+  if (!out.service_tier.empty() && out.service_tier != "auto" && out.service_tier != "default" &&
+      out.service_tier != "flex" && out.service_tier != "priority")
+    return {LLMSVC_ESCHEMA, "request.service_tier: \"" + out.service_tier +
+                                "\" is not one of auto, default, flex, priority"};
+  if (const JsonValue *th = r.find("thinking")) {
+    if (!th->IsObject()) return {LLMSVC_ESCHEMA, "request.thinking: expected an object"};
+    ObjectReader tr(*th, "request.thinking");
+    static const char *const known[] = {"type", "budget_tokens", nullptr};
+    std::string type;
+    if (!tr.only(known, err) || !tr.get_string("type", type, err) ||
+        !tr.get_int("budget_tokens", out.thinking_budget, err, 1024, INT32_MAX))
+      return err;
+    if (type == "disabled") out.thinking_budget = 0;
+    else if (type != "enabled")
+      return {LLMSVC_ESCHEMA, "request.thinking.type: expected \"enabled\" or \"disabled\""};
+    else if (out.thinking_budget == 0)
+      return {LLMSVC_ESCHEMA, "request.thinking.budget_tokens: missing (at least 1024)"};
+    else if (out.max_output_tokens > 0 && out.thinking_budget >= out.max_output_tokens)
+      return {LLMSVC_ESCHEMA, "request.thinking.budget_tokens: must be below max_output_tokens"};
+  }
+  if (!r.get_string("prompt_cache_key", out.prompt_cache_key, err)) return err;
+  const JsonValue *extra = r.find("extra_body");
+  if (extra) {
+    if (!extra->IsObject())
+      return {LLMSVC_ESCHEMA, std::string("request.extra_body: expected an object, got ") +
+                                  json_type_name(*extra)};
+    JsonBuffer buf;
+    JsonWriter w(buf);
+    extra->Accept(w);
+    out.extra_body_json.assign(buf.GetString(), buf.GetSize());
+  }
+  if (const JsonValue *h = r.find("extra_headers"))
+    if (err = parse_headers(*h, "request.extra_headers", out.extra_headers); err) return err;
+  return {};
+}
+
+}  // namespace
 
 DocError parse_request(std::string_view json, const std::string &default_model,
                        RequestSpec &out) {
@@ -218,7 +598,10 @@ DocError parse_request(std::string_view json, const std::string &default_model,
   static const char *const known[] = {
       "model",    "messages", "prompt",   "instructions", "system",   "max_output_tokens",
       "max_tokens", "temperature", "top_p", "stop",       "seed",     "user",
-      "operation", "priority", "timeout_ms", "metadata",  "trace_id", "traceparent", "tracestate", "id", "json_schema", "reasoning_effort", "previous_response_id", "stream", "cache", nullptr};
+      "operation", "priority", "timeout_ms", "metadata",  "trace_id", "traceparent", "tracestate", "id", "json_schema", "reasoning_effort", "previous_response_id", "stream", "cache",
+      "tools", "tool_choice", "parallel_tool_calls", "frequency_penalty", "presence_penalty",
+      "logit_bias", "n", "logprobs", "top_logprobs", "response_format", "service_tier", "top_k",
+      "stop_sequences", "thinking", "prompt_cache_key", "extra_body", "extra_headers", nullptr};
   if (!r.only(known, err)) return err;
   if (!r.get_string("model", out.model, err)) return err;
   if (out.model.empty()) out.model = default_model;
@@ -272,7 +655,12 @@ DocError parse_request(std::string_view json, const std::string &default_model,
   if (!r.get_double("top_p", d, present, err, 0.0, 1.0)) return err;
   if (present) out.top_p = d;
 
-  if (const JsonValue *stop = r.find("stop")) {
+  const JsonValue *stop = r.find("stop");
+  if (const JsonValue *seqs = r.find("stop_sequences")) {  // Anthropic's name for it
+    if (stop) return {LLMSVC_ESCHEMA, "request: give stop or stop_sequences, not both"};
+    stop = seqs;
+  }
+  if (stop) {
     if (stop->IsString()) {
       out.stop.emplace_back(stop->GetString(), stop->GetStringLength());
     } else if (stop->IsArray() && stop->Size() <= 4) {
@@ -337,6 +725,7 @@ DocError parse_request(std::string_view json, const std::string &default_model,
   }
   if (const JsonValue *js = r.find("json_schema"); js && !parse_json_schema(*js, out, err))
     return err;
+  if (err = parse_surface(r, out); err) return err;
   // "id" is the caller's own label (batch files); it is accepted and ignored here.
   if (const JsonValue *id = r.find("id"); id && !id->IsString() && !id->IsNumber())
     return {LLMSVC_ESCHEMA, "request.id: expected a string or a number"};

@@ -51,7 +51,7 @@ void Engine::wake() { curl_multi_wakeup(multi_); }
 
 int Engine::submit(std::string_view request_json, llmsvc_complete_cb cb, void *payload,
                    uint64_t *out_id, std::string &message, bool stream,
-                   llmsvc_delta_cb delta_cb) {
+                   llmsvc_delta_cb delta_cb, const Stream *pieces) {
   int64_t t0 = steady_now_ns();
   std::unique_ptr<Pending> p(new Pending);
   DocError err = parse_request(request_json, config_.model, p->spec);
@@ -61,6 +61,10 @@ int Engine::submit(std::string_view request_json, llmsvc_complete_cb cb, void *p
   }
   p->spec.stream |= stream;
   p->delta_cb = delta_cb;
+  if (pieces) {
+    p->piece_cb = pieces->piece_cb;
+    p->pieces = pieces->pieces;
+  }
   p->route = route_for(p->spec.model);
   if (!p->route) {
     message = "request.model: no deployment serves \"" + p->spec.model + "\" (it names";
@@ -468,7 +472,7 @@ void Engine::start_attempt(Pending *p, int64_t now) {
     p->st->decoder.reset(d.provider->stream_format());
   }
   x->start(p->body_text, p->body_len, p, a.start_wall_ms, p->spec.stream ? this : nullptr,
-           p->spec.traceparent, p->spec.tracestate);
+           p->spec.traceparent, p->spec.tracestate, p->spec.extra_headers);
   CURLMcode mc = curl_multi_add_handle(multi_, x->easy());
   p->state = Pending::State::kInFlight;
   p->transfer = x.release();
@@ -601,10 +605,12 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
     if (ok) account(p, reply);
     if (p->st) p->st->accounted = true;  // whatever the stream used is counted now
     SchemaViolation violation;
-    if (ok && p->spec.schema && !p->spec.schema->validate(reply.text, violation)) {
+    std::string failed_output;
+    if (ok && !settle_tool_calls(p, reply, violation, failed_output)) {
       a.kind = LLMSVC_KIND_SCHEMA_MISMATCH;
       p->error_message = violation.message;
-      p->schema_failure.reset(new Pending::SchemaFailure{{}, std::move(violation), reply.text});
+      p->schema_failure.reset(
+          new Pending::SchemaFailure{{}, std::move(violation), std::move(failed_output)});
     }
     attempt_ended(p, now, a.kind, a.end_ns - a.start_ns, reply.usage.completion);
     recycle(p, std::move(x));
@@ -850,6 +856,7 @@ void Engine::account(Pending *p, const ProviderReply &reply) {
   p->usage.cached += u.cached;
   p->usage.reasoning += u.reasoning;
   p->usage.cache_write += u.cache_write;
+  p->usage.cache_write_1h += u.cache_write_1h;
   // The model the provider reports (a dated snapshot) first, then the one asked for.
   int64_t cost = config_.prices.cost_pico(reply.model.empty() ? p->spec.model : reply.model, u);
   if (cost < 0) cost = config_.prices.cost_pico(p->spec.model, u);
@@ -911,6 +918,7 @@ void Engine::finish(Pending *p, llmsvc_error_kind kind, std::string message, int
       cached->finish_reason = reply->finish_reason;
       cached->response_id = reply->response_id;
       cached->model = reply->model;
+      cached->extra = encode_reply_extras(*reply);
       cached->usage = p->usage;
       cached->cost_pico = cost;
       cached->created_ms = clock_.wall_ms();
@@ -955,16 +963,25 @@ bool Engine::take_stream_events(Pending *p) {
       p->st->failed = true;
       return false;  // aborts the transfer; on_transfer_done reports the error event
     }
+    if (!p->st->reply.tool_pieces.empty()) take_tool_pieces(p);
     if (delta.empty()) continue;
-    if (!p->first_delta_ns) {
-      p->first_delta_ns = clock_.steady_ns();
-      metrics_.first_token(p->first_delta_ns - p->attempts.back().start_ns);
-    }
     p->st->reply.reply.text += delta;
-    p->delta_sent = true;
-    if (p->delta_cb || !p->cb) deltas_.push_back({p->id, p->delta_cb, p->payload, std::move(delta)});
+    queue_text(p, std::move(delta));
   }
   return true;
+}
+
+void Engine::queue_text(Pending *p, std::string text) {
+  if (!p->first_delta_ns) {
+    p->first_delta_ns = clock_.steady_ns();
+    metrics_.first_token(p->first_delta_ns - p->attempts.back().start_ns);
+  }
+  p->delta_sent = true;
+  if (p->delta_cb || p->piece_cb || !p->cb) {
+    Delta d{p->id, p->delta_cb, p->payload, std::move(text)};
+    d.piece_cb = p->piece_cb;
+    deltas_.push_back(std::move(d));
+  }
 }
 
 void Engine::estimate_stream_usage(Pending *p) {
@@ -993,6 +1010,14 @@ void Engine::flush_deltas_and_done() {
     std::vector<Delta> batch;
     batch.swap(deltas_);
     for (Delta &d : batch) {
+      if (d.piece_cb) {
+        try {
+          d.piece_cb(d.id, d.kind, d.index, d.call_id.c_str(), d.name.c_str(), d.text.data(),
+                     d.text.size(), d.payload);
+        } catch (...) {
+        }
+        continue;
+      }
       if (d.cb) {
         try {
           d.cb(d.id, d.text.data(), d.text.size(), d.payload);
@@ -1007,12 +1032,24 @@ void Engine::flush_deltas_and_done() {
       w.StartObject();
       w.Key("id");
       w.Uint64(d.id);
+      if (d.kind != LLMSVC_PIECE_TEXT) {
+        w.Key("piece");
+        w.String(d.kind == LLMSVC_PIECE_TOOL_CALL ? "tool_call" : "tool_arguments");
+        w.Key("index");
+        w.Uint(d.index);
+        write_opt_str(w, "call_id", d.call_id);
+        write_opt_str(w, "name", d.name);
+      }
       w.Key("delta");
       write_str(w, d.text);
       w.EndObject();
       r->json_text = r->json.GetString();
       r->json_len = r->json.GetSize();
       r->text = std::move(d.text);
+      r->piece_kind = d.kind;
+      r->piece_index = d.index;
+      r->call_id = std::move(d.call_id);
+      r->call_name = std::move(d.name);
       completions_.push(r, d.payload);
     }
   }
@@ -1072,6 +1109,10 @@ void write_usage_object(JsonWriter &w, const TokenUsage &u) {
   w.Int64(u.cached);
   w.Key("cache_write_tokens");
   w.Int64(u.cache_write);
+  if (u.cache_write_1h > 0) {  // of the writes, those kept for an hour (priced higher)
+    w.Key("cache_write_1h_tokens");
+    w.Int64(u.cache_write_1h);
+  }
   w.Key("reasoning_tokens");
   w.Int64(u.reasoning);
 }
@@ -1143,10 +1184,11 @@ llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
     write_opt_str(w, "finish_reason", reply->finish_reason);
     write_opt_str(w, "response_id", reply->response_id);
     write_opt_str(w, "response_model", reply->model);
-    if (p->spec.schema) {
-      w.Key("json");  // validated against the schema, so it is a JSON document
+    if ((p->spec.schema || p->spec.json_mode) && !reply->text.empty()) {
+      w.Key("json");  // validated against the schema (or as JSON), so it is a JSON document
       w.RawValue(reply->text.data(), reply->text.size(), rapidjson::kObjectType);
     }
+    write_reply_extras(w, p, *reply);
   } else {
     r->error_message = message;
     w.Key("error");

@@ -54,9 +54,14 @@ class Engine final : private StreamSink {
 
   /// Parses a request on the calling thread and hands it to the engine.
   /// LLMSVC_OK (id set), LLMSVC_EJSON / LLMSVC_ESCHEMA (message set), LLMSVC_ECLOSED.
+  /// How a streamed request's typed pieces go out (llmsvc_client_submit_stream_pieces).
+  struct Stream {
+    llmsvc_piece_cb piece_cb = nullptr;  // NULL: to the completion queue (or nowhere)
+    bool pieces = false;                 // tool-call pieces too, not text alone
+  };
   int submit(std::string_view request_json, llmsvc_complete_cb cb, void *payload,
              uint64_t *out_id, std::string &message, bool stream = false,
-             llmsvc_delta_cb delta_cb = nullptr);
+             llmsvc_delta_cb delta_cb = nullptr, const Stream *pieces = nullptr);
   int cancel(uint64_t id);
   int set_limits(std::string_view limits_json, std::string &message);
   /// Changes one deployment at run time (llmsvc_client_set_deployment): back into (or out
@@ -167,6 +172,17 @@ class Engine final : private StreamSink {
   int poll_timeout_ms(int64_t now) const;
   std::string redact(std::string s) const;
   void redact(ProviderError &e) const;
+  /// The tool-call pieces the provider recorded for `p`'s stream: the structured-output
+  /// tool's go out as text, the others as pieces when the caller asked for them.
+  void take_tool_pieces(Pending *p);
+  /// A reply is in: structured output given as a tool call becomes the text; calls of
+  /// strict tools are checked against their schemas. False (with `violation` and the
+  /// offending `output`) when a strict call does not match.
+  bool settle_tool_calls(Pending *p, ProviderReply &reply, SchemaViolation &violation,
+                         std::string &output);
+  /// The reply's tool calls (with what is known of each), choices, logprobs, service tier
+  /// and thinking, as result members.
+  void write_reply_extras(JsonWriter &w, const Pending *p, const ProviderReply &reply) const;
   /// Fails the stream of `p` for an event past http.max_stream_event_bytes; returns false.
   bool event_too_large(Pending *p);
   llmsvc_result *build_result(Pending *p, llmsvc_error_kind kind, const std::string &message,
@@ -228,10 +244,17 @@ class Engine final : private StreamSink {
   std::vector<Done> done_;
   struct Delta {
     uint64_t id;
-    llmsvc_delta_cb cb;  // NULL: to the completion queue
+    llmsvc_delta_cb cb;  // NULL: to the completion queue (or to piece_cb)
     void *payload;
     std::string text;
+    llmsvc_piece_cb piece_cb = nullptr;
+    int kind = LLMSVC_PIECE_TEXT;
+    uint32_t index = 0;
+    std::string call_id;
+    std::string name;
   };
+  /// Queues a text piece of `p` for its caller (delta or piece callback, or the queue).
+  void queue_text(Pending *p, std::string text);
   std::vector<Delta> deltas_;
   unsigned event_mask_ = 0;
   unsigned event_flags_ = 0;

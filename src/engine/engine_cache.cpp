@@ -68,14 +68,38 @@ void Engine::finish_from_cache(Pending *p, int64_t now) {
   reply.finish_reason = c.reply.finish_reason;
   reply.response_id = c.reply.response_id;
   reply.model = c.reply.model;
+  decode_reply_extras(c.reply.extra, reply);  // stored by us; a damaged entry failed decode
   // Nothing new was used: the tokens and cost the answer once took are in "cache".
   p->has_usage = true;
   p->usage = TokenUsage{};
   p->cost_pico = 0;
-  if (p->spec.stream && !reply.text.empty()) {
+  if (p->spec.stream) {
+    // The answer streams as it would from the provider: its text, then its tool calls
+    // whole, each a piece of its start and one of its arguments.
+    if (!reply.text.empty() && (p->delta_cb || p->piece_cb || !p->cb)) {
+      Delta d{p->id, p->delta_cb, p->payload, reply.text};
+      d.piece_cb = p->piece_cb;
+      deltas_.push_back(std::move(d));
+    }
+    if (p->pieces && (p->piece_cb || !p->cb)) {
+      for (size_t i = 0; i < reply.tool_calls.size(); ++i) {
+        const ToolCall &call = reply.tool_calls[i];
+        Delta start{p->id, nullptr, p->payload, std::string()};
+        start.piece_cb = p->piece_cb;
+        start.kind = LLMSVC_PIECE_TOOL_CALL;
+        start.index = uint32_t(i);
+        start.call_id = call.id;
+        start.name = call.name;
+        deltas_.push_back(std::move(start));
+        Delta args{p->id, nullptr, p->payload, call.arguments};
+        args.piece_cb = p->piece_cb;
+        args.kind = LLMSVC_PIECE_TOOL_ARGUMENTS;
+        args.index = uint32_t(i);
+        deltas_.push_back(std::move(args));
+      }
+    }
     p->first_delta_ns = clock_.steady_ns();
     p->delta_sent = true;
-    if (p->delta_cb || !p->cb) deltas_.push_back({p->id, p->delta_cb, p->payload, reply.text});
   }
   finish(p, LLMSVC_KIND_NONE, std::string(), now, &reply);
 }

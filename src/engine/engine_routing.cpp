@@ -7,6 +7,7 @@
 
 #include "engine/engine.h"
 #include "metrics/prometheus.h"
+#include "providers/fields.h"
 
 namespace llmsvc {
 
@@ -101,6 +102,7 @@ bool Engine::body_for(Pending *p, Deployment &d, std::string &message) {
   if (!model.empty()) p->spec.model = model;
   p->body.Clear();
   d.provider->build_body(p->spec, p->body);
+  if (!p->spec.extra_body_json.empty()) merge_extra_body(p->body, p->spec.extra_body_json);
   p->body_text = p->body.GetString();
   p->body_len = p->body.GetSize();
   p->body_for = &d;

@@ -99,6 +99,8 @@ struct Pending : HeapObject {
   };
   std::unique_ptr<StreamPart> st;
   llmsvc_delta_cb delta_cb = nullptr;
+  llmsvc_piece_cb piece_cb = nullptr;
+  bool pieces = false;  // tool-call pieces go out too (llmsvc_client_submit_stream_pieces)
   bool delta_sent = false;  // text went to the caller: no retry from here on
   int64_t first_delta_ns = 0;
   bool usage_estimated = false;

@@ -47,11 +47,12 @@ Transfer::~Transfer() {
 }
 
 void Transfer::start(const char *body, size_t len, void *owner, int64_t wall_now_ms,
-                     StreamSink *sink, std::string_view traceparent, std::string_view tracestate) {
-  if (trace_headers_ || !traceparent.empty()) {
+                     StreamSink *sink, std::string_view traceparent, std::string_view tracestate,
+                     const std::vector<std::pair<std::string, std::string>> &extra) {
+  if (trace_headers_ || !traceparent.empty() || !extra.empty()) {
     curl_slist_free_all(trace_headers_);
     trace_headers_ = nullptr;
-    if (!traceparent.empty()) {
+    if (!traceparent.empty() || !extra.empty()) {
       curl_slist *list = nullptr;
       auto add = [&](const std::string &line) {
         curl_slist *next = curl_slist_append(list, line.c_str());
@@ -62,8 +63,9 @@ void Transfer::start(const char *body, size_t len, void *owner, int64_t wall_now
         list = next;
       };
       for (const curl_slist *h = provider_.headers(); h; h = h->next) add(h->data);
-      add("traceparent: " + std::string(traceparent));
+      if (!traceparent.empty()) add("traceparent: " + std::string(traceparent));
       if (!tracestate.empty()) add("tracestate: " + std::string(tracestate));
+      for (const auto &[name, value] : extra) add(name + ": " + value);
       trace_headers_ = list;
     }
     curl_easy_setopt(easy_, CURLOPT_HTTPHEADER,

@@ -7,6 +7,8 @@
 #include <curl/curl.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/config.h"
 #include "providers/provider.h"
@@ -37,9 +39,11 @@ class Transfer {
   /// With a `sink`, a 2xx body goes to it as it arrives instead of being kept.
   /// `traceparent` / `tracestate` (may be empty): W3C trace context headers for this
   /// attempt, beside the provider's own.
+  /// `extra`: the request's own headers (extra_headers), checked at submit.
   void start(const char *body, size_t len, void *owner, int64_t wall_now_ms,
              StreamSink *sink = nullptr, std::string_view traceparent = {},
-             std::string_view tracestate = {});
+             std::string_view tracestate = {},
+             const std::vector<std::pair<std::string, std::string>> &extra = {});
 
   CURL *easy() const { return easy_; }
   const std::string &response() const { return response_; }

@@ -26,10 +26,13 @@ class AnthropicProvider final : public Provider {
   void read_header(std::string_view name, std::string_view value, int64_t wall_now_ms,
                    ResponseHeaders &out) const override;
   bool streams() const override { return true; }
+  bool schema_as_tool() const override { return true; }
   bool on_stream_event(const StreamEvent &ev, StreamState &st, std::string &delta,
                        ProviderError &error) const override;
 
  private:
+  static void write_tool_choice(JsonWriter &w, const RequestSpec &req);
+  static void write_schema_tool(JsonWriter &w, const RequestSpec &req);
   /// Reads a usage object into `out`; true when a count in it was not one.
   static bool read_usage(const JsonValue &u, TokenUsage &out);
 

@@ -4,6 +4,7 @@
 
 #include <new>
 
+#include "core/request.h"
 #include "providers/provider.h"
 #include "retry/policy.h"
 
@@ -45,6 +46,140 @@ void write_sampling(JsonWriter &w, const RequestSpec &req) {
     w.Key("top_p");
     w.Double(*req.top_p);
   }
+}
+
+void write_openai_tools(JsonWriter &w, const RequestSpec &req, bool flat) {
+  if (!req.tools.empty()) {
+    w.Key("tools");
+    w.StartArray();
+    for (const ToolDef &t : req.tools) {
+      w.StartObject();
+      w.Key("type");
+      w.String("function");
+      if (!flat) {
+        w.Key("function");
+        w.StartObject();
+      }
+      w.Key("name");
+      write_str(w, t.name);
+      if (!t.description.empty()) {
+        w.Key("description");
+        write_str(w, t.description);
+      }
+      if (!t.parameters_json.empty()) {
+        w.Key("parameters");
+        w.RawValue(t.parameters_json.data(), t.parameters_json.size(), rapidjson::kObjectType);
+      }
+      if (t.strict) {
+        w.Key("strict");
+        w.Bool(*t.strict);
+      }
+      if (!flat) w.EndObject();
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  switch (req.tool_choice) {
+    case ToolChoice::kDefault: break;
+    case ToolChoice::kAuto:
+    case ToolChoice::kNone:
+    case ToolChoice::kRequired:
+      w.Key("tool_choice");
+      w.String(req.tool_choice == ToolChoice::kAuto   ? "auto"
+               : req.tool_choice == ToolChoice::kNone ? "none"
+                                                      : "required");
+      break;
+    case ToolChoice::kNamed:
+      w.Key("tool_choice");
+      w.StartObject();
+      w.Key("type");
+      w.String("function");
+      if (!flat) {
+        w.Key("function");
+        w.StartObject();
+      }
+      w.Key("name");
+      write_str(w, req.tool_choice_name);
+      if (!flat) w.EndObject();
+      w.EndObject();
+      break;
+  }
+  if (req.parallel_tool_calls && !req.tools.empty()) {
+    w.Key("parallel_tool_calls");
+    w.Bool(*req.parallel_tool_calls);
+  }
+}
+
+bool write_arguments_object(JsonWriter &w, const std::string &arguments) {
+  ScratchDoc scratch;
+  JsonDoc &doc = scratch.doc();
+  if (too_deep(arguments) || parse_json(doc, arguments, "arguments") || !doc.IsObject())
+    return false;
+  doc.Accept(w);
+  return true;
+}
+
+std::string arguments_not_objects(const RequestSpec &req) {
+  for (size_t i = 0; i < req.messages.size(); ++i)
+    for (size_t j = 0; j < req.messages[i].tool_calls.size(); ++j) {
+      ScratchDoc scratch;
+      const std::string &a = req.messages[i].tool_calls[j].arguments;
+      if (parse_json(scratch.doc(), a, "arguments") || !scratch.doc().IsObject())
+        return "messages[" + std::to_string(i) + "].tool_calls[" + std::to_string(j) +
+               "].function.arguments: this provider takes the arguments as a JSON object, and "
+               "this text is not one";
+    }
+  return {};
+}
+
+std::string parts_text(const Message &m) {
+  std::string text;
+  for (const ContentPart &p : m.parts)
+    if (p.type == ContentPart::Type::kText) text += p.text;
+  return text;
+}
+
+bool has_content_besides_thinking(const Message &m) {
+  for (const ContentPart &p : m.parts)
+    if (p.type != ContentPart::Type::kThinking) return true;
+  return false;
+}
+
+void append_logprobs(std::string &into, const JsonValue &content) {
+  if (!content.IsArray() || content.Empty()) return;
+  JsonBuffer buf;
+  JsonWriter w(buf);
+  content.Accept(w);
+  std::string_view items(buf.GetString() + 1, buf.GetSize() - 2);  // without [ and ]
+  if (into.empty()) {
+    into.assign(buf.GetString(), buf.GetSize());
+    return;
+  }
+  into.pop_back();  // the closing ]
+  into += ',';
+  into.append(items);
+  into += ']';
+}
+
+void merge_extra_body(JsonBuffer &body, const std::string &extra) {
+  JsonDoc doc, add;
+  if (parse_json(doc, std::string_view(body.GetString(), body.GetSize()), "body") ||
+      !doc.IsObject() || parse_json(add, extra, "extra_body") || !add.IsObject())
+    return;  // both are ours and were checked at submit
+  for (auto m = add.MemberBegin(); m != add.MemberEnd(); ++m) {
+    auto at = doc.FindMember(m->name);
+    if (at != doc.MemberEnd()) at->value.CopyFrom(m->value, doc.GetAllocator());
+    else
+      doc.AddMember(JsonValue(m->name, doc.GetAllocator()), JsonValue(m->value, doc.GetAllocator()),
+                    doc.GetAllocator());
+  }
+  body.Clear();
+  JsonWriter w(body);
+  doc.Accept(w);
+}
+
+void append_config_headers(curl_slist *&list, const Config &config) {
+  for (const auto &[name, value] : config.headers) append_header(list, name + ": " + value);
 }
 
 void parse_error_object(std::string_view body, ProviderError &e) {

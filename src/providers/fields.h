@@ -66,6 +66,30 @@ void write_schema_members(JsonWriter &w, const RequestSpec &req);
 /// Writes temperature and top_p when the request gives them.
 void write_sampling(JsonWriter &w, const RequestSpec &req);
 
+/// OpenAI's tools, tool_choice and parallel_tool_calls: nested in "function" (Chat
+/// Completions, Ollama) or flat (Responses).
+void write_openai_tools(JsonWriter &w, const RequestSpec &req, bool flat);
+
+/// A tool call's arguments as a JSON object value (Anthropic's tool_use input, Ollama's
+/// arguments); false when the text is not a JSON object.
+bool write_arguments_object(JsonWriter &w, const std::string &arguments);
+/// Why a request's tool calls cannot be sent as objects ("" when they can).
+std::string arguments_not_objects(const RequestSpec &req);
+
+/// The text of a message's parts, for providers that take a tool result as one string.
+struct Message;
+/// Whether `m` has parts other than thinking (which only Anthropic takes back).
+bool has_content_besides_thinking(const Message &m);
+std::string parts_text(const Message &m);
+
+/// A streamed choice's logprobs content: appended to `into` (a JSON array text, kept as the
+/// provider sent its entries).
+void append_logprobs(std::string &into, const JsonValue &content);
+
+/// `extra` (a JSON object) merged into the wire body in `body`: its members replace the
+/// body's members of the same name, the others are added.
+void merge_extra_body(JsonBuffer &body, const std::string &extra);
+
 /// The provider's error object: {"error": {"type", "code", "message", "param"}} (OpenAI and
 /// Anthropic share this part of the shape), or {"error": "text"} (Ollama).
 struct ProviderError;
@@ -76,6 +100,10 @@ void parse_error_object(std::string_view body, ProviderError &out);
 struct ResponseHeaders;
 bool read_retry_header(std::string_view name, std::string_view value, int64_t wall_now_ms,
                        ResponseHeaders &out);
+
+/// Appends the configuration's own headers ("headers") to a curl list.
+struct Config;
+void append_config_headers(curl_slist *&list, const Config &config);
 
 /// Appends a header line to a curl list; throws std::bad_alloc when curl cannot.
 void append_header(curl_slist *&list, const std::string &line);

@@ -12,6 +12,7 @@ OllamaProvider::OllamaProvider(const Config &config) : url_(config.base_url + "/
     append_header(headers_, "Expect:");
     // Ollama needs no key; one given is sent, for servers behind an authenticating proxy.
     if (!config.api_key.empty()) append_header(headers_, "Authorization: Bearer " + config.api_key);
+    append_config_headers(headers_, config);
   } catch (...) {
     curl_slist_free_all(headers_);
     throw;
@@ -28,6 +29,15 @@ std::string OllamaProvider::unsupported(const RequestSpec &req) const {
   if (!req.previous_response_id.empty()) return "previous_response_id is not an Ollama parameter";
   if (!req.reasoning_effort.empty()) return "reasoning_effort is not an Ollama parameter";
   if (has_audio(req)) return "Ollama's chat API takes no audio input";
+  if (!req.logit_bias_json.empty()) return "logit_bias is not an Ollama parameter";
+  if (req.n > 1) return "Ollama makes one answer per request (n above 1)";
+  if (req.logprobs) return "Ollama's chat API returns no log probabilities";
+  if (!req.service_tier.empty()) return "service_tier is not an Ollama parameter";
+  if (!req.prompt_cache_key.empty()) return "prompt_cache_key is not an Ollama parameter";
+  if (req.tool_choice == ToolChoice::kRequired || req.tool_choice == ToolChoice::kNamed)
+    return "Ollama cannot be made to call a tool (tool_choice required or named)";
+  if (req.parallel_tool_calls) return "parallel_tool_calls is not an Ollama parameter";
+  if (std::string why = arguments_not_objects(req); !why.empty()) return why;
   for (size_t i = 0; i < req.messages.size(); ++i) {
     for (const ContentPart &p : req.messages[i].parts) {
       if (p.type != ContentPart::Type::kImageUrl) continue;
@@ -65,12 +75,39 @@ void OllamaProvider::build_body(const RequestSpec &req, JsonBuffer &out) const {
       if (p.type == ContentPart::Type::kText) {
         if (!text.empty()) text += "\n";
         text += p.text;
-      } else {
+      } else if (p.type == ContentPart::Type::kImageUrl) {
         images = true;
       }
     }
     w.Key("content");
     write_str(w, text);
+    if (!m.tool_calls.empty()) {
+      w.Key("tool_calls");
+      w.StartArray();
+      for (const ToolCall &c : m.tool_calls) {
+        w.StartObject();
+        w.Key("function");
+        w.StartObject();
+        w.Key("name");
+        write_str(w, c.name);
+        w.Key("arguments");  // an object here, checked at submit
+        if (!write_arguments_object(w, c.arguments)) {
+          w.StartObject();
+          w.EndObject();
+        }
+        w.EndObject();
+        w.EndObject();
+      }
+      w.EndArray();
+    }
+    if (m.role == "tool") {  // Ollama knows the call by its tool's name
+      for (const Message &earlier : req.messages)
+        for (const ToolCall &c : earlier.tool_calls)
+          if (c.id == m.tool_call_id) {
+            w.Key("tool_name");
+            write_str(w, c.name);
+          }
+    }
     if (images) {
       w.Key("images");
       w.StartArray();
@@ -85,12 +122,20 @@ void OllamaProvider::build_body(const RequestSpec &req, JsonBuffer &out) const {
   w.EndArray();
   w.Key("stream");  // Ollama streams unless told not to
   w.Bool(req.stream);
+  if (!req.tools.empty() && req.tool_choice != ToolChoice::kNone) write_openai_tools(w, req, false);
+  if (req.thinking_budget > 0) {  // Ollama's thinking has no budget: on or off
+    w.Key("think");
+    w.Bool(true);
+  }
   if (req.schema) {
     w.Key("format");
     w.RawValue(req.schema_json.data(), req.schema_json.size(), rapidjson::kObjectType);
+  } else if (req.json_mode) {
+    w.Key("format");
+    w.String("json");
   }
   bool options = req.temperature || req.top_p || req.max_output_tokens > 0 || !req.stop.empty() ||
-                 req.seed;
+                 req.seed || req.top_k || req.frequency_penalty || req.presence_penalty;
   if (options) {
     w.Key("options");
     w.StartObject();
@@ -116,6 +161,18 @@ void OllamaProvider::build_body(const RequestSpec &req, JsonBuffer &out) const {
       w.Key("seed");
       w.Int64(*req.seed);
     }
+    if (req.top_k) {
+      w.Key("top_k");
+      w.Int64(*req.top_k);
+    }
+    if (req.frequency_penalty) {
+      w.Key("frequency_penalty");
+      w.Double(*req.frequency_penalty);
+    }
+    if (req.presence_penalty) {
+      w.Key("presence_penalty");
+      w.Double(*req.presence_penalty);
+    }
     w.EndObject();
   }
   w.EndObject();
@@ -128,6 +185,7 @@ int64_t OllamaProvider::estimate_prompt_tokens(const RequestSpec &req) const {
 void OllamaProvider::read_final(const JsonValue &doc, ProviderReply &out) {
   out.model = str_member(doc, "model");
   out.finish_reason = str_member(doc, "done_reason");
+  if (!out.tool_calls.empty()) out.finish_reason = "tool_calls";
   if (doc.HasMember("prompt_eval_count") || doc.HasMember("eval_count")) {
     out.has_usage = true;
     bool bad = false;
@@ -148,8 +206,31 @@ bool OllamaProvider::parse_reply(std::string_view body, ProviderReply &out,
     return false;
   }
   out.text = str_member(msg->value, "content");
+  read_message_extras(msg->value, out, nullptr);
   read_final(doc, out);
   return true;
+}
+
+void OllamaProvider::read_message_extras(const JsonValue &msg, ProviderReply &out, StreamState *st) {
+  out.thinking += str_member(msg, "thinking");
+  const JsonValue *calls = member(msg, "tool_calls");
+  if (!calls || !calls->IsArray()) return;
+  // Ollama gives calls whole, with arguments as an object and no id: the position names them.
+  for (const auto &call : calls->GetArray()) {
+    const JsonValue *fn = member(call, "function");
+    if (!fn) continue;
+    std::string arguments = "{}";
+    if (const JsonValue *a = member(*fn, "arguments")) {
+      JsonBuffer buf;
+      JsonWriter w(buf);
+      a->Accept(w);
+      arguments.assign(buf.GetString(), buf.GetSize());
+    }
+    size_t n = st ? st->call_keys.size() : out.tool_calls.size();
+    std::string id = "call_" + std::to_string(n);
+    if (st) st->tool_piece(int64_t(n), id, str_member(*fn, "name"), arguments);
+    else out.tool_calls.push_back({std::move(id), str_member(*fn, "name"), std::move(arguments)});
+  }
 }
 
 bool OllamaProvider::on_stream_event(const StreamEvent &ev, StreamState &st, std::string &delta,
@@ -163,7 +244,10 @@ bool OllamaProvider::on_stream_event(const StreamEvent &ev, StreamState &st, std
     return false;
   }
   auto msg = doc.FindMember("message");
-  if (msg != doc.MemberEnd()) delta = str_member(msg->value, "content");
+  if (msg != doc.MemberEnd()) {
+    delta = str_member(msg->value, "content");
+    read_message_extras(msg->value, st.reply, &st);
+  }
   auto done = doc.FindMember("done");
   if (done != doc.MemberEnd() && done->value.IsBool() && done->value.GetBool()) {
     read_final(doc, st.reply);

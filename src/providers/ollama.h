@@ -31,6 +31,8 @@ class OllamaProvider final : public Provider {
                        ProviderError &error) const override;
 
  private:
+  /// A message's thinking and tool calls, into `out` (and as pieces into `st` when streamed).
+  static void read_message_extras(const JsonValue &msg, ProviderReply &out, StreamState *st);
   static void read_final(const JsonValue &doc, ProviderReply &out);
 
   std::string url_;

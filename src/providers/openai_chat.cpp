@@ -25,6 +25,7 @@ void write_content(JsonWriter &w, const Message &m) {
   }
   w.StartArray();
   for (const ContentPart &p : m.parts) {
+    if (p.type == ContentPart::Type::kThinking) continue;  // Anthropic's state, not OpenAI's
     w.StartObject();
     if (p.type == ContentPart::Type::kText) {
       w.Key("type");
@@ -81,14 +82,72 @@ void OpenAIChatProvider::build_body(const RequestSpec &req, JsonBuffer &out) con
     w.Key("role");
     write_str(w, m.role);
     w.Key("content");
-    write_content(w, m);
+    if (!has_content_besides_thinking(m)) w.Null();  // an assistant message that only calls tools
+    else write_content(w, m);
     if (!m.name.empty()) {
       w.Key("name");
       write_str(w, m.name);
     }
+    if (!m.tool_call_id.empty()) {
+      w.Key("tool_call_id");
+      write_str(w, m.tool_call_id);
+    }
+    if (!m.tool_calls.empty()) {
+      w.Key("tool_calls");
+      w.StartArray();
+      for (const ToolCall &c : m.tool_calls) {
+        w.StartObject();
+        w.Key("id");
+        write_str(w, c.id);
+        w.Key("type");
+        w.String("function");
+        w.Key("function");
+        w.StartObject();
+        w.Key("name");
+        write_str(w, c.name);
+        w.Key("arguments");
+        write_str(w, c.arguments);
+        w.EndObject();
+        w.EndObject();
+      }
+      w.EndArray();
+    }
     w.EndObject();
   }
   w.EndArray();
+  write_openai_tools(w, req, false);
+  if (req.frequency_penalty) {
+    w.Key("frequency_penalty");
+    w.Double(*req.frequency_penalty);
+  }
+  if (req.presence_penalty) {
+    w.Key("presence_penalty");
+    w.Double(*req.presence_penalty);
+  }
+  if (!req.logit_bias_json.empty()) {
+    w.Key("logit_bias");
+    w.RawValue(req.logit_bias_json.data(), req.logit_bias_json.size(), rapidjson::kObjectType);
+  }
+  if (req.n > 1) {
+    w.Key("n");
+    w.Int64(req.n);
+  }
+  if (req.logprobs) {
+    w.Key("logprobs");
+    w.Bool(true);
+    if (req.top_logprobs) {
+      w.Key("top_logprobs");
+      w.Int64(*req.top_logprobs);
+    }
+  }
+  if (!req.service_tier.empty()) {
+    w.Key("service_tier");
+    write_str(w, req.service_tier);
+  }
+  if (!req.prompt_cache_key.empty()) {
+    w.Key("prompt_cache_key");
+    write_str(w, req.prompt_cache_key);
+  }
   if (req.max_output_tokens > 0) {
     write_key(w, max_tokens_field_);
     w.Int64(req.max_output_tokens);
@@ -121,6 +180,13 @@ void OpenAIChatProvider::build_body(const RequestSpec &req, JsonBuffer &out) con
     w.Key("reasoning_effort");
     write_str(w, req.reasoning_effort);
   }
+  if (req.json_mode) {
+    w.Key("response_format");
+    w.StartObject();
+    w.Key("type");
+    w.String("json_object");
+    w.EndObject();
+  }
   if (req.schema) {
     w.Key("response_format");
     w.StartObject();
@@ -138,6 +204,11 @@ void OpenAIChatProvider::build_body(const RequestSpec &req, JsonBuffer &out) con
 std::string OpenAIChatProvider::unsupported(const RequestSpec &req) const {
   if (!req.previous_response_id.empty())
     return "previous_response_id needs the Responses API (provider openai_responses)";
+  if (req.top_k) return "top_k is not an OpenAI Chat Completions parameter";
+  if (req.thinking_budget > 0)
+    return "thinking is Anthropic's; OpenAI reasoning models take reasoning_effort";
+  if (req.stream && req.n > 1)
+    return "n above 1 is not streamed by this library (ask without stream, or n 1)";
   return {};
 }
 
@@ -155,16 +226,45 @@ bool OpenAIChatProvider::parse_reply(std::string_view body, ProviderReply &out,
     error = "the reply has no choices";
     return false;
   }
-  const JsonValue &choice = choices->value[0];
-  auto msg = choice.IsObject() ? choice.FindMember("message") : choice.MemberEnd();
-  if (!choice.IsObject() || msg == choice.MemberEnd() || !msg->value.IsObject()) {
-    error = "the reply's first choice has no message";
-    return false;
+  const JsonValue &list = choices->value;
+  for (rapidjson::SizeType i = 0; i < list.Size(); ++i) {
+    const JsonValue &choice = list[i];
+    const JsonValue *msg = member(choice, "message");
+    if (!msg || !msg->IsObject()) {
+      error = "the reply's choice " + std::to_string(i) + " has no message";
+      return false;
+    }
+    ReplyChoice c;
+    c.text = str_member(*msg, "content");
+    c.finish_reason = str_member(choice, "finish_reason");
+    if (const JsonValue *calls = member(*msg, "tool_calls"); calls && calls->IsArray()) {
+      for (const auto &call : calls->GetArray()) {
+        const JsonValue *fn = member(call, "function");
+        if (!fn) continue;
+        c.tool_calls.push_back({str_member(call, "id"), str_member(*fn, "name"),
+                                str_member(*fn, "arguments")});
+      }
+    }
+    if (!c.tool_calls.empty()) c.finish_reason = "tool_calls";
+    if (const JsonValue *lp = member(choice, "logprobs"))
+      if (const JsonValue *content = member(*lp, "content")) append_logprobs(c.logprobs_json, *content);
+    // Choices come in index order; a server that numbers them is followed.
+    int64_t index = choice.IsObject() && member(choice, "index") && (*member(choice, "index")).IsInt64()
+                        ? (*member(choice, "index")).GetInt64()
+                        : int64_t(i);
+    if (index < 0 || index >= int64_t(list.Size())) index = int64_t(i);
+    if (out.choices.size() <= size_t(index)) out.choices.resize(size_t(index) + 1);
+    out.choices[size_t(index)] = std::move(c);
   }
-  out.text = str_member(msg->value, "content");
-  out.finish_reason = str_member(choice, "finish_reason");
+  ReplyChoice &first = out.choices.front();
+  out.text = first.text;
+  out.tool_calls = first.tool_calls;
+  out.finish_reason = first.finish_reason;
+  out.logprobs_json = first.logprobs_json;
+  if (out.choices.size() == 1) out.choices.clear();
   out.response_id = str_member(doc, "id");
   out.model = str_member(doc, "model");
+  out.service_tier = str_member(doc, "service_tier");
   read_chat_usage(doc, out);
   return true;
 }
@@ -203,10 +303,27 @@ bool OpenAIChatProvider::on_stream_event(const StreamEvent &ev, StreamState &st,
   auto choices = doc.FindMember("choices");
   if (choices != doc.MemberEnd() && choices->value.IsArray() && !choices->value.Empty()) {
     const JsonValue &c = choices->value[0];
-    if (const JsonValue *d = member(c, "delta")) delta = str_member(*d, "content");
+    if (const JsonValue *d = member(c, "delta")) {
+      delta = str_member(*d, "content");
+      if (const JsonValue *calls = member(*d, "tool_calls"); calls && calls->IsArray()) {
+        for (const auto &call : calls->GetArray()) {
+          const JsonValue *idx = member(call, "index");
+          const JsonValue *fn = member(call, "function");
+          if (!idx || !idx->IsInt64()) continue;
+          st.tool_piece(idx->GetInt64(), str_member(call, "id"),
+                        fn ? str_member(*fn, "name") : std::string(),
+                        fn ? str_member(*fn, "arguments") : std::string());
+        }
+      }
+    }
+    if (const JsonValue *lp = member(c, "logprobs"))
+      if (const JsonValue *content = member(*lp, "content"))
+        append_logprobs(st.reply.logprobs_json, *content);
     std::string finish = str_member(c, "finish_reason");
     if (!finish.empty()) st.reply.finish_reason = std::move(finish);
+    if (!st.reply.tool_calls.empty()) st.reply.finish_reason = "tool_calls";
   }
+  if (std::string tier = str_member(doc, "service_tier"); !tier.empty()) st.reply.service_tier = tier;
   read_chat_usage(doc, st.reply);
   return true;
 }
@@ -242,6 +359,7 @@ curl_slist *openai_headers(const Config &config) {
     if (!config.organization.empty())
       append_header(list, "OpenAI-Organization: " + config.organization);
     if (!config.project.empty()) append_header(list, "OpenAI-Project: " + config.project);
+    append_config_headers(list, config);
   } catch (...) {
     curl_slist_free_all(list);
     throw;

@@ -18,8 +18,32 @@ std::string OpenAIResponsesProvider::unsupported(const RequestSpec &req) const {
   if (has_audio(req)) return "the Responses API takes no audio input (use openai_chat)";
   if (req.max_output_tokens > 0 && req.max_output_tokens < 16)
     return "the Responses API needs max_output_tokens of at least 16";
+  if (req.frequency_penalty || req.presence_penalty)
+    return "the Responses API takes no frequency_penalty or presence_penalty (use openai_chat)";
+  if (!req.logit_bias_json.empty()) return "the Responses API takes no logit_bias (use openai_chat)";
+  if (req.n > 1) return "the Responses API makes one answer per request (n above 1: use openai_chat)";
+  if (req.top_k) return "top_k is not an OpenAI Responses parameter";
+  if (req.thinking_budget > 0)
+    return "thinking is Anthropic's; OpenAI reasoning models take reasoning_effort";
   return {};
 }
+
+namespace {
+
+void write_function_call(JsonWriter &w, const ToolCall &c) {
+  w.StartObject();
+  w.Key("type");
+  w.String("function_call");
+  w.Key("call_id");
+  write_str(w, c.id);
+  w.Key("name");
+  write_str(w, c.name);
+  w.Key("arguments");
+  write_str(w, c.arguments);
+  w.EndObject();
+}
+
+}  // namespace
 
 void OpenAIResponsesProvider::build_body(const RequestSpec &req, JsonBuffer &out) const {
   JsonWriter w(out);
@@ -33,6 +57,21 @@ void OpenAIResponsesProvider::build_body(const RequestSpec &req, JsonBuffer &out
   w.Key("input");
   w.StartArray();
   for (const Message &m : req.messages) {
+    if (m.role == "tool") {  // a tool's answer is an item of its own
+      w.StartObject();
+      w.Key("type");
+      w.String("function_call_output");
+      w.Key("call_id");
+      write_str(w, m.tool_call_id);
+      w.Key("output");
+      write_str(w, parts_text(m));
+      w.EndObject();
+      continue;
+    }
+    if (!has_content_besides_thinking(m)) {  // an assistant turn of tool calls only
+      for (const ToolCall &c : m.tool_calls) write_function_call(w, c);
+      continue;
+    }
     w.StartObject();
     w.Key("role");
     write_str(w, m.role);
@@ -43,6 +82,7 @@ void OpenAIResponsesProvider::build_body(const RequestSpec &req, JsonBuffer &out
       // Earlier answers go back as output text.
       w.StartArray();
       for (const ContentPart &p : m.parts) {
+        if (p.type == ContentPart::Type::kThinking) continue;  // Anthropic's state
         w.StartObject();
         w.Key("type");
         w.String("output_text");
@@ -73,8 +113,38 @@ void OpenAIResponsesProvider::build_body(const RequestSpec &req, JsonBuffer &out
       w.EndArray();
     }
     w.EndObject();
+    for (const ToolCall &c : m.tool_calls) write_function_call(w, c);
   }
   w.EndArray();
+  write_openai_tools(w, req, true);
+  if (req.logprobs) {
+    w.Key("include");
+    w.StartArray();
+    w.String("message.output_text.logprobs");
+    w.EndArray();
+    if (req.top_logprobs) {
+      w.Key("top_logprobs");
+      w.Int64(*req.top_logprobs);
+    }
+  }
+  if (!req.service_tier.empty()) {
+    w.Key("service_tier");
+    write_str(w, req.service_tier);
+  }
+  if (!req.prompt_cache_key.empty()) {
+    w.Key("prompt_cache_key");
+    write_str(w, req.prompt_cache_key);
+  }
+  if (req.json_mode) {
+    w.Key("text");
+    w.StartObject();
+    w.Key("format");
+    w.StartObject();
+    w.Key("type");
+    w.String("json_object");
+    w.EndObject();
+    w.EndObject();
+  }
   if (req.stream) {
     w.Key("stream");
     w.Bool(true);
@@ -134,17 +204,29 @@ bool OpenAIResponsesProvider::read_response(const JsonValue &doc, ProviderReply 
     return false;
   }
   for (const auto &item : output->GetArray()) {
-    if (str_member(item, "type") != "message") continue;  // reasoning items carry no text
+    std::string item_type = str_member(item, "type");
+    if (item_type == "function_call") {
+      out.tool_calls.push_back(
+          {str_member(item, "call_id"), str_member(item, "name"), str_member(item, "arguments")});
+      continue;
+    }
+    if (item_type != "message") continue;  // reasoning items carry no text
     auto content = item.FindMember("content");
     if (content == item.MemberEnd() || !content->value.IsArray()) continue;
     for (const auto &part : content->value.GetArray()) {
       std::string type = str_member(part, "type");
-      if (type == "output_text") out.text += str_member(part, "text");
-      else if (type == "refusal") out.finish_reason = "refusal";
+      if (type == "output_text") {
+        out.text += str_member(part, "text");
+        if (const JsonValue *lp = member(part, "logprobs")) append_logprobs(out.logprobs_json, *lp);
+      } else if (type == "refusal") {
+        out.finish_reason = "refusal";
+      }
     }
   }
+  if (!out.tool_calls.empty()) out.finish_reason = "tool_calls";
   out.response_id = str_member(doc, "id");
   out.model = str_member(doc, "model");
+  out.service_tier = str_member(doc, "service_tier");
   if (out.finish_reason.empty()) {
     std::string status = str_member(doc, "status");
     auto details = doc.FindMember("incomplete_details");
@@ -178,6 +260,21 @@ bool OpenAIResponsesProvider::on_stream_event(const StreamEvent &ev, StreamState
   std::string type = ev.name.empty() ? str_member(doc, "type") : ev.name;
   if (type == "response.output_text.delta") {
     delta = str_member(doc, "delta");
+    if (const JsonValue *lp = member(doc, "logprobs")) append_logprobs(st.reply.logprobs_json, *lp);
+    return true;
+  }
+  // A function call: announced as an output item, then its arguments piece by piece.
+  const JsonValue *index = member(doc, "output_index");
+  const int64_t key = index && index->IsInt64() ? index->GetInt64() : -1;
+  if (type == "response.output_item.added") {
+    const JsonValue *item = member(doc, "item");
+    if (item && str_member(*item, "type") == "function_call")
+      st.tool_piece(key, str_member(*item, "call_id"), str_member(*item, "name"),
+                    str_member(*item, "arguments"));
+    return true;
+  }
+  if (type == "response.function_call_arguments.delta") {
+    st.tool_piece(key, "", "", str_member(doc, "delta"));
     return true;
   }
   if (type == "response.completed" || type == "response.incomplete") {
@@ -189,11 +286,16 @@ bool OpenAIResponsesProvider::on_stream_event(const StreamEvent &ev, StreamState
       return false;
     }
     if (st.reply.text.empty()) delta = whole.text;  // nothing streamed: the text comes whole
+    // The closing event's calls are the whole truth (a streamed call may have been cut).
+    if (!whole.tool_calls.empty()) st.reply.tool_calls = std::move(whole.tool_calls);
+    if (st.reply.logprobs_json.empty()) st.reply.logprobs_json = std::move(whole.logprobs_json);
     st.reply.response_id = whole.response_id;
     st.reply.model = whole.model;
     st.reply.finish_reason = whole.finish_reason;
+    st.reply.service_tier = whole.service_tier;
     st.reply.usage = whole.usage;
     st.reply.has_usage = whole.has_usage;
+    st.reply.usage_unreadable = whole.usage_unreadable;
     st.done = true;
     return true;
   }

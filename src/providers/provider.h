@@ -19,8 +19,22 @@ struct curl_slist;
 namespace llmsvc {
 
 /// A successful reply, parsed.
+/// One choice of a reply that was asked for several (request n > 1).
+struct ReplyChoice {
+  std::string text;
+  std::vector<ToolCall> tool_calls;
+  std::string finish_reason;
+  std::string logprobs_json;
+};
+
 struct ProviderReply {
   std::string text;
+  std::vector<ToolCall> tool_calls;  // finish_reason is then "tool_calls", whatever the provider said
+  std::string logprobs_json;         // the (first) choice's token log probabilities, as sent
+  std::vector<ReplyChoice> choices;  // every choice, when the reply has more than one
+  std::string service_tier;          // the tier the provider says it used
+  std::string thinking;              // reasoning text apart from the answer (Anthropic, Ollama)
+  std::string thinking_signature;    // Anthropic: goes back with the thinking in a tool round
   std::string response_id;
   std::string model;
   std::string finish_reason;
@@ -61,9 +75,26 @@ struct ResponseHeaders {
 };
 
 /// What a streamed reply has told so far.
+/// A piece of a streamed tool call: which call (`index`, in the reply's order), its id and
+/// name when the call starts, and the next piece of its arguments' JSON text.
+struct ToolPiece {
+  size_t index = 0;
+  std::string id;
+  std::string name;
+  std::string arguments;
+};
+
 struct StreamState {
-  ProviderReply reply;  // text so far (the engine appends every delta), ids, usage
+  ProviderReply reply;  // text so far (the engine appends every delta), ids, usage, tool calls
   bool done = false;    // the provider's closing event arrived
+  std::vector<ToolPiece> tool_pieces;  // since the engine last took them
+  std::vector<int64_t> call_keys;      // the provider's key (index, block, item) of each call
+
+  /// Records a piece of the call the provider's `key` names: starts it when it is new, takes
+  /// its id and name when they come, appends `arguments`, and queues the piece.
+  void tool_piece(int64_t key, std::string_view id, std::string_view name,
+                  std::string_view arguments);
+  static constexpr size_t kMaxStreamedCalls = 128;
 };
 
 class Provider {
@@ -87,6 +118,9 @@ class Provider {
   /// Whether a request may continue a stored response (previous_response_id), whose
   /// context the provider then counts as input again.
   virtual bool chains() const { return false; }
+  /// Whether structured output comes back as a call of a tool named like the schema (the
+  /// engine then makes that call's arguments the text).
+  virtual bool schema_as_tool() const { return false; }
   /// A request this provider cannot send as it is: the reason, else empty. Checked at
   /// submit, before anything is sent.
   virtual std::string unsupported(const RequestSpec &) const { return {}; }
@@ -109,6 +143,17 @@ class Provider {
   virtual void read_header(std::string_view name, std::string_view value, int64_t wall_now_ms,
                            ResponseHeaders &out) const = 0;
 };
+
+/// Structured output that came back as a call of the tool named like the schema
+/// (Provider::schema_as_tool): that call's arguments become the text, and the reply ends
+/// as an answer ("stop") unless the model called other tools too.
+void take_schema_call(ProviderReply &reply, const std::string &schema_name);
+
+/// What a reply carries beyond text, usage and ids (tool calls, choices, logprobs, service
+/// tier, thinking) as a JSON document, for the response cache; "" when it carries none.
+std::string encode_reply_extras(const ProviderReply &reply);
+/// Reads what encode_reply_extras wrote into `reply`; false when it is not that form.
+bool decode_reply_extras(std::string_view json, ProviderReply &reply);
 
 /// The provider a configuration names.
 std::unique_ptr<Provider> make_provider(const Config &config);
@@ -136,26 +181,45 @@ int64_t part_tokens(const ContentPart &p, ImageCost image) {
     case ContentPart::Type::kText: return text_tokens(p.text.size());
     case ContentPart::Type::kImageUrl: return image(p);
     case ContentPart::Type::kAudio: return audio_tokens(p);
+    case ContentPart::Type::kThinking: return text_tokens(p.text.size());
   }
   return 0;
 }
 
-/// The shared prompt estimate: 3 + per message 4 + its parts (instructions, when given,
-/// count as one more message: see estimate_with_instructions).
+/// Tool calls sent back in a message: their ids, names and arguments as text.
+inline int64_t tool_call_tokens(const Message &m) {
+  int64_t total = 0;
+  for (const ToolCall &c : m.tool_calls)
+    total += 4 + text_tokens(c.id.size() + c.name.size() + c.arguments.size());
+  if (!m.tool_call_id.empty()) total += text_tokens(m.tool_call_id.size());
+  return total;
+}
+
+/// The tool definitions a request offers, which the provider counts as prompt: names,
+/// descriptions and schemas as text, plus a few tokens of framing each.
+inline int64_t tool_tokens(const RequestSpec &req) {
+  int64_t total = 0;
+  for (const ToolDef &t : req.tools)
+    total += 8 + text_tokens(t.name.size() + t.description.size() + t.parameters_json.size());
+  return total;
+}
+
+/// The shared prompt estimate: 3 + per message 4 + its parts and tool calls (instructions,
+/// when given, count as one more message: see estimate_with_instructions).
 template <typename ImageCost>
 int64_t estimate_messages(const std::vector<Message> &messages, ImageCost image) {
   constexpr int64_t kPerMessage = 4, kBase = 3;
   int64_t total = kBase;
   for (const Message &m : messages) {
-    total += kPerMessage;
+    total += kPerMessage + tool_call_tokens(m);
     for (const ContentPart &p : m.parts) total += part_tokens(p, image);
   }
   return total;
 }
 
-/// The OpenAI-style estimate with the instructions as one more message.
+/// The OpenAI-style estimate with the instructions as one more message, and the tools.
 inline int64_t estimate_with_instructions(const RequestSpec &req) {
-  int64_t total = estimate_messages(req.messages, image_tokens_openai);
+  int64_t total = estimate_messages(req.messages, image_tokens_openai) + tool_tokens(req);
   if (!req.instructions.empty()) total += 4 + text_tokens(req.instructions.size());
   return total;
 }

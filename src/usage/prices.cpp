@@ -1,5 +1,6 @@
 #include "usage/prices.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -65,6 +66,8 @@ PriceTable PriceTable::builtin() {
     p.output = per_million_to_pico(b.output);
     p.cached_input = b.cached < 0 ? -1 : per_million_to_pico(b.cached);
     p.cache_write = b.cache_write < 0 ? -1 : per_million_to_pico(b.cache_write);
+    // Anthropic prices an hour-long cache write at twice the input price (5 minutes: 1.25).
+    if (b.cache_write >= 0) p.cache_write_1h = per_million_to_pico(2 * b.input);
     t.prices_.emplace(b.model, p);
   }
   return t;
@@ -96,7 +99,8 @@ DocError PriceTable::merge(const JsonValue &doc, const std::string &path) {
         (err = num("output_cost_per_token", p.output, has_out)) ||
         (err = num("cache_read_input_token_cost", p.cached_input, unused)) ||
         (err = num("output_cost_per_reasoning_token", p.reasoning_output, unused)) ||
-        (err = num("cache_creation_input_token_cost", p.cache_write, unused)))
+        (err = num("cache_creation_input_token_cost", p.cache_write, unused)) ||
+        (err = num("cache_creation_input_token_cost_above_1hr", p.cache_write_1h, unused)))
       return err;
     if (name == "sample_spec" || (!has_in && !has_out)) continue;
     prices_[name] = p;
@@ -136,15 +140,19 @@ const ModelPrice *PriceTable::find(std::string_view model) const {
 int64_t cost_pico(const ModelPrice &p, const TokenUsage &u) {
   int64_t cached = std::min(u.cached, u.prompt);
   int64_t writes = std::min(u.cache_write, u.prompt - cached);
-  int64_t fresh = u.prompt - cached - writes;
+  int64_t writes_1h = std::clamp<int64_t>(u.cache_write_1h, 0, writes);
+  writes -= writes_1h;
+  int64_t fresh = u.prompt - cached - writes - writes_1h;
   int64_t reasoning = std::min(u.reasoning, u.completion);
   int64_t cached_rate = p.cached_input >= 0 ? p.cached_input : p.input;
   int64_t write_rate = p.cache_write >= 0 ? p.cache_write : p.input;
+  int64_t write_1h_rate = p.cache_write_1h >= 0 ? p.cache_write_1h : write_rate;
   int64_t reasoning_rate = p.reasoning_output >= 0 ? p.reasoning_output : p.output;
   // In 128 bits: a price of up to 1e18 times any int64 count cannot overflow there. A
   // cost beyond int64 pico-USD (9.2 million USD) is unknown rather than wrapped.
   Wide cost = Wide(fresh) * p.input + Wide(cached) * cached_rate +
-                  Wide(writes) * write_rate + Wide(u.completion - reasoning) * p.output +
+                  Wide(writes) * write_rate + Wide(writes_1h) * write_1h_rate +
+                  Wide(u.completion - reasoning) * p.output +
                   Wide(reasoning) * reasoning_rate;
   return cost < 0 || cost > INT64_MAX ? -1 : int64_t(cost);
 }

@@ -17,6 +17,7 @@ struct ModelPrice {
   int64_t cached_input = -1;     // per cached prompt token; -1: same as input
   int64_t reasoning_output = -1; // per reasoning token; -1: same as output
   int64_t cache_write = -1;      // per cache-creation token; -1: same as input
+  int64_t cache_write_1h = -1;   // per token written for an hour; -1: same as cache_write
 };
 
 struct TokenUsage {
@@ -25,6 +26,7 @@ struct TokenUsage {
   int64_t cached = 0;
   int64_t reasoning = 0;
   int64_t cache_write = 0;
+  int64_t cache_write_1h = 0;  // of cache_write, the writes kept for an hour (Anthropic)
 };
 
 class PriceTable {

@@ -183,8 +183,13 @@ TEST(Anthropic, StructuredOutputThroughOneForcedTool) {
       "content":[{"type":"tool_use","id":"toolu_1","name":"pet","input":{"name":"Rex"}}],
       "stop_reason":"tool_use","usage":{"input_tokens":5,"output_tokens":9}})",
                             r, err));
+  // The provider reads a tool call; the engine makes the schema's call the answer.
+  ASSERT_EQ(r.tool_calls.size(), 1u);
+  EXPECT_EQ(r.finish_reason, "tool_calls");
+  take_schema_call(r, "pet");
   EXPECT_EQ(r.text, R"({"name":"Rex"})");
-  EXPECT_EQ(r.finish_reason, "tool_use");
+  EXPECT_TRUE(r.tool_calls.empty());
+  EXPECT_EQ(r.finish_reason, "stop");
 }
 
 TEST(Anthropic, StreamMessageStartWhoseMessageIsNotAnObject) {
