@@ -75,6 +75,9 @@ const char kChatHelp[] =
     "  --stream               print the answer as it arrives\n"
     "  --system TEXT          instructions sent before the prompt\n"
     "  --max-output-tokens N  upper bound of the answer's tokens\n"
+    "  --tools FILE           offer the tools in FILE (a JSON array, OpenAI's shape); the\n"
+    "                         model's tool calls are printed as NAME(ARGUMENTS) lines\n"
+    "  --tool-choice C        auto, none, required, or the name of one tool\n"
     "  --json                 print the whole result document instead of the text\n"
     "  --config FILE, --model M, --provider P, --base-url URL, --rpm N, --tpm N,\n"
     "  --concurrency N, --window-ms N   as for llmsvc run\n"
@@ -243,11 +246,14 @@ std::string parse_chat_args(int argc, char **argv, ChatOptions *out) {
   t["--json"] = {false, flag(&out->json)};
   t["--system"] = {true, text(&out->system)};
   t["--max-output-tokens"] = {true, integer("--max-output-tokens", 1, &out->max_output_tokens)};
+  t["--tools"] = {true, text(&out->tools_file)};
+  t["--tool-choice"] = {true, text(&out->tool_choice)};
   t["--help"] = t["-h"] = {false, flag(&out->help)};
   std::vector<std::string> positional;
   std::string err = walk(argc, argv, t, &positional);
   if (!err.empty() || out->help) return err;
   if (positional.empty()) return "missing the prompt (llmsvc chat \"PROMPT\")";
+  if (!out->tool_choice.empty() && out->tools_file.empty()) return "--tool-choice needs --tools";
   if (positional.size() > 1)
     return "unexpected argument \"" + positional[1] + "\" (quote the prompt as one argument)";
   out->prompt = positional[0];

@@ -52,6 +52,8 @@ struct ChatOptions {
   std::string prompt;
   std::string system;
   int64_t max_output_tokens = -1;
+  std::string tools_file;   // a JSON array of tool definitions, sent as the request's tools
+  std::string tool_choice;  // auto, none, required or a tool's name
   bool stream = false;
   bool json = false;
   bool help = false;

@@ -85,7 +85,8 @@ int Engine::submit(std::string_view request_json, llmsvc_complete_cb cb, void *p
   }
   if (!body_for(p.get(), first, message)) return LLMSVC_ESCHEMA;
   p->prompt_estimate = provider.estimate_prompt_tokens(p->spec);
-  p->reserved = {p->prompt_estimate, provider.output_bound(p->spec)};
+  // Each of n choices may run to the output bound.
+  p->reserved = {p->prompt_estimate, provider.output_bound(p->spec) * p->spec.n};
   p->schema_retries_left = p->spec.schema ? config_.retry.schema_retries : 0;
   if (cache_) cache_lookup(p.get());
   // The wire body carries the conversation from here on: drop the parsed copy, so a queued
