@@ -42,7 +42,8 @@ extern "C" {
 /** @name Version
  *
  * New in 0.2: streamed tool calls as typed pieces (llmsvc_piece_kind_t, llmsvc_piece_cb,
- * llmsvc_client_submit_stream_pieces, llmsvc_result_piece). The request and result documents
+ * llmsvc_client_submit_stream_pieces, llmsvc_result_piece) and a result's tool calls read
+ * without JSON (llmsvc_result_tool_call_count, llmsvc_result_tool_call). The request and result documents
  * grew with tools, n, logprobs, JSON mode, service tiers, thinking and prompt caching
  * (docs/schema.md); nothing earlier changed.
  */
@@ -404,6 +405,19 @@ LLMSVC_API const char *llmsvc_result_error_message(const llmsvc_result *result);
  * timing and error details. `out_len` (optional) receives its length.
  */
 LLMSVC_API const char *llmsvc_result_json(const llmsvc_result *result, size_t *out_len);
+/** The number of tool calls in a successful result (0 when none, on error, or for NULL).
+ *  New in 0.2. */
+LLMSVC_API size_t llmsvc_result_tool_call_count(const llmsvc_result *result);
+/**
+ * Tool call `i` (from 0) of a result: its id, the tool's name and the arguments' JSON text as
+ * the model wrote it (NUL-terminated, borrowed from `result`). Each out parameter may be NULL.
+ * New in 0.2.
+ * @return LLMSVC_OK, or LLMSVC_EINVAL when `i` is out of range
+ */
+LLMSVC_API int llmsvc_result_tool_call(const llmsvc_result *result, size_t i,
+                                       const char **out_id, const char **out_name,
+                                       const char **out_arguments);
+
 /**
  * What a piece taken from the completion queue is (a result of type LLMSVC_RESULT_DELTA):
  * its kind (llmsvc_piece_kind_t), the tool call's index, id and name (borrowed; "" unless

@@ -376,6 +376,18 @@ const char *llmsvc_result_text(const llmsvc_result *r) {
   return r && r->kind == LLMSVC_KIND_NONE ? r->text.c_str() : nullptr;
 }
 
+size_t llmsvc_result_tool_call_count(const llmsvc_result *r) { return r ? r->tool_calls.size() : 0; }
+
+int llmsvc_result_tool_call(const llmsvc_result *r, size_t i, const char **out_id,
+                            const char **out_name, const char **out_arguments) {
+  if (!r || i >= r->tool_calls.size()) return LLMSVC_EINVAL;
+  const llmsvc::ToolCall &c = r->tool_calls[i];
+  if (out_id) *out_id = c.id.c_str();
+  if (out_name) *out_name = c.name.c_str();
+  if (out_arguments) *out_arguments = c.arguments.c_str();
+  return LLMSVC_OK;
+}
+
 int llmsvc_result_piece(const llmsvc_result *r, int *out_kind, uint32_t *out_index,
                         const char **out_call_id, const char **out_name) {
   if (!r || r->type != LLMSVC_RESULT_DELTA) return LLMSVC_EINVAL;

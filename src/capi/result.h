@@ -3,9 +3,11 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/alloc.h"
 #include "common/json.h"
+#include "core/request.h"
 #include "llmsvc.h"
 
 struct llmsvc_result : llmsvc::HeapObject {
@@ -20,6 +22,8 @@ struct llmsvc_result : llmsvc::HeapObject {
   uint32_t piece_index = 0;
   std::string call_id;
   std::string call_name;
+  // A completion's tool calls, for the typed getters.
+  std::vector<llmsvc::ToolCall> tool_calls;
   llmsvc::JsonBuffer json;
   // Taken once when the document is complete: GetString() writes to the buffer.
   const char *json_text = nullptr;

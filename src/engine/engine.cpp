@@ -1190,6 +1190,7 @@ llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
       w.RawValue(reply->text.data(), reply->text.size(), rapidjson::kObjectType);
     }
     write_reply_extras(w, p, *reply);
+    r->tool_calls = reply->tool_calls;
   } else {
     r->error_message = message;
     w.Key("error");

@@ -66,13 +66,20 @@ void write_openai_tools(JsonWriter &w, const RequestSpec &req, bool flat) {
         w.Key("description");
         write_str(w, t.description);
       }
+      // The Responses API requires both members (null: its own default).
       if (!t.parameters_json.empty()) {
         w.Key("parameters");
         w.RawValue(t.parameters_json.data(), t.parameters_json.size(), rapidjson::kObjectType);
+      } else if (flat) {
+        w.Key("parameters");
+        w.Null();
       }
       if (t.strict) {
         w.Key("strict");
         w.Bool(*t.strict);
+      } else if (flat) {
+        w.Key("strict");
+        w.Null();
       }
       if (!flat) w.EndObject();
       w.EndObject();

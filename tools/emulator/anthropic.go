@@ -162,40 +162,79 @@ func (e *emulator) messagesRateLimitError(adm messagesAdmission) *apiError {
 			"https://www.anthropic.com/contact-sales to discuss your options for a rate limit increase.", anthropicOrg, limit, what)}
 }
 
-func (c *messagesCall) succeed(req *messagesRequest, seq uint64) {
-	var format *jsonFormat
-	if req.tool != nil {
-		format = req.tool.format
-	}
-	plan := planReply(req.model, req.lastText, req.maxTokens, true, format,
-		format != nil && c.e.cfg.invalidJSON(c.digest, c.k))
-	output, stop := plan.tokens, "end_turn"
-	switch {
-	case plan.capped:
-		stop = "max_tokens"
-	case req.tool != nil:
-		stop = "tool_use"
-	}
-	c.invalidJSON = plan.invalid
+// messagesReply is the planned answer of a /v1/messages call.
+type messagesReply struct {
+	thinking string    // the thinking text, "" without thinking
+	text     replyPlan // the text reply, when calls is nil
+	calls    *callPlan // the tool calls, nil for a text reply
+	ids      []string  // the calls' ids
+	stop     string
+	output   int64 // output tokens: thinking and reply
+	input    int64 // input tokens not read from or written to the cache
+	cache    cacheUse
+	marked   bool // the request has cache_control breakpoints
+}
 
+// plan decides the answer: the thinking, when enabled, then tool calls or
+// text (quoting the tool results when the conversation ends with them).
+// A forced tool may get a deliberately invalid input (--invalid-json-*).
+func (c *messagesCall) plan(req *messagesRequest) *messagesReply {
+	r := &messagesReply{stop: "end_turn", marked: len(req.marks) > 0}
+	room := req.maxTokens
+	if req.thinking > 0 {
+		n := thinkingTokens(req.model, req.lastText, req.thinking)
+		r.thinking, room = thinkingText(n), room-n
+	}
+	if picked := req.tools.pick(); len(picked) > 0 {
+		invalid := req.tools.choice.forced() && c.e.cfg.invalidJSON(c.digest, c.k)
+		cp := planCalls(picked, room, true, invalid)
+		r.calls, r.stop, c.invalidJSON = &cp, "tool_use", cp.invalid
+		for j := range cp.calls {
+			r.ids = append(r.ids, callID("toolu_01", req.promptHash, 0, j, 22))
+		}
+		if cp.capped {
+			r.stop = "max_tokens"
+		}
+		r.output = textTokens(r.thinking) + cp.tokens
+		return r
+	}
+	base := replyText(completionTarget(req.model, req.lastText))
+	if req.tools.endsInTool {
+		base = resultsText(req.tools.results)
+	}
+	r.text = planText(base, room, true, nil, false)
+	if r.text.capped {
+		r.stop = "max_tokens"
+	}
+	r.output = textTokens(r.thinking) + r.text.tokens
+	return r
+}
+
+func (c *messagesCall) succeed(req *messagesRequest, seq uint64) {
+	r := c.plan(req)
 	ks := c.ks
 	ks.mu.Lock()
-	seen := req.promptTokens >= 1024 && ks.cache.seenBefore(req.promptHash)
-	read := cachedTokens(req.promptTokens, seen)
-	input := req.promptTokens - read
+	if r.marked {
+		r.cache = ks.prefixes.use(req.marks, time.Now())
+	} else {
+		seen := req.promptTokens >= 1024 && ks.cache.seenBefore(req.promptHash)
+		r.cache.read = cachedTokens(req.promptTokens, seen)
+	}
+	r.input = req.promptTokens - r.cache.read - r.cache.creation()
 	if seq != 0 {
 		// Cached reads do not count against the input limit.
-		ks.awin.reconcile(seq, tokenVec{input, output, input + output})
+		in := req.promptTokens - r.cache.read
+		ks.awin.reconcile(seq, tokenVec{in, r.output, in + r.output})
 	}
 	ks.mu.Unlock()
-	c.completionTokens, c.cachedTokens = output, read
+	c.completionTokens, c.cachedTokens = r.output, r.cache.read
 
 	if req.stream {
-		c.streamMessages(req, plan, input, stop)
+		c.streamMessages(req, r)
 		return
 	}
-	b := make([]byte, 0, 384+4*output)
-	b = c.messageJSON(b, req, plan, input, stop, output, true)
+	b := make([]byte, 0, 384+4*r.output)
+	b = c.messageJSON(b, req, r, r.output, true)
 
 	c.setHeaders(c.w.Header())
 	c.record(outOK, http.StatusOK)
@@ -204,53 +243,98 @@ func (c *messagesCall) succeed(req *messagesRequest, seq uint64) {
 
 // messageJSON appends the message object. An unfinished one, as a stream
 // starts it, has no content and no stop reason.
-func (c *messagesCall) messageJSON(b []byte, req *messagesRequest, plan replyPlan, input int64, stop string, output int64, done bool) []byte {
+func (c *messagesCall) messageJSON(b []byte, req *messagesRequest, r *messagesReply, output int64, done bool) []byte {
 	b = append(b, `{"id":"msg_01`...)
 	b = appendBase62(b, c.idA, 11)
 	b = appendBase62(b, c.idB, 11)
 	b = append(b, `","type":"message","role":"assistant","model":`...)
 	b = appendJSONString(b, req.model)
 	b = append(b, `,"content":[`...)
+	stop := ""
 	if done {
-		b = c.contentBlockJSON(b, req, plan, true)
+		for i, block := range r.blocks() {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, block.done...)
+		}
+		stop = r.stop
 	}
 	b = append(b, `],"stop_reason":`...)
 	b = appendNullable(b, stop)
-	b = append(b, `,"stop_sequence":null,"usage":{"input_tokens":`...)
-	b = strconv.AppendInt(b, input, 10)
-	b = append(b, `,"cache_creation_input_tokens":0,"cache_read_input_tokens":`...)
-	b = strconv.AppendInt(b, c.cachedTokens, 10)
-	b = append(b, `,"output_tokens":`...)
-	b = strconv.AppendInt(b, output, 10)
-	return append(b, `}}`...)
+	b = append(b, `,"stop_sequence":null,"usage":`...)
+	b = r.appendUsage(b, output)
+	return append(b, '}')
 }
 
-// contentBlockJSON appends the reply's content block: a text block, or a
-// tool_use block when a tool is forced. A finished tool_use block carries
-// the document as its input ({} when the cap cut the document short); an
-// unfinished one, as a stream starts it, has an empty text or input.
-func (c *messagesCall) contentBlockJSON(b []byte, req *messagesRequest, plan replyPlan, done bool) []byte {
-	if req.tool == nil {
-		b = append(b, `{"type":"text","text":`...)
-		if done {
-			b = appendJSONString(b, plan.text)
-		} else {
-			b = append(b, `""`...)
-		}
-		return append(b, '}')
+// appendUsage appends the usage object; cache_creation is there when the
+// request has cache_control breakpoints.
+func (r *messagesReply) appendUsage(b []byte, output int64) []byte {
+	b = append(b, `{"input_tokens":`...)
+	b = strconv.AppendInt(b, r.input, 10)
+	b = append(b, `,"cache_creation_input_tokens":`...)
+	b = strconv.AppendInt(b, r.cache.creation(), 10)
+	b = append(b, `,"cache_read_input_tokens":`...)
+	b = strconv.AppendInt(b, r.cache.read, 10)
+	if r.marked {
+		b = append(b, `,"cache_creation":{"ephemeral_5m_input_tokens":`...)
+		b = strconv.AppendInt(b, r.cache.create5m, 10)
+		b = append(b, `,"ephemeral_1h_input_tokens":`...)
+		b = strconv.AppendInt(b, r.cache.create1h, 10)
+		b = append(b, '}')
 	}
-	b = append(b, `{"type":"tool_use","id":"toolu_01`...)
-	b = appendBase62(b, mix64(c.idA+2), 11)
-	b = appendBase62(b, mix64(c.idB+2), 11)
-	b = append(b, `","name":`...)
-	b = appendJSONString(b, req.tool.name)
-	b = append(b, `,"input":`...)
-	if done && !plan.capped {
-		b = append(b, plan.doc...)
-	} else {
-		b = append(b, "{}"...)
-	}
+	b = append(b, `,"output_tokens":`...)
+	b = strconv.AppendInt(b, output, 10)
 	return append(b, '}')
+}
+
+// contentBlock is one content block of the reply: as a stream starts it,
+// the deltas that fill it, and finished.
+type contentBlock struct {
+	start  []byte
+	deltas [][]byte
+	done   []byte
+}
+
+// blocks lists the reply's content blocks: the thinking, then the text or
+// the tool uses. A tool use cut short by the cap reports {} as its input.
+func (r *messagesReply) blocks() []contentBlock {
+	var out []contentBlock
+	if r.thinking != "" {
+		sig := thinkingSignature(r.thinking)
+		cb := contentBlock{start: []byte(`{"type":"thinking","thinking":"","signature":""}`)}
+		for _, d := range streamDeltas(r.thinking) {
+			cb.deltas = append(cb.deltas, append(appendJSONString([]byte(`{"type":"thinking_delta","thinking":`), d), '}'))
+		}
+		cb.deltas = append(cb.deltas, append(appendJSONString([]byte(`{"type":"signature_delta","signature":`), sig), '}'))
+		cb.done = appendJSONString([]byte(`{"type":"thinking","thinking":`), r.thinking)
+		cb.done = append(appendJSONString(append(cb.done, `,"signature":`...), sig), '}')
+		out = append(out, cb)
+	}
+	if r.calls == nil {
+		cb := contentBlock{start: []byte(`{"type":"text","text":""}`)}
+		for _, d := range streamDeltas(r.text.text) {
+			cb.deltas = append(cb.deltas, append(appendJSONString([]byte(`{"type":"text_delta","text":`), d), '}'))
+		}
+		cb.done = append(appendJSONString([]byte(`{"type":"text","text":`), r.text.text), '}')
+		return append(out, cb)
+	}
+	for j, call := range r.calls.calls {
+		head := appendJSONString([]byte(`{"type":"tool_use","id":`), r.ids[j])
+		head = appendJSONString(append(head, `,"name":`...), call.name)
+		head = append(head, `,"input":`...)
+		cb := contentBlock{start: append(append([]byte(nil), head...), "{}}"...)}
+		for _, piece := range argumentPieces(call.args) {
+			cb.deltas = append(cb.deltas, append(appendJSONString([]byte(`{"type":"input_json_delta","partial_json":`), piece), '}'))
+		}
+		input := call.args
+		if call.cut {
+			input = "{}"
+		}
+		cb.done = append(append(head, input...), '}')
+		out = append(out, cb)
+	}
+	return out
 }
 
 // fail answers with an error after the configured latency.

@@ -17,9 +17,11 @@ type messagesRequest struct {
 	maxTokens    int64
 	stream       bool
 	promptTokens int64
-	lastText     string      // text of the last message, blocks joined
-	promptHash   uint64      // identifies the prompt for the cache
-	tool         *forcedTool // the tool the reply must use, nil for text
+	lastText     string // text of the last message, blocks joined
+	promptHash   uint64 // identifies the prompt for the cache
+	tools        toolRequest
+	thinking     int64       // thinking.budget_tokens; 0 when thinking is off
+	marks        []cacheMark // the cache_control breakpoints, in processing order
 }
 
 // maxOutputCharge bounds the output charge of one request so that window
@@ -147,7 +149,7 @@ func tagError(path string, raw json.RawMessage, tags string) *apiError {
 }
 
 var messagesFields = []string{"model", "max_tokens", "messages", "system", "temperature", "top_p", "top_k",
-	"stop_sequences", "metadata", "stream", "tools", "tool_choice"}
+	"stop_sequences", "metadata", "stream", "tools", "tool_choice", "thinking"}
 
 var imageMediaTypes = map[string]bool{"image/jpeg": true, "image/png": true, "image/gif": true, "image/webp": true}
 
@@ -182,13 +184,23 @@ func parseMessagesRequest(body []byte) (*messagesRequest, *apiError) {
 
 	h := fnvAdd(fnvAddByte(fnvAdd(fnvOffset64, "messages"), 0), model)
 	req.promptTokens = tokensPerPrompt
+	// ph identifies the prompt so far without the tools, for the prefixes
+	// that cache_control marks; the tools are added in front at the end.
+	ph := uint64(fnvOffset64)
 
 	// The system prompt, when present, counts as one more message whose
 	// text is its blocks joined.
 	if raw := top.get("system"); !isAbsent(raw) {
-		texts, aerr := parseSystem(raw)
+		texts, marked, aerr := parseSystem(raw)
 		if aerr != nil {
 			return nil, aerr
+		}
+		for j, text := range texts {
+			ph = fnvAdd(fnvAddByte(ph, 0x1c), text)
+			if ttl, ok := marked[j]; ok {
+				prefix := tokensPerPrompt + messageTokens([]string{strings.Join(texts[:j+1], "")}, 0)
+				req.marks = append(req.marks, cacheMark{tokens: prefix, hash: ph, ttl: ttl})
+			}
 		}
 		joined := strings.Join(texts, "")
 		req.promptTokens += messageTokens([]string{joined}, 0)
@@ -209,6 +221,7 @@ func parseMessagesRequest(body []byte) (*messagesRequest, *apiError) {
 	if len(msgs) == 0 {
 		return nil, invalidMessages("messages", "at least one message is required")
 	}
+	var pairs toolPairing
 	for i, mraw := range msgs {
 		p := "messages." + strconv.Itoa(i)
 		m, aerr := objectAt(p, mraw)
@@ -225,24 +238,37 @@ func parseMessagesRequest(body []byte) (*messagesRequest, *apiError) {
 		if role != "user" && role != "assistant" {
 			return nil, invalidMessages(p+".role", "Input should be 'user' or 'assistant'")
 		}
-		texts, images, canon, empty, aerr := parseMessageContent(p+".content", m.get("content"))
+		ph = fnvAdd(fnvAddByte(ph, 0x1e), role)
+		mc, aerr := parseMessageContent(p+".content", m.get("content"), ph, req.promptTokens)
 		if aerr != nil {
 			return nil, aerr
 		}
 		if i == 0 && role != "user" {
 			return nil, invalidMessages("messages", `first message must use the "user" role`)
 		}
-		if empty && !(i == len(msgs)-1 && role == "assistant") {
+		if mc.empty && !(i == len(msgs)-1 && role == "assistant") {
 			return nil, invalidMessages(p, "all messages must have non-empty content except for the optional final assistant message")
 		}
-		req.promptTokens += messageTokens(texts, images)
+		if aerr := pairs.next(i, role, &mc); aerr != nil {
+			return nil, aerr
+		}
+		ph = mc.hash
+		req.marks = append(req.marks, mc.marks...)
+		req.promptTokens += mc.tokens
 		h = fnvAddByte(fnvAdd(fnvAddByte(h, 0x1e), role), 0x1d)
-		h = fnvAdd(h, canon)
+		h = fnvAdd(h, mc.canon)
+		text := strings.Join(mc.texts, "")
+		if role == "user" {
+			req.tools.lastUser = text
+		}
 		if i == len(msgs)-1 {
-			req.lastText = strings.Join(texts, "")
+			req.lastText = text
+			req.tools.endsInTool = role == "user" && len(mc.results) > 0
+			for _, r := range mc.results {
+				req.tools.results = append(req.tools.results, r.text)
+			}
 		}
 	}
-	req.promptHash = h
 
 	for _, f := range []string{"temperature", "top_p"} {
 		if aerr := checkUnitNumber(f, top.get(f)); aerr != nil {
@@ -292,7 +318,11 @@ func parseMessagesRequest(body []byte) (*messagesRequest, *apiError) {
 			return nil, invalidMessages("stream", msgBool)
 		}
 	}
-	if req.tool, aerr = parseTools(top); aerr != nil {
+	if aerr := req.parseMessagesTools(top, &h); aerr != nil {
+		return nil, aerr
+	}
+	req.promptHash = h
+	if aerr := req.parseThinking(top); aerr != nil {
 		return nil, aerr
 	}
 	return req, nil
@@ -351,120 +381,101 @@ func checkUnitNumber(name string, raw json.RawMessage) *apiError {
 }
 
 // parseSystem reads the system prompt: a string or a list of text blocks.
-func parseSystem(raw json.RawMessage) ([]string, *apiError) {
+// marked maps the blocks that carry cache_control to their ttl.
+func parseSystem(raw json.RawMessage) (texts []string, marked map[int]string, aerr *apiError) {
 	switch jsonKind(raw) {
 	case "a string":
 		s, _ := rawString(raw)
-		return []string{s}, nil
+		return []string{s}, nil, nil
 	case "an array":
 	default:
-		return nil, invalidMessages("system", "Input should be a valid string or a list of text blocks")
+		return nil, nil, invalidMessages("system", "Input should be a valid string or a list of text blocks")
 	}
 	var blocks []json.RawMessage
 	if err := json.Unmarshal(raw, &blocks); err != nil {
-		return nil, invalidMessages("system", msgList)
+		return nil, nil, invalidMessages("system", msgList)
 	}
-	texts := make([]string, 0, len(blocks))
+	texts = make([]string, 0, len(blocks))
 	for j, braw := range blocks {
 		p := "system." + strconv.Itoa(j)
 		b, aerr := objectAt(p, braw)
 		if aerr != nil {
-			return nil, aerr
+			return nil, nil, aerr
 		}
 		typ := b.get("type")
 		if typ == nil {
-			return nil, invalidMessages(p+".type", msgRequired)
+			return nil, nil, invalidMessages(p+".type", msgRequired)
 		}
 		if s, ok := rawString(typ); !ok || s != "text" {
-			return nil, invalidMessages(p+".type", "Input should be 'text'")
+			return nil, nil, invalidMessages(p+".type", "Input should be 'text'")
 		}
-		text, aerr := textBlock(p, b)
+		text, ttl, aerr := textBlock(p, b)
 		if aerr != nil {
-			return nil, aerr
+			return nil, nil, aerr
+		}
+		if ttl != "" {
+			if marked == nil {
+				marked = map[int]string{}
+			}
+			marked[j] = ttl
 		}
 		texts = append(texts, text)
 	}
-	return texts, nil
+	return texts, marked, nil
 }
 
-// textBlock checks a {"type":"text"} block and returns its text.
-func textBlock(p string, b *jsonObject) (string, *apiError) {
+// textBlock checks a {"type":"text"} block and returns its text and the
+// ttl of its cache_control ("" without one).
+func textBlock(p string, b *jsonObject) (string, string, *apiError) {
 	if aerr := extraField(p, b, "type", "text", "cache_control"); aerr != nil {
-		return "", aerr
+		return "", "", aerr
 	}
 	text, aerr := requiredString(p, b, "text")
 	if aerr != nil {
-		return "", aerr
+		return "", "", aerr
 	}
 	if text == "" {
-		return "", invalidMessages(p+".text", "text content blocks must be non-empty")
+		return "", "", invalidMessages(p+".text", "text content blocks must be non-empty")
 	}
-	if aerr := checkCacheControl(p, b); aerr != nil {
+	ttl, aerr := checkCacheControl(p, b)
+	if aerr != nil {
+		return "", "", aerr
+	}
+	return text, ttl, nil
+}
+
+// checkCacheControl reads an optional cache_control,
+// {"type":"ephemeral","ttl"?: "5m"|"1h"}, and returns its ttl ("5m" when
+// not given), or "" when the block has none.
+func checkCacheControl(p string, b *jsonObject) (string, *apiError) {
+	raw := b.get("cache_control")
+	if isAbsent(raw) {
+		return "", nil
+	}
+	cp := p + ".cache_control"
+	cc, aerr := objectAt(cp, raw)
+	if aerr != nil {
 		return "", aerr
 	}
-	return text, nil
-}
-
-// checkCacheControl accepts an optional cache_control object. The emulator
-// caches long prompts on its own, so the marker changes nothing.
-func checkCacheControl(p string, b *jsonObject) *apiError {
-	if raw := b.get("cache_control"); !isAbsent(raw) {
-		if _, ok := parseObject(raw); !ok {
-			return invalidMessages(p+".cache_control", msgDict)
+	if aerr := extraField(cp, cc, "type", "ttl"); aerr != nil {
+		return "", aerr
+	}
+	typ, aerr := requiredString(cp, cc, "type")
+	if aerr != nil {
+		return "", aerr
+	}
+	if typ != "ephemeral" {
+		return "", invalidMessages(cp+".type", "Input should be 'ephemeral'")
+	}
+	ttl := "5m"
+	if t := cc.get("ttl"); !isAbsent(t) {
+		if s, ok := rawString(t); ok && (s == "5m" || s == "1h") {
+			ttl = s
+		} else {
+			return "", invalidMessages(cp+".ttl", "Input should be '5m' or '1h'")
 		}
 	}
-	return nil
-}
-
-// parseMessageContent returns a message's text blocks, its image count, a
-// canonical form for prompt hashing, and whether the content is empty.
-func parseMessageContent(p string, raw json.RawMessage) (texts []string, images int, canon string, empty bool, aerr *apiError) {
-	if raw == nil {
-		return nil, 0, "", false, invalidMessages(p, msgRequired)
-	}
-	switch jsonKind(raw) {
-	case "a string":
-		s, _ := rawString(raw)
-		return []string{s}, 0, "t" + s, s == "", nil
-	case "an array":
-	default:
-		return nil, 0, "", false, invalidMessages(p, "Input should be a valid string or a list of content blocks")
-	}
-	var blocks []json.RawMessage
-	if err := json.Unmarshal(raw, &blocks); err != nil {
-		return nil, 0, "", false, invalidMessages(p, msgList)
-	}
-	var cb strings.Builder
-	for j, braw := range blocks {
-		bp := p + "." + strconv.Itoa(j)
-		b, aerr := objectAt(bp, braw)
-		if aerr != nil {
-			return nil, 0, "", false, aerr
-		}
-		typ := b.get("type")
-		if typ == nil {
-			return nil, 0, "", false, invalidMessages(bp+".type", msgRequired)
-		}
-		switch s, _ := rawString(typ); s {
-		case "text":
-			text, aerr := textBlock(bp, b)
-			if aerr != nil {
-				return nil, 0, "", false, aerr
-			}
-			texts = append(texts, text)
-			cb.WriteString("t" + text + "\x1f")
-		case "image":
-			src, aerr := imageBlock(bp, b)
-			if aerr != nil {
-				return nil, 0, "", false, aerr
-			}
-			images++
-			cb.WriteString("i" + src + "\x1f")
-		default:
-			return nil, 0, "", false, tagError(bp, typ, "'text', 'image'")
-		}
-	}
-	return texts, images, cb.String(), len(blocks) == 0, nil
+	return ttl, nil
 }
 
 // imageBlock checks a {"type":"image"} block and returns a canonical form
@@ -518,9 +529,6 @@ func imageBlock(p string, b *jsonObject) (string, *apiError) {
 		canon = "u" + u
 	default:
 		return "", tagError(sp, typ, "'base64', 'url'")
-	}
-	if aerr := checkCacheControl(p, b); aerr != nil {
-		return "", aerr
 	}
 	return canon, nil
 }

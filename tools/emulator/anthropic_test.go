@@ -222,7 +222,7 @@ func TestMessagesErrors(t *testing.T) {
 		{"empty content", anthropicHeaders("sk-ant-good"), `{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":""}]}`, 400,
 			"invalid_request_error", "messages.0: all messages must have non-empty content except for the optional final assistant message"},
 		{"block type", anthropicHeaders("sk-ant-good"), `{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":[{"type":"audio"}]}]}`, 400,
-			"invalid_request_error", "messages.0.content.0: Input tag 'audio' found using 'type' does not match any of the expected tags: 'text', 'image'"},
+			"invalid_request_error", "messages.0.content.0: Input tag 'audio' found using 'type' does not match any of the expected tags: " + blockTags},
 		{"media type", anthropicHeaders("sk-ant-good"), img(`{"type":"base64","media_type":"image/bmp","data":"AA=="}`), 400, "invalid_request_error",
 			"messages.0.content.1.source.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'"},
 		{"no data", anthropicHeaders("sk-ant-good"), img(`{"type":"base64","media_type":"image/png"}`), 400, "invalid_request_error",

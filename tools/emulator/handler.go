@@ -157,6 +157,10 @@ func (e *emulator) serveChat(w http.ResponseWriter, r *http.Request) {
 			message: fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", req.model)})
 		return
 	}
+	if cfg.flexUnavailable && req.serviceTier == "flex" {
+		c.fail(errFlexUnavailable())
+		return
+	}
 	if cfg.countsArrivals() {
 		c.k = c.ks.arrival(c.digest)
 		f := cfg.decideFault(c.digest, c.k)
@@ -234,42 +238,63 @@ func (ks *keyState) admit(l limits, charge int64) admission {
 }
 
 func (c *call) succeed(req *chatRequest, seq uint64) {
-	plan := planReply(req.model, req.lastContent, req.maxOut, req.hasMax, req.format,
-		req.format != nil && c.e.cfg.invalidJSON(c.digest, c.k))
-	completion, finish := plan.tokens, "stop"
-	if plan.capped {
-		finish = "length"
+	choices := c.planChat(req)
+	for _, ch := range choices {
+		c.completionTokens += ch.tokens()
 	}
-	c.completionTokens, c.invalidJSON = completion, plan.invalid
-	c.reasoningTokens = reasoningTokens(req.model, completion)
+	c.reasoningTokens = reasoningTokens(req.model, c.completionTokens)
 
 	ks := c.ks
 	ks.mu.Lock()
 	seen := req.promptTokens >= 1024 && ks.cache.seenBefore(req.promptHash)
 	if seq != 0 {
-		ks.win.reconcile(seq, req.promptTokens+completion)
+		ks.win.reconcile(seq, req.promptTokens+c.completionTokens)
 	}
 	ks.mu.Unlock()
 	c.cachedTokens = cachedTokens(req.promptTokens, seen)
 
 	if req.stream {
-		c.streamChat(req, plan, finish)
+		c.streamChat(req, choices)
 		return
 	}
-	b := make([]byte, 0, 768+4*completion)
+	b := make([]byte, 0, 768+4*c.completionTokens)
 	b = append(b, `{"id":"`...)
 	b = appendCompletionID(b, c.idA, c.idB)
 	b = append(b, `","object":"chat.completion","created":`...)
 	b = strconv.AppendInt(b, time.Now().Unix(), 10)
 	b = append(b, `,"model":`...)
 	b = appendJSONString(b, req.model)
-	b = append(b, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
-	b = appendJSONString(b, plan.text)
-	b = append(b, `,"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"`...)
-	b = append(b, finish...)
-	b = append(b, `"}],"usage":`...)
+	b = append(b, `,"choices":[`...)
+	for i, ch := range choices {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"index":`...)
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, `,"message":{"role":"assistant","content":`...)
+		if ch.calls != nil {
+			b = append(b, `null,"tool_calls":[`...)
+			for j, call := range ch.calls.calls {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = appendChatToolCall(b, ch.ids[j], call)
+			}
+			b = append(b, ']')
+		} else {
+			b = appendJSONString(b, ch.text.text)
+		}
+		b = append(b, `,"refusal":null,"annotations":[]},"logprobs":`...)
+		b = ch.appendLogprobs(b, req, 0, len(ch.text.text))
+		b = append(b, `,"finish_reason":"`...)
+		b = append(b, ch.finish...)
+		b = append(b, `"}`...)
+	}
+	b = append(b, `],"usage":`...)
 	b = c.appendChatUsage(b)
-	b = append(b, `,"service_tier":"default","system_fingerprint":"fp_emulator"}`+"\n"...)
+	b = append(b, `,"service_tier":"`...)
+	b = append(b, servedTier(req.serviceTier)...)
+	b = append(b, `","system_fingerprint":"fp_emulator"}`+"\n"...)
 
 	c.setHeaders(c.w.Header())
 	c.record(outOK, http.StatusOK)
@@ -446,6 +471,14 @@ func errServer() *apiError {
 func errOverloaded() *apiError {
 	return &apiError{status: http.StatusServiceUnavailable, typ: "server_error", outcome: outServerError,
 		message: "The engine is currently overloaded, please try again later"}
+}
+
+// errFlexUnavailable is the 429 of a flex request when flex processing has
+// no capacity: it costs nothing and may be retried shortly.
+func errFlexUnavailable() *apiError {
+	return &apiError{status: http.StatusTooManyRequests, typ: "invalid_request_error", code: "resource_unavailable",
+		outcome: outRateLimited, retryAfter: true, wait: time.Second,
+		message: "Resource unavailable. Please try again later."}
 }
 
 func (e *emulator) rateLimitError(model string, charge int64, adm admission) *apiError {

@@ -57,6 +57,8 @@ type config struct {
 
 	streamDelay        time.Duration // between the events of a streaming answer
 	midstreamErrorRate float64       // chance of an in-band error half-way through a stream
+
+	flexUnavailable bool // requests for the flex service tier get 429 resource_unavailable
 }
 
 func parseConfig(args []string, stderr io.Writer) (*config, error) {
@@ -95,6 +97,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.Float64Var(&cfg.invalidJSONRate, "invalid-json-rate", 0, "probability of answering a request for JSON with a document that violates the schema")
 	fs.Int64Var(&streamDelayMs, "stream-delay-ms", 0, "delay between the events of a streaming answer, in milliseconds")
 	fs.Float64Var(&cfg.midstreamErrorRate, "midstream-error-rate", 0, "probability of ending a streaming answer with an error event after half of the deltas")
+	fs.BoolVar(&cfg.flexUnavailable, "flex-unavailable", false, "answer requests for the flex service tier with 429 resource_unavailable")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

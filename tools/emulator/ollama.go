@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -105,27 +106,93 @@ func (e *emulator) serveOllama(w http.ResponseWriter, r *http.Request) {
 	c.succeed(seq)
 }
 
+// ollamaReply is the planned answer of an /api/chat call.
+type ollamaReply struct {
+	thinking string    // with think: the thinking text
+	text     replyPlan // the text reply, when calls is nil
+	calls    *callPlan // the tool calls, nil for a text reply
+	tokens   int64     // eval_count: thinking and reply
+	capped   bool
+}
+
+// plan decides the answer: the thinking (with think), then tool calls or
+// text (quoting the tool results when the conversation ends with them).
+// num_predict caps the thinking and the reply together.
+func (c *ollamaCall) plan() *ollamaReply {
+	req := c.req
+	r := &ollamaReply{}
+	room := req.maxOut
+	if req.think {
+		limit := int64(math.MaxInt64)
+		if req.hasMax {
+			limit = room
+		}
+		n := thinkingTokens(req.model, req.lastText, limit)
+		r.thinking, room = thinkingText(n), room-n
+	}
+	if picked := req.tools.pick(); len(picked) > 0 {
+		cp := planCalls(picked, room, req.hasMax, false)
+		r.calls, r.capped = &cp, cp.capped
+		r.tokens = textTokens(r.thinking) + cp.tokens
+		return r
+	}
+	base := replyText(completionTarget(req.model, req.lastText))
+	if req.tools.endsInTool {
+		base = resultsText(req.tools.results)
+	}
+	invalid := req.format != nil && c.e.cfg.invalidJSON(c.digest, c.k)
+	r.text = planText(base, room, req.hasMax, req.format, invalid)
+	r.capped, c.invalidJSON = r.text.capped, invalid
+	r.tokens = textTokens(r.thinking) + r.text.tokens
+	return r
+}
+
 func (c *ollamaCall) succeed(seq uint64) {
 	req := c.req
-	plan := planReply(req.model, req.lastText, req.maxOut, req.hasMax, req.format,
-		req.format != nil && c.e.cfg.invalidJSON(c.digest, c.k))
-	c.completionTokens, c.invalidJSON = plan.tokens, plan.invalid
+	r := c.plan()
+	c.completionTokens = r.tokens
 	if seq != 0 {
 		c.ks.mu.Lock()
-		c.ks.win.reconcile(seq, req.promptTokens+plan.tokens)
+		c.ks.win.reconcile(seq, req.promptTokens+r.tokens)
 		c.ks.mu.Unlock()
 	}
 	if req.stream {
-		c.stream(plan)
+		c.stream(r)
 		return
 	}
 	b := c.head(nil)
 	b = append(b, `"message":{"role":"assistant","content":`...)
-	b = appendJSONString(b, plan.text)
+	b = appendJSONString(b, r.text.text)
+	if r.thinking != "" {
+		b = appendJSONString(append(b, `,"thinking":`...), r.thinking)
+	}
+	if r.calls != nil {
+		b = r.appendToolCalls(append(b, ','))
+	}
 	b = append(b, "},"...)
-	b = c.tail(b, plan)
+	b = c.tail(b, r)
 	c.record(outOK, http.StatusOK)
 	writeJSON(c.w, http.StatusOK, b)
+}
+
+// appendToolCalls appends "tool_calls":[{"function":{"name","arguments"}}],
+// the arguments as an object ({} for a call the cap cut short).
+func (r *ollamaReply) appendToolCalls(b []byte) []byte {
+	b = append(b, `"tool_calls":[`...)
+	for j, call := range r.calls.calls {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(append(b, `{"function":{"name":`...), call.name)
+		b = append(b, `,"arguments":`...)
+		if call.cut {
+			b = append(b, "{}"...)
+		} else {
+			b = append(b, call.args...)
+		}
+		b = append(b, "}}"...)
+	}
+	return append(b, ']')
 }
 
 // head appends {"model":..,"created_at":.., and leaves the object open.
@@ -141,14 +208,14 @@ func (c *ollamaCall) head(b []byte) []byte {
 // and the counts. The durations are nominal: loading 1 ms, 0.05 ms per
 // prompt token, 1 ms per output token; the total adds the real handling
 // time.
-func (c *ollamaCall) tail(b []byte, plan replyPlan) []byte {
+func (c *ollamaCall) tail(b []byte, r *ollamaReply) []byte {
 	reason := "stop"
-	if plan.capped {
+	if r.capped {
 		reason = "length"
 	}
 	load := int64(time.Millisecond)
 	promptDur := c.promptTokens * int64(50*time.Microsecond)
-	evalDur := plan.tokens * int64(time.Millisecond)
+	evalDur := r.tokens * int64(time.Millisecond)
 	total := int64(time.Since(c.start)) + load + promptDur + evalDur
 	b = append(b, `"done_reason":"`...)
 	b = append(b, reason...)
@@ -161,22 +228,34 @@ func (c *ollamaCall) tail(b []byte, plan replyPlan) []byte {
 	b = append(b, `,"prompt_eval_duration":`...)
 	b = strconv.AppendInt(b, promptDur, 10)
 	b = append(b, `,"eval_count":`...)
-	b = strconv.AppendInt(b, plan.tokens, 10)
+	b = strconv.AppendInt(b, r.tokens, 10)
 	b = append(b, `,"eval_duration":`...)
 	b = strconv.AppendInt(b, evalDur, 10)
 	return append(b, '}')
 }
 
-// stream sends the reply as NDJSON: one object per delta, then the final
-// object with done true and the counts.
-func (c *ollamaCall) stream(plan replyPlan) {
+// stream sends the reply as NDJSON: one object per delta of the thinking
+// and of the text, or one object carrying all the tool calls, then the
+// final object with done true and the counts.
+func (c *ollamaCall) stream(r *ollamaReply) {
 	s := startStream(c.w, c.r, c.e.cfg, "application/x-ndjson")
+	var lines [][]byte
 	var b []byte
-	deltas := streamDeltas(plan.text)
-	for _, d := range deltas[:deltasBeforeFault(len(deltas), c.mid)] {
-		b = append(c.head(b[:0]), `"message":{"role":"assistant","content":`...)
-		b = appendJSONString(b, d)
-		if !s.line(append(b, `},"done":false}`...)) {
+	for _, d := range streamDeltas(r.thinking) {
+		b = append(c.head(nil), `"message":{"role":"assistant","content":"","thinking":`...)
+		lines = append(lines, append(appendJSONString(b, d), `},"done":false}`...))
+	}
+	if r.calls != nil {
+		b = append(c.head(nil), `"message":{"role":"assistant","content":"",`...)
+		lines = append(lines, append(r.appendToolCalls(b), `},"done":false}`...))
+	} else {
+		for _, d := range streamDeltas(r.text.text) {
+			b = append(c.head(nil), `"message":{"role":"assistant","content":`...)
+			lines = append(lines, append(appendJSONString(b, d), `},"done":false}`...))
+		}
+	}
+	for _, line := range lines[:deltasBeforeFault(len(lines), c.mid)] {
+		if !s.line(line) {
 			c.record(outGone, 0)
 			return
 		}
@@ -192,7 +271,7 @@ func (c *ollamaCall) stream(plan replyPlan) {
 		return
 	}
 	b = append(c.head(b[:0]), `"message":{"role":"assistant","content":""},`...)
-	b = c.tail(b, plan)
+	b = c.tail(b, r)
 	c.record(outOK, http.StatusOK)
 	s.line(b)
 }

@@ -19,6 +19,8 @@ type ollamaRequest struct {
 	maxOut       int64       // options.num_predict when positive
 	hasMax       bool        // num_predict > 0
 	format       *jsonFormat // format: "json" or a schema; nil for text
+	tools        toolRequest
+	think        bool
 }
 
 // charge is what a request costs the token window on arrival.
@@ -45,6 +47,8 @@ type wireOllamaRequest struct {
 	Format    json.RawMessage `json:"format"`
 	Options   json.RawMessage `json:"options"`
 	KeepAlive json.RawMessage `json:"keep_alive"`
+	Tools     json.RawMessage `json:"tools"`
+	Think     json.RawMessage `json:"think"`
 }
 
 var ollamaRoles = map[string]bool{"system": true, "user": true, "assistant": true, "tool": true}
@@ -111,9 +115,40 @@ func parseOllamaRequest(body []byte) (*ollamaRequest, *apiError) {
 			}
 		}
 		req.promptTokens += messageTokens([]string{content}, images)
+		if role == "assistant" {
+			tokens, aerr := ollamaToolCalls(m.get("tool_calls"))
+			if aerr != nil {
+				return nil, aerr
+			}
+			req.promptTokens += tokens
+		}
+		if th := m.get("thinking"); !isAbsent(th) {
+			if _, ok := rawString(th); !ok {
+				return nil, ollamaBadRequest("json: cannot unmarshal %s into Go struct field Message.messages.thinking of type string", jsonType(th))
+			}
+		}
+		switch role {
+		case "tool":
+			if !req.tools.endsInTool {
+				req.tools.results = nil
+			}
+			req.tools.endsInTool = true
+			req.tools.results = append(req.tools.results, content)
+		case "user":
+			req.tools.lastUser = content
+			fallthrough
+		default:
+			req.tools.endsInTool, req.tools.results = false, nil
+		}
 		if i == len(msgs)-1 {
 			req.lastText = content
 		}
+	}
+	if aerr := req.parseOllamaTools(wr.Tools); aerr != nil {
+		return nil, aerr
+	}
+	if aerr := req.parseThink(wr.Think); aerr != nil {
+		return nil, aerr
 	}
 
 	if !isAbsent(wr.Stream) {
@@ -156,7 +191,7 @@ func (r *ollamaRequest) parseFormat(raw json.RawMessage) *apiError {
 		case "":
 			return nil
 		case "json":
-			r.format = &jsonFormat{}
+			r.format = &jsonFormat{answer: true}
 			return nil
 		}
 		return ollamaBadRequest(`invalid format: %q; expected "json" or a valid JSON Schema`, s)
@@ -168,8 +203,9 @@ func (r *ollamaRequest) parseFormat(raw json.RawMessage) *apiError {
 	return nil
 }
 
-// parseOptions reads the options that matter (temperature, top_p,
-// num_predict, stop, seed) and checks their types; others are ignored.
+// parseOptions reads the options that matter (temperature, top_p, top_k,
+// num_predict, stop, seed, frequency_penalty, presence_penalty) and checks
+// their types; others are ignored.
 func (r *ollamaRequest) parseOptions(raw json.RawMessage) *apiError {
 	if isAbsent(raw) {
 		return nil
@@ -178,14 +214,14 @@ func (r *ollamaRequest) parseOptions(raw json.RawMessage) *apiError {
 	if !ok {
 		return ollamaBadRequest("json: cannot unmarshal %s into Go struct field ChatRequest.options of type map[string]interface {}", jsonType(raw))
 	}
-	for _, name := range []string{"temperature", "top_p"} {
+	for _, name := range []string{"temperature", "top_p", "frequency_penalty", "presence_penalty"} {
 		if v := o.get(name); !isAbsent(v) {
 			if k := jsonKind(v); k != "an integer" && k != "a decimal number" {
 				return ollamaBadRequest("option %q must be of type float32", name)
 			}
 		}
 	}
-	for _, name := range []string{"num_predict", "seed"} {
+	for _, name := range []string{"num_predict", "seed", "top_k"} {
 		if v := o.get(name); !isAbsent(v) {
 			if jsonKind(v) != "an integer" && !integralDecimal(v) {
 				return ollamaBadRequest("option %q must be of type integer", name)

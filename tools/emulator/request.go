@@ -54,12 +54,19 @@ type chatRequest struct {
 	lastContent  string      // text of the last message
 	promptHash   uint64      // identifies the prompt for the cache
 	format       *jsonFormat // response_format asking for JSON, nil for text
+	n            int64       // choices to generate
+	logprobs     bool
+	topLogprobs  int64
+	serviceTier  string // the tier the answer reports
+	tools        toolRequest
 }
 
-// charge is what a request costs the token window on arrival.
+// charge is what a request costs the token window on arrival: the prompt
+// and, when capped, the cap for each of the n choices.
 func (c *chatRequest) charge() int64 {
 	if c.hasMax {
-		return c.promptTokens + min(c.maxOut, math.MaxInt64-c.promptTokens)
+		per := min(c.maxOut, (math.MaxInt64-c.promptTokens)/max(c.n, 1))
+		return c.promptTokens + per*max(c.n, 1)
 	}
 	return c.promptTokens
 }
@@ -72,11 +79,33 @@ type wireRequest struct {
 	Stream              json.RawMessage `json:"stream"`
 	ResponseFormat      json.RawMessage `json:"response_format"`
 	StreamOptions       json.RawMessage `json:"stream_options"`
+	Tools               json.RawMessage `json:"tools"`
+	ToolChoice          json.RawMessage `json:"tool_choice"`
+	ParallelToolCalls   json.RawMessage `json:"parallel_tool_calls"`
+	N                   json.RawMessage `json:"n"`
+	Logprobs            json.RawMessage `json:"logprobs"`
+	TopLogprobs         json.RawMessage `json:"top_logprobs"`
+	ServiceTier         json.RawMessage `json:"service_tier"`
+	Temperature         json.RawMessage `json:"temperature"`
+	TopP                json.RawMessage `json:"top_p"`
+	FrequencyPenalty    json.RawMessage `json:"frequency_penalty"`
+	PresencePenalty     json.RawMessage `json:"presence_penalty"`
+	LogitBias           json.RawMessage `json:"logit_bias"`
+	Seed                json.RawMessage `json:"seed"`
+	Stop                json.RawMessage `json:"stop"`
+	PromptCacheKey      json.RawMessage `json:"prompt_cache_key"`
+	SafetyIdentifier    json.RawMessage `json:"safety_identifier"`
+	User                json.RawMessage `json:"user"`
+	Metadata            json.RawMessage `json:"metadata"`
+	Store               json.RawMessage `json:"store"`
+	ReasoningEffort     json.RawMessage `json:"reasoning_effort"`
 }
 
 type wireMessage struct {
-	Role    json.RawMessage `json:"role"`
-	Content json.RawMessage `json:"content"`
+	Role       json.RawMessage `json:"role"`
+	Content    json.RawMessage `json:"content"`
+	ToolCalls  json.RawMessage `json:"tool_calls"`
+	ToolCallID json.RawMessage `json:"tool_call_id"`
 }
 
 type wirePart struct {
@@ -166,6 +195,8 @@ func parseChatRequest(body []byte) (*chatRequest, *apiError) {
 
 	h := fnvAdd(fnvOffset64, model)
 	req.promptTokens = tokensPerPrompt
+	var texts []string // every message's text, for JSON mode's check
+	var open *toolCallTurn
 	for i, raw := range msgs {
 		p := fmt.Sprintf("messages[%d]", i)
 		if jsonKind(raw) != "an object" {
@@ -185,18 +216,65 @@ func parseChatRequest(body []byte) (*chatRequest, *apiError) {
 		if !validRoles[role] {
 			return nil, invalidRequest(p+".role", "invalid_value", "Invalid value: '%s'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.", role)
 		}
-		texts, images, hashed, aerr := parseContent(p+".content", role, m.Content)
+		msgTexts, images, hashed, aerr := parseContent(p+".content", role, m.Content)
 		if aerr != nil {
 			return nil, aerr
 		}
-		req.promptTokens += messageTokens(texts, images)
+		texts = append(texts, msgTexts...)
+		req.promptTokens += messageTokens(msgTexts, images)
 		h = fnvAddByte(fnvAdd(fnvAddByte(h, 0x1e), role), 0x1d)
 		h = fnvAdd(h, hashed)
+
+		// Tool calls and their results must pair up as the API requires.
+		switch role {
+		case "tool":
+			id, aerr := toolCallIDOf(p, m.ToolCallID)
+			if aerr != nil {
+				return nil, aerr
+			}
+			if open == nil || !open.answer(id) {
+				return nil, invalidRequest(fmt.Sprintf("messages.[%d].role", i), "",
+					"Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.")
+			}
+			if !req.tools.endsInTool {
+				req.tools.results = nil
+			}
+			req.tools.endsInTool = true
+			req.tools.results = append(req.tools.results, strings.Join(msgTexts, ""))
+			h = fnvAdd(fnvAddByte(h, 0x1c), id)
+			continue
+		}
+		if aerr := open.check(); aerr != nil {
+			return nil, aerr
+		}
+		open = nil
+		req.tools.endsInTool, req.tools.results = false, nil
+		switch role {
+		case "assistant":
+			calls, tokens, canon, aerr := parseToolCalls(p+".tool_calls", m.ToolCalls)
+			if aerr != nil {
+				return nil, aerr
+			}
+			if len(calls) > 0 {
+				open = &toolCallTurn{index: i, ids: calls, answered: map[string]bool{}}
+				req.promptTokens += tokens
+				h = fnvAdd(fnvAddByte(h, 0x1b), canon)
+			}
+		case "user":
+			req.tools.lastUser = strings.Join(msgTexts, "")
+		}
 		if i == len(msgs)-1 {
-			req.lastContent = strings.Join(texts, "")
+			req.lastContent = strings.Join(msgTexts, "")
 		}
 	}
-	req.promptHash = h
+	if open != nil && len(open.answered) > 0 {
+		if aerr := open.check(); aerr != nil {
+			return nil, aerr
+		}
+	}
+	if req.tools.endsInTool {
+		req.lastContent = req.tools.results[len(req.tools.results)-1]
+	}
 
 	var aerr *apiError
 	if req.maxOut, req.hasMax, aerr = parseMax("max_completion_tokens", wr.MaxCompletionTokens); aerr != nil {
@@ -229,6 +307,17 @@ func parseChatRequest(body []byte) (*chatRequest, *apiError) {
 			return nil, aerr
 		}
 	}
+	if aerr := req.parseChatTools(&wr, &h); aerr != nil {
+		return nil, aerr
+	}
+	if aerr := req.parseChatOptions(&wr); aerr != nil {
+		return nil, aerr
+	}
+	if req.format != nil && req.format.answer && !mentionsJSON(texts) {
+		return nil, invalidRequest("response_format", "",
+			"'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.")
+	}
+	req.promptHash = h
 	return req, nil
 }
 

@@ -23,6 +23,12 @@ type responsesCall struct {
 	msgID    string
 	created  int64
 	previous json.RawMessage // previous_response_id echo
+	prev     storedResponse  // the previous response, when chained
+
+	out     replyPlan // the text reply, when calls is nil
+	calls   *callPlan // the function calls, nil for a text reply
+	callIDs []string  // the calls' call_id
+	itemIDs []string  // the calls' item id
 }
 
 func (e *emulator) serveResponses(w http.ResponseWriter, r *http.Request) {
@@ -56,6 +62,15 @@ func (e *emulator) serveResponses(w http.ResponseWriter, r *http.Request) {
 		c.promptTokens += prev.context
 		c.hash = fnvAddUint64(fnvAddByte(c.hash, 0x1b), prev.hash)
 		c.previous = appendJSONString(nil, req.previousID)
+		c.prev = prev
+	}
+	if aerr := req.checkCallOutputs(c.prev); aerr != nil {
+		c.fail(aerr)
+		return
+	}
+	if cfg.flexUnavailable && req.serviceTier == "flex" {
+		c.fail(errFlexUnavailable())
+		return
 	}
 	if cfg.countsArrivals() {
 		c.k = c.ks.arrivalOn(epResponses, c.digest)
@@ -97,10 +112,9 @@ func (e *emulator) serveResponses(w http.ResponseWriter, r *http.Request) {
 
 func (c *responsesCall) succeed(seq uint64) {
 	req := c.req
-	out := planReply(req.model, req.lastText, req.maxOut, req.hasMax, req.format,
-		req.format != nil && c.e.cfg.invalidJSON(c.digest, c.k))
-	output := out.tokens
-	c.completionTokens, c.invalidJSON = output, out.invalid
+	c.plan()
+	output := c.outputTokens()
+	c.completionTokens = output
 	c.reasoningTokens = reasoningTokens(req.model, output)
 
 	c.respID = string(appendResponseID(nil, "resp_", c.idA, c.idB))
@@ -117,26 +131,72 @@ func (c *responsesCall) succeed(seq uint64) {
 	c.cachedTokens = cachedTokens(c.promptTokens, seen)
 
 	if req.stream {
-		c.streamResponse(out)
+		c.streamResponse()
 		return
 	}
-	c.store(out)
-	b := c.responseJSON(nil, out, true)
+	c.store()
+	b := c.responseJSON(nil, true)
 	b = append(b, '\n')
 	c.setHeaders(c.w.Header())
 	c.record(outOK, http.StatusOK)
 	writeJSON(c.w, http.StatusOK, b)
 }
 
+// plan decides the reply: function calls, or text (quoting the tool
+// outputs when the input ends with them).
+func (c *responsesCall) plan() {
+	req := c.req
+	picked := req.tools.pick()
+	wantsJSON := len(picked) > 0 && req.tools.choice.forced() || len(picked) == 0 && req.format != nil
+	invalid := wantsJSON && c.e.cfg.invalidJSON(c.digest, c.k)
+	c.invalidJSON = invalid
+	if len(picked) > 0 {
+		cp := planCalls(picked, req.maxOut, req.hasMax, invalid)
+		c.calls = &cp
+		for j := range cp.calls {
+			c.callIDs = append(c.callIDs, callID("call_", c.hash, 0, j, 24))
+			h := mix64(c.hash ^ uint64(j+1)*0x9e3779b97f4a7c15)
+			c.itemIDs = append(c.itemIDs, string(appendResponseID(nil, "fc_", h, mix64(h))))
+		}
+		return
+	}
+	base := replyText(completionTarget(req.model, req.lastText))
+	if req.tools.endsInTool {
+		base = resultsText(req.tools.results)
+	}
+	c.out = planText(base, req.maxOut, req.hasMax, req.format, invalid)
+}
+
+func (c *responsesCall) outputTokens() int64 {
+	if c.calls != nil {
+		return c.calls.tokens
+	}
+	return c.out.tokens
+}
+
+func (c *responsesCall) capped() bool {
+	if c.calls != nil {
+		return c.calls.capped
+	}
+	return c.out.capped
+}
+
 // store remembers a finished response for previous_response_id, unless the
-// request asked not to.
-func (c *responsesCall) store(out replyPlan) {
+// request asked not to, with the function calls it made.
+func (c *responsesCall) store() {
 	if !c.req.store {
 		return
 	}
+	known := append(append(append([]string(nil), c.prev.known...), c.req.issued...), c.callIDs...)
+	reply := c.out.text
+	if c.calls != nil {
+		for j, call := range c.calls.calls {
+			reply += c.callIDs[j] + "\x00" + call.name + "\x00" + call.args + "\x1f"
+		}
+	}
 	c.ks.mu.Lock()
-	c.ks.responses.put(c.respID, storedResponse{context: c.promptTokens + out.tokens,
-		hash: fnvAdd(fnvAddByte(c.hash, 0x1a), out.text), lastOutput: out.text})
+	c.ks.responses.put(c.respID, storedResponse{context: c.promptTokens + c.outputTokens(),
+		hash: fnvAdd(fnvAddByte(c.hash, 0x1a), reply), lastOutput: c.out.text, known: known, pending: c.callIDs})
 	c.ks.mu.Unlock()
 }
 
@@ -151,12 +211,12 @@ func appendResponseID(b []byte, prefix string, a, c uint64) []byte {
 // responseJSON appends the response object. done selects the finished
 // object (status completed or incomplete, with output and usage) over the
 // in-progress one a stream starts with.
-func (c *responsesCall) responseJSON(b []byte, out replyPlan, done bool) []byte {
+func (c *responsesCall) responseJSON(b []byte, done bool) []byte {
 	req := c.req
 	status, incomplete := "in_progress", json.RawMessage("null")
 	if done {
 		status = "completed"
-		if out.capped {
+		if c.capped() {
 			status, incomplete = "incomplete", json.RawMessage(`{"reason":"max_output_tokens"}`)
 		}
 	}
@@ -176,7 +236,7 @@ func (c *responsesCall) responseJSON(b []byte, out replyPlan, done bool) []byte 
 	b = appendJSONString(b, req.model)
 	b = append(b, `,"output":[`...)
 	if done {
-		b = c.outputItemJSON(b, out, true)
+		b = c.outputItemsJSON(b)
 	}
 	b = append(b, `],"parallel_tool_calls":`...)
 	b = fmt.Appendf(b, "%t", req.parallelToolCalls)
@@ -186,19 +246,25 @@ func (c *responsesCall) responseJSON(b []byte, out replyPlan, done bool) []byte 
 	b = append(b, req.effort...)
 	b = append(b, `,"summary":`...)
 	b = append(b, req.summary...)
-	b = append(b, `},"store":`...)
+	b = append(b, `},"service_tier":"`...)
+	b = append(b, servedTier(req.serviceTier)...)
+	b = append(b, `","store":`...)
 	b = fmt.Appendf(b, "%t", req.store)
 	b = append(b, `,"temperature":`...)
 	b = append(b, req.temperature...)
 	b = append(b, `,"text":{"format":`...)
 	b = append(b, req.textFormat...)
-	b = append(b, `},"tool_choice":"auto","tools":[],"top_p":`...)
+	b = append(b, `},"tool_choice":`...)
+	b = append(b, req.toolChoiceEcho...)
+	b = append(b, `,"tools":`...)
+	b = append(b, req.toolsEcho...)
+	b = append(b, `,"top_p":`...)
 	b = append(b, req.topP...)
 	b = append(b, `,"truncation":`...)
 	b = appendJSONString(b, req.truncation)
 	b = append(b, `,"usage":`...)
 	if done {
-		b = c.usageJSON(b, out)
+		b = c.usageJSON(b)
 	} else {
 		b = append(b, "null"...)
 	}
@@ -209,13 +275,52 @@ func (c *responsesCall) responseJSON(b []byte, out replyPlan, done bool) []byte 
 	return append(b, '}')
 }
 
+// outputItemsJSON appends the finished output items: the function calls,
+// or the message.
+func (c *responsesCall) outputItemsJSON(b []byte) []byte {
+	if c.calls == nil {
+		return c.outputItemJSON(b, true)
+	}
+	for j := range c.calls.calls {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = c.functionCallJSON(b, j, true)
+	}
+	return b
+}
+
+// functionCallJSON appends function call j as an output item; an
+// unfinished one, as a stream adds it, has empty arguments.
+func (c *responsesCall) functionCallJSON(b []byte, j int, done bool) []byte {
+	call := c.calls.calls[j]
+	status, args := "in_progress", ""
+	if done {
+		status, args = "completed", call.args
+		if call.cut {
+			status = "incomplete"
+		}
+	}
+	b = append(b, `{"type":"function_call","id":`...)
+	b = appendJSONString(b, c.itemIDs[j])
+	b = append(b, `,"call_id":`...)
+	b = appendJSONString(b, c.callIDs[j])
+	b = append(b, `,"name":`...)
+	b = appendJSONString(b, call.name)
+	b = append(b, `,"arguments":`...)
+	b = appendJSONString(b, args)
+	b = append(b, `,"status":"`...)
+	b = append(b, status...)
+	return append(b, `"}`...)
+}
+
 // outputItemJSON appends the assistant message item; an unfinished item has
 // no content yet.
-func (c *responsesCall) outputItemJSON(b []byte, out replyPlan, done bool) []byte {
+func (c *responsesCall) outputItemJSON(b []byte, done bool) []byte {
 	status := "in_progress"
 	if done {
 		status = "completed"
-		if out.capped {
+		if c.out.capped {
 			status = "incomplete"
 		}
 	}
@@ -225,21 +330,34 @@ func (c *responsesCall) outputItemJSON(b []byte, out replyPlan, done bool) []byt
 	b = append(b, status...)
 	b = append(b, `","role":"assistant","content":[`...)
 	if done {
-		b = appendOutputText(b, out.text)
+		b = c.appendOutputText(b, c.out.text)
 	}
 	return append(b, "]}"...)
 }
 
-// appendOutputText appends an output_text content part.
-func appendOutputText(b []byte, text string) []byte {
+// appendOutputText appends an output_text content part holding text, with
+// its logprobs when the request included them.
+func (c *responsesCall) appendOutputText(b []byte, text string) []byte {
 	b = append(b, `{"type":"output_text","text":`...)
 	b = appendJSONString(b, text)
-	return append(b, `,"annotations":[]}`...)
+	b = append(b, `,"annotations":[],"logprobs":[`...)
+	b = c.appendLogprobs(b, 0, len(text))
+	return append(b, "]}"...)
 }
 
-func (c *responsesCall) usageJSON(b []byte, out replyPlan) []byte {
+// appendLogprobs appends the logprob entries of the reply's bytes
+// [from, to) when the request included them.
+func (c *responsesCall) appendLogprobs(b []byte, from, to int) []byte {
+	if !c.req.logprobs {
+		return b
+	}
+	return appendLogprobEntries(b, c.out.text, from, to, c.req.topLogprobs)
+}
+
+func (c *responsesCall) usageJSON(b []byte) []byte {
+	out := c.outputTokens()
 	b = fmt.Appendf(b, `{"input_tokens":%d,"input_tokens_details":{"cached_tokens":%d},"output_tokens":%d,`+
 		`"output_tokens_details":{"reasoning_tokens":%d},"total_tokens":%d}`,
-		c.promptTokens, c.cachedTokens, out.tokens, c.reasoningTokens, c.promptTokens+out.tokens)
+		c.promptTokens, c.cachedTokens, out, c.reasoningTokens, c.promptTokens+out)
 	return b
 }

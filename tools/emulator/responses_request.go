@@ -20,6 +20,14 @@ type responsesRequest struct {
 	store       bool
 	previousID  string      // previous_response_id, "" when absent
 	format      *jsonFormat // nil: plain text
+	texts       []string    // the text of every message item, for JSON mode's check
+
+	tools       toolRequest
+	issued      []string // call_ids of the function_call items in input
+	answered    []string // call_ids of the function_call_output items in input
+	serviceTier string
+	logprobs    bool // include has message.output_text.logprobs
+	topLogprobs int64
 
 	// Values echoed in the response object, as JSON.
 	instructions      json.RawMessage
@@ -33,6 +41,8 @@ type responsesRequest struct {
 	metadata          json.RawMessage
 	parallelToolCalls bool
 	truncation        string
+	toolsEcho         json.RawMessage
+	toolChoiceEcho    json.RawMessage
 }
 
 // minOutputTokens is the smallest max_output_tokens OpenAI accepts.
@@ -54,6 +64,13 @@ type wireResponsesRequest struct {
 	Metadata           json.RawMessage `json:"metadata"`
 	ParallelToolCalls  json.RawMessage `json:"parallel_tool_calls"`
 	Truncation         json.RawMessage `json:"truncation"`
+	Tools              json.RawMessage `json:"tools"`
+	ToolChoice         json.RawMessage `json:"tool_choice"`
+	ServiceTier        json.RawMessage `json:"service_tier"`
+	Include            json.RawMessage `json:"include"`
+	TopLogprobs        json.RawMessage `json:"top_logprobs"`
+	PromptCacheKey     json.RawMessage `json:"prompt_cache_key"`
+	SafetyIdentifier   json.RawMessage `json:"safety_identifier"`
 }
 
 var responsesRoles = []string{"user", "assistant", "system", "developer"}
@@ -96,6 +113,9 @@ func parseResponsesRequest(body []byte) (*responsesRequest, *apiError) {
 	}
 
 	if aerr := req.parseInput(wr.Input, &h); aerr != nil {
+		return nil, aerr
+	}
+	if aerr := req.parseResponsesTools(&wr, &h); aerr != nil {
 		return nil, aerr
 	}
 	req.itemsHash = h
@@ -149,6 +169,14 @@ func parseResponsesRequest(body []byte) (*responsesRequest, *apiError) {
 	} else if ok {
 		req.parallelToolCalls = v
 	}
+	req.tools.sequential = !req.parallelToolCalls
+	if aerr := req.parseResponsesOptions(&wr); aerr != nil {
+		return nil, aerr
+	}
+	if req.format != nil && req.format.answer && !mentionsJSON(req.texts) {
+		return nil, invalidRequest("text.format", "",
+			"Response input messages must contain the word 'json' in some form to use 'text.format' of type 'json_object'.")
+	}
 	if v, ok, aerr := oaEnum("truncation", wr.Truncation, "auto", "disabled"); aerr != nil {
 		return nil, aerr
 	} else if ok {
@@ -176,7 +204,7 @@ func (r *responsesRequest) parseInput(raw json.RawMessage, h *uint64) *apiError 
 	case "a string":
 		s, _ := rawString(raw)
 		r.inputTokens += messageTokens([]string{s}, 0)
-		r.lastText = s
+		r.lastText, r.tools.lastUser, r.texts = s, s, []string{s}
 		*h = fnvAdd(fnvAddByte(fnvAdd(fnvAddByte(*h, 0x1e), "user"), 0x1d), "t"+s)
 		return nil
 	case "an array":
@@ -196,9 +224,22 @@ func (r *responsesRequest) parseInput(raw json.RawMessage, h *uint64) *apiError 
 		if !ok {
 			return invalidRequest(p, "invalid_type", "Invalid type for '%s': expected an input item, but got %s instead.", p, jsonKind(iraw))
 		}
-		if _, _, aerr := oaEnum(p+".type", item.get("type"), "message"); aerr != nil {
+		typ, _, aerr := oaEnum(p+".type", item.get("type"), "message", "function_call", "function_call_output")
+		if aerr != nil {
 			return aerr
 		}
+		if typ == "function_call" || typ == "function_call_output" {
+			text, canon, aerr := r.parseToolItem(p, typ, item)
+			if aerr != nil {
+				return aerr
+			}
+			*h = fnvAdd(fnvAddByte(fnvAdd(fnvAddByte(*h, 0x1e), typ), 0x1d), canon)
+			if i == len(items)-1 {
+				r.lastText = text
+			}
+			continue
+		}
+		r.tools.endsInTool, r.tools.results = false, nil
 		if isAbsent(item.get("role")) {
 			return invalidRequest(p+".role", "missing_required_parameter", "Missing required parameter: '%s.role'.", p)
 		}
@@ -210,8 +251,12 @@ func (r *responsesRequest) parseInput(raw json.RawMessage, h *uint64) *apiError 
 		if aerr != nil {
 			return aerr
 		}
+		r.texts = append(r.texts, texts...)
 		r.inputTokens += messageTokens(texts, images)
 		*h = fnvAdd(fnvAddByte(fnvAdd(fnvAddByte(*h, 0x1e), role), 0x1d), canon)
+		if role == "user" {
+			r.tools.lastUser = strings.Join(texts, "")
+		}
 		if i == len(items)-1 {
 			r.lastText = strings.Join(texts, "")
 		}
@@ -379,7 +424,7 @@ func (r *responsesRequest) parseText(raw json.RawMessage) *apiError {
 	}
 	switch typ {
 	case "json_object":
-		r.format = &jsonFormat{}
+		r.format = &jsonFormat{answer: true}
 	case "json_schema":
 		// The Responses API puts the json_schema fields in the format itself.
 		jf, aerr := parseJSONSchemaFormat("text.format", f, true)

@@ -5,9 +5,11 @@ import "container/list"
 // storedResponse is what a key remembers of a stored /v1/responses answer,
 // for requests that continue from it with previous_response_id.
 type storedResponse struct {
-	context    int64  // the whole conversation in tokens: its input plus its output
-	hash       uint64 // identifies the conversation through this response
-	lastOutput string // the reply text
+	context    int64    // the whole conversation in tokens: its input plus its output
+	hash       uint64   // identifies the conversation through this response
+	lastOutput string   // the reply text
+	known      []string // call_ids of every function call in the conversation
+	pending    []string // call_ids of the response's own calls, which the next request must answer
 }
 
 // responseStoreSize bounds each key's stored responses; the least recently

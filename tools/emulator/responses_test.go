@@ -111,8 +111,8 @@ func TestResponsesSuccessShape(t *testing.T) {
 	// "Hello there": input 3 + 4 + 3 = 10; the same target as chat, 54.
 	want := `{"id":"` + r.ID + `","object":"response","status":"completed","error":null,"incomplete_details":null,` +
 		`"instructions":null,"max_output_tokens":null,"model":"gpt-4o","output":[{"type":"message","id":"` + r.Output[0].ID +
-		`","status":"completed","role":"assistant","content":[{"type":"output_text","text":"` + replyText(54) + `","annotations":[]}]}],` +
-		`"parallel_tool_calls":true,"previous_response_id":null,"reasoning":{"effort":null,"summary":null},"store":true,` +
+		`","status":"completed","role":"assistant","content":[{"type":"output_text","text":"` + replyText(54) + `","annotations":[],"logprobs":[]}]}],` +
+		`"parallel_tool_calls":true,"previous_response_id":null,"reasoning":{"effort":null,"summary":null},"service_tier":"default","store":true,` +
 		`"temperature":1,"text":{"format":{"type":"text"}},"tool_choice":"auto","tools":[],"top_p":1,"truncation":"disabled",` +
 		`"usage":{"input_tokens":10,"input_tokens_details":{"cached_tokens":0},"output_tokens":54,` +
 		`"output_tokens_details":{"reasoning_tokens":0},"total_tokens":64},"user":null,"metadata":{}}`
@@ -258,7 +258,7 @@ func TestResponsesErrors(t *testing.T) {
 		{"no input", "sk-r", `{"model":"gpt-4o"}`, 400, "input", "missing_required_parameter"},
 		{"input type", "sk-r", `{"model":"gpt-4o","input":3}`, 400, "input", "invalid_type"},
 		{"bad role", "sk-r", `{"model":"gpt-4o","input":[{"role":"robot","content":"x"}]}`, 400, "input[0].role", "invalid_value"},
-		{"bad item", "sk-r", `{"model":"gpt-4o","input":[{"type":"function_call","role":"user","content":"x"}]}`, 400, "input[0].type", "invalid_value"},
+		{"bad item", "sk-r", `{"model":"gpt-4o","input":[{"type":"computer_call","role":"user","content":"x"}]}`, 400, "input[0].type", "invalid_value"},
 		{"part for role", "sk-r", `{"model":"gpt-4o","input":[{"role":"user","content":[{"type":"output_text","text":"x"}]}]}`, 400, "input[0].content[0].type", "invalid_value"},
 		{"no text", "sk-r", `{"model":"gpt-4o","input":[{"role":"user","content":[{"type":"input_text"}]}]}`, 400, "input[0].content[0].text", "missing_required_parameter"},
 		{"bad image", "sk-r", `{"model":"gpt-4o","input":[{"role":"user","content":[{"type":"input_image","image_url":"ftp://x"}]}]}`, 400, "input[0].content[0].image_url", "invalid_value"},

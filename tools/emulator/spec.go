@@ -38,39 +38,50 @@ func loadSpec(path string) (*specValidator, error) {
 	}
 	v := &specValidator{schemas: map[string]*jsonschema.Schema{}, printer: message.NewPrinter(language.English)}
 	for _, name := range []string{specSchema, specResponsesSchema} {
-		// Each schema gets its own copy of the document: the Responses
-		// schema is compiled with oneOf read as anyOf (see oneOfAsAnyOf).
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if name != specSchema && !hasSchema(doc, name) {
-			continue
-		}
-		doc = honourNullable(doc)
-		fixRecursiveRefs(doc)
-		if name == specResponsesSchema {
-			oneOfAsAnyOf(doc)
-		}
-		c := jsonschema.NewCompiler()
-		c.DefaultDraft(jsonschema.Draft2020)
-		c.UseRegexpEngine(lenientRegexp)
-		if err := c.AddResource(specURL, doc); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		sch, err := c.Compile(specURL + "#/components/schemas/" + name)
+		// The Responses schema is compiled with oneOf read as anyOf (see
+		// oneOfAsAnyOf).
+		sch, err := compileSpecSchema(data, name, name == specResponsesSchema)
 		if err != nil {
 			if name != specSchema {
 				// Only the chat completions schema is essential; a document
-				// whose Responses schema does not compile leaves /v1/responses
-				// bodies unchecked.
+				// without a Responses schema that compiles leaves
+				// /v1/responses bodies unchecked.
 				continue
 			}
-			return nil, fmt.Errorf("%s: compiling %s: %w", path, name, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		v.schemas[name] = sch
 	}
 	return v, nil
+}
+
+// compileSpecSchema compiles #/components/schemas/name of an OpenAPI
+// document, from a copy of its own: nullable is honoured, the draft
+// 2019-09 recursion rewritten and, with anyOf, every oneOf read as anyOf.
+func compileSpecSchema(data []byte, name string, anyOf bool) (*jsonschema.Schema, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	if !hasSchema(doc, name) {
+		return nil, fmt.Errorf("no schema %s", name)
+	}
+	doc = honourNullable(doc)
+	fixRecursiveRefs(doc)
+	if anyOf {
+		oneOfAsAnyOf(doc)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.UseRegexpEngine(lenientRegexp)
+	if err := c.AddResource(specURL, doc); err != nil {
+		return nil, err
+	}
+	sch, err := c.Compile(specURL + "#/components/schemas/" + name)
+	if err != nil {
+		return nil, fmt.Errorf("compiling %s: %w", name, err)
+	}
+	return sch, nil
 }
 
 // oneOfAsAnyOf turns every oneOf into anyOf. The Responses input item

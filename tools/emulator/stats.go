@@ -17,9 +17,11 @@ type keyState struct {
 	seen   map[bodyDigest]uint64 // arrivals per body, for fault decisions
 	cache  promptCache
 
-	// The /v1/messages endpoint's own window and arrival counts.
-	awin  messagesWindow
-	aseen map[bodyDigest]uint64
+	// The /v1/messages endpoint's own window and arrival counts, and the
+	// prefixes its cache_control breakpoints cached.
+	awin     messagesWindow
+	aseen    map[bodyDigest]uint64
+	prefixes prefixCache
 
 	// Arrival counts of the other endpoints, by endpoint.
 	eseen map[string]map[bodyDigest]uint64

@@ -10,6 +10,7 @@ import (
 type jsonFormat struct {
 	schema json.RawMessage // nil: any JSON object
 	strict bool            // every property is generated, not only the required ones
+	answer bool            // JSON mode: the text reply as {"answer": text}
 }
 
 var formatNameRe = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
@@ -57,21 +58,23 @@ type replyPlan struct {
 	invalid bool   // the document deliberately violates the schema
 }
 
-// planReply generates the answer: a plain text of the natural length, or
-// the JSON document for format (a violating one when invalid), either cut
-// to maxOut tokens when hasMax and the cap is smaller.
-func planReply(model, last string, maxOut int64, hasMax bool, format *jsonFormat, invalid bool) replyPlan {
-	if format == nil {
-		tokens, finish := completionTokens(completionTarget(model, last), maxOut, hasMax)
-		return replyPlan{text: replyText(tokens), tokens: tokens, capped: finish == "length"}
+// planText plans a reply whose plain text would be base: base itself, or
+// the JSON document for format ({"answer": base} in JSON mode), cut to
+// maxOut tokens when hasMax and the cap is smaller.
+func planText(base string, maxOut int64, hasMax bool, format *jsonFormat, invalid bool) replyPlan {
+	p := replyPlan{text: base}
+	if format != nil {
+		switch {
+		case invalid:
+			p.doc = violatingDocument(format.schema, format.strict)
+		case format.answer:
+			p.doc = answerDocument(base)
+		default:
+			p.doc = generateDocument(format.schema, format.strict)
+		}
+		p.text, p.invalid = string(p.doc), invalid
 	}
-	p := replyPlan{invalid: invalid}
-	if invalid {
-		p.doc = violatingDocument(format.schema, format.strict)
-	} else {
-		p.doc = generateDocument(format.schema, format.strict)
-	}
-	p.text, p.tokens = string(p.doc), textTokens(string(p.doc))
+	p.tokens = textTokens(p.text)
 	if hasMax && maxOut < p.tokens {
 		p.text, p.tokens, p.capped = cutUTF8(p.text, 4*maxOut), maxOut, true
 	}
@@ -116,7 +119,7 @@ func parseResponseFormat(raw json.RawMessage) (*jsonFormat, *apiError) {
 	}
 	switch typ {
 	case "json_object":
-		return &jsonFormat{}, nil
+		return &jsonFormat{answer: true}, nil
 	case "json_schema":
 		if isAbsent(o.get("json_schema")) {
 			return nil, invalidRequest("response_format.json_schema", "missing_required_parameter", "Missing required parameter: 'response_format.json_schema'.")

@@ -146,8 +146,11 @@ func TestStructuredChat(t *testing.T) {
 	if c, _, _ := content(mustPost(t, url, "sk-json", chatBody("gpt-4o", "Who?", strict))); c != `{"name":"aaa","age":18,"email":""}` {
 		t.Errorf("strict: %q", c)
 	}
-	mustPost(t, url, "sk-json", chatBody("gpt-4o", "Who?", `,"response_format":{"type":"json_object"}`))
-	if c, _, n := content(mustPost(t, url, "sk-json", chatBody("gpt-4o", "Who?", `,"response_format":{"type":"json_object"}`))); c != "{}" || n != 1 {
+	// JSON mode wraps the usual text: {"answer": text}.
+	jsonMode := chatBody("gpt-4o", "Who? Answer in JSON.", `,"response_format":{"type":"json_object"}`)
+	mustPost(t, url, "sk-json", jsonMode)
+	answer := string(answerDocument(replyText(refTarget("gpt-4o", "Who? Answer in JSON."))))
+	if c, _, n := content(mustPost(t, url, "sk-json", jsonMode)); c != answer || n != float64(textTokens(answer)) {
 		t.Errorf("json_object: %q %v", c, n)
 	}
 	if c, _, _ := content(mustPost(t, url, "sk-json", chatBody("gpt-4o", "Who?", `,"response_format":{"type":"text"}`))); c != replyText(refTarget("gpt-4o", "Who?")) {
@@ -250,7 +253,9 @@ func TestStructuredAnthropicTools(t *testing.T) {
 	}
 	// auto (or none) answers with text.
 	u = send(msgBody("claude-sonnet-4-5", "Hello there", 1024, tools+`,"tool_choice":{"type":"auto"}`))
-	if b := reply.Content[0]; b.Type != "text" || b.Text != replyText(28) || reply.StopReason != "end_turn" || u.InputTokens != 10 {
+	// The tool definitions count in the prompt.
+	toolTokens := toolsTokens(rawList(json.RawMessage(strings.TrimPrefix(tools, `,"tools":`))))
+	if b := reply.Content[0]; b.Type != "text" || b.Text != replyText(28) || reply.StopReason != "end_turn" || u.InputTokens != 10+toolTokens {
 		t.Errorf("auto: %+v %+v", b, u)
 	}
 

@@ -64,15 +64,6 @@ func completionTarget(model, lastContent string) int64 {
 	return completionMin + int64(h%completionSpread)
 }
 
-// completionTokens applies the max_completion_tokens / max_tokens cap and
-// reports whether the completion was cut short.
-func completionTokens(target, maxOut int64, hasMax bool) (int64, string) {
-	if hasMax && maxOut < target {
-		return maxOut, "length"
-	}
-	return target, "stop"
-}
-
 // isReasoningModel reports whether half of a model's completion tokens are
 // accounted as reasoning tokens.
 func isReasoningModel(model string) bool {
