@@ -8,6 +8,8 @@
 //               [--stream]                (streamed replies; reports deltas per second)
 //               [--events]                (every lifecycle event to a counting hook)
 //               [--keys K]                (a pool of K keys, round robin)
+//               [--tools]                 (each request offers a tool the model calls:
+//                                          a tool round; with --stream, typed pieces)
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -33,9 +35,20 @@ void on_event(unsigned, uint64_t, const char *, size_t len, void *) {
 
 void on_delta(uint64_t, const char *, size_t, void *) { g_deltas.fetch_add(1, std::memory_order_relaxed); }
 
+void on_piece(uint64_t, int, uint32_t, const char *, const char *, const char *, size_t, void *) {
+  g_deltas.fetch_add(1, std::memory_order_relaxed);
+}
+
+// A tool the emulator calls when the user text names it.
+const char *kTool =
+    ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+    "\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},"
+    "\"required\":[\"city\"]}}}]";
+
 struct Run {
   llmsvc_client *client = nullptr;
   bool stream = false;
+  bool tools = false;
   std::string model;
   int total = 0;
   std::atomic<int> submitted{0};
@@ -67,11 +80,16 @@ void submit_next(Run *run) {
   if (i >= run->total) return;
   std::string req = "{\"model\":\"" + run->model +
                     "\",\"messages\":[{\"role\":\"user\",\"content\":\"benchmark request " +
-                    std::to_string(i) + "\"}],\"max_output_tokens\":16}";
+                    std::to_string(i) + (run->tools ? ": get_weather for Paris" : "") +
+                    "\"}],\"max_output_tokens\":16" + (run->tools ? kTool : "") + "}";
   llmsvc_error *err = nullptr;
-  int rc = run->stream ? llmsvc_client_submit_stream(run->client, req.c_str(), &on_delta, &on_done,
-                                                     run, nullptr, &err)
-                       : llmsvc_client_submit(run->client, req.c_str(), &on_done, run, nullptr, &err);
+  int rc = run->stream && run->tools
+               ? llmsvc_client_submit_stream_pieces(run->client, req.c_str(), &on_piece, &on_done,
+                                                    run, nullptr, &err)
+           : run->stream
+               ? llmsvc_client_submit_stream(run->client, req.c_str(), &on_delta, &on_done, run,
+                                             nullptr, &err)
+               : llmsvc_client_submit(run->client, req.c_str(), &on_done, run, nullptr, &err);
   if (rc != LLMSVC_OK) {
     std::fprintf(stderr, "submit: %s\n", llmsvc_error_message(err));
     llmsvc_error_free(err);
@@ -80,10 +98,11 @@ void submit_next(Run *run) {
 }
 
 void run_batch(llmsvc_client *client, const std::string &model, int n, int concurrency,
-               bool stream) {
+               bool stream, bool tools) {
   Run run;
   run.client = client;
   run.stream = stream;
+  run.tools = tools;
   run.model = model;
   run.total = n;
   for (int i = 0; i < concurrency && i < n; ++i) submit_next(&run);
@@ -113,7 +132,7 @@ double json_number(const char *json, const char *path_key, const char *key) {
 int main(int argc, char **argv) {
   std::string base_url, model = "gpt-4o-mini";
   int n = 5000, concurrency = 32, warmup = 200;
-  bool http2 = false, stream = false, events = false;
+  bool http2 = false, stream = false, events = false, tools = false;
   int keys = 0;
   long rpm = 0, window_ms = 60000;
   for (int i = 1; i < argc; ++i) {
@@ -133,6 +152,7 @@ int main(int argc, char **argv) {
     else if (a == "--http2") http2 = true;
     else if (a == "--stream") stream = true;
     else if (a == "--events") events = true;
+    else if (a == "--tools") tools = true;
     else if (a == "--keys") keys = std::atoi(next());
     else if (a == "--rpm") rpm = std::atol(next());
     else if (a == "--window-ms") window_ms = std::atol(next());
@@ -166,12 +186,12 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "events: %s\n", llmsvc_error_message(err));
     return 1;
   }
-  if (warmup > 0) run_batch(client, model, warmup, concurrency, stream);
+  if (warmup > 0) run_batch(client, model, warmup, concurrency, stream, tools);
   g_events = 0;
   g_deltas = 0;
   double cpu0 = cpu_us();
   auto t0 = std::chrono::steady_clock::now();
-  run_batch(client, model, n, concurrency, stream);
+  run_batch(client, model, n, concurrency, stream, tools);
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   double cpu = cpu_us() - cpu0;
   char *metrics = nullptr;

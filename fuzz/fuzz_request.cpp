@@ -7,6 +7,7 @@
 #include "common/json.h"
 #include "core/request.h"
 #include "fuzz_common.h"
+#include "providers/fields.h"
 
 namespace {
 
@@ -32,6 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(p->output_bound(req) >= 0);
     llmsvc::JsonBuffer buf;
     p->build_body(req, buf);
+    if (!req.extra_body_json.empty()) llmsvc::merge_extra_body(buf, req.extra_body_json);
     std::string_view body(buf.GetString(), buf.GetSize());
     llmsvc::JsonDoc doc;
     FUZZ_CHECK(!llmsvc::parse_json(doc, body, "wire body") && doc.IsObject());

@@ -167,6 +167,9 @@ std::string AnthropicProvider::unsupported(const RequestSpec &req) const {
   if (req.thinking_budget > 0 && req.thinking_budget >= output_bound(req))
     return "thinking.budget_tokens must be below max_output_tokens (" +
            std::to_string(output_bound(req)) + ")";
+  if (req.schema && req.tool_choice == ToolChoice::kNone)
+    return "tool_choice none leaves Anthropic no way to give the json_schema answer, which comes "
+           "as a tool call";
   if (req.schema && find_tool(req, req.schema_name))
     return "a tool is named like the json_schema (\"" + req.schema_name +
            "\"), which Anthropic receives as a tool too: rename one";

@@ -48,7 +48,7 @@ void write_sampling(JsonWriter &w, const RequestSpec &req) {
   }
 }
 
-void write_openai_tools(JsonWriter &w, const RequestSpec &req, bool flat) {
+void write_openai_tools(JsonWriter &w, const RequestSpec &req, bool flat, bool choice) {
   if (!req.tools.empty()) {
     w.Key("tools");
     w.StartArray();
@@ -86,6 +86,7 @@ void write_openai_tools(JsonWriter &w, const RequestSpec &req, bool flat) {
     }
     w.EndArray();
   }
+  if (!choice) return;
   switch (req.tool_choice) {
     case ToolChoice::kDefault: break;
     case ToolChoice::kAuto:

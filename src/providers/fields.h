@@ -66,9 +66,9 @@ void write_schema_members(JsonWriter &w, const RequestSpec &req);
 /// Writes temperature and top_p when the request gives them.
 void write_sampling(JsonWriter &w, const RequestSpec &req);
 
-/// OpenAI's tools, tool_choice and parallel_tool_calls: nested in "function" (Chat
-/// Completions, Ollama) or flat (Responses).
-void write_openai_tools(JsonWriter &w, const RequestSpec &req, bool flat);
+/// OpenAI's tools, and with `choice` tool_choice and parallel_tool_calls: nested in
+/// "function" (Chat Completions, Ollama) or flat (Responses).
+void write_openai_tools(JsonWriter &w, const RequestSpec &req, bool flat, bool choice = true);
 
 /// A tool call's arguments as a JSON object value (Anthropic's tool_use input, Ollama's
 /// arguments); false when the text is not a JSON object.

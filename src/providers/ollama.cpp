@@ -122,7 +122,8 @@ void OllamaProvider::build_body(const RequestSpec &req, JsonBuffer &out) const {
   w.EndArray();
   w.Key("stream");  // Ollama streams unless told not to
   w.Bool(req.stream);
-  if (!req.tools.empty() && req.tool_choice != ToolChoice::kNone) write_openai_tools(w, req, false);
+  // Ollama takes no tool_choice: "none" is sending no tools, "auto" is its only way.
+  if (!req.tools.empty() && req.tool_choice != ToolChoice::kNone) write_openai_tools(w, req, false, false);
   if (req.thinking_budget > 0) {  // Ollama's thinking has no budget: on or off
     w.Key("think");
     w.Bool(true);
