@@ -475,3 +475,67 @@ TEST(CliRun, AKeyPoolFromTheConfigurationFile) {
   EXPECT_EQ(flags.code, 5) << flags.err;
   EXPECT_NE(flags.err.find("one per deployment"), std::string::npos) << flags.err;
 }
+
+TEST(CliRun, AKeyEchoedByTheServerIsInNoOutput) {
+  // The emulator's hostile endpoint echoes the whole key in its 401 body, param and a header.
+  EmulatorProcess emu;
+  TempDir dir;
+  const std::string canary = "sk-canary-7a6b5c4d3e2f1a0b";
+  std::string base = emu.base_url();
+  base.insert(base.size() - 3, "/hostile/echo-key");
+  write_text(dir.path("cfg.json"), R"({"provider":"openai_chat","base_url":")" + base +
+                                       R"(","api_key":")" + canary + R"(","retry":{"max_attempts":2}})");
+  write_text(dir.path("in.jsonl"), batch(3));
+  Ran r = run_tool({"run", dir.path("in.jsonl"), "-o", dir.path("out.jsonl"), "--config",
+                    dir.path("cfg.json"), "--summary-json", dir.path("summary.json"),
+                    "--progress-interval", "0.05"},
+                   clean_env(), dir);
+  EXPECT_EQ(r.code, 1) << r.err;
+  std::string results = read_text(dir.path("out.jsonl"));
+  EXPECT_EQ(count_of(results, "\"kind\":\"auth\""), 3u) << results;
+  EXPECT_GT(count_of(results, "[redacted]"), 0u) << results;  // the echo was there
+  for (const std::string &text : {results, read_text(dir.path("summary.json")), r.out, r.err})
+    EXPECT_EQ(text.find(canary), std::string::npos) << text;
+  Ran chat = run_tool({"chat", "hi", "--config", dir.path("cfg.json"), "--json"}, clean_env(), dir);
+  EXPECT_EQ(chat.code, 1);
+  EXPECT_EQ(chat.out.find(canary), std::string::npos) << chat.out;
+  EXPECT_EQ(chat.err.find(canary), std::string::npos) << chat.err;
+}
+
+TEST(CliRun, ToolRoundsGoThroughAndTheirCallsAreInTheResults) {
+  EmulatorProcess emu;
+  TempDir dir;
+  const std::string tools = R"([{"type":"function","function":{"name":"get_weather",)"
+                            R"("parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}])";
+  write_text(dir.path("in.jsonl"),
+             R"({"id":"ask","prompt":"Use get_weather for Paris.","tools":)" + tools + "}\n" +
+                 R"({"id":"answer","tools":)" + tools +
+                 R"(,"messages":[{"role":"user","content":"Use get_weather for Paris."},)"
+                 R"({"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function",)"
+                 R"("function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},)"
+                 R"({"role":"tool","tool_call_id":"call_1","content":"18 C"}]})" + "\n" +
+                 R"({"id":"orphan","messages":[{"role":"tool","tool_call_id":"nope","content":"x"}]})" + "\n");
+  Ran r = run_tool({"run", dir.path("in.jsonl"), "-o", dir.path("out.jsonl"), "--base-url",
+                    emu.base_url()},
+                   env_for("k-tools"), dir);
+  EXPECT_EQ(r.code, 3) << r.err;  // one invalid line, the others answered
+  std::vector<std::string> lines = read_lines(dir.path("out.jsonl"));
+  ASSERT_EQ(lines.size(), 3u);
+  rapidjson::Document ask = parse(lines[0]);
+  EXPECT_STREQ(ask["finish_reason"].GetString(), "tool_calls") << lines[0];
+  EXPECT_STREQ(ask["tool_calls"][0]["name"].GetString(), "get_weather") << lines[0];
+  EXPECT_TRUE(ask["tool_calls"][0]["arguments_json"]["city"].IsString()) << lines[0];
+  rapidjson::Document answer = parse(lines[1]);
+  EXPECT_STREQ(answer["text"].GetString(), "Tool results: 18 C") << lines[1];
+  EXPECT_NE(lines[2].find("answers no tool call"), std::string::npos) << lines[2];
+  write_text(dir.path("tools.json"), tools);
+  for (const char *stream : {"", "--stream"}) {
+    std::vector<std::string> args = {"chat", "Use get_weather for Rome.", "--tools",
+                                     dir.path("tools.json"), "--base-url", emu.base_url()};
+    if (*stream) args.push_back(stream);
+    Ran chat = run_tool(args, env_for("k-tools"), dir);
+    ASSERT_EQ(chat.code, 0) << chat.err;
+    EXPECT_NE(chat.out.find("get_weather({\"city\":"), std::string::npos) << chat.out;
+    EXPECT_NE(chat.out.find("})"), std::string::npos) << chat.out;
+  }
+}
