@@ -61,6 +61,19 @@ TEST(Hostile, AKeyEchoedByTheServerNeverLeavesTheLibrary) {
   // The server echoes the whole key in its 401 message, its param and a header.
   EmulatorProcess emu;
   Client client(hostile_config(emu, "echo-key"));
+  // Every lifecycle event, with content, is captured too.
+  struct Events {
+    std::mutex mu;
+    std::string all;
+    static void on(unsigned, uint64_t, const char *json, size_t len, void *self) {
+      auto *e = static_cast<Events *>(self);
+      std::lock_guard<std::mutex> lock(e->mu);
+      e->all.append(json, len).append("\n");
+    }
+  } events;
+  ASSERT_EQ(llmsvc_client_set_event_hook(client.get(), LLMSVC_EVENT_ALL, LLMSVC_EVENTS_WITH_CONTENT,
+                                         &Events::on, &events, nullptr),
+            LLMSVC_OK);
   Collector col;
   for (int i = 0; i < 3; ++i) client.submit(prompt_request("leak" + std::to_string(i)), col);
   ASSERT_TRUE(col.wait_for(3));
@@ -72,6 +85,10 @@ TEST(Hostile, AKeyEchoedByTheServerNeverLeavesTheLibrary) {
   }
   EXPECT_EQ(client.metrics_json().find(kCanary), std::string::npos);
   EXPECT_EQ(client.prometheus().find(kCanary), std::string::npos);
+  llmsvc_client_set_event_hook(client.get(), 0, 0, nullptr, nullptr, nullptr);
+  std::lock_guard<std::mutex> lock(events.mu);
+  EXPECT_NE(events.all.find("\"completed\""), std::string::npos) << events.all;
+  EXPECT_EQ(events.all.find(kCanary), std::string::npos) << events.all;
 }
 
 TEST(Hostile, TextThatIsNotUtf8ArrivesAsReplacementCharacters) {
@@ -125,6 +142,12 @@ TEST(Hostile, StallsClosesAndRepliesWithoutLengthEndClearly) {
   EmulatorProcess emu;
   {
     Client client(hostile_config(emu, "stall-headers", R"("timeouts":{"request_ms":300})"));
+    Completed c = client.generate(prompt_request("x"));
+    EXPECT_EQ(c.kind, LLMSVC_KIND_TIMEOUT) << c.json;
+    EXPECT_EQ(c.doc()["attempts"].Size(), 2u) << c.json;
+  }
+  {
+    Client client(hostile_config(emu, "stall-body", R"("timeouts":{"request_ms":300})"));
     Completed c = client.generate(prompt_request("x"));
     EXPECT_EQ(c.kind, LLMSVC_KIND_TIMEOUT) << c.json;
     EXPECT_EQ(c.doc()["attempts"].Size(), 2u) << c.json;

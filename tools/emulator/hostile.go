@@ -72,6 +72,19 @@ var hostileCases = map[string]func(w http.ResponseWriter, r *http.Request, strea
 		case <-time.After(time.Minute):
 		}
 	},
+	// Headers and the start of a body, then nothing.
+	"stall-body": func(w http.ResponseWriter, r *http.Request, _ bool) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		w.Write([]byte(`{"id":"chatcmpl-h","choices":[`))
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		select {
+		case <-r.Context().Done():
+		case <-time.After(time.Minute):
+		}
+	},
 	// The connection closed in the middle of a header line.
 	"close-mid-header": func(w http.ResponseWriter, r *http.Request, _ bool) {
 		hj, ok := w.(http.Hijacker)
