@@ -96,6 +96,11 @@ export interface Config {
   models?: string[];
   /** How a request picks among the deployments of its model group, and its fallbacks. */
   routing?: Routing;
+  /**
+   * More headers for every request's attempts (never credentials such as Authorization or
+   * x-api-key, nor framing headers: refused).
+   */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -123,6 +128,8 @@ export interface Deployment {
   default_max_output_tokens?: number;
   /** Its own gates; members not given keep the client's. */
   limits?: Limits;
+  /** More headers for its attempts, as Config.headers. */
+  headers?: Record<string, string>;
 }
 
 /** The routing policy across the deployments. */
@@ -153,9 +160,28 @@ export interface DeploymentUpdate {
 
 // ---- requests --------------------------------------------------------------------------
 
+/** An Anthropic prompt-cache breakpoint after a part or tool (the other providers cache on their own). */
+export interface CacheControl {
+  type: 'ephemeral';
+  /** How long the prefix stays cached ("5m" by default). */
+  ttl?: '5m' | '1h';
+}
+
 export interface TextPart {
   type: 'text';
   text: string;
+  cache_control?: CacheControl;
+}
+
+/**
+ * Anthropic's thinking of an earlier assistant turn with its signature (GenerateResponse's
+ * thinking and thinkingSignature), sent back unchanged in a tool round; the other
+ * providers leave it out. Assistant messages only.
+ */
+export interface ThinkingPart {
+  type: 'thinking';
+  thinking: string;
+  signature: string;
 }
 
 /** An image by URL: https://... or a data: URL (user messages only). */
@@ -181,7 +207,11 @@ export interface AudioPart {
   format: 'wav' | 'mp3';
 }
 
+/** The parts of a user message. */
 export type ContentPart = TextPart | ImagePart | ImageDataPart | AudioPart;
+
+/** The parts of an assistant message. */
+export type AssistantContentPart = TextPart | ThinkingPart;
 
 /** A JSON Schema (the keywords the core validates are listed in docs/schema.md). */
 export type JsonSchema = { [keyword: string]: unknown };
@@ -196,11 +226,90 @@ export interface JsonSchemaFormat {
   description?: string;
 }
 
-export interface Message {
-  role: 'system' | 'developer' | 'user' | 'assistant';
+export interface SystemMessage {
+  role: 'system' | 'developer';
+  content: string | TextPart[];
+  name?: string;
+}
+
+export interface UserMessage {
+  role: 'user';
   content: string | ContentPart[];
   name?: string;
 }
+
+/** A tool call of an earlier assistant turn, as it is sent back (OpenAI's shape). */
+export interface AssistantToolCall {
+  /** The call's id (ToolCall.id), which a tool message answers. */
+  id: string;
+  type: 'function';
+  function: {
+    name: string;
+    /** The arguments' JSON text as the model wrote it (ToolCall.arguments), or an object. */
+    arguments: string | Record<string, unknown>;
+  };
+}
+
+/**
+ * An earlier reply of the model: text, tool calls or both (content null or absent when it
+ * only calls tools). GenerateResponse.toMessage() writes one.
+ */
+export interface AssistantMessage {
+  role: 'assistant';
+  content?: string | AssistantContentPart[] | null;
+  tool_calls?: AssistantToolCall[];
+  name?: string;
+}
+
+/** The result of a tool call, answering the call with id `tool_call_id` of an earlier assistant message. */
+export interface ToolMessage {
+  role: 'tool';
+  tool_call_id: string;
+  content: string | TextPart[];
+  name?: string;
+}
+
+export type Message = SystemMessage | UserMessage | AssistantMessage | ToolMessage;
+
+/** A function the model may call. */
+export interface FunctionDefinition {
+  /** 1 to 64 letters, digits, _ or -; unique among the request's tools. */
+  name: string;
+  description?: string;
+  /** A JSON Schema of the arguments (an object), compiled at submit. */
+  parameters?: JsonSchema;
+  /** Arguments checked against `parameters` like structured output (a mismatch is asked again). */
+  strict?: boolean;
+}
+
+/** A tool, as OpenAI Chat Completions takes it. */
+export interface FunctionTool {
+  type: 'function';
+  function: FunctionDefinition;
+  cache_control?: CacheControl;
+}
+
+/** A tool in the Responses API's flat form. */
+export interface FlatFunctionTool extends FunctionDefinition {
+  type: 'function';
+  cache_control?: CacheControl;
+}
+
+export type Tool = FunctionTool | FlatFunctionTool;
+
+/** Whether and which tool the model must call (Ollama takes auto and none only). */
+export type ToolChoice =
+  | 'auto'
+  | 'none'
+  | 'required'
+  | { type: 'function'; function: { name: string } }
+  | { type: 'function'; name: string };
+
+/** The reply's format: text, any JSON object (JSON mode: `json` in the response) or a schema. */
+export type ResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | { type: 'json_schema'; json_schema: JsonSchemaFormat };
 
 /** The request document (docs/schema.md). Give `messages` or `prompt`. */
 export interface Request {
@@ -246,6 +355,38 @@ export interface Request {
   reasoning_effort?: 'minimal' | 'low' | 'medium' | 'high';
   /** Continue a stored response: an earlier response's `responseId` (openai_responses only). */
   previous_response_id?: string;
+  /** Functions the model may call; its calls are the response's toolCalls. */
+  tools?: Tool[];
+  tool_choice?: ToolChoice;
+  /** false: at most one call per reply. */
+  parallel_tool_calls?: boolean;
+  /** -2..2 (OpenAI Chat Completions, Ollama). */
+  frequency_penalty?: number;
+  /** -2..2 (OpenAI Chat Completions, Ollama). */
+  presence_penalty?: number;
+  /** Token id to a bias in -100..100 (OpenAI Chat Completions). */
+  logit_bias?: Record<string, number>;
+  /** Choices to generate, 1..128 (OpenAI Chat Completions, not streamed): the response's choices. */
+  n?: number;
+  /** Token log probabilities in the response's logprobs (OpenAI). */
+  logprobs?: boolean;
+  /** 0..20 alternatives per token, with logprobs. */
+  top_logprobs?: number;
+  response_format?: ResponseFormat;
+  /** OpenAI; the tier used is the response's serviceTier. */
+  service_tier?: 'auto' | 'default' | 'flex' | 'priority';
+  /** Anthropic, Ollama. */
+  top_k?: number;
+  /** Anthropic's name for stop. */
+  stop_sequences?: string[];
+  /** Anthropic extended thinking (budget_tokens ≥ 1024, below max_output_tokens); Ollama think. */
+  thinking?: { type: 'enabled'; budget_tokens: number };
+  /** OpenAI's prompt-cache routing key. */
+  prompt_cache_key?: string;
+  /** Merged into the provider's wire body as is (unchecked), for a field not modelled yet. */
+  extra_body?: Record<string, unknown>;
+  /** More headers for this request's attempts (never credentials nor framing headers). */
+  extra_headers?: Record<string, string>;
 }
 
 /** A request with structured output. */
@@ -293,6 +434,8 @@ export interface Usage {
   reasoningTokens: number;
   /** Anthropic's cache writes (0 elsewhere). */
   cacheWriteTokens: number;
+  /** The part of cacheWriteTokens cached for an hour (ttl "1h"). */
+  cacheWrite1hTokens: number;
   /** True when a stream was cut short and the provider's own count never came. */
   estimated: boolean;
 }
@@ -326,6 +469,43 @@ export interface Timing {
   firstTokenMs: number | null;
 }
 
+/** A tool call of a reply (GenerateResponse.toolCalls), as the core assembled it. */
+export interface ToolCall {
+  /** The call's id, which the tool message answering it names (tool_call_id). */
+  id: string;
+  /** The tool's name. */
+  name: string;
+  /** The arguments' JSON text, as the model wrote it. */
+  arguments: string;
+  /** The arguments parsed, when they are a JSON object; else null. */
+  argumentsJson: Record<string, unknown> | null;
+  /** Why the arguments do not parse, or how they miss a non-strict tool's schema; else null. */
+  argumentsError: string | null;
+  /** True when the model named a tool the request did not offer. */
+  unknownTool: boolean;
+}
+
+/** One choice of a request with n > 1. */
+export interface Choice {
+  index: number;
+  text: string;
+  finishReason: string | null;
+  /** Empty when this choice calls no tool. */
+  toolCalls: ToolCall[];
+  /** As the provider sent them; null without logprobs. */
+  logprobs: unknown[] | null;
+}
+
+/** A tool call in the result document. */
+export interface ResultToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+  arguments_json?: Record<string, unknown>;
+  arguments_error?: string;
+  unknown_tool?: true;
+}
+
 /** The result document as the core writes it (docs/schema.md). */
 export interface ResultDocument {
   id: number;
@@ -340,8 +520,24 @@ export interface ResultDocument {
   finish_reason?: string;
   response_id?: string;
   response_model?: string;
-  /** With a json_schema: the validated document. */
+  /** With a json_schema or JSON mode: the validated document. */
   json?: unknown;
+  /** The reply's tool calls (finish_reason "tool_calls"). */
+  tool_calls?: ResultToolCall[];
+  /** With n > 1. */
+  choices?: Array<{
+    index: number;
+    text: string;
+    finish_reason?: string;
+    tool_calls?: ResultToolCall[];
+    logprobs?: unknown[];
+  }>;
+  logprobs?: unknown[];
+  service_tier?: string;
+  thinking?: string;
+  thinking_signature?: string;
+  /** True when the provider's usage counts were not counts: usage and cost are then unknown. */
+  usage_unreadable?: true;
   error?: {
     kind: ErrorKind;
     message: string;
@@ -365,6 +561,8 @@ export interface ResultDocument {
     cached_tokens: number;
     cache_write_tokens: number;
     reasoning_tokens: number;
+    /** Present when > 0: the cache writes of a 1h TTL. */
+    cache_write_1h_tokens?: number;
     /** Present (true) when a stream was cut short and the count is an estimate. */
     estimated?: boolean;
   } | null;
@@ -393,8 +591,25 @@ export declare class GenerateResponse<T = unknown> {
   readonly id: number;
   /** The assistant's text ("" when none); with a json_schema, the document as JSON text. */
   readonly text: string;
-  /** The validated document, parsed, of a request with a json_schema; undefined without one. */
+  /**
+   * The validated document, parsed, of a request with a json_schema (or a JSON object in
+   * JSON mode, response_format json_object); undefined without one.
+   */
   readonly json: T;
+  /** The tools the model asked for (finishReason "tool_calls"); empty when none. */
+  readonly toolCalls: ToolCall[];
+  /** Every choice of a request with n > 1 (the first is also text, toolCalls, ...); null otherwise. */
+  readonly choices: Choice[] | null;
+  /** Token log probabilities as the provider sent them (logprobs: true); null otherwise. */
+  readonly logprobs: unknown[] | null;
+  /** The service tier the provider says it used; null when it did not say. */
+  readonly serviceTier: string | null;
+  /** The model's thinking, apart from text (Anthropic extended thinking, Ollama think); null when none. */
+  readonly thinking: string | null;
+  /** The thinking's signature, sent back with it in a tool round (toMessage() does). */
+  readonly thinkingSignature: string | null;
+  /** True when the provider's usage counts were not counts: usage and costNanoUsd are then null. */
+  readonly usageUnreadable: boolean;
   readonly model: string;
   readonly operation: string;
   /** The deployment that served it; null without configured deployments. */
@@ -417,6 +632,12 @@ export declare class GenerateResponse<T = unknown> {
   readonly metadata: Record<string, unknown> | null;
   /** The whole result document. */
   readonly raw: ResultDocument;
+  /**
+   * This reply as the assistant message of the next request's messages: its text, its tool
+   * calls and its signed thinking (which Anthropic wants back in a tool round). Of a reply
+   * with several choices, the first.
+   */
+  toMessage(): AssistantMessage;
 }
 
 // ---- metrics ---------------------------------------------------------------------------
@@ -633,6 +854,42 @@ export interface EventOptions {
   onError?: (error: unknown, event: LifecycleEvent | undefined) => void;
 }
 
+// ---- typed pieces ----------------------------------------------------------------------
+
+/** A piece of the answer's text. */
+export interface TextPiece {
+  kind: 'text';
+  /** 0. */
+  index: number;
+  callId: null;
+  name: null;
+  text: string;
+}
+
+/** Tool call `index` (from 0, in the reply's order) begins. */
+export interface ToolCallPiece {
+  kind: 'tool_call';
+  index: number;
+  /** The call's id (ToolCall.id). */
+  callId: string;
+  /** The tool's name. */
+  name: string;
+  /** Empty. */
+  text: '';
+}
+
+/** The next piece of call `index`'s arguments (JSON text). */
+export interface ToolArgumentsPiece {
+  kind: 'tool_arguments';
+  index: number;
+  callId: null;
+  name: null;
+  text: string;
+}
+
+/** What client.streamPieces() yields. */
+export type StreamPiece = TextPiece | ToolCallPiece | ToolArgumentsPiece;
+
 // ---- the client ------------------------------------------------------------------------
 
 export declare class Client implements AsyncDisposable {
@@ -667,6 +924,14 @@ export declare class Client implements AsyncDisposable {
    * and rejects `.response`; pieces delivered before a failure are yielded first.
    */
   stream<T = unknown>(request: Request | string, options?: GenerateOptions): ResponseStream<T>;
+
+  /**
+   * Sends a request whose reply is streamed as typed pieces: text, and each tool call as it
+   * is produced (its start with id and name, then its arguments piece by piece). Otherwise
+   * as stream(): the response (with the assembled toolCalls) is `.response`; leaving the
+   * loop or aborting cancels; errors are thrown by the iterator.
+   */
+  streamPieces<T = unknown>(request: Request | string, options?: GenerateOptions): ResponseStream<T, StreamPiece>;
 
   /** One consistent snapshot of metrics, usage and cost. Also after close(). */
   metrics(): MetricsSnapshot;
@@ -728,24 +993,25 @@ export declare class Client implements AsyncDisposable {
 }
 
 /**
- * The text pieces of a streamed request, and its response. Pieces the loop has not taken
- * yet wait here (the core's engine never waits for JavaScript). Iterable once.
+ * The pieces of a streamed request — text (client.stream()) or typed pieces
+ * (client.streamPieces()) — and its response. Pieces the loop has not taken yet wait here
+ * (the core's engine never waits for JavaScript). Iterable once.
  */
-export declare class ResponseStream<T = unknown> implements AsyncIterableIterator<string> {
+export declare class ResponseStream<T = unknown, P = string> implements AsyncIterableIterator<P> {
   private constructor();
   /** The whole response once the request completed; rejects as the iterator throws. */
   readonly response: Promise<GenerateResponse<T>>;
   /** The core's request id; 0 when nothing was submitted. */
   readonly id: number;
-  next(): Promise<IteratorResult<string, undefined>>;
+  next(): Promise<IteratorResult<P, undefined>>;
   /** Ends the iteration; a request still pending is cancelled in the core. */
-  return(value?: undefined): Promise<IteratorResult<string, undefined>>;
+  return(value?: undefined): Promise<IteratorResult<P, undefined>>;
   /** Ends the iteration as return() does, then throws `err` (the promise always rejects). */
-  throw(err?: unknown): Promise<IteratorResult<string, undefined>>;
+  throw(err?: unknown): Promise<IteratorResult<P, undefined>>;
   [Symbol.asyncIterator](): this;
 }
 
-/** The runtime version of libllmsvc ("0.1.0"). */
+/** The runtime version of libllmsvc ("0.2.0"). */
 export declare function coreVersion(): string;
 
 /** Counters of the native layer in the calling thread's environment (diagnostics). */

@@ -150,10 +150,7 @@ bool CachedReply::decode(std::string_view data) {
   extra.clear();
   if (auto e = doc.FindMember("extra"); e != doc.MemberEnd()) {
     if (!e->value.IsObject()) return false;
-    JsonBuffer buf;
-    JsonWriter w(buf);
-    e->value.Accept(w);
-    extra.assign(buf.GetString(), buf.GetSize());
+    extra = json_text(e->value);
     ProviderReply check;  // what a hit will read back, read once here
     if (!decode_reply_extras(extra, check)) return false;
   }

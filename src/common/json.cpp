@@ -165,6 +165,13 @@ bool parse_foreign_json(JsonDoc &doc, std::string_view text) {
 
 std::string to_utf8(std::string_view s) { return repaired_utf8(s.data(), s.size()); }
 
+std::string json_text(const JsonValue &v) {
+  JsonBuffer buf;
+  JsonWriter w(buf);
+  v.Accept(w);
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
 const char *json_type_name(const JsonValue &v) {
   switch (v.GetType()) {
     case rapidjson::kNullType: return "null";

@@ -75,6 +75,9 @@ bool parse_foreign_json(JsonDoc &doc, std::string_view text);
 /// `s` with each byte that does not start a valid UTF-8 sequence replaced by U+FFFD.
 std::string to_utf8(std::string_view s);
 
+/// `v` as compact JSON text.
+std::string json_text(const JsonValue &v);
+
 /// "expected a string" style names of JSON types, for messages.
 const char *json_type_name(const JsonValue &v);
 

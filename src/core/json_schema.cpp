@@ -113,6 +113,26 @@ std::string misplaced_schema(const rapidjson::Value &v, const std::string &at) {
       for (auto k = x.MemberBegin(); why.empty() && k != x.MemberEnd(); ++k)
         why = sub(k->value, where + "/" + std::string(k->name.GetString(), k->name.GetStringLength()),
                   false);
+    } else if (key == "type") {
+      // A type name RapidJSON does not know was taken as no type at all: anything passed.
+      auto known = [](const rapidjson::Value &t) {
+        if (!t.IsString()) return false;
+        for (const char *name : {"null", "boolean", "object", "array", "number", "string", "integer"})
+          if (t == name) return true;
+        return false;
+      };
+      bool ok = known(x);
+      if (x.IsArray()) {
+        ok = !x.Empty();
+        for (const auto &t : x.GetArray()) ok = ok && known(t);
+      }
+      if (!ok)
+        return where + " is not a JSON type name (null, boolean, object, array, number, string, "
+                       "integer) or a list of them";
+    } else if (key == "required") {
+      if (!x.IsArray()) return where + " is not an array of property names";
+      for (const auto &name : x.GetArray())
+        if (!name.IsString()) return where + " lists a property name that is not a string";
     } else if (key == "dependencies") {
       if (!x.IsObject()) return where + " is not an object";
       for (auto k = x.MemberBegin(); why.empty() && k != x.MemberEnd(); ++k) {

@@ -24,6 +24,16 @@ bool valid_traceparent(std::string_view t) {
 }
 namespace {
 
+// Names of tools and structured-output schemas: 1 to 64 letters, digits, _ or -.
+bool valid_name(std::string_view n) {
+  if (n.empty() || n.size() > 64) return false;
+  for (char c : n)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '-'))
+      return false;
+  return true;
+}
+
 bool parse_cache_control(const ObjectReader &r, const std::string &path, std::string &out,
                          DocError &err);
 
@@ -125,19 +135,7 @@ bool parse_cache_control(const ObjectReader &r, const std::string &path, std::st
   if (type != "ephemeral") return r.fail(err, path + ".cache_control.type: expected \"ephemeral\"");
   if (!ttl.empty() && ttl != "5m" && ttl != "1h")
     return r.fail(err, path + ".cache_control.ttl: expected \"5m\" or \"1h\"");
-  JsonBuffer buf;
-  JsonWriter w(buf);
-  cc->Accept(w);
-  out.assign(buf.GetString(), buf.GetSize());
-  return true;
-}
-
-bool valid_tool_name(std::string_view n) {
-  if (n.empty() || n.size() > 64) return false;
-  for (char c : n)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-          c == '-'))
-      return false;
+  out = json_text(*cc);
   return true;
 }
 
@@ -167,10 +165,7 @@ bool parse_tool_call(const JsonValue &v, const std::string &path, ToolCall &call
   if (args->IsString()) {
     call.arguments.assign(args->GetString(), args->GetStringLength());
   } else if (args->IsObject()) {  // written as an object: sent as its JSON text
-    JsonBuffer buf;
-    JsonWriter w(buf);
-    args->Accept(w);
-    call.arguments.assign(buf.GetString(), buf.GetSize());
+    call.arguments = json_text(*args);
   } else {
     return r.fail(err, path + ".function.arguments: expected the arguments' JSON text (a string)");
   }
@@ -275,7 +270,7 @@ bool parse_tool(const JsonValue &v, const std::string &path, ToolDef &t, DocErro
     if (!r.get_bool("strict", strict, err)) return false;
     t.strict = strict;
   }
-  if (!valid_tool_name(t.name))
+  if (!valid_name(t.name))
     return r.fail(err, at + ".name: use 1 to 64 letters, digits, _ or -");
   const JsonValue *params = nullptr;
   if (!r.get_object("parameters", params, err)) return false;
@@ -283,10 +278,7 @@ bool parse_tool(const JsonValue &v, const std::string &path, ToolDef &t, DocErro
     std::string why;
     t.parameters = JsonSchema::compile(*params, why);
     if (!t.parameters) return r.fail(err, at + ".parameters: " + why);
-    JsonBuffer buf;
-    JsonWriter w(buf);
-    params->Accept(w);
-    t.parameters_json.assign(buf.GetString(), buf.GetSize());
+    t.parameters_json = json_text(*params);
   }
   return parse_cache_control(outer, path, t.cache_control_json, err);
 }
@@ -367,10 +359,7 @@ bool parse_logit_bias(const ObjectReader &r, RequestSpec &out, DocError &err) {
       return r.fail(err, "request.logit_bias." + std::string(id) +
                              ": expected a number from -100 to 100");
   }
-  JsonBuffer buf;
-  JsonWriter w(buf);
-  lb->Accept(w);
-  out.logit_bias_json.assign(buf.GetString(), buf.GetSize());
+  out.logit_bias_json = json_text(*lb);
   return true;
 }
 
@@ -412,14 +401,6 @@ bool parse_priority(const JsonValue *v, int &out, DocError &err) {
   return false;
 }
 
-bool valid_schema_name(const std::string &n) {
-  if (n.empty() || n.size() > 64) return false;
-  for (char c : n)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-          c == '-'))
-      return false;
-  return true;
-}
 
 bool parse_json_schema(const JsonValue &v, RequestSpec &out, DocError &err) {
   if (!v.IsObject()) {
@@ -434,7 +415,7 @@ bool parse_json_schema(const JsonValue &v, RequestSpec &out, DocError &err) {
       !r.get_bool("strict", out.schema_strict, err) ||
       !r.get_string("description", out.schema_description, err))
     return false;
-  if (!valid_schema_name(name))
+  if (!valid_name(name))
     return r.fail(err, "request.json_schema.name: use 1 to 64 letters, digits, _ or -");
   const JsonValue *schema = nullptr;
   if (!r.get_object("schema", schema, err)) return false;
@@ -442,10 +423,7 @@ bool parse_json_schema(const JsonValue &v, RequestSpec &out, DocError &err) {
   std::string why;
   out.schema = JsonSchema::compile(*schema, why);
   if (!out.schema) return r.fail(err, "request.json_schema.schema: " + why);
-  JsonBuffer buf;
-  JsonWriter w(buf);
-  schema->Accept(w);
-  out.schema_json.assign(buf.GetString(), buf.GetSize());
+  out.schema_json = json_text(*schema);
   out.schema_name = std::move(name);
   return true;
 }
@@ -573,10 +551,7 @@ DocError parse_surface(const ObjectReader &r, RequestSpec &out) {
     if (!extra->IsObject())
       return {LLMSVC_ESCHEMA, std::string("request.extra_body: expected an object, got ") +
                                   json_type_name(*extra)};
-    JsonBuffer buf;
-    JsonWriter w(buf);
-    extra->Accept(w);
-    out.extra_body_json.assign(buf.GetString(), buf.GetSize());
+    out.extra_body_json = json_text(*extra);
   }
   if (const JsonValue *h = r.find("extra_headers"))
     if (err = parse_headers(*h, "request.extra_headers", out.extra_headers); err) return err;
@@ -718,10 +693,7 @@ DocError parse_request(std::string_view json, const std::string &default_model,
   const JsonValue *meta = nullptr;
   if (!r.get_object("metadata", meta, err)) return err;
   if (meta) {
-    JsonBuffer buf;
-    JsonWriter w(buf);
-    meta->Accept(w);
-    out.metadata_json.assign(buf.GetString(), buf.GetSize());
+    out.metadata_json = json_text(*meta);
   }
   if (const JsonValue *js = r.find("json_schema"); js && !parse_json_schema(*js, out, err))
     return err;

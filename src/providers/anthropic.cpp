@@ -421,13 +421,8 @@ bool AnthropicProvider::parse_reply(std::string_view body, ProviderReply &out,
       out.text += str_member(block, "text");
     } else if (type == "tool_use") {
       // Structured output comes back as its tool's call too: the engine makes it the text.
-      std::string arguments = "{}";
-      if (const JsonValue *input = member(block, "input")) {
-        JsonBuffer buf;
-        JsonWriter w(buf);
-        input->Accept(w);
-        arguments.assign(buf.GetString(), buf.GetSize());
-      }
+      const JsonValue *input = member(block, "input");
+      std::string arguments = input ? json_text(*input) : "{}";
       out.tool_calls.push_back({str_member(block, "id"), str_member(block, "name"), std::move(arguments)});
     } else if (type == "thinking") {
       out.thinking += str_member(block, "thinking");

@@ -155,14 +155,12 @@ bool has_content_besides_thinking(const Message &m) {
 
 void append_logprobs(std::string &into, const JsonValue &content) {
   if (!content.IsArray() || content.Empty()) return;
-  JsonBuffer buf;
-  JsonWriter w(buf);
-  content.Accept(w);
-  std::string_view items(buf.GetString() + 1, buf.GetSize() - 2);  // without [ and ]
+  std::string text = json_text(content);
   if (into.empty()) {
-    into.assign(buf.GetString(), buf.GetSize());
+    into = std::move(text);
     return;
   }
+  std::string_view items(text.data() + 1, text.size() - 2);  // without [ and ]
   into.pop_back();  // the closing ]
   into += ',';
   into.append(items);

@@ -220,13 +220,8 @@ void OllamaProvider::read_message_extras(const JsonValue &msg, ProviderReply &ou
   for (const auto &call : calls->GetArray()) {
     const JsonValue *fn = member(call, "function");
     if (!fn) continue;
-    std::string arguments = "{}";
-    if (const JsonValue *a = member(*fn, "arguments")) {
-      JsonBuffer buf;
-      JsonWriter w(buf);
-      a->Accept(w);
-      arguments.assign(buf.GetString(), buf.GetSize());
-    }
+    const JsonValue *a = member(*fn, "arguments");
+    std::string arguments = a ? json_text(*a) : "{}";
     size_t n = st ? st->call_keys.size() : out.tool_calls.size();
     std::string id = "call_" + std::to_string(n);
     if (st) st->tool_piece(int64_t(n), id, str_member(*fn, "name"), arguments);

@@ -140,14 +140,8 @@ void OpenAIChatProvider::build_body(const RequestSpec &req, JsonBuffer &out) con
       w.Int64(*req.top_logprobs);
     }
   }
-  if (!req.service_tier.empty()) {
-    w.Key("service_tier");
-    write_str(w, req.service_tier);
-  }
-  if (!req.prompt_cache_key.empty()) {
-    w.Key("prompt_cache_key");
-    write_str(w, req.prompt_cache_key);
-  }
+  write_opt_str(w, "service_tier", req.service_tier);
+  write_opt_str(w, "prompt_cache_key", req.prompt_cache_key);
   if (req.max_output_tokens > 0) {
     write_key(w, max_tokens_field_);
     w.Int64(req.max_output_tokens);

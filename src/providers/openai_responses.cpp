@@ -127,14 +127,8 @@ void OpenAIResponsesProvider::build_body(const RequestSpec &req, JsonBuffer &out
       w.Int64(*req.top_logprobs);
     }
   }
-  if (!req.service_tier.empty()) {
-    w.Key("service_tier");
-    write_str(w, req.service_tier);
-  }
-  if (!req.prompt_cache_key.empty()) {
-    w.Key("prompt_cache_key");
-    write_str(w, req.prompt_cache_key);
-  }
+  write_opt_str(w, "service_tier", req.service_tier);
+  write_opt_str(w, "prompt_cache_key", req.prompt_cache_key);
   if (req.json_mode) {
     w.Key("text");
     w.StartObject();

@@ -68,13 +68,6 @@ bool read_calls(const JsonValue &v, std::vector<ToolCall> &out) {
   return true;
 }
 
-std::string raw(const JsonValue &v) {
-  JsonBuffer buf;
-  JsonWriter w(buf);
-  v.Accept(w);
-  return std::string(buf.GetString(), buf.GetSize());
-}
-
 }  // namespace
 
 std::string encode_reply_extras(const ProviderReply &r) {
@@ -130,7 +123,7 @@ bool decode_reply_extras(std::string_view json, ProviderReply &r) {
       if (!read_calls(v, r.tool_calls)) return false;
     } else if (name == "logprobs") {
       if (!v.IsArray()) return false;
-      r.logprobs_json = raw(v);
+      r.logprobs_json = json_text(v);
     } else if (name == "choices") {
       if (!v.IsArray()) return false;
       for (const auto &c : v.GetArray()) {
@@ -145,7 +138,7 @@ bool decode_reply_extras(std::string_view json, ProviderReply &r) {
         out.finish_reason = std::string(sv(finish->value));
         if (lp != c.MemberEnd()) {
           if (!lp->value.IsArray()) return false;
-          out.logprobs_json = raw(lp->value);
+          out.logprobs_json = json_text(lp->value);
         }
       }
     } else if (v.IsString() && name == "service_tier") {

@@ -86,6 +86,11 @@ TEST(Tools, BadToolInputIsRefusedWithTheField) {
   const std::string m = R"({"model":"m","prompt":"x",)";
   EXPECT_EQ(refused(m + R"("tools":[{"type":"function","function":{"name":"t","parameters":{"properties":"no"}}}]})"),
             "request.tools[0].function.parameters: /properties is not an object of schemas");
+  EXPECT_EQ(refused(m + R"("tools":[{"type":"function","function":{"name":"t","parameters":{"type":"strin"}}}]})"),
+            "request.tools[0].function.parameters: /type is not a JSON type name (null, boolean, "
+            "object, array, number, string, integer) or a list of them");
+  EXPECT_EQ(refused(m + R"("tools":[{"type":"function","function":{"name":"t","parameters":{"required":"x"}}}]})"),
+            "request.tools[0].function.parameters: /required is not an array of property names");
   EXPECT_EQ(refused(m + R"("tools":[{"type":"function","function":{"name":"a b"}}]})"),
             "request.tools[0].function.name: use 1 to 64 letters, digits, _ or -");
   EXPECT_EQ(refused(m + R"("tools":[{"type":"retrieval"}]})"),

@@ -32,3 +32,17 @@ export async function streamed(prompt: string): Promise<string> {
     await client.close();
   }
 }
+
+// Typed pieces from CommonJS: the tool calls a streamed reply makes, as they begin.
+export async function calls(prompt: string, tools: llmsvc.Tool[]): Promise<llmsvc.ToolCall[]> {
+  const client = new llmsvc.Client({ model: 'gpt-4o-mini' });
+  try {
+    const stream = client.streamPieces({ prompt, tools });
+    for await (const piece of stream) {
+      if (piece.kind === 'tool_call') console.log(piece.index, piece.name, piece.callId);
+    }
+    return (await stream.response).toolCalls;
+  } finally {
+    await client.close();
+  }
+}

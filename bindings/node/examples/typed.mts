@@ -13,8 +13,12 @@ import {
   type JsonRequest,
   type LifecycleEvent,
   type MetricsSnapshot,
+  type Message,
   type Request,
   type ResponseStream,
+  type StreamPiece,
+  type Tool,
+  type ToolCall,
 } from 'llmsvc';
 
 const config: Config = {
@@ -144,6 +148,81 @@ export function watchRetries(client: Client): () => void {
   return () => client.offEvents();
 }
 
+// A tool loop: typed tools, calls, pieces and messages.
+const weatherTool: Tool = {
+  type: 'function',
+  function: {
+    name: 'get_weather',
+    description: 'The current weather in a city',
+    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+    strict: true,
+  },
+};
+
+export async function toolLoop(client: Client, question: string): Promise<string> {
+  const messages: Message[] = [{ role: 'user', content: question }];
+  for (let round = 0; round < 4; round++) {
+    const stream: ResponseStream<unknown, StreamPiece> = client.streamPieces({
+      tools: [weatherTool],
+      tool_choice: round === 0 ? 'required' : 'auto',
+      parallel_tool_calls: false,
+      messages,
+    });
+    const started: string[] = [];
+    for await (const piece of stream) {
+      if (piece.kind === 'tool_call') started.push(`${piece.callId}:${piece.name}`); // strings here
+      else if (piece.kind === 'tool_arguments') void piece.text.length;
+      else process.stdout.write(piece.text);
+    }
+    const r: GenerateResponse = await stream.response;
+    if (r.toolCalls.length === 0) return r.text;
+    messages.push(r.toMessage());
+    for (const call of r.toolCalls) {
+      const c: ToolCall = call;
+      const city = typeof c.argumentsJson?.['city'] === 'string' ? c.argumentsJson['city'] : '?';
+      messages.push({ role: 'tool', tool_call_id: c.id, content: c.unknownTool ? 'unknown tool' : `18 C in ${city}` });
+    }
+  }
+  throw new Error('too many rounds');
+}
+
+// The rest of the request surface and what the response carries back.
+export async function surface(client: Client): Promise<void> {
+  const r = await client.generate({
+    prompt: 'say hi',
+    n: 2,
+    logprobs: true,
+    top_logprobs: 2,
+    service_tier: 'flex',
+    frequency_penalty: 0.5,
+    presence_penalty: -0.5,
+    logit_bias: { '50256': -100 },
+    response_format: { type: 'json_object' },
+    prompt_cache_key: 'k1',
+    extra_body: { store: false },
+    extra_headers: { 'x-request-tag': 't1' },
+  });
+  console.log(r.choices?.map((c) => [c.index, c.finishReason, c.toolCalls.length]), r.logprobs?.length, r.serviceTier,
+    r.usage?.cacheWrite1hTokens, r.usageUnreadable, r.json);
+  const a = await client.generate({
+    model: 'claude-haiku-4-5',
+    max_output_tokens: 4000,
+    top_k: 40,
+    stop_sequences: ['END'],
+    thinking: { type: 'enabled', budget_tokens: 2048 },
+    messages: [
+      { role: 'system', content: [{ type: 'text', text: 'Long rules...', cache_control: { type: 'ephemeral', ttl: '1h' } }] },
+      { role: 'user', content: 'Weather in Paris?' },
+      { role: 'assistant', content: [{ type: 'thinking', thinking: '...', signature: 'sig' }],
+        tool_calls: [{ id: 'toolu_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+      { role: 'tool', tool_call_id: 'toolu_1', content: '18 C' },
+    ],
+    tools: [{ type: 'function', name: 'get_weather', parameters: { type: 'object' }, cache_control: { type: 'ephemeral' } }],
+    tool_choice: { type: 'function', function: { name: 'get_weather' } },
+  });
+  console.log(a.thinking, a.thinkingSignature);
+}
+
 // What the declarations refuse (checked by tsc, never run).
 export function refused(client: Client): void {
   // @ts-expect-error generateJSON needs a request with json_schema
@@ -158,4 +237,18 @@ export function refused(client: Client): void {
   client.onEvents(['retry'], () => {});
   // @ts-expect-error pieces are strings
   void (async () => { for await (const piece of client.stream('x')) piece.toFixed(); })();
+  // @ts-expect-error a tool message answers a call: tool_call_id is required
+  void client.generate({ messages: [{ role: 'tool', content: '18 C' }] });
+  // @ts-expect-error tool_choice is auto, none, required or a named function
+  void client.generate({ prompt: 'x', tools: [weatherTool], tool_choice: 'any' });
+  // @ts-expect-error a tool needs its function's name
+  void client.generate({ prompt: 'x', tools: [{ type: 'function', function: { description: 'no name' } }] });
+  // @ts-expect-error only assistant messages carry tool calls
+  void client.generate({ messages: [{ role: 'user', content: 'x', tool_calls: [] }] });
+  void (async () => {
+    for await (const piece of client.streamPieces('x')) {
+      // @ts-expect-error callId is null unless the piece starts a tool call
+      if (piece.kind === 'tool_arguments') piece.callId.length;
+    }
+  })();
 }

@@ -33,6 +33,9 @@ const eventBits = new Map([
 
 const EVENTS_WITH_CONTENT = 1; // LLMSVC_EVENTS_WITH_CONTENT
 
+// The kinds of a typed piece, by llmsvc_piece_kind_t value.
+const PIECE_KINDS = ['text', 'tool_call', 'tool_arguments'];
+
 // The LLMSVC_EVENT_* bits of onEvents' `types`: bits, event names, or 'all'.
 function eventMask(types) {
   if (types === 'all') return EventType.ALL;
@@ -167,6 +170,33 @@ class Client {
    * @returns {ResponseStream}
    */
   stream(request, options) {
+    return this.#stream(request, options, native.submitStream, (push) => push);
+  }
+
+  /**
+   * Sends a request whose reply is streamed as typed pieces: the same as stream(), but
+   * the iterator yields `{ kind, index, callId, name, text }` objects — `kind` 'text' (a
+   * piece of the answer), 'tool_call' (tool call `index` begins: `callId` and `name` set,
+   * `text` empty) or 'tool_arguments' (the next piece of call `index`'s arguments, JSON
+   * text). `callId` and `name` are null except on 'tool_call'. `.response` carries the
+   * whole text and the assembled calls (`toolCalls`).
+   * @param {object|string} request a request document, or a prompt
+   * @param {{signal?: AbortSignal}} [options]
+   * @returns {ResponseStream}
+   */
+  streamPieces(request, options) {
+    return this.#stream(request, options, native.submitStreamPieces, (push) =>
+      (kind, index, text, callId, name) => {
+        const k = PIECE_KINDS[kind];
+        // A kind a later core may add is left out: the response carries the whole reply.
+        if (k === undefined) return;
+        push({ kind: k, index, callId: callId ?? null, name: name ?? null, text });
+      });
+  }
+
+  // A streamed request: `submit` is the native submit, `adapt(push)` the function the
+  // native layer hands each piece to.
+  #stream(request, options, submit, adapt) {
     const signal = options == null || options.signal == null ? null : options.signal;
     const ctl = {};
     const stream = new ResponseStream(kCreate, signal, ctl);
@@ -177,7 +207,7 @@ class Client {
     const handle = this.#handle;
     let settled;
     try {
-      settled = native.submitStream(handle, requestDocument(request), ctl.push);
+      settled = submit(handle, requestDocument(request), adapt(ctl.push));
     } catch (err) {
       ctl.settle({ ok: false, error: err });
       return stream;

@@ -12,9 +12,31 @@ function camelUsage(u) {
     cachedTokens: u.cached_tokens,
     reasoningTokens: u.reasoning_tokens,
     cacheWriteTokens: u.cache_write_tokens ?? 0,
+    /** The part of cacheWriteTokens written for an hour (Anthropic's 1h TTL). */
+    cacheWrite1hTokens: u.cache_write_1h_tokens ?? 0,
     /** True when a stream was cut short and the provider's own count never came. */
     estimated: u.estimated === true,
   };
+}
+
+/** A tool call of a reply, as the result document has it. */
+function camelToolCall(c) {
+  return {
+    id: c.id,
+    name: c.name,
+    /** The arguments' JSON text, as the model wrote it. */
+    arguments: c.arguments,
+    /** The arguments parsed, when they are a JSON object; else null. */
+    argumentsJson: c.arguments_json ?? null,
+    /** Why the arguments do not parse, or how they miss a non-strict tool's schema. */
+    argumentsError: c.arguments_error ?? null,
+    /** True when the model named a tool the request did not offer. */
+    unknownTool: c.unknown_tool === true,
+  };
+}
+
+function toolCallsOf(calls) {
+  return Array.isArray(calls) ? calls.map(camelToolCall) : [];
 }
 
 class GenerateResponse {
@@ -35,6 +57,8 @@ class GenerateResponse {
     this.responseModel = doc.response_model ?? null;
     this.usage = camelUsage(doc.usage);
     /** Cost in nano-USD (1e-9 USD); null when unknown (no price for the model). */
+    /** True when the provider's usage counts were not counts: usage and cost are then unknown. */
+    this.usageUnreadable = doc.usage_unreadable === true;
     this.costNanoUsd = doc.cost_nano_usd ?? null;
     this.attempts = doc.attempts.map(camelAttempt);
     /**
@@ -42,6 +66,26 @@ class GenerateResponse {
      * undefined without one.
      */
     this.json = doc.json;
+    /** The tools the model asked for (finishReason "tool_calls"); empty when none. */
+    this.toolCalls = toolCallsOf(doc.tool_calls);
+    /** Every choice of a request with n > 1 (the first is also text, toolCalls, ...); else null. */
+    this.choices = Array.isArray(doc.choices)
+      ? doc.choices.map((c) => ({
+          index: c.index,
+          text: c.text ?? '',
+          finishReason: c.finish_reason ?? null,
+          toolCalls: toolCallsOf(c.tool_calls),
+          logprobs: c.logprobs ?? null,
+        }))
+      : null;
+    /** Token log probabilities as the provider sent them (with logprobs: true); else null. */
+    this.logprobs = doc.logprobs ?? null;
+    /** The service tier the provider says it used; null when it did not say. */
+    this.serviceTier = doc.service_tier ?? null;
+    /** The model's thinking (Anthropic extended thinking, Ollama think), apart from text. */
+    this.thinking = doc.thinking ?? null;
+    /** The thinking's signature, sent back with it in the next tool round. */
+    this.thinkingSignature = doc.thinking_signature ?? null;
     const t = doc.timing || {};
     this.timing = {
       submitUnixMs: t.submit_unix_ms,
@@ -54,6 +98,29 @@ class GenerateResponse {
     this.metadata = doc.metadata ?? null;
     /** The whole result document, as the core wrote it. */
     this.raw = doc;
+  }
+
+  /**
+   * This reply as the assistant message of the next request's `messages`: its text, its
+   * tool calls and, when the provider signed its thinking, the thinking (which Anthropic
+   * wants back in a tool round). Of a reply with several choices, the first.
+   * @returns {object}
+   */
+  toMessage() {
+    const message = { role: 'assistant', content: this.text === '' && this.toolCalls.length > 0 ? null : this.text };
+    if (this.thinkingSignature !== null) {
+      const parts = [{ type: 'thinking', thinking: this.thinking ?? '', signature: this.thinkingSignature }];
+      if (this.text !== '') parts.push({ type: 'text', text: this.text });
+      message.content = parts;
+    }
+    if (this.toolCalls.length > 0) {
+      message.tool_calls = this.toolCalls.map((c) => ({
+        id: c.id,
+        type: 'function',
+        function: { name: c.name, arguments: c.arguments },
+      }));
+    }
+    return message;
   }
 
   /** Cost in USD (a float, for display); null when unknown. */

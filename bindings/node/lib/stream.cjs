@@ -1,6 +1,6 @@
 'use strict';
-// ResponseStream: the text pieces of a streamed request as an async iterator, and the
-// promise of its response.
+// ResponseStream: the pieces of a streamed request as an async iterator — text (stream())
+// or typed pieces (streamPieces()) — and the promise of its response.
 //
 // Back-pressure is on this side only. The native layer hands every piece over as soon as
 // the core delivers it (the engine thread never waits for JavaScript); pieces the loop has
@@ -32,11 +32,12 @@ class ResponseStream {
   #reject;
 
   /**
-   * Not public: client.stream() creates streams. `ctl` receives the functions the client
-   * drives it with: push(text), started(id, cancel), settle(outcome).
+   * Not public: client.stream() and client.streamPieces() create streams. `ctl` receives
+   * the functions the client drives it with: push(piece), started(id, cancel),
+   * settle(outcome).
    */
   constructor(token, signal, ctl) {
-    if (token !== kCreate) throw new TypeError('a ResponseStream is created by client.stream()');
+    if (token !== kCreate) throw new TypeError('a ResponseStream is created by client.stream() or client.streamPieces()');
     this.#signal = signal ?? null;
     this.#response = new Promise((resolve, reject) => {
       this.#resolve = resolve;
@@ -44,9 +45,9 @@ class ResponseStream {
     });
     // A failure is reported by the iterator too: not looking at the response is no error.
     this.#response.catch(noop);
-    ctl.push = (text) => {
+    ctl.push = (piece) => {
       if (this.#finished) return;
-      this.#pieces.push(text);
+      this.#pieces.push(piece);
       if (this.#waiters.length > 0) this.#wake();
     };
     ctl.started = (id, cancel) => {
@@ -81,7 +82,7 @@ class ResponseStream {
     return this;
   }
 
-  /** The next text piece; done once the request completed and every piece was taken. */
+  /** The next piece; done once the request completed and every piece was taken. */
   next() {
     if (this.#waiters.length === 0) {
       const step = this.#step();

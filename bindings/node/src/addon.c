@@ -12,7 +12,9 @@
  * non-blocking mode, so the engine never waits for JavaScript however slowly the pieces are
  * consumed (they wait in the JavaScript stream's buffer). The engine calls a request's
  * delta callbacks before its completion callback, on one thread, and the queue is FIFO, so
- * every piece reaches JavaScript before the completion that frees the entry.
+ * every piece reaches JavaScript before the completion that frees the entry. Typed pieces
+ * (text, a tool call's start, a piece of its arguments: llmsvc_client_submit_stream_pieces)
+ * travel the same way, with their kind, call index, and the call's id and name.
  *
  * Events. The lifecycle event hook takes the same road too: on_event() copies the event
  * document into a message and queues it, non-blocking, to the same thread-safe function.
@@ -41,6 +43,10 @@
  */
 #include <llmsvc.h>
 #include <node_api.h>
+
+#if !LLMSVC_VERSION_CHECK(0, 2, 0)
+#error "this binding needs libllmsvc 0.2 or later (typed stream pieces)"
+#endif
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -85,9 +91,9 @@ struct event_hook {
   uint32_t gen;
 };
 
-/* What travels through the thread-safe function: a completion (an entry), a piece or an
- * event. */
-enum { MSG_DONE = 1, MSG_DELTA = 2, MSG_EVENT = 3 };
+/* What travels through the thread-safe function: a completion (an entry), a text piece,
+ * a typed piece or an event. */
+enum { MSG_DONE = 1, MSG_DELTA = 2, MSG_EVENT = 3, MSG_PIECE = 4 };
 
 typedef struct entry {
   int type;               /* MSG_DONE */
@@ -104,6 +110,17 @@ typedef struct delta_msg {
   size_t len;
   char text[];
 } delta_msg;
+
+typedef struct piece_msg {
+  int type; /* MSG_PIECE */
+  entry *e; /* alive until the completion is delivered, which comes after every piece */
+  int kind; /* llmsvc_piece_kind_t */
+  uint32_t index;
+  size_t len;      /* the text, at data[0] */
+  size_t id_len;   /* the call's id, after the text (tool_call pieces only) */
+  size_t name_len; /* the tool's name, after the id (tool_call pieces only) */
+  char data[];
+} piece_msg;
 
 typedef struct event_msg {
   int type; /* MSG_EVENT */
@@ -301,6 +318,30 @@ static void on_delta(uint64_t request_id, const char *text, size_t len, void *pa
   if (napi_call_threadsafe_function(e->b->tsfn, m, napi_tsfn_nonblocking) != napi_ok) free(m);
 }
 
+/* Engine thread: copy a typed piece and queue it. Never blocks and never touches JavaScript.
+ * The call's id and name are copied only where the core sets them (a call's start). */
+static void on_piece(uint64_t request_id, int kind, uint32_t index, const char *call_id,
+                     const char *name, const char *text, size_t len, void *payload) {
+  (void)request_id;
+  entry *e = (entry *)payload;
+  bool start = kind == LLMSVC_PIECE_TOOL_CALL;
+  size_t id_len = start && call_id ? strlen(call_id) : 0;
+  size_t name_len = start && name ? strlen(name) : 0;
+  piece_msg *m = (piece_msg *)malloc(sizeof *m + len + id_len + name_len);
+  if (!m) return; /* the piece is lost; the completion still carries the text and calls */
+  m->type = MSG_PIECE;
+  m->e = e;
+  m->kind = kind;
+  m->index = index;
+  m->len = len;
+  m->id_len = id_len;
+  m->name_len = name_len;
+  if (len) memcpy(m->data, text, len);
+  if (id_len) memcpy(m->data + len, call_id, id_len);
+  if (name_len) memcpy(m->data + len + id_len, name, name_len);
+  if (napi_call_threadsafe_function(e->b->tsfn, m, napi_tsfn_nonblocking) != napi_ok) free(m);
+}
+
 /* Engine thread: copy the event and queue it. Never blocks and never touches JavaScript. */
 static void on_event(unsigned type, uint64_t request_id, const char *json, size_t len,
                      void *payload) {
@@ -351,6 +392,26 @@ static void deliver_delta(napi_env env, delta_msg *m) {
   free(m);
 }
 
+/* JavaScript thread: hand a typed piece to the stream's function, as
+ * fn(kind, index, text) or, for a call's start, fn(kind, index, text, callId, name). */
+static void deliver_piece(napi_env env, piece_msg *m) {
+  entry *e = m->e;
+  napi_value fn = NULL, recv = NULL, argv[5];
+  size_t argc = m->kind == LLMSVC_PIECE_TOOL_CALL ? 5 : 3;
+  if (e->on_delta && napi_get_reference_value(env, e->on_delta, &fn) == napi_ok && fn &&
+      napi_get_undefined(env, &recv) == napi_ok &&
+      napi_create_int32(env, m->kind, &argv[0]) == napi_ok &&
+      napi_create_uint32(env, m->index, &argv[1]) == napi_ok &&
+      napi_create_string_utf8(env, m->data, m->len, &argv[2]) == napi_ok &&
+      (argc == 3 ||
+       (napi_create_string_utf8(env, m->data + m->len, m->id_len, &argv[3]) == napi_ok &&
+        napi_create_string_utf8(env, m->data + m->len + m->id_len, m->name_len, &argv[4]) ==
+            napi_ok))) {
+    napi_call_function(env, recv, fn, argc, argv, NULL);
+  }
+  free(m);
+}
+
 /* JavaScript thread: settle the request's promise with its result document. */
 static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   (void)js_cb;
@@ -358,6 +419,11 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   if (*(int *)data == MSG_DELTA) {
     if (env == NULL) free(data); /* teardown: nothing is left to deliver it to */
     else deliver_delta(env, (delta_msg *)data);
+    return;
+  }
+  if (*(int *)data == MSG_PIECE) {
+    if (env == NULL) free(data);
+    else deliver_piece(env, (piece_msg *)data);
     return;
   }
   if (*(int *)data == MSG_EVENT) {
@@ -463,11 +529,16 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   return handle;
 }
 
+/* How submit() sends a request. */
+typedef enum { SUBMIT_PLAIN, SUBMIT_STREAM, SUBMIT_PIECES } submit_mode;
+
 /*
- * Submits a request; with `fn` (a JavaScript function) as a stream whose pieces are given
- * to it. Returns the promise of the result document, or NULL with an exception pending.
+ * Submits a request; streamed (SUBMIT_STREAM: text pieces, SUBMIT_PIECES: typed pieces)
+ * with `fn`, the JavaScript function its pieces are given to. Returns the promise of the
+ * result document, or NULL with an exception pending.
  */
-static napi_value submit(napi_env env, box *b, napi_value request_v, napi_value fn) {
+static napi_value submit(napi_env env, box *b, napi_value request_v, submit_mode mode,
+                         napi_value fn) {
   if (b->closed) return throw_status(env, "submit", LLMSVC_ECLOSED, NULL);
   state *st = b->st;
   const char *request = arg_string(env, st, request_v, "submit", "request must be a string");
@@ -484,9 +555,19 @@ static napi_value submit(napi_env env, box *b, napi_value request_v, napi_value 
   }
   uint64_t id = 0;
   llmsvc_error *err = NULL;
-  int rc = fn ? llmsvc_client_submit_stream(b->client, request, on_delta, on_complete, e, &id,
-                                            &err)
-              : llmsvc_client_submit(b->client, request, on_complete, e, &id, &err);
+  int rc;
+  switch (mode) {
+    case SUBMIT_STREAM:
+      rc = llmsvc_client_submit_stream(b->client, request, on_delta, on_complete, e, &id, &err);
+      break;
+    case SUBMIT_PIECES:
+      rc = llmsvc_client_submit_stream_pieces(b->client, request, on_piece, on_complete, e, &id,
+                                              &err);
+      break;
+    default:
+      rc = llmsvc_client_submit(b->client, request, on_complete, e, &id, &err);
+      break;
+  }
   if (rc != LLMSVC_OK) {
     if (e->on_delta) napi_delete_reference(env, e->on_delta);
     free(e);
@@ -521,7 +602,24 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
   if (argc < 2) return throw_status(env, "submit", LLMSVC_EINVAL, "request is required");
   box *b = arg_box(env, argv[0]);
   if (!b) return NULL;
-  return submit(env, b, argv[1], NULL);
+  return submit(env, b, argv[1], SUBMIT_PLAIN, NULL);
+}
+
+/* The streaming submits: (handle, requestJson, fn) with fn a function. */
+static napi_value submit_streamed(napi_env env, napi_callback_info info, submit_mode mode,
+                                  const char *what) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) return throw_status(env, "submit", LLMSVC_EINVAL, "request and a callback are required");
+  box *b = arg_box(env, argv[0]);
+  if (!b) return NULL;
+  napi_valuetype t;
+  if (napi_typeof(env, argv[2], &t) != napi_ok || t != napi_function) {
+    napi_throw_type_error(env, NULL, what);
+    return NULL;
+  }
+  return submit(env, b, argv[1], mode, argv[2]);
 }
 
 /*
@@ -530,18 +628,17 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
  * promise settles with the result document (which carries the whole text).
  */
 static napi_value js_submit_stream(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) return throw_status(env, "submit", LLMSVC_EINVAL, "request and onDelta are required");
-  box *b = arg_box(env, argv[0]);
-  if (!b) return NULL;
-  napi_valuetype t;
-  if (napi_typeof(env, argv[2], &t) != napi_ok || t != napi_function) {
-    napi_throw_type_error(env, NULL, "onDelta must be a function");
-    return NULL;
-  }
-  return submit(env, b, argv[1], argv[2]);
+  return submit_streamed(env, info, SUBMIT_STREAM, "onDelta must be a function");
+}
+
+/*
+ * submitStreamPieces(handle, requestJson, onPiece) -> Promise<string>: a streamed request
+ * whose pieces are typed. Each is given to onPiece(kind, index, text) — for a tool call's
+ * start onPiece(kind, index, "", callId, name) — on the JavaScript thread, in order, before
+ * the promise settles with the result document (which carries the text and the calls).
+ */
+static napi_value js_submit_stream_pieces(napi_env env, napi_callback_info info) {
+  return submit_streamed(env, info, SUBMIT_PIECES, "onPiece must be a function");
 }
 
 /* lastId(handle) -> number: the id of the request the last submit() accepted. */
@@ -796,6 +893,7 @@ NAPI_MODULE_INIT() {
   } fns[] = {
       {"init", js_init},       {"open", js_open},
       {"submit", js_submit},   {"submitStream", js_submit_stream},
+      {"submitStreamPieces", js_submit_stream_pieces},
       {"lastId", js_last_id},
       {"cancel", js_cancel},   {"metrics", js_metrics},
       {"metricsPrometheus", js_metrics_prometheus},

@@ -40,6 +40,17 @@ describe('examples', { skip: skipWithoutEmulator }, () => {
     assert.match(r.stdout, /json: \{ name: 'a', species: 'cat', age: 0 \} \(\d+ tokens, 1 attempt\(s\)\)/);
   });
 
+  for (const provider of ['openai_chat', 'openai_responses', 'anthropic', 'ollama']) {
+    test(`examples/tools.mjs ${provider}`, async () => {
+      const r = await runNode([path.join(examples, 'tools.mjs'), provider], 30_000,
+        { ...env, ANTHROPIC_BASE_URL: emu.baseURL, ANTHROPIC_API_KEY: 'sk-example', OLLAMA_HOST: emu.url });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^round 1\n {2}call 0: get_weather \(\S+\)\n {2}arguments 0: /);
+      assert.match(r.stdout, /get_weather\(\{"city":.*\}\) -> 18 C and clear\nround 2\n/);
+      assert.match(r.stdout, /answer: Tool results: 18 C and clear \(2 rounds, \d+ tokens in the last\)/);
+    });
+  }
+
   test('examples/abort.cjs', async () => {
     const r = await runNode([path.join(examples, 'abort.cjs')], 30_000, env);
     assert.equal(r.code, 0, r.stderr);
