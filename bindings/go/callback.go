@@ -15,8 +15,8 @@ import (
 // liveHandles counts the cgo handles created for submissions and not yet deleted.
 var liveHandles atomic.Int64
 
-// completer is what a submission's handle refers to: a *Future, or the *Stream of a
-// streamed request.
+// completer is what a submission's handle refers to: a *Future, or the *Stream or
+// *PieceStream of a streamed request.
 type completer interface {
 	complete(doc []byte)
 }
@@ -51,4 +51,18 @@ func llmsvcgoComplete(handle C.uintptr_t, doc *C.char, n C.size_t) {
 func llmsvcgoDelta(handle C.uintptr_t, text *C.char, n C.size_t) {
 	s := cgo.Handle(handle).Value().(*Stream)
 	s.push(C.GoStringN(text, C.int(n)))
+}
+
+// llmsvcgoPiece receives one typed piece of a streamed reply on the client's engine
+// thread, as llmsvcgoDelta does. The call's id and name are copied only for a call's
+// start, the one piece that has them.
+//
+//export llmsvcgoPiece
+func llmsvcgoPiece(handle C.uintptr_t, kind C.int, index C.uint32_t, callID, name, text *C.char,
+	n C.size_t) {
+	p := Piece{Kind: PieceKind(kind), Index: int(index), Text: C.GoStringN(text, C.int(n))}
+	if p.Kind == PieceToolCall {
+		p.CallID, p.Name = C.GoString(callID), C.GoString(name)
+	}
+	cgo.Handle(handle).Value().(*PieceStream).push(p)
 }

@@ -163,10 +163,10 @@ const maxTimeoutMS = 30 * 24 * 3600 * 1000
 
 // submit encodes req and hands it to the core with a cgo.Handle of its Future as the
 // completion's payload. The handle is deleted exactly once: by the completion, or here
-// when the core refuses the request (then no completion follows). With a Stream the
-// request is streamed: the handle refers to the Stream, which receives the pieces and
-// completes through the returned Future.
-func (c *Client) submit(ctx context.Context, req *Request, s *Stream) (*Future, error) {
+// when the core refuses the request (then no completion follows). With a Stream or a
+// PieceStream the request is streamed: the handle refers to it, and it receives the
+// pieces and completes through the returned Future.
+func (c *Client) submit(ctx context.Context, req *Request, s streamSink) (*Future, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("llmsvc: not submitted: %w", err)
 	}
@@ -196,7 +196,7 @@ func (c *Client) submit(ctx context.Context, req *Request, s *Stream) (*Future, 
 	if s == nil {
 		h = newHandle(f)
 	} else {
-		s.f = f // set before the call: the first piece may arrive before it returns
+		s.attach(f) // before the call: the first piece may arrive before it returns
 		h = newHandle(s)
 	}
 	var id C.uint64_t
@@ -208,10 +208,13 @@ func (c *Client) submit(ctx context.Context, req *Request, s *Stream) (*Future, 
 		return nil, closedError("submit")
 	}
 	var st C.int
-	if s == nil {
+	switch s.(type) {
+	case nil:
 		st = C.llmsvcgo_submit(c.ptr, cString(doc.Bytes()), C.uintptr_t(h), &id, &cerr)
-	} else {
+	case *Stream:
 		st = C.llmsvcgo_submit_stream(c.ptr, cString(doc.Bytes()), C.uintptr_t(h), &id, &cerr)
+	case *PieceStream:
+		st = C.llmsvcgo_submit_stream_pieces(c.ptr, cString(doc.Bytes()), C.uintptr_t(h), &id, &cerr)
 	}
 	c.mu.RUnlock()
 	runtime.KeepAlive(c)

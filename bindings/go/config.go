@@ -59,6 +59,9 @@ type Config struct {
 	// Routing chooses how a request picks among the deployments of its model group and
 	// where it goes when they are exhausted; nil keeps round-robin without fallbacks.
 	Routing *Routing `json:"routing,omitempty"`
+	// Headers are added to every request's attempts, with the rules of
+	// Request.ExtraHeaders (never the credentials or framing headers).
+	Headers map[string]string `json:"headers,omitempty"`
 }
 
 // Deployment is one configured endpoint: a provider, base URL, key, model and limits.
@@ -92,6 +95,8 @@ type Deployment struct {
 	// Limits are its own gates; nil keeps the client's limits (Config.Limits). Sent
 	// whole, as everywhere: a zero rate here means unlimited for this deployment.
 	Limits *Limits `json:"limits,omitempty"`
+	// Headers are sent after the client's own (Config.Headers), which it keeps.
+	Headers map[string]string `json:"headers,omitempty"`
 }
 
 // Routing is the client's routing policy across its deployments.

@@ -2,6 +2,7 @@ package llmsvc
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"testing"
 )
@@ -13,6 +14,12 @@ func TestEncodeRequestMatchesMarshal(t *testing.T) {
 		{Prompt: "<b>&</b>", Metadata: map[string]any{"k": []int{1, 2}}},
 		benchRequest,
 		{Messages: []Message{{Role: RoleUser, Parts: []ContentPart{TextPart("a"), ImagePart("https://x/y.png", "auto")}}}},
+		{
+			Tools: []Tool{{Name: "f", Parameters: map[string]any{"type": "object"}, Strict: true}},
+			Messages: []Message{UserMessage("f?"), {Role: RoleAssistant, ToolCalls: []ToolCall{{ID: "c", Name: "f",
+				Arguments: "{}"}}}, ToolMessage("c", "<ok>")},
+			ToolChoice: &ToolChoice{Mode: ToolChoiceAuto},
+		},
 	}
 	for _, req := range reqs {
 		want, err := json.Marshal(req)
@@ -46,4 +53,38 @@ func normalize(t *testing.T, doc []byte) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// A result's tools and extras decode into the Response.
+func TestDecodeResultToolsAndExtras(t *testing.T) {
+	doc := []byte(`{"id":3,"ok":true,"model":"m","text":"","finish_reason":"tool_calls",
+		"tool_calls":[{"id":"c1","name":"get_weather","arguments":"{\"city\":\"Paris\"}","arguments_json":{"city":"Paris"}},
+			{"id":"c2","name":"nope","arguments":"{oops","arguments_error":"arguments: bad JSON","unknown_tool":true}],
+		"choices":[{"index":0,"text":"","finish_reason":"tool_calls","tool_calls":[{"id":"c1","name":"get_weather","arguments":"{}"}],
+			"logprobs":[{"token":"a","logprob":-0.1}]},{"index":1,"text":"b"}],
+		"logprobs":[{"token":"a","logprob":-0.1}],"service_tier":"flex","thinking":"t","thinking_signature":"s",
+		"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6,"cached_tokens":0,
+			"cache_write_tokens":4,"cache_write_1h_tokens":4,"reasoning_tokens":0},
+		"usage_unreadable":true,"cost_nano_usd":null,"attempts":[],"timing":{}}`)
+	r, err := decodeResult(context.Background(), doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.FinishReason != "tool_calls" || len(r.ToolCalls) != 2 || r.ServiceTier != "flex" ||
+		r.Thinking != "t" || r.ThinkingSignature != "s" || !r.UsageUnreadable || r.Usage.CacheWrite1hTokens != 4 {
+		t.Fatalf("%+v", r)
+	}
+	c1, c2 := r.ToolCalls[0], r.ToolCalls[1]
+	var args struct{ City string }
+	if c1.ID != "c1" || c1.Name != "get_weather" || string(c1.ArgumentsJSON) != `{"city":"Paris"}` ||
+		c1.DecodeArguments(&args) != nil || args.City != "Paris" || c1.UnknownTool || c1.ArgumentsError != "" {
+		t.Errorf("call 1 %+v", c1)
+	}
+	if !c2.UnknownTool || c2.ArgumentsError == "" || c2.ArgumentsJSON != nil || c2.DecodeArguments(&args) == nil {
+		t.Errorf("call 2 %+v", c2)
+	}
+	if len(r.Choices) != 2 || r.Choices[1].Index != 1 || r.Choices[1].Text != "b" ||
+		len(r.Choices[0].ToolCalls) != 1 || len(r.Choices[0].Logprobs) == 0 || len(r.Logprobs) == 0 {
+		t.Errorf("choices %+v, logprobs %s", r.Choices, r.Logprobs)
+	}
 }

@@ -15,7 +15,9 @@
 //	if errors.Is(err, llmsvc.ErrRateLimited) { ... }
 //
 // Client.Stream streams a reply (its pieces through an iterator, Stream.Deltas, then the
-// whole result), GenerateJSON decodes structured output into a Go type, and
+// whole result), Request.Tools offers functions to the model (Response.ToolCalls,
+// Client.StreamPieces for calls streamed as typed pieces), GenerateJSON decodes
+// structured output into a Go type, and
 // Client.SetEventHook delivers each request's lifecycle events (queued, admitted,
 // attempts, retries, completed) to a function of yours.
 //

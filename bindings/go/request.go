@@ -50,6 +50,50 @@ type Request struct {
 	ReasoningEffort string `json:"reasoning_effort,omitempty"`
 	// PreviousResponseID continues a stored response ("openai_responses" only).
 	PreviousResponseID string `json:"previous_response_id,omitempty"`
+
+	// Tools are the functions the model may call (see Tool); its calls come back as
+	// Response.ToolCalls.
+	Tools []Tool `json:"tools,omitempty"`
+	// ToolChoice says whether the model must call a tool, and which; nil leaves it to
+	// the provider ("auto" with tools).
+	ToolChoice *ToolChoice `json:"tool_choice,omitempty"`
+	// ParallelToolCalls false asks for at most one tool call per reply; nil means not
+	// given.
+	ParallelToolCalls *bool `json:"parallel_tool_calls,omitempty"`
+	// FrequencyPenalty and PresencePenalty (-2..2; OpenAI Chat Completions, Ollama); nil
+	// means not given.
+	FrequencyPenalty *float64 `json:"frequency_penalty,omitempty"`
+	PresencePenalty  *float64 `json:"presence_penalty,omitempty"`
+	// LogitBias maps token ids to biases (-100..100; OpenAI Chat Completions).
+	LogitBias map[int]float64 `json:"logit_bias,omitempty"`
+	// N asks for N choices (1..128; OpenAI Chat Completions, not streamed): they come
+	// back as Response.Choices. 0 means not given.
+	N int `json:"n,omitempty"`
+	// Logprobs asks for the tokens' log probabilities (Response.Logprobs), with
+	// TopLogprobs (0..20) alternatives each (OpenAI Chat Completions and Responses).
+	Logprobs    bool `json:"logprobs,omitempty"`
+	TopLogprobs int  `json:"top_logprobs,omitempty"`
+	// ResponseFormat selects JSON mode ({Type: "json_object"}: the answer, a JSON
+	// object, is parsed into Response.JSON; OpenAI, Ollama) or structured output.
+	ResponseFormat *ResponseFormat `json:"response_format,omitempty"`
+	// ServiceTier is "auto", "default", "flex" or "priority" (OpenAI); the tier used is
+	// Response.ServiceTier.
+	ServiceTier string `json:"service_tier,omitempty"`
+	// TopK (Anthropic, Ollama); 0 means not given.
+	TopK int `json:"top_k,omitempty"`
+	// StopSequences is Anthropic's name for Stop.
+	StopSequences []string `json:"stop_sequences,omitempty"`
+	// Thinking asks for extended thinking (Anthropic; Ollama's think).
+	Thinking *Thinking `json:"thinking,omitempty"`
+	// PromptCacheKey is OpenAI's prompt-cache routing key.
+	PromptCacheKey string `json:"prompt_cache_key,omitempty"`
+	// ExtraBody is merged into the provider's wire body as is (its members replace the
+	// library's), for a provider field not modelled here. The core does not check it.
+	ExtraBody map[string]any `json:"extra_body,omitempty"`
+	// ExtraHeaders are more headers for this request's attempts; headers that carry or
+	// replace the credentials (Authorization, x-api-key, ...) or frame the request are
+	// refused at submission.
+	ExtraHeaders map[string]string `json:"extra_headers,omitempty"`
 }
 
 // JSONSchema is a request's structured-output schema.
@@ -84,28 +128,42 @@ const (
 	RoleDeveloper Role = "developer"
 	RoleUser      Role = "user"
 	RoleAssistant Role = "assistant"
+	RoleTool      Role = "tool" // the result of a tool call (ToolMessage)
 )
 
 // Message is one message of a conversation. Its content is either Content (a string) or,
-// when Parts is not nil, the parts (text and images; user messages only).
+// when Parts is not nil, the parts: text (any role), images and audio (user messages),
+// thinking (assistant messages).
+//
+// An assistant message may carry the tool calls of its reply (ToolCalls; its content may
+// then be empty and is sent as null), and a tool message (RoleTool, ToolMessage) answers
+// one of them by ToolCallID. Response.Message builds the assistant message of a reply.
 type Message struct {
-	Role    Role          // who wrote it
-	Content string        // the text, when Parts is nil
-	Parts   []ContentPart // the content parts; user messages only
-	Name    string        // the optional author name
+	Role       Role          // who wrote it
+	Content    string        // the text, when Parts is nil
+	Parts      []ContentPart // the content parts
+	Name       string        // the optional author name
+	ToolCalls  []ToolCall    // an assistant message's tool calls (ID, Name and Arguments are sent)
+	ToolCallID string        // a tool message's answered call
 }
 
 // ContentPart is one part of a message's content: "text", "image_url" (an image by
-// URL), "image" (image bytes) or "audio" (audio bytes). TextPart, ImagePart,
-// ImageDataPart and AudioPart build them.
+// URL), "image" (image bytes), "audio" (audio bytes) or "thinking" (a provider's thinking
+// of an earlier assistant turn). TextPart, ImagePart, ImageDataPart, AudioPart and
+// ThinkingPart build them.
 type ContentPart struct {
-	Type      string    `json:"type"`                 // "text", "image_url", "image" or "audio"
+	Type      string    `json:"type"`                 // "text", "image_url", "image", "audio" or "thinking"
 	Text      string    `json:"text,omitempty"`       // the text of a "text" part
 	ImageURL  *ImageURL `json:"image_url,omitempty"`  // the image of an "image_url" part
 	Data      string    `json:"data,omitempty"`       // base64 bytes of an "image" or "audio" part
 	MediaType string    `json:"media_type,omitempty"` // "image/png", "image/jpeg", ... of an "image" part
 	Detail    string    `json:"detail,omitempty"`     // "auto", "low" or "high" for an "image" part
 	Format    string    `json:"format,omitempty"`     // "wav" or "mp3" for an "audio" part
+	Thinking  string    `json:"thinking,omitempty"`   // the thinking of a "thinking" part
+	Signature string    `json:"signature,omitempty"`  // its signature, as the provider sent it
+	// CacheControl sets an Anthropic prompt-cache breakpoint after a "text" part (also
+	// in system messages).
+	CacheControl *CacheControl `json:"cache_control,omitempty"`
 }
 
 // ImageURL is an image given by URL ("https://..." or a "data:" URL). Detail is "auto",
@@ -147,15 +205,26 @@ func AudioPart(base64Data, format string) ContentPart {
 // or the parts, held in an interface that encoding/json writes directly (a Marshaler on
 // each message would cost a nested encoding and a validation pass per message).
 type wireMessage struct {
-	Role    Role   `json:"role"`
-	Content any    `json:"content"`
-	Name    string `json:"name,omitempty"`
+	Role       Role           `json:"role"`
+	Content    any            `json:"content"`
+	Name       string         `json:"name,omitempty"`
+	ToolCalls  []wireToolCall `json:"tool_calls,omitempty"`
+	ToolCallID string         `json:"tool_call_id,omitempty"`
 }
 
 func (m *Message) wire() wireMessage {
-	w := wireMessage{Role: m.Role, Content: m.Content, Name: m.Name}
+	w := wireMessage{Role: m.Role, Content: m.Content, Name: m.Name, ToolCallID: m.ToolCallID}
 	if m.Parts != nil {
 		w.Content = m.Parts
+	} else if m.Content == "" && len(m.ToolCalls) > 0 {
+		w.Content = nil // a reply that only calls tools has no content
+	}
+	if len(m.ToolCalls) > 0 {
+		w.ToolCalls = make([]wireToolCall, len(m.ToolCalls))
+		for i, c := range m.ToolCalls {
+			w.ToolCalls[i] = wireToolCall{ID: c.ID, Type: "function",
+				Function: wireFunctionCall{Name: c.Name, Arguments: c.Arguments}}
+		}
 	}
 	return w
 }
@@ -164,17 +233,25 @@ func (m *Message) wire() wireMessage {
 func (m Message) MarshalJSON() ([]byte, error) { return json.Marshal(m.wire()) }
 
 // UnmarshalJSON reads a message document whose content is a string, an array of parts
-// or null.
+// or null, with its tool calls or answered call.
 func (m *Message) UnmarshalJSON(b []byte) error {
 	var doc struct {
-		Role    Role            `json:"role"`
-		Content json.RawMessage `json:"content"`
-		Name    string          `json:"name"`
+		Role       Role            `json:"role"`
+		Content    json.RawMessage `json:"content"`
+		Name       string          `json:"name"`
+		ToolCalls  []wireToolCall  `json:"tool_calls"`
+		ToolCallID string          `json:"tool_call_id"`
 	}
 	if err := json.Unmarshal(b, &doc); err != nil {
 		return err
 	}
-	*m = Message{Role: doc.Role, Name: doc.Name}
+	*m = Message{Role: doc.Role, Name: doc.Name, ToolCallID: doc.ToolCallID}
+	if doc.ToolCalls != nil {
+		m.ToolCalls = make([]ToolCall, len(doc.ToolCalls))
+		for i, c := range doc.ToolCalls {
+			m.ToolCalls[i] = ToolCall{ID: c.ID, Name: c.Function.Name, Arguments: c.Function.Arguments}
+		}
+	}
 	switch {
 	case len(doc.Content) == 0 || string(doc.Content) == "null":
 	case doc.Content[0] == '"':
@@ -187,11 +264,12 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// requestDoc is the request document: the Request, with its messages in wire form (a
-// field of the outer struct hides the embedded one of the same name).
+// requestDoc is the request document: the Request, with its messages and tools in wire
+// form (a field of the outer struct hides the embedded one of the same name).
 type requestDoc struct {
 	*Request
 	Messages []wireMessage `json:"messages,omitempty"`
+	Tools    []wireTool    `json:"tools,omitempty"`
 }
 
 // encodeBuffers keeps the buffers documents are encoded into; the core copies a document
@@ -227,6 +305,12 @@ func encodeRequest(req *Request) (*bytes.Buffer, error) {
 		doc.Messages = make([]wireMessage, len(req.Messages))
 		for i := range req.Messages {
 			doc.Messages[i] = req.Messages[i].wire()
+		}
+	}
+	if req.Tools != nil {
+		doc.Tools = make([]wireTool, len(req.Tools))
+		for i := range req.Tools {
+			doc.Tools[i] = req.Tools[i].wire()
 		}
 	}
 	return encodeDocument(&doc)

@@ -33,11 +33,29 @@ type Response struct {
 	ResponseID string `json:"response_id,omitempty"`
 	// ResponseModel is the exact model the provider used.
 	ResponseModel string `json:"response_model,omitempty"`
-	// JSON is the reply as a JSON document, validated against Request.JSONSchema; nil
-	// without a schema.
+	// JSON is the reply as a JSON document: validated against Request.JSONSchema, or the
+	// object of JSON mode (Request.ResponseFormat); nil otherwise.
 	JSON json.RawMessage `json:"json,omitempty"`
+	// ToolCalls are the tools the model asked to call (FinishReason is then
+	// "tool_calls"); a streamed reply's calls assembled from its pieces.
+	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
+	// Choices are the N choices of a request with Request.N > 1 (Text, FinishReason,
+	// ToolCalls and Logprobs above are the first's); nil otherwise.
+	Choices []Choice `json:"choices,omitempty"`
+	// Logprobs are the tokens' log probabilities as the provider sent them (a JSON
+	// array), when Request.Logprobs asked for them.
+	Logprobs json.RawMessage `json:"logprobs,omitempty"`
+	// ServiceTier is the tier the provider used (OpenAI).
+	ServiceTier string `json:"service_tier,omitempty"`
+	// Thinking is the model's extended thinking, apart from the answer, and
+	// ThinkingSignature its signature (Anthropic); Response.Message sends both back.
+	Thinking          string `json:"thinking,omitempty"`
+	ThinkingSignature string `json:"thinking_signature,omitempty"`
 	// Usage is nil when no reply was received. It sums every attempt that got a reply.
 	Usage *Usage `json:"usage"`
+	// UsageUnreadable is true when the provider's usage counts were not counts: Usage
+	// then leaves them out (nil when no other attempt had usage) and the cost is nil.
+	UsageUnreadable bool `json:"usage_unreadable,omitempty"`
 	// CostNanoUSD is the cost in nano-USD (1e-9 USD); nil when unknown (no usage, or a
 	// model without a price), never a made-up zero.
 	CostNanoUSD *int64 `json:"cost_nano_usd"`
@@ -47,6 +65,15 @@ type Response struct {
 	Timing Timing `json:"timing"`
 	// Raw is the whole result document as the core wrote it.
 	Raw json.RawMessage `json:"-"`
+}
+
+// Choice is one of the choices of a request with Request.N > 1.
+type Choice struct {
+	Index        int             `json:"index"`
+	Text         string          `json:"text"`
+	FinishReason string          `json:"finish_reason,omitempty"`
+	ToolCalls    []ToolCall      `json:"tool_calls,omitempty"`
+	Logprobs     json.RawMessage `json:"logprobs,omitempty"`
 }
 
 // resultDoc is the result document: the Response and, on failure, the error object.
@@ -79,6 +106,9 @@ type Usage struct {
 	CacheWriteTokens int64 `json:"cache_write_tokens"` // prompt tokens written to the provider's cache
 	ReasoningTokens  int64 `json:"reasoning_tokens"`   // completion tokens spent on reasoning
 	Estimated        bool  `json:"estimated"`          // a stream cut short: the core's estimate
+	// CacheWrite1hTokens is the part of CacheWriteTokens written for an hour (Anthropic's
+	// "1h" CacheControl), priced higher.
+	CacheWrite1hTokens int64 `json:"cache_write_1h_tokens"`
 }
 
 // Attempt is one HTTP attempt of a request.

@@ -30,6 +30,21 @@ int llmsvcgo_submit_stream(llmsvc_client *client, const char *request, uintptr_t
                                      (void *)handle, out_id, out_err);
 }
 
+/* Runs on the client's engine thread for each typed piece of a streamed reply, as
+ * llmsvcgo_delta does; `call_id` and `name` are "" except for a tool call's start. */
+static void llmsvcgo_piece(uint64_t request_id, int kind, uint32_t index, const char *call_id,
+                           const char *name, const char *text, size_t len, void *payload) {
+  (void)request_id;
+  llmsvcgoPiece((uintptr_t)payload, kind, index, (char *)call_id, (char *)name, (char *)text,
+                len);
+}
+
+int llmsvcgo_submit_stream_pieces(llmsvc_client *client, const char *request, uintptr_t handle,
+                                  uint64_t *out_id, llmsvc_error **out_err) {
+  return llmsvc_client_submit_stream_pieces(client, request, llmsvcgo_piece, llmsvcgo_complete,
+                                            (void *)handle, out_id, out_err);
+}
+
 /* The hook running on this thread (an engine thread), so that Go can tell a call made from
  * inside a hook from any other. */
 static _Thread_local uintptr_t running_hook;

@@ -23,6 +23,13 @@ int llmsvcgo_submit(llmsvc_client *client, const char *request, uintptr_t handle
 int llmsvcgo_submit_stream(llmsvc_client *client, const char *request, uintptr_t handle,
                            uint64_t *out_id, llmsvc_error **out_err);
 
+/* Submits `request` as a stream of typed pieces (llmsvc_client_submit_stream_pieces):
+ * each piece (text, a tool call's start, a piece of its arguments) is handed to Go as it
+ * arrives, then the completion as for llmsvcgo_submit. `handle` is as for
+ * llmsvcgo_submit_stream. */
+int llmsvcgo_submit_stream_pieces(llmsvc_client *client, const char *request, uintptr_t handle,
+                                  uint64_t *out_id, llmsvc_error **out_err);
+
 /* Sets the client's event hook (llmsvc_client_set_event_hook) with a callback that hands
  * each event to Go. `handle` is a runtime/cgo.Handle of the Go hook, valid as long as the
  * core may call it; with `handle` 0 (and `events` 0) the callback drops whatever was built

@@ -15,12 +15,31 @@ import (
 // reader: they are queued on the Go side until Deltas takes them, however slowly it
 // reads. Its methods are safe for concurrent use, but Deltas can be iterated only once.
 type Stream struct {
+	queue[string]
+}
+
+// queue holds a streamed request's pieces between the engine thread, which pushes them
+// without ever waiting, and the one reader that iterates them.
+type queue[T any] struct {
 	f *Future // the request's completion, set before the submission
 
 	mu      sync.Mutex
-	pieces  []string      // received and not yet taken by Deltas
+	pieces  []T           // received and not yet taken by the reader
 	wake    chan struct{} // signalled (without blocking) when a piece is queued
-	started bool          // Deltas was called
+	started bool          // the iteration began
+}
+
+// streamSink is what a streamed submission's handle refers to: *Stream or *PieceStream.
+type streamSink interface {
+	completer
+	attach(f *Future)
+}
+
+// attach sets the request's Future; it runs before the submission, as the first piece may
+// arrive before the submission returns.
+func (q *queue[T]) attach(f *Future) {
+	q.f = f
+	q.wake = make(chan struct{}, 1)
 }
 
 // Stream sends a request whose reply is streamed (llmsvc_client_submit_stream). It
@@ -33,8 +52,11 @@ type Stream struct {
 // cancellation cancels the request in the core, which then ends with ErrCancelled
 // wrapping ctx.Err(). The core retries a stream only before its first piece was
 // delivered; a failure after that ends the stream with its error.
+//
+// Only text is streamed; a reply's tool calls are in the Response. StreamPieces streams
+// them too.
 func (c *Client) Stream(ctx context.Context, req Request) (*Stream, error) {
-	s := &Stream{wake: make(chan struct{}, 1)}
+	s := &Stream{}
 	f, err := c.submit(ctx, &req, s)
 	if err != nil {
 		return nil, err
@@ -44,30 +66,71 @@ func (c *Client) Stream(ctx context.Context, req Request) (*Stream, error) {
 }
 
 // push queues a piece; it runs on the engine thread and never blocks on the reader.
-func (s *Stream) push(piece string) {
-	s.mu.Lock()
-	s.pieces = append(s.pieces, piece)
-	s.mu.Unlock()
+func (q *queue[T]) push(piece T) {
+	q.mu.Lock()
+	q.pieces = append(q.pieces, piece)
+	q.mu.Unlock()
 	select {
-	case s.wake <- struct{}{}:
+	case q.wake <- struct{}{}:
 	default: // a wake-up is already pending
 	}
 }
 
 // complete runs on the engine thread after the last piece.
-func (s *Stream) complete(doc []byte) { s.f.complete(doc) }
+func (q *queue[T]) complete(doc []byte) { q.f.complete(doc) }
 
 // take returns the queued pieces, leaving the queue empty.
-func (s *Stream) take(spare []string) []string {
-	s.mu.Lock()
-	pieces := s.pieces
-	s.pieces = spare[:0]
-	s.mu.Unlock()
+func (q *queue[T]) take(spare []T) []T {
+	q.mu.Lock()
+	pieces := q.pieces
+	q.pieces = spare[:0]
+	q.mu.Unlock()
 	return pieces
 }
 
-// errIterated is yielded by a second iteration of Deltas.
-var errIterated = errors.New("llmsvc: the stream's deltas were already iterated")
+// errIterated is yielded by a second iteration of Deltas or Pieces.
+var errIterated = errors.New("llmsvc: the stream's pieces were already iterated")
+
+// iterate yields the pieces in order as they arrive, then the request's error, if any;
+// stopping early cancels the request.
+func (q *queue[T]) iterate(yield func(T, error) bool) {
+	var zero T
+	q.mu.Lock()
+	again := q.started
+	q.started = true
+	q.mu.Unlock()
+	if again {
+		yield(zero, errIterated)
+		return
+	}
+	var spare []T
+	finished := false // the completion came: every piece was queued before it
+	for {
+		pieces := q.take(spare)
+		for i, p := range pieces {
+			if !yield(p, nil) {
+				q.f.Cancel()
+				return
+			}
+			pieces[i] = zero // the reader owns the piece; drop the queue's reference
+		}
+		spare = pieces
+		if len(pieces) > 0 {
+			continue
+		}
+		if finished {
+			if _, err := q.f.Result(); err != nil {
+				yield(zero, err)
+			}
+			return
+		}
+		select {
+		case <-q.wake:
+		case <-q.f.done:
+			finished = true
+		}
+	}
+}
 
 // Deltas returns the reply's pieces of text, in order, as they arrive:
 //
@@ -84,45 +147,7 @@ var errIterated = errors.New("llmsvc: the stream's deltas were already iterated"
 // cancelled, ...); a successful stream just ends. Stopping the iteration early (break)
 // cancels the request in the core. The sequence can be iterated only once; a second
 // iteration yields one error.
-func (s *Stream) Deltas() iter.Seq2[string, error] {
-	return func(yield func(string, error) bool) {
-		s.mu.Lock()
-		again := s.started
-		s.started = true
-		s.mu.Unlock()
-		if again {
-			yield("", errIterated)
-			return
-		}
-		var spare []string
-		finished := false // the completion came: every piece was queued before it
-		for {
-			pieces := s.take(spare)
-			for i, p := range pieces {
-				if !yield(p, nil) {
-					s.f.Cancel()
-					return
-				}
-				pieces[i] = ""
-			}
-			spare = pieces
-			if len(pieces) > 0 {
-				continue
-			}
-			if finished {
-				if _, err := s.f.Result(); err != nil {
-					yield("", err)
-				}
-				return
-			}
-			select {
-			case <-s.wake:
-			case <-s.f.done:
-				finished = true
-			}
-		}
-	}
-}
+func (s *Stream) Deltas() iter.Seq2[string, error] { return s.iterate }
 
 // Response waits for the request to complete and returns its result, as Generate would:
 // the whole text (every piece joined), usage and cost, and Timing.FirstTokenMS. A stream
