@@ -24,6 +24,6 @@ cargo test --workspace --locked
 if command -v valgrind >/dev/null 2>&1 && [ -n "${LLMSVC_EMULATOR:-}" ]; then
   # The integration tests once more under memcheck: no invalid access, no definite leak.
   CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --quiet" \
-    cargo test -p llmsvc --test client --locked -- --test-threads=1
+    cargo test -p llmsvc --test client --test tools --locked -- --test-threads=1
 fi
 echo "rust binding: all checks passed"

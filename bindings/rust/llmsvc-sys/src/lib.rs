@@ -9,8 +9,8 @@
 
 use core::ffi::{c_char, c_int, c_uint, c_void};
 
-/// `LLMSVC_VERSION_NUMBER` of the header these declarations follow.
-pub const LLMSVC_VERSION_NUMBER: u32 = 100;
+/// `LLMSVC_VERSION_NUMBER` of the header these declarations follow (0.2.0).
+pub const LLMSVC_VERSION_NUMBER: u32 = 200;
 
 /// Success.
 pub const LLMSVC_OK: c_int = 0;
@@ -87,6 +87,14 @@ pub const LLMSVC_RESULT_DELTA: c_int = 1;
 /// [`llmsvc_client_set_event_hook`]).
 pub const LLMSVC_RESULT_EVENT: c_int = 2;
 
+/// `llmsvc_piece_kind_t`: the next piece of the answer's text. New in 0.2.
+pub const LLMSVC_PIECE_TEXT: c_int = 0;
+/// `llmsvc_piece_kind_t`: tool call `index` begins; `call_id` and `name` are set, the text
+/// is empty.
+pub const LLMSVC_PIECE_TOOL_CALL: c_int = 1;
+/// `llmsvc_piece_kind_t`: the next piece of call `index`'s arguments (JSON text).
+pub const LLMSVC_PIECE_TOOL_ARGUMENTS: c_int = 2;
+
 /// `llmsvc_event_type_t`: "queued", accepted, waiting for admission.
 pub const LLMSVC_EVENT_QUEUED: c_uint = 1 << 0;
 /// "admitted": through the gates, to a deployment.
@@ -136,6 +144,24 @@ pub type llmsvc_complete_cb =
 /// valid only during the call.
 pub type llmsvc_delta_cb = Option<
     unsafe extern "C" fn(request_id: u64, text: *const c_char, len: usize, payload: *mut c_void),
+>;
+
+/// Piece callback of [`llmsvc_client_submit_stream_pieces`]: `kind` is an
+/// `LLMSVC_PIECE_*` value, `index` numbers the reply's tool calls from 0 (0 for text),
+/// `call_id` and `name` (NUL-terminated) are "" except for `LLMSVC_PIECE_TOOL_CALL`, and
+/// `text` (`len` bytes, not NUL-terminated) is the text or arguments piece. Every pointer
+/// is valid only during the call. New in 0.2.
+pub type llmsvc_piece_cb = Option<
+    unsafe extern "C" fn(
+        request_id: u64,
+        kind: c_int,
+        index: u32,
+        call_id: *const c_char,
+        name: *const c_char,
+        text: *const c_char,
+        len: usize,
+        payload: *mut c_void,
+    ),
 >;
 
 /// Event callback: `type_` is one `LLMSVC_EVENT_*` bit, `json` (`len` bytes,
@@ -190,6 +216,19 @@ extern "C" {
         client: *mut llmsvc_client,
         request: *const c_char,
         on_delta: llmsvc_delta_cb,
+        on_done: llmsvc_complete_cb,
+        payload: *mut c_void,
+        out_id: *mut u64,
+        out_err: *mut *mut llmsvc_error,
+    ) -> c_int;
+    /// Submits a streamed request whose pieces are typed (text, tool call start, tool
+    /// arguments) through `on_piece`, then `on_done` once. With `on_done` NULL, pieces and
+    /// the completion go to the completion queue (`on_piece` must then be NULL); pieces are
+    /// results of type `LLMSVC_RESULT_DELTA` read with [`llmsvc_result_piece`]. New in 0.2.
+    pub fn llmsvc_client_submit_stream_pieces(
+        client: *mut llmsvc_client,
+        request: *const c_char,
+        on_piece: llmsvc_piece_cb,
         on_done: llmsvc_complete_cb,
         payload: *mut c_void,
         out_id: *mut u64,
@@ -272,6 +311,30 @@ extern "C" {
     pub fn llmsvc_result_error_message(result: *const llmsvc_result) -> *const c_char;
     /// The whole result as JSON, borrowed; `out_len` receives its length.
     pub fn llmsvc_result_json(result: *const llmsvc_result, out_len: *mut usize) -> *const c_char;
+    /// The number of tool calls of a successful result (0 when none, on error, for NULL).
+    /// New in 0.2.
+    pub fn llmsvc_result_tool_call_count(result: *const llmsvc_result) -> usize;
+    /// Tool call `i` (from 0): its id, the tool's name and the arguments' JSON text
+    /// (NUL-terminated, borrowed from `result`); each out parameter may be NULL.
+    /// `LLMSVC_EINVAL` when `i` is out of range. New in 0.2.
+    pub fn llmsvc_result_tool_call(
+        result: *const llmsvc_result,
+        i: usize,
+        out_id: *mut *const c_char,
+        out_name: *mut *const c_char,
+        out_arguments: *mut *const c_char,
+    ) -> c_int;
+    /// What a piece taken from the completion queue is: its `LLMSVC_PIECE_*` kind, the
+    /// tool call's index, id and name (borrowed; "" unless the kind is
+    /// `LLMSVC_PIECE_TOOL_CALL`); [`llmsvc_result_text`] is its text. Each out parameter
+    /// may be NULL. `LLMSVC_EINVAL` when `result` is not a piece. New in 0.2.
+    pub fn llmsvc_result_piece(
+        result: *const llmsvc_result,
+        out_kind: *mut c_int,
+        out_index: *mut u32,
+        out_call_id: *mut *const c_char,
+        out_name: *mut *const c_char,
+    ) -> c_int;
     /// Frees a result. Accepts NULL.
     pub fn llmsvc_result_free(result: *mut llmsvc_result);
 }

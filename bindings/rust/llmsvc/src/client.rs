@@ -1,4 +1,4 @@
-//! [`Client`], the [`Generate`] future and the [`ResponseStream`].
+//! [`Client`], the [`Generate`] future, the [`ResponseStream`] and the [`PieceStream`].
 
 use std::fmt;
 use std::future::Future;
@@ -11,8 +11,9 @@ use serde::Serialize;
 
 use crate::error::{Error, ErrorDetails, ErrorKind, Failure};
 use crate::events::{Event, EventTypes};
-use crate::ffi::{self, RawClient, RawResult, Slot};
+use crate::ffi::{self, RawClient, RawResult, Slot, Submit};
 use crate::metrics::Metrics;
+use crate::tools::Piece;
 use crate::types::{Config, DeploymentUpdate, Limits, Request, Response};
 
 struct Inner {
@@ -111,10 +112,10 @@ impl Client {
         })
     }
 
-    fn submit(&self, request: &Request, stream: bool) -> Result<Pending, Error> {
+    fn submit(&self, request: &Request, how: Submit) -> Result<Pending, Error> {
         let doc = to_json(request)?;
         let slot = Slot::new();
-        let id = self.inner.raw.submit(&doc, &slot, stream)?;
+        let id = self.inner.raw.submit(&doc, &slot, how)?;
         Ok(Pending {
             slot,
             id,
@@ -139,7 +140,7 @@ impl Client {
     /// ```
     pub fn generate(&self, request: Request) -> Generate {
         Generate {
-            state: match self.submit(&request, false) {
+            state: match self.submit(&request, Submit::Plain) {
                 Ok(p) => GenState::Pending(p),
                 Err(e) => GenState::Failed(Some(e)),
             },
@@ -172,17 +173,39 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn stream(&self, request: Request) -> ResponseStream {
-        match self.submit(&request, true) {
-            Ok(p) => ResponseStream {
-                pending: Some(p),
-                outcome: None,
-                ended: false,
-            },
-            Err(e) => ResponseStream {
-                pending: None,
-                outcome: Some(Err(e)),
-                ended: false,
-            },
+        ResponseStream {
+            inner: Streamed::new(self.submit(&request, Submit::Text)),
+        }
+    }
+
+    /// Sends a request whose reply is streamed as typed [`Piece`]s: text, and each tool
+    /// call as it is produced (its start with id and name, then its arguments piece by
+    /// piece). [`PieceStream::response`] gives the final result, with the assembled
+    /// [`Response::tool_calls`]. Dropping the stream before the end cancels the request.
+    ///
+    /// ```no_run
+    /// # async fn f(client: llmsvc::Client, tool: llmsvc::Tool) -> Result<(), llmsvc::Error> {
+    /// use std::future::poll_fn;
+    /// use std::pin::Pin;
+    /// use futures_core::Stream;
+    /// use llmsvc::{Piece, Request};
+    /// let req = Request::new("gpt-4o-mini").prompt("Weather in Paris?").tool(tool);
+    /// let mut stream = client.stream_pieces(req);
+    /// while let Some(piece) = poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)).await {
+    ///     match piece? {
+    ///         Piece::Text(t) => print!("{t}"),
+    ///         Piece::ToolCall { index, name, .. } => println!("\ncall {index}: {name}"),
+    ///         Piece::ToolArguments { delta, .. } => print!("{delta}"),
+    ///         _ => {}
+    ///     }
+    /// }
+    /// let response = stream.response().await?;
+    /// println!("\n{} call(s)", response.tool_calls.len());
+    /// # Ok(()) }
+    /// ```
+    pub fn stream_pieces(&self, request: Request) -> PieceStream {
+        PieceStream {
+            inner: Streamed::new(self.submit(&request, Submit::Pieces)),
         }
     }
 
@@ -410,38 +433,32 @@ impl Future for Generate {
     }
 }
 
-/// The text pieces of a streamed request ([`Client::stream`]), then its final result
-/// through [`ResponseStream::response`].
-///
-/// The stream yields `Ok(piece)` for each piece, then ends; a request that failed yields
-/// one `Err` last. Dropping it before the end cancels the request.
-#[must_use = "the request is cancelled when this stream is dropped"]
-pub struct ResponseStream {
+/// A streamed request: its pieces, then its outcome. Shared by [`ResponseStream`] and
+/// [`PieceStream`].
+struct Streamed {
     pending: Option<Pending>,
     outcome: Option<Result<Response, Error>>,
     ended: bool,
 }
 
-impl fmt::Debug for ResponseStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseStream")
-            .field("request_id", &self.request_id())
-            .field("ended", &self.ended)
-            .finish()
+impl Streamed {
+    fn new(submitted: Result<Pending, Error>) -> Streamed {
+        match submitted {
+            Ok(p) => Streamed {
+                pending: Some(p),
+                outcome: None,
+                ended: false,
+            },
+            Err(e) => Streamed {
+                pending: None,
+                outcome: Some(Err(e)),
+                ended: false,
+            },
+        }
     }
-}
 
-impl ResponseStream {
-    /// The core's id of the request; `None` when the submission was refused.
-    pub fn request_id(&self) -> Option<u64> {
+    fn request_id(&self) -> Option<u64> {
         self.pending.as_ref().map(|p| p.id)
-    }
-
-    /// The final result: the whole text, usage, cost and `timing.first_token_ms`. Pieces
-    /// not read yet are skipped. Dropping this future before it resolves cancels the
-    /// request.
-    pub async fn response(mut self) -> Result<Response, Error> {
-        std::future::poll_fn(|cx| self.poll_outcome(cx)).await
     }
 
     fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Result<Response, Error>> {
@@ -453,6 +470,72 @@ impl ResponseStream {
             None => Poll::Ready(Err(Error::Decode("the result was already taken".into()))),
         }
     }
+
+    /// The next piece; a failed request yields its error last.
+    fn poll_piece(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Piece, Error>>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        if let Some(o) = &self.outcome {
+            // A refused submission, or the failure already reported: end.
+            self.ended = true;
+            return Poll::Ready(o.as_ref().err().map(|e| Err(e.clone())));
+        }
+        let Some(p) = &mut self.pending else {
+            self.ended = true;
+            return Poll::Ready(None);
+        };
+        match p.slot.poll_piece(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(piece)) => Poll::Ready(Some(Ok(piece))),
+            Poll::Ready(None) => match p.poll_result(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok(r)) => {
+                    self.outcome = Some(Ok(r));
+                    self.ended = true;
+                    Poll::Ready(None)
+                }
+                Poll::Ready(Err(e)) => {
+                    self.outcome = Some(Err(e.clone()));
+                    self.ended = true;
+                    Poll::Ready(Some(Err(e)))
+                }
+            },
+        }
+    }
+}
+
+/// The text pieces of a streamed request ([`Client::stream`]), then its final result
+/// through [`ResponseStream::response`].
+///
+/// The stream yields `Ok(piece)` for each piece, then ends; a request that failed yields
+/// one `Err` last. Dropping it before the end cancels the request.
+#[must_use = "the request is cancelled when this stream is dropped"]
+pub struct ResponseStream {
+    inner: Streamed,
+}
+
+impl fmt::Debug for ResponseStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseStream")
+            .field("request_id", &self.request_id())
+            .field("ended", &self.inner.ended)
+            .finish()
+    }
+}
+
+impl ResponseStream {
+    /// The core's id of the request; `None` when the submission was refused.
+    pub fn request_id(&self) -> Option<u64> {
+        self.inner.request_id()
+    }
+
+    /// The final result: the whole text, usage, cost and `timing.first_token_ms`. Pieces
+    /// not read yet are skipped. Dropping this future before it resolves cancels the
+    /// request.
+    pub async fn response(mut self) -> Result<Response, Error> {
+        std::future::poll_fn(|cx| self.inner.poll_outcome(cx)).await
+    }
 }
 
 impl Stream for ResponseStream {
@@ -460,34 +543,57 @@ impl Stream for ResponseStream {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        if this.ended {
-            return Poll::Ready(None);
+        loop {
+            match this.inner.poll_piece(cx) {
+                Poll::Ready(Some(Ok(Piece::Text(t)))) => return Poll::Ready(Some(Ok(t))),
+                // `llmsvc_client_submit_stream` delivers text only.
+                Poll::Ready(Some(Ok(_))) => {}
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
         }
-        if let Some(o) = &this.outcome {
-            // A refused submission, or the failure already reported: end.
-            this.ended = true;
-            return Poll::Ready(o.as_ref().err().map(|e| Err(e.clone())));
-        }
-        let Some(p) = &mut this.pending else {
-            this.ended = true;
-            return Poll::Ready(None);
-        };
-        match p.slot.poll_delta(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(piece)) => Poll::Ready(Some(Ok(piece))),
-            Poll::Ready(None) => match p.poll_result(cx) {
-                Poll::Pending => Poll::Pending,
-                Poll::Ready(Ok(r)) => {
-                    this.outcome = Some(Ok(r));
-                    this.ended = true;
-                    Poll::Ready(None)
-                }
-                Poll::Ready(Err(e)) => {
-                    this.outcome = Some(Err(e.clone()));
-                    this.ended = true;
-                    Poll::Ready(Some(Err(e)))
-                }
-            },
-        }
+    }
+}
+
+/// The typed pieces of a streamed request ([`Client::stream_pieces`]), then its final
+/// result through [`PieceStream::response`].
+///
+/// The stream yields `Ok(piece)` for each [`Piece`], in the order the provider produced
+/// them, then ends; a request that failed yields one `Err` last. Dropping it before the
+/// end cancels the request.
+#[must_use = "the request is cancelled when this stream is dropped"]
+pub struct PieceStream {
+    inner: Streamed,
+}
+
+impl fmt::Debug for PieceStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PieceStream")
+            .field("request_id", &self.request_id())
+            .field("ended", &self.inner.ended)
+            .finish()
+    }
+}
+
+impl PieceStream {
+    /// The core's id of the request; `None` when the submission was refused.
+    pub fn request_id(&self) -> Option<u64> {
+        self.inner.request_id()
+    }
+
+    /// The final result: the whole text, the assembled tool calls, usage, cost and
+    /// `timing.first_token_ms`. Pieces not read yet are skipped. Dropping this future
+    /// before it resolves cancels the request.
+    pub async fn response(mut self) -> Result<Response, Error> {
+        std::future::poll_fn(|cx| self.inner.poll_outcome(cx)).await
+    }
+}
+
+impl Stream for PieceStream {
+    type Item = Result<Piece, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().inner.poll_piece(cx)
     }
 }

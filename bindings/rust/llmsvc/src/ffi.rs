@@ -5,8 +5,8 @@
 //! - a submission leaks one `Box<Arc<Slot>>` as the payload; the completion trampoline
 //!   reclaims it exactly once. A refused submission (non-zero status) has no completion,
 //!   so the box is reclaimed at once by the submitter;
-//! - the delta trampoline only borrows the payload: every delta comes before the one
-//!   completion;
+//! - the delta and piece trampolines only borrow the payload: every piece comes before
+//!   the one completion;
 //! - trampolines never unwind into C (`catch_unwind`), never block and never run user
 //!   code except a `Waker`, and the event trampoline the hook it was given;
 //! - event hooks: see [`Hooks`] for when a hook's box is freed.
@@ -24,12 +24,26 @@ use llmsvc_sys as sys;
 
 use crate::error::{CallError, Error, Status};
 use crate::events::{Event, EventKind};
+use crate::tools::Piece;
 
 /// Payload boxes handed to the core and not yet reclaimed (leak checks in tests).
 static LIVE_PAYLOADS: AtomicUsize = AtomicUsize::new(0);
 
 pub(crate) fn live_payloads() -> usize {
     LIVE_PAYLOADS.load(Ordering::SeqCst)
+}
+
+/// Copies `len` bytes the core passed to a callback; "" for NULL.
+///
+/// # Safety
+/// `p` is NULL or points to `len` readable bytes for the duration of the call.
+unsafe fn c_bytes(p: *const c_char, len: usize) -> String {
+    if p.is_null() || len == 0 {
+        return String::new();
+    }
+    // SAFETY: the caller promises `len` readable bytes at `p`; copied at once.
+    let bytes = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) };
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Copies a NUL-terminated string the library returned; "" for NULL.
@@ -120,7 +134,7 @@ enum Completion {
 }
 
 struct SlotState {
-    deltas: VecDeque<String>,
+    pieces: VecDeque<Piece>,
     completion: Completion,
     waker: Option<Waker>,
 }
@@ -135,7 +149,7 @@ impl Slot {
     pub(crate) fn new() -> Arc<Slot> {
         Arc::new(Slot {
             state: Mutex::new(SlotState {
-                deltas: VecDeque::new(),
+                pieces: VecDeque::new(),
                 completion: Completion::Waiting,
                 waker: None,
             }),
@@ -155,9 +169,9 @@ impl Slot {
 
     /// The next streamed piece; `Ready(None)` once the completion arrived and every piece
     /// was taken.
-    pub(crate) fn poll_delta(&self, cx: &Context<'_>) -> Poll<Option<String>> {
+    pub(crate) fn poll_piece(&self, cx: &Context<'_>) -> Poll<Option<Piece>> {
         let mut st = self.lock();
-        if let Some(d) = st.deltas.pop_front() {
+        if let Some(d) = st.pieces.pop_front() {
             return Poll::Ready(Some(d));
         }
         if !matches!(st.completion, Completion::Waiting) {
@@ -178,17 +192,17 @@ impl Slot {
                 Poll::Pending
             }
             Completion::Done(r) => {
-                st.deltas.clear();
+                st.pieces.clear();
                 Poll::Ready(r)
             }
             Completion::Taken => Poll::Ready(None),
         }
     }
 
-    fn push_delta(&self, delta: String) {
+    fn push_piece(&self, piece: Piece) {
         let waker = {
             let mut st = self.lock();
-            st.deltas.push_back(delta);
+            st.pieces.push_back(piece);
             st.waker.take()
         };
         if let Some(w) = waker {
@@ -232,15 +246,56 @@ unsafe extern "C" fn on_delta(_id: u64, text: *const c_char, len: usize, payload
         // SAFETY: deltas come before the completion, which alone reclaims the box, so the
         // payload is a live Box<Arc<Slot>> during this call; we only borrow it.
         let slot = unsafe { &*payload.cast::<Arc<Slot>>() };
-        let piece = if text.is_null() || len == 0 {
-            String::new()
-        } else {
-            // SAFETY: the core passes `len` readable bytes valid during this call; copied.
-            let bytes = unsafe { std::slice::from_raw_parts(text.cast::<u8>(), len) };
-            String::from_utf8_lossy(bytes).into_owned()
-        };
-        slot.push_delta(piece);
+        // SAFETY: the core passes `len` readable bytes valid during this call.
+        slot.push_piece(Piece::Text(unsafe { c_bytes(text, len) }));
     }));
+}
+
+/// Piece trampoline of `llmsvc_client_submit_stream_pieces`: copies the typed piece into
+/// the slot. Borrows the payload.
+#[allow(clippy::too_many_arguments)] // the C callback's signature
+unsafe extern "C" fn on_piece(
+    _id: u64,
+    kind: c_int,
+    index: u32,
+    call_id: *const c_char,
+    name: *const c_char,
+    text: *const c_char,
+    len: usize,
+    payload: *mut c_void,
+) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        if payload.is_null() {
+            return;
+        }
+        // SAFETY: pieces come before the completion, which alone reclaims the box, so the
+        // payload is a live Box<Arc<Slot>> during this call; we only borrow it.
+        let slot = unsafe { &*payload.cast::<Arc<Slot>>() };
+        // SAFETY: the core passes `len` readable bytes valid during this call.
+        let text = unsafe { c_bytes(text, len) };
+        let piece = match kind {
+            sys::LLMSVC_PIECE_TEXT => Piece::Text(text),
+            sys::LLMSVC_PIECE_TOOL_CALL => Piece::ToolCall {
+                index,
+                id: c_string(call_id),
+                name: c_string(name),
+            },
+            sys::LLMSVC_PIECE_TOOL_ARGUMENTS => Piece::ToolArguments { index, delta: text },
+            _ => return, // a kind newer than this binding; the completion has it all
+        };
+        slot.push_piece(piece);
+    }));
+}
+
+/// How a request is submitted.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Submit {
+    /// One completion (`llmsvc_client_submit`).
+    Plain,
+    /// Text pieces, then the completion (`llmsvc_client_submit_stream`).
+    Text,
+    /// Typed pieces, then the completion (`llmsvc_client_submit_stream_pieces`).
+    Pieces,
 }
 
 /// What an event hook calls.
@@ -481,7 +536,7 @@ impl RawClient {
         &self,
         request: &CStr,
         slot: &Arc<Slot>,
-        stream: bool,
+        how: Submit,
     ) -> Result<u64, Error> {
         let payload = Box::into_raw(Box::new(Arc::clone(slot))).cast::<c_void>();
         LIVE_PAYLOADS.fetch_add(1, Ordering::SeqCst);
@@ -490,8 +545,16 @@ impl RawClient {
         // SAFETY: the client is live; the request is NUL-terminated and copied; the
         // trampolines match the callback types; `payload` stays valid until on_complete.
         let rc = unsafe {
-            if stream {
-                sys::llmsvc_client_submit_stream(
+            match how {
+                Submit::Plain => sys::llmsvc_client_submit(
+                    self.ptr.as_ptr(),
+                    request.as_ptr(),
+                    Some(on_complete),
+                    payload,
+                    &mut id,
+                    &mut err,
+                ),
+                Submit::Text => sys::llmsvc_client_submit_stream(
                     self.ptr.as_ptr(),
                     request.as_ptr(),
                     Some(on_delta),
@@ -499,16 +562,16 @@ impl RawClient {
                     payload,
                     &mut id,
                     &mut err,
-                )
-            } else {
-                sys::llmsvc_client_submit(
+                ),
+                Submit::Pieces => sys::llmsvc_client_submit_stream_pieces(
                     self.ptr.as_ptr(),
                     request.as_ptr(),
+                    Some(on_piece),
                     Some(on_complete),
                     payload,
                     &mut id,
                     &mut err,
-                )
+                ),
             }
         };
         if rc != sys::LLMSVC_OK {

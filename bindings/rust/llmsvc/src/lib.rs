@@ -28,6 +28,11 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Tools: offer [`Tool`]s with [`Request::tool`], read the calls in
+//! [`Response::tool_calls`], answer them with [`Message::tool`] after
+//! [`Response::assistant_message`]; [`Client::stream_pieces`] streams text and tool calls
+//! as typed [`Piece`]s.
+//!
 //! Lifecycle events (queued, admitted, attempts, retries, completed) reach a hook of
 //! your own with [`Client::set_event_hook`].
 //!
@@ -45,22 +50,25 @@ mod error;
 mod events;
 mod ffi;
 mod metrics;
+mod tools;
 mod types;
 
-pub use client::{Client, Generate, ResponseStream};
+pub use client::{Client, Generate, PieceStream, ResponseStream};
 pub use error::{CallError, Error, ErrorDetails, ErrorKind, Failure, Status};
 pub use events::{Event, EventKind, EventTypes};
 pub use metrics::{
     AttemptMetrics, DeploymentMetrics, GateMetrics, Histogram, Metrics, RateMetrics,
     RequestMetrics, RouteMetrics, RoutingMetrics, UsageMetrics, UsageTotals,
 };
+pub use tools::{Choice, Piece, Tool, ToolCall, ToolChoice};
 pub use types::{
-    Attempt, Config, Content, ContentPart, Deployment, DeploymentUpdate, Http, ImageUrl,
-    JsonSchema, Limits, Message, Priority, Provider, Request, Response, Retry, Role, Routing,
-    RoutingStrategy, Timeouts, Timing, Usage,
+    Attempt, CacheControl, CacheKind, CacheTtl, Config, Content, ContentPart, Deployment,
+    DeploymentUpdate, Http, ImageUrl, JsonSchema, Limits, Message, Priority, Provider, Request,
+    Response, ResponseFormat, Retry, Role, Routing, RoutingStrategy, ServiceTier, Thinking,
+    Timeouts, Timing, Usage,
 };
 
-/// The version of the linked libllmsvc (`"0.1.0"`).
+/// The version of the linked libllmsvc (`"0.2.0"`).
 ///
 /// ```
 /// assert!(!llmsvc::version().is_empty());

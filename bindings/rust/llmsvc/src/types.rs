@@ -7,6 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorDetails, ErrorKind};
+use crate::tools::{message_calls, Choice, Tool, ToolCall, ToolChoice};
 
 /// The wire format a client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -106,6 +107,15 @@ pub struct Config {
     /// How a request picks among the deployments of its model group, and its fallbacks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing: Option<Routing>,
+    /// Headers added to every request's attempts; never the credentials or framing
+    /// headers (refused). Their values do not appear in `Debug` output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<BTreeMap<String, String>>,
+}
+
+/// Header names without their values, for `Debug` output.
+fn header_names(h: &Option<BTreeMap<String, String>>) -> Option<Vec<&str>> {
+    h.as_ref().map(|h| h.keys().map(String::as_str).collect())
 }
 
 impl fmt::Debug for Config {
@@ -126,6 +136,7 @@ impl fmt::Debug for Config {
             .field("models", &self.models)
             .field("deployments", &self.deployments)
             .field("routing", &self.routing)
+            .field("headers", &header_names(&self.headers))
             .finish_non_exhaustive()
     }
 }
@@ -180,6 +191,9 @@ pub struct Deployment {
     /// Its own gates; members left `None` keep the client's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,
+    /// Headers added to its attempts, as [`Config::headers`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<BTreeMap<String, String>>,
 }
 
 impl fmt::Debug for Deployment {
@@ -194,6 +208,7 @@ impl fmt::Debug for Deployment {
             .field("api_key_env", &self.api_key_env)
             .field("model", &self.model)
             .field("limits", &self.limits)
+            .field("headers", &header_names(&self.headers))
             .finish_non_exhaustive()
     }
 }
@@ -359,6 +374,8 @@ pub enum Role {
     User,
     /// The model.
     Assistant,
+    /// A tool's result, answering one call ([`Message::tool`]).
+    Tool,
 }
 
 /// A message's content: a string or a list of parts.
@@ -379,12 +396,94 @@ pub enum ContentPart {
     Text {
         /// The text.
         text: String,
+        /// An Anthropic prompt-cache breakpoint after this part (also in system
+        /// messages); the other providers cache on their own and leave it out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cache_control: Option<CacheControl>,
     },
     /// An image by URL (`https://...` or `data:...`).
     ImageUrl {
         /// The image.
         image_url: ImageUrl,
     },
+    /// Anthropic's thinking of an earlier assistant turn, sent back unchanged in a tool
+    /// round ([`Response::assistant_message`] adds it); the other providers leave it out.
+    Thinking {
+        /// The thinking text ([`Response::thinking`]).
+        thinking: String,
+        /// Its signature as the provider sent it ([`Response::thinking_signature`]).
+        signature: String,
+    },
+}
+
+impl ContentPart {
+    /// A text part.
+    pub fn text(text: impl Into<String>) -> ContentPart {
+        ContentPart::Text {
+            text: text.into(),
+            cache_control: None,
+        }
+    }
+    /// A text part followed by an Anthropic prompt-cache breakpoint.
+    pub fn cached_text(text: impl Into<String>, cache_control: CacheControl) -> ContentPart {
+        ContentPart::Text {
+            text: text.into(),
+            cache_control: Some(cache_control),
+        }
+    }
+}
+
+/// An Anthropic prompt-cache breakpoint (`{"type": "ephemeral", "ttl"?: "5m" | "1h"}`).
+///
+/// ```
+/// use llmsvc::{CacheControl, CacheTtl};
+/// assert_eq!(
+///     serde_json::to_string(&CacheControl::ephemeral().ttl(CacheTtl::OneHour)).unwrap(),
+///     r#"{"type":"ephemeral","ttl":"1h"}"#
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CacheControl {
+    /// The kind of cache entry.
+    #[serde(rename = "type")]
+    pub kind: CacheKind,
+    /// How long the entry lives (5 minutes when `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<CacheTtl>,
+}
+
+impl CacheControl {
+    /// An ephemeral breakpoint with the provider's default lifetime.
+    pub fn ephemeral() -> CacheControl {
+        CacheControl {
+            kind: CacheKind::Ephemeral,
+            ttl: None,
+        }
+    }
+    /// Sets the lifetime.
+    pub fn ttl(mut self, ttl: CacheTtl) -> CacheControl {
+        self.ttl = Some(ttl);
+        self
+    }
+}
+
+/// The kind of a prompt-cache entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheKind {
+    /// The only kind Anthropic has.
+    Ephemeral,
+}
+
+/// The lifetime of a prompt-cache entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CacheTtl {
+    /// `"5m"`.
+    #[serde(rename = "5m")]
+    FiveMinutes,
+    /// `"1h"` (written at a higher price; [`Usage::cache_write_1h_tokens`]).
+    #[serde(rename = "1h")]
+    OneHour,
 }
 
 /// An image reference.
@@ -398,24 +497,89 @@ pub struct ImageUrl {
 }
 
 /// One message of a conversation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// An assistant message that only calls tools has empty text content, which is sent as
+/// no content; a [`Role::Tool`] message answers one call with its `tool_call_id`.
+///
+/// ```
+/// use llmsvc::{Message, ToolCall};
+/// let call = ToolCall::new("call_1", "get_weather", r#"{"city":"Paris"}"#);
+/// let round = [
+///     Message::user("Weather in Paris?"),
+///     Message::assistant_tool_calls(vec![call]),
+///     Message::tool("call_1", "18 C, clear"),
+/// ];
+/// assert_eq!(
+///     serde_json::to_value(&round[1]).unwrap(),
+///     serde_json::json!({"role": "assistant", "tool_calls": [{"id": "call_1",
+///         "type": "function", "function": {"name": "get_weather",
+///         "arguments": "{\"city\":\"Paris\"}"}}]})
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Message {
     /// Who wrote it.
     pub role: Role,
-    /// What it says.
+    /// What it says (`null` or absent reads as empty text).
+    #[serde(default = "empty_content", deserialize_with = "content_or_null")]
     pub content: Content,
     /// An optional participant name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub name: Option<String>,
+    /// Assistant messages: the tools the model called.
+    #[serde(default, deserialize_with = "message_calls::deserialize")]
+    pub tool_calls: Vec<ToolCall>,
+    /// Tool messages: the id of the call this answers.
+    #[serde(default)]
+    pub tool_call_id: Option<String>,
+}
+
+fn empty_content() -> Content {
+    Content::Text(String::new())
+}
+
+fn content_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Content, D::Error> {
+    Ok(Option::<Content>::deserialize(d)?.unwrap_or_else(empty_content))
+}
+
+impl Serialize for Message {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        // A tool-calling assistant message without text has no content (the documented
+        // form; Anthropic refuses empty text blocks).
+        let no_content = !self.tool_calls.is_empty()
+            && matches!(&self.content, Content::Text(t) if t.is_empty());
+        let mut m = s.serialize_struct("Message", 5)?;
+        m.serialize_field("role", &self.role)?;
+        if !no_content {
+            m.serialize_field("content", &self.content)?;
+        }
+        if let Some(name) = &self.name {
+            m.serialize_field("name", name)?;
+        }
+        if !self.tool_calls.is_empty() {
+            m.serialize_field("tool_calls", &message_calls::Calls(&self.tool_calls))?;
+        }
+        if let Some(id) = &self.tool_call_id {
+            m.serialize_field("tool_call_id", id)?;
+        }
+        m.end()
+    }
 }
 
 impl Message {
     /// A message with text content.
     pub fn new(role: Role, text: impl Into<String>) -> Message {
+        Message::with_content(role, Content::Text(text.into()))
+    }
+    /// A message with any content (text or parts).
+    pub fn with_content(role: Role, content: Content) -> Message {
         Message {
             role,
-            content: Content::Text(text.into()),
+            content,
             name: None,
+            tool_calls: Vec::new(),
+            tool_call_id: None,
         }
     }
     /// A user message.
@@ -429,6 +593,22 @@ impl Message {
     /// An assistant message.
     pub fn assistant(text: impl Into<String>) -> Message {
         Message::new(Role::Assistant, text)
+    }
+    /// An assistant message that calls tools (a reply's [`Response::tool_calls`]), to send
+    /// back before the tools' results. [`Response::assistant_message`] also keeps the
+    /// reply's text and Anthropic thinking.
+    pub fn assistant_tool_calls(calls: Vec<ToolCall>) -> Message {
+        Message {
+            tool_calls: calls,
+            ..Message::assistant("")
+        }
+    }
+    /// A tool's result answering the call `tool_call_id`.
+    pub fn tool(tool_call_id: impl Into<String>, content: impl Into<String>) -> Message {
+        Message {
+            tool_call_id: Some(tool_call_id.into()),
+            ..Message::new(Role::Tool, content)
+        }
     }
 }
 
@@ -539,6 +719,109 @@ pub struct Request {
     /// Continue a stored response (`openai_responses` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_response_id: Option<String>,
+    /// The functions the model may call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Tool>,
+    /// Whether and which tool the model must call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoice>,
+    /// Whether the model may call several tools at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel_tool_calls: Option<bool>,
+    /// -2..2 (OpenAI Chat Completions, Ollama).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f64>,
+    /// -2..2 (OpenAI Chat Completions, Ollama).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f64>,
+    /// Token id to a bias of -100..100 (OpenAI Chat Completions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logit_bias: Option<BTreeMap<u32, i32>>,
+    /// Choices to generate, 1..128 (OpenAI Chat Completions, not streamed); the result's
+    /// [`Response::choices`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<u32>,
+    /// Token log probabilities in [`Response::logprobs`] (OpenAI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<bool>,
+    /// 0..20 alternatives per token; needs `logprobs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_logprobs: Option<u32>,
+    /// Text, JSON mode, or a JSON Schema (the same as `json_schema`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<ResponseFormat>,
+    /// OpenAI's processing tier; the one used is [`Response::service_tier`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<ServiceTier>,
+    /// Anthropic, Ollama.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<u32>,
+    /// Anthropic's name for `stop`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_sequences: Option<Vec<String>>,
+    /// Anthropic extended thinking (Ollama: `think`); the text is [`Response::thinking`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<Thinking>,
+    /// OpenAI's prompt-cache routing key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_cache_key: Option<String>,
+    /// Merged into the provider's wire body as is, for a field not modelled yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_body: Option<serde_json::Map<String, serde_json::Value>>,
+    /// More headers for this request's attempts; never the credentials or framing
+    /// headers (refused at submit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_headers: Option<BTreeMap<String, String>>,
+}
+
+/// The form of the answer (`request.response_format`).
+///
+/// ```
+/// assert_eq!(
+///     serde_json::to_string(&llmsvc::ResponseFormat::JsonObject).unwrap(),
+///     r#"{"type":"json_object"}"#
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ResponseFormat {
+    /// Plain text.
+    Text,
+    /// JSON mode: the answer is a JSON object, parsed into [`Response::json`] (OpenAI,
+    /// Ollama; OpenAI Chat wants the word "json" in a message).
+    JsonObject,
+    /// Structured output, as [`Request::json_schema`].
+    JsonSchema {
+        /// The schema.
+        json_schema: JsonSchema,
+    },
+}
+
+/// OpenAI's processing tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceTier {
+    /// The project's setting.
+    Auto,
+    /// Standard.
+    Default,
+    /// Slower and cheaper.
+    Flex,
+    /// Faster and dearer.
+    Priority,
+}
+
+/// Extended thinking (`request.thinking`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Thinking {
+    /// Think first, within `budget_tokens` (at least 1024, below `max_output_tokens`).
+    Enabled {
+        /// The thinking budget.
+        budget_tokens: u32,
+    },
+    /// No thinking.
+    Disabled,
 }
 
 impl Request {
@@ -574,6 +857,16 @@ impl Request {
         self.json_schema = Some(schema);
         self
     }
+    /// Offers a tool.
+    pub fn tool(mut self, tool: Tool) -> Request {
+        self.tools.push(tool);
+        self
+    }
+    /// Sets whether and which tool the model must call.
+    pub fn tool_choice(mut self, choice: ToolChoice) -> Request {
+        self.tool_choice = Some(choice);
+        self
+    }
 }
 
 /// Token counts of a request (every attempt that got a reply).
@@ -590,6 +883,8 @@ pub struct Usage {
     pub cached_tokens: u64,
     /// Input tokens written to the cache (Anthropic).
     pub cache_write_tokens: u64,
+    /// Of those, the ones written for an hour (Anthropic, `ttl` `"1h"`).
+    pub cache_write_1h_tokens: u64,
     /// Output tokens spent reasoning.
     pub reasoning_tokens: u64,
     /// True when the counts are estimates (a stream cut short).
@@ -677,16 +972,32 @@ pub struct Response {
     pub response_id: Option<String>,
     /// The model the provider answered with.
     pub response_model: Option<String>,
-    /// Token counts; `None` when no reply was received.
+    /// Token counts; `None` when no reply was received, or when the provider's counts
+    /// were unreadable (`usage_unreadable`).
     pub usage: Option<Usage>,
+    /// True when the provider's usage counts were not counts; `usage` and the cost are
+    /// then unknown.
+    pub usage_unreadable: bool,
     /// Cost in billionths of a USD; `None` when unknown (never a made-up zero).
     pub cost_nano_usd: Option<u64>,
     /// Every attempt.
     pub attempts: Vec<Attempt>,
     /// Timing.
     pub timing: Timing,
-    /// Structured output: the validated document.
+    /// Structured output (the validated document) or JSON mode (the parsed object).
     pub json: Option<serde_json::Value>,
+    /// The tools the model called (`finish_reason` is then `"tool_calls"`).
+    pub tool_calls: Vec<ToolCall>,
+    /// With `n` > 1, every choice (the first is also `text`, `tool_calls`, ...).
+    pub choices: Vec<Choice>,
+    /// Token log probabilities, as the provider sent them.
+    pub logprobs: Option<serde_json::Value>,
+    /// The tier the provider used.
+    pub service_tier: Option<String>,
+    /// Anthropic extended thinking (Ollama: `think`), apart from the answer.
+    pub thinking: Option<String>,
+    /// The thinking's signature, sent back with it in the next tool round.
+    pub thinking_signature: Option<String>,
     /// On error, what went wrong (moved into [`Failure`](crate::Failure) by this crate).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorDetails>,
@@ -699,6 +1010,29 @@ impl Response {
     /// The cost in USD, if known.
     pub fn cost_usd(&self) -> Option<f64> {
         self.cost_nano_usd.map(|n| n as f64 / 1e9)
+    }
+
+    /// The assistant message to send back in the next tool round: this reply's tool
+    /// calls, its text and, with Anthropic extended thinking, its thinking with the
+    /// signature (which Anthropic requires back).
+    pub fn assistant_message(&self) -> Message {
+        let content = match (&self.thinking, &self.thinking_signature) {
+            (Some(thinking), Some(signature)) => {
+                let mut parts = vec![ContentPart::Thinking {
+                    thinking: thinking.clone(),
+                    signature: signature.clone(),
+                }];
+                if !self.text.is_empty() {
+                    parts.push(ContentPart::text(self.text.clone()));
+                }
+                Content::Parts(parts)
+            }
+            _ => Content::Text(self.text.clone()),
+        };
+        Message {
+            tool_calls: self.tool_calls.clone(),
+            ..Message::with_content(Role::Assistant, content)
+        }
     }
 
     /// The structured output converted to `T`.
@@ -802,10 +1136,10 @@ mod tests {
     fn requests_follow_the_schema() {
         let r = Request::new("m")
             .message(Message::system("s"))
-            .message(Message {
-                role: Role::User,
-                content: Content::Parts(vec![
-                    ContentPart::Text { text: "t".into() },
+            .message(Message::with_content(
+                Role::User,
+                Content::Parts(vec![
+                    ContentPart::text("t"),
                     ContentPart::ImageUrl {
                         image_url: ImageUrl {
                             url: "data:x".into(),
@@ -813,8 +1147,7 @@ mod tests {
                         },
                     },
                 ]),
-                name: None,
-            })
+            ))
             .json_schema(JsonSchema::new("pet", json!({"type": "object"})));
         let r = Request {
             priority: Some(Priority::High),
@@ -835,6 +1168,158 @@ mod tests {
                 "json_schema": {"name": "pet", "schema": {"type": "object"}, "strict": true}
             })
         );
+    }
+
+    #[test]
+    fn tool_requests_follow_the_schema() {
+        let weather = Tool::new("get_weather")
+            .description("d")
+            .parameters(json!({"type": "object"}))
+            .strict(true);
+        let call = ToolCall::new("call_1", "get_weather", r#"{"city":"Paris"}"#);
+        let r = Request {
+            parallel_tool_calls: Some(false),
+            logit_bias: Some(BTreeMap::from([(50256, -100)])),
+            n: Some(2),
+            logprobs: Some(true),
+            top_logprobs: Some(3),
+            response_format: Some(ResponseFormat::JsonObject),
+            service_tier: Some(ServiceTier::Flex),
+            thinking: Some(Thinking::Enabled {
+                budget_tokens: 2048,
+            }),
+            extra_headers: Some(BTreeMap::from([("x-tag".into(), "t".into())])),
+            ..Request::new("m")
+        }
+        .tool(weather.clone())
+        .tool(Tool::new("get_time").cache_control(CacheControl::ephemeral()))
+        .tool_choice(ToolChoice::function("get_weather"))
+        .message(Message::with_content(
+            Role::System,
+            Content::Parts(vec![ContentPart::cached_text(
+                "rules",
+                CacheControl::ephemeral().ttl(CacheTtl::OneHour),
+            )]),
+        ))
+        .message(Message::user("Weather in Paris?"))
+        .message(Message::assistant_tool_calls(vec![call.clone()]))
+        .message(Message::tool("call_1", "18 C"));
+        let doc = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            doc,
+            json!({
+                "model": "m",
+                "messages": [
+                    {"role": "system", "content": [{"type": "text", "text": "rules",
+                        "cache_control": {"type": "ephemeral", "ttl": "1h"}}]},
+                    {"role": "user", "content": "Weather in Paris?"},
+                    {"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function",
+                        "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+                    {"role": "tool", "content": "18 C", "tool_call_id": "call_1"}
+                ],
+                "tools": [
+                    {"type": "function", "function": {"name": "get_weather", "description": "d",
+                        "parameters": {"type": "object"}, "strict": true}},
+                    {"type": "function", "function": {"name": "get_time"},
+                        "cache_control": {"type": "ephemeral"}}
+                ],
+                "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+                "parallel_tool_calls": false,
+                "logit_bias": {"50256": -100},
+                "n": 2, "logprobs": true, "top_logprobs": 3,
+                "response_format": {"type": "json_object"},
+                "service_tier": "flex",
+                "thinking": {"type": "enabled", "budget_tokens": 2048},
+                "extra_headers": {"x-tag": "t"}
+            })
+        );
+        // The documents read back into the same values.
+        assert_eq!(serde_json::from_value::<Request>(doc).unwrap(), r);
+        for (choice, text) in [
+            (ToolChoice::Auto, "\"auto\""),
+            (ToolChoice::None, "\"none\""),
+            (ToolChoice::Required, "\"required\""),
+        ] {
+            assert_eq!(serde_json::to_string(&choice).unwrap(), text);
+            assert_eq!(serde_json::from_str::<ToolChoice>(text).unwrap(), choice);
+        }
+        let flat: ToolChoice =
+            serde_json::from_value(json!({"type": "function", "name": "x"})).unwrap();
+        assert_eq!(flat, ToolChoice::function("x"));
+        assert!(serde_json::from_value::<ToolChoice>(json!("sometimes")).is_err());
+        // A message with text beside its calls keeps it; arguments written as an object
+        // read as their JSON text.
+        let m = Message {
+            tool_calls: vec![call],
+            ..Message::assistant("Let me look.")
+        };
+        assert_eq!(serde_json::to_value(&m).unwrap()["content"], "Let me look.");
+        let read: Message = serde_json::from_value(json!({"role": "assistant", "content": null,
+            "tool_calls": [{"id": "c", "type": "function",
+                            "function": {"name": "f", "arguments": {"a": 1}}}]}))
+        .unwrap();
+        assert_eq!(
+            read,
+            Message::assistant_tool_calls(vec![ToolCall::new("c", "f", r#"{"a":1}"#)])
+        );
+        let c = Config {
+            headers: Some(BTreeMap::from([("x-secret-ish".into(), "v4lue".into())])),
+            ..Config::default()
+        };
+        assert!(!format!("{c:?}").contains("v4lue"));
+    }
+
+    #[test]
+    fn tool_results_parse() {
+        let doc = json!({
+            "id": 4, "ok": true, "text": "", "finish_reason": "tool_calls",
+            "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12,
+                      "cached_tokens": 0, "cache_write_tokens": 9, "cache_write_1h_tokens": 9,
+                      "reasoning_tokens": 0},
+            "tool_calls": [
+                {"id": "a", "name": "get_weather", "arguments": "{\"city\":\"Rome\"}",
+                 "arguments_json": {"city": "Rome"}},
+                {"id": "b", "name": "nope", "arguments": "[1", "arguments_error": "bad",
+                 "unknown_tool": true}
+            ],
+            "choices": [{"index": 0, "text": "", "finish_reason": "tool_calls"},
+                        {"index": 1, "text": "x", "logprobs": [{"token": "x"}]}],
+            "logprobs": [{"token": "x", "logprob": -0.1}],
+            "service_tier": "flex", "thinking": "hmm", "thinking_signature": "sig",
+            "attempts": [], "timing": {"submit_unix_ms": 1, "total_ms": 1.0, "overhead_us": 1.0}
+        });
+        let r: Response = serde_json::from_value(doc).unwrap();
+        assert!(r.extra.is_empty(), "every member is typed: {:?}", r.extra);
+        assert_eq!(r.usage.unwrap().cache_write_1h_tokens, 9);
+        assert_eq!(
+            r.tool_calls[0].arguments_json,
+            Some(json!({"city": "Rome"}))
+        );
+        assert!(r.tool_calls[1].unknown_tool && r.tool_calls[1].arguments_error.is_some());
+        assert_eq!(r.choices[1].logprobs, Some(json!([{"token": "x"}])));
+        assert_eq!(r.service_tier.as_deref(), Some("flex"));
+        assert!(!r.usage_unreadable);
+        #[derive(Deserialize)]
+        struct Args {
+            city: String,
+        }
+        assert_eq!(r.tool_calls[0].arguments_as::<Args>().unwrap().city, "Rome");
+        assert!(r.tool_calls[1].arguments_as::<Args>().is_err());
+        // The next round's assistant message carries the thinking back with the calls.
+        assert_eq!(
+            serde_json::to_value(r.assistant_message()).unwrap(),
+            json!({"role": "assistant",
+                   "content": [{"type": "thinking", "thinking": "hmm", "signature": "sig"}],
+                   "tool_calls": [
+                       {"id": "a", "type": "function",
+                        "function": {"name": "get_weather", "arguments": "{\"city\":\"Rome\"}"}},
+                       {"id": "b", "type": "function",
+                        "function": {"name": "nope", "arguments": "[1"}}]})
+        );
+        let unreadable: Response =
+            serde_json::from_value(json!({"ok": true, "usage": null, "usage_unreadable": true}))
+                .unwrap();
+        assert!(unreadable.usage_unreadable && unreadable.usage.is_none());
     }
 
     #[test]
