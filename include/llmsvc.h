@@ -43,7 +43,9 @@ extern "C" {
  *
  * New in 0.2: streamed tool calls as typed pieces (llmsvc_piece_kind_t, llmsvc_piece_cb,
  * llmsvc_client_submit_stream_pieces, llmsvc_result_piece) and a result's tool calls read
- * without JSON (llmsvc_result_tool_call_count, llmsvc_result_tool_call). The request and result documents
+ * without JSON (llmsvc_result_tool_call_count, llmsvc_result_tool_call); configuration
+ * files in YAML, in llmsvc's, llm.yaml's or LiteLLM's layout (llmsvc_config_load,
+ * llmsvc_client_new_from_file). The request and result documents
  * grew with tools, n, logprobs, JSON mode, service tiers, thinking and prompt caching
  * (docs/schema.md); nothing earlier changed.
  */
@@ -224,6 +226,28 @@ LLMSVC_API void llmsvc_error_free(llmsvc_error *err);
  */
 LLMSVC_API int llmsvc_client_new(llmsvc_client **out, const char *config,
                                  llmsvc_error **out_err);
+
+/**
+ * Loads a configuration file: YAML or JSON, in llmsvc's layout, the `llm.yaml` key-pool
+ * layout (providers.NAME with parallel api_keys, models and rate_limits lists) or LiteLLM's
+ * `config.yaml` (model_list, router_settings, litellm_settings); environment references
+ * (${NAME}, ${NAME:-default}, os.environ/NAME) resolved (docs/schema.md, "Configuration
+ * files"). `*out_config` receives llmsvc's configuration document (JSON, for
+ * llmsvc_client_new; it holds the resolved keys: keep it to yourself), `*out_warnings`
+ * (optional) a JSON array of strings naming what a foreign layout has that llmsvc does not
+ * use; both are freed with llmsvc_free(). Errors name the file, line and column, and never
+ * a value read from the environment. New in 0.2.
+ * @return LLMSVC_OK, LLMSVC_EINVAL (no such file), LLMSVC_EJSON (not YAML), LLMSVC_ESCHEMA
+ */
+LLMSVC_API int llmsvc_config_load(const char *path, char **out_config, char **out_warnings,
+                                  llmsvc_error **out_err);
+
+/**
+ * Creates a client from a configuration file, as llmsvc_config_load reads it, then
+ * llmsvc_client_new. New in 0.2.
+ */
+LLMSVC_API int llmsvc_client_new_from_file(llmsvc_client **out, const char *path,
+                                           llmsvc_error **out_err);
 
 /**
  * Submits a request (JSON, see docs/schema.md) without blocking on the network.

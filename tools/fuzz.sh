@@ -19,7 +19,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build/fuzz
-all_targets=(request config openai_chat openai_responses anthropic ollama stream_decoder prices
+all_targets=(request config config_file openai_chat openai_responses anthropic ollama stream_decoder prices
              headers json_schema cache)
 
 mode=""
@@ -53,7 +53,7 @@ seconds=$(( minutes * 60 / ${#targets[@]} ))
 
 # clang with libFuzzer, and what the library's sources build against; only those missing.
 pkgs=(clang-14 libclang-rt-14-dev cmake ninja-build pkgconf libcurl4-openssl-dev libmimalloc-dev
-      rapidjson-dev libsqlite3-dev libssl-dev libre2-dev)
+      rapidjson-dev libsqlite3-dev libssl-dev libre2-dev libyaml-cpp-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -2,7 +2,7 @@
 # Installs the Debian packages the build and the tests need, only those missing.
 set -euo pipefail
 pkgs=(cmake ninja-build g++ pkgconf libcurl4-openssl-dev libmimalloc-dev rapidjson-dev
-      libsqlite3-dev libssl-dev libre2-dev libhiredis-dev redis-server
+      libsqlite3-dev libssl-dev libre2-dev libyaml-cpp-dev libhiredis-dev redis-server
       libgtest-dev libbenchmark-dev)
 missing=()
 for p in "${pkgs[@]}"; do
@@ -15,3 +15,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 command -v go >/dev/null || { echo "install-deps: Go (1.22+) is required to build the emulator" >&2; exit 1; }
+command -v python3 >/dev/null && python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' ||
+  { echo "install-deps: Python 3.10+ (python3) is required for the Python binding" >&2; exit 1; }
+python3 -c 'import ensurepip, venv' 2>/dev/null ||
+  { echo "install-deps: python3 -m venv is missing (Debian: apt-get install python3-venv)" >&2; exit 1; }

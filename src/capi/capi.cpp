@@ -3,11 +3,13 @@
 
 #include <condition_variable>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <unordered_set>
 
 #include "capi/result.h"
+#include "core/config_file.h"
 #include "core/config.h"
 #include "engine/engine.h"
 #include "llmsvc.h"
@@ -146,6 +148,42 @@ int llmsvc_client_new(llmsvc_client **out, const char *config, llmsvc_error **ou
     *out = c.release();
     return LLMSVC_OK;
   });
+}
+
+int llmsvc_config_load(const char *path, char **out_config, char **out_warnings,
+                       llmsvc_error **out_err) {
+  if (out_err) *out_err = nullptr;
+  if (out_warnings) *out_warnings = nullptr;
+  if (!out_config) return fail(out_err, LLMSVC_EINVAL, "out_config is NULL");
+  *out_config = nullptr;
+  if (!path) return fail(out_err, LLMSVC_EINVAL, "path is NULL");
+  return guarded(out_err, [&]() -> int {
+    llmsvc::LoadedConfig loaded;
+    llmsvc::DocError err = llmsvc::load_config_file(path, loaded);
+    if (err) return fail(out_err, err.status, err.message);
+    std::string warnings;
+    if (out_warnings) {
+      llmsvc::JsonBuffer buf;
+      llmsvc::JsonWriter w(buf);
+      w.StartArray();
+      for (const std::string &warning : loaded.warnings) llmsvc::write_str(w, warning);
+      w.EndArray();
+      warnings.assign(buf.GetString(), buf.GetSize());
+    }
+    std::unique_ptr<char, void (*)(void *)> config(copy_string(loaded.json), llmsvc_free);
+    if (out_warnings) *out_warnings = copy_string(warnings);
+    *out_config = config.release();
+    return LLMSVC_OK;
+  });
+}
+
+int llmsvc_client_new_from_file(llmsvc_client **out, const char *path, llmsvc_error **out_err) {
+  if (out) *out = nullptr;
+  char *config = nullptr;
+  if (int rc = llmsvc_config_load(path, &config, nullptr, out_err)) return rc;
+  int rc = llmsvc_client_new(out, config, out_err);
+  llmsvc_free(config);
+  return rc;
 }
 
 int llmsvc_client_submit(llmsvc_client *client, const char *request, llmsvc_complete_cb cb,

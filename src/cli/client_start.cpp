@@ -41,6 +41,7 @@ std::string start_client(const ClientOptions &opts, ClientSetup *setup, Emulator
                          ClientPtr *client) {
   std::string err = load_client_setup(opts, setup);
   if (!err.empty()) return err;
+  for (const std::string &w : setup->warnings) notice("llmsvc: " + opts.config_path + ": " + w);
   if (setup->needs_emulator) {
     err = start_emulator(setup, emulator, notice);
     if (!err.empty()) return err;

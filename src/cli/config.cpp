@@ -6,9 +6,9 @@
 #include <fstream>
 #include <sstream>
 
-#include <rapidjson/error/en.h>
 
 #include "json_util.h"
+#include "llmsvc.h"
 
 namespace llmsvc_cli {
 
@@ -113,41 +113,25 @@ bool has_key_or_base_url(const ClientSetup &s) {
 
 }  // namespace
 
-std::string read_file(const std::string &path, std::string *out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return path + ": " + std::strerror(errno);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return path + ": read error";
-  *out = ss.str();
-  return "";
-}
-
-std::string parse_error_at(const std::string &text, size_t offset, rapidjson::ParseErrorCode code) {
-  size_t line = 1, col = 1;
-  for (size_t i = 0; i < offset && i < text.size(); ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      col = 1;
-    } else {
-      ++col;
-    }
-  }
-  return "line " + std::to_string(line) + ", column " + std::to_string(col) + ": " +
-         rapidjson::GetParseError_En(code);
-}
-
 std::string load_client_setup(const ClientOptions &o, ClientSetup *s) {
   s->doc.SetObject();
   if (!o.config_path.empty()) {
-    std::string text, err = read_file(o.config_path, &text);
-    if (!err.empty()) return "cannot read the config file " + err;
-    s->doc.Parse(text.c_str(), text.size());
-    if (s->doc.HasParseError())
-      return o.config_path + ": invalid JSON at " +
-             parse_error_at(text, s->doc.GetErrorOffset(), s->doc.GetParseError());
-    if (!s->doc.IsObject())
-      return o.config_path + ": expected a JSON object, got " + type_name(s->doc);
+    // The library reads the file (YAML or JSON, llmsvc's, llm.yaml's or LiteLLM's layout,
+    // environment references resolved); its warnings go to stderr.
+    char *json = nullptr, *warnings = nullptr;
+    llmsvc_error *err = nullptr;
+    if (llmsvc_config_load(o.config_path.c_str(), &json, &warnings, &err) != LLMSVC_OK) {
+      std::string why = llmsvc_error_message(err);
+      llmsvc_error_free(err);
+      return why;
+    }
+    s->doc.Parse(json);
+    llmsvc_free(json);
+    rapidjson::Document w;
+    w.Parse(warnings);
+    llmsvc_free(warnings);
+    if (w.IsArray())
+      for (const auto &one : w.GetArray()) s->warnings.emplace_back(one.GetString(), one.GetStringLength());
   }
   if (!o.model.empty()) set_string(s->doc, s->doc, "model", o.model);
   if (!o.provider.empty()) set_string(s->doc, s->doc, "provider", o.provider);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <rapidjson/document.h>
 
@@ -21,6 +22,7 @@ struct ClientSetup {
   bool needs_emulator = false;  // no key and no base URL: talk to the local emulator
   // The limits in the document, 0 when unlimited (also passed to the emulator).
   int64_t rpm = 0, tpm = 0, itpm = 0, otpm = 0, window_ms = 0;
+  std::vector<std::string> warnings;  // what the config file has that llmsvc does not use
 };
 
 /// Builds the setup from the options. Returns "" or a message (a configuration error).
@@ -29,10 +31,5 @@ std::string load_client_setup(const ClientOptions &opts, ClientSetup *out);
 void use_emulator(ClientSetup *setup, const std::string &base_url);
 /// The configuration document as JSON.
 std::string config_json(const ClientSetup &setup);
-
-/// Reads a whole file. Returns "" or a message naming the file and the reason.
-std::string read_file(const std::string &path, std::string *out);
-/// A message for a RapidJSON parse error at `offset` of `text`: "line L, column C: why".
-std::string parse_error_at(const std::string &text, size_t offset, rapidjson::ParseErrorCode code);
 
 }  // namespace llmsvc_cli

@@ -1,5 +1,6 @@
 // llmsvc: the command-line tool. Runs batches of LLM API requests through the library's
-// rate-limit gates (`run`), one request (`chat`), or the local emulator (`emulator`).
+// rate-limit gates (`run`), one request (`chat`), checks a configuration file (`config`), or
+// the local emulator (`emulator`).
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include "args.h"
 #include "chat.h"
+#include "config_command.h"
 #include "emulator.h"
 #include "run.h"
 
@@ -25,6 +27,11 @@ int usage_error(const char *command, const std::string &message) {
 int help(const std::string &topic) {
   if (topic == "run") std::fputs(kRunHelp, stdout);
   else if (topic == "chat") std::fputs(kChatHelp, stdout);
+  else if (topic == "config") {
+    char help_arg[] = "--help";
+    char *args[] = {help_arg};
+    return config_command(1, args);
+  }
   else if (topic.empty() || topic == "help") std::fputs(kMainHelp, stdout);
   else return usage_error("help", "no such command: " + topic);
   return kExitOk;
@@ -64,6 +71,7 @@ int main(int argc, char **argv) {
   if (command == "run") return run_command(argc - 2, argv + 2);
   if (command == "chat") return chat_command(argc - 2, argv + 2);
   if (command == "emulator") return emulator_command(argc - 2, argv + 2);
+  if (command == "config") return config_command(argc - 2, argv + 2);
   if (command == "help" || command == "--help" || command == "-h")
     return help(argc > 2 ? argv[2] : "");
   if (command == "--version" || command == "version") {

@@ -539,3 +539,41 @@ TEST(CliRun, ToolRoundsGoThroughAndTheirCallsAreInTheResults) {
     EXPECT_NE(chat.out.find("})"), std::string::npos) << chat.out;
   }
 }
+
+TEST(CliConfig, CheckAndConvertReadYamlLayoutsAndNeverPrintAKey) {
+  EmulatorProcess emu;
+  TempDir dir;
+  const std::string canary = "sk-canary-5e4d3c2b1a09";
+  write_text(dir.path("llm.yaml"), "providers:\n  openai:\n    base_url: " + emu.base_url() +
+                                       "\n    api_keys: [\"${POOL_KEY}\", k2]\n    models: [gpt-4o-mini]\n"
+                                       "    rate_limits: [{requests_per_minute: 600, burst: 2}]\nlogging: {}\n");
+  write_text(dir.path("env"), "# the pool's first key\nexport POOL_KEY=\"" + canary + "\"\n");
+  Ran check = run_tool({"config", "check", dir.path("llm.yaml"), "--env-file", dir.path("env")},
+                       clean_env(), dir);
+  ASSERT_EQ(check.code, 0) << check.err;
+  EXPECT_NE(check.out.find("openai#2"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("rpm 600"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("config.logging: ignored"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("rate_limits[0].burst: ignored"), std::string::npos) << check.out;
+  EXPECT_EQ(check.out.find(canary), std::string::npos) << check.out;
+  Ran convert = run_tool({"config", "convert", dir.path("llm.yaml"), "--env-file", dir.path("env")},
+                         clean_env(), dir);
+  ASSERT_EQ(convert.code, 0) << convert.err;
+  EXPECT_EQ(convert.out.find(canary), std::string::npos) << convert.out;
+  EXPECT_TRUE(parse(convert.out).IsObject()) << convert.out;
+  // Without the variable: an error naming it, exit 5.
+  Ran missing = run_tool({"config", "check", dir.path("llm.yaml")}, clean_env(), dir);
+  EXPECT_EQ(missing.code, 5);
+  EXPECT_NE(missing.err.find("the environment variable POOL_KEY is not set"), std::string::npos) << missing.err;
+  // llmsvc run reads the same file; the warnings go to stderr, the key nowhere.
+  write_text(dir.path("in.jsonl"), batch(4));
+  Ran r = run_tool({"run", dir.path("in.jsonl"), "-o", dir.path("out.jsonl"), "--config",
+                    dir.path("llm.yaml")},
+                   clean_env({{"POOL_KEY", canary}}), dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("config.logging: ignored"), std::string::npos) << r.err;
+  EXPECT_EQ(stat_of(emu, canary, "ok"), 2);
+  EXPECT_EQ(stat_of(emu, "k2", "ok"), 2);
+  for (const std::string &text : {r.out, r.err, read_text(dir.path("out.jsonl"))})
+    EXPECT_EQ(text.find(canary), std::string::npos) << text;
+}
