@@ -1,6 +1,7 @@
 package llmsvc
 
 /*
+#include <stdlib.h>
 #include <string.h>
 #include "shim.h"
 */
@@ -46,6 +47,24 @@ func NewClient(cfg Config) (*Client, error) {
 	var ptr *C.llmsvc_client
 	var cerr *C.llmsvc_error
 	if st := C.llmsvc_client_new(&ptr, cString(doc.Bytes()), &cerr); st != C.LLMSVC_OK {
+		return nil, statusError("new", st, cerr)
+	}
+	c := &Client{ptr: ptr, hooks: &eventHooks{}}
+	liveClients.Add(1)
+	runtime.SetFinalizer(c, (*Client).Close)
+	return c, nil
+}
+
+// NewClientFromFile creates a client from a configuration file as the core reads it: YAML
+// or JSON, in llmsvc's layout, the llm.yaml key-pool layout or LiteLLM's config.yaml, with
+// ${NAME} environment references (docs/schema.md, "Configuration files"). An error names
+// the file, line and column.
+func NewClientFromFile(path string) (*Client, error) {
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	var ptr *C.llmsvc_client
+	var cerr *C.llmsvc_error
+	if st := C.llmsvc_client_new_from_file(&ptr, cpath, &cerr); st != C.LLMSVC_OK {
 		return nil, statusError("new", st, cerr)
 	}
 	c := &Client{ptr: ptr, hooks: &eventHooks{}}

@@ -1,6 +1,7 @@
 package llmsvc_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -469,5 +470,38 @@ func TestToolsExample(t *testing.T) {
 				t.Errorf("%s %s: %v\n%s", p.provider, mode, err, text)
 			}
 		}
+	}
+}
+
+func TestNewClientFromFileReadsYamlLayouts(t *testing.T) {
+	emu := startEmulator(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "llm.yaml")
+	t.Setenv("LLMSVC_GO_POOL_KEY", "sk-go-pool-1")
+	yaml := "providers:\n  openai:\n    base_url: " + emu.BaseURL + "\n    api_keys: [\"${LLMSVC_GO_POOL_KEY}\", sk-go-pool-2]\n    models: [gpt-4o-mini]\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := llmsvc.NewClientFromFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < 4; i++ {
+		if _, err := c.Generate(context.Background(), llmsvc.Request{Prompt: "pool"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, key := range []string{"sk-go-pool-1", "sk-go-pool-2"} {
+		if got := emu.stats(t, key).OK; got != 2 {
+			t.Errorf("%s served %d requests, want 2", key, got)
+		}
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("model: m\nlimits: {rpm: x}\n"), 0o600)
+	_, err = llmsvc.NewClientFromFile(bad)
+	var se *llmsvc.StatusError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "bad.yaml:2:15: config.limits.rpm") {
+		t.Errorf("want a StatusError naming the line, got %v", err)
 	}
 }

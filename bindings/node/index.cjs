@@ -1,7 +1,7 @@
 'use strict';
 // llmsvc for Node.js: CommonJS entry point. See README.md and index.d.cts.
 
-const { Client, EventType, ResponseStream, coreVersion, nativeStats } = require('./lib/client.cjs');
+const { Client, EventType, ResponseStream, coreVersion, nativeStats, loadConfigFile } = require('./lib/client.cjs');
 const { GenerateResponse } = require('./lib/response.cjs');
 const errors = require('./lib/errors.cjs');
 
@@ -12,6 +12,7 @@ module.exports = {
   ResponseStream,
   coreVersion,
   nativeStats,
+  loadConfigFile,
   Status: errors.Status,
   StatusError: errors.StatusError,
   LlmsvcError: errors.LlmsvcError,

@@ -898,6 +898,9 @@ export declare class Client implements AsyncDisposable {
    * @throws StatusError when the configuration is malformed (the message names the field)
    */
   constructor(config?: Config | string);
+  /** A client from a configuration file: YAML or JSON, llmsvc's, llm.yaml's or LiteLLM's
+   *  layout, ${NAME} environment references. Errors name the file, line and column. */
+  static fromFile(path: string): Client;
 
   /**
    * Sends one request through the client's gates and retries. A string is a prompt.
@@ -1013,6 +1016,9 @@ export declare class ResponseStream<T = unknown, P = string> implements AsyncIte
 
 /** The runtime version of libllmsvc ("0.2.0"). */
 export declare function coreVersion(): string;
+/** A configuration file as the core reads it: llmsvc's configuration document (JSON; it
+ *  holds the keys the file resolved) and what the file has that llmsvc does not use. */
+export declare function loadConfigFile(path: string): { config: string; warnings: string[] };
 
 /** Counters of the native layer in the calling thread's environment (diagnostics). */
 export declare function nativeStats(): {

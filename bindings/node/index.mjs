@@ -11,6 +11,7 @@ export const {
   ResponseStream,
   coreVersion,
   nativeStats,
+  loadConfigFile,
   Status,
   StatusError,
   LlmsvcError,

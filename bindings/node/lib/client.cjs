@@ -115,6 +115,19 @@ class Client {
   }
 
   /**
+   * Creates a client from a configuration file as the core reads it: YAML or JSON, in
+   * llmsvc's layout, the llm.yaml key-pool layout or LiteLLM's config.yaml, with ${NAME}
+   * environment references (docs/schema.md, "Configuration files"). An error names the
+   * file, line and column. The file's warnings (what llmsvc does not use) are returned by
+   * loadConfigFile().
+   * @param {string} path
+   * @returns {Client}
+   */
+  static fromFile(path) {
+    return new Client(native.loadConfig(path)[0]);
+  }
+
+  /**
    * Sends one request through the client's gates and retries.
    * @param {object|string} request a request document, or a prompt
    * @param {{signal?: AbortSignal}} [options]
@@ -377,4 +390,15 @@ function nativeStats() {
   return native.stats();
 }
 
-module.exports = { Client, EventType, ResponseStream, coreVersion, nativeStats };
+/**
+ * Reads a configuration file as the core does (see Client.fromFile).
+ * @param {string} path
+ * @returns {{config: string, warnings: string[]}} llmsvc's configuration document (JSON;
+ *   it holds the keys the file resolved) and what the file has that llmsvc does not use
+ */
+function loadConfigFile(path) {
+  const [config, warnings] = native.loadConfig(path);
+  return { config, warnings: JSON.parse(warnings) };
+}
+
+module.exports = { Client, EventType, ResponseStream, coreVersion, nativeStats, loadConfigFile };

@@ -867,6 +867,32 @@ static napi_value js_version(napi_env env, napi_callback_info info) {
   return v;
 }
 
+/* loadConfig(path) -> [configJson, warningsJson]: a configuration file as the core reads it */
+static napi_value js_load_config(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  state *st = get_state(env);
+  if (argc < 1) return throw_status(env, "new", LLMSVC_EINVAL, "path is required");
+  const char *path = arg_string(env, st, argv[0], "new", "path must be a string");
+  if (!path) return NULL;
+  char *config = NULL, *warnings = NULL;
+  llmsvc_error *err = NULL;
+  int rc = llmsvc_config_load(path, &config, &warnings, &err);
+  if (rc != LLMSVC_OK) return throw_from(env, "new", rc, err);
+  napi_value out = NULL, c = NULL, w = NULL;
+  napi_status s1 = napi_create_string_utf8(env, config, NAPI_AUTO_LENGTH, &c);
+  napi_status s2 = napi_create_string_utf8(env, warnings, NAPI_AUTO_LENGTH, &w);
+  llmsvc_free(config);
+  llmsvc_free(warnings);
+  CHECK(s1);
+  CHECK(s2);
+  CHECK(napi_create_array_with_length(env, 2, &out));
+  CHECK(napi_set_element(env, out, 0, c));
+  CHECK(napi_set_element(env, out, 1, w));
+  return out;
+}
+
 /* ---- module ---------------------------------------------------------------------- */
 
 static void state_finalize(napi_env env, void *data, void *hint) {
@@ -901,7 +927,7 @@ NAPI_MODULE_INIT() {
       {"setEventHook", js_set_event_hook},
       {"close", js_close},
       {"pending", js_pending}, {"stats", js_stats},
-      {"version", js_version},
+      {"version", js_version}, {"loadConfig", js_load_config},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f = NULL;

@@ -196,6 +196,21 @@ extern "C" {
     /// Frees an error. Accepts NULL.
     pub fn llmsvc_error_free(err: *mut llmsvc_error);
 
+    /// Loads a configuration file (YAML or JSON; llmsvc's, llm.yaml's or LiteLLM's layout)
+    /// into llmsvc's JSON configuration and a JSON array of warnings, both freed with
+    /// `llmsvc_free`. New in 0.2.
+    pub fn llmsvc_config_load(
+        path: *const c_char,
+        out_config: *mut *mut c_char,
+        out_warnings: *mut *mut c_char,
+        out_err: *mut *mut llmsvc_error,
+    ) -> c_int;
+    /// Creates a client from a configuration file, as `llmsvc_config_load` reads it. New in 0.2.
+    pub fn llmsvc_client_new_from_file(
+        out: *mut *mut llmsvc_client,
+        path: *const c_char,
+        out_err: *mut *mut llmsvc_error,
+    ) -> c_int;
     /// Creates a client from a JSON configuration (NULL for defaults).
     pub fn llmsvc_client_new(
         out: *mut *mut llmsvc_client,

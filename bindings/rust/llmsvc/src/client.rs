@@ -106,6 +106,15 @@ impl Client {
         Self::from_raw(RawClient::new(&doc)?)
     }
 
+    /// Creates a client from a configuration file as the core reads it: YAML or JSON, in
+    /// llmsvc's layout, the llm.yaml key-pool layout or LiteLLM's config.yaml, with `${NAME}`
+    /// environment references (docs/schema.md, "Configuration files"). An error names the
+    /// file, line and column; [`load_config_file`] also gives the file's warnings.
+    pub fn from_file(path: &str) -> Result<Client, Error> {
+        let (config, _warnings) = ffi::load_config(path)?;
+        Self::from_json(&config)
+    }
+
     fn from_raw(raw: RawClient) -> Result<Client, Error> {
         Ok(Client {
             inner: Arc::new(Inner { raw }),
@@ -596,4 +605,14 @@ impl Stream for PieceStream {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.get_mut().inner.poll_piece(cx)
     }
+}
+
+/// Reads a configuration file as the core does (see [`Client::from_file`]): llmsvc's
+/// configuration document (JSON; it holds the keys the file resolved) and what the file has
+/// that llmsvc does not use.
+pub fn load_config_file(path: &str) -> Result<(String, Vec<String>), Error> {
+    let (config, warnings) = ffi::load_config(path)?;
+    let warnings: Vec<String> =
+        serde_json::from_str(&warnings).map_err(|e| Error::Decode(e.to_string()))?;
+    Ok((config, warnings))
 }

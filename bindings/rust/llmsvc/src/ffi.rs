@@ -67,6 +67,28 @@ pub(crate) fn strerror(status: c_int) -> String {
 }
 
 /// Builds an [`Error`] from a failed call's status and optional `llmsvc_error`, freeing it.
+/// A configuration file as the core reads it: llmsvc's JSON configuration and the warnings
+/// (a JSON array of strings).
+pub(crate) fn load_config(path: &str) -> Result<(String, String), Error> {
+    let cpath = to_cstring(path.to_owned())?;
+    let mut config: *mut c_char = ptr::null_mut();
+    let mut warnings: *mut c_char = ptr::null_mut();
+    let mut err = ptr::null_mut();
+    // SAFETY: valid pointers to locals; the path outlives the call.
+    let rc =
+        unsafe { sys::llmsvc_config_load(cpath.as_ptr(), &mut config, &mut warnings, &mut err) };
+    if rc != sys::LLMSVC_OK {
+        return Err(call_error(rc, err));
+    }
+    let out = (c_string(config), c_string(warnings));
+    // SAFETY: both documents are ours, copied above, freed exactly once.
+    unsafe {
+        sys::llmsvc_free(config.cast());
+        sys::llmsvc_free(warnings.cast());
+    }
+    Ok(out)
+}
+
 fn call_error(status: c_int, err: *mut sys::llmsvc_error) -> Error {
     let message = if err.is_null() {
         strerror(status)

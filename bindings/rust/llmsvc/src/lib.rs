@@ -53,7 +53,7 @@ mod metrics;
 mod tools;
 mod types;
 
-pub use client::{Client, Generate, PieceStream, ResponseStream};
+pub use client::{load_config_file, Client, Generate, PieceStream, ResponseStream};
 pub use error::{CallError, Error, ErrorDetails, ErrorKind, Failure, Status};
 pub use events::{Event, EventKind, EventTypes};
 pub use metrics::{

@@ -515,3 +515,46 @@ fn dropping_a_piece_stream_midway_cancels_it() {
     });
     assert_eq!(llmsvc::live_payloads(), 0);
 }
+
+#[test]
+fn a_client_from_an_llm_yaml_key_pool_file() {
+    let _g = shared();
+    let emu = emulator!();
+    let dir = std::env::temp_dir().join(format!("llmsvc-rust-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("llm.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "providers:\n  openai:\n    base_url: {}\n    api_keys: [k-file-1, k-file-2]\n    models: [gpt-4o-mini]\n    rate_limits: [{{requests_per_minute: 600, burst: 2}}]\n",
+            emu.base_url()
+        ),
+    )
+    .unwrap();
+    let path = path.to_str().unwrap().to_owned();
+    let (config, warnings) = llmsvc::load_config_file(&path).unwrap();
+    assert!(config.contains("\"openai#2\""), "{config}");
+    assert_eq!(
+        warnings,
+        vec!["config.providers.openai.rate_limits[0].burst: ignored".to_owned()]
+    );
+    let client = Client::from_file(&path).unwrap();
+    for i in 0..4 {
+        client
+            .generate_blocking(Request::default().message(Message::user(format!("pool {i}"))))
+            .unwrap();
+    }
+    for key in ["k-file-1", "k-file-2"] {
+        assert_eq!(emu.stats(key)["ok"], 2, "{key}");
+    }
+    let bad = dir.join("bad.yaml");
+    std::fs::write(&bad, "model: m\nlimits: {rpm: x}\n").unwrap();
+    let Err(err) = Client::from_file(bad.to_str().unwrap()) else {
+        panic!("a bad file is refused");
+    };
+    assert!(
+        err.to_string().contains("bad.yaml:2:15: config.limits.rpm"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
