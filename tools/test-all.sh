@@ -2,8 +2,8 @@
 # Every test: installs what is missing, then builds and runs the C++ and C tests three
 # times: a warnings-as-errors build, an AddressSanitizer+UndefinedBehaviorSanitizer build
 # and a ThreadSanitizer build; then the fuzz targets replay their corpus (every input that
-# once crashed among them), the emulator's own Go tests run, and the tests of the Go, Node
-# and Rust bindings against the library installed from the first build. Each stage's time
+# once crashed among them), the emulator's own Go tests run, and the tests of the Go, Node,
+# Rust and Python bindings against the library installed from the first build. Each stage's time
 # is printed at the end.
 # Usage: tools/test-all.sh [--quick]   (--quick: no sanitizer builds, no fuzzing)
 set -euo pipefail
@@ -74,7 +74,7 @@ prefix=$PWD/build/test-plain/prefix
 cmake --install build/test-plain --prefix "$prefix" >/dev/null
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig LD_LIBRARY_PATH=$prefix/lib
 export LLMSVC_EMULATOR=$PWD/build/test-plain/llmsvc-emulator
-for binding in go node rust; do
+for binding in go node rust python; do
   if [ -x "bindings/$binding/test.sh" ]; then
     echo "=== $binding binding"
     current="$binding binding"

@@ -1,0 +1,111 @@
+"""llmsvc: LLM requests through libllmsvc's rate-limit gates, retries, metrics, usage and
+cost, from synchronous code (Client) and asyncio (AsyncClient).
+
+    from llmsvc import Client
+    with Client({"model": "gpt-4o-mini", "limits": {"rpm": 500}}) as client:
+        print(client.generate(prompt="Say hi").text)
+"""
+
+from ._core import load_config_file
+from ._native import version
+from .aio import AsyncClient, AsyncStream
+from .client import Client, Stream
+from .errors import (
+    AuthenticationError,
+    BadRequest,
+    BudgetExceeded,
+    Cancelled,
+    ClosedError,
+    Conflict,
+    ConnectionFailed,
+    DeadlineExceeded,
+    InsufficientQuota,
+    InternalError,
+    InvalidRequest,
+    LlmsvcError,
+    LoadShed,
+    NotFound,
+    PermissionDenied,
+    ProtocolError,
+    RateLimited,
+    RequestError,
+    SchemaMismatch,
+    ServerError,
+    ShutDown,
+    StatusError,
+    Timeout,
+    UnsupportedRegion,
+)
+from .types import (
+    Attempt,
+    Budget,
+    CacheConfig,
+    Choice,
+    Config,
+    Deployment,
+    ErrorInfo,
+    Event,
+    Limits,
+    Message,
+    Metrics,
+    Piece,
+    Request,
+    Result,
+    Timing,
+    Tool,
+    ToolCall,
+    Usage,
+)
+
+__version__ = "0.2.0"
+
+__all__ = [
+    "AsyncClient",
+    "AsyncStream",
+    "Attempt",
+    "AuthenticationError",
+    "BadRequest",
+    "Budget",
+    "BudgetExceeded",
+    "CacheConfig",
+    "Cancelled",
+    "Choice",
+    "Client",
+    "ClosedError",
+    "Config",
+    "Conflict",
+    "ConnectionFailed",
+    "DeadlineExceeded",
+    "Deployment",
+    "ErrorInfo",
+    "Event",
+    "InsufficientQuota",
+    "InternalError",
+    "InvalidRequest",
+    "Limits",
+    "LlmsvcError",
+    "LoadShed",
+    "Message",
+    "Metrics",
+    "NotFound",
+    "PermissionDenied",
+    "Piece",
+    "ProtocolError",
+    "RateLimited",
+    "Request",
+    "RequestError",
+    "Result",
+    "SchemaMismatch",
+    "ServerError",
+    "ShutDown",
+    "StatusError",
+    "Stream",
+    "Timeout",
+    "Timing",
+    "Tool",
+    "ToolCall",
+    "Usage",
+    "UnsupportedRegion",
+    "version",
+    "load_config_file",
+]

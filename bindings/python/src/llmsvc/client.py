@@ -1,0 +1,277 @@
+"""The synchronous client.
+
+Completions and stream pieces come through C callbacks on the engine thread; each
+callback only puts the result on the waiting caller's queue.SimpleQueue, so any number of
+threads may call one Client at once, each waiting for its own request. Events go to the
+core's completion queue and are delivered to the hook on a caller's thread (see
+Client.set_event_hook).
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import itertools
+import os
+import queue
+import threading
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from . import _native
+from ._core import EventHook, Handle, event_bits, finish, load_config_file, make_piece, prepare, run_hook, take_completion
+from ._native import lib
+from .errors import check
+from .types import Config, Piece, Request, Result
+
+
+_DONE = object()
+# payload key -> the caller's queue; the callbacks below are the only ones ever passed to C.
+_waiters: dict[int, queue.SimpleQueue[Any]] = {}
+_keys = itertools.count(1)
+# Clients still open at interpreter exit are closed while Python can still run their
+# callbacks (a completion arriving during finalization could not take the GIL).
+_live: weakref.WeakSet[Client] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for client in list(_live):
+        client.close()
+
+
+def _on_done(result: int, payload: int) -> None:
+    q = _waiters.pop(payload, None)
+    if q is None:  # cannot happen: every key is registered before its submit
+        lib.llmsvc_result_free(result)
+        return
+    q.put((_DONE, result))
+
+
+def _on_piece(_rid: int, kind: int, index: int, call_id: bytes | None, name: bytes | None, text: int, n: int, payload: int) -> None:
+    q = _waiters.get(payload)
+    if q is not None:
+        body = ctypes.string_at(text, n).decode("utf-8", "replace") if n else ""
+        q.put(make_piece(kind, index, call_id, name, body))
+
+
+# The C function pointers: module-level, so they outlive every request.
+_on_done_c = _native.COMPLETE_CB(_on_done)
+_on_piece_c = _native.PIECE_CB(_on_piece)
+
+
+def _wait_completion(q: queue.SimpleQueue[Any]) -> bytes:
+    while True:
+        item = q.get()
+        if isinstance(item, tuple) and item[0] is _DONE:
+            return take_completion(item[1])
+
+
+class Stream:
+    """A streamed reply: iterate for its pieces; `result` is the completion once the
+    iteration ended. close() (or leaving a `with` block) cancels a stream not finished."""
+
+    def __init__(self, client: Client, q: queue.SimpleQueue[Any], request_id: int, model: type | None) -> None:
+        self._client = client
+        self._q = q
+        self.id = request_id
+        self._model = model
+        self._result: Result | None = None
+        self._done = False
+
+    def __iter__(self) -> Stream:
+        return self
+
+    def __next__(self) -> Piece:
+        if self._done:
+            raise StopIteration
+        try:
+            item = self._q.get()
+        except BaseException:
+            self.close()
+            raise
+        if isinstance(item, Piece):
+            return item
+        self._done = True
+        self._result = finish(take_completion(item[1]), self._model)
+        self._client.dispatch_events()
+        raise StopIteration
+
+    @property
+    def result(self) -> Result:
+        """The completion (the whole text, the assembled tool calls, usage); iterates the
+        rest of the stream first when needed."""
+        for _ in self:
+            pass
+        assert self._result is not None
+        return self._result
+
+    def text(self) -> str:
+        """The whole text, iterating the stream to its end."""
+        return self.result.text
+
+    def close(self) -> None:
+        """Cancels the request if it is still running and waits for its completion."""
+        if self._done:
+            return
+        self._done = True
+        self._client.cancel(self.id)
+        _wait_completion(self._q)
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if self._done:
+            return
+        if self._client._handle._ptr is not None:
+            self.close()
+            return
+        # The client was closed: its completion (shut_down) is already queued here.
+        while not self._q.empty():
+            item = self._q.get_nowait()
+            if isinstance(item, tuple):
+                lib.llmsvc_result_free(item[1])
+
+
+class Client:
+    """A synchronous llmsvc client. `config` is the configuration document
+    (docs/schema.md) as a dict or JSON text. Thread-safe; close() (or `with`) ends it."""
+
+    def __init__(self, config: Config | Mapping[str, Any] | str | None = None) -> None:
+        self._handle = Handle(config)
+        self._hook: EventHook | None = None
+        self._hook_lock = threading.Lock()
+        _live.add(self)
+        from .openai_compat import Chat
+
+        self.chat = Chat(self)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> "Client":
+        """A client from a configuration file as the core reads it (see load_config_file)."""
+        return cls(load_config_file(path)[0])
+
+    # --- requests ---
+
+    def generate(self, request: Request | Mapping[str, Any] | str | None = None, /, **fields: Any) -> Result:
+        """Sends a request and waits for its completion. `request` is the request document
+        (or a prompt); keyword arguments are merged into it. Raises StatusError when the
+        core refuses it, a RequestError subclass when it fails."""
+        body, model = prepare(request, fields)
+        q: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        rid = self._submit(body, q, stream=False)
+        try:
+            data = _wait_completion(q)
+        except BaseException:  # KeyboardInterrupt: cancel, and still take the completion
+            self.cancel(rid)
+            _wait_completion(q)
+            raise
+        self.dispatch_events()
+        return finish(data, model)
+
+    def stream(self, request: Request | Mapping[str, Any] | str | None = None, /, **fields: Any) -> Stream:
+        """Sends a request whose reply is streamed: a Stream of typed pieces (text,
+        tool_call, tool_arguments), then its `result`."""
+        body, model = prepare(request, fields)
+        q: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        rid = self._submit(body, q, stream=True)
+        return Stream(self, q, rid, model)
+
+    def _submit(self, body: bytes, q: queue.SimpleQueue[Any], *, stream: bool) -> int:
+        key = next(_keys)
+        _waiters[key] = q
+        rid = ctypes.c_uint64()
+        err = ctypes.c_void_p()
+        if stream:
+            rc = lib.llmsvc_client_submit_stream_pieces(
+                self._handle.ptr, body, _on_piece_c, _on_done_c, key, ctypes.byref(rid), ctypes.byref(err)
+            )
+        else:
+            rc = lib.llmsvc_client_submit(self._handle.ptr, body, _on_done_c, key, ctypes.byref(rid), ctypes.byref(err))
+        if rc != _native.OK:
+            _waiters.pop(key, None)
+            check("stream" if stream else "submit", rc, err)
+        return rid.value
+
+    def cancel(self, request_id: int) -> bool:
+        """Cancels a pending request (it then fails with Cancelled)."""
+        return self._handle.cancel(request_id)
+
+    # --- run-time settings and metrics ---
+
+    def set_limits(self, limits: Mapping[str, Any]) -> None:
+        self._handle.set_limits(limits)
+
+    def set_budgets(self, budgets: Sequence[Mapping[str, Any]]) -> None:
+        self._handle.set_budgets(budgets)
+
+    def set_deployment(self, deployment: Mapping[str, Any]) -> None:
+        self._handle.set_deployment(deployment)
+
+    def metrics(self) -> dict[str, Any]:
+        return dict(self._handle.metrics())
+
+    def metrics_prometheus(self) -> str:
+        return self._handle.metrics_prometheus()
+
+    # --- events ---
+
+    def set_event_hook(
+        self, hook: EventHook | None, events: Sequence[str] | int | None = None, *, with_content: bool = False
+    ) -> None:
+        """Lifecycle events ("queued", "admitted", ...; all by default) for `hook`, or off
+        with None. Events are queued by the core and delivered on a caller's thread: when
+        a request of this client completes (before generate returns) and on
+        dispatch_events(); one at a time, in order. What the hook raises is logged."""
+        self._hook = hook
+        self._handle.queue_events(event_bits(events) if hook else 0, with_content)
+        if hook is None:
+            self.dispatch_events()
+
+    def dispatch_events(self) -> int:
+        """Delivers the events waiting in the core's queue to the hook; returns how many."""
+        if self._handle._ptr is None:
+            return 0
+        n = 0
+        with self._hook_lock:
+            while True:
+                rc, r, _ = self._handle.poll()
+                if rc != _native.OK:
+                    return n
+                try:
+                    if lib.llmsvc_result_type(r) == _native.RESULT_EVENT and self._hook is not None:
+                        run_hook(self._hook, _native.result_json(r))
+                        n += 1
+                finally:
+                    lib.llmsvc_result_free(r)
+
+    # --- lifecycle ---
+
+    def close(self) -> None:
+        """Completes every pending request with ShutDown, delivers the last events and
+        frees the client. Idempotent."""
+        if self._handle._ptr is None:
+            return
+        self._handle.close()
+        self.dispatch_events()
+        self._handle.destroy()
+
+    @property
+    def closed(self) -> bool:
+        return self._handle._ptr is None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            handle.destroy()

@@ -1,0 +1,479 @@
+"""Typed shapes of the core's JSON documents (docs/schema.md).
+
+Configuration and requests are TypedDicts: plain dicts at run time, sent to the core as
+they are (the core validates them and names the wrong field). Results, tool calls and
+stream pieces are frozen dataclasses built from the result document.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping, Sequence, TypedDict, Union
+
+
+JSON = Any
+
+
+# --- configuration --------------------------------------------------------------------
+
+
+class Limits(TypedDict, total=False):
+    rpm: int
+    tpm: int
+    itpm: int
+    otpm: int
+    concurrency: int
+    window_ms: int
+
+
+class Retry(TypedDict, total=False):
+    max_attempts: int
+    base_delay_ms: int
+    max_delay_ms: int
+    jitter: float
+    max_retry_after_ms: int
+    max_pause_ms: int
+    schema_retries: int
+
+
+class Timeouts(TypedDict, total=False):
+    connect_ms: int
+    request_ms: int
+
+
+class Budget(TypedDict, total=False):
+    name: str
+    operation: str
+    window_ms: int
+    max_tokens: int
+    max_cost_usd: float
+
+
+class Deployment(TypedDict, total=False):
+    name: str
+    group: str
+    weight: float
+    enabled: bool
+    provider: str
+    base_url: str
+    api_key: str
+    api_key_env: str
+    model: str
+    limits: Limits
+
+
+class CacheConfig(TypedDict, total=False):
+    policy: Literal["deterministic", "all"]
+    namespace: str
+    memory: bool | Mapping[str, Any]
+    sqlite: str | Mapping[str, Any]
+
+
+Provider = Literal["openai_chat", "openai_responses", "anthropic", "ollama"]
+
+
+class Config(TypedDict, total=False):
+    """The client configuration (docs/schema.md, "Configuration"); every member optional."""
+
+    provider: Provider
+    base_url: str
+    api_key: str
+    model: str
+    organization: str
+    project: str
+    anthropic_version: str
+    default_max_output_tokens: int
+    max_tokens_field: str
+    headers: Mapping[str, str]
+    limits: Limits | Sequence[Limits]
+    retry: Retry
+    timeouts: Timeouts
+    http: Mapping[str, Any]
+    seed: int
+    prices: Mapping[str, Mapping[str, float]]
+    prices_file: str
+    free_models: Sequence[str]
+    cache: CacheConfig
+    queue: Mapping[str, Any]
+    circuit_breaker: Mapping[str, int]
+    budgets: Sequence[Budget]
+    telemetry: Mapping[str, Any]
+    shared_limits: Mapping[str, Any]
+    deployments: Sequence[Deployment]
+    api_keys: Sequence[str]
+    models: Sequence[str]
+    routing: Mapping[str, Any]
+
+
+# --- request ---------------------------------------------------------------------------
+
+
+class FunctionCall(TypedDict):
+    name: str
+    arguments: str
+
+
+class ToolCallParam(TypedDict):
+    """A call in an assistant message sent back in a tool round."""
+
+    id: str
+    type: Literal["function"]
+    function: FunctionCall
+
+
+class Message(TypedDict, total=False):
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | Sequence[Mapping[str, Any]] | None
+    name: str
+    tool_calls: Sequence[ToolCallParam]
+    tool_call_id: str
+
+
+class FunctionDefinition(TypedDict, total=False):
+    name: str
+    description: str
+    parameters: Mapping[str, Any]
+    strict: bool
+
+
+class Tool(TypedDict, total=False):
+    type: Literal["function"]
+    function: FunctionDefinition
+    cache_control: Mapping[str, str]
+
+
+class JsonSchema(TypedDict, total=False):
+    name: str
+    schema: Mapping[str, Any]
+    strict: bool
+    description: str
+
+
+ToolChoice = Union[Literal["auto", "none", "required"], Mapping[str, Any]]
+
+
+class Request(TypedDict, total=False):
+    """A request document (docs/schema.md, "Request"). `json_schema` may also be a pydantic
+    model class (the result's `parsed` is then an instance of it)."""
+
+    model: str
+    messages: Sequence[Message]
+    prompt: str
+    instructions: str
+    system: str
+    max_output_tokens: int
+    max_tokens: int
+    temperature: float
+    top_p: float
+    stop: str | Sequence[str]
+    seed: int
+    user: str
+    operation: str
+    priority: Literal["high", "normal", "low"] | int
+    timeout_ms: int
+    metadata: Mapping[str, Any]
+    trace_id: str
+    traceparent: str
+    tracestate: str
+    json_schema: JsonSchema | type
+    reasoning_effort: Literal["minimal", "low", "medium", "high"]
+    previous_response_id: str
+    cache: Literal["default", "use", "refresh", "bypass"]
+    tools: Sequence[Tool]
+    tool_choice: ToolChoice
+    parallel_tool_calls: bool
+    frequency_penalty: float
+    presence_penalty: float
+    logit_bias: Mapping[str, int]
+    n: int
+    logprobs: bool
+    top_logprobs: int
+    response_format: Mapping[str, Any]
+    service_tier: Literal["auto", "default", "flex", "priority"]
+    top_k: int
+    stop_sequences: Sequence[str]
+    thinking: Mapping[str, Any]
+    prompt_cache_key: str
+    extra_body: Mapping[str, Any]
+    extra_headers: Mapping[str, str]
+
+
+# --- results ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool call of a reply: `arguments` is the JSON text as the model wrote it,
+    `arguments_json` the parsed object when it is one."""
+
+    id: str
+    name: str
+    arguments: str
+    arguments_json: dict[str, Any] | None = None
+    arguments_error: str | None = None
+    unknown_tool: bool = False
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ToolCall:
+        return cls(
+            id=d.get("id", ""),
+            name=d.get("name", ""),
+            arguments=d.get("arguments", ""),
+            arguments_json=d.get("arguments_json"),
+            arguments_error=d.get("arguments_error"),
+            unknown_tool=bool(d.get("unknown_tool", False)),
+        )
+
+    def to_message_call(self) -> ToolCallParam:
+        """This call as an assistant message carries it back in the next tool round."""
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    reasoning_tokens: int = 0
+    estimated: bool = False
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> Usage | None:
+        if d is None:
+            return None
+        return cls(
+            prompt_tokens=d.get("prompt_tokens"),
+            completion_tokens=d.get("completion_tokens"),
+            total_tokens=d.get("total_tokens"),
+            cached_tokens=d.get("cached_tokens") or 0,
+            cache_write_tokens=d.get("cache_write_tokens") or 0,
+            cache_write_1h_tokens=d.get("cache_write_1h_tokens") or 0,
+            reasoning_tokens=d.get("reasoning_tokens") or 0,
+            estimated=bool(d.get("estimated", False)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    start_unix_ms: int | None
+    start_ms: float | None
+    duration_ms: float | None
+    http_status: int
+    kind: str
+    backoff_ms: float | None = None
+    backoff_source: str | None = None
+    request_id: str | None = None
+    deployment: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_nano_usd: int | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Attempt:
+        return cls(
+            start_unix_ms=d.get("start_unix_ms"),
+            start_ms=d.get("start_ms"),
+            duration_ms=d.get("duration_ms"),
+            http_status=d.get("http_status") or 0,
+            kind=d.get("kind", "none"),
+            backoff_ms=d.get("backoff_ms"),
+            backoff_source=d.get("backoff_source"),
+            request_id=d.get("request_id"),
+            deployment=d.get("deployment"),
+            prompt_tokens=d.get("prompt_tokens"),
+            completion_tokens=d.get("completion_tokens"),
+            cost_nano_usd=d.get("cost_nano_usd"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    submit_unix_ms: int | None = None
+    total_ms: float | None = None
+    overhead_us: float | None = None
+    first_token_ms: float | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> Timing:
+        d = d or {}
+        return cls(d.get("submit_unix_ms"), d.get("total_ms"), d.get("overhead_us"), d.get("first_token_ms"))
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    index: int
+    text: str
+    finish_reason: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    logprobs: Any = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Choice:
+        return cls(
+            index=d.get("index", 0),
+            text=d.get("text") or "",
+            finish_reason=d.get("finish_reason"),
+            tool_calls=tuple(ToolCall.from_dict(c) for c in d.get("tool_calls") or ()),
+            logprobs=d.get("logprobs"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """A failed result's `error` object."""
+
+    kind: str
+    message: str
+    http_status: int = 0
+    provider_message: str | None = None
+    provider_type: str | None = None
+    provider_code: str | None = None
+    provider_param: str | None = None
+    retry_after_ms: int | None = None
+    pointer: str | None = None
+    keyword: str | None = None
+    output: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ErrorInfo:
+        return cls(
+            kind=d.get("kind", "unknown"),
+            message=d.get("message", ""),
+            http_status=d.get("http_status") or 0,
+            provider_message=d.get("provider_message"),
+            provider_type=d.get("provider_type"),
+            provider_code=d.get("provider_code"),
+            provider_param=d.get("provider_param"),
+            retry_after_ms=d.get("retry_after_ms"),
+            pointer=d.get("pointer"),
+            keyword=d.get("keyword"),
+            output=d.get("output"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The completion of a request (docs/schema.md, "Result"). A failed request raises a
+    RequestError whose `result` is one of these, with `error` set."""
+
+    id: int
+    ok: bool
+    text: str
+    model: str | None = None
+    operation: str | None = None
+    finish_reason: str | None = None
+    response_id: str | None = None
+    response_model: str | None = None
+    json: Any = None
+    parsed: Any = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    choices: tuple[Choice, ...] = ()
+    usage: Usage | None = None
+    usage_unreadable: bool = False
+    cost_nano_usd: int | None = None
+    attempts: tuple[Attempt, ...] = ()
+    timing: Timing = field(default_factory=Timing)
+    metadata: Any = None
+    trace_id: str | None = None
+    deployment: str | None = None
+    logprobs: Any = None
+    service_tier: str | None = None
+    thinking: str | None = None
+    thinking_signature: str | None = None
+    cache: Mapping[str, Any] | None = None
+    error: ErrorInfo | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def cost_usd(self) -> float | None:
+        """The cost in USD (None when unknown: no usage, or an unpriced model)."""
+        return None if self.cost_nano_usd is None else self.cost_nano_usd / 1e9
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], parsed: Any = None) -> Result:
+        err = d.get("error")
+        return cls(
+            id=d.get("id", 0),
+            ok=bool(d.get("ok", False)),
+            text=d.get("text") or "",
+            model=d.get("model"),
+            operation=d.get("operation"),
+            finish_reason=d.get("finish_reason"),
+            response_id=d.get("response_id"),
+            response_model=d.get("response_model"),
+            json=d.get("json"),
+            parsed=parsed,
+            tool_calls=tuple(ToolCall.from_dict(c) for c in d.get("tool_calls") or ()),
+            choices=tuple(Choice.from_dict(c) for c in d.get("choices") or ()),
+            usage=Usage.from_dict(d.get("usage")),
+            usage_unreadable=bool(d.get("usage_unreadable", False)),
+            cost_nano_usd=d.get("cost_nano_usd"),
+            attempts=tuple(Attempt.from_dict(a) for a in d.get("attempts") or ()),
+            timing=Timing.from_dict(d.get("timing")),
+            metadata=d.get("metadata"),
+            trace_id=d.get("trace_id"),
+            deployment=d.get("deployment"),
+            logprobs=d.get("logprobs"),
+            service_tier=d.get("service_tier"),
+            thinking=d.get("thinking"),
+            thinking_signature=d.get("thinking_signature"),
+            cache=d.get("cache"),
+            error=ErrorInfo.from_dict(err) if err else None,
+            raw=d,
+        )
+
+
+PieceKind = Literal["text", "tool_call", "tool_arguments"]
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A piece of a streamed reply: text, the start of tool call `index` (`call_id` and
+    `name` set, `text` empty), or the next piece of that call's arguments."""
+
+    kind: PieceKind
+    text: str
+    index: int = 0
+    call_id: str | None = None
+    name: str | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Event(TypedDict, total=False):
+    """A lifecycle event (docs/schema.md, "Events")."""
+
+    type: Literal["queued", "admitted", "attempt_started", "attempt_finished", "retry_scheduled", "completed"]
+    request_id: int
+    trace_id: str
+    model: str
+    operation: str
+    unix_ms: int
+    since_submit_ms: float
+    attempt: int
+    deployment: str
+    kind: str
+    http_status: int
+    ok: bool
+
+
+class Metrics(TypedDict, total=False):
+    """The metrics snapshot (docs/schema.md, "Metrics snapshot"); its main members."""
+
+    requests: dict[str, Any]
+    rates: dict[str, Any]
+    gates: dict[str, Any]
+    attempts: dict[str, Any]
+    failures_by_kind: dict[str, int]
+    internal_errors: int
+    latency_ms: dict[str, Any]
+    overhead_us: dict[str, Any]
+    first_token_ms: dict[str, Any]
+    usage: dict[str, Any]
+    budgets: list[dict[str, Any]]
+    deployments: list[dict[str, Any]]
+    cache: dict[str, Any]
