@@ -23,13 +23,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   llmsvc::LoadedConfig loaded;
   llmsvc::DocError err = llmsvc::load_config_text(text, "fuzz.yaml", loaded);
+  // The environment's value may be quoted back only where the file itself holds it.
+  const bool secret_in_file = text.find("sk-fuzz") != std::string::npos;
   if (err) {
     FUZZ_CHECK(err.message.rfind("fuzz.yaml", 0) == 0);  // every error says where
-    FUZZ_CHECK(err.message.find("sk-fuzz") == std::string::npos);
+    FUZZ_CHECK(secret_in_file || err.message.find("sk-fuzz") == std::string::npos);
     return 0;
   }
   llmsvc::Config config;
   FUZZ_CHECK(!llmsvc::parse_config(loaded.json.c_str(), config));
-  for (const std::string &w : loaded.warnings) FUZZ_CHECK(w.find("sk-fuzz") == std::string::npos);
+  for (const std::string &w : loaded.warnings)
+    FUZZ_CHECK(secret_in_file || w.find("sk-fuzz") == std::string::npos);
   return 0;
 }

@@ -15,7 +15,7 @@
 
 namespace llmsvc {
 
-bool resolve_env(std::string &s, std::string &error) {
+bool resolve_env(std::string &s, std::string &error, std::vector<std::string> *taken) {
   constexpr std::string_view kLiteLLM = "os.environ/";
   if (s.rfind(kLiteLLM, 0) == 0) {
     std::string name = s.substr(kLiteLLM.size());
@@ -25,6 +25,7 @@ bool resolve_env(std::string &s, std::string &error) {
       return false;
     }
     s = v;
+    if (taken) taken->push_back(s);
     return true;
   }
   if (s.find('$') == std::string::npos) return true;
@@ -53,9 +54,14 @@ bool resolve_env(std::string &s, std::string &error) {
       return false;
     }
     const char *v = std::getenv(name.c_str());
-    if (v && *v) out += v;
-    else if (dash != std::string::npos) out += ref.substr(dash + 2);
-    else if (v) out += v;  // set but empty, no default: empty, as the shell does
+    if (v && *v) {
+      out += v;
+      if (taken) taken->push_back(v);
+    } else if (dash != std::string::npos) {
+      out += ref.substr(dash + 2);
+    } else if (v) {
+      // set but empty, no default: empty, as the shell does
+    }
     else {
       error = "the environment variable " + name + " is not set";
       return false;
@@ -104,6 +110,7 @@ bool plain_scalar(const std::string &s, JsonValue &out) {
 struct Converter {
   const std::string &file;
   std::map<std::string, YAML::Mark> &marks;
+  std::vector<std::string> taken;  // values read from the environment
   size_t values = 0;
   DocError err;
 
@@ -130,7 +137,7 @@ struct Converter {
         // Quoted (tag "!") or explicitly tagged as a string: a string, whatever it reads as.
         if (n.Tag() == "?" && plain_scalar(s, out)) return true;
         std::string why;
-        if (!resolve_env(s, why)) return fail(n.Mark(), path, why);
+        if (!resolve_env(s, why, &taken)) return fail(n.Mark(), path, why);
         out.SetString(s.data(), rapidjson::SizeType(s.size()), a);
         return true;
       }
@@ -299,7 +306,11 @@ DocError from_litellm(const JsonValue &in, const std::string &file,
     return DocError{LLMSVC_ESCHEMA, at(path) + ": " + path + ": " + why};
   };
   // A number given in seconds (LiteLLM's timeouts and cool-downs) as milliseconds.
-  auto ms = [](const JsonValue &v) { return JsonValue(int64_t(v.GetDouble() * 1000 + 0.5)); };
+  // Beyond int64 it stays a number, which parse_config then refuses by name.
+  auto ms = [](const JsonValue &v) {
+    double x = v.GetDouble() * 1000;
+    return x > -9e18 && x < 9e18 ? JsonValue(int64_t(std::llround(x))) : JsonValue(x);
+  };
   out.SetObject();
   JsonValue deployments(rapidjson::kArrayType), retry(rapidjson::kObjectType),
       timeouts(rapidjson::kObjectType), routing(rapidjson::kObjectType),
@@ -451,7 +462,34 @@ DocError from_litellm(const JsonValue &in, const std::string &file,
 
 }  // namespace
 
+namespace {
+
+// Values read from the environment out of a message: an error may quote what a field holds
+// (a provider name, a URL), and the environment holds secrets.
+void hide(std::string &msg, const std::vector<std::string> &taken) {
+  for (const std::string &v : taken) {
+    if (v.size() < 4) continue;  // too short to be a secret, too common to cut out of text
+    for (size_t at = msg.find(v); at != std::string::npos; at = msg.find(v, at))
+      msg.replace(at, v.size(), "[from the environment]");
+  }
+}
+
+// load_config_text without hiding the values read from the environment in its messages.
+DocError load_config_unhidden(std::string_view text, const std::string &name, LoadedConfig &out);
+
+}  // namespace
+
 DocError load_config_text(std::string_view text, const std::string &name, LoadedConfig &out) {
+  DocError err = load_config_unhidden(text, name, out);
+  hide(err.message, out.taken);
+  for (std::string &w : out.warnings) hide(w, out.taken);
+  out.taken.clear();
+  return err;
+}
+
+namespace {
+
+DocError load_config_unhidden(std::string_view text, const std::string &name, LoadedConfig &out) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
@@ -467,6 +505,7 @@ DocError load_config_text(std::string_view text, const std::string &name, Loaded
   } catch (const YAML::Exception &e) {
     return {LLMSVC_EJSON, where(name, e.mark) + ": not YAML (or JSON): " + e.msg};
   }
+  out.taken = std::move(c.taken);
   if (!converted) return c.err;
   if (!doc.IsObject())
     return {LLMSVC_ESCHEMA, where(name, root.Mark()) + ": config: expected a map, got " +
@@ -501,6 +540,8 @@ DocError load_config_text(std::string_view text, const std::string &name, Loaded
   }
   return {};
 }
+
+}  // namespace
 
 DocError load_config_file(const std::string &path, LoadedConfig &out) {
   std::ifstream in(path, std::ios::binary);

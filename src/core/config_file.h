@@ -16,6 +16,7 @@ struct LoadedConfig {
   std::string json;                   // llmsvc's configuration document
   std::vector<std::string> warnings;  // what a foreign layout has that llmsvc does not use
   std::string layout;                 // "llmsvc", "llm.yaml" or "litellm"
+  std::vector<std::string> taken;     // while loading: the values read from the environment
 };
 
 /// Loads `text`, the contents of the file `name` (for messages), into `out`.
@@ -28,6 +29,7 @@ DocError load_config_file(const std::string &path, LoadedConfig &out);
 /// for a literal ${, and LiteLLM's os.environ/NAME as the whole string. False with `error`
 /// naming the variable when one is not set (and has no default); the value itself never
 /// appears in `error`.
-bool resolve_env(std::string &s, std::string &error);
+bool resolve_env(std::string &s, std::string &error, std::vector<std::string> *taken = nullptr);
+/// (`taken`, when given, receives each value read from the environment.)
 
 }  // namespace llmsvc

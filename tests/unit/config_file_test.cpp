@@ -188,6 +188,16 @@ TEST_F(ConfigFile, BadFilesSayWhereAndWhatAndNeverAValue) {
     EXPECT_EQ(err.message.find(kSecret), std::string::npos) << err.message;
     for (const std::string &w : out.warnings) EXPECT_EQ(w.find(kSecret), std::string::npos) << w;
   }
+  // Found by fuzz_config_file: a quoted string left open ran into a reference, and the error
+  // quoted the field's value.
+  std::string open_quote = refused("provider: \"x\napi_key: ${LLMSVC_TEST_KEY:-d}\n");
+  EXPECT_EQ(open_quote.find(kSecret), std::string::npos) << open_quote;
+  EXPECT_NE(open_quote.find("[from the environment]"), std::string::npos) << open_quote;
+  // Found by fuzz_config_file: seconds beyond int64 milliseconds.
+  EXPECT_NE(refused("model_list:\n  - {model_name: a, litellm_params: {model: openai/x}}\n"
+                    "router_settings: {cooldown_time: 3.3e75}\n")
+                .find("config.circuit_breaker.cooldown_ms"),
+            std::string::npos);
   // Aliases cannot expand a small file into a huge document.
   std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
   for (char c = 'b'; c <= 'k'; ++c)
