@@ -728,7 +728,7 @@ void Engine::retry_or_fail(Pending *p, const Classification &c, const ResponseHe
     // A 429 with a wait holds the key for it (up to retry.max_pause_ms), whatever becomes
     // of this request, so the requests behind it draw no 429s of their own. Requests that
     // would wait longer than retry.max_retry_after_ms fail at admission (Engine::pick).
-    if (c.kind == LLMSVC_KIND_RATE_LIMITED)
+    if (c.kind == LLMSVC_KIND_RATE_LIMITED && c.pauses_key)
       d.gates.pause_until(now + std::min(server, policy.max_pause_ms * kNsPerMs));
   }
   if (failures >= policy.max_attempts) {
@@ -765,7 +765,7 @@ void Engine::retry_or_fail(Pending *p, const Classification &c, const ResponseHe
     source = BackoffSource::kClient;
   }
   // One 429 stops the whole gate for the client's backoff too, so a burst never becomes a herd.
-  if (c.kind == LLMSVC_KIND_RATE_LIMITED && source == BackoffSource::kClient)
+  if (c.kind == LLMSVC_KIND_RATE_LIMITED && c.pauses_key && source == BackoffSource::kClient)
     d.gates.pause_until(now + std::min(delay, policy.max_pause_ms * kNsPerMs));
   if (p->deadline_ns != kNever && now + delay >= p->deadline_ns)
     return finish(p, LLMSVC_KIND_DEADLINE_EXCEEDED,
@@ -859,8 +859,10 @@ void Engine::account(Pending *p, const ProviderReply &reply) {
   p->usage.cache_write += u.cache_write;
   p->usage.cache_write_1h += u.cache_write_1h;
   // The model the provider reports (a dated snapshot) first, then the one asked for.
-  int64_t cost = config_.prices.cost_pico(reply.model.empty() ? p->spec.model : reply.model, u);
-  if (cost < 0) cost = config_.prices.cost_pico(p->spec.model, u);
+  // At the tier the provider says it used (flex and priority are priced apart).
+  const std::string_view tier = reply.service_tier;
+  int64_t cost = config_.prices.cost_pico(reply.model.empty() ? p->spec.model : reply.model, u, tier);
+  if (cost < 0) cost = config_.prices.cost_pico(p->spec.model, u, tier);
   if (cost < 0) p->cost_unknown = true;
   else p->cost_pico += cost;
   if (!p->attempts.empty()) {

@@ -28,7 +28,7 @@ Classification classify_http(int status, std::string_view type, std::string_view
     case 404: c = {LLMSVC_KIND_NOT_FOUND, false}; break;
     case 408: c = {LLMSVC_KIND_TIMEOUT, true}; break;
     case 409: c = {LLMSVC_KIND_CONFLICT, true}; break;
-    case 429: c = {LLMSVC_KIND_RATE_LIMITED, true}; break;
+    case 429: c = {LLMSVC_KIND_RATE_LIMITED, true, code != "resource_unavailable"}; break;
     default:
       if (status >= 500) c = {LLMSVC_KIND_SERVER_ERROR, true};
       else c = {LLMSVC_KIND_BAD_REQUEST, false};

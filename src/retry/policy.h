@@ -12,6 +12,9 @@ namespace llmsvc {
 struct Classification {
   llmsvc_error_kind kind = LLMSVC_KIND_NONE;
   bool retryable = false;
+  /// A 429 that says the key is over its limit, so every request of the key waits. A flex
+  /// tier's "resource unavailable" is the provider's capacity for that tier, not the key's.
+  bool pauses_key = true;
 };
 
 /// An HTTP error status with the provider's error.type / error.code and the value of the

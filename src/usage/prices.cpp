@@ -16,6 +16,22 @@ struct BuiltinPrice {
   double input, cached, output, cache_write;
 };
 
+// OpenAI's flex and priority tiers where they are priced apart: input, cached, output.
+struct BuiltinTier {
+  const char *model;
+  const char *tier;
+  double input, cached, output;
+};
+
+constexpr BuiltinTier kTiers[] = {
+    {"gpt-5", "flex", 0.625, 0.0625, 5.00},      {"gpt-5", "priority", 2.50, 0.25, 20.00},
+    {"gpt-5-mini", "flex", 0.125, 0.0125, 1.00}, {"gpt-5-mini", "priority", 0.45, 0.045, 3.60},
+    {"gpt-5-nano", "flex", 0.025, 0.0025, 0.20}, {"gpt-4.1", "priority", 3.50, 0.875, 14.00},
+    {"gpt-4.1-mini", "priority", 0.70, 0.175, 2.80}, {"gpt-4o", "priority", 4.25, 2.125, 17.00},
+    {"o3", "flex", 1.00, 0.25, 4.00},            {"o3", "priority", 3.50, 0.875, 14.00},
+    {"o4-mini", "flex", 0.55, 0.138, 2.20},      {"o4-mini", "priority", 2.00, 0.50, 8.00},
+};
+
 // Public list prices (standard tier) of current models.
 constexpr BuiltinPrice kBuiltin[] = {
     {"gpt-5", 1.25, 0.125, 10.00, -1},
@@ -70,6 +86,11 @@ PriceTable PriceTable::builtin() {
     if (b.cache_write >= 0) p.cache_write_1h = per_million_to_pico(2 * b.input);
     t.prices_.emplace(b.model, p);
   }
+  for (const auto &b : kTiers) {
+    ModelPrice &p = t.prices_[b.model];
+    ModelPrice::Tier &tier = std::string_view(b.tier) == "flex" ? p.flex : p.priority;
+    tier = {per_million_to_pico(b.input), per_million_to_pico(b.cached), per_million_to_pico(b.output)};
+  }
   return t;
 }
 
@@ -100,7 +121,13 @@ DocError PriceTable::merge(const JsonValue &doc, const std::string &path) {
         (err = num("cache_read_input_token_cost", p.cached_input, unused)) ||
         (err = num("output_cost_per_reasoning_token", p.reasoning_output, unused)) ||
         (err = num("cache_creation_input_token_cost", p.cache_write, unused)) ||
-        (err = num("cache_creation_input_token_cost_above_1hr", p.cache_write_1h, unused)))
+        (err = num("cache_creation_input_token_cost_above_1hr", p.cache_write_1h, unused)) ||
+        (err = num("input_cost_per_token_flex", p.flex.input, unused)) ||
+        (err = num("output_cost_per_token_flex", p.flex.output, unused)) ||
+        (err = num("cache_read_input_token_cost_flex", p.flex.cached_input, unused)) ||
+        (err = num("input_cost_per_token_priority", p.priority.input, unused)) ||
+        (err = num("output_cost_per_token_priority", p.priority.output, unused)) ||
+        (err = num("cache_read_input_token_cost_priority", p.priority.cached_input, unused)))
       return err;
     if (name == "sample_spec" || (!has_in && !has_out)) continue;
     prices_[name] = p;
@@ -160,6 +187,20 @@ int64_t cost_pico(const ModelPrice &p, const TokenUsage &u) {
 int64_t PriceTable::cost_pico(std::string_view model, const TokenUsage &u) const {
   const ModelPrice *p = find(model);
   return p ? llmsvc::cost_pico(*p, u) : -1;
+}
+
+int64_t PriceTable::cost_pico(std::string_view model, const TokenUsage &u,
+                              std::string_view tier) const {
+  const ModelPrice *p = find(model);
+  if (!p) return -1;
+  const ModelPrice::Tier *t = tier == "flex" ? &p->flex : tier == "priority" ? &p->priority : nullptr;
+  if (!t || t->input < 0) return llmsvc::cost_pico(*p, u);
+  ModelPrice at = *p;  // the tier's rates; what it does not give is the standard one's
+  at.input = t->input;
+  at.cached_input = t->cached_input;
+  if (t->output >= 0) at.output = t->output;
+  at.reasoning_output = -1;
+  return llmsvc::cost_pico(at, u);
 }
 
 }  // namespace llmsvc

@@ -18,6 +18,12 @@ struct ModelPrice {
   int64_t reasoning_output = -1; // per reasoning token; -1: same as output
   int64_t cache_write = -1;      // per cache-creation token; -1: same as input
   int64_t cache_write_1h = -1;   // per token written for an hour; -1: same as cache_write
+  /// Prices of a service tier other than the standard one (OpenAI's flex and priority):
+  /// input, cached input and output; input -1 when the tier is priced as standard.
+  struct Tier {
+    int64_t input = -1, cached_input = -1, output = -1;
+  };
+  Tier flex, priority;
 };
 
 struct TokenUsage {
@@ -37,7 +43,9 @@ class PriceTable {
   /// Adds or replaces entries from a LiteLLM-style document: an object whose keys are model
   /// names and whose values carry input_cost_per_token, output_cost_per_token,
   /// cache_read_input_token_cost, output_cost_per_reasoning_token,
-  /// cache_creation_input_token_cost (USD per token). Other fields are ignored, and so
+  /// cache_creation_input_token_cost, cache_creation_input_token_cost_above_1hr and the
+  /// tiers' input_cost_per_token_flex / _priority, output_…, cache_read_input_token_cost_…
+  /// (USD per token). Other fields are ignored, and so
   /// are entries without input and output prices (LiteLLM's "sample_spec").
   DocError merge(const JsonValue &doc, const std::string &path);
   DocError merge_file(const std::string &file);
@@ -51,6 +59,8 @@ class PriceTable {
   /// Cost in pico-USD, or -1 when the model has no known price (or the cost is beyond
   /// int64 pico-USD).
   int64_t cost_pico(std::string_view model, const TokenUsage &u) const;
+  /// The same at the service tier the provider used ("flex", "priority"; others standard).
+  int64_t cost_pico(std::string_view model, const TokenUsage &u, std::string_view tier) const;
 
   size_t size() const { return prices_.size(); }
 

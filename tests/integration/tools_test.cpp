@@ -275,3 +275,25 @@ TEST(Tools, ACachedToolCallReplyKeepsItsCalls) {
   EXPECT_EQ(to_json(d["tool_calls"]), to_json(first.doc()["tool_calls"]));
   EXPECT_EQ(i64(emu.stats("sk-tools"), "received"), 1);
 }
+
+TEST(Tools, AFlexTierWithoutCapacityDoesNotPauseTheKey) {
+  // The emulator answers every flex request with 429 resource_unavailable (retry-after 1 s):
+  // the provider is short of flex capacity, the key is not over its limit.
+  EmulatorProcess emu({"--flex-unavailable"});
+  Client client(client_config(emu, "openai_chat", R"("retry":{"max_attempts":2})"));
+  Collector col;
+  uint64_t flex = client.submit(R"({"prompt":"later is fine","service_tier":"flex"})", col);
+  ASSERT_TRUE(client.wait_metrics([](const rapidjson::Document &m) {
+    return i64(m["attempts"]["errors_by_kind"], "rate_limited") >= 1;
+  }));
+  EXPECT_EQ(i64(client.metrics()["gates"], "paused_for_ms"), 0);
+  Completed now = client.generate(R"({"prompt":"now please"})");
+  EXPECT_EQ(now.kind, LLMSVC_KIND_NONE) << now.json;
+  EXPECT_EQ(now.doc()["attempts"].Size(), 1u);
+  ASSERT_TRUE(col.wait_for(1));
+  Completed f = col.results().front();
+  EXPECT_EQ(f.id, flex);
+  EXPECT_EQ(f.kind, LLMSVC_KIND_RATE_LIMITED) << f.json;
+  EXPECT_STREQ(f.doc()["error"]["provider_code"].GetString(), "resource_unavailable");
+  EXPECT_EQ(f.doc()["attempts"].Size(), 2u) << "retried as the provider advised";
+}

@@ -83,3 +83,24 @@ TEST(Prices, HugePricesAndCostsDoNotWrap) {
   u.prompt = 10;  // 1e19 pico-USD does not fit: unknown, not wrapped
   EXPECT_EQ(t.cost_pico("m", u), -1);
 }
+
+TEST(Prices, ServiceTiersArePricedApart) {
+  PriceTable t = PriceTable::builtin();
+  TokenUsage u;
+  u.prompt = 1000;
+  u.completion = 100;
+  u.cached = 200;
+  // gpt-5: standard $1.25 / $0.125 cached / $10, flex half of it, priority $2.50 / $0.25 / $20.
+  int64_t standard = 800 * 1250000 + 200 * 125000 + 100 * 10000000;
+  EXPECT_EQ(t.cost_pico("gpt-5", u), standard);
+  EXPECT_EQ(t.cost_pico("gpt-5", u, "default"), standard);
+  EXPECT_EQ(t.cost_pico("gpt-5-2025-08-07", u, "flex"), standard / 2);
+  EXPECT_EQ(t.cost_pico("gpt-5", u, "priority"), standard * 2);
+  EXPECT_EQ(t.cost_pico("gpt-4o-mini", u, "flex"), t.cost_pico("gpt-4o-mini", u));  // no flex price
+  JsonDoc doc;
+  ASSERT_FALSE(parse_json(doc, R"({"my-model": {"input_cost_per_token": 0.000001,
+      "output_cost_per_token": 0.000002, "input_cost_per_token_flex": 0.0000005,
+      "output_cost_per_token_flex": 0.000001}})", "prices"));
+  ASSERT_FALSE(t.merge(doc, "prices"));
+  EXPECT_EQ(t.cost_pico("my-model", u, "flex") * 2, t.cost_pico("my-model", u));
+}

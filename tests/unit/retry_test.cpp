@@ -77,6 +77,14 @@ TEST(Backoff, ExponentialCappedWithJitter) {
   EXPECT_GE(backoff_ns(p, 3, 0.999999), 200 * kNsPerMs);
 }
 
+TEST(Classify, AFlexTiersResourceUnavailableIsRetriedWithoutPausingTheKey) {
+  Classification flex = classify_http(429, "invalid_request_error", "resource_unavailable", -1);
+  EXPECT_EQ(flex.kind, LLMSVC_KIND_RATE_LIMITED);
+  EXPECT_TRUE(flex.retryable);
+  EXPECT_FALSE(flex.pauses_key);
+  EXPECT_TRUE(classify_http(429, "requests", "rate_limit_exceeded", -1).pauses_key);
+}
+
 TEST(Headers, RetryAfterForms) {
   EXPECT_EQ(parse_retry_after("2", 0), 2 * kNsPerSec);
   EXPECT_EQ(parse_retry_after(" 1.5 ", 0), 1500 * kNsPerMs);
