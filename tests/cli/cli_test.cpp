@@ -219,12 +219,12 @@ TEST(CliRun, UsageAndConfigurationErrors) {
   EXPECT_NE(bad_value.err.find("--rpm: expected an integer"), std::string::npos) << bad_value.err;
   Ran no_output = run_tool({"run", dir.path("in.jsonl")}, env, dir);
   EXPECT_EQ(no_output.code, 2);
-  write_text(dir.path("config.json"), "{\"limits\": {\"rpm\": 10,}}");
+  write_text(dir.path("config.json"), "{\"limits\": {\"rpm\": 10}");
   Ran bad_config = run_tool({"run", dir.path("in.jsonl"), "-o", dir.path("o"), "--config",
                              dir.path("config.json")}, env, dir);
   EXPECT_EQ(bad_config.code, 5);
-  EXPECT_NE(bad_config.err.find("config.json: invalid JSON at line 1, column"), std::string::npos)
-      << bad_config.err;
+  EXPECT_NE(bad_config.err.find("config.json:1:"), std::string::npos) << bad_config.err;
+  EXPECT_NE(bad_config.err.find("not YAML (or JSON)"), std::string::npos) << bad_config.err;
   write_text(dir.path("config.json"), "{\"limits\": {\"rpm\": 10}, \"retyr\": {}}");
   Ran unknown_member = run_tool({"run", dir.path("in.jsonl"), "-o", dir.path("o"), "--config",
                                  dir.path("config.json"), "--base-url", "http://127.0.0.1:9/v1"},
