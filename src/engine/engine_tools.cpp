@@ -52,8 +52,12 @@ void Engine::take_tool_pieces(Pending *p) {
   for (ToolPiece &piece : st.tool_pieces) {
     const ToolCall &call = st.reply.tool_calls[piece.index];
     if (schema_tool && call.name == p->spec.schema_name) {
-      // Structured output streams as the tool's input: to the caller it is the text.
-      if (!piece.arguments.empty()) queue_text(p, std::move(piece.arguments));
+      // Structured output streams as the tool's input: to the caller (and to the estimate
+      // of a stream cut short) it is the text.
+      if (!piece.arguments.empty()) {
+        st.reply.text += piece.arguments;
+        queue_text(p, std::move(piece.arguments));
+      }
       continue;
     }
     if (!p->pieces) continue;
