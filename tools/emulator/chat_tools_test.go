@@ -50,14 +50,7 @@ type chatReply struct {
 
 func parseChat(t *testing.T, a answer) chatReply {
 	t.Helper()
-	if a.status != 200 {
-		t.Fatalf("status %d: %s", a.status, a.body)
-	}
-	var r chatReply
-	if err := json.Unmarshal(a.body, &r); err != nil {
-		t.Fatalf("%v: %s", err, a.body)
-	}
-	return r
+	return decodeOK[chatReply](t, a)
 }
 
 // chatMessagesBody is a chat completions body with the given messages.

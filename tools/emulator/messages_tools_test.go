@@ -39,14 +39,7 @@ type msgReply struct {
 
 func parseMsg(t *testing.T, a answer) msgReply {
 	t.Helper()
-	if a.status != 200 {
-		t.Fatalf("status %d: %s", a.status, a.body)
-	}
-	var r msgReply
-	if err := json.Unmarshal(a.body, &r); err != nil {
-		t.Fatalf("%v: %s", err, a.body)
-	}
-	return r
+	return decodeOK[msgReply](t, a)
 }
 
 // msgsBody is a /v1/messages body with the given messages.

@@ -40,14 +40,7 @@ type respReply struct {
 
 func parseResp(t *testing.T, a answer) respReply {
 	t.Helper()
-	if a.status != 200 {
-		t.Fatalf("status %d: %s", a.status, a.body)
-	}
-	var r respReply
-	if err := json.Unmarshal(a.body, &r); err != nil {
-		t.Fatalf("%v: %s", err, a.body)
-	}
-	return r
+	return decodeOK[respReply](t, a)
 }
 
 func TestResponsesToolCalls(t *testing.T) {

@@ -227,3 +227,16 @@ func TestToolInvalidJSON(t *testing.T) {
 		t.Errorf("stats: %+v", st)
 	}
 }
+
+// decodeOK decodes a 200 answer's body, failing the test on any other status.
+func decodeOK[T any](t *testing.T, a answer) T {
+	t.Helper()
+	if a.status != 200 {
+		t.Fatalf("status %d: %s", a.status, a.body)
+	}
+	var r T
+	if err := json.Unmarshal(a.body, &r); err != nil {
+		t.Fatalf("%v: %s", err, a.body)
+	}
+	return r
+}

@@ -218,3 +218,25 @@ class Handle:
             p, self._ptr = self._ptr, None
         if p is not None:
             lib.llmsvc_client_destroy(p)
+
+
+class Settings:
+    """The run-time settings and metrics both clients forward to their Handle."""
+
+    _handle: Handle
+
+    def set_limits(self, limits: Mapping[str, Any]) -> None:
+        """Changes the limits at run time; fields not given keep their value."""
+        self._handle.set_limits(limits)
+
+    def set_budgets(self, budgets: Sequence[Mapping[str, Any]]) -> None:
+        self._handle.set_budgets(budgets)
+
+    def set_deployment(self, deployment: Mapping[str, Any]) -> None:
+        self._handle.set_deployment(deployment)
+
+    def metrics(self) -> dict[str, Any]:
+        return dict(self._handle.metrics())
+
+    def metrics_prometheus(self) -> str:
+        return self._handle.metrics_prometheus()

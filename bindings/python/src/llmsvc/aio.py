@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import _native
-from ._core import EventHook, Handle, event_bits, finish, load_config_file, log, prepare, run_hook, take_completion, take_piece
+from ._core import EventHook, Handle, Settings, event_bits, finish, load_config_file, log, prepare, run_hook, take_completion, take_piece
 from ._native import lib
 from .errors import ClosedError, check
 from .types import Config, Piece, Request, Result
@@ -97,7 +97,7 @@ class AsyncStream:
         self._abandon()
 
 
-class AsyncClient:
+class AsyncClient(Settings):
     """An asyncio llmsvc client, bound to the event loop it is first used on. `config` is
     the configuration document (docs/schema.md). Use `async with` or `await close()`."""
 
@@ -220,22 +220,6 @@ class AsyncClient:
             return False
         return self._handle.cancel(request_id)
 
-    # --- run-time settings and metrics ---
-
-    def set_limits(self, limits: Mapping[str, Any]) -> None:
-        self._handle.set_limits(limits)
-
-    def set_budgets(self, budgets: Sequence[Mapping[str, Any]]) -> None:
-        self._handle.set_budgets(budgets)
-
-    def set_deployment(self, deployment: Mapping[str, Any]) -> None:
-        self._handle.set_deployment(deployment)
-
-    def metrics(self) -> dict[str, Any]:
-        return dict(self._handle.metrics())
-
-    def metrics_prometheus(self) -> str:
-        return self._handle.metrics_prometheus()
 
     def set_event_hook(
         self, hook: EventHook | None, events: Sequence[str] | int | None = None, *, with_content: bool = False

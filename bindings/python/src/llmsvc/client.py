@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import _native
-from ._core import EventHook, Handle, event_bits, finish, load_config_file, make_piece, prepare, run_hook, take_completion
+from ._core import EventHook, Handle, Settings, event_bits, finish, load_config_file, make_piece, prepare, run_hook, take_completion
 from ._native import lib
 from .errors import check
 from .types import Config, Piece, Request, Result
@@ -138,7 +138,7 @@ class Stream:
                 lib.llmsvc_result_free(item[1])
 
 
-class Client:
+class Client(Settings):
     """A synchronous llmsvc client. `config` is the configuration document
     (docs/schema.md) as a dict or JSON text. Thread-safe; close() (or `with`) ends it."""
 
@@ -202,22 +202,6 @@ class Client:
         """Cancels a pending request (it then fails with Cancelled)."""
         return self._handle.cancel(request_id)
 
-    # --- run-time settings and metrics ---
-
-    def set_limits(self, limits: Mapping[str, Any]) -> None:
-        self._handle.set_limits(limits)
-
-    def set_budgets(self, budgets: Sequence[Mapping[str, Any]]) -> None:
-        self._handle.set_budgets(budgets)
-
-    def set_deployment(self, deployment: Mapping[str, Any]) -> None:
-        self._handle.set_deployment(deployment)
-
-    def metrics(self) -> dict[str, Any]:
-        return dict(self._handle.metrics())
-
-    def metrics_prometheus(self) -> str:
-        return self._handle.metrics_prometheus()
 
     # --- events ---
 
