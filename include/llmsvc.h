@@ -48,13 +48,23 @@ extern "C" {
  * llmsvc_client_new_from_file). The request and result documents
  * grew with tools, n, logprobs, JSON mode, service tiers, thinking and prompt caching
  * (docs/schema.md); nothing earlier changed.
+ *
+ * New in 0.3: results read without JSON (llmsvc_result_number(s), llmsvc_result_string,
+ * llmsvc_result_attempt, llmsvc_result_choice, llmsvc_result_choice_tool_call); results
+ * taken in batches (llmsvc_client_poll_batch, llmsvc_client_set_batch_callback); calls
+ * that never block the caller (llmsvc_client_cancel_async, llmsvc_client_close_async);
+ * admission paused and resumed (llmsvc_client_pause). Changed behaviour:
+ * llmsvc_client_submit_stream refuses a document with "stream": false; a request given to
+ * llmsvc_client_submit with "stream": true in completion-queue mode no longer puts its
+ * pieces on the queue (the call promises one result); an attempt that libcurl re-sent on a
+ * fresh connection after a reused one died counts as an attempt of its own.
  */
 /**@{*/
 #define LLMSVC_VERSION_MAJOR 0
-#define LLMSVC_VERSION_MINOR 2
+#define LLMSVC_VERSION_MINOR 3
 #define LLMSVC_VERSION_PATCH 0
 /** The version as a string literal. */
-#define LLMSVC_VERSION_STRING "0.2.0"
+#define LLMSVC_VERSION_STRING "0.3.0"
 /** The version as one number: MAJOR * 10000 + MINOR * 100 + PATCH. */
 #define LLMSVC_VERSION_NUMBER \
   (LLMSVC_VERSION_MAJOR * 10000 + LLMSVC_VERSION_MINOR * 100 + LLMSVC_VERSION_PATCH)
@@ -454,6 +464,185 @@ LLMSVC_API int llmsvc_result_piece(const llmsvc_result *result, int *out_kind,
                                    const char **out_name);
 /** Frees a result. Accepts NULL. */
 LLMSVC_API void llmsvc_result_free(llmsvc_result *result);
+/**@}*/
+
+/** @name Typed results (new in 0.3)
+ *
+ * Everything a binding needs to build its own result type, without parsing JSON. Numbers
+ * are read by key, one at a time or all at once into an array (keys are indices, so a
+ * program built against this header keeps working when later versions add keys: it asks
+ * for the first LLMSVC_NUM_COUNT it knows). A number that is not known (an unpriced model,
+ * no usage, no retry-after, a request that never streamed) reads as LLMSVC_UNKNOWN, which
+ * is never a real value.
+ */
+/**@{*/
+/** A number that is not known. */
+#define LLMSVC_UNKNOWN INT64_MIN
+
+/** Keys of llmsvc_result_number. Times are nanoseconds unless the name says otherwise. */
+typedef enum llmsvc_result_num_t {
+  LLMSVC_NUM_KIND = 0,                /**< llmsvc_error_kind (LLMSVC_KIND_NONE on success) */
+  LLMSVC_NUM_HTTP_STATUS = 1,         /**< of the last attempt; 0 when none answered */
+  LLMSVC_NUM_PROMPT_TOKENS = 2,       /**< input tokens, summed over attempts (UNKNOWN: no usage) */
+  LLMSVC_NUM_COMPLETION_TOKENS = 3,   /**< output tokens */
+  LLMSVC_NUM_CACHED_TOKENS = 4,       /**< of the input, read from the provider's cache */
+  LLMSVC_NUM_CACHE_WRITE_TOKENS = 5,  /**< of the input, written to the provider's cache */
+  LLMSVC_NUM_REASONING_TOKENS = 6,    /**< of the output, spent thinking */
+  LLMSVC_NUM_USAGE = 7,               /**< 0 none, 1 the provider's count, 2 estimated (a
+                                           stream ended without one), 3 unreadable */
+  LLMSVC_NUM_COST_NANO_USD = 8,       /**< UNKNOWN: no price for the model, or no usage */
+  LLMSVC_NUM_ATTEMPTS = 9,            /**< attempts sent (llmsvc_result_attempt) */
+  LLMSVC_NUM_RETRY_AFTER_MS = 10,     /**< the provider's last retry-after; UNKNOWN if none */
+  LLMSVC_NUM_SUBMIT_UNIX_MS = 11,     /**< when it was submitted (wall clock) */
+  LLMSVC_NUM_TOTAL_NS = 12,           /**< from submit to completion */
+  LLMSVC_NUM_FIRST_TOKEN_NS = 13,     /**< from submit to the first piece; UNKNOWN if none */
+  LLMSVC_NUM_OVERHEAD_NS = 14,        /**< spent inside llmsvc on the submitting thread */
+  LLMSVC_NUM_CHOICES = 15,            /**< choices of a successful reply (1 unless n > 1) */
+  LLMSVC_NUM_TOOL_CALLS = 16,         /**< tool calls of the first choice */
+  LLMSVC_NUM_CACHE_HIT = 17,          /**< 0 fetched, 1 from the memory cache, 2 from SQLite */
+  LLMSVC_NUM_COUNT = 18               /**< keys in this version */
+} llmsvc_result_num_t;
+
+/** One number of a result (LLMSVC_UNKNOWN for an unknown key or a NULL result). */
+LLMSVC_API int64_t llmsvc_result_number(const llmsvc_result *result, int key);
+/**
+ * The first `n` numbers of a result (keys 0 .. n-1) in one call; keys this version does
+ * not have read as LLMSVC_UNKNOWN. Returns how many keys this version has that were
+ * filled (min(n, LLMSVC_NUM_COUNT)); 0 for NULL.
+ */
+LLMSVC_API size_t llmsvc_result_numbers(const llmsvc_result *result, int64_t *out, size_t n);
+
+/** Keys of llmsvc_result_string. */
+typedef enum llmsvc_result_str_t {
+  LLMSVC_STR_MODEL = 0,             /**< the model the request named */
+  LLMSVC_STR_RESPONSE_MODEL = 1,    /**< the model the provider says answered */
+  LLMSVC_STR_RESPONSE_ID = 2,       /**< the provider's id of the reply */
+  LLMSVC_STR_FINISH_REASON = 3,     /**< of the first choice */
+  LLMSVC_STR_OPERATION = 4,         /**< the request's "operation" */
+  LLMSVC_STR_DEPLOYMENT = 5,        /**< the deployment that answered (configured ones only) */
+  LLMSVC_STR_SERVICE_TIER = 6,      /**< the tier the provider says it used */
+  LLMSVC_STR_ERROR_KIND = 7,        /**< llmsvc_error_kind_name of the kind ("none" on success) */
+  LLMSVC_STR_ERROR_MESSAGE = 8,     /**< as llmsvc_result_error_message */
+  LLMSVC_STR_PROVIDER_ERROR_TYPE = 9,   /**< the provider's error.type */
+  LLMSVC_STR_PROVIDER_ERROR_CODE = 10,  /**< the provider's error.code */
+  LLMSVC_STR_PROVIDER_MESSAGE = 11,     /**< the provider's own error message */
+  LLMSVC_STR_THINKING = 12,         /**< reasoning text apart from the answer */
+  LLMSVC_STR_TRACE_ID = 13,         /**< the request's trace_id */
+  LLMSVC_STR_TEXT = 14,             /**< the answer's text (or a piece's) */
+  LLMSVC_STR_COUNT = 15             /**< keys in this version */
+} llmsvc_result_str_t;
+
+/**
+ * One string of a result, NUL-terminated and borrowed from it; "" when the result has
+ * none. NULL for an unknown key or a NULL result. `out_len` (optional) receives its length.
+ */
+LLMSVC_API const char *llmsvc_result_string(const llmsvc_result *result, int key,
+                                            size_t *out_len);
+
+/** Keys of llmsvc_result_attempt. */
+typedef enum llmsvc_attempt_num_t {
+  LLMSVC_ATTEMPT_HTTP_STATUS = 0,       /**< 0 when nothing was answered */
+  LLMSVC_ATTEMPT_KIND = 1,              /**< llmsvc_error_kind of this attempt */
+  LLMSVC_ATTEMPT_START_NS = 2,          /**< from submit */
+  LLMSVC_ATTEMPT_DURATION_NS = 3,
+  LLMSVC_ATTEMPT_BACKOFF_NS = 4,        /**< the wait that followed it (0 when none) */
+  LLMSVC_ATTEMPT_BACKOFF_SOURCE = 5,    /**< 0 none, 1 the client's backoff, 2 the server's
+                                             retry-after */
+  LLMSVC_ATTEMPT_PROMPT_TOKENS = 6,     /**< what this attempt's reply used; UNKNOWN if none */
+  LLMSVC_ATTEMPT_COMPLETION_TOKENS = 7,
+  LLMSVC_ATTEMPT_COST_NANO_USD = 8,     /**< UNKNOWN: no usage, or no price */
+  LLMSVC_ATTEMPT_START_UNIX_MS = 9,
+  LLMSVC_ATTEMPT_COUNT = 10             /**< keys in this version */
+} llmsvc_attempt_num_t;
+
+/**
+ * Attempt `i` (from 0, in the order sent) of a result: its first `n` numbers (keys
+ * llmsvc_attempt_num_t) into `out`, the provider's request id and the deployment's name
+ * (borrowed; "" when none). Pointers may be NULL. Returns the numbers filled, 0 when `i`
+ * is out of range.
+ */
+LLMSVC_API size_t llmsvc_result_attempt(const llmsvc_result *result, size_t i, int64_t *out,
+                                        size_t n, const char **out_request_id,
+                                        const char **out_deployment);
+
+/**
+ * Choice `i` of a successful result (0 is the answer; more when the request asked for n):
+ * its text (`out_len` bytes, NUL-terminated), finish reason and number of tool calls.
+ * Pointers may be NULL. @return LLMSVC_OK, LLMSVC_EINVAL when out of range
+ */
+LLMSVC_API int llmsvc_result_choice(const llmsvc_result *result, size_t i,
+                                    const char **out_text, size_t *out_len,
+                                    const char **out_finish_reason, size_t *out_tool_calls);
+
+/** Tool call `j` of choice `i`, as llmsvc_result_tool_call reads those of choice 0. */
+LLMSVC_API int llmsvc_result_choice_tool_call(const llmsvc_result *result, size_t i, size_t j,
+                                              const char **out_id, const char **out_name,
+                                              const char **out_arguments);
+/**@}*/
+
+/** @name Batches and calls that never block (new in 0.3) */
+/**@{*/
+/**
+ * Takes up to `max` results from the completion queue in one call, waiting up to
+ * `timeout_ms` for the first (as llmsvc_client_poll). `out` has room for `max` results,
+ * `out_payloads` (may be NULL) for `max` payloads; `*out_n` receives how many were taken
+ * (the caller frees each). Results keep their order.
+ * @return LLMSVC_OK (at least one), LLMSVC_ETIMEOUT, LLMSVC_ECLOSED, LLMSVC_EINVAL,
+ *         LLMSVC_ERECURSIVE, LLMSVC_EHANDLE
+ */
+LLMSVC_API int llmsvc_client_poll_batch(llmsvc_client *client, int timeout_ms,
+                                        llmsvc_result **out, void **out_payloads, size_t max,
+                                        size_t *out_n);
+
+/**
+ * Batch callback: `n` results (completions, pieces and events, in order) with the payload
+ * each was submitted with. The callee owns the results (llmsvc_result_free each); the
+ * arrays are valid only during the call. Runs on the engine thread.
+ */
+typedef void (*llmsvc_batch_cb)(llmsvc_result **results, void **payloads, size_t n,
+                                void *user);
+
+/**
+ * Hands what would go to the completion queue (requests submitted without a callback,
+ * their pieces, events without a hook) to `cb` instead, a batch per pass of the engine:
+ * one call however many requests completed at once. `cb` NULL goes back to the queue.
+ * Applies to what completes after the call returns.
+ * @return LLMSVC_OK, LLMSVC_EHANDLE
+ */
+LLMSVC_API int llmsvc_client_set_batch_callback(llmsvc_client *client, llmsvc_batch_cb cb,
+                                                void *user);
+
+/**
+ * Cancels a pending request without waiting for the engine: returns at once; when the
+ * request is still pending, its completion follows (kind LLMSVC_KIND_CANCELLED) through
+ * its normal path; when it has completed already, nothing happens. Callable from any
+ * thread and from callbacks.
+ * @return LLMSVC_OK, LLMSVC_ENOTFOUND (an id this client never gave), LLMSVC_ECLOSED,
+ *         LLMSVC_EHANDLE
+ */
+LLMSVC_API int llmsvc_client_cancel_async(llmsvc_client *client, uint64_t request_id);
+
+/** Called once when a client closed with llmsvc_client_close_async has completed all. */
+typedef void (*llmsvc_closed_cb)(void *payload);
+
+/**
+ * Closes a client without waiting: new submissions are refused at once, every pending
+ * request completes with LLMSVC_KIND_SHUT_DOWN, and `cb` (may be NULL) is called on the
+ * engine thread after the last completion was delivered; the completion queue's fd then
+ * stays readable. llmsvc_client_destroy is still needed (it then returns at once).
+ * Callable from callbacks. A second close (of either form) does nothing more.
+ * @return LLMSVC_OK, LLMSVC_EHANDLE
+ */
+LLMSVC_API int llmsvc_client_close_async(llmsvc_client *client, llmsvc_closed_cb cb,
+                                         void *payload);
+
+/**
+ * Pauses admission (`paused` non-zero): nothing more is sent, what is in flight goes on,
+ * queued requests keep waiting (their deadlines still apply) and new ones queue; 0 resumes.
+ * A graceful stop for a batch job. Callable from any thread and from callbacks.
+ * @return LLMSVC_OK, LLMSVC_EHANDLE
+ */
+LLMSVC_API int llmsvc_client_pause(llmsvc_client *client, int paused);
 /**@}*/
 
 #ifdef __cplusplus

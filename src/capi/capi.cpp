@@ -2,6 +2,7 @@
 #include <curl/curl.h>
 
 #include <condition_variable>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -294,6 +295,47 @@ int llmsvc_client_poll(llmsvc_client *client, int timeout_ms, llmsvc_result **ou
   });
 }
 
+int llmsvc_client_poll_batch(llmsvc_client *client, int timeout_ms, llmsvc_result **out,
+                             void **out_payloads, size_t max, size_t *out_n) {
+  if (out_n) *out_n = 0;
+  if (!out || !out_n || max == 0) return LLMSVC_EINVAL;
+  if (int rc = check_client(client, nullptr)) return rc;
+  if (timeout_ms != 0 && client->engine->on_engine_thread()) return LLMSVC_ERECURSIVE;
+  return guarded(nullptr, [&] {
+    return client->engine->completion_queue().pop_some(timeout_ms, out, out_payloads, max,
+                                                       out_n);
+  });
+}
+
+int llmsvc_client_set_batch_callback(llmsvc_client *client, llmsvc_batch_cb cb, void *user) {
+  if (int rc = check_client(client, nullptr)) return rc;
+  return guarded(nullptr, [&] {
+    client->engine->set_batch_callback(cb, user);
+    return LLMSVC_OK;
+  });
+}
+
+int llmsvc_client_cancel_async(llmsvc_client *client, uint64_t request_id) {
+  if (int rc = check_client(client, nullptr)) return rc;
+  return guarded(nullptr, [&] { return client->engine->cancel_async(request_id); });
+}
+
+int llmsvc_client_close_async(llmsvc_client *client, llmsvc_closed_cb cb, void *payload) {
+  if (int rc = check_client(client, nullptr)) return rc;
+  return guarded(nullptr, [&] {
+    client->engine->close_async(cb, payload);
+    return LLMSVC_OK;
+  });
+}
+
+int llmsvc_client_pause(llmsvc_client *client, int paused) {
+  if (int rc = check_client(client, nullptr)) return rc;
+  return guarded(nullptr, [&] {
+    client->engine->pause(paused != 0);
+    return LLMSVC_OK;
+  });
+}
+
 int llmsvc_client_fd(llmsvc_client *client, int *out_fd) {
   if (!out_fd) return LLMSVC_EINVAL;
   *out_fd = -1;
@@ -420,6 +462,82 @@ int llmsvc_result_tool_call(const llmsvc_result *r, size_t i, const char **out_i
                             const char **out_name, const char **out_arguments) {
   if (!r || i >= r->tool_calls.size()) return LLMSVC_EINVAL;
   const llmsvc::ToolCall &c = r->tool_calls[i];
+  if (out_id) *out_id = c.id.c_str();
+  if (out_name) *out_name = c.name.c_str();
+  if (out_arguments) *out_arguments = c.arguments.c_str();
+  return LLMSVC_OK;
+}
+
+int64_t llmsvc_result_number(const llmsvc_result *r, int key) {
+  if (!r || key < 0 || key >= LLMSVC_NUM_COUNT) return LLMSVC_UNKNOWN;
+  return r->nums[key];
+}
+
+size_t llmsvc_result_numbers(const llmsvc_result *r, int64_t *out, size_t n) {
+  if (!r || !out) return 0;
+  size_t have = std::min<size_t>(n, LLMSVC_NUM_COUNT);
+  std::memcpy(out, r->nums, have * sizeof(int64_t));
+  for (size_t i = have; i < n; ++i) out[i] = LLMSVC_UNKNOWN;
+  return have;
+}
+
+const char *llmsvc_result_string(const llmsvc_result *r, int key, size_t *out_len) {
+  if (out_len) *out_len = 0;
+  if (!r || key < 0 || key >= LLMSVC_STR_COUNT) return nullptr;
+  const std::string *s;
+  if (key == LLMSVC_STR_TEXT) s = &r->text;
+  else if (key == LLMSVC_STR_ERROR_MESSAGE) s = &r->error_message;
+  else if (key == LLMSVC_STR_ERROR_KIND) {
+    const char *name = llmsvc_error_kind_name(r->kind);
+    if (out_len) *out_len = std::strlen(name);
+    return name;
+  } else s = &r->strs[key];
+  if (out_len) *out_len = s->size();
+  return s->c_str();
+}
+
+size_t llmsvc_result_attempt(const llmsvc_result *r, size_t i, int64_t *out, size_t n,
+                             const char **out_request_id, const char **out_deployment) {
+  if (!r || i >= r->attempts.size()) return 0;
+  const llmsvc_result::Attempt &a = r->attempts[i];
+  size_t have = out ? std::min<size_t>(n, LLMSVC_ATTEMPT_COUNT) : 0;
+  if (out) {
+    std::memcpy(out, a.nums, have * sizeof(int64_t));
+    for (size_t k = have; k < n; ++k) out[k] = LLMSVC_UNKNOWN;
+  }
+  if (out_request_id) *out_request_id = a.request_id.c_str();
+  if (out_deployment) *out_deployment = a.deployment.c_str();
+  return have;
+}
+
+int llmsvc_result_choice(const llmsvc_result *r, size_t i, const char **out_text,
+                         size_t *out_len, const char **out_finish_reason,
+                         size_t *out_tool_calls) {
+  if (!r || r->kind != LLMSVC_KIND_NONE || r->type != LLMSVC_RESULT_COMPLETION ||
+      i >= size_t(r->nums[LLMSVC_NUM_CHOICES]))
+    return LLMSVC_EINVAL;
+  const std::string *text = &r->text, *finish = &r->strs[LLMSVC_STR_FINISH_REASON];
+  size_t calls = r->tool_calls.size();
+  if (!r->choices.empty()) {
+    const llmsvc::ReplyChoice &c = r->choices[i];
+    text = &c.text;
+    finish = &c.finish_reason;
+    calls = c.tool_calls.size();
+  }
+  if (out_text) *out_text = text->c_str();
+  if (out_len) *out_len = text->size();
+  if (out_finish_reason) *out_finish_reason = finish->c_str();
+  if (out_tool_calls) *out_tool_calls = calls;
+  return LLMSVC_OK;
+}
+
+int llmsvc_result_choice_tool_call(const llmsvc_result *r, size_t i, size_t j,
+                                   const char **out_id, const char **out_name,
+                                   const char **out_arguments) {
+  size_t calls = 0;
+  if (llmsvc_result_choice(r, i, nullptr, nullptr, nullptr, &calls) != LLMSVC_OK || j >= calls)
+    return LLMSVC_EINVAL;
+  const llmsvc::ToolCall &c = r->choices.empty() ? r->tool_calls[j] : r->choices[i].tool_calls[j];
   if (out_id) *out_id = c.id.c_str();
   if (out_name) *out_name = c.name.c_str();
   if (out_arguments) *out_arguments = c.arguments.c_str();

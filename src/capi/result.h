@@ -8,6 +8,7 @@
 #include "common/alloc.h"
 #include "common/json.h"
 #include "core/request.h"
+#include "providers/provider.h"
 #include "llmsvc.h"
 
 struct llmsvc_result : llmsvc::HeapObject {
@@ -24,6 +25,16 @@ struct llmsvc_result : llmsvc::HeapObject {
   std::string call_name;
   // A completion's tool calls, for the typed getters.
   std::vector<llmsvc::ToolCall> tool_calls;
+  // The typed view (llmsvc_result_number, _string, _attempt, _choice), filled with the JSON.
+  int64_t nums[LLMSVC_NUM_COUNT] = {};
+  std::string strs[LLMSVC_STR_COUNT];  // TEXT and ERROR_MESSAGE live in text, error_message
+  struct Attempt {
+    int64_t nums[LLMSVC_ATTEMPT_COUNT];
+    std::string request_id;
+    std::string deployment;
+  };
+  std::vector<Attempt> attempts;
+  std::vector<llmsvc::ReplyChoice> choices;  // when the reply has more than one
   llmsvc::JsonBuffer json;
   // Taken once when the document is complete: GetString() writes to the buffer.
   const char *json_text = nullptr;

@@ -673,6 +673,7 @@ DocError parse_request(std::string_view json, const std::string &default_model,
   if (!out.tracestate.empty() && out.traceparent.empty())
     return {LLMSVC_ESCHEMA, "request.tracestate: given without traceparent"};
   if (!parse_priority(r.find("priority"), out.priority, err)) return err;
+  out.stream_given = r.find("stream") != nullptr;
   if (!r.get_bool("stream", out.stream, err) ||
       !r.get_string("reasoning_effort", out.reasoning_effort, err) ||
       !r.get_string("previous_response_id", out.previous_response_id, err))

@@ -77,6 +77,7 @@ struct RequestSpec {
   std::string operation;  // usage grouping; "default" when empty
   int priority = kPriorityNormal;
   bool stream = false;  // ask for a streamed reply (llmsvc_client_submit_stream sets it)
+  bool stream_given = false;  // the document has a "stream" member
   int64_t timeout_ms = 0;     // overall deadline from submit, 0 = none
   std::string metadata_json;  // a JSON object, echoed in the result, never sent
   std::string trace_id;

@@ -24,6 +24,12 @@ Engine::Engine(Config config, std::unique_ptr<ResponseCache> cache, const Clock 
                     long(http2_reliable() ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING));
   if (config_.max_connections > 0)
     curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, long(config_.max_connections));
+  try {
+    open_loop();
+  } catch (...) {
+    curl_multi_cleanup(multi_);
+    throw;
+  }
   if (config_.seed) {
     rng_.seed(config_.seed);
   } else {
@@ -34,6 +40,7 @@ Engine::Engine(Config config, std::unique_ptr<ResponseCache> cache, const Clock 
     thread_ = std::thread(&Engine::run, this);
   } catch (...) {
     curl_multi_cleanup(multi_);
+    close_loop();
     throw;
   }
   start_telemetry();
@@ -45,9 +52,8 @@ Engine::~Engine() {
   events_.clear();
   for (auto &d : deps_) d->idle.clear();
   curl_multi_cleanup(multi_);
+  close_loop();
 }
-
-void Engine::wake() { curl_multi_wakeup(multi_); }
 
 int Engine::submit(std::string_view request_json, llmsvc_complete_cb cb, void *payload,
                    uint64_t *out_id, std::string &message, bool stream,
@@ -59,7 +65,15 @@ int Engine::submit(std::string_view request_json, llmsvc_complete_cb cb, void *p
     message = std::move(err.message);
     return err.status;
   }
+  if (stream && p->spec.stream_given && !p->spec.stream) {
+    message = "request.stream: false, but the request was submitted to be streamed "
+              "(llmsvc_client_submit_stream); leave \"stream\" out or set it to true";
+    return LLMSVC_ESCHEMA;
+  }
   p->spec.stream |= stream;
+  // Pieces go to the completion queue only for the streaming calls; llmsvc_client_submit
+  // promises one result, whatever its document says.
+  p->pieces_to_queue = stream && !cb;
   p->delta_cb = delta_cb;
   if (pieces) {
     p->piece_cb = pieces->piece_cb;
@@ -119,44 +133,6 @@ int Engine::submit(std::string_view request_json, llmsvc_complete_cb cb, void *p
   return LLMSVC_OK;
 }
 
-void Engine::run_on_engine(const Task &task) {
-  if (on_engine_thread()) {
-    task();
-    return;
-  }
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  {
-    std::unique_lock<std::mutex> lock(inbox_mu_);
-    if (stopped_) {
-      // The engine thread is gone: its state is frozen, so run here, one caller at a time.
-      task();
-      return;
-    }
-    tasks_.push_back([&] {
-      task();
-      std::lock_guard<std::mutex> l(mu);
-      done = true;
-      cv.notify_one();
-    });
-  }
-  wake();
-  std::unique_lock<std::mutex> lock(mu);
-  cv.wait(lock, [&] { return done; });
-}
-
-int Engine::cancel(uint64_t id) {
-  int rc = LLMSVC_ENOTFOUND;
-  run_on_engine([&] {
-    auto it = live_.find(id);
-    if (it == live_.end()) return;
-    finish(it->second, LLMSVC_KIND_CANCELLED, "cancelled by the caller", clock_.steady_ns());
-    rc = LLMSVC_OK;
-  });
-  return rc;
-}
-
 int Engine::set_limits(std::string_view limits_json, std::string &message) {
   JsonDoc doc;
   DocError err = parse_json(doc, limits_json, "limits");
@@ -193,73 +169,6 @@ std::string Engine::metrics_json() {
   std::string out;
   run_on_engine([&] { out = snapshot(clock_.steady_ns()); });
   return out;
-}
-
-void Engine::close() {
-  if (telemetry_) telemetry_->stop();  // before the engine: a scrape waits for it
-  {
-    std::lock_guard<std::mutex> lock(inbox_mu_);
-    if (!closing_) {
-      closing_ = true;
-      tasks_.push_back([this] { stopping_ = true; });
-    }
-  }
-  wake();
-  {
-    std::lock_guard<std::mutex> lock(join_mu_);  // two threads closing at once
-    if (thread_.joinable()) thread_.join();
-  }
-  completions_.close();
-}
-
-void Engine::run() {
-  engine_tid_.store(std::this_thread::get_id());
-  pthread_setname_np(pthread_self(), "llmsvc-engine");  // for top, perf and debuggers
-  for (;;) {
-    // Nothing may escape this thread: an exception here would end the host process.
-    try {
-      drain_inbox();
-      if (stopping_) break;
-      int64_t now = clock_.steady_ns();
-      fire_timers(now);
-      admit(now);
-      int running = 0;
-      curl_multi_perform(multi_, &running);
-      bool progressed = read_done();
-      flush_completions();
-      if (progressed) continue;  // freed capacity: admit again before sleeping
-      curl_multi_poll(multi_, nullptr, 0, poll_timeout_ms(clock_.steady_ns()), nullptr);
-    } catch (...) {
-      metrics_.internal_error();
-    }
-  }
-  try {
-    shutdown_all();
-    flush_completions();
-  } catch (...) {
-    metrics_.internal_error();
-  }
-  std::vector<Task> late;
-  {
-    std::lock_guard<std::mutex> lock(inbox_mu_);
-    late.swap(tasks_);
-    stopped_ = true;
-  }
-  for (Task &t : late) t();
-}
-
-void Engine::drain_inbox() {
-  {
-    std::lock_guard<std::mutex> lock(inbox_mu_);
-    inbox_local_.swap(inbox_);
-    tasks_local_.swap(tasks_);
-  }
-  // Submissions before tasks: a cancel posted after its submit finds the request.
-  int64_t now = clock_.steady_ns();
-  for (Pending *p : inbox_local_) accept(p, now);
-  inbox_local_.clear();
-  for (Task &t : tasks_local_) t();
-  tasks_local_.clear();
 }
 
 void Engine::accept(Pending *p, int64_t now) {
@@ -392,6 +301,7 @@ void Engine::fire_timers(int64_t now) {
 
 void Engine::admit(int64_t now) {
   gate_wake_ns_ = kNever;
+  if (admission_paused_) return;  // llmsvc_client_pause: resuming wakes the engine
   // Strict order within a route: the head of the best class goes first or nobody on its
   // route does, so a large request is never starved by smaller ones behind it. Requests
   // of other routes (other deployments) go on past it.
@@ -536,6 +446,19 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
   --d.in_flight;
   Gates &gates = d.gates;
   const Provider &provider = *d.provider;
+  // libcurl sends a request again by itself when the reused connection it went out on
+  // proved dead before any reply byte: the provider may have seen each send, so each is
+  // an attempt (failed on the connection), in the results and the metrics.
+  for (int k = 1; k < x->sends(); ++k) {
+    Attempt lost = p->attempts.back();
+    lost.end_ns = lost.start_ns;
+    lost.kind = LLMSVC_KIND_CONNECTION;
+    lost.http_status = 0;
+    p->attempts.insert(p->attempts.end() - 1, std::move(lost));
+    metrics_.attempt_sent(now, p->prompt_estimate);
+    metrics_.attempt_done(now, LLMSVC_KIND_CONNECTION, 0, 0);
+    metrics_.resent_by_transport();
+  }
   Attempt &a = p->attempts.back();
   a.end_ns = now;
   const ResponseHeaders &h = x->headers();
@@ -980,7 +903,7 @@ void Engine::queue_text(Pending *p, std::string text) {
     metrics_.first_token(p->first_delta_ns - p->attempts.back().start_ns);
   }
   p->delta_sent = true;
-  if (p->delta_cb || p->piece_cb || !p->cb) {
+  if (p->delta_cb || p->piece_cb || p->pieces_to_queue) {
     Delta d{p->id, p->delta_cb, p->payload, std::move(text)};
     d.piece_cb = p->piece_cb;
     deltas_.push_back(std::move(d));
@@ -1005,6 +928,7 @@ void Engine::flush_completions() {
     flush_events();  // what happened, then the pieces and completions it led to
     flush_deltas_and_done();
   } while (!events_.empty() || !deltas_.empty() || !done_.empty());
+  deliver_to_queue();
 }
 
 void Engine::flush_deltas_and_done() {
@@ -1053,7 +977,7 @@ void Engine::flush_deltas_and_done() {
       r->piece_index = d.index;
       r->call_id = std::move(d.call_id);
       r->call_name = std::move(d.name);
-      completions_.push(r, d.payload);
+      to_queue_.emplace_back(r, d.payload);
     }
   }
   // A callback may cancel other requests, which completes them: those go in the next round.
@@ -1062,7 +986,7 @@ void Engine::flush_deltas_and_done() {
     batch.swap(done_);
     for (Done &d : batch) {
       if (!d.cb) {
-        completions_.push(d.result, d.payload);
+        to_queue_.emplace_back(d.result, d.payload);
         continue;
       }
       try {
@@ -1086,16 +1010,6 @@ void Engine::shutdown_all() {
       finish(it->second, LLMSVC_KIND_SHUT_DOWN, "the client was closed before the request completed",
              now);
   }
-}
-
-int Engine::poll_timeout_ms(int64_t now) const {
-  int64_t next = gate_wake_ns_;
-  if (!timers_.empty()) next = std::min(next, std::get<0>(*timers_.begin()));
-  constexpr int kIdleMs = 60000;  // nothing scheduled: a wakeup or socket activity comes first
-  if (next == kNever) return kIdleMs;
-  if (next <= now) return 0;
-  int64_t ms = (next - now + kNsPerMs - 1) / kNsPerMs;  // never wake before the moment
-  return int(std::min<int64_t>(ms, kIdleMs));
 }
 
 namespace {
@@ -1153,6 +1067,73 @@ void write_result_cache(JsonWriter &w, const Pending::CacheState &c, int64_t now
 
 }  // namespace
 
+void Engine::fill_typed(llmsvc_result *r, const Pending *p, const ProviderReply *reply,
+                        int64_t cost_pico, int64_t now) const {
+  int64_t *n = r->nums;
+  const bool ok = r->kind == LLMSVC_KIND_NONE && reply;
+  n[LLMSVC_NUM_KIND] = r->kind;
+  n[LLMSVC_NUM_HTTP_STATUS] = r->http_status;
+  const TokenUsage &u = p->usage;
+  const bool used = p->has_usage;
+  n[LLMSVC_NUM_PROMPT_TOKENS] = used ? u.prompt : LLMSVC_UNKNOWN;
+  n[LLMSVC_NUM_COMPLETION_TOKENS] = used ? u.completion : LLMSVC_UNKNOWN;
+  n[LLMSVC_NUM_CACHED_TOKENS] = used ? u.cached : LLMSVC_UNKNOWN;
+  n[LLMSVC_NUM_CACHE_WRITE_TOKENS] = used ? u.cache_write : LLMSVC_UNKNOWN;
+  n[LLMSVC_NUM_REASONING_TOKENS] = used ? u.reasoning : LLMSVC_UNKNOWN;
+  n[LLMSVC_NUM_USAGE] = p->usage_unreadable ? 3 : !used ? 0 : p->usage_estimated ? 2 : 1;
+  n[LLMSVC_NUM_COST_NANO_USD] = cost_pico >= 0 ? cost_pico / 1000 : LLMSVC_UNKNOWN;
+  n[LLMSVC_NUM_ATTEMPTS] = int64_t(p->attempts.size());
+  n[LLMSVC_NUM_RETRY_AFTER_MS] = p->retry_after_ns >= 0 ? p->retry_after_ns / kNsPerMs
+                                                         : LLMSVC_UNKNOWN;
+  n[LLMSVC_NUM_SUBMIT_UNIX_MS] = p->submit_wall_ms;
+  n[LLMSVC_NUM_TOTAL_NS] = now - p->submit_ns;
+  n[LLMSVC_NUM_FIRST_TOKEN_NS] = p->first_delta_ns ? p->first_delta_ns - p->submit_ns
+                                                   : LLMSVC_UNKNOWN;
+  n[LLMSVC_NUM_OVERHEAD_NS] = p->overhead_ns;
+  n[LLMSVC_NUM_CHOICES] = !ok ? 0 : reply->choices.empty() ? 1 : int64_t(reply->choices.size());
+  n[LLMSVC_NUM_TOOL_CALLS] = ok ? int64_t(reply->tool_calls.size()) : 0;
+  n[LLMSVC_NUM_CACHE_HIT] = !p->cache                                 ? 0
+                            : p->cache->hit == CacheSource::kMemory ? 1
+                            : p->cache->hit == CacheSource::kSqlite ? 2
+                                                                     : 0;
+  std::string *s = r->strs;
+  s[LLMSVC_STR_MODEL] = p->spec.model;
+  s[LLMSVC_STR_OPERATION] = p->spec.operation;
+  if (p->dep && any_route_ == nullptr) s[LLMSVC_STR_DEPLOYMENT] = p->dep->name;
+  s[LLMSVC_STR_TRACE_ID] = p->spec.trace_id;
+  if (ok) {
+    s[LLMSVC_STR_RESPONSE_MODEL] = reply->model;
+    s[LLMSVC_STR_RESPONSE_ID] = reply->response_id;
+    s[LLMSVC_STR_FINISH_REASON] = reply->finish_reason;
+    s[LLMSVC_STR_SERVICE_TIER] = reply->service_tier;
+    s[LLMSVC_STR_THINKING] = reply->thinking;
+    if (reply->choices.size() > 1) r->choices = reply->choices;
+  } else {
+    s[LLMSVC_STR_PROVIDER_ERROR_TYPE] = p->provider_error.type;
+    s[LLMSVC_STR_PROVIDER_ERROR_CODE] = p->provider_error.code;
+    s[LLMSVC_STR_PROVIDER_MESSAGE] = p->provider_error.message;
+  }
+  r->attempts.resize(p->attempts.size());
+  for (size_t i = 0; i < p->attempts.size(); ++i) {
+    const Attempt &a = p->attempts[i];
+    llmsvc_result::Attempt &t = r->attempts[i];
+    int64_t *an = t.nums;
+    an[LLMSVC_ATTEMPT_HTTP_STATUS] = a.http_status;
+    an[LLMSVC_ATTEMPT_KIND] = a.kind;
+    an[LLMSVC_ATTEMPT_START_NS] = a.start_ns - p->submit_ns;
+    an[LLMSVC_ATTEMPT_DURATION_NS] = (a.end_ns ? a.end_ns : now) - a.start_ns;
+    an[LLMSVC_ATTEMPT_BACKOFF_NS] = a.backoff_source != BackoffSource::kNone ? a.backoff_ns : 0;
+    an[LLMSVC_ATTEMPT_BACKOFF_SOURCE] = int64_t(a.backoff_source);
+    an[LLMSVC_ATTEMPT_PROMPT_TOKENS] = a.has_usage ? a.prompt_tokens : LLMSVC_UNKNOWN;
+    an[LLMSVC_ATTEMPT_COMPLETION_TOKENS] = a.has_usage ? a.completion_tokens : LLMSVC_UNKNOWN;
+    an[LLMSVC_ATTEMPT_COST_NANO_USD] = a.has_usage && a.cost_pico >= 0 ? a.cost_pico / 1000
+                                                                       : LLMSVC_UNKNOWN;
+    an[LLMSVC_ATTEMPT_START_UNIX_MS] = a.start_wall_ms;
+    t.request_id = a.request_id;
+    if (a.deployment && any_route_ == nullptr) t.deployment = a.deployment->name;
+  }
+}
+
 llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
                                     const std::string &message, const ProviderReply *reply,
                                     int64_t cost_pico, int64_t now) {
@@ -1160,6 +1141,7 @@ llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
   r->id = p->id;
   r->kind = kind;
   r->http_status = p->attempts.empty() ? 0 : p->attempts.back().http_status;
+  fill_typed(r, p, reply, cost_pico, now);
   JsonWriter w(r->json);
   w.StartObject();
   w.Key("id");

@@ -1,6 +1,6 @@
 // The engine: one thread per client that owns every request's state, the gates, the
 // metrics and a libcurl multi handle. Other threads hand it work through a mutex-guarded
-// inbox and curl_multi_wakeup; nothing it owns is touched from outside while it runs.
+// inbox and an eventfd; nothing it owns is touched from outside while it runs.
 #pragma once
 
 #include <curl/curl.h>
@@ -63,6 +63,14 @@ class Engine final : private StreamSink {
              uint64_t *out_id, std::string &message, bool stream = false,
              llmsvc_delta_cb delta_cb = nullptr, const Stream *pieces = nullptr);
   int cancel(uint64_t id);
+  /// Posts the cancellation and returns (llmsvc_client_cancel_async).
+  int cancel_async(uint64_t id);
+  /// Stops (or resumes) admitting requests; what is in flight goes on.
+  void pause(bool paused);
+  /// Results bound for the completion queue go to `cb` in batches instead (NULL: queue).
+  void set_batch_callback(llmsvc_batch_cb cb, void *user);
+  /// close() without waiting: `cb` runs once everything has completed.
+  void close_async(llmsvc_closed_cb cb, void *payload);
   int set_limits(std::string_view limits_json, std::string &message);
   /// Changes one deployment at run time (llmsvc_client_set_deployment): back into (or out
   /// of) rotation, its weight, its limits.
@@ -84,12 +92,29 @@ class Engine final : private StreamSink {
  private:
   using Task = std::function<void()>;
 
+  // The event loop (engine_loop.cpp): libcurl's socket API on epoll, an eventfd for
+  // wake-ups from other threads.
+  void open_loop();   // throws std::system_error
+  void close_loop();  // after curl_multi_cleanup
   void run();
+  /// One pass: takes the inbox, fires timers, admits, drives libcurl's due timeout.
+  /// False when the engine is stopping.
+  bool step();
+  /// Waits for sockets, the wake-up or the next timer, and hands ready sockets to libcurl.
+  void wait_for_events(int64_t now);
+  static int on_socket(CURL *easy, curl_socket_t s, int what, void *engine, void *socketp);
+  static int on_curl_timer(CURLM *multi, long timeout_ms, void *engine);
   void drain_inbox();
   /// Runs `task` on the engine thread and waits, or runs it here when the engine is
   /// stopped or this is the engine thread.
   void run_on_engine(const Task &task);
+  /// Queues `task` for the engine thread and returns; false once the engine has stopped.
+  bool post(Task task);
   void wake();
+  void cancel_live(uint64_t id, int *rc);
+  void begin_close(llmsvc_closed_cb cb, void *payload);
+  /// Hands to_queue_ to the batch callback, or to the completion queue.
+  void deliver_to_queue();
 
   void accept(Pending *p, int64_t now);
   void enqueue(Pending *p, int64_t now);
@@ -169,7 +194,7 @@ class Engine final : private StreamSink {
   bool shed(Pending *p, int64_t now);
   /// About how long a request queued now behind `ahead` others would wait at the rate gates.
   int64_t expected_wait_ns(const Pending *p, int64_t ahead, int64_t now);
-  int poll_timeout_ms(int64_t now) const;
+  int64_t poll_timeout_ms(int64_t now) const;
   std::string redact(std::string s) const;
   void redact(ProviderError &e) const;
   /// The tool-call pieces the provider recorded for `p`'s stream: the structured-output
@@ -185,6 +210,9 @@ class Engine final : private StreamSink {
   void write_reply_extras(JsonWriter &w, const Pending *p, const ProviderReply &reply) const;
   /// Fails the stream of `p` for an event past http.max_stream_event_bytes; returns false.
   bool event_too_large(Pending *p);
+  /// The result's typed view (llmsvc_result_number, _string, _attempt, _choice).
+  void fill_typed(llmsvc_result *r, const Pending *p, const ProviderReply *reply,
+                  int64_t cost_pico, int64_t now) const;
   llmsvc_result *build_result(Pending *p, llmsvc_error_kind kind, const std::string &message,
                               const ProviderReply *reply, int64_t cost_pico, int64_t now);
   std::string snapshot(int64_t now);
@@ -207,12 +235,20 @@ class Engine final : private StreamSink {
   std::unordered_map<std::string, Route *> route_of_;  // by group and by deployment name
   Route *any_route_ = nullptr;  // no deployments configured: every model goes here
   CURLM *multi_ = nullptr;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;                     // an eventfd: other threads wake the engine
+  std::atomic<bool> wake_sent_{false};   // a wake-up is on its way: no need for another
+  int64_t curl_due_ns_ = kNever;         // libcurl's timeout (steady_now_ns), engine thread
+  int64_t socket_actions_ = 0;           // calls into libcurl for ready sockets (metrics)
+  int64_t loop_wakeups_ = 0;
 
   // Shared with other threads, under inbox_mu_.
   std::mutex inbox_mu_;
   std::vector<Pending *> inbox_;
   std::vector<Task> tasks_;
   bool closing_ = false;  // no new submissions
+  std::vector<std::pair<llmsvc_closed_cb, void *>> closed_cbs_;  // close_async's, to call
+  std::pair<llmsvc_closed_cb, void *> closed_now_{nullptr, nullptr};
   bool stopped_ = false;  // the engine loop has ended
   std::atomic<uint64_t> next_id_{1};
   std::atomic<std::thread::id> engine_tid_{};
@@ -221,6 +257,11 @@ class Engine final : private StreamSink {
   std::vector<Pending *> inbox_local_;
   std::vector<Task> tasks_local_;
   bool stopping_ = false;
+  bool admission_paused_ = false;
+  llmsvc_batch_cb batch_cb_ = nullptr;
+  void *batch_user_ = nullptr;
+  std::vector<llmsvc_result *> batch_results_;
+  std::vector<void *> batch_payloads_;
   Budgets budgets_;
   Metrics metrics_;
   std::unordered_map<uint64_t, Pending *> live_;
@@ -256,6 +297,7 @@ class Engine final : private StreamSink {
   /// Queues a text piece of `p` for its caller (delta or piece callback, or the queue).
   void queue_text(Pending *p, std::string text);
   std::vector<Delta> deltas_;
+  std::vector<CompletionQueue::Item> to_queue_;  // for the completion queue, in order
   unsigned event_mask_ = 0;
   unsigned event_flags_ = 0;
   llmsvc_event_cb event_cb_ = nullptr;

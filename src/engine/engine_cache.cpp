@@ -76,12 +76,12 @@ void Engine::finish_from_cache(Pending *p, int64_t now) {
   if (p->spec.stream) {
     // The answer streams as it would from the provider: its text, then its tool calls
     // whole, each a piece of its start and one of its arguments.
-    if (!reply.text.empty() && (p->delta_cb || p->piece_cb || !p->cb)) {
+    if (!reply.text.empty() && (p->delta_cb || p->piece_cb || p->pieces_to_queue)) {
       Delta d{p->id, p->delta_cb, p->payload, reply.text};
       d.piece_cb = p->piece_cb;
       deltas_.push_back(std::move(d));
     }
-    if (p->pieces && (p->piece_cb || !p->cb)) {
+    if (p->pieces && (p->piece_cb || p->pieces_to_queue)) {
       for (size_t i = 0; i < reply.tool_calls.size(); ++i) {
         const ToolCall &call = reply.tool_calls[i];
         Delta start{p->id, nullptr, p->payload, std::string()};

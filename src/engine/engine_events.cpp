@@ -203,7 +203,7 @@ void Engine::flush_events() {
     for (llmsvc_result *r : batch) {
       if (!event_cb_) {
         r->http_status = 0;
-        completions_.push(r, event_payload_);
+        to_queue_.emplace_back(r, event_payload_);
         continue;
       }
       try {

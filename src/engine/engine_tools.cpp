@@ -70,7 +70,7 @@ void Engine::take_tool_pieces(Pending *p) {
       metrics_.first_token(p->first_delta_ns - p->attempts.back().start_ns);
     }
     p->delta_sent = true;
-    if (!p->piece_cb && p->cb) continue;  // pieces asked for, but no one takes them
+    if (!p->piece_cb && !p->pieces_to_queue) continue;  // pieces asked for, but no one takes them
     if (!piece.id.empty() || !piece.name.empty()) {
       Delta d{p->id, nullptr, p->payload, std::string()};
       d.piece_cb = p->piece_cb;

@@ -102,6 +102,7 @@ struct Pending : HeapObject {
   llmsvc_piece_cb piece_cb = nullptr;
   bool pieces = false;  // tool-call pieces go out too (llmsvc_client_submit_stream_pieces)
   bool delta_sent = false;  // text went to the caller: no retry from here on
+  bool pieces_to_queue = false;  // submitted to stream in completion-queue mode
   int64_t first_delta_ns = 0;
   bool usage_estimated = false;
   bool usage_unreadable = false;  // a reply's usage held counts that are not counts

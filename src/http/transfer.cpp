@@ -24,6 +24,9 @@ Transfer::Transfer(const Config &config, const Provider &provider)
   curl_easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &Transfer::on_body);
   curl_easy_setopt(easy_, CURLOPT_WRITEDATA, this);
   curl_easy_setopt(easy_, CURLOPT_HEADERFUNCTION, &Transfer::on_header);
+  // Called before every send of the request, libcurl's own re-sends included.
+  curl_easy_setopt(easy_, CURLOPT_PREREQFUNCTION, &Transfer::on_send);
+  curl_easy_setopt(easy_, CURLOPT_PREREQDATA, this);
   curl_easy_setopt(easy_, CURLOPT_HEADERDATA, this);
   curl_easy_setopt(easy_, CURLOPT_ERRORBUFFER, errbuf_);
   curl_easy_setopt(easy_, CURLOPT_NOSIGNAL, 1L);
@@ -75,6 +78,7 @@ void Transfer::start(const char *body, size_t len, void *owner, int64_t wall_now
   sink_ = sink;
   response_.clear();
   body_bytes_ = 0;
+  sends_ = 0;
   headers_ = ResponseHeaders{};
   errbuf_[0] = '\0';
   wall_now_ms_ = wall_now_ms;
@@ -105,6 +109,11 @@ size_t Transfer::on_body(char *data, size_t size, size_t n, void *self) {
     return 0;  // curl reports a write error; the attempt fails cleanly
   }
   return size * n;
+}
+
+int Transfer::on_send(void *self, char *, char *, int, int) {
+  ++static_cast<Transfer *>(self)->sends_;
+  return CURL_PREREQFUNC_OK;
 }
 
 size_t Transfer::on_header(char *data, size_t size, size_t n, void *self) {

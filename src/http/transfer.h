@@ -53,10 +53,14 @@ class Transfer {
   bool too_large() const { return body_bytes_ > max_body_bytes_; }
   int64_t max_body_bytes() const { return max_body_bytes_; }
   long http_status() const;
+  /// How often this attempt's request went out: more than once when libcurl wrote it to a
+  /// reused connection that proved dead before any reply byte and sent it again.
+  int sends() const { return sends_; }
 
  private:
   static size_t on_body(char *data, size_t size, size_t n, void *self);
   static size_t on_header(char *data, size_t size, size_t n, void *self);
+  static int on_send(void *self, char *, char *, int, int);
 
   const Provider &provider_;
   CURL *easy_ = nullptr;
@@ -65,6 +69,7 @@ class Transfer {
   StreamSink *sink_ = nullptr;
   std::string response_;
   int64_t body_bytes_ = 0;      // of this attempt, kept or streamed
+  int sends_ = 0;
   int64_t max_body_bytes_ = 0;  // http.max_reply_bytes
   ResponseHeaders headers_;
   int64_t wall_now_ms_ = 0;

@@ -233,6 +233,8 @@ void Metrics::write(JsonWriter &w, int64_t now, const EngineGauges &g, Gates &ga
   w.EndObject();
   w.Key("internal_errors");
   w.Int64(internal_errors_);
+  w.Key("transport_resends");
+  w.Int64(transport_resends_);
   w.Key("latency_ms");
   write_histogram(w, latency_, 1e6);
   w.Key("overhead_us");

@@ -68,6 +68,8 @@ class Metrics {
   void completed(const CompletedRecord &r);
   /// The engine caught an exception it could not attribute to a request.
   void internal_error() { ++internal_errors_; }
+  /// libcurl sent a request again on a fresh connection (the attempt is counted too).
+  void resent_by_transport() { ++transport_resends_; }
 
   /// Writes the snapshot object's members (the caller opens and closes the object).
   void write(JsonWriter &w, int64_t now, const EngineGauges &g, Gates &gates) const;
@@ -100,6 +102,7 @@ class Metrics {
   int64_t backoffs_client_ = 0;
   int64_t backoffs_server_ = 0;
   int64_t internal_errors_ = 0;
+  int64_t transport_resends_ = 0;
   std::array<int64_t, kKindCount> attempt_errors_{};
   std::array<int64_t, kKindCount> failures_{};
   std::array<int64_t, size_t(GateReason::kCircuitOpen) + 1> waits_by_reason_{};

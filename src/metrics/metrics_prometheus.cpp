@@ -109,6 +109,10 @@ void Metrics::write_prometheus(PromText &t, int64_t now, const EngineGauges &g,
   counter(t, "llmsvc_internal_errors_total",
           "Exceptions the engine caught that belong to no request (0 unless llmsvc has a bug).",
           internal_errors_);
+  counter(t, "llmsvc_transport_resends_total",
+          "Requests libcurl sent again on a fresh connection after the reused one died before "
+          "any reply byte (each also counted as an attempt).",
+          transport_resends_);
 
   t.family("llmsvc_requests_queued", "gauge", "Requests waiting at the gates, by priority.");
   const char *const priorities[] = {"high", "normal", "low"};

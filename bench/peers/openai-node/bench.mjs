@@ -3,7 +3,10 @@
 // requests in flight until n are done and prints one line of JSON.
 //
 //   node bench.mjs --base-url http://127.0.0.1:PORT/v1 --n 2000 \
-//       --concurrency 32 --model gpt-4o-mini [--warmup 200]
+//       --concurrency 32 --model gpt-4o-mini [--warmup 200] [--max-tokens 16] [--stream]
+//
+// With --stream each request is streamed (stream_options.include_usage) and every
+// chunk is read; a request counts as ok when its stream ended with a finish reason.
 //
 // Output (stdout, one line):
 //   {"client":"openai-node","version":"...","requests":n,"ok":..,"errors":..,
@@ -29,7 +32,10 @@ function usage(msg) {
 }
 
 function parseArgs(argv) {
-  const opts = { baseURL: null, n: 2000, concurrency: 32, model: 'gpt-4o-mini', warmup: 0 };
+  const opts = {
+    baseURL: null, n: 2000, concurrency: 32, model: 'gpt-4o-mini', warmup: 0, maxTokens: 16,
+    stream: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
     let value;
@@ -56,6 +62,8 @@ function parseArgs(argv) {
       case '--concurrency': opts.concurrency = int('--concurrency', 1); break;
       case '--model': opts.model = next(); break;
       case '--warmup': opts.warmup = int('--warmup', 0); break;
+      case '--max-tokens': opts.maxTokens = int('--max-tokens', 1); break;
+      case '--stream': opts.stream = true; break;
       case '-h': case '--help': usage(); break;
       default: usage(`unknown argument '${arg}'`);
     }
@@ -89,12 +97,28 @@ async function runPool(client, opts, first, count) {
       const i = next++;
       if (i >= count) return;
       try {
-        const completion = await client.chat.completions.create({
+        const body = {
           model: opts.model,
           messages: [{ role: 'user', content: 'benchmark request ' + (first + i) }],
-          max_completion_tokens: 16,
-        });
-        if (completion && Array.isArray(completion.choices) && completion.choices.length > 0) {
+          max_completion_tokens: opts.maxTokens,
+        };
+        let answered;
+        if (opts.stream) {
+          const stream = await client.chat.completions.create({
+            ...body, stream: true, stream_options: { include_usage: true },
+          });
+          let text = '';
+          answered = false;
+          for await (const chunk of stream) {
+            const c = chunk.choices && chunk.choices[0];
+            if (c && c.delta && c.delta.content) text += c.delta.content;
+            if (c && c.finish_reason) answered = true;
+          }
+        } else {
+          const completion = await client.chat.completions.create(body);
+          answered = completion && Array.isArray(completion.choices) && completion.choices.length > 0;
+        }
+        if (answered) {
           ok++;
         } else {
           errors++;

@@ -23,7 +23,8 @@ def test_generate(emu: Emulator) -> None:
         assert len(r.attempts) == 1 and r.attempts[0].http_status == 200 and r.attempts[0].kind == "none"
         assert r.timing.total_ms is not None and r.timing.total_ms > 0
         assert c.generate("a prompt string").text  # a string is the prompt
-    assert llmsvc.version() == "0.2.0"
+    # The library may be newer than the binding: its ABI only grows.
+    assert tuple(int(x) for x in llmsvc.version().split(".")) >= (0, 2, 0)
 
 
 def test_stream(emu: Emulator) -> None:
