@@ -18,16 +18,11 @@ Engine::Engine(Config config, std::unique_ptr<ResponseCache> cache, const Clock 
     : config_(std::move(config)), clock_(clock), cache_(std::move(cache)) {
   build_routes();
   budgets_.configure(config_.budgets);
-  multi_ = curl_multi_init();
-  if (!multi_) throw std::bad_alloc();
-  curl_multi_setopt(multi_, CURLMOPT_PIPELINING,
-                    long(http2_reliable() ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING));
-  if (config_.max_connections > 0)
-    curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, long(config_.max_connections));
+  open_loop();  // epoll and the wake-up first: the first shard registers with them
   try {
-    open_loop();
+    add_shard();
   } catch (...) {
-    curl_multi_cleanup(multi_);
+    close_loop();
     throw;
   }
   if (config_.seed) {
@@ -39,7 +34,7 @@ Engine::Engine(Config config, std::unique_ptr<ResponseCache> cache, const Clock 
   try {
     thread_ = std::thread(&Engine::run, this);
   } catch (...) {
-    curl_multi_cleanup(multi_);
+    close_shards();
     close_loop();
     throw;
   }
@@ -51,7 +46,7 @@ Engine::~Engine() {
   for (llmsvc_result *r : events_) delete r;  // built after the last delivery
   events_.clear();
   for (auto &d : deps_) d->idle.clear();
-  curl_multi_cleanup(multi_);
+  close_shards();
   close_loop();
 }
 
@@ -384,7 +379,10 @@ void Engine::start_attempt(Pending *p, int64_t now) {
   }
   x->start(p->body_text, p->body_len, p, a.start_wall_ms, p->spec.stream ? this : nullptr,
            p->spec.traceparent, p->spec.tracestate, p->spec.extra_headers);
-  CURLMcode mc = curl_multi_add_handle(multi_, x->easy());
+  Shard &shard = shard_for_new();
+  x->shard = shard.index;
+  ++shard.transfers;
+  CURLMcode mc = curl_multi_add_handle(shard.multi, x->easy());
   p->state = Pending::State::kInFlight;
   p->transfer = x.release();
   ++in_flight_;
@@ -400,12 +398,14 @@ void Engine::start_attempt(Pending *p, int64_t now) {
 bool Engine::read_done() {
   bool any = false;
   int left = 0;
-  while (CURLMsg *m = curl_multi_info_read(multi_, &left)) {
-    if (m->msg != CURLMSG_DONE) continue;
-    void *priv = nullptr;
-    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
-    on_transfer_done(static_cast<Pending *>(priv), m->data.result, clock_.steady_ns());
-    any = true;
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    while (CURLMsg *m = curl_multi_info_read(shards_[i]->multi, &left)) {
+      if (m->msg != CURLMSG_DONE) continue;
+      void *priv = nullptr;
+      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
+      on_transfer_done(static_cast<Pending *>(priv), m->data.result, clock_.steady_ns());
+      any = true;
+    }
   }
   return any;
 }
@@ -438,7 +438,9 @@ std::string body_excerpt(const std::string &body) {
 void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
   int64_t t0 = steady_now_ns();
   std::unique_ptr<Transfer> x(p->transfer);
-  curl_multi_remove_handle(multi_, x->easy());
+  Shard &shard = *shards_[x->shard];
+  curl_multi_remove_handle(shard.multi, x->easy());
+  --shard.transfers;
   p->transfer = nullptr;
   p->state = Pending::State::kNew;
   --in_flight_;
@@ -720,7 +722,9 @@ void Engine::detach(Pending *p, int64_t now) {
       break;
     case Pending::State::kInFlight: {
       std::unique_ptr<Transfer> x(p->transfer);
-      curl_multi_remove_handle(multi_, x->easy());
+      Shard &shard = *shards_[x->shard];
+      curl_multi_remove_handle(shard.multi, x->easy());
+      --shard.transfers;
       p->transfer = nullptr;
       recycle(p, std::move(x));
       --in_flight_;
@@ -926,9 +930,10 @@ void Engine::estimate_stream_usage(Pending *p) {
 void Engine::flush_completions() {
   do {
     flush_events();  // what happened, then the pieces and completions it led to
+    deliver_to_queue();  // queued events before any completion callback runs
     flush_deltas_and_done();
+    deliver_to_queue();  // what goes to the queue goes in one batch
   } while (!events_.empty() || !deltas_.empty() || !done_.empty());
-  deliver_to_queue();
 }
 
 void Engine::flush_deltas_and_done() {

@@ -102,8 +102,8 @@ class Engine final : private StreamSink {
   bool step();
   /// Waits for sockets, the wake-up or the next timer, and hands ready sockets to libcurl.
   void wait_for_events(int64_t now);
-  static int on_socket(CURL *easy, curl_socket_t s, int what, void *engine, void *socketp);
-  static int on_curl_timer(CURLM *multi, long timeout_ms, void *engine);
+  static int on_socket(CURL *easy, curl_socket_t s, int what, void *shard, void *socketp);
+  static int on_curl_timer(CURLM *multi, long timeout_ms, void *shard);
   void drain_inbox();
   /// Runs `task` on the engine thread and waits, or runs it here when the engine is
   /// stopped or this is the engine thread.
@@ -234,11 +234,26 @@ class Engine final : private StreamSink {
   std::vector<std::unique_ptr<Route>> routes_;
   std::unordered_map<std::string, Route *> route_of_;  // by group and by deployment name
   Route *any_route_ = nullptr;  // no deployments configured: every model goes here
-  CURLM *multi_ = nullptr;
+  // libcurl multi handles, each with its own connection cache. libcurl 7.88 walks a multi's
+  // whole connection cache when a transfer is removed (and its bundle when one starts), so
+  // one multi costs O(connections) per request at thousands in flight; transfers are spread
+  // over shards of at most kShardTransfers, the lowest with room first, so that a client
+  // with few in flight keeps all its connections in one cache (docs/decisions.md).
+  struct Shard {
+    Engine *engine;
+    uint32_t index;
+    CURLM *multi;
+    int64_t due_ns = kNever;  // libcurl's timeout for this multi (steady_now_ns)
+    int64_t transfers = 0;
+  };
+  static constexpr int64_t kShardTransfers = 256;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  Shard &add_shard();      // throws std::bad_alloc
+  Shard &shard_for_new();  // the lowest shard with room, a new one when all are full
+  void close_shards();
   int epoll_fd_ = -1;
   int wake_fd_ = -1;                     // an eventfd: other threads wake the engine
   std::atomic<bool> wake_sent_{false};   // a wake-up is on its way: no need for another
-  int64_t curl_due_ns_ = kNever;         // libcurl's timeout (steady_now_ns), engine thread
   int64_t socket_actions_ = 0;           // calls into libcurl for ready sockets (metrics)
   int64_t loop_wakeups_ = 0;
 

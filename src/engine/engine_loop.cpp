@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <memory>
+#include <new>
 #include <system_error>
 
 #include "engine/engine.h"
@@ -18,6 +20,9 @@
 namespace llmsvc {
 
 namespace {
+
+// The wake-up's epoll data; a socket's is (shard << 32) | fd, and shards stay far fewer.
+constexpr uint64_t kWakeData = ~uint64_t(0);
 
 // Milliseconds from `now` until `due`, rounded up so a timer never fires early; 0 when due.
 int64_t ms_until(int64_t due, int64_t now) {
@@ -38,16 +43,48 @@ void Engine::open_loop() {
   }
   epoll_event ev{};
   ev.events = EPOLLIN;
-  ev.data.fd = wake_fd_;
+  ev.data.u64 = kWakeData;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0) {
     int e = errno;
     close_loop();
     throw std::system_error(e, std::generic_category(), "epoll_ctl");
   }
-  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &Engine::on_socket);
-  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
-  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &Engine::on_curl_timer);
-  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+}
+
+Engine::Shard &Engine::add_shard() {
+  CURLM *multi = curl_multi_init();
+  if (!multi) throw std::bad_alloc();
+  auto shard = std::make_unique<Shard>(Shard{this, uint32_t(shards_.size()), multi});
+  try {
+    shards_.push_back(nullptr);
+  } catch (...) {
+    curl_multi_cleanup(multi);
+    throw;
+  }
+  shards_.back() = std::move(shard);
+  Shard &s = *shards_.back();
+  curl_multi_setopt(multi, CURLMOPT_PIPELINING,
+                    long(http2_reliable() ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING));
+  if (config_.max_connections > 0)
+    curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, long(config_.max_connections));
+  curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &Engine::on_socket);
+  curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, &s);
+  curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &Engine::on_curl_timer);
+  curl_multi_setopt(multi, CURLMOPT_TIMERDATA, &s);
+  return s;
+}
+
+Engine::Shard &Engine::shard_for_new() {
+  // A configured connection bound holds per multi handle: keep one, so it holds per client.
+  if (config_.max_connections > 0) return *shards_[0];
+  for (auto &s : shards_)
+    if (s->transfers < kShardTransfers) return *s;
+  return add_shard();
+}
+
+void Engine::close_shards() {
+  for (auto &s : shards_) curl_multi_cleanup(s->multi);
+  shards_.clear();
 }
 
 void Engine::close_loop() {
@@ -64,31 +101,32 @@ void Engine::wake() {
   }
 }
 
-int Engine::on_socket(CURL *, curl_socket_t s, int what, void *engine, void *socketp) {
-  auto *self = static_cast<Engine *>(engine);
+int Engine::on_socket(CURL *, curl_socket_t s, int what, void *shard, void *socketp) {
+  auto *sh = static_cast<Shard *>(shard);
+  const int epoll_fd = sh->engine->epoll_fd_;
   if (what == CURL_POLL_REMOVE) {
     // The socket may be closed already (then the kernel dropped it from the set).
-    epoll_ctl(self->epoll_fd_, EPOLL_CTL_DEL, s, nullptr);
+    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, s, nullptr);
     return 0;
   }
   epoll_event ev{};
   if (what & CURL_POLL_IN) ev.events |= EPOLLIN;
   if (what & CURL_POLL_OUT) ev.events |= EPOLLOUT;
-  ev.data.fd = s;
+  ev.data.u64 = (uint64_t(sh->index) << 32) | uint32_t(s);
   // socketp marks a socket already in the set; a number reused after a close the kernel
   // saw (and forgot) is added again.
   int op = socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-  if (epoll_ctl(self->epoll_fd_, op, s, &ev) != 0) {
+  if (epoll_ctl(epoll_fd, op, s, &ev) != 0) {
     op = errno == ENOENT ? EPOLL_CTL_ADD : errno == EEXIST ? EPOLL_CTL_MOD : -1;
-    if (op < 0 || epoll_ctl(self->epoll_fd_, op, s, &ev) != 0) return -1;
+    if (op < 0 || epoll_ctl(epoll_fd, op, s, &ev) != 0) return -1;
   }
-  if (!socketp) curl_multi_assign(self->multi_, s, self);
+  if (!socketp) curl_multi_assign(sh->multi, s, sh);
   return 0;
 }
 
-int Engine::on_curl_timer(CURLM *, long timeout_ms, void *engine) {
-  auto *self = static_cast<Engine *>(engine);
-  self->curl_due_ns_ = timeout_ms < 0 ? kNever : steady_now_ns() + timeout_ms * kNsPerMs;
+int Engine::on_curl_timer(CURLM *, long timeout_ms, void *shard) {
+  auto *sh = static_cast<Shard *>(shard);
+  sh->due_ns = timeout_ms < 0 ? kNever : steady_now_ns() + timeout_ms * kNsPerMs;
   return 0;
 }
 
@@ -137,28 +175,35 @@ bool Engine::step() {
   int64_t now = clock_.steady_ns();
   fire_timers(now);
   admit(now);
-  if (curl_due_ns_ != kNever && steady_now_ns() >= curl_due_ns_) {
+  int64_t real_now = 0;
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    Shard &sh = *shards_[i];
+    if (sh.due_ns == kNever) continue;
+    if (!real_now) real_now = steady_now_ns();
+    if (real_now < sh.due_ns) continue;
     int running = 0;
-    curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+    curl_multi_socket_action(sh.multi, CURL_SOCKET_TIMEOUT, 0, &running);
     // libcurl reports a timeout only when it changes; one that fired a moment early (it
     // rounds down to milliseconds) stays as it was, so read it back rather than assume.
     long ms = -1;
-    curl_multi_timeout(multi_, &ms);
-    curl_due_ns_ = ms < 0 ? kNever : steady_now_ns() + ms * kNsPerMs;
+    curl_multi_timeout(sh.multi, &ms);
+    sh.due_ns = ms < 0 ? kNever : steady_now_ns() + ms * kNsPerMs;
   }
   return true;
 }
 
 void Engine::wait_for_events(int64_t now) {
   int64_t timeout = poll_timeout_ms(now);  // the engine's timers, on its (injected) clock
-  if (curl_due_ns_ != kNever) timeout = std::min(timeout, ms_until(curl_due_ns_, steady_now_ns()));
+  int64_t due = kNever;
+  for (auto &sh : shards_) due = std::min(due, sh->due_ns);
+  if (due != kNever) timeout = std::min(timeout, ms_until(due, steady_now_ns()));
   constexpr int kMaxEvents = 256;
   epoll_event evs[kMaxEvents];
   int n = epoll_wait(epoll_fd_, evs, kMaxEvents, int(timeout));
   ++loop_wakeups_;
   for (int i = 0; i < n; ++i) {
-    int fd = evs[i].data.fd;
-    if (fd == wake_fd_) {
+    const uint64_t data = evs[i].data.u64;
+    if (data == kWakeData) {
       uint64_t v;
       while (::read(wake_fd_, &v, sizeof v) < 0 && errno == EINTR) {
       }
@@ -169,8 +214,10 @@ void Engine::wait_for_events(int64_t now) {
     if (evs[i].events & EPOLLIN) mask |= CURL_CSELECT_IN;
     if (evs[i].events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
     if (evs[i].events & (EPOLLERR | EPOLLHUP)) mask |= CURL_CSELECT_ERR;
+    const uint32_t shard = uint32_t(data >> 32);
+    if (shard >= shards_.size()) continue;
     int running = 0;
-    curl_multi_socket_action(multi_, fd, mask, &running);
+    curl_multi_socket_action(shards_[shard]->multi, curl_socket_t(uint32_t(data)), mask, &running);
     ++socket_actions_;
   }
 }

@@ -16,7 +16,8 @@ void Engine::start_telemetry() {
     // The engine thread runs already: undo what the destructor would, then fail.
     close();
     for (auto &d : deps_) d->idle.clear();
-    curl_multi_cleanup(multi_);
+    close_shards();
+    close_loop();
     throw;
   }
 }

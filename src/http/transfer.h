@@ -46,6 +46,7 @@ class Transfer {
              const std::vector<std::pair<std::string, std::string>> &extra = {});
 
   CURL *easy() const { return easy_; }
+  uint32_t shard = 0;  // the engine's multi handle it was added to
   const std::string &response() const { return response_; }
   const ResponseHeaders &headers() const { return headers_; }
   const char *error_text() const { return errbuf_; }
