@@ -27,8 +27,13 @@ GateReason reason_of_dimension(int d) {
 // The shared mode's state: the Redis budget, whether it is reachable, and what this process
 // settled within the last window (to hand over when it rejoins after an outage).
 struct Gates::Shared {
-  Shared(const SharedLimitsConfig &c, int64_t hold)
-      : config(c), redis(c.host, int(c.port), c.timeout_ms), hold_ms(hold) {
+  Shared(const SharedLimitsConfig &c, int64_t hold, std::unique_ptr<ScriptLink> link,
+         std::string name)
+      : config(c),
+        redis(link ? std::move(link) : redis_link(c.host, int(c.port), c.timeout_ms)),
+        hold_ms(hold),
+        base(std::move(name)) {
+    if (!base.empty()) return;
     std::random_device rd;
     static const char kHex[] = "0123456789abcdef";
     for (int i = 0; i < 16; ++i) base += kHex[rd() & 15];
@@ -66,12 +71,13 @@ struct Gates::Shared {
 
 Gates::Gates(const Limits &limits) { set_limits(limits); }
 
-Gates::Gates(const Config &config) {
+Gates::Gates(const Config &config, std::unique_ptr<ScriptLink> link, std::string name) {
   if (config.shared_limits.enabled) {
     // A reservation outlives no attempt: after connect and transfer timeouts (and a
     // second's grace) its process is presumed gone and Redis releases it.
     shared_ = std::make_unique<Shared>(
-        config.shared_limits, config.connect_timeout_ms + config.request_timeout_ms + 1000);
+        config.shared_limits, config.connect_timeout_ms + config.request_timeout_ms + 1000,
+        std::move(link), std::move(name));
   }
   set_limits(config.limits);
 }

@@ -7,9 +7,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "core/config.h"
 #include "core/tokens.h"
+#include "gates/redis_budget.h"
 #include "gates/window.h"
 
 namespace llmsvc {
@@ -36,8 +38,11 @@ struct GateDecision {
 class Gates {
  public:
   explicit Gates(const Limits &limits);
-  /// The configuration's limits, shared through Redis when it has `shared_limits`.
-  explicit Gates(const Config &config);
+  /// The configuration's limits, shared through Redis when it has `shared_limits`: over
+  /// hiredis, or over `link` when given (the simulator's Redis). `name`: this client's
+  /// name in Redis (random when empty).
+  explicit Gates(const Config &config, std::unique_ptr<ScriptLink> link = nullptr,
+                 std::string name = {});
   ~Gates();
   Gates(const Gates &) = delete;
   Gates &operator=(const Gates &) = delete;

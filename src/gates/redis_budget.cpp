@@ -196,10 +196,134 @@ std::string reply_text(const redisReply *r) {
   return r && r->str ? std::string(r->str, r->len) : std::string();
 }
 
+class HiredisLink final : public ScriptLink {
+ public:
+  HiredisLink(std::string host, int port, int64_t timeout_ms)
+      : host_(std::move(host)), port_(port), timeout_ms_(timeout_ms) {}
+  ~HiredisLink() override { disconnect(); }
+
+  void disconnect() override {
+    if (ctx_) redisFree(ctx_);
+    ctx_ = nullptr;
+  }
+  bool connected() const override { return ctx_ != nullptr; }
+
+  bool connect(std::string &run_id, std::string &error) override {
+    disconnect();
+    ctx_ = redisConnectWithTimeout(host_.c_str(), port_, to_timeval(timeout_ms_));
+    if (!ctx_) return fail(error, "cannot allocate a Redis context");
+    if (ctx_->err)
+      return fail(error, "connect to " + host_ + ":" + std::to_string(port_) + ": " + ctx_->errstr);
+    if (redisSetTimeout(ctx_, to_timeval(timeout_ms_)) != REDIS_OK)
+      return fail(error, std::string("set timeout: ") + ctx_->errstr);
+    for (int i = 0; i < kBudgetScripts; ++i) {
+      const std::string &body = budget_script(BudgetScript(i));
+      const char *argv[] = {"SCRIPT", "LOAD", body.c_str()};
+      size_t lens[] = {6, 4, body.size()};
+      auto *r = static_cast<redisReply *>(redisCommandArgv(ctx_, 3, argv, lens));
+      if (!r) return fail(error, std::string("SCRIPT LOAD: ") + ctx_->errstr);
+      std::string text = reply_text(r);
+      bool ok = r->type == REDIS_REPLY_STRING;
+      freeReplyObject(r);
+      if (!ok) return fail(error, "SCRIPT LOAD: " + text);
+      sha_[size_t(i)] = text;
+    }
+    const char *argv[] = {"INFO", "server"};
+    auto *r = static_cast<redisReply *>(redisCommandArgv(ctx_, 2, argv, nullptr));
+    if (!r) return fail(error, std::string("INFO: ") + ctx_->errstr);
+    std::string info = reply_text(r);
+    freeReplyObject(r);
+    size_t at = info.find("run_id:");
+    run_id = at == std::string::npos
+                 ? std::string()
+                 : info.substr(at + 7, info.find_first_of("\r\n", at) - at - 7);
+    return true;
+  }
+
+  bool eval(BudgetScript s, const std::vector<std::string> &keys,
+            const std::vector<std::string> &args, std::vector<int64_t> &out,
+            std::string &error) override {
+    out.clear();
+    if (!ctx_) return fail(error, "not connected");
+    // EVALSHA sha N keys... args...; EVAL with the body when Redis lost its script cache.
+    std::vector<const char *> argv;
+    std::vector<size_t> lens;
+    auto push = [&](const std::string &a) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    };
+    const std::string evalsha = "EVALSHA", nkeys = std::to_string(keys.size());
+    push(evalsha);
+    push(sha_[size_t(s)]);
+    push(nkeys);
+    for (const std::string &k : keys) push(k);
+    for (const std::string &a : args) push(a);
+    auto call = [&] {
+      return static_cast<redisReply *>(
+          redisCommandArgv(ctx_, int(argv.size()), argv.data(), lens.data()));
+    };
+    redisReply *r = call();
+    if (r && r->type == REDIS_REPLY_ERROR && std::strncmp(r->str, "NOSCRIPT", 8) == 0) {
+      freeReplyObject(r);
+      const std::string &body = budget_script(s);
+      argv[0] = "EVAL";
+      lens[0] = 4;
+      argv[1] = body.data();
+      lens[1] = body.size();
+      r = call();
+    }
+    if (!r) return fail(error, std::string("script call: ") + ctx_->errstr);
+    bool ok = true;
+    if (r->type == REDIS_REPLY_ERROR) {
+      error = "script error: " + reply_text(r);
+      ok = false;
+    } else if (r->type == REDIS_REPLY_INTEGER) {
+      out.push_back(r->integer);
+    } else if (r->type == REDIS_REPLY_ARRAY) {
+      for (size_t i = 0; ok && i < r->elements; ++i) {
+        ok = r->element[i]->type == REDIS_REPLY_INTEGER;
+        if (ok) out.push_back(r->element[i]->integer);
+      }
+      if (!ok) error = "unexpected reply from a script";
+    } else {
+      error = "unexpected reply from a script";
+      ok = false;
+    }
+    freeReplyObject(r);
+    if (!ok) disconnect();  // out of step, or a server that is not what it should be
+    return ok;
+  }
+
+ private:
+  bool fail(std::string &error, const std::string &message) {
+    error = message;
+    disconnect();  // after a timeout the connection's replies are out of step
+    return false;
+  }
+
+  std::string host_;
+  int port_;
+  int64_t timeout_ms_;
+  redisContext *ctx_ = nullptr;
+  std::array<std::string, kBudgetScripts> sha_;
+};
+
 }  // namespace
 
-RedisBudget::RedisBudget(std::string host, int port, int64_t timeout_ms)
-    : host_(std::move(host)), port_(port), timeout_ms_(timeout_ms) {}
+const std::string &budget_script(BudgetScript s) {
+  static const std::array<std::string, kBudgetScripts> scripts = [] {
+    std::array<std::string, kBudgetScripts> a;
+    for (int i = 0; i < kBudgetScripts; ++i) a[size_t(i)] = std::string(kPrelude) + kBodies[i];
+    return a;
+  }();
+  return scripts[size_t(s)];
+}
+
+std::unique_ptr<ScriptLink> redis_link(std::string host, int port, int64_t timeout_ms) {
+  return std::make_unique<HiredisLink>(std::move(host), port, timeout_ms);
+}
+
+RedisBudget::RedisBudget(std::unique_ptr<ScriptLink> link) : link_(std::move(link)) {}
 
 RedisBudget::~RedisBudget() { disconnect(); }
 
@@ -214,91 +338,31 @@ void RedisBudget::configure(const std::string &key, int64_t window_ms, int64_t h
   hold_us_ = hold_ms * 1000;
 }
 
-void RedisBudget::disconnect() {
-  if (ctx_) redisFree(ctx_);
-  ctx_ = nullptr;
-}
+void RedisBudget::disconnect() { link_->disconnect(); }
 
 bool RedisBudget::fail(const std::string &message) {
   ++errors_;
   last_error_ = message;
-  disconnect();  // after a timeout the connection's replies are out of step
+  link_->disconnect();
   return false;
 }
 
 bool RedisBudget::connect() {
-  disconnect();
-  ctx_ = redisConnectWithTimeout(host_.c_str(), port_, to_timeval(timeout_ms_));
-  if (!ctx_) return fail("cannot allocate a Redis context");
-  if (ctx_->err)
-    return fail("connect to " + host_ + ":" + std::to_string(port_) + ": " + ctx_->errstr);
-  if (redisSetTimeout(ctx_, to_timeval(timeout_ms_)) != REDIS_OK)
-    return fail(std::string("set timeout: ") + ctx_->errstr);
-  for (int i = 0; i < kScripts; ++i) {
-    std::string body = std::string(kPrelude) + kBodies[i];
-    const char *argv[] = {"SCRIPT", "LOAD", body.c_str()};
-    size_t lens[] = {6, 4, body.size()};
-    auto *r = static_cast<redisReply *>(redisCommandArgv(ctx_, 3, argv, lens));
-    if (!r) return fail(std::string("SCRIPT LOAD: ") + ctx_->errstr);
-    std::string text = reply_text(r);
-    bool ok = r->type == REDIS_REPLY_STRING;
-    freeReplyObject(r);
-    if (!ok) return fail("SCRIPT LOAD: " + text);
-    sha_[size_t(i)] = text;
-  }
-  const char *argv[] = {"INFO", "server"};
-  auto *r = static_cast<redisReply *>(redisCommandArgv(ctx_, 2, argv, nullptr));
-  if (!r) return fail(std::string("INFO: ") + ctx_->errstr);
-  std::string info = reply_text(r);
-  freeReplyObject(r);
-  size_t at = info.find("run_id:");
-  run_id_ = at == std::string::npos ? std::string()
-                                    : info.substr(at + 7, info.find_first_of("\r\n", at) - at - 7);
+  std::string error;
+  if (!link_->connect(run_id_, error)) return fail(error);
   return true;
 }
 
-bool RedisBudget::eval(Script s, std::vector<std::string> &args, redisReply *&reply) {
-  reply = nullptr;
-  if (!ctx_) return fail("not connected");
-  // EVALSHA sha 6 keys... args...; EVAL with the body when Redis lost its script cache.
-  std::vector<const char *> argv;
-  std::vector<size_t> lens;
-  auto push = [&](const std::string &a) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  };
-  const std::string evalsha = "EVALSHA", nkeys = std::to_string(keys_.size());
-  push(evalsha);
-  push(sha_[size_t(s)]);
-  push(nkeys);
-  for (const std::string &k : keys_) push(k);
-  for (const std::string &a : args) push(a);
+bool RedisBudget::eval(BudgetScript s, const std::vector<std::string> &args,
+                       std::vector<int64_t> &out) {
+  if (!link_->connected()) return fail("not connected");
   int64_t t0 = steady_now_ns();
-  auto call = [&] {
-    return static_cast<redisReply *>(
-        redisCommandArgv(ctx_, int(argv.size()), argv.data(), lens.data()));
-  };
-  redisReply *r = call();
-  if (r && r->type == REDIS_REPLY_ERROR && std::strncmp(r->str, "NOSCRIPT", 8) == 0) {
-    freeReplyObject(r);
-    std::string body = std::string(kPrelude) + kBodies[s];
-    argv[0] = "EVAL";
-    lens[0] = 4;
-    argv[1] = body.data();
-    lens[1] = body.size();
-    r = call();
-  }
+  std::string error;
+  bool ok = link_->eval(s, keys_, args, out, error);
   last_call_ns_ = steady_now_ns() - t0;
   total_call_ns_ += last_call_ns_;
   ++calls_;
-  if (!r) return fail(std::string("script call: ") + ctx_->errstr);
-  if (r->type == REDIS_REPLY_ERROR) {
-    std::string text = reply_text(r);
-    freeReplyObject(r);
-    return fail("script error: " + text);
-  }
-  reply = r;
-  return true;
+  return ok || fail(error);
 }
 
 namespace {
@@ -314,17 +378,13 @@ bool RedisBudget::reserve(const std::string &instance, const Amounts &caps,
   push_amounts(args, caps);
   push_amounts(args, amounts);
   args.push_back(std::to_string(std::max<int64_t>(poll_ns / 1000, 1)));
-  redisReply *r = nullptr;
-  if (!eval(kReserve, args, r)) return false;
-  bool ok = r->type == REDIS_REPLY_ARRAY && r->elements == 3;
-  for (size_t i = 0; ok && i < 3; ++i) ok = r->element[i]->type == REDIS_REPLY_INTEGER;
-  if (ok) {
-    out.admitted = r->element[0]->integer == 1;
-    out.wait_ns = int64_t(r->element[1]->integer) * 1000;
-    out.dimension = int(r->element[2]->integer);
-  }
-  freeReplyObject(r);
-  return ok || fail("unexpected reply from the reserve script");
+  std::vector<int64_t> r;
+  if (!eval(kReserveScript, args, r)) return false;
+  if (r.size() != 3) return fail("unexpected reply from the reserve script");
+  out.admitted = r[0] == 1;
+  out.wait_ns = r[1] * 1000;
+  out.dimension = int(r[2]);
+  return true;
 }
 
 bool RedisBudget::settle(const std::string &instance, const Amounts &reserved,
@@ -333,10 +393,8 @@ bool RedisBudget::settle(const std::string &instance, const Amounts &reserved,
                                    instance, std::to_string(hold_us_)};
   push_amounts(args, reserved);
   push_amounts(args, actual);
-  redisReply *r = nullptr;
-  if (!eval(kSettle, args, r)) return false;
-  freeReplyObject(r);
-  return true;
+  std::vector<int64_t> r;
+  return eval(kSettleScript, args, r);
 }
 
 bool RedisBudget::rejoin(const std::string &old_instance, const std::string &instance,
@@ -350,10 +408,8 @@ bool RedisBudget::rejoin(const std::string &old_instance, const std::string &ins
     args.push_back(std::to_string(std::max<int64_t>(p.age_ns / 1000, 0)));
     push_amounts(args, p.amounts);
   }
-  redisReply *r = nullptr;
-  if (!eval(kRejoin, args, r)) return false;
-  freeReplyObject(r);
-  return true;
+  std::vector<int64_t> r;
+  return eval(kRejoinScript, args, r);
 }
 
 }  // namespace llmsvc

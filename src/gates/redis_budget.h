@@ -1,17 +1,16 @@
 // One rate budget kept in Redis and shared by every process that names it: settled amounts
 // in time buckets, reservations in flight per process instance, and three Lua scripts
 // (reserve, settle, rejoin) that each read and change it atomically, on Redis's own clock.
-// Synchronous hiredis calls with a short timeout; the caller decides what a failure means.
+// The scripts run through a ScriptLink: synchronous hiredis calls with a short timeout, or
+// the simulator's Redis; the caller decides what a failure means.
 // Touched only by the engine thread.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
-
-struct redisContext;
-struct redisReply;
 
 namespace llmsvc {
 
@@ -19,9 +18,34 @@ namespace llmsvc {
 /// input tokens, output tokens.
 using Amounts = std::array<int64_t, 4>;
 
+/// The budget's three scripts, in the order ScriptLink::eval numbers them.
+enum BudgetScript { kReserveScript, kSettleScript, kRejoinScript, kBudgetScripts };
+/// The whole Lua text of script `s` (the shared prelude and its body).
+const std::string &budget_script(BudgetScript s);
+
+/// Where the scripts run: a Redis server over hiredis, or the deterministic simulator's
+/// Redis (tools/sim), which runs the same Lua text.
+class ScriptLink {
+ public:
+  virtual ~ScriptLink() = default;
+  /// Connects (or reconnects) and readies the scripts; `run_id` receives the server's id,
+  /// which changes when it restarts. False with `error`.
+  virtual bool connect(std::string &run_id, std::string &error) = 0;
+  virtual void disconnect() = 0;
+  virtual bool connected() const = 0;
+  /// Runs a script with `keys` and `args`; its reply, an integer or an array of integers,
+  /// in `out`. False with `error` (the call may still have run, as after a timeout).
+  virtual bool eval(BudgetScript s, const std::vector<std::string> &keys,
+                    const std::vector<std::string> &args, std::vector<int64_t> &out,
+                    std::string &error) = 0;
+};
+
+/// A Redis server over hiredis: synchronous calls with a timeout, scripts by EVALSHA.
+std::unique_ptr<ScriptLink> redis_link(std::string host, int port, int64_t timeout_ms);
+
 class RedisBudget {
  public:
-  RedisBudget(std::string host, int port, int64_t timeout_ms);
+  explicit RedisBudget(std::unique_ptr<ScriptLink> link);
   ~RedisBudget();
   RedisBudget(const RedisBudget &) = delete;
   RedisBudget &operator=(const RedisBudget &) = delete;
@@ -35,7 +59,7 @@ class RedisBudget {
   /// Connects (or reconnects) and loads the scripts. False with last_error() on failure.
   bool connect();
   void disconnect();
-  bool connected() const { return ctx_ != nullptr; }
+  bool connected() const { return link_->connected(); }
   /// The Redis server's run id from the last connect: it changes when Redis restarts.
   const std::string &run_id() const { return run_id_; }
 
@@ -68,15 +92,10 @@ class RedisBudget {
   int64_t mean_call_ns() const { return calls_ ? total_call_ns_ / calls_ : 0; }
 
  private:
-  enum Script { kReserve, kSettle, kRejoin, kScripts };
-  bool eval(Script s, std::vector<std::string> &args, redisReply *&reply);
+  bool eval(BudgetScript s, const std::vector<std::string> &args, std::vector<int64_t> &out);
   bool fail(const std::string &message);
 
-  std::string host_;
-  int port_;
-  int64_t timeout_ms_;
-  redisContext *ctx_ = nullptr;
-  std::array<std::string, kScripts> sha_;
+  std::unique_ptr<ScriptLink> link_;
   std::string run_id_;
   std::vector<std::string> keys_;
   int64_t window_us_ = 0;

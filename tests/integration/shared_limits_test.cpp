@@ -145,10 +145,17 @@ TEST(SharedLimits, RedisOutageFallsBackToTheShareAndRejoins) {
     EXPECT_EQ(i64(sl, "fallbacks"), 1) << "Redis was lost once: " << to_json(sl);
     EXPECT_EQ(i64(sl, "rejoins"), 1) << to_json(sl);
   }
+  // What holds under any schedule: each request served once, every 429 retried and
+  // nothing else sent twice, and the excess bounded by the shares the clients admit
+  // alone (a third of 30 each, for about a window after Redis returns). Zero 429s around
+  // an outage does not hold under every schedule: processes notice the outage and rejoin
+  // at different moments, and llmsvc-sim measures how far the group can then go over
+  // (docs/reliability.md, "Deterministic simulation of shared limits").
   rapidjson::Document s = emu.stats("sk-outage");
-  EXPECT_EQ(i64(s, "rate_limited"), 0);
+  EXPECT_EQ(i64(s, "ok"), int64_t(clients.size()) * per_client);
+  EXPECT_EQ(i64(s, "received"), int64_t(clients.size()) * per_client + i64(s, "rate_limited"));
+  EXPECT_LE(i64(s, "rate_limited"), 30);
   EXPECT_LE(i64(s, "peak_window_requests"), 30);
-  EXPECT_EQ(i64(s, "received"), int64_t(clients.size()) * per_client);
 }
 
 TEST(SharedLimits, ADroppedConnectionIsRecoveredWithoutFallingBack) {
