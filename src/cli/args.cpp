@@ -40,7 +40,7 @@ const char kRunHelp[] =
     "  --config FILE          the library's configuration: YAML or JSON, llmsvc's layout,\n"
     "                         llm.yaml's or LiteLLM's (see llmsvc config --help)\n"
     "  --model M              default model (else the config's, else gpt-4o-mini)\n"
-    "  --provider P           openai_chat, openai_responses, anthropic or ollama\n"
+    "  --provider P           openai_chat, openai_responses, anthropic, ollama or azure_openai\n"
     "  --base-url URL         the API's base URL\n"
     "  --rpm N --tpm N        requests and tokens per minute (0: unlimited)\n"
     "  --itpm N --otpm N      input and output tokens per minute (Anthropic)\n"

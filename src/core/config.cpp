@@ -1,5 +1,6 @@
 #include "core/config.h"
 
+#include <cctype>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
@@ -299,7 +300,46 @@ std::string provider_for(const Config &c, bool base_url_given) {
 const char *family(const std::string &provider) {
   if (provider == "anthropic") return "anthropic";
   if (provider == "ollama") return "ollama";
+  if (provider == "azure_openai") return "azure";
   return "openai";
+}
+
+bool known_provider(const std::string &p) {
+  return p == "openai_chat" || p == "openai_responses" || p == "anthropic" || p == "ollama" ||
+         p == "azure_openai";
+}
+
+constexpr const char *kKnownProviders =
+    "openai_chat, openai_responses, anthropic, ollama, azure_openai";
+
+// Azure OpenAI's own settings: the API version (OPENAI_API_VERSION, else a generally
+// available one) and a deployment name that fits in a URL path.
+DocError finish_azure(Config &c, const std::string &path) {
+  if (c.provider != "azure_openai") return {};
+  if (c.api_version.empty()) {
+    const char *v = env("OPENAI_API_VERSION");
+    c.api_version = v ? v : "2024-10-21";
+  }
+  auto url_safe = [](const std::string &s) {
+    for (char ch : s)
+      if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.'))
+        return false;
+    return true;
+  };
+  if (!url_safe(c.api_version))
+    return {LLMSVC_ESCHEMA, path + ".api_version: expected letters, digits, '-', '_' or '.'"};
+  const std::string &deployment = c.azure_deployment.empty() ? c.model : c.azure_deployment;
+  if (deployment.empty())
+    return {LLMSVC_ESCHEMA, path + ".azure_deployment: Azure OpenAI needs the deployment's "
+                                   "name (or a model, whose name is then the deployment's)"};
+  if (!url_safe(deployment))
+    return {LLMSVC_ESCHEMA, path + (c.azure_deployment.empty() ? ".model" : ".azure_deployment") +
+                                ": a deployment name of letters, digits, '-', '_' or '.'"};
+  if (c.base_url.empty())
+    return {LLMSVC_ESCHEMA, path + ".base_url: Azure OpenAI needs the resource's endpoint "
+                                   "(https://RESOURCE.openai.azure.com), in base_url or "
+                                   "AZURE_OPENAI_ENDPOINT"};
+  return {};
 }
 
 std::string default_base_url(const std::string &provider) {
@@ -308,6 +348,10 @@ std::string default_base_url(const std::string &provider) {
     std::string host = h ? h : "127.0.0.1:11434";
     return host.find("://") == std::string::npos ? "http://" + host : host;
   }
+  if (provider == "azure_openai") {
+    const char *e = env("AZURE_OPENAI_ENDPOINT");
+    return e ? e : "";
+  }
   const bool anthropic = provider == "anthropic";
   const char *b = env(anthropic ? "ANTHROPIC_BASE_URL" : "OPENAI_BASE_URL");
   return b ? b : anthropic ? "https://api.anthropic.com/v1" : "https://api.openai.com/v1";
@@ -315,7 +359,9 @@ std::string default_base_url(const std::string &provider) {
 
 std::string default_api_key(const std::string &provider) {
   if (provider == "ollama") return "";
-  const char *k = env(provider == "anthropic" ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY");
+  const char *k = env(provider == "anthropic"      ? "ANTHROPIC_API_KEY"
+                      : provider == "azure_openai" ? "AZURE_OPENAI_API_KEY"
+                                                   : "OPENAI_API_KEY");
   return k ? k : "";
 }
 
@@ -330,7 +376,8 @@ DocError parse_deployment(const JsonValue &v, const std::string &path, const Con
   static const char *const known[] = {
       "name", "group", "weight", "provider", "base_url", "api_key", "api_key_env",
       "organization", "project", "model", "max_tokens_field", "anthropic_version",
-      "default_max_output_tokens", "limits", "headers", nullptr};
+      "default_max_output_tokens", "limits", "headers", "api_version", "azure_deployment",
+      nullptr};
   Config &c = d.config;
   std::string key_env;
   if (!r.only(known, err) || !r.get_string("name", d.name, err) ||
@@ -341,6 +388,8 @@ DocError parse_deployment(const JsonValue &v, const std::string &path, const Con
       !r.get_string("project", c.project, err) || !r.get_string("model", c.model, err) ||
       !r.get_string("max_tokens_field", c.max_tokens_field, err) ||
       !r.get_string("anthropic_version", c.anthropic_version, err) ||
+      !r.get_string("api_version", c.api_version, err) ||
+      !r.get_string("azure_deployment", c.azure_deployment, err) ||
       !r.get_int("default_max_output_tokens", c.default_max_output_tokens, err, 1, 1 << 24))
     return err;
   if (!r.find("provider") && r.find("model")) {
@@ -348,14 +397,13 @@ DocError parse_deployment(const JsonValue &v, const std::string &path, const Con
     if (std::string(family(inferred)) != family(top.provider)) c.provider = inferred;
   }
   if (c.provider == "openai") c.provider = "openai_chat";
-  if (c.provider != "openai_chat" && c.provider != "openai_responses" &&
-      c.provider != "anthropic" && c.provider != "ollama")
+  if (!known_provider(c.provider))
     return {LLMSVC_ESCHEMA, path + ".provider: \"" + c.provider +
-                                "\" is not a known provider (openai_chat, openai_responses, "
-                                "anthropic, ollama)"};
+                                "\" is not a known provider (" + kKnownProviders + ")"};
   const bool same_family = std::string(family(c.provider)) == family(top.provider);
   if (!r.find("base_url") && !same_family) c.base_url = default_base_url(c.provider);
   while (!c.base_url.empty() && c.base_url.back() == '/') c.base_url.pop_back();
+  if ((err = finish_azure(c, path))) return err;
   if (c.base_url.rfind("http://", 0) != 0 && c.base_url.rfind("https://", 0) != 0)
     return {LLMSVC_ESCHEMA, path + ".base_url: expected an http:// or https:// URL"};
   if (r.find("api_key") && r.find("api_key_env"))
@@ -555,7 +603,7 @@ DocError parse_config(const char *json, Config &out) {
       "max_tokens_field", "limits", "retry", "timeouts", "http", "seed", "prices",
       "prices_file", "free_models", "anthropic_version", "default_max_output_tokens", "cache",
       "budgets", "queue", "circuit_breaker", "telemetry", "shared_limits", "deployments",
-      "api_keys", "models", "routing", "headers", nullptr};
+      "api_keys", "models", "routing", "headers", "api_version", "azure_deployment", nullptr};
   if (!r.only(known, err) || !r.get_string("provider", out.provider, err) ||
       !r.get_string("base_url", out.base_url, err) ||
       !r.get_string("api_key", out.api_key, err) ||
@@ -563,21 +611,22 @@ DocError parse_config(const char *json, Config &out) {
       !r.get_string("project", out.project, err) || !r.get_string("model", out.model, err) ||
       !r.get_string("max_tokens_field", out.max_tokens_field, err) ||
       !r.get_string("anthropic_version", out.anthropic_version, err) ||
+      !r.get_string("api_version", out.api_version, err) ||
+      !r.get_string("azure_deployment", out.azure_deployment, err) ||
       !r.get_int("default_max_output_tokens", out.default_max_output_tokens, err, 1, 1 << 24))
     return err;
   if (!r.find("provider")) out.provider = provider_for(out, r.find("base_url") != nullptr);
   if (out.provider == "openai") out.provider = "openai_chat";
-  if (out.provider != "openai_chat" && out.provider != "openai_responses" &&
-      out.provider != "anthropic" && out.provider != "ollama")
+  if (!known_provider(out.provider))
     return {LLMSVC_ESCHEMA, "config.provider: \"" + out.provider +
-                                "\" is not a known provider (openai_chat, openai_responses, "
-                                "anthropic, ollama)"};
+                                "\" is not a known provider (" + kKnownProviders + ")"};
   if (out.max_tokens_field != "max_completion_tokens" && out.max_tokens_field != "max_tokens")
     return {LLMSVC_ESCHEMA,
             "config.max_tokens_field: expected max_completion_tokens or max_tokens"};
 
   if (!r.find("base_url")) out.base_url = default_base_url(out.provider);
   while (!out.base_url.empty() && out.base_url.back() == '/') out.base_url.pop_back();
+  if ((err = finish_azure(out, "config"))) return err;
   if (out.base_url.rfind("http://", 0) != 0 && out.base_url.rfind("https://", 0) != 0)
     return {LLMSVC_ESCHEMA, "config.base_url: expected an http:// or https:// URL"};
   if (out.api_key.empty()) out.api_key = default_api_key(out.provider);

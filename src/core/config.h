@@ -109,6 +109,10 @@ struct Config {
   std::string project;
   std::string model;  // default model for requests without one
   std::string max_tokens_field = "max_completion_tokens";
+  /// Azure OpenAI: the API version (the api-version query parameter) and the deployment
+  /// requests go to (the model's name when not given).
+  std::string api_version;
+  std::string azure_deployment;
   /// Headers every request carries beside the provider's own ("headers"; per deployment
   /// too); credentials and framing headers are refused.
   std::vector<std::pair<std::string, std::string>> headers;

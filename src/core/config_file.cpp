@@ -192,6 +192,7 @@ std::string provider_of(const std::string &name) {
   if (name == "openai_responses") return "openai_responses";
   if (name == "anthropic" || name == "claude") return "anthropic";
   if (name == "ollama" || name == "ollama_chat") return "ollama";
+  if (name == "azure" || name == "azure_openai") return "azure_openai";
   return "";
 }
 
@@ -222,7 +223,7 @@ DocError from_module(const JsonValue &in, const std::string &file,
     if (provider.empty())
       return {LLMSVC_ESCHEMA, at(path) + ": " + path + ": \"" + name +
                                   "\" is not a provider llmsvc speaks (openai, openai_responses, "
-                                  "anthropic, ollama)"};
+                                  "anthropic, ollama, azure_openai)"};
     const JsonValue &v = p->value;
     if (!v.IsObject()) return {LLMSVC_ESCHEMA, at(path) + ": " + path + ": expected a map"};
     auto list = [&](const char *member, std::vector<const JsonValue *> &items) -> DocError {
@@ -349,9 +350,11 @@ DocError from_litellm(const JsonValue &in, const std::string &file,
       if (provider.empty())
         return wrong(path + ".litellm_params.model",
                      "\"" + prefix + "/\" is not a provider llmsvc speaks (openai/, anthropic/, "
-                     "ollama/, ollama_chat/)");
+                     "ollama/, ollama_chat/, azure/)");
       d.AddMember("provider", JsonValue(provider.c_str(), a), a);
       model = model.substr(slash + 1);
+      // LiteLLM's azure/NAME names the Azure deployment.
+      if (provider == "azure_openai") d.AddMember("azure_deployment", JsonValue(model.c_str(), a), a);
     }
     d.AddMember("model", JsonValue(model.c_str(), a), a);
     JsonValue limits(rapidjson::kObjectType);
@@ -362,6 +365,7 @@ DocError from_litellm(const JsonValue &in, const std::string &file,
       if (k == "model") continue;
       if (k == "api_base") d.AddMember("base_url", JsonValue(v, a), a);
       else if (k == "api_key") d.AddMember("api_key", JsonValue(v, a), a);
+      else if (k == "api_version") d.AddMember("api_version", JsonValue(v, a), a);
       else if (k == "rpm" || k == "tpm") {
         limits.AddMember(JsonValue(k.c_str(), a), JsonValue(v, a), a);
         if (k == "rpm" && v.IsInt64() && v.GetInt64() > 0) {

@@ -14,6 +14,35 @@ OpenAIChatProvider::OpenAIChatProvider(const Config &config)
       max_tokens_field_(config.max_tokens_field),
       headers_(openai_headers(config)) {}
 
+namespace {
+
+// Azure OpenAI's headers: its api-key header instead of a bearer key (a Microsoft Entra
+// token goes in the configuration's "headers" as Authorization instead).
+curl_slist *azure_headers(const Config &config) {
+  curl_slist *list = nullptr;
+  try {
+    append_header(list, "Content-Type: application/json");
+    append_header(list, "Accept: application/json");
+    append_header(list, "Expect:");
+    if (!config.api_key.empty()) append_header(list, "api-key: " + config.api_key);
+    append_config_headers(list, config);
+  } catch (...) {
+    curl_slist_free_all(list);
+    throw;
+  }
+  return list;
+}
+
+}  // namespace
+
+OpenAIChatProvider::OpenAIChatProvider(const Config &config, Azure)
+    : name_("azure_openai"),
+      url_(config.base_url + "/openai/deployments/" +
+           (config.azure_deployment.empty() ? config.model : config.azure_deployment) +
+           "/chat/completions?api-version=" + config.api_version),
+      max_tokens_field_(config.max_tokens_field),
+      headers_(azure_headers(config)) {}
+
 OpenAIChatProvider::~OpenAIChatProvider() { curl_slist_free_all(headers_); }
 
 namespace {

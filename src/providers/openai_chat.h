@@ -12,14 +12,18 @@ curl_slist *openai_headers(const Config &config);
 void read_openai_header(std::string_view name, std::string_view value, int64_t wall_now_ms,
                         ResponseHeaders &out);
 
+/// Chat Completions; also Azure OpenAI's (POST {endpoint}/openai/deployments/{deployment}/
+/// chat/completions?api-version=V with an api-key header), the same wire shape.
 class OpenAIChatProvider final : public Provider {
  public:
   explicit OpenAIChatProvider(const Config &config);
+  struct Azure {};
+  OpenAIChatProvider(const Config &config, Azure);
   ~OpenAIChatProvider() override;
   OpenAIChatProvider(const OpenAIChatProvider &) = delete;
   OpenAIChatProvider &operator=(const OpenAIChatProvider &) = delete;
 
-  const char *name() const override { return "openai_chat"; }
+  const char *name() const override { return name_; }
   const std::string &url() const override { return url_; }
   curl_slist *headers() const override { return headers_; }
   void build_body(const RequestSpec &req, JsonBuffer &out) const override;
@@ -37,6 +41,7 @@ class OpenAIChatProvider final : public Provider {
  private:
   static void read_chat_usage(const JsonValue &doc, ProviderReply &out);
 
+  const char *name_ = "openai_chat";
   std::string url_;
   std::string max_tokens_field_;
   curl_slist *headers_ = nullptr;

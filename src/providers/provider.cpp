@@ -10,6 +10,8 @@ std::unique_ptr<Provider> make_provider(const Config &config) {
   if (config.provider == "ollama") return std::make_unique<OllamaProvider>(config);
   if (config.provider == "openai_responses")
     return std::make_unique<OpenAIResponsesProvider>(config);
+  if (config.provider == "azure_openai")
+    return std::make_unique<OpenAIChatProvider>(config, OpenAIChatProvider::Azure{});
   return std::make_unique<OpenAIChatProvider>(config);
 }
 

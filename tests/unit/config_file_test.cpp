@@ -115,6 +115,25 @@ model_list:
   EXPECT_STREQ(p["deployments"][0]["model"].GetString(), "gpt-4o-mini");
   EXPECT_STREQ(p["deployments"][1]["provider"].GetString(), "anthropic");
 
+  // LiteLLM's azure/NAME: NAME is the Azure deployment; api_base and api_version carry over,
+  // and the result is a configuration llmsvc accepts.
+  LoadedConfig azure;
+  JsonDoc az = load(R"(
+model_list:
+  - model_name: gpt-4o
+    litellm_params: {model: azure/gpt-4o-prod, api_base: "https://contoso.openai.azure.com", api_version: "2024-10-21", api_key: k}
+)",
+                    azure);
+  const auto &ad = az["deployments"][0];
+  EXPECT_STREQ(ad["provider"].GetString(), "azure_openai");
+  EXPECT_STREQ(ad["azure_deployment"].GetString(), "gpt-4o-prod");
+  EXPECT_STREQ(ad["api_version"].GetString(), "2024-10-21");
+  EXPECT_STREQ(ad["base_url"].GetString(), "https://contoso.openai.azure.com");
+  EXPECT_TRUE(azure.warnings.empty());
+  Config parsed;
+  DocError perr = parse_config(json_text(az).c_str(), parsed);
+  EXPECT_FALSE(perr) << perr.message;
+
   LoadedConfig balanced;
   JsonDoc b = load(R"(
 model_list:
@@ -169,15 +188,15 @@ TEST_F(ConfigFile, BadFilesSayWhereAndWhatAndNeverAValue) {
             "test.yaml:3:1: not YAML (or JSON): end of sequence flow not found");
   EXPECT_EQ(refused("model: m\napi_key: ${LLMSVC_TEST_MISSING}\n"),
             "test.yaml:2:10: config.api_key: the environment variable LLMSVC_TEST_MISSING is not set");
-  EXPECT_EQ(refused("model_list:\n  - model_name: x\n    litellm_params: {model: azure/gpt-4o}\n"),
-            "test.yaml:3:29: config.model_list[0].litellm_params.model: \"azure/\" is not a provider "
-            "llmsvc speaks (openai/, anthropic/, ollama/, ollama_chat/)");
+  EXPECT_EQ(refused("model_list:\n  - model_name: x\n    litellm_params: {model: vertex_ai/gemini}\n"),
+            "test.yaml:3:29: config.model_list[0].litellm_params.model: \"vertex_ai/\" is not a "
+            "provider llmsvc speaks (openai/, anthropic/, ollama/, ollama_chat/, azure/)");
   EXPECT_EQ(refused("model: m\nlimits:\n  rpm: lots\n"),
             "test.yaml:3:8: config.limits.rpm: expected an integer, got a string");
   EXPECT_EQ(refused("model: m\nlimts: {rpm: 5}\n"), "test.yaml:1:1: unknown field config.limts");
-  EXPECT_EQ(refused("providers:\n  azure:\n    models: [x]\n"),
-            "test.yaml:3:5: config.providers.azure: \"azure\" is not a provider llmsvc speaks "
-            "(openai, openai_responses, anthropic, ollama)");
+  EXPECT_EQ(refused("providers:\n  bedrock:\n    models: [x]\n"),
+            "test.yaml:3:5: config.providers.bedrock: \"bedrock\" is not a provider llmsvc speaks "
+            "(openai, openai_responses, anthropic, ollama, azure_openai)");
   // A value from the environment is never in a message or a warning.
   for (const std::string &text :
        {std::string("api_key: ${LLMSVC_TEST_KEY}\nlimits: {rpm: ${LLMSVC_TEST_KEY}}\n"),

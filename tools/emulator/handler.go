@@ -71,6 +71,10 @@ func (e *emulator) handler() http.Handler {
 			serveHostile(w, r)
 			return
 		}
+		if strings.HasPrefix(r.URL.Path, "/openai/deployments/") {
+			e.serveAzure(w, r)
+			return
+		}
 		switch r.URL.Path {
 		case "/v1/chat/completions":
 			e.serveChat(w, r)
