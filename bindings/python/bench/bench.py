@@ -5,7 +5,9 @@ LiteLLM (litellm.acompletion), against the same emulator.
     python bench/bench.py limit --client llmsvc|litellm --url URL --n N --rpm R --window-ms W
 
 `once` sends N requests (after a warm-up) with at most `concurrency` in flight and prints
-the process CPU time and the wall time they took, as JSON. `limit` sends N requests with
+the process CPU time, the CPU time of the thread running the event loop (for llmsvc: the
+binding and the core's submit, without the engine thread) and the wall time they took,
+as JSON; `--label` names the row (a baseline build of llmsvc, say). `limit` sends N requests with
 the emulator's limits configured on the client's side too and prints the wall time and the
 emulator's 429 count. bench/run.sh runs the rounds and takes the medians.
 """
@@ -110,12 +112,13 @@ async def once(args: argparse.Namespace) -> dict[str, Any]:
     key = f"sk-bench-{args.client}-{os.getpid()}"
     call, client = {"llmsvc": make_llmsvc, "openai": make_openai, "litellm": make_litellm}[args.client](args.url, key)
     await run(call, min(200, args.n), args.concurrency)  # warm-up: connections, imports, caches
-    cpu0, wall0 = time.process_time(), time.perf_counter()
+    cpu0, loop0, wall0 = time.process_time(), time.thread_time(), time.perf_counter()
     ok, failed = await run(call, args.n, args.concurrency)
-    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    cpu, loop, wall = time.process_time() - cpu0, time.thread_time() - loop0, time.perf_counter() - wall0
     if args.client == "llmsvc":
         await client.close()
-    return {"client": args.client, "n": args.n, "ok": ok, "failed": failed, "cpu_us_per_request": cpu / args.n * 1e6,
+    return {"client": args.label or args.client, "n": args.n, "ok": ok, "failed": failed,
+            "cpu_us_per_request": cpu / args.n * 1e6, "loop_thread_cpu_us_per_request": loop / args.n * 1e6,
             "requests_per_s": args.n / wall}  # fmt: skip
 
 
@@ -146,6 +149,7 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--rpm", type=int, default=0)
     p.add_argument("--window-ms", type=int, default=60000)
+    p.add_argument("--label", default="")
     args = p.parse_args()
     out = asyncio.run(once(args) if args.mode == "once" else limit(args))
     print(json.dumps(out))

@@ -8,6 +8,10 @@
 #
 # ROUNDS (default 5), N_LLMSVC / N_OPENAI / N_LITELLM (requests per round: 4000 / 1000 /
 # 400), LIMIT_N (900), LIMIT_RPM (600) and LIMIT_WINDOW_MS (60000: LiteLLM's Router only counts per minute) adjust it.
+# CLIENTS (default "llmsvc openai litellm") picks the clients of each round; LIMIT=0 skips
+# the limit-bound batch. BASELINE=<directory holding another llmsvc package> adds it to
+# every round as "llmsvc-baseline" (loading the same library), to compare two builds of
+# the binding under the same load.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 [[ -x ${LLMSVC_EMULATOR:-} ]] || { echo "bench/run.sh: set LLMSVC_EMULATOR" >&2; exit 1; }
@@ -35,17 +39,25 @@ out=build/bench-results.jsonl
 : >"$out"
 start_emulator
 echo "== throughput: ${ROUNDS:-5} alternating rounds against $url" >&2
+clients=${CLIENTS:-llmsvc openai litellm}
+[[ -n ${BASELINE:-} ]] && clients="$clients llmsvc-baseline"
+library=$(pkg-config --variable=libdir llmsvc)/libllmsvc.so.0
 for round in $(seq "${ROUNDS:-5}"); do
-  for client in llmsvc openai litellm; do
+  for client in $clients; do
     case $client in
-      llmsvc) n=${N_LLMSVC:-4000} ;; openai) n=${N_OPENAI:-1000} ;; litellm) n=${N_LITELLM:-400} ;;
+      llmsvc*) n=${N_LLMSVC:-4000} ;; openai) n=${N_OPENAI:-1000} ;; litellm) n=${N_LITELLM:-400} ;;
     esac
-    timeout 300 "$py" bench/bench.py once --client "$client" --url "$url" --n "$n" | tee -a "$out"
+    if [[ $client == llmsvc-baseline ]]; then
+      PYTHONPATH=$BASELINE LLMSVC_LIBRARY=$library timeout 300 "$py" bench/bench.py once --client llmsvc \
+        --label "$client" --url "$url" --n "$n" | tee -a "$out"
+    else
+      timeout 300 "$py" bench/bench.py once --client "$client" --url "$url" --n "$n" | tee -a "$out"
+    fi
   done
 done
 
-echo "== limit-bound batch" >&2
-for client in llmsvc litellm; do
+[[ ${LIMIT:-1} == 0 ]] || echo "== limit-bound batch" >&2
+[[ ${LIMIT:-1} == 0 ]] || for client in llmsvc litellm; do
   start_emulator --rpm "${LIMIT_RPM:-600}" --window-ms "${LIMIT_WINDOW_MS:-60000}"
   timeout 600 "$py" bench/bench.py limit --client "$client" --url "$url" --n "${LIMIT_N:-900}" \
     --rpm "${LIMIT_RPM:-600}" --window-ms "${LIMIT_WINDOW_MS:-60000}" | tee -a "$out"
@@ -56,14 +68,14 @@ import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 once = [r for r in rows if "cpu_us_per_request" in r]
 med = {}
-for c in ("llmsvc", "openai", "litellm"):
+for c in dict.fromkeys(r["client"] for r in once):
     rs = [r for r in once if r["client"] == c]
-    med[c] = (statistics.median(r["cpu_us_per_request"] for r in rs), statistics.median(r["requests_per_s"] for r in rs),
-              sum(r["failed"] for r in rs))
-print("| client | CPU per request (median) | requests/s (median) | failed | CPU vs llmsvc |")
-print("|---|---|---|---|---|")
-for c, (cpu, rps, failed) in med.items():
-    print(f"| {c} | {cpu:.0f} µs | {rps:.0f} | {failed} | {cpu / med['llmsvc'][0]:.1f}× |")
+    med[c] = (statistics.median(r["cpu_us_per_request"] for r in rs), statistics.median(r["loop_thread_cpu_us_per_request"] for r in rs),
+              statistics.median(r["requests_per_s"] for r in rs), sum(r["failed"] for r in rs), len(rs))
+print("| client | CPU per request (median) | event-loop thread | requests/s (median) | failed | rounds | CPU vs llmsvc |")
+print("|---|---|---|---|---|---|---|")
+for c, (cpu, loop, rps, failed, rounds) in med.items():
+    print(f"| {c} | {cpu:.1f} µs | {loop:.1f} µs | {rps:.0f} | {failed} | {rounds} | {cpu / med['llmsvc'][0]:.2f}× |")
 print()
 print("| client | requests | ok | seconds | limit-bound seconds | 429s | sent |")
 print("|---|---|---|---|---|---|---|")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 
 import pytest
 
@@ -106,3 +107,55 @@ async def test_async_with_closes(emu: Emulator) -> None:
     async with AsyncClient(emu.config()) as c:
         await c.generate(prompt="x", max_output_tokens=1)
     assert c.closed
+
+
+async def test_close_never_blocks_the_loop_and_takes_a_batch(slow_emu: Emulator) -> None:
+    c = AsyncClient(slow_emu.config("sk-close-batch"))
+    tasks = [asyncio.create_task(c.generate(prompt=f"slow {i}")) for i in range(50)]
+    await asyncio.sleep(0.2)  # all in flight at the emulator
+    taken: list[int] = []
+    take = c._handle.take
+
+    def counted() -> tuple[int, list[int], list[int | None]]:
+        out = take()
+        taken.append(len(out[1]))
+        return out
+
+    c._handle.take = counted  # type: ignore[method-assign]
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    threads = threading.active_count()
+    t = asyncio.create_task(ticker())
+    await c.close()
+    t.cancel()
+    assert c.closed and ticks > 0 and threading.active_count() == threads  # no thread waited for the engine
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(isinstance(o, llmsvc.ShutDown) for o in outcomes), outcomes
+    assert 50 in taken  # completed in one pass of the engine, taken in one call
+
+
+async def test_pause_holds_admission(emu: Emulator) -> None:
+    async with AsyncClient(emu.config("sk-pause")) as c:
+        c.pause()
+        task = asyncio.create_task(c.generate(prompt="x", max_output_tokens=2))
+        await asyncio.sleep(0.3)
+        assert not task.done() and c.metrics()["requests"]["completed"] == 0
+        c.pause(False)
+        assert (await asyncio.wait_for(task, 10)).ok
+
+
+async def test_stream_pieces_and_events_in_order(emu: Emulator) -> None:
+    async with AsyncClient(emu.config("sk-order")) as c:
+        seen: list[str] = []
+        c.set_event_hook(lambda ev: seen.append(ev["type"]), ["queued", "completed"])
+        streams = [c.stream(prompt=f"story {i}", max_output_tokens=20) for i in range(10)]
+        texts = [[p.text async for p in s] for s in streams]
+        results = [await s.result() for s in streams]
+        assert all("".join(t) == r.text and r.timing.first_token_ms is not None for t, r in zip(texts, results))
+        assert seen.count("queued") == 10 and seen.count("completed") == 10

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import json
 import logging
 import os
+import struct
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from . import _native
-from ._native import lib
+from ._native import UNKNOWN, lib
 from .errors import ClosedError, check, error_for
-from .types import Budget, Config, Deployment, Event, Limits, Metrics, Piece, Result
+from .types import Attempt, Budget, Choice, Config, Deployment, ErrorInfo, Event, Limits, Piece, Result, Timing, ToolCall, Usage
 
 log = logging.getLogger("llmsvc")
 
 EventHook = Callable[[Event], Any]
+
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
 def dumps(doc: object, what: str) -> bytes:
@@ -25,7 +29,7 @@ def dumps(doc: object, what: str) -> bytes:
     if isinstance(doc, str):
         return doc.encode()
     try:
-        return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        return _encode(doc).encode()
     except (TypeError, ValueError) as e:
         raise TypeError(f"{what} is not JSON-serialisable: {e}") from e
 
@@ -55,37 +59,120 @@ def prepare(request: Mapping[str, Any] | str | None, fields: Mapping[str, Any]) 
     return dumps(doc, "request"), model
 
 
-def finish(data: bytes, model: type | None) -> Result:
-    """The Result of a completion document; raises its RequestError when it failed."""
-    raw = json.loads(data)
-    parsed = None
-    if model is not None and raw.get("ok") and raw.get("json") is not None:
-        parsed = model.model_validate(raw["json"])  # type: ignore[attr-defined]
-    result = Result.from_dict(raw, parsed)
-    if not result.ok:
-        raise error_for(result)
-    return result
+_Numbers = ctypes.c_int64 * _native.NUM_COUNT
+_AttemptNumbers = ctypes.c_int64 * _native.ATTEMPT_COUNT
+_numbers = struct.Struct(f"{_native.NUM_COUNT}q").unpack_from
+_attempt_numbers = struct.Struct(f"{_native.ATTEMPT_COUNT}q").unpack_from
+_KINDS = _native.KIND_NAMES
+_SCHEMA_MISMATCH = _KINDS.index("schema_mismatch")
+_STRINGS = (_native.STR_TEXT, _native.STR_MODEL, _native.STR_OPERATION, _native.STR_FINISH_REASON,
+            _native.STR_RESPONSE_ID, _native.STR_RESPONSE_MODEL, _native.STR_TRACE_ID, _native.STR_DEPLOYMENT,
+            _native.STR_SERVICE_TIER, _native.STR_THINKING)  # fmt: skip
+_ERROR_STRINGS = (_native.STR_ERROR_MESSAGE, _native.STR_PROVIDER_MESSAGE, _native.STR_PROVIDER_ERROR_TYPE,
+                  _native.STR_PROVIDER_ERROR_CODE)  # fmt: skip
 
 
-def take_completion(r: int) -> bytes:
-    """A completion's document; the result is freed."""
+def _strings(r: ctypes.c_void_p, keys: tuple[int, ...]) -> list[str]:
+    """Strings of a result by key (llmsvc_result_str_t), whole even with a NUL inside."""
+    n = ctypes.c_size_t()
+    length = ctypes.byref(n)
+    out = []
+    for key in keys:
+        b: bytes = _native.result_string(r, key, length)
+        if len(b) != n.value:
+            b = ctypes.string_at(_native.result_string_ptr(r, key, None), n.value)
+        out.append(b.decode())
+    return out
+
+
+def _known(v: int) -> int | None:
+    return None if v == UNKNOWN else v
+
+
+def _kind(k: int) -> str:
+    return _KINDS[k] if 0 <= k < len(_KINDS) else "unknown"  # a newer core's kind
+
+
+def outcome(r: ctypes.c_void_p, request_id: int) -> Result | BaseException:
+    """What a completion gives its caller: its Result, or the RequestError of its kind; the
+    result is freed. Read from the typed getters; the JSON document is kept for the members
+    read on demand (types.Result) and parsed here only when the result has what only it
+    holds: tool calls (parsed arguments, unknown_tool, arguments_error), n > 1 choices
+    (logprobs), 1-hour cache writes, an error's provider_param and schema details."""
     try:
-        return _native.result_json(r)
+        buf = _Numbers()
+        _native.result_numbers(r, buf, _native.NUM_COUNT)
+        # llmsvc_result_num_t, in order
+        (kind, http_status, prompt, completion, cached, cache_write, reasoning, usage_state, cost, n_attempts,
+         retry_after, submit_ms, total_ns, first_ns, overhead_ns, n_choices, n_tools, _) = _numbers(buf)  # fmt: skip
+        doc: bytes = _native.result_json(r, None)
+        raw: dict[str, Any] | None = None
+        if (n_tools or n_choices > 1 or (cache_write > 0 and b'"cache_write_1h_tokens":' in doc)
+                or (kind and (kind == _SCHEMA_MISMATCH or b'"provider_param":' in doc))):  # fmt: skip
+            raw = json.loads(doc)
+        text, model, operation, finish_reason, response_id, response_model, trace_id, deployment, tier, thinking = (
+            _strings(r, _STRINGS)
+        )
+        attempts = []
+        if n_attempts:
+            a, request, dep = _AttemptNumbers(), ctypes.c_char_p(), ctypes.c_char_p()
+            request_ref, dep_ref = ctypes.byref(request), ctypes.byref(dep)
+            for i in range(n_attempts):
+                _native.result_attempt(r, i, a, _native.ATTEMPT_COUNT, request_ref, dep_ref)
+                status, k, start_ns, duration_ns, backoff_ns, source, ap, ac, acost, start_ms = _attempt_numbers(a)
+                attempts.append(Attempt(
+                    start_ms, start_ns / 1e6, duration_ns / 1e6, status, _kind(k), backoff_ns / 1e6 if source else None,
+                    _native.BACKOFF_SOURCES[min(source, 3)],
+                    (request.value or b"").decode() or None, (dep.value or b"").decode() or None,
+                    _known(ap), _known(ac), _known(acost),
+                ))  # fmt: skip
+        usage = None
+        if prompt != UNKNOWN:
+            write_1h = (raw["usage"] or {}).get("cache_write_1h_tokens", 0) if raw else 0
+            usage = Usage(prompt, completion, prompt + completion, cached, cache_write, write_1h, reasoning, usage_state == 2)
+        error = None
+        if kind:
+            message, provider_message, provider_type, provider_code = _strings(r, _ERROR_STRINGS)
+            e = raw["error"] if raw else {}
+            error = ErrorInfo(
+                _kind(kind), message, http_status, provider_message or None,
+                provider_type or None, provider_code or None, e.get("provider_param"), _known(retry_after),
+                e.get("pointer"), e.get("keyword"), e.get("output"),
+            )  # fmt: skip
+        result = Result(  # positional (a third cheaper than by keyword), in the order of types.Result's fields
+            request_id, not kind, text, model, operation, finish_reason or None, response_id or None,
+            response_model or None, None,
+            tuple(ToolCall.from_dict(c) for c in raw["tool_calls"]) if raw and n_tools else (),
+            tuple(Choice.from_dict(c) for c in raw["choices"]) if raw and n_choices > 1 else (),
+            usage, usage_state == 3, _known(cost), tuple(attempts),
+            Timing(submit_ms, total_ns / 1e6, overhead_ns / 1e3, None if first_ns == UNKNOWN else first_ns / 1e6),
+            trace_id or None, deployment or None, tier or None, thinking or None, error, doc, raw,
+        )  # fmt: skip
+        return error_for(result, kind) if kind else result
+    except Exception as e:  # a failure to read it goes to the caller, not into the event loop or C
+        return e
     finally:
-        lib.llmsvc_result_free(r)
+        _native.result_free(r)
 
 
-def take_piece(r: int) -> Piece:
+def finish(out: Result | BaseException, model: type | None) -> Result:
+    """The Result a caller gets: raises a failure's exception, and parses structured output
+    into the pydantic `model` when one was given."""
+    if isinstance(out, BaseException):
+        raise out
+    if model is not None and out.ok and out.json is not None:
+        return dataclasses.replace(out, parsed=model.model_validate(out.json))  # type: ignore[attr-defined]
+    return out
+
+
+def take_piece(r: ctypes.c_void_p) -> Piece:
     """A streamed piece from the completion queue; the result is freed."""
     try:
-        kind = ctypes.c_int()
-        index = ctypes.c_uint32()
-        call_id = ctypes.c_char_p()
-        name = ctypes.c_char_p()
-        lib.llmsvc_result_piece(r, ctypes.byref(kind), ctypes.byref(index), ctypes.byref(call_id), ctypes.byref(name))
-        return make_piece(kind.value, index.value, call_id.value, name.value, _native.result_text(r))
+        kind, index, call_id, name = ctypes.c_int(), ctypes.c_uint32(), ctypes.c_char_p(), ctypes.c_char_p()
+        _native.result_piece(r, ctypes.byref(kind), ctypes.byref(index), ctypes.byref(call_id), ctypes.byref(name))
+        return make_piece(kind.value, index.value, call_id.value, name.value, _strings(r, (_native.STR_TEXT,))[0])
     finally:
-        lib.llmsvc_result_free(r)
+        _native.result_free(r)
 
 
 def make_piece(kind: int, index: int, call_id: bytes | None, name: bytes | None, text: str) -> Piece:
@@ -136,8 +223,12 @@ def load_config_file(path: str | os.PathLike[str]) -> tuple[str, list[str]]:
     return config, json.loads(_native.take_string(warnings))
 
 
+# Results taken from the completion queue per call into the library.
+BATCH = 256
+
+
 class Handle:
-    """An llmsvc_client and the calls that are the same for both clients."""
+    """An llmsvc_client: its pointer, what both clients call on it, and its destruction."""
 
     def __init__(self, config: Config | Mapping[str, Any] | str | None) -> None:
         if config is not None and not isinstance(config, (Mapping, str)):
@@ -147,6 +238,7 @@ class Handle:
         check("llmsvc_client_new", lib.llmsvc_client_new(ctypes.byref(out), dumps(config or {}, "config"), ctypes.byref(err)), err)
         self._ptr: int | None = out.value
         self._lock = threading.Lock()
+        self._batch = ((ctypes.c_void_p * BATCH)(), (ctypes.c_void_p * BATCH)(), ctypes.c_size_t())
 
     @property
     def ptr(self) -> int:
@@ -155,63 +247,33 @@ class Handle:
             raise ClosedError("client", _native.ECLOSED, "the client is closed")
         return p
 
-    def _call(self, op: str, fn: Callable[..., int], doc: bytes) -> None:
+    def call(self, op: str, fn: Callable[..., int], doc: bytes) -> None:
         err = ctypes.c_void_p()
         check(op, fn(self.ptr, doc, ctypes.byref(err)), err)
 
-    def set_limits(self, limits: Limits | Mapping[str, Any]) -> None:
-        """Changes the limits at run time; fields not given keep their value."""
-        self._call("set_limits", lib.llmsvc_client_set_limits, dumps(limits, "limits"))
-
-    def set_budgets(self, budgets: Sequence[Budget | Mapping[str, Any]]) -> None:
-        """Replaces the spending budgets ([] removes them)."""
-        self._call("set_budgets", lib.llmsvc_client_set_budgets, dumps(list(budgets), "budgets"))
-
-    def set_deployment(self, deployment: Deployment | Mapping[str, Any]) -> None:
-        """Changes one deployment: enabled, weight, limits (by "name")."""
-        self._call("set_deployment", lib.llmsvc_client_set_deployment, dumps(deployment, "deployment"))
-
-    def metrics(self) -> Metrics:
-        """One consistent snapshot of metrics, usage and cost."""
-        return json.loads(self._string("metrics", lib.llmsvc_client_metrics))  # type: ignore[no-any-return]
-
-    def metrics_prometheus(self) -> str:
-        """The same snapshot in the Prometheus text format 0.0.4."""
-        return self._string("metrics_prometheus", lib.llmsvc_client_metrics_prometheus)
-
-    def _string(self, op: str, fn: Callable[..., int]) -> str:
+    def string(self, op: str, fn: Callable[..., int]) -> str:
         out = ctypes.c_void_p()
         err = ctypes.c_void_p()
         check(op, fn(self.ptr, ctypes.byref(out), ctypes.byref(err)), err)
         return _native.take_string(out)
 
-    def cancel(self, request_id: int) -> bool:
-        """Cancels a pending request; False when it is unknown or already complete."""
-        rc: int = lib.llmsvc_client_cancel(self.ptr, request_id)
-        return rc == _native.OK
-
     def queue_events(self, bits: int, with_content: bool) -> None:
-        """Events to the completion queue (bits 0: off)."""
+        """Events to the completion queue, with a NULL payload (bits 0: off)."""
         err = ctypes.c_void_p()
         flags = _native.EVENTS_WITH_CONTENT if with_content else 0
         check("set_event_hook", lib.llmsvc_client_set_event_hook(self.ptr, bits, flags, None, None, ctypes.byref(err)), err)
 
-    def poll(self) -> tuple[int, int, int | None]:
-        """One result from the completion queue without waiting: (status, result, payload)."""
-        r = ctypes.c_void_p()
-        payload = ctypes.c_void_p()
-        rc = lib.llmsvc_client_poll(self.ptr, 0, ctypes.byref(r), ctypes.byref(payload))
-        return rc, r.value or 0, payload.value
+    def take(self) -> tuple[int, list[int], list[int | None]]:
+        """Up to BATCH results from the completion queue in one call, without waiting:
+        (status, results, their payloads). One thread at a time."""
+        results, payloads, n = self._batch
+        rc = _native.poll_batch(ctypes.c_void_p(self.ptr), 0, results, payloads, BATCH, ctypes.byref(n))
+        return rc, results[: n.value], payloads[: n.value]  # type: ignore[return-value]
 
     def fd(self) -> int:
         out = ctypes.c_int()
         check("llmsvc_client_fd", lib.llmsvc_client_fd(self.ptr, ctypes.byref(out)))
         return out.value
-
-    def close(self) -> None:
-        p = self._ptr
-        if p is not None:
-            lib.llmsvc_client_close(p)
 
     def destroy(self) -> None:
         with self._lock:
@@ -221,22 +283,31 @@ class Handle:
 
 
 class Settings:
-    """The run-time settings and metrics both clients forward to their Handle."""
+    """The run-time settings and metrics both clients have."""
 
     _handle: Handle
 
-    def set_limits(self, limits: Mapping[str, Any]) -> None:
+    def set_limits(self, limits: Limits | Mapping[str, Any]) -> None:
         """Changes the limits at run time; fields not given keep their value."""
-        self._handle.set_limits(limits)
+        self._handle.call("set_limits", lib.llmsvc_client_set_limits, dumps(limits, "limits"))
 
-    def set_budgets(self, budgets: Sequence[Mapping[str, Any]]) -> None:
-        self._handle.set_budgets(budgets)
+    def set_budgets(self, budgets: Sequence[Budget | Mapping[str, Any]]) -> None:
+        """Replaces the spending budgets ([] removes them)."""
+        self._handle.call("set_budgets", lib.llmsvc_client_set_budgets, dumps(list(budgets), "budgets"))
 
-    def set_deployment(self, deployment: Mapping[str, Any]) -> None:
-        self._handle.set_deployment(deployment)
+    def set_deployment(self, deployment: Deployment | Mapping[str, Any]) -> None:
+        """Changes one deployment: enabled, weight, limits (by "name")."""
+        self._handle.call("set_deployment", lib.llmsvc_client_set_deployment, dumps(deployment, "deployment"))
+
+    def pause(self, paused: bool = True) -> None:
+        """Pauses admission (nothing more is sent; what is in flight goes on, the rest waits
+        in the queue, deadlines still apply), or resumes it with False."""
+        check("pause", lib.llmsvc_client_pause(self._handle.ptr, int(paused)))
 
     def metrics(self) -> dict[str, Any]:
-        return dict(self._handle.metrics())
+        """One consistent snapshot of metrics, usage and cost (docs/schema.md)."""
+        return json.loads(self._handle.string("metrics", lib.llmsvc_client_metrics))  # type: ignore[no-any-return]
 
     def metrics_prometheus(self) -> str:
-        return self._handle.metrics_prometheus()
+        """The same snapshot in the Prometheus text format 0.0.4."""
+        return self._handle.string("metrics_prometheus", lib.llmsvc_client_metrics_prometheus)

@@ -1,4 +1,4 @@
-"""Loads libllmsvc with ctypes and declares the C ABI of include/llmsvc.h (version 0.2)."""
+"""Loads libllmsvc with ctypes and declares the C ABI of include/llmsvc.h (version 0.3)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from ctypes import (
     POINTER,
     c_char_p,
     c_int,
+    c_int64,
     c_size_t,
     c_uint,
     c_uint32,
@@ -16,7 +17,7 @@ from ctypes import (
     c_void_p,
 )
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 _SONAME = "libllmsvc.so.0"
 
@@ -55,13 +56,6 @@ def _load() -> ctypes.CDLL:
 
 lib = _load()
 
-client_p = c_void_p
-result_p = c_void_p
-error_p = c_void_p
-
-COMPLETE_CB = CFUNCTYPE(None, result_p, c_void_p)
-PIECE_CB = CFUNCTYPE(None, c_uint64, c_int, c_uint32, c_char_p, c_char_p, c_void_p, c_size_t, c_void_p)
-
 
 def _fn(name: str, restype: object, *argtypes: object) -> None:
     f = getattr(lib, name)
@@ -71,6 +65,19 @@ def _fn(name: str, restype: object, *argtypes: object) -> None:
 
 _fn("llmsvc_version", c_char_p)
 _fn("llmsvc_version_number", c_uint32)
+if lib.llmsvc_version_number() < 300:
+    raise ImportError(
+        f"llmsvc: {lib._name} is libllmsvc {lib.llmsvc_version().decode()}, but this package needs 0.3 or newer "
+        "(set LLMSVC_LIBRARY to a newer libllmsvc.so.0, or reinstall the package against one)"
+    )
+
+client_p = c_void_p
+result_p = c_void_p
+error_p = c_void_p
+
+COMPLETE_CB = CFUNCTYPE(None, result_p, c_void_p)
+PIECE_CB = CFUNCTYPE(None, c_uint64, c_int, c_uint32, c_char_p, c_char_p, c_void_p, c_size_t, c_void_p)
+
 _fn("llmsvc_strerror", c_char_p, c_int)
 _fn("llmsvc_error_kind_name", c_char_p, c_int)
 _fn("llmsvc_event_type_name", c_char_p, c_uint)
@@ -81,19 +88,10 @@ _fn("llmsvc_error_free", None, error_p)
 _fn("llmsvc_client_new", c_int, POINTER(client_p), c_char_p, POINTER(error_p))
 _fn("llmsvc_config_load", c_int, c_char_p, POINTER(c_void_p), POINTER(c_void_p), POINTER(error_p))
 _fn("llmsvc_client_submit", c_int, client_p, c_char_p, COMPLETE_CB, c_void_p, POINTER(c_uint64), POINTER(error_p))
-_fn(
-    "llmsvc_client_submit_stream_pieces",
-    c_int,
-    client_p,
-    c_char_p,
-    PIECE_CB,
-    COMPLETE_CB,
-    c_void_p,
-    POINTER(c_uint64),
-    POINTER(error_p),
-)
+_fn("llmsvc_client_submit_stream_pieces", c_int, client_p, c_char_p, PIECE_CB, COMPLETE_CB, c_void_p, POINTER(c_uint64),
+    POINTER(error_p))
 _fn("llmsvc_client_cancel", c_int, client_p, c_uint64)
-_fn("llmsvc_client_poll", c_int, client_p, c_int, POINTER(result_p), POINTER(c_void_p))
+_fn("llmsvc_client_cancel_async", c_int, client_p, c_uint64)
 _fn("llmsvc_client_fd", c_int, client_p, POINTER(c_int))
 _fn("llmsvc_client_set_limits", c_int, client_p, c_char_p, POINTER(error_p))
 _fn("llmsvc_client_set_budgets", c_int, client_p, c_char_p, POINTER(error_p))
@@ -101,49 +99,45 @@ _fn("llmsvc_client_set_deployment", c_int, client_p, c_char_p, POINTER(error_p))
 _fn("llmsvc_client_set_event_hook", c_int, client_p, c_uint, c_uint, c_void_p, c_void_p, POINTER(error_p))
 _fn("llmsvc_client_metrics", c_int, client_p, POINTER(c_void_p), POINTER(error_p))
 _fn("llmsvc_client_metrics_prometheus", c_int, client_p, POINTER(c_void_p), POINTER(error_p))
+_fn("llmsvc_client_pause", c_int, client_p, c_int)
 _fn("llmsvc_client_close", c_int, client_p)
+_fn("llmsvc_client_close_async", c_int, client_p, c_void_p, c_void_p)
 _fn("llmsvc_client_destroy", c_int, client_p)
-_fn("llmsvc_result_id", c_uint64, result_p)
-_fn("llmsvc_result_type", c_int, result_p)
-_fn("llmsvc_result_kind", c_int, result_p)
-_fn("llmsvc_result_text", c_void_p, result_p)
-_fn("llmsvc_result_json", c_void_p, result_p, POINTER(c_size_t))
-_fn("llmsvc_result_piece", c_int, result_p, POINTER(c_int), POINTER(c_uint32), POINTER(c_char_p), POINTER(c_char_p))
-_fn("llmsvc_result_free", None, result_p)
 
-# Status codes (llmsvc_status).
-OK = 0
-EINVAL = -1
-EJSON = -2
-ESCHEMA = -3
-ENOMEM = -4
-ECLOSED = -5
-ENOTFOUND = -6
-ERECURSIVE = -7
-ETIMEOUT = -8
-EHANDLE = -9
-ESYSTEM = -10
-EINTERNAL = -11
 
-STATUS_NAMES = {
-    OK: "LLMSVC_OK",
-    EINVAL: "LLMSVC_EINVAL",
-    EJSON: "LLMSVC_EJSON",
-    ESCHEMA: "LLMSVC_ESCHEMA",
-    ENOMEM: "LLMSVC_ENOMEM",
-    ECLOSED: "LLMSVC_ECLOSED",
-    ENOTFOUND: "LLMSVC_ENOTFOUND",
-    ERECURSIVE: "LLMSVC_ERECURSIVE",
-    ETIMEOUT: "LLMSVC_ETIMEOUT",
-    EHANDLE: "LLMSVC_EHANDLE",
-    ESYSTEM: "LLMSVC_ESYSTEM",
-    EINTERNAL: "LLMSVC_EINTERNAL",
-}
+# The same library, called without releasing the GIL: for calls that take a few hundred
+# nanoseconds and never wait (the engine never waits for Python while it holds a lock
+# that these calls take).
+_quick = ctypes.PyDLL(lib._name)
 
-# llmsvc_result_type_t
-RESULT_COMPLETION = 0
-RESULT_DELTA = 1
-RESULT_EVENT = 2
+
+def _unchecked(name: str, restype: Any) -> Any:
+    """A function called without argument conversion, which costs more than these calls:
+    the result (or client) is passed as a c_void_p, keys and counts as int, out parameters
+    by reference, NULL as None."""
+    f = _quick[name]
+    f.restype = restype
+    return f
+
+
+# The calls made per result, in the event loop's path (the poll never waits: timeout 0).
+poll_batch = _unchecked("llmsvc_client_poll_batch", c_int)
+result_id = _unchecked("llmsvc_result_id", c_uint64)
+result_type = _unchecked("llmsvc_result_type", c_int)
+result_json = _unchecked("llmsvc_result_json", c_char_p)  # a document never holds a NUL
+result_string = _unchecked("llmsvc_result_string", c_char_p)  # up to a NUL: the length says if that is all
+result_string_ptr = _unchecked("llmsvc_result_string", c_void_p)
+result_numbers = _unchecked("llmsvc_result_numbers", c_size_t)
+result_attempt = _unchecked("llmsvc_result_attempt", c_size_t)
+result_piece = _unchecked("llmsvc_result_piece", c_int)
+result_free = _unchecked("llmsvc_result_free", None)
+
+# Status codes (llmsvc_status): 0, -1, -2, ... in this order.
+_STATUSES = "OK EINVAL EJSON ESCHEMA ENOMEM ECLOSED ENOTFOUND ERECURSIVE ETIMEOUT EHANDLE ESYSTEM EINTERNAL".split()
+OK, EINVAL, EJSON, ESCHEMA, ENOMEM, ECLOSED, ENOTFOUND, ERECURSIVE, ETIMEOUT, EHANDLE, ESYSTEM, EINTERNAL = range(0, -12, -1)
+STATUS_NAMES = {-i: "LLMSVC_" + name for i, name in enumerate(_STATUSES)}
+
+RESULT_DELTA = 1  # llmsvc_result_type_t: a streamed piece
 
 # llmsvc_piece_kind_t
 PIECE_KINDS: tuple[Literal["text", "tool_call", "tool_arguments"], ...] = ("text", "tool_call", "tool_arguments")
@@ -183,15 +177,15 @@ def take_string(ptr: c_void_p) -> str:
         lib.llmsvc_free(ptr)
 
 
-def result_json(r: int) -> bytes:
-    n = c_size_t()
-    p = lib.llmsvc_result_json(r, ctypes.byref(n))
-    return ctypes.string_at(p, n.value) if p else b"{}"
-
-
-def result_text(r: int) -> str:
-    p = lib.llmsvc_result_text(r)
-    return ctypes.string_at(p).decode("utf-8", "replace") if p else ""
+# llmsvc_result_str_t keys the binding reads; numbers (llmsvc_result_num_t) are read all at
+# once, attempts (llmsvc_attempt_num_t) one call each.
+(STR_MODEL, STR_RESPONSE_MODEL, STR_RESPONSE_ID, STR_FINISH_REASON, STR_OPERATION, STR_DEPLOYMENT, STR_SERVICE_TIER,
+ STR_ERROR_KIND, STR_ERROR_MESSAGE, STR_PROVIDER_ERROR_TYPE, STR_PROVIDER_ERROR_CODE, STR_PROVIDER_MESSAGE,
+ STR_THINKING, STR_TRACE_ID, STR_TEXT) = range(15)  # fmt: skip
+NUM_COUNT = 18
+ATTEMPT_COUNT = 10
+UNKNOWN = -(1 << 63)  # LLMSVC_UNKNOWN
+BACKOFF_SOURCES = (None, "client", "server", "unknown")  # LLMSVC_ATTEMPT_BACKOFF_SOURCE; then a newer one
 
 
 # Calling a prototype without arguments gives its NULL function pointer.

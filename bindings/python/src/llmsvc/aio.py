@@ -2,8 +2,10 @@
 
 Requests are submitted in completion-queue mode (no C callback): the core's eventfd
 (llmsvc_client_fd) is watched with loop.add_reader, and when it is readable the loop takes
-what is ready with llmsvc_client_poll(..., 0, ...) and resolves the futures and stream
-queues it belongs to. No thread per request, no call that waits on the loop.
+what is ready, a batch per call (llmsvc_client_poll_batch), and resolves the futures and
+stream queues it belongs to. Cancelling and closing post their work to the engine and
+return (llmsvc_client_cancel_async, llmsvc_client_close_async): nothing waits on the loop,
+and no thread is used per request.
 """
 
 from __future__ import annotations
@@ -12,16 +14,15 @@ import asyncio
 import atexit
 import ctypes
 import inspect
-import itertools
 import os
 import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import _native
-from ._core import EventHook, Handle, Settings, event_bits, finish, load_config_file, log, prepare, run_hook, take_completion, take_piece
+from ._core import BATCH, EventHook, Handle, Settings, event_bits, finish, load_config_file, log, outcome, prepare, run_hook, take_piece
 from ._native import lib
-from .errors import ClosedError, check
+from .errors import check
 from .types import Config, Piece, Request, Result
 
 # Clients still open at interpreter exit are destroyed before Python finalizes.
@@ -34,8 +35,10 @@ def _destroy_all() -> None:
         client._handle.destroy()
 
 
-# Results taken per wake-up before the loop gets a turn; the fd stays readable for the rest.
-_MAX_PER_WAKEUP = 512
+# Batches taken per wake-up before the loop gets a turn; the fd stays readable for the rest.
+_BATCHES_PER_WAKEUP = 2
+# The payload of every request: events come with none (NULL), which is how they are told apart.
+_REQUEST = 1
 
 
 class AsyncStream:
@@ -43,14 +46,12 @@ class AsyncStream:
     stream.result()` the completion. aclose() cancels a stream not finished; so does
     cancelling the task that iterates it."""
 
-    def __init__(self, client: AsyncClient, key: int, request_id: int, model: type | None) -> None:
+    def __init__(self, client: AsyncClient, model: type | None) -> None:
         self._client = client
-        self._key = key
-        self.id = request_id
+        self.id = 0
         self._model = model
-        self._queue: asyncio.Queue[Piece | bytes] = asyncio.Queue()
-        self._result: Result | None = None
-        self._error: BaseException | None = None
+        self._queue: asyncio.Queue[Piece | Result | BaseException] = asyncio.Queue()
+        self._result: Result | BaseException | None = None
         self._done = False
 
     def __aiter__(self) -> AsyncStream:
@@ -67,6 +68,7 @@ class AsyncStream:
         if isinstance(item, Piece):
             return item
         self._done = True
+        self._result = item  # kept when finish raises: result() raises it again
         self._result = finish(item, self._model)  # raises the RequestError of a failure
         raise StopAsyncIteration
 
@@ -75,8 +77,9 @@ class AsyncStream:
         pieces."""
         async for _ in self:
             pass
-        assert self._result is not None
-        return self._result
+        if self._result is None:
+            raise RuntimeError(f"stream {self.id} was closed before its completion was read")
+        return finish(self._result, None)
 
     async def text(self) -> str:
         return (await self.result()).text
@@ -84,8 +87,7 @@ class AsyncStream:
     def _abandon(self) -> None:
         if not self._done:
             self._done = True
-            self._client._orphan(self._key)
-            self._client.cancel(self.id)
+            self._client._abandon(self.id)
 
     async def aclose(self) -> None:
         self._abandon()
@@ -105,10 +107,10 @@ class AsyncClient(Settings):
         self._handle = Handle(config)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fd = self._handle.fd()
-        # payload key -> a Future (generate), an AsyncStream, or None (abandoned: the
+        # request id -> a Future (generate), an AsyncStream, or None (abandoned: its
         # completion is still taken and freed).
-        self._pending: dict[int, asyncio.Future[bytes] | AsyncStream | None] = {}
-        self._keys = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Result | BaseException] | AsyncStream | None] = {}
+        self._closed: asyncio.Future[None] | None = None  # set once the queue says LLMSVC_ECLOSED
         self._hook: EventHook | None = None
         _live.add(self)
         from .openai_compat import AsyncChat
@@ -122,11 +124,11 @@ class AsyncClient(Settings):
 
     def _attach(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
-        if self._loop is None:
+        if self._loop is not loop:
+            if self._loop is not None and not self._loop.is_closed():
+                raise RuntimeError("this AsyncClient is bound to another event loop, which is still open")
             self._loop = loop
             loop.add_reader(self._fd, self._drain)
-        elif self._loop is not loop:
-            raise RuntimeError("this AsyncClient is bound to another event loop")
         return loop
 
     def _drain(self) -> None:
@@ -134,58 +136,73 @@ class AsyncClient(Settings):
         handle = self._handle
         if handle._ptr is None:
             return
-        for _ in range(_MAX_PER_WAKEUP):
-            rc, r, key = handle.poll()
+        pending = self._pending
+        for _ in range(_BATCHES_PER_WAKEUP):
+            rc, results, payloads = handle.take()
             if rc != _native.OK:
+                if rc == _native.ECLOSED:  # closed, and everything was delivered
+                    self._queue_closed()
                 return
-            kind = lib.llmsvc_result_type(r)
-            if kind == _native.RESULT_EVENT:
-                self._event(r)
-                continue
-            if kind == _native.RESULT_DELTA:
-                piece = take_piece(r)
-                waiter = self._pending.get(key or 0)
-                if isinstance(waiter, AsyncStream):
-                    waiter._queue.put_nowait(piece)
-                continue
-            data = take_completion(r)
-            waiter = self._pending.pop(key or 0, None)
-            if isinstance(waiter, AsyncStream):
-                waiter._queue.put_nowait(data)
-            elif waiter is not None and not waiter.done():
-                waiter.set_result(data)
+            for r, payload in zip(map(ctypes.c_void_p, results), payloads):
+                if payload is None:
+                    self._event(r)
+                    continue
+                rid = _native.result_id(r)
+                waiter = pending.get(rid)
+                if isinstance(waiter, asyncio.Future):  # generate: its completion is all that comes
+                    del pending[rid]
+                    if not waiter.done():  # else its task was cancelled a moment ago
+                        waiter.set_result(outcome(r, rid))
+                        continue
+                elif _native.result_type(r) == _native.RESULT_DELTA:
+                    if waiter is not None:
+                        waiter._queue.put_nowait(take_piece(r))
+                        continue
+                else:
+                    pending.pop(rid, None)
+                    if waiter is not None:
+                        waiter._queue.put_nowait(outcome(r, rid))
+                        continue
+                _native.result_free(r)  # no one waits for it any more
+            if len(results) < BATCH:
+                return
 
-    def _event(self, r: int) -> None:
+    def _event(self, r: ctypes.c_void_p) -> None:
         try:
             hook = self._hook
             if hook is not None:
-                ret = run_hook(hook, _native.result_json(r))
+                ret = run_hook(hook, _native.result_json(r, None))
                 if inspect.isawaitable(ret):
                     task = asyncio.ensure_future(ret)
                     task.add_done_callback(_log_task_error)
         finally:
-            lib.llmsvc_result_free(r)
+            _native.result_free(r)
 
-    def _orphan(self, key: int) -> None:
-        if key in self._pending:
-            self._pending[key] = None
+    def _queue_closed(self) -> None:
+        if self._loop is not None:
+            self._loop.remove_reader(self._fd)  # it stays readable from now on
+        if self._closed is not None and not self._closed.done():
+            self._closed.set_result(None)
 
-    def _submit(self, body: bytes, waiter: Any, stream: bool) -> tuple[int, int]:
-        key = next(self._keys)
-        self._pending[key] = waiter
-        rid = ctypes.c_uint64()
-        err = ctypes.c_void_p()
+    def _abandon(self, request_id: int) -> None:
+        """Cancels a request whose awaiter is gone; its completion is freed when it comes."""
+        if request_id in self._pending:
+            self._pending[request_id] = None
+            ptr = self._handle._ptr
+            if ptr is not None:
+                lib.llmsvc_client_cancel_async(ptr, request_id)
+
+    def _submit(self, body: bytes, waiter: Any, stream: bool) -> int:
+        rid, err = ctypes.c_uint64(), ctypes.c_void_p()
         ptr = self._handle.ptr
         if stream:
-            rc = lib.llmsvc_client_submit_stream_pieces(
-                ptr, body, _native.NULL_PIECE, _native.NULL_COMPLETE, key, ctypes.byref(rid), ctypes.byref(err)
-            )
+            rc = lib.llmsvc_client_submit_stream_pieces(ptr, body, _native.NULL_PIECE, _native.NULL_COMPLETE, _REQUEST, rid, err)
         else:
-            rc = lib.llmsvc_client_submit(ptr, body, _native.NULL_COMPLETE, key, ctypes.byref(rid), ctypes.byref(err))
-        if rc != _native.OK:
-            del self._pending[key]
-            check("stream" if stream else "submit", rc, err)
-        return key, rid.value
+            rc = lib.llmsvc_client_submit(ptr, body, _native.NULL_COMPLETE, _REQUEST, rid, err)
+        check("stream" if stream else "submit", rc, err)
+        # Registered after the call: its completion is taken on this thread, not before this returns.
+        self._pending[rid.value] = waiter
+        return rid.value
 
     # --- requests ---
 
@@ -195,31 +212,32 @@ class AsyncClient(Settings):
         RequestError subclass when it fails."""
         body, model = prepare(request, fields)
         loop = self._attach()
-        fut: asyncio.Future[bytes] = loop.create_future()
-        key, rid = self._submit(body, fut, stream=False)
+        fut: asyncio.Future[Result | BaseException] = loop.create_future()
+        rid = self._submit(body, fut, stream=False)
         try:
-            data = await fut
+            out = await fut
         except asyncio.CancelledError:
-            self._orphan(key)
-            self.cancel(rid)
+            self._abandon(rid)
             raise
-        return finish(data, model)
+        return finish(out, model)
 
     def stream(self, request: Request | Mapping[str, Any] | str | None = None, /, **fields: Any) -> AsyncStream:
         """Sends a request whose reply is streamed as typed pieces; call it from a running
         event loop."""
         body, model = prepare(request, fields)
         self._attach()
-        stream = AsyncStream(self, 0, 0, model)
-        stream._key, stream.id = self._submit(body, stream, stream=True)
+        stream = AsyncStream(self, model)
+        stream.id = self._submit(body, stream, stream=True)
         return stream
 
     def cancel(self, request_id: int) -> bool:
-        """Cancels a pending request (its awaiter gets Cancelled)."""
-        if self._handle._ptr is None:
+        """Cancels a pending request without waiting for the engine: its awaiter gets
+        Cancelled (or its result, had it completed first). False when this client has no
+        such request pending."""
+        ptr = self._handle._ptr
+        if ptr is None or request_id not in self._pending:
             return False
-        return self._handle.cancel(request_id)
-
+        return lib.llmsvc_client_cancel_async(ptr, request_id) == _native.OK  # type: ignore[no-any-return]
 
     def set_event_hook(
         self, hook: EventHook | None, events: Sequence[str] | int | None = None, *, with_content: bool = False
@@ -238,24 +256,16 @@ class AsyncClient(Settings):
 
     async def close(self) -> None:
         """Completes every pending request with ShutDown (their awaiters see it), then frees
-        the client. Idempotent."""
+        the client. The loop is never blocked: the engine is told to close, and the last
+        completions arrive through the loop like any other. Idempotent."""
         handle = self._handle
         if handle._ptr is None:
             return
-        # llmsvc_client_close joins the engine thread: off the loop.
-        await asyncio.get_running_loop().run_in_executor(None, handle.close)
-        while handle._ptr is not None:
-            before = len(self._pending)
-            self._drain()
-            if len(self._pending) == before:
-                break
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.remove_reader(self._fd)
-        handle.destroy()
-        for waiter in self._pending.values():
-            if isinstance(waiter, asyncio.Future) and not waiter.done():
-                waiter.set_exception(ClosedError("close", _native.ECLOSED, "the client was closed"))
-        self._pending.clear()
+        if self._closed is None:
+            self._closed = self._attach().create_future()
+            lib.llmsvc_client_close_async(handle._ptr, None, None)
+        await asyncio.shield(self._closed)
+        handle.destroy()  # returns at once: the engine has stopped
 
     @property
     def closed(self) -> bool:

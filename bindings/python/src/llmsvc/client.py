@@ -20,13 +20,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import _native
-from ._core import EventHook, Handle, Settings, event_bits, finish, load_config_file, make_piece, prepare, run_hook, take_completion
+from ._core import EventHook, Handle, Settings, event_bits, finish, load_config_file, log, make_piece, outcome, prepare, run_hook
 from ._native import lib
 from .errors import check
 from .types import Config, Piece, Request, Result
 
 
-_DONE = object()
 # payload key -> the caller's queue; the callbacks below are the only ones ever passed to C.
 _waiters: dict[int, queue.SimpleQueue[Any]] = {}
 _keys = itertools.count(1)
@@ -42,18 +41,21 @@ def _close_all() -> None:
 
 
 def _on_done(result: int, payload: int) -> None:
-    q = _waiters.pop(payload, None)
-    if q is None:  # cannot happen: every key is registered before its submit
-        lib.llmsvc_result_free(result)
-        return
-    q.put((_DONE, result))
+    """On the engine thread: hands the completion (a result pointer) to its waiter."""
+    try:
+        _waiters.pop(payload).put(ctypes.c_void_p(result))
+    except BaseException:  # never into C; cannot happen: every key is registered before its submit
+        log.exception("llmsvc: a completion for no waiter; it is dropped")
+        _native.result_free(ctypes.c_void_p(result))
 
 
 def _on_piece(_rid: int, kind: int, index: int, call_id: bytes | None, name: bytes | None, text: int, n: int, payload: int) -> None:
-    q = _waiters.get(payload)
-    if q is not None:
+    """On the engine thread: hands a streamed piece to its waiter."""
+    try:
         body = ctypes.string_at(text, n).decode("utf-8", "replace") if n else ""
-        q.put(make_piece(kind, index, call_id, name, body))
+        _waiters[payload].put(make_piece(kind, index, call_id, name, body))
+    except BaseException:  # never into C
+        log.exception("llmsvc: a streamed piece could not be delivered")
 
 
 # The C function pointers: module-level, so they outlive every request.
@@ -61,11 +63,12 @@ _on_done_c = _native.COMPLETE_CB(_on_done)
 _on_piece_c = _native.PIECE_CB(_on_piece)
 
 
-def _wait_completion(q: queue.SimpleQueue[Any]) -> bytes:
+def _wait(q: queue.SimpleQueue[Any], request_id: int) -> Result | BaseException:
+    """The completion on `q`, skipping the pieces before it."""
     while True:
         item = q.get()
-        if isinstance(item, tuple) and item[0] is _DONE:
-            return take_completion(item[1])
+        if not isinstance(item, Piece):
+            return outcome(item, request_id)
 
 
 class Stream:
@@ -77,7 +80,7 @@ class Stream:
         self._q = q
         self.id = request_id
         self._model = model
-        self._result: Result | None = None
+        self._result: Result | BaseException | None = None
         self._done = False
 
     def __iter__(self) -> Stream:
@@ -94,8 +97,9 @@ class Stream:
         if isinstance(item, Piece):
             return item
         self._done = True
-        self._result = finish(take_completion(item[1]), self._model)
+        self._result = outcome(item, self.id)  # kept when finish raises: `result` raises it again
         self._client.dispatch_events()
+        self._result = finish(self._result, self._model)  # raises the RequestError of a failure
         raise StopIteration
 
     @property
@@ -104,8 +108,9 @@ class Stream:
         rest of the stream first when needed."""
         for _ in self:
             pass
-        assert self._result is not None
-        return self._result
+        if self._result is None:
+            raise RuntimeError(f"stream {self.id} was closed before its completion was read")
+        return finish(self._result, None)
 
     def text(self) -> str:
         """The whole text, iterating the stream to its end."""
@@ -116,8 +121,10 @@ class Stream:
         if self._done:
             return
         self._done = True
-        self._client.cancel(self.id)
-        _wait_completion(self._q)
+        ptr = self._client._handle._ptr
+        if ptr is not None:
+            lib.llmsvc_client_cancel_async(ptr, self.id)
+        _wait(self._q, self.id)  # a client closed meanwhile completes it with shut_down
 
     def __enter__(self) -> Stream:
         return self
@@ -126,16 +133,7 @@ class Stream:
         self.close()
 
     def __del__(self) -> None:
-        if self._done:
-            return
-        if self._client._handle._ptr is not None:
-            self.close()
-            return
-        # The client was closed: its completion (shut_down) is already queued here.
-        while not self._q.empty():
-            item = self._q.get_nowait()
-            if isinstance(item, tuple):
-                lib.llmsvc_result_free(item[1])
+        self.close()  # a closed client has delivered its completion (shut_down) already
 
 
 class Client(Settings):
@@ -166,13 +164,13 @@ class Client(Settings):
         q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         rid = self._submit(body, q, stream=False)
         try:
-            data = _wait_completion(q)
+            out = _wait(q, rid)
         except BaseException:  # KeyboardInterrupt: cancel, and still take the completion
             self.cancel(rid)
-            _wait_completion(q)
+            _wait(q, rid)
             raise
         self.dispatch_events()
-        return finish(data, model)
+        return finish(out, model)
 
     def stream(self, request: Request | Mapping[str, Any] | str | None = None, /, **fields: Any) -> Stream:
         """Sends a request whose reply is streamed: a Stream of typed pieces (text,
@@ -185,23 +183,21 @@ class Client(Settings):
     def _submit(self, body: bytes, q: queue.SimpleQueue[Any], *, stream: bool) -> int:
         key = next(_keys)
         _waiters[key] = q
-        rid = ctypes.c_uint64()
-        err = ctypes.c_void_p()
+        rid, err = ctypes.c_uint64(), ctypes.c_void_p()
         if stream:
-            rc = lib.llmsvc_client_submit_stream_pieces(
-                self._handle.ptr, body, _on_piece_c, _on_done_c, key, ctypes.byref(rid), ctypes.byref(err)
-            )
+            rc = lib.llmsvc_client_submit_stream_pieces(self._handle.ptr, body, _on_piece_c, _on_done_c, key, rid, err)
         else:
-            rc = lib.llmsvc_client_submit(self._handle.ptr, body, _on_done_c, key, ctypes.byref(rid), ctypes.byref(err))
+            rc = lib.llmsvc_client_submit(self._handle.ptr, body, _on_done_c, key, rid, err)
         if rc != _native.OK:
             _waiters.pop(key, None)
             check("stream" if stream else "submit", rc, err)
         return rid.value
 
     def cancel(self, request_id: int) -> bool:
-        """Cancels a pending request (it then fails with Cancelled)."""
-        return self._handle.cancel(request_id)
-
+        """Cancels a pending request (it then fails with Cancelled); False when it is
+        unknown or already complete."""
+        ptr = self._handle._ptr
+        return ptr is not None and lib.llmsvc_client_cancel(ptr, request_id) == _native.OK
 
     # --- events ---
 
@@ -224,24 +220,26 @@ class Client(Settings):
         n = 0
         with self._hook_lock:
             while True:
-                rc, r, _ = self._handle.poll()
+                rc, results, _ = self._handle.take()
                 if rc != _native.OK:
                     return n
-                try:
-                    if lib.llmsvc_result_type(r) == _native.RESULT_EVENT and self._hook is not None:
-                        run_hook(self._hook, _native.result_json(r))
-                        n += 1
-                finally:
-                    lib.llmsvc_result_free(r)
+                for r in map(ctypes.c_void_p, results):  # only events come to this client's queue
+                    try:
+                        if self._hook is not None:
+                            run_hook(self._hook, _native.result_json(r, None))
+                            n += 1
+                    finally:
+                        _native.result_free(r)
 
     # --- lifecycle ---
 
     def close(self) -> None:
         """Completes every pending request with ShutDown, delivers the last events and
         frees the client. Idempotent."""
-        if self._handle._ptr is None:
+        ptr = self._handle._ptr
+        if ptr is None:
             return
-        self._handle.close()
+        lib.llmsvc_client_close(ptr)
         self.dispatch_events()
         self._handle.destroy()
 

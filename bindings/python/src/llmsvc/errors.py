@@ -148,39 +148,17 @@ class LoadShed(RequestError):
     kind = "load_shed"
 
 
-_BY_KIND: dict[str, type[RequestError]] = {
-    cls.kind: cls
-    for cls in (
-        RateLimited,
-        InsufficientQuota,
-        UnsupportedRegion,
-        AuthenticationError,
-        PermissionDenied,
-        BadRequest,
-        NotFound,
-        Conflict,
-        ServerError,
-        Timeout,
-        ConnectionFailed,
-        Cancelled,
-        DeadlineExceeded,
-        ShutDown,
-        InvalidRequest,
-        ProtocolError,
-        BudgetExceeded,
-        SchemaMismatch,
-        InternalError,
-        LoadShed,
-    )
-}
-# Every kind the library names has its class (a newer core's kinds fall back to the base).
-assert set(_native.KIND_NAMES[1:]) <= set(_BY_KIND), set(_native.KIND_NAMES[1:]) - set(_BY_KIND)
+# The class of each kind number, in the library's numbering (llmsvc_error_kind_name): each
+# subclass above names its kind. A kind this package does not know (a newer core's) falls
+# back to RequestError.
+BY_KIND: tuple[type[RequestError], ...] = tuple(
+    next((c for c in RequestError.__subclasses__() if c.kind == name), RequestError) for name in _native.KIND_NAMES
+)
 
 
-def error_for(result: Result) -> RequestError:
-    """The exception for a failed result, by its error kind."""
-    kind = result.error.kind if result.error else "unknown"
-    return _BY_KIND.get(kind, RequestError)(result)
+def error_for(result: Result, kind: int) -> RequestError:
+    """The exception for a failed result, by its kind number."""
+    return (BY_KIND[kind] if 0 < kind < len(BY_KIND) else RequestError)(result)
 
 
 def check(op: str, status: int, err: object = None) -> None:

@@ -2,11 +2,12 @@
 
 Configuration and requests are TypedDicts: plain dicts at run time, sent to the core as
 they are (the core validates them and names the wrong field). Results, tool calls and
-stream pieces are frozen dataclasses built from the result document.
+stream pieces are frozen dataclasses, read from the core's typed getters (_core.outcome).
 """
 
 from __future__ import annotations
 
+import json as _json
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping, Sequence, TypedDict, Union
 
@@ -240,21 +241,6 @@ class Usage:
     reasoning_tokens: int = 0
     estimated: bool = False
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | None) -> Usage | None:
-        if d is None:
-            return None
-        return cls(
-            prompt_tokens=d.get("prompt_tokens"),
-            completion_tokens=d.get("completion_tokens"),
-            total_tokens=d.get("total_tokens"),
-            cached_tokens=d.get("cached_tokens") or 0,
-            cache_write_tokens=d.get("cache_write_tokens") or 0,
-            cache_write_1h_tokens=d.get("cache_write_1h_tokens") or 0,
-            reasoning_tokens=d.get("reasoning_tokens") or 0,
-            estimated=bool(d.get("estimated", False)),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
@@ -271,23 +257,6 @@ class Attempt:
     completion_tokens: int | None = None
     cost_nano_usd: int | None = None
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Attempt:
-        return cls(
-            start_unix_ms=d.get("start_unix_ms"),
-            start_ms=d.get("start_ms"),
-            duration_ms=d.get("duration_ms"),
-            http_status=d.get("http_status") or 0,
-            kind=d.get("kind", "none"),
-            backoff_ms=d.get("backoff_ms"),
-            backoff_source=d.get("backoff_source"),
-            request_id=d.get("request_id"),
-            deployment=d.get("deployment"),
-            prompt_tokens=d.get("prompt_tokens"),
-            completion_tokens=d.get("completion_tokens"),
-            cost_nano_usd=d.get("cost_nano_usd"),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Timing:
@@ -295,11 +264,6 @@ class Timing:
     total_ms: float | None = None
     overhead_us: float | None = None
     first_token_ms: float | None = None
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | None) -> Timing:
-        d = d or {}
-        return cls(d.get("submit_unix_ms"), d.get("total_ms"), d.get("overhead_us"), d.get("first_token_ms"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,27 +301,27 @@ class ErrorInfo:
     keyword: str | None = None
     output: str | None = None
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> ErrorInfo:
-        return cls(
-            kind=d.get("kind", "unknown"),
-            message=d.get("message", ""),
-            http_status=d.get("http_status") or 0,
-            provider_message=d.get("provider_message"),
-            provider_type=d.get("provider_type"),
-            provider_code=d.get("provider_code"),
-            provider_param=d.get("provider_param"),
-            retry_after_ms=d.get("retry_after_ms"),
-            pointer=d.get("pointer"),
-            keyword=d.get("keyword"),
-            output=d.get("output"),
-        )
+
+def _document_member(key: str, doc: str) -> Any:
+    """A Result member that only the result document has, parsed from it on first use. The
+    document names a member as `"key":` (an unescaped quote before a colon occurs nowhere
+    else), so a document without one is not parsed at all."""
+    named = f'"{key}":'.encode()
+
+    def get(self: Result) -> Any:
+        if self._raw is None and named not in self.raw_json:
+            return None
+        return self.raw.get(key)
+
+    return property(get, doc=doc)
 
 
 @dataclass(frozen=True, slots=True)
 class Result:
     """The completion of a request (docs/schema.md, "Result"). A failed request raises a
-    RequestError whose `result` is one of these, with `error` set."""
+    RequestError whose `result` is one of these, with `error` set. `raw_json` is the core's
+    result document; `raw`, `json`, `metadata`, `logprobs`, `cache` and
+    `thinking_signature` are read from it when first asked for."""
 
     id: int
     ok: bool
@@ -367,7 +331,6 @@ class Result:
     finish_reason: str | None = None
     response_id: str | None = None
     response_model: str | None = None
-    json: Any = None
     parsed: Any = None
     tool_calls: tuple[ToolCall, ...] = ()
     choices: tuple[Choice, ...] = ()
@@ -376,54 +339,33 @@ class Result:
     cost_nano_usd: int | None = None
     attempts: tuple[Attempt, ...] = ()
     timing: Timing = field(default_factory=Timing)
-    metadata: Any = None
     trace_id: str | None = None
     deployment: str | None = None
-    logprobs: Any = None
     service_tier: str | None = None
     thinking: str | None = None
-    thinking_signature: str | None = None
-    cache: Mapping[str, Any] | None = None
     error: ErrorInfo | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    raw_json: bytes = field(default=b"{}", repr=False, compare=False)
+    _raw: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    json = _document_member("json", "The structured output (json_schema or JSON mode) as parsed JSON.")
+    metadata = _document_member("metadata", "The request's metadata, as given.")
+    logprobs = _document_member("logprobs", "Log probabilities as the provider sent them.")
+    cache = _document_member("cache", "Whether the answer came from the cache, and what it saved.")
+    thinking_signature = _document_member("thinking_signature", "Anthropic's signature of `thinking`.")
+
+    @property
+    def raw(self) -> Mapping[str, Any]:
+        """The whole result document (docs/schema.md), parsed on first use."""
+        raw = self._raw
+        if raw is None:
+            raw = _json.loads(self.raw_json)
+            object.__setattr__(self, "_raw", raw)
+        return raw
 
     @property
     def cost_usd(self) -> float | None:
         """The cost in USD (None when unknown: no usage, or an unpriced model)."""
         return None if self.cost_nano_usd is None else self.cost_nano_usd / 1e9
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any], parsed: Any = None) -> Result:
-        err = d.get("error")
-        return cls(
-            id=d.get("id", 0),
-            ok=bool(d.get("ok", False)),
-            text=d.get("text") or "",
-            model=d.get("model"),
-            operation=d.get("operation"),
-            finish_reason=d.get("finish_reason"),
-            response_id=d.get("response_id"),
-            response_model=d.get("response_model"),
-            json=d.get("json"),
-            parsed=parsed,
-            tool_calls=tuple(ToolCall.from_dict(c) for c in d.get("tool_calls") or ()),
-            choices=tuple(Choice.from_dict(c) for c in d.get("choices") or ()),
-            usage=Usage.from_dict(d.get("usage")),
-            usage_unreadable=bool(d.get("usage_unreadable", False)),
-            cost_nano_usd=d.get("cost_nano_usd"),
-            attempts=tuple(Attempt.from_dict(a) for a in d.get("attempts") or ()),
-            timing=Timing.from_dict(d.get("timing")),
-            metadata=d.get("metadata"),
-            trace_id=d.get("trace_id"),
-            deployment=d.get("deployment"),
-            logprobs=d.get("logprobs"),
-            service_tier=d.get("service_tier"),
-            thinking=d.get("thinking"),
-            thinking_signature=d.get("thinking_signature"),
-            cache=d.get("cache"),
-            error=ErrorInfo.from_dict(err) if err else None,
-            raw=d,
-        )
 
 
 PieceKind = Literal["text", "tool_call", "tool_arguments"]
