@@ -88,31 +88,46 @@ func BenchmarkRoundTrip(b *testing.B) {
 }
 
 // BenchmarkSubmitComplete times the whole path through the binding and the core without
-// any network: requests wait at a gate (1 request per minute, taken by the first) and
-// Close completes them all with ErrShutDown. Per request: encoding, the cgo call, the
-// core's parsing and queueing, the completion from the engine thread into Go, and
-// decoding the result.
+// any network, and reports the process's CPU per request: requests wait at a gate (1
+// request per minute, taken by the first) and Close completes them all with
+// ErrShutDown. "go": Submit, the core's parsing and queueing, the completions handed to
+// Go in batches and their Responses built, Result. "c": the same submissions through the
+// C ABI alone, with completions that C frees; the difference is what the binding adds.
 func BenchmarkSubmitComplete(b *testing.B) {
-	c, err := llmsvc.NewClient(llmsvc.Config{BaseURL: "http://127.0.0.1:9/v1", APIKey: "k",
-		Model: "gpt-4o-mini", Limits: &llmsvc.Limits{RPM: 1}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	futures := make([]*llmsvc.Future, b.N)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range futures {
-		if futures[i], err = c.Submit(ctx, benchReq); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := c.Close(); err != nil {
-		b.Fatal(err)
-	}
-	for _, f := range futures {
-		if _, err := f.Result(); !errors.Is(err, llmsvc.ErrShutDown) && !errors.Is(err, llmsvc.ErrConnection) {
-			b.Fatal(err)
-		}
+	for _, path := range []string{"go", "c"} {
+		b.Run(path, func(b *testing.B) {
+			c, err := llmsvc.NewClient(llmsvc.Config{BaseURL: "http://127.0.0.1:9/v1", APIKey: "k",
+				Model: "gpt-4o-mini", Limits: &llmsvc.Limits{RPM: 1}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			futures := make([]*llmsvc.Future, b.N)
+			b.ReportAllocs()
+			cpu := cpuTime(b)
+			b.ResetTimer()
+			if path == "c" {
+				err = llmsvc.SubmitC(c, benchReq, b.N)
+			}
+			for i := 0; i < b.N && path == "go" && err == nil; i++ {
+				futures[i], err = c.Submit(ctx, benchReq)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := c.Close(); err != nil {
+				b.Fatal(err)
+			}
+			for _, f := range futures {
+				if f == nil {
+					continue
+				}
+				if _, err := f.Result(); !errors.Is(err, llmsvc.ErrShutDown) && !errors.Is(err, llmsvc.ErrConnection) {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64((cpuTime(b)-cpu).Nanoseconds())/1e3/float64(b.N), "cpu-µs/op")
+		})
 	}
 }

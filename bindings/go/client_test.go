@@ -39,6 +39,7 @@ func TestGenerateSuccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sameAsDocument(t, resp, err)
 	if !resp.OK || resp.ID == 0 || resp.Model != "gpt-4o-mini" || resp.Operation != "greet" ||
 		resp.TraceID != "t-1" || resp.Metadata["row"] != "17" {
 		t.Fatalf("unexpected response: %+v", resp)
@@ -75,6 +76,7 @@ func TestGenerateSuccess(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp2, err := f.Result()
+	sameAsDocument(t, resp2, err)
 	if err != nil || resp2.ID != f.ID() || resp2.ID == resp.ID || resp2.Operation != "default" {
 		t.Fatalf("Submit: %+v, %v", resp2, err)
 	}
@@ -154,6 +156,7 @@ func TestRetries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sameAsDocument(t, resp, err)
 	if len(resp.Attempts) != 3 {
 		t.Fatalf("%d attempts, want 3: %+v", len(resp.Attempts), resp.Attempts)
 	}
@@ -177,6 +180,7 @@ func TestRetries(t *testing.T) {
 	c2 := emu.client(t, "k-retry-spent", llmsvc.Config{Retry: &llmsvc.Retry{MaxAttempts: 2,
 		BaseDelayMS: llmsvc.Ptr[int64](5)}})
 	_, err = c2.Generate(testContext(t), llmsvc.Request{Prompt: "retry me"})
+	sameAsDocument(t, nil, err)
 	var e *llmsvc.Error
 	if !errors.Is(err, llmsvc.ErrServerError) || !errors.As(err, &e) || len(e.Attempts) != 2 ||
 		e.HTTPStatus != 500 {
@@ -199,6 +203,7 @@ func TestNonRetriedErrors(t *testing.T) {
 	for _, tc := range cases {
 		c := emu.client(t, tc.key, llmsvc.Config{Retry: &llmsvc.Retry{BaseDelayMS: llmsvc.Ptr[int64](5)}})
 		resp, err := c.Generate(testContext(t), llmsvc.Request{Prompt: "hello"})
+		sameAsDocument(t, resp, err)
 		if resp != nil || !errors.Is(err, tc.sentinel) {
 			t.Fatalf("%s: %v", tc.key, err)
 		}
@@ -227,6 +232,7 @@ func TestUnknownModel(t *testing.T) {
 	emu := startEmulator(t, "--known-models", "gpt-4o-mini")
 	c := emu.client(t, "k-model", llmsvc.Config{})
 	_, err := c.Generate(testContext(t), llmsvc.Request{Model: "gpt-9", Prompt: "hello"})
+	sameAsDocument(t, nil, err)
 	var e *llmsvc.Error
 	if !errors.Is(err, llmsvc.ErrNotFound) || !errors.As(err, &e) || e.HTTPStatus != 404 {
 		t.Errorf("unknown model: %v", err)
@@ -412,6 +418,7 @@ func TestStructuredOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sameAsDocument(t, resp, err)
 	var pet struct {
 		Name string `json:"name"`
 		Legs *int   `json:"legs"`
@@ -423,6 +430,7 @@ func TestStructuredOutput(t *testing.T) {
 	// Without a second chance the mismatch is the error, with where and why.
 	c2 := emu.client(t, "k-json-strict", llmsvc.Config{Retry: &llmsvc.Retry{SchemaRetries: llmsvc.Ptr(0)}})
 	_, err = c2.Generate(ctx, llmsvc.Request{Prompt: "Describe a pet.", JSONSchema: &schema})
+	sameAsDocument(t, nil, err)
 	var e *llmsvc.Error
 	if !errors.Is(err, llmsvc.ErrSchemaMismatch) || !errors.As(err, &e) || e.SchemaKeyword == "" ||
 		e.RejectedOutput == "" || e.Response.Usage == nil {

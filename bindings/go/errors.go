@@ -200,8 +200,8 @@ func (s Status) Error() string { return C.GoString(C.llmsvc_strerror(C.int(s))) 
 // StatusError is a call refused synchronously: nothing was submitted and no completion
 // follows. Message is the core's detailed message, naming the offending field.
 type StatusError struct {
-	// Op is the call that failed: "new", "submit", "metrics", "set_limits",
-	// "set_deployment", "set_event_hook", "close".
+	// Op is the call that failed: "new", "submit", "metrics", "metrics_prometheus",
+	// "set_limits", "set_deployment", "set_event_hook", "pause", "close".
 	Op string
 	// Status is the C ABI's status code.
 	Status Status

@@ -14,6 +14,7 @@ import (
 // cancelled checks that err ended a request cancelled through its context.
 func cancelled(t *testing.T, err error, attempts int) *llmsvc.Error {
 	t.Helper()
+	sameAsDocument(t, nil, err)
 	var e *llmsvc.Error
 	if !errors.Is(err, context.Canceled) || !errors.Is(err, llmsvc.ErrCancelled) || !errors.As(err, &e) {
 		t.Fatalf("got %v, want a cancellation wrapping context.Canceled", err)
@@ -240,6 +241,7 @@ func TestCloseWithPending(t *testing.T) {
 			t.Fatal("Close returned before a completion was delivered")
 		}
 		_, err := f.Result()
+		sameAsDocument(t, nil, err)
 		var e *llmsvc.Error
 		if !errors.Is(err, llmsvc.ErrShutDown) || !errors.As(err, &e) || e.Kind != llmsvc.KindShutDown {
 			t.Errorf("pending request after Close: %v", err)
@@ -349,4 +351,33 @@ func TestFinalizerClosesForgottenClient(t *testing.T) {
 		runtime.GC()
 		return llmsvc.LiveClients() == before
 	})
+}
+
+// Pause holds admission without failing anything; resuming sends what waited.
+func TestPause(t *testing.T) {
+	emu := startEmulator(t)
+	c := emu.client(t, "k-pause", llmsvc.Config{})
+	if err := c.Pause(true); err != nil {
+		t.Fatal(err)
+	}
+	f, err := c.Submit(testContext(t), llmsvc.Request{Prompt: "wait"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gauge(t, c, "queued", 1, func(m llmsvc.Metrics) int64 { return m.Requests.Queued })
+	if s := emu.stats(t, "k-pause"); s.Received != 0 {
+		t.Errorf("paused, the emulator received %d requests", s.Received)
+	}
+	if err := c.Pause(false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Result(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Pause(true); !errors.Is(err, llmsvc.ErrClosed) {
+		t.Errorf("Pause after Close: %v", err)
+	}
 }

@@ -2,10 +2,11 @@
 //
 // The core admits every request through rate-limit gates (requests and tokens per
 // minute, concurrency), sends it over libcurl, retries what is transient, and records
-// metrics, usage and cost. This package is a thin layer over its C ABI: it marshals the
-// JSON documents (docs/schema.md) with encoding/json, maps the core's errors to Go
-// errors and contexts to the core's cancellation and deadlines. Gates, retries,
-// metrics, cost and providers all stay in the core.
+// metrics, usage and cost. This package is a thin layer over its C ABI: it encodes the
+// request and configuration documents (docs/schema.md) with encoding/json, reads results
+// through the core's typed getters, maps the core's errors to Go errors and contexts to
+// the core's cancellation and deadlines. Gates, retries, metrics, cost and providers all
+// stay in the core.
 //
 //	c, err := llmsvc.NewClient(llmsvc.Config{Model: "gpt-4o-mini",
 //		Limits: &llmsvc.Limits{RPM: 500, TPM: 200000}})
@@ -21,9 +22,10 @@
 // Client.SetEventHook delivers each request's lifecycle events (queued, admitted,
 // attempts, retries, completed) to a function of yours.
 //
-// A Client is safe for concurrent use. Completions arrive on the client's engine thread
-// and are only handed over there; decoding happens in the goroutine that asks for the
-// result. The library is found with pkg-config (package "llmsvc").
+// A Client is safe for concurrent use. Its completions, pieces and events are taken from
+// the core's completion queue in batches by one goroutine per client, which waits in the
+// runtime's poller, never in the core. The library is found with pkg-config (package
+// "llmsvc").
 package llmsvc
 
 /*

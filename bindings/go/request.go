@@ -267,51 +267,62 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 // requestDoc is the request document: the Request, with its messages and tools in wire
 // form (a field of the outer struct hides the embedded one of the same name).
 type requestDoc struct {
-	*Request
+	Request
 	Messages []wireMessage `json:"messages,omitempty"`
 	Tools    []wireTool    `json:"tools,omitempty"`
 }
 
-// encodeBuffers keeps the buffers documents are encoded into; the core copies a document
-// during the call that receives it, so a buffer is free again when the call returns.
-var encodeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// document is a pooled buffer that documents are encoded into, with its encoder and a
+// request document to fill, so that encoding allocates little. The core copies a
+// document during the call that receives it: the buffer is free again when it returns.
+type document struct {
+	bytes.Buffer
+	enc *json.Encoder
+	req requestDoc
+}
+
+var documents = sync.Pool{New: func() any {
+	d := new(document)
+	d.enc = json.NewEncoder(&d.Buffer)
+	d.enc.SetEscapeHTML(false)
+	return d
+}}
 
 // encodeDocument encodes v as a NUL-terminated JSON document into a pooled buffer, to be
 // given back with releaseDocument after the C call.
-func encodeDocument(v any) (*bytes.Buffer, error) {
-	buf := encodeBuffers.Get().(*bytes.Buffer)
-	buf.Reset()
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		releaseDocument(buf)
-		return nil, err
-	}
-	b := buf.Bytes()
-	b[len(b)-1] = 0 // in place of the newline Encode ends with
-	return buf, nil
+func encodeDocument(v any) (*document, error) {
+	return documents.Get().(*document).encode(v)
 }
 
-func releaseDocument(buf *bytes.Buffer) {
-	if buf.Cap() <= 64<<10 {
-		encodeBuffers.Put(buf)
+func (d *document) encode(v any) (*document, error) {
+	d.Reset()
+	if err := d.enc.Encode(v); err != nil {
+		return nil, err // not pooled again: an Encoder keeps its first error
+	}
+	b := d.Bytes()
+	b[len(b)-1] = 0 // in place of the newline Encode ends with
+	return d, nil
+}
+
+func releaseDocument(d *document) {
+	d.req.Request = Request{} // no reference to the caller's data stays in the pool
+	clear(d.req.Messages)
+	clear(d.req.Tools)
+	if d.Cap() <= 64<<10 {
+		documents.Put(d)
 	}
 }
 
 // encodeRequest encodes a request document (see encodeDocument).
-func encodeRequest(req *Request) (*bytes.Buffer, error) {
-	doc := requestDoc{Request: req}
-	if req.Messages != nil {
-		doc.Messages = make([]wireMessage, len(req.Messages))
-		for i := range req.Messages {
-			doc.Messages[i] = req.Messages[i].wire()
-		}
+func encodeRequest(req *Request) (*document, error) {
+	d := documents.Get().(*document)
+	r := &d.req
+	r.Request, r.Messages, r.Tools = *req, r.Messages[:0], r.Tools[:0]
+	for i := range req.Messages {
+		r.Messages = append(r.Messages, req.Messages[i].wire())
 	}
-	if req.Tools != nil {
-		doc.Tools = make([]wireTool, len(req.Tools))
-		for i := range req.Tools {
-			doc.Tools[i] = req.Tools[i].wire()
-		}
+	for i := range req.Tools {
+		r.Tools = append(r.Tools, req.Tools[i].wire())
 	}
-	return encodeDocument(&doc)
+	return d.encode(r)
 }

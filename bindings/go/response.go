@@ -1,10 +1,6 @@
 package llmsvc
 
-import (
-	"context"
-	"encoding/json"
-	"time"
-)
+import "encoding/json"
 
 // Response is the result document of a request (docs/schema.md, "Result"). A successful
 // request returns it directly; a failed one returns an *Error whose Response field holds
@@ -76,27 +72,6 @@ type Choice struct {
 	Logprobs     json.RawMessage `json:"logprobs,omitempty"`
 }
 
-// resultDoc is the result document: the Response and, on failure, the error object.
-type resultDoc struct {
-	Response
-	Error *errorDoc `json:"error"`
-}
-
-// errorDoc is the "error" object of a failed result.
-type errorDoc struct {
-	Kind            Kind   `json:"kind"`
-	Message         string `json:"message"`
-	HTTPStatus      int    `json:"http_status"`
-	ProviderType    string `json:"provider_type"`
-	ProviderCode    string `json:"provider_code"`
-	ProviderParam   string `json:"provider_param"`
-	ProviderMessage string `json:"provider_message"`
-	RetryAfterMS    *int64 `json:"retry_after_ms"`
-	Pointer         string `json:"pointer"`
-	Keyword         string `json:"keyword"`
-	Output          string `json:"output"`
-}
-
 // Usage is the token usage the provider reported for one request.
 type Usage struct {
 	PromptTokens     int64 `json:"prompt_tokens"`      // all prompt tokens, cached ones included
@@ -139,47 +114,4 @@ type Timing struct {
 	TotalMS      float64 `json:"total_ms"`       // submission to completion
 	OverheadUS   float64 `json:"overhead_us"`    // time spent inside llmsvc, network excluded
 	FirstTokenMS float64 `json:"first_token_ms"` // streams: submission to the first text; 0 otherwise
-}
-
-// decodeResult turns a result document into the Response, or the *Error of a failed
-// request. ctx is the request's context: when it is done and the core reports the
-// request cancelled or past its deadline, the error wraps ctx.Err().
-func decodeResult(ctx context.Context, doc []byte) (*Response, error) {
-	var rd resultDoc
-	if err := json.Unmarshal(doc, &rd); err != nil {
-		return nil, &Error{Kind: KindInternal, Message: "unreadable result document: " + err.Error()}
-	}
-	r := &rd.Response
-	r.Raw = doc
-	if r.OK {
-		return r, nil
-	}
-	e := &Error{Kind: KindInternal, Message: "result without an error object", Response: r,
-		Attempts: r.Attempts}
-	if d := rd.Error; d != nil {
-		e.Kind, e.Message, e.HTTPStatus = d.Kind, d.Message, d.HTTPStatus
-		e.ProviderMessage = d.ProviderMessage
-		e.ProviderType, e.ProviderCode, e.ProviderParam = d.ProviderType, d.ProviderCode, d.ProviderParam
-		e.SchemaPointer, e.SchemaKeyword, e.RejectedOutput = d.Pointer, d.Keyword, d.Output
-		if d.RetryAfterMS != nil {
-			e.RetryAfter = time.Duration(*d.RetryAfterMS) * time.Millisecond
-		}
-	}
-	if e.Kind == KindCancelled || e.Kind == KindDeadlineExceeded {
-		e.ctxErr = contextCause(ctx)
-	}
-	return nil, e
-}
-
-// contextCause is ctx.Err(), or context.DeadlineExceeded when the deadline has passed but
-// the context's own timer has not fired yet (the core, which got the same deadline
-// rounded up, may notice it first).
-func contextCause(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
-		return context.DeadlineExceeded
-	}
-	return nil
 }

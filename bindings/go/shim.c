@@ -1,72 +1,52 @@
 #include "shim.h"
 
-#include "_cgo_export.h"
-
-/* Runs on the client's engine thread: hands the JSON over, then frees the result at
- * once, so nothing of the C side outlives the completion. */
-static void llmsvcgo_complete(llmsvc_result *result, void *payload) {
-  size_t len = 0;
-  const char *json = llmsvc_result_json(result, &len);
-  llmsvcgoComplete((uintptr_t)payload, (char *)json, len);
-  llmsvc_result_free(result);
+void llmsvcgo_view_of(llmsvcgo_view *v, llmsvc_result *r, void *payload) {
+  v->result = r;
+  v->payload = (uintptr_t)payload;
+  v->type = llmsvc_result_type(r);
+  v->id = llmsvc_result_id(r);
+  v->json = llmsvc_result_json(r, &v->json_len);
+  for (int k = 0; k < LLMSVC_STR_COUNT; ++k) v->strs[k] = llmsvc_result_string(r, k, &v->lens[k]);
+  if (v->type == LLMSVC_RESULT_DELTA)
+    llmsvc_result_piece(r, &v->piece_kind, &v->piece_index, &v->call_id, &v->call_name);
+  else
+    llmsvc_result_numbers(r, v->nums, LLMSVC_NUM_COUNT);
 }
 
-int llmsvcgo_submit(llmsvc_client *client, const char *request, uintptr_t handle,
-                    uint64_t *out_id, llmsvc_error **out_err) {
-  return llmsvc_client_submit(client, request, llmsvcgo_complete, (void *)handle, out_id,
-                              out_err);
+llmsvcgo_polled llmsvcgo_poll(llmsvc_client *client, llmsvcgo_view *views, size_t done,
+                              size_t max) {
+  for (size_t i = 0; i < done; ++i) llmsvc_result_free(views[i].result);
+  llmsvcgo_polled p = {LLMSVC_OK, 0};
+  if (max == 0) return p;
+  llmsvc_result *results[LLMSVCGO_BATCH];
+  void *payloads[LLMSVCGO_BATCH];
+  p.status = llmsvc_client_poll_batch(client, 0, results, payloads,
+                                      max < LLMSVCGO_BATCH ? max : LLMSVCGO_BATCH, &p.n);
+  for (size_t i = 0; i < p.n; ++i) llmsvcgo_view_of(&views[i], results[i], payloads[i]);
+  return p;
 }
 
-/* Runs on the client's engine thread for each piece of a streamed reply: Go copies the
- * piece into its own queue and returns at once, never waiting for the reader. */
-static void llmsvcgo_delta(uint64_t request_id, const char *text, size_t len, void *payload) {
-  (void)request_id;
-  llmsvcgoDelta((uintptr_t)payload, (char *)text, len);
+llmsvcgo_submitted llmsvcgo_submit(llmsvc_client *client, const char *request, int mode,
+                                   uintptr_t slot) {
+  llmsvcgo_submitted s = {0, 0, NULL};
+  void *payload = (void *)slot;
+  if (mode == 1)
+    s.status = llmsvc_client_submit_stream(client, request, NULL, NULL, payload, &s.id, &s.err);
+  else if (mode == 2)
+    s.status = llmsvc_client_submit_stream_pieces(client, request, NULL, NULL, payload, &s.id,
+                                                  &s.err);
+  else
+    s.status = llmsvc_client_submit(client, request, NULL, payload, &s.id, &s.err);
+  return s;
 }
 
-int llmsvcgo_submit_stream(llmsvc_client *client, const char *request, uintptr_t handle,
-                           uint64_t *out_id, llmsvc_error **out_err) {
-  return llmsvc_client_submit_stream(client, request, llmsvcgo_delta, llmsvcgo_complete,
-                                     (void *)handle, out_id, out_err);
-}
-
-/* Runs on the client's engine thread for each typed piece of a streamed reply, as
- * llmsvcgo_delta does; `call_id` and `name` are "" except for a tool call's start. */
-static void llmsvcgo_piece(uint64_t request_id, int kind, uint32_t index, const char *call_id,
-                           const char *name, const char *text, size_t len, void *payload) {
-  (void)request_id;
-  llmsvcgoPiece((uintptr_t)payload, kind, index, (char *)call_id, (char *)name, (char *)text,
-                len);
-}
-
-int llmsvcgo_submit_stream_pieces(llmsvc_client *client, const char *request, uintptr_t handle,
-                                  uint64_t *out_id, llmsvc_error **out_err) {
-  return llmsvc_client_submit_stream_pieces(client, request, llmsvcgo_piece, llmsvcgo_complete,
-                                            (void *)handle, out_id, out_err);
-}
-
-/* The hook running on this thread (an engine thread), so that Go can tell a call made from
- * inside a hook from any other. */
-static _Thread_local uintptr_t running_hook;
-
-/* Runs on the client's engine thread for each lifecycle event: Go copies the document and
- * calls the hook's function. */
-static void llmsvcgo_event(unsigned type, uint64_t request_id, const char *json, size_t len,
-                           void *payload) {
-  uintptr_t handle = (uintptr_t)payload;
-  if (!handle) return; /* built before the hook was turned off */
-  uintptr_t outer = running_hook;
-  running_hook = handle;
-  llmsvcgoEvent(handle, type, request_id, (char *)json, len);
-  running_hook = outer;
+llmsvcgo_attempt llmsvcgo_read_attempt(const llmsvc_result *result, size_t i) {
+  llmsvcgo_attempt a;
+  llmsvc_result_attempt(result, i, a.nums, LLMSVC_ATTEMPT_COUNT, &a.request_id, &a.deployment);
+  return a;
 }
 
 int llmsvcgo_set_event_hook(llmsvc_client *client, unsigned events, unsigned flags,
-                            uintptr_t handle, llmsvc_error **out_err) {
-  return llmsvc_client_set_event_hook(client, events, flags, llmsvcgo_event, (void *)handle,
-                                      out_err);
+                            uintptr_t generation, llmsvc_error **out_err) {
+  return llmsvc_client_set_event_hook(client, events, flags, NULL, (void *)generation, out_err);
 }
-
-uintptr_t llmsvcgo_running_hook(void) { return running_hook; }
-
-void llmsvcgo_noop(const char *document) { (void)document; }

@@ -58,6 +58,7 @@ func TestStreamReassemblesGenerate(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp, err := s.Response()
+			sameAsDocument(t, resp, err)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -183,6 +184,7 @@ func TestStreamMidstreamError(t *testing.T) {
 		t.Fatal(err)
 	}
 	pieces, err := collect(s)
+	sameAsDocument(t, nil, err)
 	var e *llmsvc.Error
 	if len(pieces) == 0 || !errors.Is(err, llmsvc.ErrServerError) || !errors.As(err, &e) {
 		t.Fatalf("%d pieces, then %v", len(pieces), err)

@@ -57,6 +57,7 @@ func TestToolRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			sameAsDocument(t, first, err)
 			if first.FinishReason != "tool_calls" || len(first.ToolCalls) != 1 {
 				t.Fatalf("finish_reason %q, tool calls %+v\n%s", first.FinishReason, first.ToolCalls, first.Raw)
 			}
@@ -270,6 +271,7 @@ func TestChoicesLogprobsServiceTier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sameAsDocument(t, resp, err)
 	if len(resp.Choices) != 3 {
 		t.Fatalf("%d choices\n%s", len(resp.Choices), resp.Raw)
 	}
@@ -318,6 +320,7 @@ func TestJSONMode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			sameAsDocument(t, resp, err)
 			var doc map[string]any
 			if err := json.Unmarshal(resp.JSON, &doc); err != nil || len(doc) == 0 {
 				t.Errorf("json %s (%v), text %q", resp.JSON, err, resp.Text)
@@ -339,6 +342,7 @@ func TestThinkingGoesBackInTheToolRound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sameAsDocument(t, first, err)
 	if first.Thinking == "" || first.ThinkingSignature == "" || len(first.ToolCalls) != 1 {
 		t.Fatalf("thinking %q, signature %q, calls %+v", first.Thinking, first.ThinkingSignature, first.ToolCalls)
 	}
@@ -370,6 +374,7 @@ func TestPromptCacheWrite1h(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sameAsDocument(t, first, err)
 	if u := first.Usage; u.CacheWriteTokens == 0 || u.CacheWrite1hTokens != u.CacheWriteTokens {
 		t.Errorf("first usage %+v", *u)
 	}

@@ -1,0 +1,70 @@
+package llmsvc_test
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	llmsvc "llmsvc/bindings/go"
+)
+
+// resultDocument is a result document as docs/schema.md describes it: the Response's
+// fields by their JSON names, and the error object of a failure.
+type resultDocument struct {
+	llmsvc.Response
+	Error *struct {
+		Kind            llmsvc.Kind `json:"kind"`
+		Message         string      `json:"message"`
+		HTTPStatus      int         `json:"http_status"`
+		ProviderType    string      `json:"provider_type"`
+		ProviderCode    string      `json:"provider_code"`
+		ProviderParam   string      `json:"provider_param"`
+		ProviderMessage string      `json:"provider_message"`
+		RetryAfterMS    *int64      `json:"retry_after_ms"`
+		Pointer         string      `json:"pointer"`
+		Keyword         string      `json:"keyword"`
+		Output          string      `json:"output"`
+	} `json:"error"`
+}
+
+// sameAsDocument checks that a request's outcome, built from the core's typed view,
+// says what the result's JSON document says, field by field. A submission error has no
+// document and is left alone.
+func sameAsDocument(t *testing.T, resp *llmsvc.Response, err error) {
+	t.Helper()
+	var e *llmsvc.Error
+	if err != nil {
+		if !errors.As(err, &e) {
+			return
+		}
+		resp = e.Response
+	}
+	var doc resultDocument
+	if err := json.Unmarshal(resp.Raw, &doc); err != nil {
+		t.Fatalf("result document: %v\n%s", err, resp.Raw)
+	}
+	doc.Raw = resp.Raw
+	if !reflect.DeepEqual(&doc.Response, resp) {
+		t.Errorf("the typed view and the document differ:\ntyped    %+v\ndocument %+v", *resp, doc.Response)
+	}
+	if d := doc.Error; (e == nil) != (d == nil) {
+		t.Errorf("error %v, document's error %+v", err, d)
+	} else if d != nil {
+		want := llmsvc.Error{Kind: d.Kind, Message: d.Message, HTTPStatus: d.HTTPStatus,
+			ProviderMessage: d.ProviderMessage, ProviderType: d.ProviderType, ProviderCode: d.ProviderCode,
+			ProviderParam: d.ProviderParam, SchemaPointer: d.Pointer, SchemaKeyword: d.Keyword,
+			RejectedOutput: d.Output, Attempts: resp.Attempts, Response: resp}
+		if d.RetryAfterMS != nil {
+			want.RetryAfter = time.Duration(*d.RetryAfterMS) * time.Millisecond
+		}
+		got := llmsvc.Error{Kind: e.Kind, Message: e.Message, HTTPStatus: e.HTTPStatus,
+			ProviderMessage: e.ProviderMessage, ProviderType: e.ProviderType, ProviderCode: e.ProviderCode,
+			ProviderParam: e.ProviderParam, SchemaPointer: e.SchemaPointer, SchemaKeyword: e.SchemaKeyword,
+			RejectedOutput: e.RejectedOutput, RetryAfter: e.RetryAfter, Attempts: e.Attempts, Response: e.Response}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("the typed error and the document differ:\ntyped    %+v\ndocument %+v", got, want)
+		}
+	}
+}
