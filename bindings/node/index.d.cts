@@ -586,7 +586,7 @@ export interface ResultDocument {
  * json_schema (the core validated it against the schema; the type is the caller's claim).
  */
 export declare class GenerateResponse<T = unknown> {
-  private constructor(doc: ResultDocument);
+  private constructor();
   /** The core's request id. */
   readonly id: number;
   /** The assistant's text ("" when none); with a json_schema, the document as JSON text. */
@@ -630,7 +630,11 @@ export declare class GenerateResponse<T = unknown> {
   readonly timing: Timing;
   readonly traceId: string | null;
   readonly metadata: Record<string, unknown> | null;
-  /** The whole result document. */
+  /**
+   * The whole result document, as the core wrote it. The other members are read without it;
+   * it is parsed when first read (so are json, logprobs, metadata, thinkingSignature and a
+   * tool call's argumentsJson, argumentsError and unknownTool, which only it has).
+   */
   readonly raw: ResultDocument;
   /**
    * This reply as the assistant message of the next request's messages: its text, its tool
@@ -987,8 +991,8 @@ export declare class Client implements AsyncDisposable {
   readonly closed: boolean;
 
   /**
-   * Refuses new requests and completes every pending one with ShutDownError; resolves
-   * once all of them have settled. Idempotent.
+   * Refuses new requests at once and completes every pending one with ShutDownError;
+   * resolves once all of them have settled. Never blocks the calling thread. Idempotent.
    */
   close(): Promise<void>;
 
@@ -1014,7 +1018,7 @@ export declare class ResponseStream<T = unknown, P = string> implements AsyncIte
   [Symbol.asyncIterator](): this;
 }
 
-/** The runtime version of libllmsvc ("0.2.0"). */
+/** The runtime version of libllmsvc ("0.3.0"). */
 export declare function coreVersion(): string;
 /** A configuration file as the core reads it: llmsvc's configuration document (JSON; it
  *  holds the keys the file resolved) and what the file has that llmsvc does not use. */
@@ -1022,7 +1026,7 @@ export declare function loadConfigFile(path: string): { config: string; warnings
 
 /** Counters of the native layer in the calling thread's environment (diagnostics). */
 export declare function nativeStats(): {
-  /** Submitted requests whose promise has not settled, over all clients. */
+  /** Submitted requests whose completion has not been delivered yet, over all clients. */
   pendingEntries: number;
   /** Core clients not yet destroyed (closed ones included until collected). */
   liveClients: number;
@@ -1097,7 +1101,7 @@ export declare class LlmsvcError extends Error {
   /** The deployment that gave the final answer; null without configured deployments. */
   readonly deployment: string | null;
   readonly traceId: string | null;
-  /** The whole result document. */
+  /** The whole result document, parsed when first read (as providerParam, which only it has). */
   readonly result: ResultDocument;
 }
 

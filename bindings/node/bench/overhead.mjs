@@ -9,20 +9,19 @@
 //   stringify         JSON.stringify of the request object (part of generate())
 //   submit_native     the Node-API call alone, request string prepared: copying the string,
 //                     llmsvc_client_submit (parse, validate, build the wire body on this
-//                     thread, hand over to the engine thread and wake it), the promise
+//                     thread, hand over to the engine thread and wake it)
 //   generate_sync     the whole synchronous part of client.generate(): the two above plus
-//                     argument handling and the async function
-//   settle_native     from closing the core client until every promise of the Node-API
-//                     layer has settled: the engine thread completing each request with
-//                     shut_down, copying its result document and queueing it to the
-//                     thread-safe function; on this thread call_js creating the string and
-//                     resolving the promise, and the promise reactions
-//   parse_response    JSON.parse of a typical success result document (~700 bytes) and
-//                     building the GenerateResponse (what generate() does after the await)
-//   settle_shut_down  from close() until every promise has settled: the engine thread
-//                     completing each request, copying its result document and queueing
-//                     it to the thread-safe function, then on this thread creating the
-//                     string, resolving, JSON.parse and building the ShutDownError
+//                     argument handling, the promise and its entry in the client's map
+//   settle_native     from close() of a bare native client until its promise resolved: the
+//                     engine thread completing each request with shut_down and queueing the
+//                     results, one message per engine pass; on this thread reading each
+//                     with the typed getters into the batch arrays and one call of the sink
+//                     per batch (a sink that does nothing)
+//   read_response     reading one success result out of a batch into a GenerateResponse
+//                     (what the client does with each completion; the batch as the addon
+//                     writes it for a typical emulator answer, built here once)
+//   settle_shut_down  from close() until every generate() promise has settled: the above,
+//                     plus reading each result and building and rejecting its ShutDownError
 //
 // Each figure is the CPU time of the JavaScript thread (Linux: /proc/thread-self/schedstat;
 // wall time elsewhere) divided by n, in µs per request, the median over rounds; work the
@@ -34,10 +33,11 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import process from 'node:process';
 import { setImmediate as tick } from 'node:timers/promises';
-import { Client, GenerateResponse } from 'llmsvc';
+import { Client } from 'llmsvc';
 
 const require = createRequire(import.meta.url);
 const native = require('../lib/native.cjs');
+const { Batch, readCompletion } = require('../lib/response.cjs');
 
 function arg(name, def) {
   const i = process.argv.indexOf(name);
@@ -68,8 +68,10 @@ function closedGateClient() {
   return client;
 }
 
-// A success result document as the core writes it for the emulator's answers.
-const SUCCESS_DOC = JSON.stringify({
+// A success result as the addon writes it into a batch for an emulator answer, after its
+// type and id: its numbers (llmsvc_result_num_t), the string mask, one attempt and one
+// choice without tool calls.
+const DOC = JSON.stringify({
   id: 17, ok: true, model: 'gpt-4o-mini', operation: 'default',
   text: 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do e',
   finish_reason: 'length', response_id: 'chatcmpl-qyp39A7DZY6hS0NM3TIJi6xItOjlH',
@@ -80,6 +82,14 @@ const SUCCESS_DOC = JSON.stringify({
     kind: 'none', request_id: 'req_4c613b204290c7004e35d216eb28797b' }],
   timing: { submit_unix_ms: 1795346754759, total_ms: 1.773135, overhead_us: 6.357 },
 });
+const NUMS = new Float64Array([
+  0, 200, 12, 16, 0, 0, 0, 1, 11400, 1, NaN, 1795346754759, 1773135, NaN, 6357, 1, 0, 0,
+  (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 14), // model .. operation, text
+  200, 0, 384989, 1388146, 0, 0, 12, 16, 11400, 1795346754760, 1, // the attempt, a request id
+  0, // choice 0: no tool calls
+]);
+const STRS = [DOC, 'gpt-4o-mini', 'gpt-4o-mini', 'chatcmpl-qyp39A7DZY6hS0NM3TIJi6xItOjlH', 'length', 'default',
+  'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do e', 'req_4c613b204290c7004e35d216eb28797b'];
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 // CPU time of this (the JavaScript) thread in ns (Linux); wall time elsewhere.
@@ -102,15 +112,13 @@ async function round() {
 
   // submit_native
   {
-    const h = native.open(JSON.stringify(config));
-    native.submit(h, JSON.stringify({ prompt: 'hangs' })).catch(() => {});
-    const ps = new Array(n);
+    const h = native.open(JSON.stringify(config), () => {});
+    native.submit(h, JSON.stringify({ prompt: 'hangs' }), 0, 0);
     t0 = nowNs();
-    for (let i = 0; i < n; i++) ps[i] = native.submit(h, docs[i]);
+    for (let i = 0; i < n; i++) native.submit(h, docs[i], 0, i + 1);
     out.submit_native = usPer(t0);
     t0 = nowNs();
     await native.close(h);
-    await Promise.all(ps);
     out.settle_native = usPer(t0);
   }
 
@@ -130,12 +138,11 @@ async function round() {
       throw new Error('expected every request to end with shut_down');
     }
   }
-  // parse_response
-  const texts = docs.map((_, i) => SUCCESS_DOC.replace('"id":17', `"id":${i + 1}`));
+  // read_response
   let sum = 0;
   t0 = nowNs();
-  for (let i = 0; i < n; i++) sum += new GenerateResponse(JSON.parse(texts[i])).id;
-  out.parse_response = usPer(t0);
+  for (let i = 0; i < n; i++) sum += readCompletion(new Batch(NUMS, STRS), i + 1, null).text.length;
+  out.read_response = usPer(t0);
   if (sum === 0) throw new Error('unreachable');
 
   globalThis.gc?.();

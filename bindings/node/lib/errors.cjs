@@ -1,102 +1,56 @@
 'use strict';
-// The error model.
-//
-// - StatusError: a call the core refused synchronously (a malformed configuration,
-//   request or limits document; a closed client). Nothing was submitted.
-// - LlmsvcError and its subclasses: a request the core accepted and that then failed.
-//   One subclass per error kind of the result document ("rate_limited" ->
-//   RateLimitedError, ...).
+// The error model (index.d.cts documents each member):
+// - StatusError: a call the core refused synchronously; nothing was submitted.
+// - LlmsvcError and one subclass per error kind: a request the core accepted that failed.
 
-const STATUS_CODES = {
-  0: 'LLMSVC_OK',
-  '-1': 'LLMSVC_EINVAL',
-  '-2': 'LLMSVC_EJSON',
-  '-3': 'LLMSVC_ESCHEMA',
-  '-4': 'LLMSVC_ENOMEM',
-  '-5': 'LLMSVC_ECLOSED',
-  '-6': 'LLMSVC_ENOTFOUND',
-  '-7': 'LLMSVC_ERECURSIVE',
-  '-8': 'LLMSVC_ETIMEOUT',
-  '-9': 'LLMSVC_EHANDLE',
-  '-10': 'LLMSVC_ESYSTEM',
-  '-11': 'LLMSVC_EINTERNAL',
-};
+const STATUS_NAMES = ['OK', 'EINVAL', 'EJSON', 'ESCHEMA', 'ENOMEM', 'ECLOSED', 'ENOTFOUND',
+  'ERECURSIVE', 'ETIMEOUT', 'EHANDLE', 'ESYSTEM', 'EINTERNAL'];
 
 /** The C ABI's status codes (llmsvc_status), by name. */
-const Status = Object.freeze({
-  OK: 0,
-  EINVAL: -1,
-  EJSON: -2,
-  ESCHEMA: -3,
-  ENOMEM: -4,
-  ECLOSED: -5,
-  ENOTFOUND: -6,
-  ERECURSIVE: -7,
-  ETIMEOUT: -8,
-  EHANDLE: -9,
-  ESYSTEM: -10,
-  EINTERNAL: -11,
-});
+const Status = Object.freeze(Object.fromEntries(STATUS_NAMES.map((name, i) => [name, 0 - i])));
 
 class StatusError extends Error {
-  /**
-   * @param {string} op the call: "new", "submit", "metrics", "setLimits", "setDeployment", "close"
-   * @param {number} status the C ABI status (negative)
-   * @param {string} message the core's detailed message
-   */
+  /** `op`: the call refused ("new", "submit", ...); `status`: the C ABI's (negative). */
   constructor(op, status, message) {
     super(message);
     this.name = 'StatusError';
     this.op = op;
     this.status = status;
-    this.code = STATUS_CODES[status] || `LLMSVC_STATUS_${status}`;
+    this.code = `LLMSVC_${STATUS_NAMES[-status] ?? `STATUS_${status}`}`;
   }
 }
 
-function camelAttempt(a) {
-  return {
-    startUnixMs: a.start_unix_ms,
-    startMs: a.start_ms,
-    durationMs: a.duration_ms,
-    httpStatus: a.http_status,
-    kind: a.kind,
-    backoffMs: a.backoff_ms ?? null,
-    backoffSource: a.backoff_source ?? null,
-    requestId: a.request_id ?? null,
-    deployment: a.deployment ?? null,
-  };
+// The fields of a failed result document, for the public constructors, which take one.
+function fieldsOf(doc) {
+  const e = doc?.error ?? {};
+  const attempt = (a) => ({ startUnixMs: a.start_unix_ms, startMs: a.start_ms, durationMs: a.duration_ms,
+    httpStatus: a.http_status, kind: a.kind, backoffMs: a.backoff_ms ?? null, backoffSource: a.backoff_source ?? null,
+    requestId: a.request_id ?? null, deployment: a.deployment ?? null });
+  return { message: e.message || e.kind || 'request failed', kind: e.kind || 'unknown', httpStatus: e.http_status ?? 0,
+    providerMessage: e.provider_message ?? null, providerType: e.provider_type ?? null,
+    providerCode: e.provider_code ?? null, retryAfterMs: e.retry_after_ms ?? null,
+    attempts: Array.isArray(doc?.attempts) ? doc.attempts.map(attempt) : [],
+    id: doc?.id ?? 0, model: doc?.model, deployment: doc?.deployment ?? null, traceId: doc?.trace_id ?? null };
 }
 
 class LlmsvcError extends Error {
-  /**
-   * @param {object} doc the result document (docs/schema.md) of a failed request
-   * @param {unknown} [cause]
-   */
-  constructor(doc, cause) {
-    const e = (doc && doc.error) || {};
-    super(e.message || e.kind || 'request failed', cause === undefined ? undefined : { cause });
+  #doc;
+
+  /** From a result document (docs/schema.md); the client passes the fields it read instead. */
+  constructor(doc, cause, fields = fieldsOf(doc), lazyDoc = () => doc) {
+    super(fields.message, cause === undefined ? undefined : { cause });
     this.name = new.target.name;
-    /** The error kind, as the core names it ("rate_limited", ...). */
-    this.kind = e.kind || 'unknown';
-    /** The HTTP status of the last attempt; 0 when no reply was received. */
-    this.httpStatus = e.http_status ?? 0;
-    /** The provider's own message (an error reply, or a stream's error event); null when none. */
-    this.providerMessage = e.provider_message ?? null;
-    this.providerType = e.provider_type ?? null;
-    this.providerCode = e.provider_code ?? null;
-    this.providerParam = e.provider_param ?? null;
-    /** A wait the server asked for that was too long to honour; null when none. */
-    this.retryAfterMs = e.retry_after_ms ?? null;
-    /** Every attempt made, in order (empty when none was sent). */
-    this.attempts = Array.isArray(doc && doc.attempts) ? doc.attempts.map(camelAttempt) : [];
-    /** The core's request id. */
-    this.id = doc ? doc.id : 0;
-    this.model = doc ? doc.model : undefined;
-    /** The deployment that gave the final answer; null without configured deployments. */
-    this.deployment = doc && doc.deployment !== undefined ? doc.deployment : null;
-    this.traceId = doc && doc.trace_id !== undefined ? doc.trace_id : null;
-    /** The whole result document. */
-    this.result = doc;
+    Object.assign(this, fields); // kind, httpStatus, provider*, retryAfterMs, attempts, ids
+    this.#doc = lazyDoc;
+  }
+
+  /** The whole result document, parsed when first asked for. */
+  get result() {
+    return this.#doc();
+  }
+
+  get providerParam() {
+    return this.result?.error?.provider_param ?? null;
   }
 }
 
@@ -112,8 +66,8 @@ class ServerError extends LlmsvcError {}
 class TimeoutError extends LlmsvcError {}
 class ConnectionError extends LlmsvcError {}
 class CancelledError extends LlmsvcError {
-  constructor(doc, cause) {
-    super(doc, cause);
+  constructor(...args) {
+    super(...args);
     // Code that checks for aborted fetches (err.name === 'AbortError') handles it too.
     this.name = 'AbortError';
     this.code = 'ABORT_ERR';
@@ -125,22 +79,19 @@ class InvalidRequestError extends LlmsvcError {}
 class ProtocolError extends LlmsvcError {}
 class BudgetExceededError extends LlmsvcError {}
 class SchemaMismatchError extends LlmsvcError {
-  constructor(doc, cause) {
-    super(doc, cause);
-    const e = (doc && doc.error) || {};
-    /** The JSON pointer of the first violation ("/name"; "" for the whole document). */
+  constructor(...args) {
+    super(...args);
+    const e = this.result?.error ?? {}; // pointer, keyword and output are in the document only
     this.pointer = e.pointer ?? '';
-    /** The schema keyword that failed ("required", "type", "enum", ...). */
     this.keyword = e.keyword ?? '';
-    /** The rejected output, as the model wrote it. */
     this.output = e.output ?? '';
   }
 }
 class InternalError extends LlmsvcError {}
 class LoadShedError extends LlmsvcError {}
 
-const byKind = {
-  __proto__: null,
+/** The class of each error kind, in the order of llmsvc_error_kind from 1 (0 is "none"). */
+const errorClasses = Object.freeze({
   rate_limited: RateLimitedError,
   insufficient_quota: InsufficientQuotaError,
   unsupported_region: UnsupportedRegionError,
@@ -161,54 +112,11 @@ const byKind = {
   schema_mismatch: SchemaMismatchError,
   internal: InternalError,
   load_shed: LoadShedError,
-};
-
-/** The error for a failed result document; a kind this version does not know gives LlmsvcError. */
-function errorFromResult(doc, cause) {
-  const kind = doc && doc.error ? doc.error.kind : undefined;
-  const Ctor = (kind && byKind[kind]) || LlmsvcError;
-  return new Ctor(doc, cause);
-}
-
-/** The rejection of a request whose signal was aborted before it was submitted. */
-function abortedBeforeSubmit(signal) {
-  const doc = {
-    id: 0,
-    ok: false,
-    error: { kind: 'cancelled', message: 'the request was aborted before it was submitted', http_status: 0 },
-    usage: null,
-    cost_nano_usd: null,
-    attempts: [],
-  };
-  return new CancelledError(doc, signal.reason);
-}
+});
 
 module.exports = {
-  Status,
-  StatusError,
-  LlmsvcError,
-  RateLimitedError,
-  InsufficientQuotaError,
-  UnsupportedRegionError,
-  AuthError,
-  PermissionError,
-  BadRequestError,
-  NotFoundError,
-  ConflictError,
-  ServerError,
-  TimeoutError,
-  ConnectionError,
-  CancelledError,
-  DeadlineExceededError,
-  ShutDownError,
-  InvalidRequestError,
-  ProtocolError,
-  BudgetExceededError,
-  SchemaMismatchError,
-  InternalError,
-  LoadShedError,
-  errorFromResult,
-  abortedBeforeSubmit,
-  camelAttempt,
-  errorClasses: byKind,
+  Status, StatusError, LlmsvcError, RateLimitedError, InsufficientQuotaError, UnsupportedRegionError,
+  AuthError, PermissionError, BadRequestError, NotFoundError, ConflictError, ServerError, TimeoutError,
+  ConnectionError, CancelledError, DeadlineExceededError, ShutDownError, InvalidRequestError, ProtocolError,
+  BudgetExceededError, SchemaMismatchError, InternalError, LoadShedError, errorClasses,
 };

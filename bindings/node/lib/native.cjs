@@ -5,20 +5,12 @@ const path = require('node:path');
 
 const file = path.join(__dirname, '..', 'build', 'llmsvc.node');
 
-let native;
 try {
-  native = require(file);
+  module.exports = require(file);
 } catch (err) {
-  if (err && err.code === 'MODULE_NOT_FOUND') {
-    const e = new Error(
-      `llmsvc: the native addon ${file} is not built. Build it with \`npm run build\` in ` +
-        `${path.join(__dirname, '..')} (libllmsvc must be found by pkg-config).`,
-    );
-    e.code = 'LLMSVC_ADDON_MISSING';
-    e.cause = err;
-    throw e;
-  }
-  throw err;
+  if (err?.code !== 'MODULE_NOT_FOUND') throw err;
+  const e = new Error(`llmsvc: the native addon ${file} is not built. Build it with \`npm run build\` in ` +
+    `${path.join(__dirname, '..')} (libllmsvc must be found by pkg-config).`, { cause: err });
+  e.code = 'LLMSVC_ADDON_MISSING';
+  throw e;
 }
-
-module.exports = native;

@@ -1,132 +1,209 @@
 'use strict';
-// The typed response of a successful request, read from its result document.
+// Completions as the addon hands them over: per pass of the core's engine, a Float64Array of
+// numbers and an array of strings read with the core's typed getters (src/addon.c, "Layout"),
+// read back here in the same order into a GenerateResponse or an LlmsvcError. No result
+// document is parsed unless a member only it has is asked for (raw, json, metadata,
+// logprobs, thinkingSignature, a tool call's argumentsJson, argumentsError and unknownTool,
+// an error's result and providerParam) or is present (the choices' logprobs with n > 1,
+// 1-hour cache writes, a schema mismatch's pointer, keyword and output).
 
-const { camelAttempt } = require('./errors.cjs');
+const errors = require('./errors.cjs');
 
-function camelUsage(u) {
-  if (!u) return null;
-  return {
-    promptTokens: u.prompt_tokens,
-    completionTokens: u.completion_tokens,
-    totalTokens: u.total_tokens,
-    cachedTokens: u.cached_tokens,
-    reasoningTokens: u.reasoning_tokens,
-    cacheWriteTokens: u.cache_write_tokens ?? 0,
-    /** The part of cacheWriteTokens written for an hour (Anthropic's 1h TTL). */
-    cacheWrite1hTokens: u.cache_write_1h_tokens ?? 0,
-    /** True when a stream was cut short and the provider's own count never came. */
-    estimated: u.estimated === true,
-  };
+// Keys of llmsvc_result_numbers (llmsvc_result_num_t), llmsvc_result_attempt and
+// llmsvc_result_string (llmsvc_result_str_t).
+const N = { KIND: 0, HTTP: 1, PROMPT: 2, COMPLETION: 3, CACHED: 4, CACHE_WRITE: 5, REASONING: 6, USAGE: 7,
+  COST: 8, ATTEMPTS: 9, RETRY_AFTER_MS: 10, SUBMIT_MS: 11, TOTAL_NS: 12, FIRST_TOKEN_NS: 13, OVERHEAD_NS: 14,
+  CHOICES: 15, COUNT: 18 };
+const A = { HTTP: 0, KIND: 1, START_NS: 2, DURATION_NS: 3, BACKOFF_NS: 4, BACKOFF_SOURCE: 5, START_UNIX_MS: 9,
+  COUNT: 10 };
+const S = { MODEL: 0, RESPONSE_MODEL: 1, RESPONSE_ID: 2, FINISH_REASON: 3, OPERATION: 4, DEPLOYMENT: 5,
+  SERVICE_TIER: 6, ERROR_KIND: 7, ERROR_MESSAGE: 8, PROVIDER_TYPE: 9, PROVIDER_CODE: 10, PROVIDER_MESSAGE: 11,
+  THINKING: 12, TRACE_ID: 13, TEXT: 14, COUNT: 15 };
+const KINDS = ['none', ...Object.keys(errors.errorClasses)]; // by llmsvc_error_kind
+const BACKOFF_SOURCES = [null, 'client', 'server'];
+const strings = new Array(S.COUNT); // a completion's strings by key, reused
+
+const orNull = (x) => (x === x ? x : null); // NaN is LLMSVC_UNKNOWN
+
+/** A cursor over one batch. */
+class Batch {
+  constructor(nums, strs) {
+    this.nums = nums;
+    this.strs = strs;
+    this.i = 0;
+    this.j = 0;
+  }
+  num() {
+    return this.nums[this.i++];
+  }
+  str() {
+    return this.strs[this.j++];
+  }
 }
 
-/** A tool call of a reply, as the result document has it. */
-function camelToolCall(c) {
-  return {
-    id: c.id,
-    name: c.name,
-    /** The arguments' JSON text, as the model wrote it. */
-    arguments: c.arguments,
-    /** The arguments parsed, when they are a JSON object; else null. */
-    argumentsJson: c.arguments_json ?? null,
-    /** Why the arguments do not parse, or how they miss a non-strict tool's schema. */
-    argumentsError: c.arguments_error ?? null,
-    /** True when the model named a tool the request did not offer. */
-    unknownTool: c.unknown_tool === true,
-  };
-}
-
-function toolCallsOf(calls) {
-  return Array.isArray(calls) ? calls.map(camelToolCall) : [];
-}
+const kCreate = Symbol('llmsvc.GenerateResponse');
 
 class GenerateResponse {
-  /** @param {object} doc a result document with ok: true (docs/schema.md) */
-  constructor(doc) {
-    /** The core's request id (also what AbortSignal cancels). */
-    this.id = doc.id;
-    /** The assistant's text ("" when none). */
-    this.text = doc.text ?? '';
-    this.model = doc.model;
-    this.operation = doc.operation;
-    /** The deployment that served it; null without configured deployments. */
-    this.deployment = doc.deployment ?? null;
-    this.finishReason = doc.finish_reason ?? null;
-    /** The provider's id of the completion ("chatcmpl-..."). */
-    this.responseId = doc.response_id ?? null;
-    /** The model the provider says answered. */
-    this.responseModel = doc.response_model ?? null;
-    this.usage = camelUsage(doc.usage);
-    /** Cost in nano-USD (1e-9 USD); null when unknown (no price for the model). */
-    /** True when the provider's usage counts were not counts: usage and cost are then unknown. */
-    this.usageUnreadable = doc.usage_unreadable === true;
-    this.costNanoUsd = doc.cost_nano_usd ?? null;
-    this.attempts = doc.attempts.map(camelAttempt);
-    /**
-     * The validated JSON document of a request with a json_schema (already parsed);
-     * undefined without one.
-     */
-    this.json = doc.json;
-    /** The tools the model asked for (finishReason "tool_calls"); empty when none. */
-    this.toolCalls = toolCallsOf(doc.tool_calls);
-    /** Every choice of a request with n > 1 (the first is also text, toolCalls, ...); else null. */
-    this.choices = Array.isArray(doc.choices)
-      ? doc.choices.map((c) => ({
-          index: c.index,
-          text: c.text ?? '',
-          finishReason: c.finish_reason ?? null,
-          toolCalls: toolCallsOf(c.tool_calls),
-          logprobs: c.logprobs ?? null,
-        }))
-      : null;
-    /** Token log probabilities as the provider sent them (with logprobs: true); else null. */
-    this.logprobs = doc.logprobs ?? null;
-    /** The service tier the provider says it used; null when it did not say. */
-    this.serviceTier = doc.service_tier ?? null;
-    /** The model's thinking (Anthropic extended thinking, Ollama think), apart from text. */
-    this.thinking = doc.thinking ?? null;
-    /** The thinking's signature, sent back with it in the next tool round. */
-    this.thinkingSignature = doc.thinking_signature ?? null;
-    const t = doc.timing || {};
-    this.timing = {
-      submitUnixMs: t.submit_unix_ms,
-      totalMs: t.total_ms,
-      overheadUs: t.overhead_us,
-      /** Streams: submit to the first text, in ms; null when nothing was streamed. */
-      firstTokenMs: t.first_token_ms ?? null,
+  #doc;
+
+  /** Not public: the client makes responses (readCompletion). */
+  constructor(token, doc, id, n, at, s, attempts, toolCalls, choices) {
+    if (token !== kCreate) throw new TypeError('a GenerateResponse is made by the client');
+    const prompt = n[at + N.PROMPT];
+    const completion = n[at + N.COMPLETION];
+    const cacheWrite = n[at + N.CACHE_WRITE];
+    const firstToken = n[at + N.FIRST_TOKEN_NS];
+    this.#doc = doc;
+    this.id = id;
+    this.text = s[S.TEXT] ?? '';
+    this.model = s[S.MODEL] ?? '';
+    this.operation = s[S.OPERATION] ?? '';
+    this.deployment = s[S.DEPLOYMENT];
+    this.finishReason = s[S.FINISH_REASON];
+    this.responseId = s[S.RESPONSE_ID];
+    this.responseModel = s[S.RESPONSE_MODEL];
+    this.usage = prompt !== prompt ? null : {
+      promptTokens: prompt,
+      completionTokens: completion,
+      totalTokens: prompt + completion,
+      cachedTokens: n[at + N.CACHED],
+      reasoningTokens: n[at + N.REASONING],
+      cacheWriteTokens: cacheWrite,
+      cacheWrite1hTokens: cacheWrite > 0 ? doc().usage.cache_write_1h_tokens ?? 0 : 0,
+      estimated: n[at + N.USAGE] === 2,
     };
-    this.traceId = doc.trace_id ?? null;
-    this.metadata = doc.metadata ?? null;
-    /** The whole result document, as the core wrote it. */
-    this.raw = doc;
+    this.usageUnreadable = n[at + N.USAGE] === 3;
+    this.costNanoUsd = orNull(n[at + N.COST]);
+    this.attempts = attempts;
+    this.toolCalls = toolCalls;
+    this.choices = choices;
+    this.serviceTier = s[S.SERVICE_TIER];
+    this.thinking = s[S.THINKING];
+    this.timing = {
+      submitUnixMs: n[at + N.SUBMIT_MS],
+      totalMs: n[at + N.TOTAL_NS] / 1e6,
+      overheadUs: n[at + N.OVERHEAD_NS] / 1e3,
+      firstTokenMs: firstToken === firstToken ? firstToken / 1e6 : null,
+    };
+    this.traceId = s[S.TRACE_ID];
   }
 
-  /**
-   * This reply as the assistant message of the next request's `messages`: its text, its
-   * tool calls and, when the provider signed its thinking, the thinking (which Anthropic
-   * wants back in a tool round). Of a reply with several choices, the first.
-   * @returns {object}
-   */
-  toMessage() {
-    const message = { role: 'assistant', content: this.text === '' && this.toolCalls.length > 0 ? null : this.text };
-    if (this.thinkingSignature !== null) {
-      const parts = [{ type: 'thinking', thinking: this.thinking ?? '', signature: this.thinkingSignature }];
-      if (this.text !== '') parts.push({ type: 'text', text: this.text });
-      message.content = parts;
-    }
-    if (this.toolCalls.length > 0) {
-      message.tool_calls = this.toolCalls.map((c) => ({
-        id: c.id,
-        type: 'function',
-        function: { name: c.name, arguments: c.arguments },
-      }));
-    }
-    return message;
+  /** The whole result document, as the core wrote it, parsed when first asked for. */
+  get raw() {
+    return this.#doc();
   }
 
-  /** Cost in USD (a float, for display); null when unknown. */
+  get json() {
+    return this.raw.json;
+  }
+
+  get logprobs() {
+    return this.raw.logprobs ?? null;
+  }
+
+  get thinkingSignature() {
+    return this.raw.thinking_signature ?? null;
+  }
+
+  get metadata() {
+    return this.raw.metadata ?? null;
+  }
+
   get costUsd() {
     return this.costNanoUsd === null ? null : this.costNanoUsd / 1e9;
   }
+
+  /** This reply as the assistant message of the next request (its first choice). */
+  toMessage() {
+    const message = { role: 'assistant', content: this.text === '' && this.toolCalls.length > 0 ? null : this.text };
+    const signature = this.thinkingSignature; // Anthropic wants signed thinking back
+    if (signature !== null) {
+      message.content = [{ type: 'thinking', thinking: this.thinking ?? '', signature }];
+      if (this.text !== '') message.content.push({ type: 'text', text: this.text });
+    }
+    if (this.toolCalls.length > 0) {
+      message.tool_calls = this.toolCalls.map((c) =>
+        ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }));
+    }
+    return message;
+  }
 }
 
-module.exports = { GenerateResponse, camelUsage };
+// Tool call `t` of choice `c`; what the core says about its arguments is in the document.
+function toolCall(b, doc, c, t) {
+  const entry = () => (c === 0 ? doc().tool_calls : doc().choices[c].tool_calls)[t];
+  return {
+    id: b.str(),
+    name: b.str(),
+    arguments: b.str(),
+    get argumentsJson() { return entry().arguments_json ?? null; },
+    get argumentsError() { return entry().arguments_error ?? null; },
+    get unknownTool() { return entry().unknown_tool === true; },
+  };
+}
+
+/** A completion (after its type, slot and id): its GenerateResponse, or the error to reject with. */
+function readCompletion(b, id, signal) {
+  const n = b.nums;
+  const at = b.i;
+  b.i += N.COUNT;
+  const mask = b.num();
+  const json = b.str();
+  let parsed;
+  const doc = () => (parsed ??= JSON.parse(json));
+  const s = strings;
+  for (let k = 0; k < S.COUNT; k++) s[k] = mask & (1 << k) ? b.str() : null;
+  const attempts = [];
+  for (let a = n[at + N.ATTEMPTS]; a > 0; a--) {
+    const x = b.i;
+    b.i += A.COUNT;
+    const has = b.num();
+    const source = n[x + A.BACKOFF_SOURCE];
+    attempts.push({
+      startUnixMs: n[x + A.START_UNIX_MS],
+      startMs: n[x + A.START_NS] / 1e6,
+      durationMs: n[x + A.DURATION_NS] / 1e6,
+      httpStatus: n[x + A.HTTP],
+      kind: KINDS[n[x + A.KIND]] ?? 'unknown',
+      backoffMs: source ? n[x + A.BACKOFF_NS] / 1e6 : null,
+      backoffSource: BACKOFF_SOURCES[source] ?? null,
+      requestId: has & 1 ? b.str() : null,
+      deployment: has & 2 ? b.str() : null,
+    });
+  }
+  const kind = n[at + N.KIND];
+  if (kind !== 0) { // errors are mapped from the kind number
+    const Ctor = errors.errorClasses[KINDS[kind]] ?? errors.LlmsvcError;
+    const cause = Ctor === errors.CancelledError && signal?.aborted ? signal.reason : undefined;
+    return new Ctor(undefined, cause, {
+      message: s[S.ERROR_MESSAGE] ?? s[S.ERROR_KIND] ?? 'request failed',
+      kind: s[S.ERROR_KIND] ?? 'unknown',
+      httpStatus: n[at + N.HTTP],
+      providerMessage: s[S.PROVIDER_MESSAGE],
+      providerType: s[S.PROVIDER_TYPE],
+      providerCode: s[S.PROVIDER_CODE],
+      retryAfterMs: orNull(n[at + N.RETRY_AFTER_MS]),
+      attempts,
+      id,
+      model: s[S.MODEL] ?? '',
+      deployment: s[S.DEPLOYMENT],
+      traceId: s[S.TRACE_ID],
+    }, doc);
+  }
+  const choices = n[at + N.CHOICES];
+  let toolCalls = [];
+  let all = null; // every choice, with n > 1
+  for (let c = 0; c < choices; c++) {
+    const calls = new Array(b.num());
+    const text = choices > 1 ? b.str() : '';
+    const finishReason = choices > 1 ? b.str() || null : null;
+    for (let t = 0; t < calls.length; t++) calls[t] = toolCall(b, doc, c, t);
+    if (c === 0) toolCalls = calls;
+    if (choices > 1) {
+      (all ??= []).push({ index: c, text, finishReason, toolCalls: calls, logprobs: doc().choices[c].logprobs ?? null });
+    }
+  }
+  return new GenerateResponse(kCreate, doc, id, n, at, s, attempts, toolCalls, all);
+}
+
+module.exports = { Batch, GenerateResponse, readCompletion };

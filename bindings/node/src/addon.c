@@ -1,140 +1,88 @@
 /*
- * addon.c - the native half of the Node.js binding: plain Node-API over libllmsvc.
+ * addon.c - the native half of the Node.js binding: plain Node-API over libllmsvc 0.3.
  *
- * Threads. Completions arrive on the client's engine thread. on_complete() only copies the
- * result document out, frees the llmsvc_result and queues the copy to the client's one
- * thread-safe function in non-blocking mode; the engine thread never waits on JavaScript.
- * call_js() runs on the JavaScript thread and is the only place a request's promise is
- * settled.
+ * Results. Requests are submitted without callbacks, so their pieces, completions and
+ * lifecycle events all go to the client's batch callback, once per pass of the engine.
+ * on_batch() queues the pass's results, non-blocking, to the client's one thread-safe
+ * function: the engine never waits for JavaScript, and JavaScript is called once per pass.
+ * call_js() reads them on the JavaScript thread with the typed getters into one
+ * Float64Array and one array of strings ("Layout" below), frees them and calls the client's
+ * sink once; lib/response.cjs reads the arrays back. No result document is parsed on the
+ * way: each completion's document travels as a string, parsed only if asked for.
  *
- * Streams. A streamed request's text pieces take the same road: on_delta() copies the piece
- * into a message of its own and queues it to the same thread-safe function, in the same
- * non-blocking mode, so the engine never waits for JavaScript however slowly the pieces are
- * consumed (they wait in the JavaScript stream's buffer). The engine calls a request's
- * delta callbacks before its completion callback, on one thread, and the queue is FIFO, so
- * every piece reaches JavaScript before the completion that frees the entry. Typed pieces
- * (text, a tool call's start, a piece of its arguments: llmsvc_client_submit_stream_pieces)
- * travel the same way, with their kind, call index, and the call's id and name.
+ * Lifetimes. A client (box) is owned by its JavaScript handle, an external whose finalizer
+ * destroys the core client, and by its thread-safe function; it is freed when both are gone.
+ * The thread-safe function is released only after llmsvc_client_destroy returned, so no
+ * engine thread calls it afterwards. While requests are pending or close() is under way the
+ * thread-safe function is referenced (the event loop waits) and so is the sink, which holds
+ * the JavaScript Client and its handle: a busy client is not collected, an idle one neither
+ * keeps the process alive nor escapes collection.
  *
- * Events. The lifecycle event hook takes the same road too: on_event() copies the event
- * document into a message and queues it, non-blocking, to the same thread-safe function.
- * The engine delivers a request's events before its completion, so they reach JavaScript
- * first. Each setEventHook() gives the core a new event_hook with a new generation; a
- * message of an earlier generation (queued before the hook was replaced or turned off) is
- * dropped on the JavaScript thread. JavaScript never runs on the engine thread and the
- * core's call is synchronous, so the replaced event_hook is freed as soon as it returns.
- *
- * Lifetimes. A client (struct box) is owned by two things: its JavaScript handle (an
- * external, whose finalizer runs when the handle is garbage collected) and its thread-safe
- * function (whose finalizer runs once it is released and its queue is drained). The box is
- * freed when both are gone. Invariant: the thread-safe function is released only after
- * llmsvc_client_close or llmsvc_client_destroy returned, so no engine thread can call it
- * afterwards.
- *
- * Keeping the process alive. While a client has requests pending its thread-safe function
- * is referenced (the event loop waits for the completions) and so is its handle (the client
- * cannot be collected under its own requests). With nothing pending both are released: an
- * idle client neither holds the process open nor escapes garbage collection.
- *
- * Environments. All per-environment state is instance data, so the addon works in worker
- * threads. Each client registers an environment cleanup hook after creating its thread-safe
- * function; hooks run in reverse order, so it destroys the client (joining its engine
- * thread) before Node tears the thread-safe function down.
+ * Environments. State is per environment (instance data), so the addon works in workers.
+ * Each client's cleanup hook is added after its thread-safe function; hooks run in reverse
+ * order, so the client is destroyed (its engine thread joined) before Node tears the
+ * thread-safe function down.
  */
 #include <llmsvc.h>
 #include <node_api.h>
 
-#if !LLMSVC_VERSION_CHECK(0, 2, 0)
-#error "this binding needs libllmsvc 0.2 or later (typed stream pieces)"
+#if !LLMSVC_VERSION_CHECK(0, 3, 0)
+#error "this binding needs libllmsvc 0.3 or later (typed results, batches, close_async)"
 #endif
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct state {
-  napi_ref status_error_ctor; /* the JavaScript StatusError class, set by init() */
-  char *scratch;              /* request documents are copied here before submit */
-  size_t scratch_cap;
-  int64_t pending_entries; /* submitted, promise not yet settled: all clients */
-  int64_t live_clients;    /* created and not yet destroyed */
-  int64_t boxes;           /* native client records not yet freed */
+  napi_ref status_error, push; /* StatusError (given by init()), Array.prototype.push */
+  napi_ref nums_ref;           /* the Float64Array batches are written into, reused */
+  double *nums;
+  size_t nums_cap;
+  char *text;                  /* strings from JavaScript are copied here for the core */
+  size_t text_cap;
+  int64_t pending_entries, live_clients, boxes; /* stats() */
 } state;
-
-typedef struct event_hook event_hook;
 
 typedef struct box {
   state *st;
   napi_env env;
   llmsvc_client *client; /* NULL once destroyed */
   napi_threadsafe_function tsfn;
-  napi_ref handle_ref; /* weak while idle, strong while requests are pending */
-  napi_deferred close_deferred;
-  uint32_t pending; /* requests whose promise is not settled yet */
-  uint64_t last_id;
-  bool closed;        /* llmsvc_client_close called */
-  bool tsfn_released; /* napi_release_threadsafe_function called */
-  bool tsfn_alive;    /* its finalizer has not run yet */
-  bool handle_alive;  /* the external's finalizer has not run yet */
-  bool hook;          /* the environment cleanup hook is registered */
-  event_hook *events; /* the core's event hook payload; NULL while events are off */
-  napi_ref on_event;  /* the JavaScript function events go to; strong while requests are
-                         pending (like handle_ref), weak otherwise */
-  uint32_t event_gen; /* generation of the current event hook */
+  napi_ref sink;         /* the function batches go to; strong only while held */
+  napi_deferred closing; /* close()'s promise, until the last completion was delivered */
+  uint32_t pending;      /* submitted, completion not delivered yet */
+  bool closed, held, tsfn_released, tsfn_alive, handle_alive, hook;
 } box;
 
-/* The core's payload of an event hook, read on the engine thread only. */
-struct event_hook {
-  box *b;
-  unsigned events; /* the LLMSVC_EVENT_* bits asked for */
-  uint32_t gen;
-};
+/* One engine pass: n results, then the payload of each. */
+typedef struct batch {
+  size_t n;
+  void *slots[];
+} batch;
 
-/* What travels through the thread-safe function: a completion (an entry), a text piece,
- * a typed piece or an event. */
-enum { MSG_DONE = 1, MSG_DELTA = 2, MSG_EVENT = 3, MSG_PIECE = 4 };
+static batch closed_note; /* queued after the last completion of a closed client */
 
-typedef struct entry {
-  int type;               /* MSG_DONE */
-  box *b;
-  napi_deferred deferred; /* set on the JavaScript thread after submit returned */
-  napi_ref on_delta;      /* streams: the JavaScript function each piece is given to */
-  char *json;             /* the result document, copied on the engine thread */
-  size_t len;
-} entry;
+/*
+ * Layout of a batch, record after record, in `nums` (Float64Array) and `strs` (strings);
+ * `slot` is the number the request was submitted with (its payload):
+ *   event:      nums [2, generation]                        strs [document]
+ *   piece:      nums [1, slot, piece kind, call index]      strs [text, + call id and name
+ *                                                            for LLMSVC_PIECE_TOOL_CALL]
+ *   completion: nums [0, slot, id, LLMSVC_NUM_COUNT numbers (NaN: unknown), string mask]
+ *               strs [document, then each string key whose mask bit is set, in order]
+ *     then per attempt: nums [LLMSVC_ATTEMPT_COUNT numbers, bits: 1 request id, 2 deployment]
+ *                       strs [those present]
+ *     then per choice:  nums [tool calls]  strs [text and finish reason when there are
+ *                       several choices, then each call's id, name and arguments]
+ */
+enum { REC_COMPLETION = 0, REC_PIECE = 1, REC_EVENT = 2 };
 
-typedef struct delta_msg {
-  int type; /* MSG_DELTA */
-  entry *e; /* alive until the completion is delivered, which comes after every piece */
-  size_t len;
-  char text[];
-} delta_msg;
-
-typedef struct piece_msg {
-  int type; /* MSG_PIECE */
-  entry *e; /* alive until the completion is delivered, which comes after every piece */
-  int kind; /* llmsvc_piece_kind_t */
-  uint32_t index;
-  size_t len;      /* the text, at data[0] */
-  size_t id_len;   /* the call's id, after the text (tool_call pieces only) */
-  size_t name_len; /* the tool's name, after the id (tool_call pieces only) */
-  char data[];
-} piece_msg;
-
-typedef struct event_msg {
-  int type; /* MSG_EVENT */
-  box *b;   /* alive while its thread-safe function is */
-  uint32_t gen;
-  size_t len;
-  char json[]; /* NUL-terminated */
-} event_msg;
-
-/* ---- helpers --------------------------------------------------------------------- */
-
-#define CHECK(call)                          \
-  do {                                       \
-    if ((call) != napi_ok) return NULL;      \
+#define CHECK(call)                     \
+  do {                                  \
+    if ((call) != napi_ok) return NULL; \
   } while (0)
 
 static state *get_state(napi_env env) {
@@ -143,21 +91,25 @@ static state *get_state(napi_env env) {
   return (state *)data;
 }
 
-/* Throws a StatusError(op, status, message); a plain Error before init() ran. */
+static napi_value undefined(napi_env env) {
+  napi_value v = NULL;
+  napi_get_undefined(env, &v);
+  return v;
+}
+
+/* Throws StatusError(op, status, message), or a plain Error before init() ran. */
 static napi_value throw_status(napi_env env, const char *op, int status, const char *message) {
   state *st = get_state(env);
-  if (!message || !*message) message = llmsvc_strerror(status);
   napi_value ctor = NULL, err = NULL, argv[3];
-  if (st && st->status_error_ctor &&
-      napi_get_reference_value(env, st->status_error_ctor, &ctor) == napi_ok && ctor &&
+  if (!message || !*message) message = llmsvc_strerror(status);
+  if (st->status_error && napi_get_reference_value(env, st->status_error, &ctor) == napi_ok &&
       napi_create_string_utf8(env, op, NAPI_AUTO_LENGTH, &argv[0]) == napi_ok &&
       napi_create_int32(env, status, &argv[1]) == napi_ok &&
       napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &argv[2]) == napi_ok &&
-      napi_new_instance(env, ctor, 3, argv, &err) == napi_ok) {
+      napi_new_instance(env, ctor, 3, argv, &err) == napi_ok)
     napi_throw(env, err);
-  } else {
+  else
     napi_throw_error(env, NULL, message);
-  }
   return NULL;
 }
 
@@ -167,56 +119,67 @@ static napi_value throw_from(napi_env env, const char *op, int status, llmsvc_er
   return NULL;
 }
 
-static napi_value undefined(napi_env env) {
-  napi_value v = NULL;
-  napi_get_undefined(env, &v);
-  return v;
+/* The first `want` arguments; false (with an exception pending) when fewer came. */
+static bool get_args(napi_env env, napi_callback_info info, napi_value *argv, size_t want,
+                     const char *op) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
+  if (argc < want) throw_status(env, op, LLMSVC_EINVAL, "too few arguments");
+  return argc >= want;
 }
 
-/* Reads argument i as a string into the state's scratch buffer (NUL-terminated). */
-static const char *arg_string(napi_env env, state *st, napi_value v, const char *op,
-                              const char *what) {
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_string) {
-    napi_throw_type_error(env, NULL, what);
-    return NULL;
-  }
-  size_t len = 0;
-  if (st->scratch_cap > 0 &&
-      napi_get_value_string_utf8(env, v, st->scratch, st->scratch_cap, &len) != napi_ok)
-    return NULL;
-  if (st->scratch_cap == 0 || len + 1 >= st->scratch_cap) {
-    /* Possibly truncated: ask for the exact length and grow. */
-    if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
-    if (len + 1 > st->scratch_cap) {
-      size_t cap = st->scratch_cap ? st->scratch_cap : 4096;
-      while (cap < len + 1) cap *= 2;
-      char *p = realloc(st->scratch, cap);
-      if (!p) {
-        throw_status(env, op, LLMSVC_ENOMEM, NULL);
-        return NULL;
-      }
-      st->scratch = p;
-      st->scratch_cap = cap;
-    }
-    if (napi_get_value_string_utf8(env, v, st->scratch, st->scratch_cap, &len) != napi_ok)
-      return NULL;
-  }
-  return st->scratch;
-}
-
-static box *arg_box(napi_env env, napi_value v) {
-  napi_valuetype t;
+/* The same, the first a client handle: its box, or NULL with an exception pending. */
+static box *handle_args(napi_env env, napi_callback_info info, napi_value *argv, size_t want,
+                        const char *op) {
   void *p = NULL;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external ||
-      napi_get_value_external(env, v, &p) != napi_ok || !p) {
+  napi_valuetype t;
+  if (!get_args(env, info, argv, want, op)) return NULL;
+  if (napi_typeof(env, argv[0], &t) != napi_ok || t != napi_external ||
+      napi_get_value_external(env, argv[0], &p) != napi_ok || !p) {
     napi_throw_type_error(env, NULL, "not an llmsvc client handle");
     return NULL;
   }
   return (box *)p;
 }
 
+/* A JavaScript string copied (NUL-terminated) into the state's buffer, for the core. */
+static const char *text_arg(napi_env env, napi_value v, const char *op, const char *what) {
+  state *st = get_state(env);
+  napi_valuetype t;
+  size_t len = 0;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_string) {
+    napi_throw_type_error(env, NULL, what);
+    return NULL;
+  }
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
+  if (len >= st->text_cap) {
+    char *p = realloc(st->text, len + 4096);
+    if (!p) {
+      throw_status(env, op, LLMSVC_ENOMEM, "no memory to copy a document");
+      return NULL;
+    }
+    st->text = p;
+    st->text_cap = len + 4096;
+  }
+  if (napi_get_value_string_utf8(env, v, st->text, st->text_cap, &len) != napi_ok) return NULL;
+  return st->text;
+}
+
 /* ---- lifetime -------------------------------------------------------------------- */
+
+/* Holds the event loop and the sink while the client is busy; releases both when idle. */
+static void update_hold(napi_env env, box *b) {
+  bool busy = b->pending > 0 || b->closing;
+  if (busy == b->held || b->tsfn_released) return;
+  b->held = busy;
+  if (busy) {
+    napi_ref_threadsafe_function(env, b->tsfn);
+    if (b->sink) napi_reference_ref(env, b->sink, NULL);
+  } else {
+    napi_unref_threadsafe_function(env, b->tsfn);
+    if (b->sink) napi_reference_unref(env, b->sink, NULL);
+  }
+}
 
 static void maybe_free(box *b) {
   if (b->handle_alive || b->tsfn_alive) return;
@@ -226,22 +189,14 @@ static void maybe_free(box *b) {
 
 static void env_cleanup(void *arg);
 
-/*
- * Destroys the core client and releases the thread-safe function. `abort` is set during
- * environment teardown, when no JavaScript can run any more: queued completions are then
- * dropped instead of delivered.
- */
+/* Destroys the core client, then releases the thread-safe function; `abort` while the
+ * environment is torn down: queued batches are then freed without JavaScript. */
 static void box_shutdown(box *b, bool abort) {
   if (b->client) {
     llmsvc_client_destroy(b->client); /* every callback has run when this returns */
     b->client = NULL;
     b->closed = true;
     b->st->live_clients--;
-  }
-  /* The core is destroyed (or was never there): nothing calls the event hook any more. */
-  if (!b->client && b->events) {
-    free(b->events);
-    b->events = NULL;
   }
   if (!b->tsfn_released) {
     b->tsfn_released = true;
@@ -251,688 +206,465 @@ static void box_shutdown(box *b, bool abort) {
   b->hook = false;
 }
 
-/* The environment is going away (process exit, worker terminated). */
 static void env_cleanup(void *arg) { box_shutdown((box *)arg, true); }
 
-/* The JavaScript handle was garbage collected (or the environment is being torn down). */
+/* The JavaScript handle was collected (or the environment is going away). */
 static void handle_finalize(napi_env env, void *data, void *hint) {
-  (void)hint;
   box *b = (box *)data;
+  (void)hint;
   b->handle_alive = false;
   box_shutdown(b, false);
-  if (b->handle_ref) {
-    napi_delete_reference(env, b->handle_ref);
-    b->handle_ref = NULL;
-  }
-  if (b->on_event) {
-    napi_delete_reference(env, b->on_event);
-    b->on_event = NULL;
-  }
+  if (b->sink) napi_delete_reference(env, b->sink);
+  b->sink = NULL;
   maybe_free(b);
 }
 
-/* The thread-safe function was released and its queue drained. */
+/* The thread-safe function was released and its queue emptied. */
 static void tsfn_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
   (void)hint;
-  box *b = (box *)data;
-  b->tsfn_alive = false;
-  if (b->close_deferred) {
-    napi_deferred d = b->close_deferred;
-    b->close_deferred = NULL;
-    napi_resolve_deferred(env, d, undefined(env));
-  }
-  maybe_free(b);
+  ((box *)data)->tsfn_alive = false;
+  maybe_free((box *)data);
 }
 
-/* ---- completions ----------------------------------------------------------------- */
+/* ---- batches --------------------------------------------------------------------- */
 
-/* Engine thread: copy, free, queue. Never blocks and never touches JavaScript. */
-static void on_complete(llmsvc_result *r, void *payload) {
-  entry *e = (entry *)payload;
+/* Engine thread: one pass's results, queued to JavaScript in one message. Never blocks. */
+static void on_batch(llmsvc_result **results, void **payloads, size_t n, void *user) {
+  batch *m = (batch *)malloc(sizeof *m + 2 * n * sizeof(void *));
+  if (m) {
+    m->n = n;
+    memcpy(m->slots, results, n * sizeof(void *));
+    memcpy(m->slots + n, payloads, n * sizeof(void *));
+    if (napi_call_threadsafe_function(((box *)user)->tsfn, m, napi_tsfn_nonblocking) == napi_ok)
+      return;
+    free(m); /* the environment is being torn down: nothing is left to settle */
+  }
+  /* (Out of memory: these requests never settle.) */
+  for (size_t i = 0; i < n; i++) llmsvc_result_free(results[i]);
+}
+
+/* Engine thread (or the closing one): every completion was delivered. */
+static void on_closed(void *payload) {
+  napi_call_threadsafe_function(((box *)payload)->tsfn, &closed_note, napi_tsfn_nonblocking);
+}
+
+/* Strings go into a batch's array GROUP at a time, with one call of Array.prototype.push:
+ * far cheaper than a Node-API property set each. */
+#define GROUP 64
+
+typedef struct writer {
+  napi_env env;
+  napi_value strs, push, group[GROUP];
+  size_t ng, nn;
+  double *nums;
+} writer;
+
+static void num(writer *w, int64_t v) { w->nums[w->nn++] = v == LLMSVC_UNKNOWN ? NAN : (double)v; }
+
+static void flush(writer *w) {
+  if (w->ng) napi_call_function(w->env, w->strs, w->push, w->ng, w->group, NULL);
+  w->ng = 0;
+}
+
+/* A string V8 cannot make (too long) is left undefined, so that the layout holds. */
+static void str(writer *w, const char *s, size_t len) {
+  if (napi_create_string_utf8(w->env, s ? s : "", len, &w->group[w->ng]) != napi_ok) {
+    napi_get_and_clear_last_exception(w->env, &w->group[w->ng]);
+    napi_get_undefined(w->env, &w->group[w->ng]);
+  }
+  if (++w->ng == GROUP) flush(w);
+}
+
+static void cstr(writer *w, const char *s) { str(w, s, s ? strlen(s) : 0); }
+
+/* Numbers a result takes at most, to size the array before writing. */
+static size_t bound(llmsvc_result *r) {
+  if (llmsvc_result_type(r) != LLMSVC_RESULT_COMPLETION) return 4;
+  return 4 + LLMSVC_NUM_COUNT + (size_t)llmsvc_result_number(r, LLMSVC_NUM_CHOICES) +
+         (size_t)llmsvc_result_number(r, LLMSVC_NUM_ATTEMPTS) * (LLMSVC_ATTEMPT_COUNT + 1);
+}
+
+static void write_completion(writer *w, llmsvc_result *r) {
+  int64_t v[LLMSVC_NUM_COUNT], a[LLMSVC_ATTEMPT_COUNT];
+  size_t len = 0, calls = 0;
+  llmsvc_result_numbers(r, v, LLMSVC_NUM_COUNT);
+  for (int k = 0; k < LLMSVC_NUM_COUNT; k++) num(w, v[k]);
+  const char *text = llmsvc_result_json(r, &len), *finish = "", *id = "", *name = "", *args = "";
+  const char *request_id = "", *deployment = "";
+  str(w, text, len);
+  size_t at = w->nn++;
+  uint32_t mask = 0;
+  for (int k = 0; k < LLMSVC_STR_COUNT; k++) {
+    text = llmsvc_result_string(r, k, &len);
+    if (!len || (k == LLMSVC_STR_ERROR_KIND && v[LLMSVC_NUM_KIND] == LLMSVC_KIND_NONE)) continue;
+    mask |= 1u << k;
+    str(w, text, len);
+  }
+  w->nums[at] = mask;
+  for (size_t i = 0; i < (size_t)v[LLMSVC_NUM_ATTEMPTS]; i++) {
+    llmsvc_result_attempt(r, i, a, LLMSVC_ATTEMPT_COUNT, &request_id, &deployment);
+    for (int k = 0; k < LLMSVC_ATTEMPT_COUNT; k++) num(w, a[k]);
+    num(w, (*request_id ? 1 : 0) | (*deployment ? 2 : 0));
+    if (*request_id) cstr(w, request_id);
+    if (*deployment) cstr(w, deployment);
+  }
+  size_t choices = v[LLMSVC_NUM_CHOICES] > 0 ? (size_t)v[LLMSVC_NUM_CHOICES] : 0;
+  for (size_t c = 0; c < choices; c++) {
+    llmsvc_result_choice(r, c, &text, &len, &finish, &calls);
+    num(w, (int64_t)calls);
+    if (choices > 1) {
+      str(w, text, len);
+      cstr(w, finish);
+    }
+    for (size_t j = 0; j < calls; j++) {
+      llmsvc_result_choice_tool_call(r, c, j, &id, &name, &args);
+      cstr(w, id);
+      cstr(w, name);
+      cstr(w, args);
+    }
+  }
+}
+
+static void write_result(writer *w, llmsvc_result *r, void *payload) {
+  int type = llmsvc_result_type(r), kind = LLMSVC_PIECE_TEXT;
+  uint32_t index = 0;
   size_t len = 0;
-  const char *json = llmsvc_result_json(r, &len);
-  e->json = (char *)malloc(len + 1);
-  if (e->json) {
-    memcpy(e->json, json, len);
-    e->json[len] = '\0';
-    e->len = len;
+  const char *call_id = "", *name = "", *text;
+  num(w, type == LLMSVC_RESULT_EVENT ? REC_EVENT : type == LLMSVC_RESULT_DELTA ? REC_PIECE
+                                                                             : REC_COMPLETION);
+  num(w, (int64_t)(uintptr_t)payload); /* an event's generation, a request's slot */
+  if (type == LLMSVC_RESULT_EVENT) {
+    text = llmsvc_result_json(r, &len);
+    str(w, text, len);
+    return;
   }
-  llmsvc_result_free(r);
-  if (napi_call_threadsafe_function(e->b->tsfn, e, napi_tsfn_nonblocking) != napi_ok) {
-    /* Only while the environment is torn down: nothing is left to settle. */
-    free(e->json);
-    free(e);
+  if (type != LLMSVC_RESULT_DELTA) {
+    num(w, (int64_t)llmsvc_result_id(r));
+    write_completion(w, r);
+    return;
+  }
+  llmsvc_result_piece(r, &kind, &index, &call_id, &name);
+  text = llmsvc_result_string(r, LLMSVC_STR_TEXT, &len);
+  num(w, kind);
+  num(w, index);
+  str(w, text, len);
+  if (kind == LLMSVC_PIECE_TOOL_CALL) {
+    cstr(w, call_id);
+    cstr(w, name);
   }
 }
 
-/* Engine thread: copy the piece and queue it. Never blocks and never touches JavaScript. */
-static void on_delta(uint64_t request_id, const char *text, size_t len, void *payload) {
-  (void)request_id;
-  entry *e = (entry *)payload;
-  delta_msg *m = (delta_msg *)malloc(sizeof *m + len);
-  if (!m) return; /* the piece is lost; the completion still carries the whole text */
-  m->type = MSG_DELTA;
-  m->e = e;
-  m->len = len;
-  memcpy(m->text, text, len);
-  if (napi_call_threadsafe_function(e->b->tsfn, m, napi_tsfn_nonblocking) != napi_ok) free(m);
+/* The state's Float64Array with room for `need` numbers; NULL when there is no memory.
+ * One far larger than usual (a close with thousands pending) is not kept. */
+static napi_value numbers(napi_env env, state *st, size_t need) {
+  napi_value ab = NULL, ta = NULL;
+  if (need <= st->nums_cap && st->nums_cap <= 65536)
+    return napi_get_reference_value(env, st->nums_ref, &ta) == napi_ok ? ta : NULL;
+  if (st->nums_ref) napi_delete_reference(env, st->nums_ref);
+  st->nums_ref = NULL;
+  st->nums_cap = 0;
+  need = need < 4096 ? 4096 : need;
+  if (napi_create_arraybuffer(env, need * sizeof(double), (void **)&st->nums, &ab) != napi_ok ||
+      napi_create_typedarray(env, napi_float64_array, need, ab, 0, &ta) != napi_ok ||
+      napi_create_reference(env, ta, 1, &st->nums_ref) != napi_ok)
+    return NULL;
+  st->nums_cap = need;
+  return ta;
 }
 
-/* Engine thread: copy a typed piece and queue it. Never blocks and never touches JavaScript.
- * The call's id and name are copied only where the core sets them (a call's start). */
-static void on_piece(uint64_t request_id, int kind, uint32_t index, const char *call_id,
-                     const char *name, const char *text, size_t len, void *payload) {
-  (void)request_id;
-  entry *e = (entry *)payload;
-  bool start = kind == LLMSVC_PIECE_TOOL_CALL;
-  size_t id_len = start && call_id ? strlen(call_id) : 0;
-  size_t name_len = start && name ? strlen(name) : 0;
-  piece_msg *m = (piece_msg *)malloc(sizeof *m + len + id_len + name_len);
-  if (!m) return; /* the piece is lost; the completion still carries the text and calls */
-  m->type = MSG_PIECE;
-  m->e = e;
-  m->kind = kind;
-  m->index = index;
-  m->len = len;
-  m->id_len = id_len;
-  m->name_len = name_len;
-  if (len) memcpy(m->data, text, len);
-  if (id_len) memcpy(m->data + len, call_id, id_len);
-  if (name_len) memcpy(m->data + len + id_len, name, name_len);
-  if (napi_call_threadsafe_function(e->b->tsfn, m, napi_tsfn_nonblocking) != napi_ok) free(m);
-}
-
-/* Engine thread: copy the event and queue it. Never blocks and never touches JavaScript. */
-static void on_event(unsigned type, uint64_t request_id, const char *json, size_t len,
-                     void *payload) {
-  (void)request_id;
-  event_hook *h = (event_hook *)payload;
-  /* None: events are off and this one was built before. Another type: built for the
-   * hook this one replaced. */
-  if (!h || !(type & h->events)) return;
-  event_msg *m = (event_msg *)malloc(sizeof *m + len + 1);
-  if (!m) return; /* the event is lost */
-  m->type = MSG_EVENT;
-  m->b = h->b;
-  m->gen = h->gen;
-  m->len = len;
-  memcpy(m->json, json, len);
-  m->json[len] = '\0';
-  if (napi_call_threadsafe_function(h->b->tsfn, m, napi_tsfn_nonblocking) != napi_ok) free(m);
-}
-
-/* JavaScript thread: hand an event to the client's event function, unless the hook it was
- * built for was replaced or turned off since. */
-static void deliver_event(napi_env env, event_msg *m) {
-  box *b = m->b;
-  napi_value fn = NULL, recv = NULL, doc = NULL;
-  if (m->gen == b->event_gen && b->on_event &&
-      napi_get_reference_value(env, b->on_event, &fn) == napi_ok && fn &&
-      napi_get_undefined(env, &recv) == napi_ok &&
-      napi_create_string_utf8(env, m->json, m->len, &doc) == napi_ok) {
-    if (napi_call_function(env, recv, fn, 1, &doc, NULL) == napi_pending_exception) {
-      /* The JavaScript side catches what a listener throws; should anything still
-       * escape, it must not become an uncaught exception of the process. */
-      napi_value ignored = NULL;
-      napi_get_and_clear_last_exception(env, &ignored);
-    }
-  }
-  free(m);
-}
-
-/* JavaScript thread: hand a piece to the stream's function. */
-static void deliver_delta(napi_env env, delta_msg *m) {
-  entry *e = m->e;
-  napi_value fn = NULL, recv = NULL, text = NULL;
-  if (e->on_delta && napi_get_reference_value(env, e->on_delta, &fn) == napi_ok && fn &&
-      napi_get_undefined(env, &recv) == napi_ok &&
-      napi_create_string_utf8(env, m->text, m->len, &text) == napi_ok) {
-    napi_call_function(env, recv, fn, 1, &text, NULL);
-  }
-  free(m);
-}
-
-/* JavaScript thread: hand a typed piece to the stream's function, as
- * fn(kind, index, text) or, for a call's start, fn(kind, index, text, callId, name). */
-static void deliver_piece(napi_env env, piece_msg *m) {
-  entry *e = m->e;
-  napi_value fn = NULL, recv = NULL, argv[5];
-  size_t argc = m->kind == LLMSVC_PIECE_TOOL_CALL ? 5 : 3;
-  if (e->on_delta && napi_get_reference_value(env, e->on_delta, &fn) == napi_ok && fn &&
-      napi_get_undefined(env, &recv) == napi_ok &&
-      napi_create_int32(env, m->kind, &argv[0]) == napi_ok &&
-      napi_create_uint32(env, m->index, &argv[1]) == napi_ok &&
-      napi_create_string_utf8(env, m->data, m->len, &argv[2]) == napi_ok &&
-      (argc == 3 ||
-       (napi_create_string_utf8(env, m->data + m->len, m->id_len, &argv[3]) == napi_ok &&
-        napi_create_string_utf8(env, m->data + m->len + m->id_len, m->name_len, &argv[4]) ==
-            napi_ok))) {
-    napi_call_function(env, recv, fn, argc, argv, NULL);
-  }
-  free(m);
-}
-
-/* JavaScript thread: settle the request's promise with its result document. */
+/* JavaScript thread: a batch to the sink as sink(nums, strs, records), or as
+ * sink(null, null, 0) when there was no memory to write it (the client then rejects what is
+ * pending). The closed note resolves close()'s promise. */
 static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
+  box *b = (box *)context;
+  batch *m = (batch *)data;
+  napi_value sink = NULL, ignored = NULL, argv[3] = {NULL, NULL, NULL};
+  size_t need = 0, done = 0;
   (void)js_cb;
-  (void)context;
-  if (*(int *)data == MSG_DELTA) {
-    if (env == NULL) free(data); /* teardown: nothing is left to deliver it to */
-    else deliver_delta(env, (delta_msg *)data);
+  if (m == &closed_note) {
+    if (!env || !b->closing) return;
+    napi_resolve_deferred(env, b->closing, undefined(env));
+    b->closing = NULL;
+    update_hold(env, b);
     return;
   }
-  if (*(int *)data == MSG_PIECE) {
-    if (env == NULL) free(data);
-    else deliver_piece(env, (piece_msg *)data);
-    return;
+  for (size_t i = 0; i < m->n; i++) {
+    need += bound((llmsvc_result *)m->slots[i]);
+    done += llmsvc_result_type((llmsvc_result *)m->slots[i]) == LLMSVC_RESULT_COMPLETION;
   }
-  if (*(int *)data == MSG_EVENT) {
-    if (env == NULL) free(data);
-    else deliver_event(env, (event_msg *)data);
-    return;
-  }
-  entry *e = (entry *)data;
-  if (env == NULL) { /* teardown: the queue is being emptied without JavaScript */
-    free(e->json);
-    free(e);
-    return;
-  }
-  box *b = e->b;
-  if (e->on_delta) {
-    napi_delete_reference(env, e->on_delta);
-    e->on_delta = NULL;
-  }
-  if (e->deferred) {
-    napi_value v = NULL;
-    if (e->json && napi_create_string_utf8(env, e->json, e->len, &v) == napi_ok) {
-      napi_resolve_deferred(env, e->deferred, v);
+  if (env && b->sink && napi_get_reference_value(env, b->sink, &sink) == napi_ok && sink) {
+    writer w = {.env = env};
+    bool written = (argv[0] = numbers(env, b->st, need)) != NULL &&
+                   napi_create_array(env, &w.strs) == napi_ok &&
+                   napi_get_reference_value(env, b->st->push, &w.push) == napi_ok;
+    if (written) {
+      w.nums = b->st->nums;
+      for (size_t i = 0; i < m->n; i++)
+        write_result(&w, (llmsvc_result *)m->slots[i], m->slots[m->n + i]);
+      flush(&w);
+      argv[1] = w.strs;
     } else {
-      napi_value msg = NULL, err = NULL;
-      napi_create_string_utf8(env, "out of memory copying a result", NAPI_AUTO_LENGTH, &msg);
-      napi_create_error(env, NULL, msg, &err);
-      napi_reject_deferred(env, e->deferred, err);
+      napi_get_null(env, &argv[0]);
+      napi_get_null(env, &argv[1]);
     }
+    napi_create_uint32(env, written ? (uint32_t)m->n : 0, &argv[2]);
+    /* The sink catches what listeners throw; nothing may escape into the event loop. */
+    if (napi_call_function(env, undefined(env), sink, 3, argv, NULL) != napi_ok)
+      napi_get_and_clear_last_exception(env, &ignored);
   }
-  free(e->json);
-  free(e);
-  b->st->pending_entries--;
-  if (--b->pending == 0) {
-    napi_unref_threadsafe_function(env, b->tsfn);
-    if (b->handle_ref) napi_reference_unref(env, b->handle_ref, NULL);
-    if (b->on_event) napi_reference_unref(env, b->on_event, NULL);
-  }
+  for (size_t i = 0; i < m->n; i++) llmsvc_result_free((llmsvc_result *)m->slots[i]);
+  free(m);
+  if (!env) return; /* teardown: the state may be gone already */
+  b->pending -= (uint32_t)done;
+  b->st->pending_entries -= (int64_t)done;
+  update_hold(env, b);
 }
 
 /* ---- exported functions ---------------------------------------------------------- */
 
-/* init(StatusError): remembers the class that synchronous failures are thrown as. */
+/* init(StatusError) -> libllmsvc's runtime version. StatusError: the class synchronous
+ * failures are thrown as. */
 static napi_value js_init(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   state *st = get_state(env);
-  if (argc < 1) return undefined(env);
-  if (st->status_error_ctor) napi_delete_reference(env, st->status_error_ctor);
-  st->status_error_ctor = NULL;
-  CHECK(napi_create_reference(env, argv[0], 1, &st->status_error_ctor));
-  return undefined(env);
+  napi_value argv[1], array = NULL, proto = NULL, push = NULL;
+  if (!get_args(env, info, argv, 1, "init")) return NULL;
+  if (st->status_error) napi_delete_reference(env, st->status_error);
+  st->status_error = NULL;
+  CHECK(napi_create_reference(env, argv[0], 1, &st->status_error));
+  CHECK(napi_create_array(env, &array));
+  CHECK(napi_get_prototype(env, array, &proto));
+  CHECK(napi_get_named_property(env, proto, "push", &push));
+  if (!st->push) CHECK(napi_create_reference(env, push, 1, &st->push));
+  CHECK(napi_create_string_utf8(env, llmsvc_version(), NAPI_AUTO_LENGTH, &push));
+  return push;
 }
 
-/* open(configJson) -> handle */
+/* open(configJson, sink) -> handle: a client whose batches go to sink (held weakly). */
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   state *st = get_state(env);
-  if (argc < 1) return throw_status(env, "new", LLMSVC_EINVAL, "config is required");
-  const char *config = arg_string(env, st, argv[0], "new", "config must be a string");
-  if (!config) return NULL;
-
-  llmsvc_client *client = NULL;
+  napi_value argv[2], handle = NULL, name = NULL;
   llmsvc_error *err = NULL;
-  int rc = llmsvc_client_new(&client, config, &err);
-  if (rc != LLMSVC_OK) return throw_from(env, "new", rc, err);
-
-  box *b = (box *)calloc(1, sizeof *b);
-  if (!b) {
-    llmsvc_client_destroy(client);
-    return throw_status(env, "new", LLMSVC_ENOMEM, NULL);
-  }
-  b->st = st;
-  b->env = env;
-  b->client = client;
-  st->live_clients++;
-  st->boxes++;
-
-  napi_value name = NULL, handle = NULL;
-  if (napi_create_string_utf8(env, "llmsvc.completion", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+  if (!get_args(env, info, argv, 2, "new")) return NULL;
+  const char *config = text_arg(env, argv[0], "new", "config must be a string");
+  box *b = config ? (box *)calloc(1, sizeof *b) : NULL;
+  if (!b) return config ? throw_status(env, "new", LLMSVC_ENOMEM, "no memory for a client") : NULL;
+  *b = (box){.st = st, .env = env};
+  if (napi_create_string_utf8(env, "llmsvc.results", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, b, tsfn_finalize, b, call_js,
                                       &b->tsfn) != napi_ok) {
-    llmsvc_client_destroy(client);
-    st->live_clients--;
-    st->boxes--;
     free(b);
     return throw_status(env, "new", LLMSVC_ESYSTEM, "could not create a thread-safe function");
   }
+  st->boxes++;
   b->tsfn_alive = true;
   napi_unref_threadsafe_function(env, b->tsfn); /* idle: do not hold the process open */
-
-  if (napi_create_external(env, b, handle_finalize, NULL, &handle) != napi_ok) {
-    box_shutdown(b, false);
-    return NULL; /* tsfn_finalize frees the box */
+  int rc = llmsvc_client_new(&b->client, config, &err);
+  if (rc == LLMSVC_OK) {
+    st->live_clients++;
+    rc = llmsvc_client_set_batch_callback(b->client, on_batch, b);
+  }
+  if (rc != LLMSVC_OK || napi_create_reference(env, argv[1], 0, &b->sink) != napi_ok ||
+      napi_create_external(env, b, handle_finalize, NULL, &handle) != napi_ok) {
+    box_shutdown(b, false); /* the thread-safe function's finalizer frees the box */
+    if (b->sink) napi_delete_reference(env, b->sink);
+    b->sink = NULL;
+    if (err) return throw_from(env, "new", rc, err);
+    return throw_status(env, "new", rc ? rc : LLMSVC_ESYSTEM, "could not set the client up");
   }
   b->handle_alive = true;
-  if (napi_create_reference(env, handle, 0, &b->handle_ref) != napi_ok) b->handle_ref = NULL;
-
   /* After the thread-safe function, so that this hook runs before Node's own for it. */
-  if (napi_add_env_cleanup_hook(env, env_cleanup, b) == napi_ok) b->hook = true;
+  b->hook = napi_add_env_cleanup_hook(env, env_cleanup, b) == napi_ok;
   return handle;
 }
 
-/* How submit() sends a request. */
-typedef enum { SUBMIT_PLAIN, SUBMIT_STREAM, SUBMIT_PIECES } submit_mode;
-
-/*
- * Submits a request; streamed (SUBMIT_STREAM: text pieces, SUBMIT_PIECES: typed pieces)
- * with `fn`, the JavaScript function its pieces are given to. Returns the promise of the
- * result document, or NULL with an exception pending.
- */
-static napi_value submit(napi_env env, box *b, napi_value request_v, submit_mode mode,
-                         napi_value fn) {
-  if (b->closed) return throw_status(env, "submit", LLMSVC_ECLOSED, NULL);
-  state *st = b->st;
-  const char *request = arg_string(env, st, request_v, "submit", "request must be a string");
-  if (!request) return NULL;
-
-  entry *e = (entry *)calloc(1, sizeof *e);
-  if (!e) return throw_status(env, "submit", LLMSVC_ENOMEM, NULL);
-  e->type = MSG_DONE;
-  e->b = b;
-  /* Before submitting: pieces may be on their way before submit returns. */
-  if (fn && napi_create_reference(env, fn, 1, &e->on_delta) != napi_ok) {
-    free(e);
-    return NULL;
-  }
+/* submit(handle, requestJson, mode, slot) -> id; mode 0: one result, 1: text pieces before
+ * it, 2: typed pieces before it. Its records in the batches carry `slot`. */
+static napi_value js_submit(napi_env env, napi_callback_info info) {
+  napi_value argv[4], v = NULL;
+  uint32_t mode = 0, slot = 0;
   uint64_t id = 0;
   llmsvc_error *err = NULL;
-  int rc;
-  switch (mode) {
-    case SUBMIT_STREAM:
-      rc = llmsvc_client_submit_stream(b->client, request, on_delta, on_complete, e, &id, &err);
-      break;
-    case SUBMIT_PIECES:
-      rc = llmsvc_client_submit_stream_pieces(b->client, request, on_piece, on_complete, e, &id,
-                                              &err);
-      break;
-    default:
-      rc = llmsvc_client_submit(b->client, request, on_complete, e, &id, &err);
-      break;
-  }
-  if (rc != LLMSVC_OK) {
-    if (e->on_delta) napi_delete_reference(env, e->on_delta);
-    free(e);
-    return throw_from(env, "submit", rc, err);
-  }
-  /*
-   * Accepted: the completion may already be queued, but call_js runs on this thread, so
-   * it cannot read e->deferred before this function returns. The engine thread writes
-   * only e->json and e->len.
-   */
-  b->last_id = id;
-  st->pending_entries++;
-  if (b->pending++ == 0) {
-    napi_ref_threadsafe_function(env, b->tsfn);
-    if (b->handle_ref) napi_reference_ref(env, b->handle_ref, NULL);
-    if (b->on_event) napi_reference_ref(env, b->on_event, NULL);
-  }
-  napi_value promise = NULL;
-  if (napi_create_promise(env, &e->deferred, &promise) != napi_ok) {
-    e->deferred = NULL;
-    llmsvc_client_cancel(b->client, id);
+  box *b = handle_args(env, info, argv, 4, "submit");
+  if (!b) return NULL;
+  if (b->closed) return throw_status(env, "submit", LLMSVC_ECLOSED, "the client is closed");
+  const char *req = text_arg(env, argv[1], "submit", "request must be a string");
+  if (!req || napi_get_value_uint32(env, argv[2], &mode) != napi_ok ||
+      napi_get_value_uint32(env, argv[3], &slot) != napi_ok)
     return NULL;
+  void *p = (void *)(uintptr_t)slot;
+  int rc = mode == 0   ? llmsvc_client_submit(b->client, req, NULL, p, &id, &err)
+           : mode == 1 ? llmsvc_client_submit_stream(b->client, req, NULL, NULL, p, &id, &err)
+                       : llmsvc_client_submit_stream_pieces(b->client, req, NULL, NULL, p, &id,
+                                                            &err);
+  if (rc != LLMSVC_OK) return throw_from(env, "submit", rc, err);
+  b->pending++;
+  b->st->pending_entries++;
+  update_hold(env, b);
+  CHECK(napi_create_double(env, (double)id, &v));
+  return v;
+}
+
+/* cancel(handle, id): returns at once; the completion (cancelled) follows in a batch,
+ * unless the request had completed already. */
+static napi_value js_cancel(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  double id = 0;
+  box *b = handle_args(env, info, argv, 2, "cancel");
+  if (!b) return NULL;
+  CHECK(napi_get_value_double(env, argv[1], &id));
+  if (b->client && id >= 1) llmsvc_client_cancel_async(b->client, (uint64_t)id);
+  return undefined(env);
+}
+
+/* close(handle) -> Promise<void>: new work is refused at once, pending requests complete
+ * with shut_down, and the promise resolves once the last completion was delivered. */
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  napi_value argv[1], promise = NULL;
+  napi_deferred d = NULL;
+  box *b = handle_args(env, info, argv, 1, "close");
+  if (!b) return NULL;
+  CHECK(napi_create_promise(env, &d, &promise));
+  int rc = b->closed ? LLMSVC_OK : llmsvc_client_close_async(b->client, on_closed, b);
+  if (b->closed || rc != LLMSVC_OK) {
+    napi_resolve_deferred(env, d, undefined(env));
+    return rc == LLMSVC_OK ? promise : throw_status(env, "close", rc, NULL);
   }
+  b->closed = true;
+  b->closing = d; /* the closed note comes through the queue, after this returns */
+  update_hold(env, b);
   return promise;
 }
 
-/* submit(handle, requestJson) -> Promise<string>; the request id is then lastId(handle). */
-static napi_value js_submit(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) return throw_status(env, "submit", LLMSVC_EINVAL, "request is required");
-  box *b = arg_box(env, argv[0]);
+/* setEventHook(handle, events, flags, generation): events of the LLMSVC_EVENT_* bits come
+ * in the batches, tagged with `generation`; events 0 turns them off. */
+static napi_value js_set_event_hook(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  uint32_t events = 0, flags = 0, gen = 0;
+  llmsvc_error *err = NULL;
+  box *b = handle_args(env, info, argv, 4, "setEventHook");
   if (!b) return NULL;
-  return submit(env, b, argv[1], SUBMIT_PLAIN, NULL);
-}
-
-/* The streaming submits: (handle, requestJson, fn) with fn a function. */
-static napi_value submit_streamed(napi_env env, napi_callback_info info, submit_mode mode,
-                                  const char *what) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) return throw_status(env, "submit", LLMSVC_EINVAL, "request and a callback are required");
-  box *b = arg_box(env, argv[0]);
-  if (!b) return NULL;
-  napi_valuetype t;
-  if (napi_typeof(env, argv[2], &t) != napi_ok || t != napi_function) {
-    napi_throw_type_error(env, NULL, what);
+  if (napi_get_value_uint32(env, argv[1], &events) != napi_ok ||
+      napi_get_value_uint32(env, argv[2], &flags) != napi_ok ||
+      napi_get_value_uint32(env, argv[3], &gen) != napi_ok) {
+    napi_throw_type_error(env, NULL, "events, flags and generation must be numbers");
     return NULL;
   }
-  return submit(env, b, argv[1], mode, argv[2]);
+  if (b->closed && events) return throw_status(env, "setEventHook", LLMSVC_ECLOSED, NULL);
+  int rc = b->closed ? LLMSVC_OK  /* off: nothing is built any more anyway */
+                     : llmsvc_client_set_event_hook(b->client, events, flags, NULL,
+                                                    (void *)(uintptr_t)gen, &err);
+  return rc == LLMSVC_OK ? undefined(env) : throw_from(env, "setEventHook", rc, err);
 }
 
-/*
- * submitStream(handle, requestJson, onDelta) -> Promise<string>: a streamed request. Each
- * text piece is given to onDelta(text) on the JavaScript thread, in order, before the
- * promise settles with the result document (which carries the whole text).
- */
-static napi_value js_submit_stream(napi_env env, napi_callback_info info) {
-  return submit_streamed(env, info, SUBMIT_STREAM, "onDelta must be a function");
-}
+/* The calls that take a document or give one back, told apart by their function's data. */
+typedef struct doc_call {
+  const char *op;
+  int (*get)(llmsvc_client *, char **, llmsvc_error **);      /* (handle) -> text */
+  int (*set)(llmsvc_client *, const char *, llmsvc_error **); /* (handle, json) */
+} doc_call;
 
-/*
- * submitStreamPieces(handle, requestJson, onPiece) -> Promise<string>: a streamed request
- * whose pieces are typed. Each is given to onPiece(kind, index, text) — for a tool call's
- * start onPiece(kind, index, "", callId, name) — on the JavaScript thread, in order, before
- * the promise settles with the result document (which carries the text and the calls).
- */
-static napi_value js_submit_stream_pieces(napi_env env, napi_callback_info info) {
-  return submit_streamed(env, info, SUBMIT_PIECES, "onPiece must be a function");
-}
+static const doc_call doc_calls[] = {
+    {"metrics", llmsvc_client_metrics, NULL},
+    {"metricsPrometheus", llmsvc_client_metrics_prometheus, NULL},
+    {"setLimits", NULL, llmsvc_client_set_limits},
+    {"setDeployment", NULL, llmsvc_client_set_deployment},
+};
 
-/* lastId(handle) -> number: the id of the request the last submit() accepted. */
-static napi_value js_last_id(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], v = NULL;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  box *b = argc ? arg_box(env, argv[0]) : NULL;
-  if (!b) return NULL;
-  CHECK(napi_create_double(env, (double)b->last_id, &v));
-  return v;
-}
-
-/* cancel(handle, id) -> boolean: true when the request was still pending in the core. */
-static napi_value js_cancel(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
+static napi_value js_doc_call(napi_env env, napi_callback_info info) {
   napi_value argv[2], v = NULL;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  box *b = argc ? arg_box(env, argv[0]) : NULL;
-  if (!b) return NULL;
-  double id = 0;
-  if (argc < 2 || napi_get_value_double(env, argv[1], &id) != napi_ok || !(id >= 1)) {
-    napi_throw_type_error(env, NULL, "id must be a positive number");
-    return NULL;
-  }
-  bool found = b->client && llmsvc_client_cancel(b->client, (uint64_t)id) == LLMSVC_OK;
-  CHECK(napi_get_boolean(env, found, &v));
-  return v;
-}
-
-typedef int (*snapshot_fn)(llmsvc_client *, char **, llmsvc_error **);
-
-/* A snapshot as a JS string: the metrics document or its Prometheus text. */
-static napi_value snapshot(napi_env env, napi_callback_info info, const char *op,
-                           snapshot_fn fn) {
-  size_t argc = 1;
-  napi_value argv[1], v = NULL;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  box *b = argc ? arg_box(env, argv[0]) : NULL;
-  if (!b) return NULL;
-  if (!b->client) return throw_status(env, op, LLMSVC_ECLOSED, NULL);
+  void *data = NULL;
   char *text = NULL;
   llmsvc_error *err = NULL;
-  int rc = fn(b->client, &text, &err);
-  if (rc != LLMSVC_OK) return throw_from(env, op, rc, err);
+  if (napi_get_cb_info(env, info, NULL, NULL, NULL, &data) != napi_ok) return NULL;
+  const doc_call *c = (const doc_call *)data;
+  box *b = handle_args(env, info, argv, c->set ? 2 : 1, c->op);
+  if (!b) return NULL;
+  if (!b->client) return throw_status(env, c->op, LLMSVC_ECLOSED, "the client was destroyed");
+  const char *doc = c->set ? text_arg(env, argv[1], c->op, "the document must be a string") : "";
+  if (!doc) return NULL;
+  int rc = c->set ? c->set(b->client, doc, &err) : c->get(b->client, &text, &err);
+  if (rc != LLMSVC_OK) return throw_from(env, c->op, rc, err);
+  if (!c->get) return undefined(env);
   napi_status s = napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &v);
   llmsvc_free(text);
   return s == napi_ok ? v : NULL;
 }
 
-/* metrics(handle) -> string (the snapshot document) */
-static napi_value js_metrics(napi_env env, napi_callback_info info) {
-  return snapshot(env, info, "metrics", llmsvc_client_metrics);
+/* The array [a, b] of two strings (NULL when one could not be made). */
+static napi_value pair(napi_env env, napi_value a, napi_value b) {
+  napi_value out = NULL;
+  CHECK(napi_create_array_with_length(env, 2, &out));
+  CHECK(napi_set_element(env, out, 0, a));
+  CHECK(napi_set_element(env, out, 1, b));
+  return out;
 }
 
-/* metricsPrometheus(handle) -> string (the snapshot in the Prometheus text format) */
-static napi_value js_metrics_prometheus(napi_env env, napi_callback_info info) {
-  return snapshot(env, info, "metricsPrometheus", llmsvc_client_metrics_prometheus);
-}
-
-/* setLimits(handle, limitsJson) */
-static napi_value js_set_limits(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  box *b = argc ? arg_box(env, argv[0]) : NULL;
-  if (!b) return NULL;
-  if (argc < 2) return throw_status(env, "setLimits", LLMSVC_EINVAL, "limits is required");
-  if (!b->client) return throw_status(env, "setLimits", LLMSVC_ECLOSED, NULL);
-  const char *limits = arg_string(env, b->st, argv[1], "setLimits", "limits must be a string");
-  if (!limits) return NULL;
-  llmsvc_error *err = NULL;
-  int rc = llmsvc_client_set_limits(b->client, limits, &err);
-  if (rc != LLMSVC_OK) return throw_from(env, "setLimits", rc, err);
-  return undefined(env);
-}
-
-/* setDeployment(handle, deploymentJson) */
-static napi_value js_set_deployment(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  box *b = argc ? arg_box(env, argv[0]) : NULL;
-  if (!b) return NULL;
-  if (argc < 2) return throw_status(env, "setDeployment", LLMSVC_EINVAL, "deployment is required");
-  if (!b->client) return throw_status(env, "setDeployment", LLMSVC_ECLOSED, NULL);
-  const char *deployment =
-      arg_string(env, b->st, argv[1], "setDeployment", "deployment must be a string");
-  if (!deployment) return NULL;
-  llmsvc_error *err = NULL;
-  int rc = llmsvc_client_set_deployment(b->client, deployment, &err);
-  if (rc != LLMSVC_OK) return throw_from(env, "setDeployment", rc, err);
-  return undefined(env);
-}
-
-/*
- * setEventHook(handle, events, flags, fn): lifecycle events of the LLMSVC_EVENT_* bits
- * `events` go to fn(json) on the JavaScript thread, in order, each request's before its
- * completion; `events` 0 (or fn not a function) turns them off. Events queued for an
- * earlier hook and not yet delivered are dropped. fn is held weakly while no request is
- * pending: the caller keeps it alive.
- */
-static napi_value js_set_event_hook(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  box *b = argc ? arg_box(env, argv[0]) : NULL;
-  if (!b) return NULL;
-  uint32_t events = 0, flags = 0;
-  if (argc < 3 || napi_get_value_uint32(env, argv[1], &events) != napi_ok ||
-      napi_get_value_uint32(env, argv[2], &flags) != napi_ok) {
-    napi_throw_type_error(env, NULL, "events and flags must be numbers");
-    return NULL;
-  }
-  napi_valuetype t = napi_undefined;
-  if (argc >= 4 && napi_typeof(env, argv[3], &t) != napi_ok) return NULL;
-  bool on = events != 0 && t == napi_function;
-  if (!b->client) {
-    if (!on) return undefined(env); /* destroyed: nothing is delivered anyway */
-    return throw_status(env, "setEventHook", LLMSVC_ECLOSED, NULL);
-  }
-  if (on && b->closed) return throw_status(env, "setEventHook", LLMSVC_ECLOSED, NULL);
-
-  event_hook *h = NULL;
-  napi_ref ref = NULL;
-  if (on) {
-    h = (event_hook *)malloc(sizeof *h);
-    if (!h) return throw_status(env, "setEventHook", LLMSVC_ENOMEM, NULL);
-    h->b = b;
-    h->events = events;
-    h->gen = b->event_gen + 1;
-    if (napi_create_reference(env, argv[3], b->pending > 0 ? 1 : 0, &ref) != napi_ok) {
-      free(h);
-      return NULL;
-    }
-  }
-  llmsvc_error *err = NULL;
-  /* Off: the callback stays, with no payload, so that events built before are dropped
-   * rather than put in the completion queue, which nothing here reads. */
-  int rc = llmsvc_client_set_event_hook(b->client, on ? events : 0, on ? flags : 0, on_event, h,
-                                        &err);
-  if (rc != LLMSVC_OK) {
-    if (ref) napi_delete_reference(env, ref);
-    free(h);
-    return throw_from(env, "setEventHook", rc, err);
-  }
-  /* The core calls only the new hook from now on, and the old one is not running: the
-   * call above returned once the engine thread applied it between two of its steps,
-   * outside any callback (and this thread, the only one that calls it, never runs one). */
-  free(b->events);
-  b->events = h;
-  b->event_gen++;
-  if (b->on_event) napi_delete_reference(env, b->on_event);
-  b->on_event = ref;
-  return undefined(env);
-}
-
-/*
- * close(handle) -> Promise<void>. Refuses new work, completes every pending request with
- * kind shut_down (their promises settle as the queue drains) and resolves once the last
- * completion was delivered. The core client stays readable (metrics) until the handle is
- * collected.
- */
-static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], promise = NULL;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  box *b = argc ? arg_box(env, argv[0]) : NULL;
-  if (!b) return NULL;
-  napi_deferred d = NULL;
-  CHECK(napi_create_promise(env, &d, &promise));
-  if (b->closed || b->tsfn_released || b->close_deferred) {
-    napi_resolve_deferred(env, d, undefined(env));
-    return promise;
-  }
-  b->closed = true;
-  int rc = llmsvc_client_close(b->client); /* completions are queued when it returns */
-  if (rc != LLMSVC_OK) {
-    napi_resolve_deferred(env, d, undefined(env));
-    return throw_status(env, "close", rc, NULL);
-  }
-  b->close_deferred = d;
-  b->tsfn_released = true;
-  /* Referenced, so that the event loop stays up until the queue is drained and the
-   * finalizer has resolved the promise. */
-  napi_ref_threadsafe_function(env, b->tsfn);
-  napi_release_threadsafe_function(b->tsfn, napi_tsfn_release);
-  return promise;
-}
-
-/* pending(handle) -> number of requests whose promise has not settled */
-static napi_value js_pending(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], v = NULL;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  box *b = argc ? arg_box(env, argv[0]) : NULL;
-  if (!b) return NULL;
-  CHECK(napi_create_uint32(env, b->pending, &v));
-  return v;
-}
-
-static bool set_number(napi_env env, napi_value obj, const char *key, double n) {
-  napi_value v = NULL;
-  return napi_create_double(env, n, &v) == napi_ok &&
-         napi_set_named_property(env, obj, key, v) == napi_ok;
-}
-
-/* stats() -> { pendingEntries, liveClients, nativeClients } for this environment */
+/* stats() -> Float64Array [pendingEntries, liveClients, nativeClients] of this environment */
 static napi_value js_stats(napi_env env, napi_callback_info info) {
-  (void)info;
   state *st = get_state(env);
-  napi_value obj = NULL;
-  CHECK(napi_create_object(env, &obj));
-  if (!set_number(env, obj, "pendingEntries", (double)st->pending_entries) ||
-      !set_number(env, obj, "liveClients", (double)st->live_clients) ||
-      !set_number(env, obj, "nativeClients", (double)st->boxes))
-    return NULL;
-  return obj;
-}
-
-/* version() -> the runtime version of libllmsvc */
-static napi_value js_version(napi_env env, napi_callback_info info) {
+  napi_value ab = NULL, out = NULL;
+  double *v = NULL;
   (void)info;
-  napi_value v = NULL;
-  CHECK(napi_create_string_utf8(env, llmsvc_version(), NAPI_AUTO_LENGTH, &v));
-  return v;
+  CHECK(napi_create_arraybuffer(env, 3 * sizeof(double), (void **)&v, &ab));
+  CHECK(napi_create_typedarray(env, napi_float64_array, 3, ab, 0, &out));
+  v[0] = (double)st->pending_entries;
+  v[1] = (double)st->live_clients;
+  v[2] = (double)st->boxes;
+  return out;
 }
 
 /* loadConfig(path) -> [configJson, warningsJson]: a configuration file as the core reads it */
 static napi_value js_load_config(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  state *st = get_state(env);
-  if (argc < 1) return throw_status(env, "new", LLMSVC_EINVAL, "path is required");
-  const char *path = arg_string(env, st, argv[0], "new", "path must be a string");
-  if (!path) return NULL;
+  napi_value argv[1], c = NULL, w = NULL;
   char *config = NULL, *warnings = NULL;
   llmsvc_error *err = NULL;
+  if (!get_args(env, info, argv, 1, "new")) return NULL;
+  const char *path = text_arg(env, argv[0], "new", "path must be a string");
+  if (!path) return NULL;
   int rc = llmsvc_config_load(path, &config, &warnings, &err);
   if (rc != LLMSVC_OK) return throw_from(env, "new", rc, err);
-  napi_value out = NULL, c = NULL, w = NULL;
-  napi_status s1 = napi_create_string_utf8(env, config, NAPI_AUTO_LENGTH, &c);
-  napi_status s2 = napi_create_string_utf8(env, warnings, NAPI_AUTO_LENGTH, &w);
+  bool ok = napi_create_string_utf8(env, config, NAPI_AUTO_LENGTH, &c) == napi_ok &&
+            napi_create_string_utf8(env, warnings, NAPI_AUTO_LENGTH, &w) == napi_ok;
   llmsvc_free(config);
   llmsvc_free(warnings);
-  CHECK(s1);
-  CHECK(s2);
-  CHECK(napi_create_array_with_length(env, 2, &out));
-  CHECK(napi_set_element(env, out, 0, c));
-  CHECK(napi_set_element(env, out, 1, w));
-  return out;
+  return ok ? pair(env, c, w) : NULL;
 }
 
-/* ---- module ---------------------------------------------------------------------- */
-
 static void state_finalize(napi_env env, void *data, void *hint) {
-  (void)hint;
   state *st = (state *)data;
-  if (st->status_error_ctor) napi_delete_reference(env, st->status_error_ctor);
-  free(st->scratch);
+  (void)hint;
+  if (st->status_error) napi_delete_reference(env, st->status_error);
+  if (st->push) napi_delete_reference(env, st->push);
+  if (st->nums_ref) napi_delete_reference(env, st->nums_ref);
+  free(st->text);
   free(st);
 }
 
 NAPI_MODULE_INIT() {
-  state *st = (state *)calloc(1, sizeof *st);
-  if (!st) {
-    napi_throw_error(env, NULL, "llmsvc: out of memory");
-    return NULL;
-  }
-  if (napi_set_instance_data(env, st, state_finalize, NULL) != napi_ok) {
-    free(st);
-    return NULL;
-  }
   static const struct {
     const char *name;
     napi_callback fn;
   } fns[] = {
-      {"init", js_init},       {"open", js_open},
-      {"submit", js_submit},   {"submitStream", js_submit_stream},
-      {"submitStreamPieces", js_submit_stream_pieces},
-      {"lastId", js_last_id},
-      {"cancel", js_cancel},   {"metrics", js_metrics},
-      {"metricsPrometheus", js_metrics_prometheus},
-      {"setLimits", js_set_limits}, {"setDeployment", js_set_deployment},
-      {"setEventHook", js_set_event_hook},
-      {"close", js_close},
-      {"pending", js_pending}, {"stats", js_stats},
-      {"version", js_version}, {"loadConfig", js_load_config},
+      {"init", js_init},     {"open", js_open},   {"submit", js_submit},
+      {"cancel", js_cancel}, {"close", js_close}, {"setEventHook", js_set_event_hook},
+      {"stats", js_stats},   {"loadConfig", js_load_config},
   };
+  state *st = (state *)calloc(1, sizeof *st);
+  if (!st || napi_set_instance_data(env, st, state_finalize, NULL) != napi_ok) {
+    free(st);
+    napi_throw_error(env, NULL, "llmsvc: out of memory loading the addon");
+    return NULL;
+  }
+  napi_value f = NULL;
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
-    napi_value f = NULL;
     CHECK(napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f));
     CHECK(napi_set_named_property(env, exports, fns[i].name, f));
+  }
+  for (size_t i = 0; i < sizeof doc_calls / sizeof doc_calls[0]; i++) {
+    const doc_call *c = &doc_calls[i];
+    CHECK(napi_create_function(env, c->op, NAPI_AUTO_LENGTH, js_doc_call, (void *)c, &f));
+    CHECK(napi_set_named_property(env, exports, c->op, f));
   }
   return exports;
 }

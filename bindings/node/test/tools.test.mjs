@@ -3,6 +3,7 @@
 // choices, JSON mode, logprobs, service tiers, Anthropic thinking and prompt caching; bad
 // input refused as StatusError naming the field.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import { CancelledError, Client, GenerateResponse, ResponseStream, StatusError, nativeStats } from 'llmsvc';
@@ -103,47 +104,62 @@ describe('tools without a server', () => {
     }
   });
 
-  test('a result document maps to typed tool calls, choices, thinking and usage_unreadable', () => {
-    const r = new GenerateResponse({
-      id: 3, ok: true, model: 'm', operation: 'default', text: '', finish_reason: 'tool_calls',
-      tool_calls: [
-        { id: 'c1', name: 'get_weather', arguments: '{"city":"Paris"}', arguments_json: { city: 'Paris' } },
-        { id: 'c2', name: 'lookup', arguments: '{"x":', arguments_error: 'arguments: unexpected end', unknown_tool: true },
+  test('a reply maps to typed tool calls, choices, logprobs and usage_unreadable', async () => {
+    // A provider of our own, answering every request with this reply: two choices, the
+    // first calling a tool the request offers with good arguments and one it does not offer
+    // with broken ones, token log probabilities, and usage counts that are not counts.
+    const reply = {
+      id: 'chatcmpl-own', object: 'chat.completion', created: 1, model: 'm-1', service_tier: 'flex',
+      choices: [
+        { index: 0, finish_reason: 'tool_calls', logprobs: { content: [{ token: 'hi', logprob: -0.5, bytes: null, top_logprobs: [] }] },
+          message: { role: 'assistant', content: null, tool_calls: [
+            { id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+            { id: 'c2', type: 'function', function: { name: 'lookup', arguments: '{"x":' } }] } },
+        { index: 1, finish_reason: null, message: { role: 'assistant', content: 'hi' } },
       ],
-      choices: [{ index: 0, text: '', finish_reason: 'tool_calls', tool_calls: [{ id: 'c1', name: 'get_weather', arguments: '{}' }] },
-        { index: 1, text: 'hi' }],
-      logprobs: [{ token: 'hi', logprob: -0.5 }],
-      service_tier: 'flex', thinking: 'hmm', thinking_signature: 'sig',
-      usage: null, usage_unreadable: true, cost_nano_usd: null,
-      attempts: [], timing: { submit_unix_ms: 1, total_ms: 1, overhead_us: 1 },
+      usage: { prompt_tokens: -3, completion_tokens: 2, total_tokens: -1 },
+    };
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(reply)));
     });
-    assert.deepEqual(r.toolCalls, [
-      { id: 'c1', name: 'get_weather', arguments: '{"city":"Paris"}', argumentsJson: { city: 'Paris' }, argumentsError: null, unknownTool: false },
-      { id: 'c2', name: 'lookup', arguments: '{"x":', argumentsJson: null, argumentsError: 'arguments: unexpected end', unknownTool: true },
-    ]);
-    assert.equal(r.choices.length, 2);
-    assert.equal(r.choices[0].toolCalls[0].id, 'c1');
-    assert.deepEqual(r.choices[1], { index: 1, text: 'hi', finishReason: null, toolCalls: [], logprobs: null });
-    assert.equal(r.serviceTier, 'flex');
-    assert.equal(r.usageUnreadable, true);
-    assert.equal(r.usage, null);
-    assert.equal(r.costNanoUsd, null);
-    assert.deepEqual(r.toMessage(), {
-      role: 'assistant',
-      content: [{ type: 'thinking', thinking: 'hmm', signature: 'sig' }],
-      tool_calls: [
-        { id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
-        { id: 'c2', type: 'function', function: { name: 'lookup', arguments: '{"x":' } },
-      ],
-    });
-    const plain = new GenerateResponse({ id: 4, ok: true, model: 'm', operation: 'default', text: 'hello', usage: null,
-      cost_nano_usd: null, attempts: [], timing: {} });
-    assert.deepEqual(plain.toolCalls, []);
-    assert.equal(plain.choices, null);
-    assert.equal(plain.logprobs, null);
-    assert.equal(plain.thinking, null);
-    assert.equal(plain.usageUnreadable, false);
-    assert.deepEqual(plain.toMessage(), { role: 'assistant', content: 'hello' });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = new Client({ base_url: `http://127.0.0.1:${server.address().port}/v1`, api_key: 'sk-own',
+      model: 'm', retry: { max_attempts: 1 } });
+    try {
+      const r = await client.generate({ prompt: 'x', n: 2, logprobs: true, tools: [tools[0]] });
+      assert.ok(r instanceof GenerateResponse);
+      assert.deepEqual(r.toolCalls, [
+        { id: 'c1', name: 'get_weather', arguments: '{"city":"Paris"}', argumentsJson: { city: 'Paris' }, argumentsError: null, unknownTool: false },
+        { id: 'c2', name: 'lookup', arguments: '{"x":', argumentsJson: null, argumentsError: r.toolCalls[1].argumentsError, unknownTool: true },
+      ]);
+      assert.equal(typeof r.toolCalls[1].argumentsError, 'string');
+      assert.equal(r.choices.length, 2);
+      assert.deepEqual(r.choices[0].toolCalls.map((c) => c.id), ['c1', 'c2']);
+      assert.equal(r.choices[0].logprobs[0].token, 'hi');
+      assert.deepEqual(r.choices[1], { index: 1, text: 'hi', finishReason: null, toolCalls: [], logprobs: null });
+      assert.equal(r.logprobs[0].logprob, -0.5);
+      assert.equal(r.serviceTier, 'flex');
+      assert.equal(r.responseModel, 'm-1');
+      assert.equal(r.usageUnreadable, true);
+      assert.equal(r.usage, null);
+      assert.equal(r.costNanoUsd, null);
+      assert.equal(r.thinking, null);
+      assert.equal(r.thinkingSignature, null);
+      assert.equal(r.raw.usage_unreadable, true);
+      assert.deepEqual(r.toMessage(), {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          { id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+          { id: 'c2', type: 'function', function: { name: 'lookup', arguments: '{"x":' } },
+        ],
+      });
+      assert.throws(() => new GenerateResponse(), TypeError);
+    } finally {
+      await client.close();
+      server.close();
+    }
   });
 });
 
