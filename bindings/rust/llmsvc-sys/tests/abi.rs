@@ -1,6 +1,7 @@
 //! Checks the hand-written declarations against the linked libllmsvc: the version they
 //! follow, the getters' answers for NULL, and (with `LLMSVC_EMULATOR`) a streamed tool call
-//! read from the completion queue with `llmsvc_result_piece` and the tool-call getters.
+//! read from the completion queue with `llmsvc_result_piece` and the tool-call getters, and
+//! a batch taken with `llmsvc_client_poll_batch` read with the typed getters (0.3).
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::io::{BufRead, BufReader};
@@ -160,5 +161,125 @@ fn pieces_in_the_completion_queue_match_the_tool_call_getters() {
         }
         assert!(argument_pieces > 1, "arguments arrive in pieces");
         assert_eq!(llmsvc_client_destroy(client), LLMSVC_OK);
+    }
+}
+
+#[test]
+fn typed_getters_accept_null() {
+    let mut n = [0i64; LLMSVC_NUM_COUNT];
+    let (null_s, null_n) = (ptr::null_mut(), ptr::null_mut());
+    // SAFETY: every getter accepts a NULL result; out parameters are locals or NULL.
+    unsafe {
+        assert_eq!(
+            llmsvc_result_number(ptr::null(), LLMSVC_NUM_KIND),
+            LLMSVC_UNKNOWN
+        );
+        assert_eq!(
+            llmsvc_result_numbers(ptr::null(), n.as_mut_ptr(), n.len()),
+            0
+        );
+        assert!(llmsvc_result_string(ptr::null(), LLMSVC_STR_TEXT, null_n).is_null());
+        assert_eq!(
+            llmsvc_result_attempt(ptr::null(), 0, n.as_mut_ptr(), 1, null_s, null_s),
+            0
+        );
+        let rc = llmsvc_result_choice(ptr::null(), 0, null_s, null_n, null_s, null_n);
+        assert_eq!(rc, LLMSVC_EINVAL);
+    }
+}
+
+static CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+unsafe extern "C" fn on_closed(payload: *mut c_void) {
+    assert_eq!(payload as usize, 0x5eed);
+    CLOSED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+#[test]
+fn a_batch_reads_with_the_typed_getters_and_close_async_calls_back() {
+    let Some(emu) = emulator() else { return };
+    let config = CString::new(format!(
+        r#"{{"base_url":"http://127.0.0.1:{}/v1","api_key":"sk-abi3","model":"gpt-4o-mini"}}"#,
+        emu.1
+    ))
+    .unwrap();
+    let request = CString::new(r#"{"prompt":"typed getters","max_output_tokens":8}"#).unwrap();
+    let mut client = ptr::null_mut();
+    // SAFETY: valid pointers to locals and NUL-terminated documents; every result taken is
+    // freed once; borrowed strings are read before their result is freed; the client is
+    // destroyed at the end.
+    unsafe {
+        assert_eq!(
+            llmsvc_client_new(&mut client, config.as_ptr(), ptr::null_mut()),
+            LLMSVC_OK
+        );
+        for i in 1..=3usize {
+            let (p, id) = (i as *mut c_void, ptr::null_mut());
+            let rc = llmsvc_client_submit(client, request.as_ptr(), None, p, id, ptr::null_mut());
+            assert_eq!(rc, LLMSVC_OK);
+        }
+        let mut seen = Vec::new();
+        while seen.len() < 3 {
+            let mut out = [ptr::null_mut(); 8];
+            let mut payloads = [ptr::null_mut(); 8];
+            let mut got = 0;
+            let rc = llmsvc_client_poll_batch(
+                client,
+                10_000,
+                out.as_mut_ptr(),
+                payloads.as_mut_ptr(),
+                out.len(),
+                &mut got,
+            );
+            assert_eq!(rc, LLMSVC_OK);
+            for (&r, &p) in out[..got].iter().zip(&payloads[..got]) {
+                let mut n = [0i64; LLMSVC_NUM_COUNT + 2];
+                assert_eq!(
+                    llmsvc_result_numbers(r, n.as_mut_ptr(), n.len()),
+                    LLMSVC_NUM_COUNT
+                );
+                assert_eq!(n[LLMSVC_NUM_KIND as usize], LLMSVC_KIND_NONE as i64);
+                assert_eq!(n[LLMSVC_NUM_HTTP_STATUS as usize], 200);
+                assert_eq!(n[LLMSVC_NUM_ATTEMPTS as usize], 1);
+                assert!(n[LLMSVC_NUM_PROMPT_TOKENS as usize] > 0);
+                assert_eq!(n[LLMSVC_NUM_FIRST_TOKEN_NS as usize], LLMSVC_UNKNOWN);
+                assert_eq!(
+                    n[LLMSVC_NUM_COUNT], LLMSVC_UNKNOWN,
+                    "a key this version lacks"
+                );
+                let mut len = 0;
+                let model = llmsvc_result_string(r, LLMSVC_STR_MODEL, &mut len);
+                assert_eq!((text(model), len), ("gpt-4o-mini".to_owned(), 11));
+                let answer = text(llmsvc_result_string(r, LLMSVC_STR_TEXT, ptr::null_mut()));
+                assert_eq!(answer, text(llmsvc_result_text(r)));
+                let mut a = [0i64; LLMSVC_ATTEMPT_COUNT];
+                let (mut rid, mut dep) = (ptr::null(), ptr::null());
+                let filled =
+                    llmsvc_result_attempt(r, 0, a.as_mut_ptr(), a.len(), &mut rid, &mut dep);
+                assert_eq!(filled, LLMSVC_ATTEMPT_COUNT);
+                assert_eq!(a[LLMSVC_ATTEMPT_HTTP_STATUS as usize], 200);
+                assert_eq!(text(dep), "");
+                let (mut t, mut tlen) = (ptr::null(), 0);
+                let rc =
+                    llmsvc_result_choice(r, 0, &mut t, &mut tlen, ptr::null_mut(), ptr::null_mut());
+                assert_eq!((rc, text(t)), (LLMSVC_OK, answer));
+                seen.push(p as usize);
+                llmsvc_result_free(r);
+            }
+        }
+        seen.sort();
+        assert_eq!(seen, [1, 2, 3], "each payload once");
+        assert_eq!(
+            llmsvc_client_cancel_async(client, 1 << 40),
+            LLMSVC_ENOTFOUND
+        );
+        assert_eq!(llmsvc_client_pause(client, 1), LLMSVC_OK);
+        let rc = llmsvc_client_close_async(client, Some(on_closed), 0x5eed as *mut c_void);
+        assert_eq!(rc, LLMSVC_OK);
+        assert_eq!(llmsvc_client_destroy(client), LLMSVC_OK);
+        assert!(
+            CLOSED.load(std::sync::atomic::Ordering::SeqCst),
+            "called back by destroy at the latest"
+        );
     }
 }

@@ -1,24 +1,21 @@
-//! [`Client`], the [`Generate`] future, the [`ResponseStream`] and the [`PieceStream`].
+//! [`Client`], the [`Generate`] future, the [`ResponseStream`] and [`PieceStream`], and the
+//! [`Closed`] future of a close.
 
+use std::ffi::CString;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use futures_core::Stream;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, ErrorDetails, ErrorKind, Failure};
-use crate::events::{Event, EventTypes};
-use crate::ffi::{self, RawClient, RawResult, Slot, Submit};
+use crate::error::Error;
+use crate::events::{Event, EventKind, EventTypes};
+use crate::ffi::{self, CloseHandle, RawClient, Setting, Slot, Submit};
 use crate::metrics::Metrics;
-use crate::tools::Piece;
-use crate::types::{Config, DeploymentUpdate, Limits, Request, Response};
-
-struct Inner {
-    raw: RawClient,
-}
+use crate::types::{Asked, Config, DeploymentUpdate, Limits, Piece, Request, Response};
 
 /// A client of one LLM API: its own engine thread, rate-limit gates, retries, metrics and
 /// usage ledger.
@@ -41,7 +38,7 @@ struct Inner {
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
+    raw: Arc<RawClient>,
 }
 
 impl fmt::Debug for Client {
@@ -50,39 +47,10 @@ impl fmt::Debug for Client {
     }
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<std::ffi::CString, Error> {
-    let s = serde_json::to_string(value).map_err(|e| Error::Decode(e.to_string()))?;
-    ffi::to_cstring(s)
-}
-
-/// Converts a completion into the crate's result.
-fn outcome(raw: Option<RawResult>) -> Result<Response, Error> {
-    let Some(raw) = raw else {
-        return Err(Error::Decode(
-            "the core completed a request without a result".into(),
-        ));
-    };
-    let json = raw.json();
-    drop(raw);
-    let mut response: Response = serde_json::from_str(&json)
-        .map_err(|e| Error::Decode(format!("unreadable result document: {e}")))?;
-    if response.ok {
-        return Ok(response);
-    }
-    let error = response.error.take().unwrap_or_else(|| ErrorDetails {
-        kind: ErrorKind::Internal,
-        message: "a failed result without an error member".into(),
-        http_status: None,
-        provider_message: None,
-        provider_type: None,
-        provider_code: None,
-        provider_param: None,
-        retry_after_ms: None,
-        pointer: None,
-        keyword: None,
-        output: None,
-    });
-    Err(Error::from_failure(Failure { error, response }))
+/// `value` as a JSON document for the core; `what` names it in errors.
+fn document<T: Serialize>(value: &T, what: &str) -> Result<CString, Error> {
+    let json = serde_json::to_string(value).map_err(|e| Error::Decode(format!("{what}: {e}")))?;
+    Ok(ffi::cstring(json, what)?)
 }
 
 impl Client {
@@ -91,8 +59,8 @@ impl Client {
     /// Fails with [`Error::Call`] when the configuration is refused (an unknown member,
     /// a wrong type, an unusable value); the message names the member.
     pub fn new(config: Config) -> Result<Client, Error> {
-        let doc = to_json(&config)?;
-        Self::from_raw(RawClient::new(&doc)?)
+        let raw = RawClient::new(&document(&config, "the configuration")?)?;
+        Ok(Client { raw: Arc::new(raw) })
     }
 
     /// Creates a client from a configuration JSON document (docs/schema.md).
@@ -102,8 +70,8 @@ impl Client {
     /// assert_eq!(err.status(), Some(llmsvc::Status::Schema));
     /// ```
     pub fn from_json(config: &str) -> Result<Client, Error> {
-        let doc = ffi::to_cstring(config.to_owned())?;
-        Self::from_raw(RawClient::new(&doc)?)
+        let raw = RawClient::new(&ffi::cstring(config.to_owned(), "the configuration")?)?;
+        Ok(Client { raw: Arc::new(raw) })
     }
 
     /// Creates a client from a configuration file as the core reads it: YAML or JSON, in
@@ -111,24 +79,19 @@ impl Client {
     /// environment references (docs/schema.md, "Configuration files"). An error names the
     /// file, line and column; [`load_config_file`] also gives the file's warnings.
     pub fn from_file(path: &str) -> Result<Client, Error> {
-        let (config, _warnings) = ffi::load_config(path)?;
-        Self::from_json(&config)
-    }
-
-    fn from_raw(raw: RawClient) -> Result<Client, Error> {
-        Ok(Client {
-            inner: Arc::new(Inner { raw }),
-        })
+        Self::from_json(&ffi::load_config(path)?.0)
     }
 
     fn submit(&self, request: &Request, how: Submit) -> Result<Pending, Error> {
-        let doc = to_json(request)?;
-        let slot = Slot::new();
-        let id = self.inner.raw.submit(&doc, &slot, how)?;
+        let doc = document(request, "the request")?;
+        let slot = Arc::new(Slot::default());
+        let id = self.raw.submit(&doc, &slot, how)?;
+        let (asked, client) = (request.asked(), Arc::downgrade(&self.raw));
         Ok(Pending {
             slot,
             id,
-            client: Arc::downgrade(&self.inner),
+            asked,
+            client,
             done: false,
         })
     }
@@ -136,10 +99,10 @@ impl Client {
     /// Sends a request; the returned future resolves to its result.
     ///
     /// The request is submitted at once (it queues at the gates even before the future is
-    /// polled). The future works with any executor: it is woken from the completion.
-    /// Dropping it before it resolves cancels the request. It holds no strong reference
-    /// to the client: when the last [`Client`] is dropped it resolves with
-    /// [`Error::ShutDown`].
+    /// polled). The future works with any executor: it is woken from the core's batch of
+    /// completions. Dropping it before it resolves cancels the request without waiting.
+    /// It holds no strong reference to the client: when the last [`Client`] is dropped it
+    /// resolves with [`Error::ShutDown`].
     ///
     /// ```no_run
     /// # async fn f(client: llmsvc::Client) -> Result<(), llmsvc::Error> {
@@ -148,20 +111,15 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn generate(&self, request: Request) -> Generate {
-        Generate {
-            state: match self.submit(&request, Submit::Plain) {
-                Ok(p) => GenState::Pending(p),
-                Err(e) => GenState::Failed(Some(e)),
-            },
-        }
+        Generate(self.submit(&request, Submit::Plain).map_err(Some))
     }
 
     /// Sends a request and blocks the calling thread until its result.
     ///
     /// Do not call it from an async task: it blocks the executor's thread.
     pub fn generate_blocking(&self, request: Request) -> Result<Response, Error> {
-        let doc = to_json(&request)?;
-        outcome(Some(self.inner.raw.generate(&doc)?))
+        let raw = self.raw.generate(&document(&request, "the request")?)?;
+        Error::outcome(raw, request.asked())
     }
 
     /// Sends a request whose reply is streamed: the stream yields text pieces as the
@@ -182,9 +140,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn stream(&self, request: Request) -> ResponseStream {
-        ResponseStream {
-            inner: Streamed::new(self.submit(&request, Submit::Text)),
-        }
+        ResponseStream(Streamed::new(self.submit(&request, Submit::Text)))
     }
 
     /// Sends a request whose reply is streamed as typed [`Piece`]s: text, and each tool
@@ -213,9 +169,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn stream_pieces(&self, request: Request) -> PieceStream {
-        PieceStream {
-            inner: Streamed::new(self.submit(&request, Submit::Pieces)),
-        }
+        PieceStream(Streamed::new(self.submit(&request, Submit::Pieces)))
     }
 
     /// Sends a request for structured output matching `schema` and converts the
@@ -242,31 +196,28 @@ impl Client {
         request: Request,
         schema: crate::JsonSchema,
     ) -> Result<T, Error> {
-        let response = self.generate(request.json_schema(schema)).await?;
-        response.json_as()
+        self.generate(request.json_schema(schema)).await?.json_as()
     }
 
     /// One consistent snapshot of the client's metrics, usage and cost.
     pub fn metrics(&self) -> Result<Metrics, Error> {
-        let json = self.inner.raw.metrics()?;
-        let raw: serde_json::Value =
-            serde_json::from_str(&json).map_err(|e| Error::Decode(e.to_string()))?;
-        let mut m: Metrics =
-            serde_json::from_value(raw.clone()).map_err(|e| Error::Decode(e.to_string()))?;
+        let decode = |e: serde_json::Error| Error::Decode(format!("metrics document: {e}"));
+        let raw: serde_json::Value = serde_json::from_str(&self.metrics_json()?).map_err(decode)?;
+        let mut m = Metrics::deserialize(&raw).map_err(decode)?;
         m.raw = raw;
         Ok(m)
     }
 
     /// The metrics snapshot as the core's JSON document.
     pub fn metrics_json(&self) -> Result<String, Error> {
-        self.inner.raw.metrics()
+        Ok(self.raw.metrics(false)?)
     }
 
     /// The same snapshot in the Prometheus text exposition format (version 0.0.4), to
     /// serve as `text/plain; version=0.0.4` from a handler of your own. The metric names
     /// are listed in docs/schema.md.
     pub fn metrics_prometheus(&self) -> Result<String, Error> {
-        self.inner.raw.metrics_prometheus()
+        Ok(self.raw.metrics(true)?)
     }
 
     /// Changes the limits; members left `None` keep their value. Takes effect before
@@ -278,8 +229,9 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn set_limits(&self, limits: &Limits) -> Result<(), Error> {
-        let doc = to_json(limits)?;
-        self.inner.raw.set_limits(&doc)
+        Ok(self
+            .raw
+            .set(Setting::Limits, &document(limits, "the limits")?)?)
     }
 
     /// Changes one of the configured deployments ([`Config::deployments`],
@@ -295,8 +247,10 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn set_deployment(&self, deployment: &DeploymentUpdate) -> Result<(), Error> {
-        let doc = to_json(deployment)?;
-        self.inner.raw.set_deployment(&doc)
+        Ok(self.raw.set(
+            Setting::Deployment,
+            &document(deployment, "the deployment")?,
+        )?)
     }
 
     /// Delivers the lifecycle events of every request of this client to `hook`: `types`
@@ -313,14 +267,14 @@ impl Client {
     /// count, or send the event to a channel. It may call the client's non-blocking
     /// methods ([`generate`](Client::generate) without waiting for it,
     /// [`metrics`](Client::metrics), [`set_limits`](Client::set_limits),
-    /// `set_event_hook`, ...); blocking ones fail there
+    /// `set_event_hook`, [`close`](Client::close), ...); blocking ones fail there
     /// ([`generate_blocking`](Client::generate_blocking) with
-    /// [`Status::Recursive`](crate::Status::Recursive), [`close`](Client::close) does
-    /// nothing) and it must not block on a future. A panic in the hook is caught (and
-    /// reported by the panic hook); the event is dropped and the engine carries on.
+    /// [`Status::Recursive`](crate::Status::Recursive)) and it must not block on a future.
+    /// A panic in the hook is caught (and reported by the panic hook); the event is
+    /// dropped and the engine carries on.
     ///
     /// A hook that holds a clone of the client keeps it alive (a reference cycle): clear
-    /// the hook (or [`close`](Client::close) the client) when done with it.
+    /// the hook when done with it.
     ///
     /// ```no_run
     /// # fn f(client: llmsvc::Client) -> Result<(), llmsvc::Error> {
@@ -349,22 +303,65 @@ impl Client {
         } else {
             0
         };
-        self.inner
+        let f = move |bit, request_id, json: &str| {
+            if let Some(kind) = EventKind::from_bit(bit) {
+                hook(&Event {
+                    kind,
+                    request_id,
+                    json: json.to_owned(),
+                });
+            }
+        };
+        Ok(self
             .raw
-            .set_event_hook(types.bits(), flags, Some(Box::new(hook)))
+            .set_event_hook(types.bits(), flags, Some(Box::new(f)))?)
     }
 
     /// Turns lifecycle events off: no hook is called after this returns.
     pub fn clear_event_hook(&self) -> Result<(), Error> {
-        self.inner.raw.set_event_hook(0, 0, None)
+        Ok(self.raw.set_event_hook(0, 0, None)?)
     }
 
-    /// Closes the client for every clone: new requests fail with
-    /// [`Status::Closed`](crate::Status::Closed), pending ones complete with
-    /// [`Error::ShutDown`]. Blocks until the engine thread stopped. Idempotent; metrics
-    /// stay readable. Called from an event hook it does nothing.
-    pub fn close(&self) {
-        self.inner.raw.close();
+    /// Pauses admission (`true`): nothing more is sent, requests in flight go on, queued
+    /// and new ones wait (their deadlines still apply); `false` resumes. A graceful stop
+    /// for a batch job.
+    pub fn pause(&self, paused: bool) {
+        self.raw.pause(paused);
+    }
+
+    /// Closes the client for every clone, without waiting: new requests fail with
+    /// [`Status::Closed`](crate::Status::Closed) from now on, pending ones complete with
+    /// [`Error::ShutDown`]. The returned [`Closed`] resolves once the last completion was
+    /// delivered (`.await` it, or [`Closed::wait`] outside async code); dropping it does
+    /// not undo the close. Idempotent; metrics stay readable; callable from an event hook.
+    pub fn close(&self) -> Closed {
+        Closed(self.raw.close())
+    }
+}
+
+/// The close of a client ([`Client::close`]): resolves once its last completion was
+/// delivered.
+pub struct Closed(CloseHandle);
+
+impl Closed {
+    /// Blocks the calling thread until the close completed. Called from an event hook it
+    /// returns at once (the close completes after the hook returns).
+    pub fn wait(self) {
+        self.0.wait();
+    }
+}
+
+impl Future for Closed {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.poll(cx)
+    }
+}
+
+impl fmt::Debug for Closed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Closed").finish_non_exhaustive()
     }
 }
 
@@ -372,52 +369,42 @@ impl Client {
 struct Pending {
     slot: Arc<Slot>,
     id: u64,
-    client: Weak<Inner>,
+    asked: Asked,
+    client: Weak<RawClient>,
     done: bool,
 }
 
 impl Pending {
     fn poll_result(&mut self, cx: &mut Context<'_>) -> Poll<Result<Response, Error>> {
-        match self.slot.poll_done(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(raw) => {
-                self.done = true;
-                Poll::Ready(outcome(raw))
-            }
-        }
+        let raw = ready!(self.slot.poll_done(cx));
+        self.done = true;
+        Poll::Ready(match raw {
+            Some(raw) => Error::outcome(raw, self.asked),
+            None => Err(Error::Decode("the result was already taken".into())),
+        })
     }
 }
 
 impl Drop for Pending {
     fn drop(&mut self) {
         if !self.done {
-            if let Some(inner) = self.client.upgrade() {
-                // The completion (kind `cancelled`, or the result if it won the race)
-                // still arrives and frees the payload box.
-                inner.raw.cancel(self.id);
+            if let Some(client) = self.client.upgrade() {
+                // Returns at once; the completion (kind `cancelled`, or the result if it
+                // won the race) still arrives and releases the slot's payload.
+                client.cancel(self.id);
             }
         }
     }
 }
 
-enum GenState {
-    Pending(Pending),
-    Failed(Option<Error>),
-}
-
 /// The future of [`Client::generate`]. Dropping it before it resolves cancels the request.
 #[must_use = "the request is cancelled when this future is dropped"]
-pub struct Generate {
-    state: GenState,
-}
+pub struct Generate(Result<Pending, Option<Error>>);
 
 impl Generate {
     /// The core's id of the request; `None` when the submission was refused.
     pub fn request_id(&self) -> Option<u64> {
-        match &self.state {
-            GenState::Pending(p) => Some(p.id),
-            GenState::Failed(_) => None,
-        }
+        self.0.as_ref().ok().map(|p| p.id)
     }
 }
 
@@ -433,9 +420,9 @@ impl Future for Generate {
     type Output = Result<Response, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.get_mut().state {
-            GenState::Pending(p) => p.poll_result(cx),
-            GenState::Failed(e) => Poll::Ready(Err(e
+        match &mut self.get_mut().0 {
+            Ok(p) => p.poll_result(cx),
+            Err(e) => Poll::Ready(Err(e
                 .take()
                 .unwrap_or_else(|| Error::Decode("polled after completion".into())))),
         }
@@ -452,17 +439,14 @@ struct Streamed {
 
 impl Streamed {
     fn new(submitted: Result<Pending, Error>) -> Streamed {
-        match submitted {
-            Ok(p) => Streamed {
-                pending: Some(p),
-                outcome: None,
-                ended: false,
-            },
-            Err(e) => Streamed {
-                pending: None,
-                outcome: Some(Err(e)),
-                ended: false,
-            },
+        let (pending, outcome) = match submitted {
+            Ok(p) => (Some(p), None),
+            Err(e) => (None, Some(Err(e))),
+        };
+        Streamed {
+            pending,
+            outcome,
+            ended: false,
         }
     }
 
@@ -471,12 +455,10 @@ impl Streamed {
     }
 
     fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Result<Response, Error>> {
-        if let Some(o) = self.outcome.take() {
-            return Poll::Ready(o);
-        }
-        match &mut self.pending {
-            Some(p) => p.poll_result(cx),
-            None => Poll::Ready(Err(Error::Decode("the result was already taken".into()))),
+        match (self.outcome.take(), &mut self.pending) {
+            (Some(o), _) => Poll::Ready(o),
+            (None, Some(p)) => p.poll_result(cx),
+            (None, None) => Poll::Ready(Err(Error::Decode("the result was already taken".into()))),
         }
     }
 
@@ -485,31 +467,29 @@ impl Streamed {
         if self.ended {
             return Poll::Ready(None);
         }
-        if let Some(o) = &self.outcome {
-            // A refused submission, or the failure already reported: end.
+        let Some(p) = self.pending.as_mut().filter(|_| self.outcome.is_none()) else {
+            // A refused submission: its error, then the end.
             self.ended = true;
-            return Poll::Ready(o.as_ref().err().map(|e| Err(e.clone())));
-        }
-        let Some(p) = &mut self.pending else {
-            self.ended = true;
-            return Poll::Ready(None);
+            let error = self
+                .outcome
+                .as_ref()
+                .and_then(|o| o.as_ref().err().cloned());
+            return Poll::Ready(error.map(Err));
         };
-        match p.slot.poll_piece(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(piece)) => Poll::Ready(Some(Ok(piece))),
-            Poll::Ready(None) => match p.poll_result(cx) {
-                Poll::Pending => Poll::Pending,
-                Poll::Ready(Ok(r)) => {
-                    self.outcome = Some(Ok(r));
-                    self.ended = true;
-                    Poll::Ready(None)
+        loop {
+            match ready!(p.slot.poll_piece(cx)) {
+                // A kind newer than this binding is skipped: the completion has it all.
+                Some(raw) => match Piece::from_raw(&raw) {
+                    Some(piece) => return Poll::Ready(Some(Ok(piece))),
+                    None => continue,
+                },
+                None => {
+                    let outcome = ready!(p.poll_result(cx));
+                    let error = outcome.as_ref().err().cloned();
+                    (self.outcome, self.ended) = (Some(outcome), true);
+                    return Poll::Ready(error.map(Err));
                 }
-                Poll::Ready(Err(e)) => {
-                    self.outcome = Some(Err(e.clone()));
-                    self.ended = true;
-                    Poll::Ready(Some(Err(e)))
-                }
-            },
+            }
         }
     }
 }
@@ -520,50 +500,7 @@ impl Streamed {
 /// The stream yields `Ok(piece)` for each piece, then ends; a request that failed yields
 /// one `Err` last. Dropping it before the end cancels the request.
 #[must_use = "the request is cancelled when this stream is dropped"]
-pub struct ResponseStream {
-    inner: Streamed,
-}
-
-impl fmt::Debug for ResponseStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseStream")
-            .field("request_id", &self.request_id())
-            .field("ended", &self.inner.ended)
-            .finish()
-    }
-}
-
-impl ResponseStream {
-    /// The core's id of the request; `None` when the submission was refused.
-    pub fn request_id(&self) -> Option<u64> {
-        self.inner.request_id()
-    }
-
-    /// The final result: the whole text, usage, cost and `timing.first_token_ms`. Pieces
-    /// not read yet are skipped. Dropping this future before it resolves cancels the
-    /// request.
-    pub async fn response(mut self) -> Result<Response, Error> {
-        std::future::poll_fn(|cx| self.inner.poll_outcome(cx)).await
-    }
-}
-
-impl Stream for ResponseStream {
-    type Item = Result<String, Error>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        loop {
-            match this.inner.poll_piece(cx) {
-                Poll::Ready(Some(Ok(Piece::Text(t)))) => return Poll::Ready(Some(Ok(t))),
-                // `llmsvc_client_submit_stream` delivers text only.
-                Poll::Ready(Some(Ok(_))) => {}
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-    }
-}
+pub struct ResponseStream(Streamed);
 
 /// The typed pieces of a streamed request ([`Client::stream_pieces`]), then its final
 /// result through [`PieceStream::response`].
@@ -572,30 +509,53 @@ impl Stream for ResponseStream {
 /// them, then ends; a request that failed yields one `Err` last. Dropping it before the
 /// end cancels the request.
 #[must_use = "the request is cancelled when this stream is dropped"]
-pub struct PieceStream {
-    inner: Streamed,
+pub struct PieceStream(Streamed);
+
+/// The methods both streams have.
+macro_rules! stream_methods {
+    ($name:ident) => {
+        impl $name {
+            /// The core's id of the request; `None` when the submission was refused.
+            pub fn request_id(&self) -> Option<u64> {
+                self.0.request_id()
+            }
+
+            /// The final result: the whole text, the assembled tool calls, usage, cost and
+            /// `timing.first_token_ms`. Pieces not read yet are skipped. Dropping this
+            /// future before it resolves cancels the request.
+            pub async fn response(mut self) -> Result<Response, Error> {
+                std::future::poll_fn(|cx| self.0.poll_outcome(cx)).await
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("request_id", &self.request_id())
+                    .field("ended", &self.0.ended)
+                    .finish()
+            }
+        }
+    };
 }
 
-impl fmt::Debug for PieceStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PieceStream")
-            .field("request_id", &self.request_id())
-            .field("ended", &self.inner.ended)
-            .finish()
-    }
-}
+stream_methods!(ResponseStream);
+stream_methods!(PieceStream);
 
-impl PieceStream {
-    /// The core's id of the request; `None` when the submission was refused.
-    pub fn request_id(&self) -> Option<u64> {
-        self.inner.request_id()
-    }
+impl Stream for ResponseStream {
+    type Item = Result<String, Error>;
 
-    /// The final result: the whole text, the assembled tool calls, usage, cost and
-    /// `timing.first_token_ms`. Pieces not read yet are skipped. Dropping this future
-    /// before it resolves cancels the request.
-    pub async fn response(mut self) -> Result<Response, Error> {
-        std::future::poll_fn(|cx| self.inner.poll_outcome(cx)).await
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            // `llmsvc_client_submit_stream` delivers text only.
+            match ready!(this.0.poll_piece(cx)) {
+                Some(Ok(Piece::Text(t))) => return Poll::Ready(Some(Ok(t))),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                None => return Poll::Ready(None),
+            }
+        }
     }
 }
 
@@ -603,7 +563,7 @@ impl Stream for PieceStream {
     type Item = Result<Piece, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().inner.poll_piece(cx)
+        self.get_mut().0.poll_piece(cx)
     }
 }
 
@@ -612,7 +572,7 @@ impl Stream for PieceStream {
 /// that llmsvc does not use.
 pub fn load_config_file(path: &str) -> Result<(String, Vec<String>), Error> {
     let (config, warnings) = ffi::load_config(path)?;
-    let warnings: Vec<String> =
-        serde_json::from_str(&warnings).map_err(|e| Error::Decode(e.to_string()))?;
+    let warnings = serde_json::from_str(&warnings)
+        .map_err(|e| Error::Decode(format!("warnings of {path}: {e}")))?;
     Ok((config, warnings))
 }

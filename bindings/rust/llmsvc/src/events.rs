@@ -54,16 +54,10 @@ impl EventKind {
         }
     }
 
-    /// The set holding only this event.
+    /// The set holding only this event (the `LLMSVC_EVENT_*` bits follow the
+    /// declaration order).
     pub const fn types(self) -> EventTypes {
-        EventTypes(match self {
-            EventKind::Queued => sys::LLMSVC_EVENT_QUEUED,
-            EventKind::Admitted => sys::LLMSVC_EVENT_ADMITTED,
-            EventKind::AttemptStarted => sys::LLMSVC_EVENT_ATTEMPT_STARTED,
-            EventKind::AttemptFinished => sys::LLMSVC_EVENT_ATTEMPT_FINISHED,
-            EventKind::RetryScheduled => sys::LLMSVC_EVENT_RETRY_SCHEDULED,
-            EventKind::Completed => sys::LLMSVC_EVENT_COMPLETED,
-        })
+        EventTypes(1 << self as u32)
     }
 
     /// The event of one `LLMSVC_EVENT_*` bit; `None` for anything else.

@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ErrorKind;
-use crate::types::Limits;
+use crate::types::{ErrorKind, Limits};
 
 /// One consistent snapshot of a client's metrics, usage and cost.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -241,7 +240,6 @@ pub struct DeploymentMetrics {
 impl DeploymentMetrics {
     /// Why it is out of rotation, as an [`ErrorKind`]; `None` while it is in.
     pub fn out_error_kind(&self) -> Option<ErrorKind> {
-        let kind = self.out_kind.as_ref()?;
-        serde_json::from_value(serde_json::Value::String(kind.clone())).ok()
+        ErrorKind::from_name(self.out_kind.as_deref()?)
     }
 }

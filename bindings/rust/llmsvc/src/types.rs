@@ -1,13 +1,18 @@
-//! The JSON documents of docs/schema.md as typed structs: configuration, requests,
-//! results. Members left `None` are not sent, so the core's defaults apply.
+//! The documents of docs/schema.md as typed structs: configuration, requests and tools,
+//! which are serialized for the core, and results, which are filled from the core's typed
+//! getters. Members left `None` are not sent, so the core's defaults apply.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::ffi::c_int;
 use std::fmt;
+use std::sync::Arc;
 
+use llmsvc_sys as sys;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::error::{ErrorDetails, ErrorKind};
-use crate::tools::{message_calls, Choice, Tool, ToolCall, ToolChoice};
+use crate::ffi::{self, RawResult};
 
 /// The wire format a client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -869,6 +874,459 @@ impl Request {
     }
 }
 
+/// A function the model may call (`request.tools[]`), written as OpenAI Chat Completions
+/// takes it: `{"type": "function", "function": {"name", "description", "parameters",
+/// "strict"}}`. The core maps it to each provider's form and compiles `parameters` at
+/// submit (a schema that is not one is refused, naming the field).
+///
+/// ```
+/// use llmsvc::Tool;
+/// let t = Tool::new("get_weather")
+///     .description("The current weather in a city")
+///     .parameters(serde_json::json!({
+///         "type": "object",
+///         "properties": {"city": {"type": "string"}},
+///         "required": ["city"]
+///     }))
+///     .strict(true);
+/// assert_eq!(
+///     serde_json::to_value(&t).unwrap()["function"]["name"],
+///     "get_weather"
+/// );
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(into = "ToolWire", try_from = "ToolWire")]
+pub struct Tool {
+    /// 1 to 64 letters, digits, `_` or `-`; unique among the request's tools.
+    pub name: String,
+    /// What the tool does, for the model.
+    pub description: Option<String>,
+    /// The JSON Schema of the arguments (an object schema).
+    pub parameters: Option<Value>,
+    /// Arguments checked against `parameters` like structured output.
+    pub strict: Option<bool>,
+    /// An Anthropic prompt-cache breakpoint after this tool.
+    pub cache_control: Option<CacheControl>,
+}
+
+impl Tool {
+    /// A tool named `name` without description or parameters.
+    pub fn new(name: impl Into<String>) -> Tool {
+        Tool {
+            name: name.into(),
+            ..Tool::default()
+        }
+    }
+    /// Sets the description.
+    pub fn description(mut self, text: impl Into<String>) -> Tool {
+        self.description = Some(text.into());
+        self
+    }
+    /// Sets the JSON Schema of the arguments.
+    pub fn parameters(mut self, schema: Value) -> Tool {
+        self.parameters = Some(schema);
+        self
+    }
+    /// Sets strict mode.
+    pub fn strict(mut self, strict: bool) -> Tool {
+        self.strict = Some(strict);
+        self
+    }
+    /// Sets an Anthropic prompt-cache breakpoint after this tool.
+    pub fn cache_control(mut self, cc: CacheControl) -> Tool {
+        self.cache_control = Some(cc);
+        self
+    }
+}
+
+/// The wire form of a [`Tool`]: the function's members nested under `function`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ToolWire {
+    #[serde(rename = "type")]
+    kind: String,
+    function: FunctionWire,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cache_control: Option<CacheControl>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FunctionWire {
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    parameters: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    strict: Option<bool>,
+}
+
+impl From<Tool> for ToolWire {
+    fn from(t: Tool) -> ToolWire {
+        let (name, description, parameters, strict) =
+            (t.name, t.description, t.parameters, t.strict);
+        let function = FunctionWire {
+            name,
+            description,
+            parameters,
+            strict,
+        };
+        ToolWire {
+            kind: "function".into(),
+            function,
+            cache_control: t.cache_control,
+        }
+    }
+}
+
+impl TryFrom<ToolWire> for Tool {
+    type Error = String;
+    fn try_from(w: ToolWire) -> Result<Tool, String> {
+        if w.kind != "function" {
+            return Err(format!("tool type {:?}: expected \"function\"", w.kind));
+        }
+        let FunctionWire {
+            name,
+            description,
+            parameters,
+            strict,
+        } = w.function;
+        let cache_control = w.cache_control;
+        Ok(Tool {
+            name,
+            description,
+            parameters,
+            strict,
+            cache_control,
+        })
+    }
+}
+
+/// Whether and which tool the model must call (`request.tool_choice`).
+///
+/// ```
+/// use llmsvc::ToolChoice;
+/// assert_eq!(serde_json::to_value(ToolChoice::Required).unwrap(), "required");
+/// assert_eq!(
+///     serde_json::to_string(&ToolChoice::function("get_weather")).unwrap(),
+///     r#"{"type":"function","function":{"name":"get_weather"}}"#
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ToolChoice {
+    /// The model decides (the default with tools).
+    Auto,
+    /// No tool call.
+    None,
+    /// At least one tool call (Anthropic's `any`; Ollama refuses it).
+    Required,
+    /// A call of this tool (Ollama refuses it).
+    Function(String),
+}
+
+impl ToolChoice {
+    /// A call of the tool `name`.
+    pub fn function(name: impl Into<String>) -> ToolChoice {
+        ToolChoice::Function(name.into())
+    }
+}
+
+impl Serialize for ToolChoice {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ToolChoice::Auto => s.serialize_str("auto"),
+            ToolChoice::None => s.serialize_str("none"),
+            ToolChoice::Required => s.serialize_str("required"),
+            ToolChoice::Function(name) => {
+                #[derive(Serialize)]
+                struct Wire<'a> {
+                    #[serde(rename = "type")]
+                    kind: &'a str,
+                    function: BTreeMap<&'a str, &'a str>,
+                }
+                let function = BTreeMap::from([("name", name.as_str())]);
+                Wire {
+                    kind: "function",
+                    function,
+                }
+                .serialize(s)
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ToolChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ToolChoice, D::Error> {
+        use serde::de::Error;
+        // Both forms the core reads: {"type", "function": {"name"}} and {"type", "name"}.
+        match Value::deserialize(d)? {
+            Value::String(m) => match m.as_str() {
+                "auto" => Ok(ToolChoice::Auto),
+                "none" => Ok(ToolChoice::None),
+                "required" => Ok(ToolChoice::Required),
+                _ => Err(D::Error::custom(format!(
+                    "tool_choice {m:?}: expected auto, none, required or a named tool"
+                ))),
+            },
+            Value::Object(o) if o.get("type").and_then(Value::as_str) == Some("function") => {
+                let name = o
+                    .get("function")
+                    .and_then(|f| f.get("name"))
+                    .or(o.get("name"));
+                match name.and_then(Value::as_str) {
+                    Some(name) => Ok(ToolChoice::function(name)),
+                    None => Err(D::Error::custom("tool_choice names no tool")),
+                }
+            }
+            other => Err(D::Error::custom(format!(
+                "tool_choice {other}: expected a string or {{\"type\": \"function\", ...}}"
+            ))),
+        }
+    }
+}
+
+/// A tool call: in a result ([`Response::tool_calls`], as the core reports it) and in an
+/// assistant message sent back in the next round ([`Message::assistant_tool_calls`], where
+/// only `id`, `name` and `arguments` go).
+///
+/// ```
+/// # #[derive(serde::Deserialize)] struct Weather { city: String }
+/// let call = llmsvc::ToolCall::new("call_1", "get_weather", r#"{"city":"Paris"}"#);
+/// let args: Weather = call.arguments_as().unwrap();
+/// assert_eq!(args.city, "Paris");
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ToolCall {
+    /// The call's id; a tool message answers it with this `tool_call_id`.
+    pub id: String,
+    /// The tool's name.
+    pub name: String,
+    /// The arguments' JSON text as the model wrote it.
+    pub arguments: String,
+    /// The arguments parsed, when they are a JSON object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arguments_json: Option<Value>,
+    /// Why the arguments are not usable: not a JSON object, or how they miss a non-strict
+    /// tool's schema.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arguments_error: Option<String>,
+    /// True when the model named a tool the request did not offer.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unknown_tool: bool,
+}
+
+impl ToolCall {
+    /// A call of `name` with `arguments` (JSON text), as an assistant message carries it.
+    pub fn new(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        arguments: impl Into<String>,
+    ) -> ToolCall {
+        ToolCall {
+            id: id.into(),
+            name: name.into(),
+            arguments: arguments.into(),
+            ..ToolCall::default()
+        }
+    }
+}
+
+/// `tool_calls` of an assistant message in OpenAI's form:
+/// `{"id", "type": "function", "function": {"name", "arguments"}}`.
+mod message_calls {
+    use super::*;
+
+    #[derive(Serialize, Deserialize)]
+    struct Call<'a, A> {
+        id: Cow<'a, str>,
+        #[serde(rename = "type", default)]
+        kind: Cow<'a, str>,
+        function: Function<'a, A>,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct Function<'a, A> {
+        name: Cow<'a, str>,
+        arguments: A,
+    }
+
+    /// Serializes a message's calls in the wire form.
+    pub(super) struct Calls<'a>(pub(super) &'a [ToolCall]);
+
+    impl Serialize for Calls<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(self.0.iter().map(|c| Call {
+                id: Cow::Borrowed(&c.id),
+                kind: Cow::Borrowed("function"),
+                function: Function {
+                    name: Cow::Borrowed(&c.name),
+                    arguments: &c.arguments,
+                },
+            }))
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<ToolCall>, D::Error> {
+        let calls = Option::<Vec<Call<Value>>>::deserialize(d)?.unwrap_or_default();
+        let call = |c: Call<Value>| {
+            // Arguments are JSON text; the core also reads them written as an object.
+            let arguments = match c.function.arguments {
+                Value::String(s) => s,
+                v => v.to_string(),
+            };
+            ToolCall::new(c.id, c.function.name, arguments)
+        };
+        Ok(calls.into_iter().map(call).collect())
+    }
+}
+
+/// What went wrong with a request (`llmsvc_error_kind`), named as in result documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// 429 retries spent, or the server asked for too long a wait.
+    RateLimited = 1,
+    /// Billing quota; never retried.
+    InsufficientQuota,
+    /// The provider does not serve this region.
+    UnsupportedRegion,
+    /// 401: invalid or missing key.
+    Auth,
+    /// 403.
+    Permission,
+    /// 400 or 422 from the provider.
+    BadRequest,
+    /// 404, e.g. an unknown model.
+    NotFound,
+    /// 409 retries spent.
+    Conflict,
+    /// 5xx retries spent.
+    ServerError,
+    /// 408 or transfer timeout, retries spent.
+    Timeout,
+    /// Connection refused or reset, TLS, DNS.
+    Connection,
+    /// Cancelled (a dropped future or stream).
+    Cancelled,
+    /// The request's `timeout_ms` passed.
+    DeadlineExceeded,
+    /// The client closed before the request completed.
+    ShutDown,
+    /// Rejected before sending.
+    InvalidRequest,
+    /// The provider's reply made no sense.
+    Protocol,
+    /// A budget was exceeded.
+    BudgetExceeded,
+    /// The output does not match the request's JSON Schema.
+    SchemaMismatch,
+    /// Its priority's queue was full, or it would have waited too long; not sent.
+    LoadShed = 20,
+    /// A bug in llmsvc; also a kind newer than this binding.
+    #[serde(other)]
+    Internal = 19,
+}
+
+impl ErrorKind {
+    /// Every kind, in the order of the core's numbers (1, 2, ...).
+    const ALL: [ErrorKind; 20] = {
+        use ErrorKind::*;
+        [
+            RateLimited,
+            InsufficientQuota,
+            UnsupportedRegion,
+            Auth,
+            Permission,
+            BadRequest,
+            NotFound,
+            Conflict,
+            ServerError,
+            Timeout,
+            Connection,
+            Cancelled,
+            DeadlineExceeded,
+            ShutDown,
+            InvalidRequest,
+            Protocol,
+            BudgetExceeded,
+            SchemaMismatch,
+            Internal,
+            LoadShed,
+        ]
+    };
+
+    /// The kind of a core number (`llmsvc_error_kind`); `None` for success (0).
+    pub(crate) fn from_code(code: i64) -> Option<ErrorKind> {
+        let i = usize::try_from(code).ok()?.checked_sub(1)?;
+        Some(
+            ErrorKind::ALL
+                .get(i)
+                .copied()
+                .unwrap_or(ErrorKind::Internal),
+        )
+    }
+
+    /// The kind of a name; `None` for `"none"`, [`ErrorKind::Internal`] for one this
+    /// binding does not know.
+    pub(crate) fn from_name(name: &str) -> Option<ErrorKind> {
+        let known = ErrorKind::ALL.into_iter().find(|k| k.name() == name);
+        (name != "none").then(|| known.unwrap_or(ErrorKind::Internal))
+    }
+
+    /// The stable name used in result and metric documents (`"rate_limited"`, ...).
+    pub fn name(self) -> &'static str {
+        ffi::kind_name(self as i64)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What went wrong with a failed request (the `error` object of docs/schema.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetails {
+    /// The error kind.
+    pub kind: ErrorKind,
+    /// The message, the provider's own message included.
+    #[serde(default)]
+    pub message: String,
+    /// The HTTP status of the last attempt, when a response was received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// The provider's error message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_message: Option<String>,
+    /// The provider's error type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_type: Option<String>,
+    /// The provider's error code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_code: Option<String>,
+    /// The request parameter the provider blamed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_param: Option<String>,
+    /// The wait the server asked for (its last `retry-after`), in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<f64>,
+    /// Schema mismatch: the JSON pointer of the first violation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    /// Schema mismatch: the violated keyword.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyword: Option<String>,
+    /// Schema mismatch: the rejected output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+}
+
 /// Token counts of a request (every attempt that got a reply).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -917,16 +1375,21 @@ pub struct Attempt {
     /// The deployment it went to; `None` without configured deployments.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deployment: Option<String>,
+    /// Input tokens of this attempt's reply; `None` when it got none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens: Option<u64>,
+    /// Output tokens of this attempt's reply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completion_tokens: Option<u64>,
+    /// What this attempt cost, in billionths of a USD; `None` when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_nano_usd: Option<u64>,
 }
 
 impl Attempt {
     /// The attempt's error kind; `None` when it succeeded.
     pub fn error_kind(&self) -> Option<ErrorKind> {
-        if self.kind == "none" || self.kind.is_empty() {
-            None
-        } else {
-            serde_json::from_value(serde_json::Value::String(self.kind.clone())).ok()
-        }
+        ErrorKind::from_name(&self.kind).filter(|_| !self.kind.is_empty())
     }
 }
 
@@ -945,7 +1408,105 @@ pub struct Timing {
     pub first_token_ms: Option<f64>,
 }
 
-/// The result of a request (`llmsvc_result_json`, docs/schema.md).
+/// One of several choices of a reply (`n` > 1; [`Response::choices`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Choice {
+    /// Its position, from 0.
+    pub index: u32,
+    /// Its text.
+    pub text: String,
+    /// Why it ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    /// Its tool calls.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// Its token log probabilities, as the provider sent them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<Value>,
+}
+
+/// One typed piece of a streamed reply ([`Client::stream_pieces`](crate::Client::stream_pieces)).
+///
+/// A tool call arrives as one [`Piece::ToolCall`] (its id and name) followed by its
+/// arguments in [`Piece::ToolArguments`] pieces; `index` tells the calls apart. The final
+/// [`Response`] carries the assembled calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Piece {
+    /// The next piece of the answer's text.
+    Text(String),
+    /// Tool call `index` begins.
+    ToolCall {
+        /// The call's position in the reply, from 0.
+        index: u32,
+        /// The call's id.
+        id: String,
+        /// The tool's name.
+        name: String,
+    },
+    /// The next piece of call `index`'s arguments (JSON text).
+    ToolArguments {
+        /// The call's position in the reply.
+        index: u32,
+        /// The piece.
+        delta: String,
+    },
+}
+
+impl Piece {
+    /// The piece a result of the core carries; `None` for a kind newer than this binding
+    /// (the completion has it all).
+    pub(crate) fn from_raw(raw: &RawResult) -> Option<Piece> {
+        let (kind, index, [id, name, text]) = raw.piece()?;
+        Some(match kind {
+            sys::LLMSVC_PIECE_TEXT => Piece::Text(text.into_owned()),
+            sys::LLMSVC_PIECE_TOOL_CALL => Piece::ToolCall {
+                index,
+                id: id.into_owned(),
+                name: name.into_owned(),
+            },
+            sys::LLMSVC_PIECE_TOOL_ARGUMENTS => Piece::ToolArguments {
+                index,
+                delta: text.into_owned(),
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// The result document (docs/schema.md) as the core wrote it, kept with the result and
+/// read only when asked for.
+#[derive(Clone, Default)]
+pub struct RawJson(Option<Arc<RawResult>>);
+
+impl RawJson {
+    /// The document; "" for a [`Response`] this crate did not receive from the core.
+    pub fn text(&self) -> Cow<'_, str> {
+        self.0.as_ref().map_or(Cow::Borrowed(""), |r| r.json())
+    }
+
+    /// The document, parsed.
+    pub fn value(&self) -> serde_json::Result<Value> {
+        serde_json::from_str(&self.text())
+    }
+}
+
+impl PartialEq for RawJson {
+    /// Always true: the document says what the typed members say.
+    fn eq(&self, _: &RawJson) -> bool {
+        true
+    }
+}
+
+impl fmt::Debug for RawJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RawJson({} bytes)", self.text().len())
+    }
+}
+
+/// The result of a request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Response {
@@ -963,7 +1524,7 @@ pub struct Response {
     /// The request's trace id.
     pub trace_id: Option<String>,
     /// The request's metadata.
-    pub metadata: Option<serde_json::Value>,
+    pub metadata: Option<Value>,
     /// The reply text ("" on error).
     pub text: String,
     /// `"stop"`, `"length"`, ...
@@ -985,13 +1546,13 @@ pub struct Response {
     /// Timing.
     pub timing: Timing,
     /// Structured output (the validated document) or JSON mode (the parsed object).
-    pub json: Option<serde_json::Value>,
+    pub json: Option<Value>,
     /// The tools the model called (`finish_reason` is then `"tool_calls"`).
     pub tool_calls: Vec<ToolCall>,
     /// With `n` > 1, every choice (the first is also `text`, `tool_calls`, ...).
     pub choices: Vec<Choice>,
     /// Token log probabilities, as the provider sent them.
-    pub logprobs: Option<serde_json::Value>,
+    pub logprobs: Option<Value>,
     /// The tier the provider used.
     pub service_tier: Option<String>,
     /// Anthropic extended thinking (Ollama: `think`), apart from the answer.
@@ -1001,9 +1562,10 @@ pub struct Response {
     /// On error, what went wrong (moved into [`Failure`](crate::Failure) by this crate).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorDetails>,
-    /// Members this binding does not know, kept as they came.
-    #[serde(flatten)]
-    pub extra: BTreeMap<String, serde_json::Value>,
+    /// The whole result document, for members this binding does not type (the `cache`
+    /// object, members of newer versions).
+    #[serde(skip)]
+    pub raw: RawJson,
 }
 
 impl Response {
@@ -1035,310 +1597,204 @@ impl Response {
         }
     }
 
-    /// The structured output converted to `T`.
-    ///
-    /// ```
-    /// # #[derive(serde::Deserialize)] struct Pet { name: String }
-    /// let r = llmsvc::Response { json: Some(serde_json::json!({"name": "Rex"})), ..Default::default() };
-    /// let pet: Pet = r.json_as().unwrap();
-    /// assert_eq!(pet.name, "Rex");
-    /// ```
-    #[cfg(feature = "serde")]
-    pub fn json_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, crate::Error> {
-        let doc = self.json.clone().ok_or_else(|| {
-            crate::Error::Decode("the result has no structured output (no json_schema?)".into())
-        })?;
-        serde_json::from_value(doc).map_err(|e| crate::Error::Decode(e.to_string()))
+    /// Builds the result from the core's typed getters; the JSON document is read only
+    /// for members that have no getter, when they are there or the request asked for them.
+    pub(crate) fn from_raw(raw: RawResult, asked: Asked) -> serde_json::Result<Response> {
+        use sys::*;
+        let n = raw.numbers();
+        let num = |k: c_int| Some(n[k as usize]).filter(|&v| v != LLMSVC_UNKNOWN);
+        let count = |k: c_int| num(k).map_or(0, |v| v as u64);
+        let string = |k: c_int| nonempty(raw.string(k));
+        let usage = num(LLMSVC_NUM_PROMPT_TOKENS).map(|prompt| Usage {
+            prompt_tokens: prompt as u64,
+            completion_tokens: count(LLMSVC_NUM_COMPLETION_TOKENS),
+            total_tokens: prompt as u64 + count(LLMSVC_NUM_COMPLETION_TOKENS),
+            cached_tokens: count(LLMSVC_NUM_CACHED_TOKENS),
+            cache_write_tokens: count(LLMSVC_NUM_CACHE_WRITE_TOKENS),
+            cache_write_1h_tokens: 0,
+            reasoning_tokens: count(LLMSVC_NUM_REASONING_TOKENS),
+            estimated: n[LLMSVC_NUM_USAGE as usize] == 2,
+        });
+        let error = ErrorKind::from_code(n[LLMSVC_NUM_KIND as usize]).map(|kind| ErrorDetails {
+            kind,
+            message: raw.string(LLMSVC_STR_ERROR_MESSAGE).into_owned(),
+            http_status: Some(count(LLMSVC_NUM_HTTP_STATUS) as u16),
+            provider_message: string(LLMSVC_STR_PROVIDER_MESSAGE),
+            provider_type: string(LLMSVC_STR_PROVIDER_ERROR_TYPE),
+            provider_code: string(LLMSVC_STR_PROVIDER_ERROR_CODE),
+            provider_param: None,
+            retry_after_ms: num(LLMSVC_NUM_RETRY_AFTER_MS).map(|ms| ms as f64),
+            pointer: None,
+            keyword: None,
+            output: None,
+        });
+        let choices = match count(LLMSVC_NUM_CHOICES) {
+            0 | 1 => Vec::new(),
+            c => (0..c as usize).map(|i| choice(&raw, i)).collect(),
+        };
+        let timing = Timing {
+            submit_unix_ms: count(LLMSVC_NUM_SUBMIT_UNIX_MS),
+            total_ms: count(LLMSVC_NUM_TOTAL_NS) as f64 / 1e6,
+            overhead_us: count(LLMSVC_NUM_OVERHEAD_NS) as f64 / 1e3,
+            first_token_ms: num(LLMSVC_NUM_FIRST_TOKEN_NS).map(|ns| ns as f64 / 1e6),
+        };
+        let mut r = Response {
+            id: raw.id(),
+            ok: error.is_none(),
+            model: string(LLMSVC_STR_MODEL),
+            operation: string(LLMSVC_STR_OPERATION),
+            deployment: string(LLMSVC_STR_DEPLOYMENT),
+            trace_id: string(LLMSVC_STR_TRACE_ID),
+            text: raw.string(LLMSVC_STR_TEXT).into_owned(),
+            finish_reason: string(LLMSVC_STR_FINISH_REASON),
+            response_id: string(LLMSVC_STR_RESPONSE_ID),
+            response_model: string(LLMSVC_STR_RESPONSE_MODEL),
+            usage,
+            usage_unreadable: n[LLMSVC_NUM_USAGE as usize] == 3,
+            cost_nano_usd: num(LLMSVC_NUM_COST_NANO_USD).map(|c| c as u64),
+            attempts: (0..count(LLMSVC_NUM_ATTEMPTS) as usize)
+                .map(|i| attempt(&raw, i))
+                .collect(),
+            timing,
+            tool_calls: tool_calls(&raw, 0, count(LLMSVC_NUM_TOOL_CALLS) as usize),
+            choices,
+            service_tier: string(LLMSVC_STR_SERVICE_TIER),
+            thinking: string(LLMSVC_STR_THINKING),
+            error,
+            ..Response::default()
+        };
+        if r.wants_document(asked) {
+            r.merge(serde_json::from_str(&raw.json())?);
+        }
+        r.raw = RawJson(Some(Arc::new(raw)));
+        Ok(r)
+    }
+
+    /// True when the document has members that have no getter: asked for by the request
+    /// (metadata, structured output, logprobs) or told by the getters (tool calls,
+    /// thinking, cache writes, provider and schema error details).
+    fn wants_document(&self, asked: Asked) -> bool {
+        let calls =
+            !self.tool_calls.is_empty() || self.choices.iter().any(|c| !c.tool_calls.is_empty());
+        let written = self.usage.is_some_and(|u| u.cache_write_tokens > 0);
+        let details = self.error.as_ref().is_some_and(|e| {
+            let provider = [&e.provider_message, &e.provider_type, &e.provider_code];
+            e.kind == ErrorKind::SchemaMismatch || provider.iter().any(|p| p.is_some())
+        });
+        asked.metadata
+            || (self.ok && (asked.json || asked.logprobs || calls || self.thinking.is_some()))
+            || written
+            || details
+    }
+
+    fn merge(&mut self, doc: Document) {
+        (self.metadata, self.json, self.logprobs) = (doc.metadata, doc.json, doc.logprobs);
+        self.thinking_signature = doc.thinking_signature;
+        if let (Some(u), Some(d)) = (&mut self.usage, doc.usage) {
+            u.cache_write_1h_tokens = d.cache_write_1h_tokens;
+        }
+        merge_calls(&mut self.tool_calls, doc.tool_calls);
+        for (c, d) in self.choices.iter_mut().zip(doc.choices) {
+            c.logprobs = d.logprobs;
+            merge_calls(&mut c.tool_calls, d.tool_calls);
+        }
+        if let (Some(e), Some(d)) = (&mut self.error, doc.error) {
+            (e.provider_param, e.pointer, e.keyword, e.output) =
+                (d.provider_param, d.pointer, d.keyword, d.output);
+        }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
+/// What a request asked for that only the result document carries.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Asked {
+    json: bool,
+    metadata: bool,
+    logprobs: bool,
+}
 
-    #[test]
-    fn documents_leave_out_what_is_not_given() {
-        assert_eq!(serde_json::to_value(Config::default()).unwrap(), json!({}));
-        let c = Config {
-            provider: Some(Provider::OpenaiResponses),
-            limits: Some(Limits {
-                rpm: Some(10),
-                ..Limits::default()
-            }),
-            ..Config::default()
-        };
-        assert_eq!(
-            serde_json::to_value(c).unwrap(),
-            json!({"provider": "openai_responses", "limits": {"rpm": 10}})
+impl Request {
+    pub(crate) fn asked(&self) -> Asked {
+        let format = matches!(
+            self.response_format,
+            Some(ResponseFormat::JsonObject | ResponseFormat::JsonSchema { .. })
         );
-    }
-
-    #[test]
-    fn deployments_follow_the_schema() {
-        let c = Config {
-            deployments: Some(vec![
-                Deployment {
-                    name: Some("a".into()),
-                    model: Some("gpt-4o".into()),
-                    api_key: Some("sk-secret".into()),
-                    weight: Some(0),
-                    ..Deployment::default()
-                },
-                Deployment {
-                    group: Some("gpt-4o".into()),
-                    provider: Some(Provider::Anthropic),
-                    api_key_env: Some("KEY_B".into()),
-                    limits: Some(Limits {
-                        rpm: Some(50),
-                        ..Limits::default()
-                    }),
-                    ..Deployment::default()
-                },
-            ]),
-            routing: Some(Routing {
-                strategy: Some(RoutingStrategy::LowestLatency),
-                fallbacks: Some(BTreeMap::from([("*".to_owned(), vec!["a".to_owned()])])),
-            }),
-            ..Config::default()
-        };
-        assert_eq!(
-            serde_json::to_value(&c).unwrap(),
-            json!({
-                "deployments": [
-                    {"name": "a", "model": "gpt-4o", "api_key": "sk-secret", "weight": 0},
-                    {"group": "gpt-4o", "provider": "anthropic", "api_key_env": "KEY_B",
-                     "limits": {"rpm": 50}}
-                ],
-                "routing": {"strategy": "lowest_latency", "fallbacks": {"*": ["a"]}}
-            })
-        );
-        assert!(!format!("{c:?}").contains("sk-secret"));
-        let keys = Config {
-            api_keys: Some(vec!["sk-one".into()]),
-            ..Config::default()
-        };
-        assert!(!format!("{keys:?}").contains("sk-one"));
-        let u = DeploymentUpdate::new("a")
-            .enabled(false)
-            .weight(3)
-            .limits(Limits {
-                tpm: Some(1000),
-                ..Limits::default()
-            });
-        assert_eq!(
-            serde_json::to_value(&u).unwrap(),
-            json!({"name": "a", "enabled": false, "weight": 3, "limits": {"tpm": 1000}})
-        );
-    }
-
-    #[test]
-    fn requests_follow_the_schema() {
-        let r = Request::new("m")
-            .message(Message::system("s"))
-            .message(Message::with_content(
-                Role::User,
-                Content::Parts(vec![
-                    ContentPart::text("t"),
-                    ContentPart::ImageUrl {
-                        image_url: ImageUrl {
-                            url: "data:x".into(),
-                            detail: Some("low".into()),
-                        },
-                    },
-                ]),
-            ))
-            .json_schema(JsonSchema::new("pet", json!({"type": "object"})));
-        let r = Request {
-            priority: Some(Priority::High),
-            ..r
-        };
-        assert_eq!(
-            serde_json::to_value(&r).unwrap(),
-            json!({
-                "model": "m",
-                "messages": [
-                    {"role": "system", "content": "s"},
-                    {"role": "user", "content": [
-                        {"type": "text", "text": "t"},
-                        {"type": "image_url", "image_url": {"url": "data:x", "detail": "low"}}
-                    ]}
-                ],
-                "priority": "high",
-                "json_schema": {"name": "pet", "schema": {"type": "object"}, "strict": true}
-            })
-        );
-    }
-
-    #[test]
-    fn tool_requests_follow_the_schema() {
-        let weather = Tool::new("get_weather")
-            .description("d")
-            .parameters(json!({"type": "object"}))
-            .strict(true);
-        let call = ToolCall::new("call_1", "get_weather", r#"{"city":"Paris"}"#);
-        let r = Request {
-            parallel_tool_calls: Some(false),
-            logit_bias: Some(BTreeMap::from([(50256, -100)])),
-            n: Some(2),
-            logprobs: Some(true),
-            top_logprobs: Some(3),
-            response_format: Some(ResponseFormat::JsonObject),
-            service_tier: Some(ServiceTier::Flex),
-            thinking: Some(Thinking::Enabled {
-                budget_tokens: 2048,
-            }),
-            extra_headers: Some(BTreeMap::from([("x-tag".into(), "t".into())])),
-            ..Request::new("m")
+        Asked {
+            json: format || self.json_schema.is_some(),
+            metadata: self.metadata.is_some(),
+            logprobs: self.logprobs == Some(true),
         }
-        .tool(weather.clone())
-        .tool(Tool::new("get_time").cache_control(CacheControl::ephemeral()))
-        .tool_choice(ToolChoice::function("get_weather"))
-        .message(Message::with_content(
-            Role::System,
-            Content::Parts(vec![ContentPart::cached_text(
-                "rules",
-                CacheControl::ephemeral().ttl(CacheTtl::OneHour),
-            )]),
-        ))
-        .message(Message::user("Weather in Paris?"))
-        .message(Message::assistant_tool_calls(vec![call.clone()]))
-        .message(Message::tool("call_1", "18 C"));
-        let doc = serde_json::to_value(&r).unwrap();
-        assert_eq!(
-            doc,
-            json!({
-                "model": "m",
-                "messages": [
-                    {"role": "system", "content": [{"type": "text", "text": "rules",
-                        "cache_control": {"type": "ephemeral", "ttl": "1h"}}]},
-                    {"role": "user", "content": "Weather in Paris?"},
-                    {"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function",
-                        "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
-                    {"role": "tool", "content": "18 C", "tool_call_id": "call_1"}
-                ],
-                "tools": [
-                    {"type": "function", "function": {"name": "get_weather", "description": "d",
-                        "parameters": {"type": "object"}, "strict": true}},
-                    {"type": "function", "function": {"name": "get_time"},
-                        "cache_control": {"type": "ephemeral"}}
-                ],
-                "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
-                "parallel_tool_calls": false,
-                "logit_bias": {"50256": -100},
-                "n": 2, "logprobs": true, "top_logprobs": 3,
-                "response_format": {"type": "json_object"},
-                "service_tier": "flex",
-                "thinking": {"type": "enabled", "budget_tokens": 2048},
-                "extra_headers": {"x-tag": "t"}
-            })
-        );
-        // The documents read back into the same values.
-        assert_eq!(serde_json::from_value::<Request>(doc).unwrap(), r);
-        for (choice, text) in [
-            (ToolChoice::Auto, "\"auto\""),
-            (ToolChoice::None, "\"none\""),
-            (ToolChoice::Required, "\"required\""),
-        ] {
-            assert_eq!(serde_json::to_string(&choice).unwrap(), text);
-            assert_eq!(serde_json::from_str::<ToolChoice>(text).unwrap(), choice);
-        }
-        let flat: ToolChoice =
-            serde_json::from_value(json!({"type": "function", "name": "x"})).unwrap();
-        assert_eq!(flat, ToolChoice::function("x"));
-        assert!(serde_json::from_value::<ToolChoice>(json!("sometimes")).is_err());
-        // A message with text beside its calls keeps it; arguments written as an object
-        // read as their JSON text.
-        let m = Message {
-            tool_calls: vec![call],
-            ..Message::assistant("Let me look.")
-        };
-        assert_eq!(serde_json::to_value(&m).unwrap()["content"], "Let me look.");
-        let read: Message = serde_json::from_value(json!({"role": "assistant", "content": null,
-            "tool_calls": [{"id": "c", "type": "function",
-                            "function": {"name": "f", "arguments": {"a": 1}}}]}))
-        .unwrap();
-        assert_eq!(
-            read,
-            Message::assistant_tool_calls(vec![ToolCall::new("c", "f", r#"{"a":1}"#)])
-        );
-        let c = Config {
-            headers: Some(BTreeMap::from([("x-secret-ish".into(), "v4lue".into())])),
-            ..Config::default()
-        };
-        assert!(!format!("{c:?}").contains("v4lue"));
     }
+}
 
-    #[test]
-    fn tool_results_parse() {
-        let doc = json!({
-            "id": 4, "ok": true, "text": "", "finish_reason": "tool_calls",
-            "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12,
-                      "cached_tokens": 0, "cache_write_tokens": 9, "cache_write_1h_tokens": 9,
-                      "reasoning_tokens": 0},
-            "tool_calls": [
-                {"id": "a", "name": "get_weather", "arguments": "{\"city\":\"Rome\"}",
-                 "arguments_json": {"city": "Rome"}},
-                {"id": "b", "name": "nope", "arguments": "[1", "arguments_error": "bad",
-                 "unknown_tool": true}
-            ],
-            "choices": [{"index": 0, "text": "", "finish_reason": "tool_calls"},
-                        {"index": 1, "text": "x", "logprobs": [{"token": "x"}]}],
-            "logprobs": [{"token": "x", "logprob": -0.1}],
-            "service_tier": "flex", "thinking": "hmm", "thinking_signature": "sig",
-            "attempts": [], "timing": {"submit_unix_ms": 1, "total_ms": 1.0, "overhead_us": 1.0}
-        });
-        let r: Response = serde_json::from_value(doc).unwrap();
-        assert!(r.extra.is_empty(), "every member is typed: {:?}", r.extra);
-        assert_eq!(r.usage.unwrap().cache_write_1h_tokens, 9);
-        assert_eq!(
-            r.tool_calls[0].arguments_json,
-            Some(json!({"city": "Rome"}))
-        );
-        assert!(r.tool_calls[1].unknown_tool && r.tool_calls[1].arguments_error.is_some());
-        assert_eq!(r.choices[1].logprobs, Some(json!([{"token": "x"}])));
-        assert_eq!(r.service_tier.as_deref(), Some("flex"));
-        assert!(!r.usage_unreadable);
-        #[derive(Deserialize)]
-        struct Args {
-            city: String,
-        }
-        assert_eq!(r.tool_calls[0].arguments_as::<Args>().unwrap().city, "Rome");
-        assert!(r.tool_calls[1].arguments_as::<Args>().is_err());
-        // The next round's assistant message carries the thinking back with the calls.
-        assert_eq!(
-            serde_json::to_value(r.assistant_message()).unwrap(),
-            json!({"role": "assistant",
-                   "content": [{"type": "thinking", "thinking": "hmm", "signature": "sig"}],
-                   "tool_calls": [
-                       {"id": "a", "type": "function",
-                        "function": {"name": "get_weather", "arguments": "{\"city\":\"Rome\"}"}},
-                       {"id": "b", "type": "function",
-                        "function": {"name": "nope", "arguments": "[1"}}]})
-        );
-        let unreadable: Response =
-            serde_json::from_value(json!({"ok": true, "usage": null, "usage_unreadable": true}))
-                .unwrap();
-        assert!(unreadable.usage_unreadable && unreadable.usage.is_none());
+/// The members of a result document that have no typed getter.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct Document {
+    metadata: Option<Value>,
+    json: Option<Value>,
+    logprobs: Option<Value>,
+    thinking_signature: Option<String>,
+    usage: Option<Usage>,
+    tool_calls: Vec<ToolCall>,
+    choices: Vec<Choice>,
+    error: Option<ErrorDetails>,
+}
+
+fn nonempty(s: Cow<'_, str>) -> Option<String> {
+    (!s.is_empty()).then(|| s.into_owned())
+}
+
+/// Takes from the document what the getters do not give of each call.
+fn merge_calls(calls: &mut [ToolCall], doc: Vec<ToolCall>) {
+    for (c, d) in calls.iter_mut().zip(doc) {
+        (c.arguments_json, c.arguments_error, c.unknown_tool) =
+            (d.arguments_json, d.arguments_error, d.unknown_tool);
     }
+}
 
-    #[test]
-    fn failed_results_parse() {
-        let doc = json!({
-            "id": 3, "ok": false, "usage": null, "cost_nano_usd": null,
-            "attempts": [{"start_unix_ms": 1, "start_ms": 0.1, "duration_ms": 2.0,
-                          "http_status": 401, "kind": "auth"}],
-            "timing": {"submit_unix_ms": 1, "total_ms": 2.5, "overhead_us": 3.0},
-            "error": {"kind": "auth", "message": "HTTP 401: bad key", "http_status": 401,
-                      "provider_message": "bad key", "some_future_member": 1},
-            "some_future_member": true
-        });
-        let r: Response = serde_json::from_value(doc).unwrap();
-        assert!(!r.ok && r.usage.is_none() && r.cost_nano_usd.is_none());
-        assert_eq!(r.attempts[0].error_kind(), Some(ErrorKind::Auth));
-        assert_eq!(r.error.as_ref().unwrap().kind, ErrorKind::Auth);
-        assert_eq!(r.extra["some_future_member"], json!(true));
-        let unknown: ErrorKind = serde_json::from_value(json!("something_new")).unwrap();
-        assert_eq!(unknown, ErrorKind::Internal);
+fn tool_calls(raw: &RawResult, choice: usize, n: usize) -> Vec<ToolCall> {
+    let call = |j| {
+        raw.tool_call(choice, j)
+            .map(|[id, name, args]| ToolCall::new(id, name, args))
+    };
+    (0..n).filter_map(call).collect()
+}
+
+fn choice(raw: &RawResult, i: usize) -> Choice {
+    let (text, finish, calls) = raw.choice(i).unwrap_or_default();
+    Choice {
+        index: i as u32,
+        text: text.into_owned(),
+        finish_reason: nonempty(finish),
+        tool_calls: tool_calls(raw, i, calls),
+        logprobs: None,
+    }
+}
+
+fn attempt(raw: &RawResult, i: usize) -> Attempt {
+    use sys::*;
+    let (n, request_id, deployment) = raw.attempt(i);
+    let get = |k: c_int| n[k as usize];
+    let known = |k: c_int| {
+        Some(get(k))
+            .filter(|&v| v != LLMSVC_UNKNOWN)
+            .map(|v| v as u64)
+    };
+    let backoff = get(LLMSVC_ATTEMPT_BACKOFF_SOURCE);
+    Attempt {
+        start_unix_ms: get(LLMSVC_ATTEMPT_START_UNIX_MS) as u64,
+        start_ms: get(LLMSVC_ATTEMPT_START_NS) as f64 / 1e6,
+        duration_ms: get(LLMSVC_ATTEMPT_DURATION_NS) as f64 / 1e6,
+        http_status: get(LLMSVC_ATTEMPT_HTTP_STATUS) as u16,
+        kind: ffi::kind_name(get(LLMSVC_ATTEMPT_KIND)).to_owned(),
+        backoff_ms: (backoff != 0).then(|| get(LLMSVC_ATTEMPT_BACKOFF_NS) as f64 / 1e6),
+        backoff_source: (backoff != 0)
+            .then(|| if backoff == 2 { "server" } else { "client" }.into()),
+        request_id: nonempty(request_id),
+        deployment: nonempty(deployment),
+        prompt_tokens: known(LLMSVC_ATTEMPT_PROMPT_TOKENS),
+        completion_tokens: known(LLMSVC_ATTEMPT_COMPLETION_TOKENS),
+        cost_nano_usd: known(LLMSVC_ATTEMPT_COST_NANO_USD),
     }
 }

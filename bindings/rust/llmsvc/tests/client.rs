@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use common::{block_on, exclusive, shared, tokio_rt, wait_until};
+use common::{block_on, exclusive, released, shared, tokio_rt, wait_until};
 use futures_core::Stream;
 use llmsvc::{
     Client, Config, DeploymentUpdate, Error, ErrorKind, Event, EventKind, EventTypes, JsonSchema,
@@ -499,11 +499,7 @@ fn dropping_a_queued_future_cancels_it() {
         1,
         "the queued request was never sent"
     );
-    assert_eq!(
-        llmsvc::live_payloads(),
-        0,
-        "every payload box was reclaimed"
-    );
+    released();
 }
 
 #[test]
@@ -528,7 +524,7 @@ fn dropping_a_backing_off_future_cancels_it() {
     assert!(start.elapsed() < Duration::from_secs(5));
     assert_eq!(client.metrics().unwrap().requests.backing_off, 0);
     assert_eq!(emu.stats("k-cb")["server_errors"], 1);
-    assert_eq!(llmsvc::live_payloads(), 0);
+    released();
 }
 
 #[test]
@@ -554,7 +550,7 @@ fn dropping_an_in_flight_future_or_stream_cancels_it() {
     drop(stream);
     wait_until(5, "the stream's cancellation", || cancelled(&client) == 2);
     assert_eq!(client.metrics().unwrap().requests.in_flight, 0);
-    assert_eq!(llmsvc::live_payloads(), 0);
+    released();
 }
 
 #[test]
@@ -567,7 +563,7 @@ fn dropping_a_stream_midway_cancels_it() {
     assert!(matches!(first, Some(Ok(_))), "{first:?}");
     drop(stream);
     wait_until(5, "the cancellation", || cancelled(&client) == 1);
-    assert_eq!(llmsvc::live_payloads(), 0);
+    released();
 }
 
 #[test]
@@ -587,7 +583,7 @@ fn dropping_the_last_client_completes_pending_requests() {
     let err = block_on(stream.response()).unwrap_err();
     assert_eq!(err.kind(), Some(ErrorKind::ShutDown));
     assert!(start.elapsed() < Duration::from_secs(5));
-    assert_eq!(llmsvc::live_payloads(), 0);
+    released();
 }
 
 struct PanickyWaker;
@@ -776,7 +772,6 @@ fn event_hooks_may_call_the_client_replace_themselves_and_panic() {
         let second_hook = Mutex::new(Some(second_hook));
         client
             .set_event_hook(EventTypes::QUEUED, false, move |_| {
-                c.close(); // refused on the engine thread: does nothing
                 let blocking = c
                     .generate_blocking(Request::new("gpt-4o-mini").prompt("nested"))
                     .map(|_| ());
@@ -850,4 +845,170 @@ fn a_hook_may_drop_the_last_client() {
         llmsvc::live_event_hooks() == 0
     });
     assert!(slot.lock().unwrap().is_none());
+}
+
+/// `a` and `b` are the same document, numbers equal to a relative 1e-9 (the core prints
+/// doubles that read back exactly; serde_json's default parser may be off by one ulp).
+fn same_json(a: &serde_json::Value, b: &serde_json::Value, at: &str) {
+    use serde_json::Value::*;
+    match (a, b) {
+        (Number(x), Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!((x - y).abs() <= 1e-9 * x.abs().max(1.0), "{at}: {x} != {y}");
+        }
+        (Array(x), Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{at}: lengths");
+            for (i, (x, y)) in x.iter().zip(y).enumerate() {
+                same_json(x, y, &format!("{at}[{i}]"));
+            }
+        }
+        (Object(x), Object(y)) => {
+            let keys =
+                |o: &serde_json::Map<std::string::String, _>| o.keys().cloned().collect::<Vec<_>>();
+            assert_eq!(keys(x), keys(y), "{at}: members");
+            for (k, v) in x {
+                same_json(v, &y[k], &format!("{at}.{k}"));
+            }
+        }
+        _ => assert_eq!(a, b, "{at}"),
+    }
+}
+
+/// The response built from the typed getters says what its result document says.
+fn typed_matches_document(r: &llmsvc::Response, error: Option<&llmsvc::ErrorDetails>) {
+    let mut doc: llmsvc::Response = serde_json::from_str(&r.raw.text()).unwrap();
+    let doc_error = doc.error.take();
+    same_json(
+        &serde_json::to_value(r).unwrap(),
+        &serde_json::to_value(&doc).unwrap(),
+        "result",
+    );
+    same_json(
+        &serde_json::to_value(error).unwrap(),
+        &serde_json::to_value(doc_error).unwrap(),
+        "error",
+    );
+}
+
+#[test]
+fn typed_results_match_their_documents() {
+    let _g = shared();
+    let emu = emulator!("--fail-first", "1", "--quota-keys", "k-doc-quota");
+    let mut config = emu.config("k-doc");
+    config.model = Some("gpt-4o-mini".into());
+    let client = Client::new(config).unwrap();
+    // Retried once (an attempt with a backoff), with metadata and a trace id.
+    let req = Request {
+        metadata: Some(serde_json::json!({"row": 7}).as_object().unwrap().clone()),
+        trace_id: Some("t-7".into()),
+        ..Request::default().prompt("document me").operation("docs")
+    };
+    let r = block_on(client.generate(req)).unwrap();
+    assert_eq!(r.attempts.len(), 2);
+    assert_eq!(r.attempts[0].backoff_source.as_deref(), Some("client"));
+    assert!(r.attempts[1].prompt_tokens.is_some() && r.attempts[0].prompt_tokens.is_none());
+    assert_eq!(r.metadata, Some(serde_json::json!({"row": 7})));
+    assert_eq!(r.operation.as_deref(), Some("docs"));
+    typed_matches_document(&r, None);
+    // A stream: time to first token.
+    let r = block_on(
+        client
+            .stream(Request::default().prompt("stream me"))
+            .response(),
+    )
+    .unwrap();
+    assert!(r.timing.first_token_ms.is_some());
+    typed_matches_document(&r, None);
+    // A failure: the error's details.
+    let quota = Client::new(emu.config("k-doc-quota")).unwrap();
+    let err = quota
+        .generate_blocking(Request::new("gpt-4o-mini").prompt("q"))
+        .unwrap_err();
+    let f = err.failure().unwrap();
+    assert_eq!(f.error.provider_type.as_deref(), Some("insufficient_quota"));
+    typed_matches_document(&f.response, Some(&f.error));
+}
+
+#[test]
+fn close_returns_at_once_and_resolves_after_the_last_completion() {
+    let _g = exclusive();
+    let emu = emulator!("--stall-rate", "1");
+    let client = Client::new(emu.config("k-close")).unwrap();
+    let mut futures: Vec<_> = (0..3)
+        .map(|i| client.generate(Request::new("gpt-4o-mini").prompt(format!("stall {i}"))))
+        .collect();
+    wait_until(5, "three in-flight requests", || {
+        client.metrics().unwrap().requests.in_flight == 3
+    });
+    let closed = client.close();
+    let err = client
+        .generate_blocking(Request::new("gpt-4o-mini").prompt("late"))
+        .unwrap_err();
+    assert_eq!(err.status(), Some(Status::Closed), "refused at once: {err}");
+    tokio_rt().block_on(closed);
+    // Every completion was delivered before the close resolved.
+    let noop = &mut Context::from_waker(Waker::noop());
+    for f in &mut futures {
+        let r = Pin::new(f).poll(noop);
+        assert!(
+            matches!(r, std::task::Poll::Ready(Err(Error::ShutDown(_)))),
+            "{r:?}"
+        );
+    }
+    // Again: resolves at once, also blocking.
+    client.close().wait();
+    released();
+}
+
+#[test]
+fn a_hook_may_close_the_client() {
+    let _g = exclusive(); // counts the hooks given to the core
+    let emu = emulator!("--stall-rate", "1");
+    let client = Client::new(emu.config("k-close-hook")).unwrap();
+    let c = client.clone();
+    client
+        .set_event_hook(EventTypes::ATTEMPT_STARTED, false, move |_| {
+            // Blocking from the engine thread would never end: it returns at once.
+            c.close().wait();
+        })
+        .unwrap();
+    let err = block_on(client.generate(Request::new("gpt-4o-mini").prompt("stall"))).unwrap_err();
+    assert!(matches!(err, Error::ShutDown(_)), "{err:?}");
+    block_on(client.close());
+    client.clear_event_hook().unwrap();
+    assert_eq!(llmsvc::live_event_hooks(), 0);
+}
+
+#[test]
+fn pause_holds_admission_and_resume_sends() {
+    let _g = shared();
+    let emu = emulator!();
+    let client = Client::new(emu.config("k-pause")).unwrap();
+    client.pause(true);
+    let fut = client.generate(Request::new("gpt-4o-mini").prompt("paused"));
+    wait_until(5, "a queued request", || {
+        client.metrics().unwrap().requests.queued == 1
+    });
+    assert_eq!(emu.stats("k-pause")["received"], 0);
+    client.pause(false);
+    assert!(block_on(fut).unwrap().ok);
+}
+
+#[test]
+fn dropping_many_futures_cancels_them_without_waiting() {
+    let _g = exclusive();
+    let emu = emulator!();
+    let mut config = emu.config("k-many-cancel");
+    config.limits = Some(Limits {
+        rpm: Some(1),
+        ..Limits::default()
+    });
+    let client = Client::new(config).unwrap();
+    block_on(client.generate(Request::new("gpt-4o-mini").prompt("first"))).unwrap();
+    let futures: Vec<_> = (0..500)
+        .map(|i| client.generate(Request::new("gpt-4o-mini").prompt(format!("held {i}"))))
+        .collect();
+    drop(futures);
+    wait_until(10, "every cancellation", || cancelled(&client) == 500);
+    released();
 }

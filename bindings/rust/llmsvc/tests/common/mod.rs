@@ -147,3 +147,11 @@ pub fn tokio_rt() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// Waits until every completion payload was released: a cancellation's completion follows
+/// the metrics that count it within the same engine pass.
+pub fn released() {
+    wait_until(5, "every payload to be released", || {
+        llmsvc::live_payloads() == 0
+    });
+}
