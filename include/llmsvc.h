@@ -500,7 +500,8 @@ typedef enum llmsvc_result_num_t {
   LLMSVC_NUM_CHOICES = 15,            /**< choices of a successful reply (1 unless n > 1) */
   LLMSVC_NUM_TOOL_CALLS = 16,         /**< tool calls of the first choice */
   LLMSVC_NUM_CACHE_HIT = 17,          /**< 0 fetched, 1 from the memory cache, 2 from SQLite */
-  LLMSVC_NUM_COUNT = 18               /**< keys in this version */
+  LLMSVC_NUM_EVENT_TYPE = 18,         /**< an event's LLMSVC_EVENT_* bit; 0 for other results */
+  LLMSVC_NUM_COUNT = 19               /**< keys in this version */
 } llmsvc_result_num_t;
 
 /** One number of a result (LLMSVC_UNKNOWN for an unknown key or a NULL result). */

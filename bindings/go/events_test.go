@@ -206,14 +206,12 @@ func TestEventHookCallsTheClient(t *testing.T) {
 	if firstCalls != 1 || setErr != nil || !errors.As(closeErr, &se) || se.Status != llmsvc.StatusRecursive {
 		t.Fatalf("first hook: %d calls, SetEventHook %v, Close %v", firstCalls, setErr, closeErr)
 	}
-	if got := second.take(); len(got) != 1 || got[0].Name != "completed" || got[0].RequestID != resp.ID {
+	// Hooks run on the client's goroutine, after the engine made the event: the engine may
+	// have completed the first request before the switch to the second hook reached it, so
+	// its completed event comes or does not, and if it comes, it came before the completion.
+	if got := second.take(); len(got) > 1 || (len(got) == 1 && (got[0].Name != "completed" || got[0].RequestID != resp.ID)) {
 		t.Fatalf("second hook got %v", names(got))
 	}
-	logMu.Lock()
-	if !strings.Contains(logged.String(), "panic in an event hook") {
-		t.Errorf("the panic was not logged: %q", logged.String())
-	}
-	logMu.Unlock()
 
 	// Waiting at the gate, then completed by Close with shut_down: the hook calls
 	// Metrics meanwhile.
@@ -235,6 +233,11 @@ func TestEventHookCallsTheClient(t *testing.T) {
 			t.Errorf("after Close: %v", err)
 		}
 	}
+	logMu.Lock()
+	if !strings.Contains(logged.String(), "panic in an event hook") {
+		t.Errorf("the panic was not logged: %q", logged.String())
+	}
+	logMu.Unlock()
 	got := second.take()
 	if len(got) != n || metricsErr != nil {
 		t.Errorf("%d completed events during Close, want %d; Metrics from the hook: %v", len(got), n, metricsErr)

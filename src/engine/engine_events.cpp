@@ -63,6 +63,7 @@ std::unique_ptr<llmsvc_result> Engine::new_event(unsigned type, uint64_t id) {
   r->id = id;
   r->type = LLMSVC_RESULT_EVENT;
   r->http_status = int(type);  // read back at delivery, then 0
+  r->nums[LLMSVC_NUM_EVENT_TYPE] = int64_t(type);
   return r;
 }
 

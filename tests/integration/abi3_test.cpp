@@ -419,6 +419,28 @@ TEST(Abi3, SubmitStreamRefusesStreamFalse) {
             LLMSVC_OK);
 }
 
+TEST(Abi3, QueuedEventsSayTheirTypeWithoutJson) {
+  EmulatorProcess emu;
+  Client client(emu.config("sk-events"));
+  ASSERT_EQ(llmsvc_client_set_event_hook(client.get(), LLMSVC_EVENT_QUEUED | LLMSVC_EVENT_COMPLETED,
+                                         0, nullptr, nullptr, nullptr),
+            LLMSVC_OK);
+  ASSERT_EQ(llmsvc_client_submit(client.get(), prompt_request("e").c_str(), nullptr, nullptr,
+                                 nullptr, nullptr),
+            LLMSVC_OK);
+  std::vector<int64_t> types;
+  while (types.size() < 3) {
+    llmsvc_result *r = nullptr;
+    ASSERT_EQ(llmsvc_client_poll(client.get(), 30000, &r, nullptr), LLMSVC_OK);
+    types.push_back(llmsvc_result_type(r) == LLMSVC_RESULT_EVENT
+                        ? llmsvc_result_number(r, LLMSVC_NUM_EVENT_TYPE)
+                        : -llmsvc_result_number(r, LLMSVC_NUM_EVENT_TYPE) - 1);
+    llmsvc_result_free(r);
+  }
+  // The queued event, the completed event, then the completion (whose event type is 0).
+  EXPECT_EQ(types, (std::vector<int64_t>{LLMSVC_EVENT_QUEUED, LLMSVC_EVENT_COMPLETED, -1}));
+}
+
 TEST(Abi3, PlainSubmitOfAStreamedDocumentGivesOneResult) {
   EmulatorProcess emu;
   Client client(emu.config("sk-one"));

@@ -57,6 +57,16 @@ typedef struct box {
   bool closed, held, tsfn_released, tsfn_alive, handle_alive, hook;
 } box;
 
+/*
+ * The numbers, strings and attempt numbers of a result this binding reads (lib/response.cjs
+ * has the same counts): fixed here rather than the header's LLMSVC_NUM_COUNT,
+ * LLMSVC_STR_COUNT and LLMSVC_ATTEMPT_COUNT, which grow with the library while the
+ * JavaScript side does not.
+ */
+#define RESULT_NUMS 18
+#define RESULT_STRS 15
+#define ATTEMPT_NUMS 10
+
 /* One engine pass: n results, then the payload of each. */
 typedef struct batch {
   size_t n;
@@ -71,9 +81,9 @@ static batch closed_note; /* queued after the last completion of a closed client
  *   event:      nums [2, generation]                        strs [document]
  *   piece:      nums [1, slot, piece kind, call index]      strs [text, + call id and name
  *                                                            for LLMSVC_PIECE_TOOL_CALL]
- *   completion: nums [0, slot, id, LLMSVC_NUM_COUNT numbers (NaN: unknown), string mask]
+ *   completion: nums [0, slot, id, RESULT_NUMS numbers (NaN: unknown), string mask]
  *               strs [document, then each string key whose mask bit is set, in order]
- *     then per attempt: nums [LLMSVC_ATTEMPT_COUNT numbers, bits: 1 request id, 2 deployment]
+ *     then per attempt: nums [ATTEMPT_NUMS numbers, bits: 1 request id, 2 deployment]
  *                       strs [those present]
  *     then per choice:  nums [tool calls]  strs [text and finish reason when there are
  *                       several choices, then each call's id, name and arguments]
@@ -281,21 +291,21 @@ static void cstr(writer *w, const char *s) { str(w, s, s ? strlen(s) : 0); }
 /* Numbers a result takes at most, to size the array before writing. */
 static size_t bound(llmsvc_result *r) {
   if (llmsvc_result_type(r) != LLMSVC_RESULT_COMPLETION) return 4;
-  return 4 + LLMSVC_NUM_COUNT + (size_t)llmsvc_result_number(r, LLMSVC_NUM_CHOICES) +
-         (size_t)llmsvc_result_number(r, LLMSVC_NUM_ATTEMPTS) * (LLMSVC_ATTEMPT_COUNT + 1);
+  return 4 + RESULT_NUMS + (size_t)llmsvc_result_number(r, LLMSVC_NUM_CHOICES) +
+         (size_t)llmsvc_result_number(r, LLMSVC_NUM_ATTEMPTS) * (ATTEMPT_NUMS + 1);
 }
 
 static void write_completion(writer *w, llmsvc_result *r) {
-  int64_t v[LLMSVC_NUM_COUNT], a[LLMSVC_ATTEMPT_COUNT];
+  int64_t v[RESULT_NUMS], a[ATTEMPT_NUMS];
   size_t len = 0, calls = 0;
-  llmsvc_result_numbers(r, v, LLMSVC_NUM_COUNT);
-  for (int k = 0; k < LLMSVC_NUM_COUNT; k++) num(w, v[k]);
+  llmsvc_result_numbers(r, v, RESULT_NUMS);
+  for (int k = 0; k < RESULT_NUMS; k++) num(w, v[k]);
   const char *text = llmsvc_result_json(r, &len), *finish = "", *id = "", *name = "", *args = "";
   const char *request_id = "", *deployment = "";
   str(w, text, len);
   size_t at = w->nn++;
   uint32_t mask = 0;
-  for (int k = 0; k < LLMSVC_STR_COUNT; k++) {
+  for (int k = 0; k < RESULT_STRS; k++) {
     text = llmsvc_result_string(r, k, &len);
     if (!len || (k == LLMSVC_STR_ERROR_KIND && v[LLMSVC_NUM_KIND] == LLMSVC_KIND_NONE)) continue;
     mask |= 1u << k;
@@ -303,8 +313,8 @@ static void write_completion(writer *w, llmsvc_result *r) {
   }
   w->nums[at] = mask;
   for (size_t i = 0; i < (size_t)v[LLMSVC_NUM_ATTEMPTS]; i++) {
-    llmsvc_result_attempt(r, i, a, LLMSVC_ATTEMPT_COUNT, &request_id, &deployment);
-    for (int k = 0; k < LLMSVC_ATTEMPT_COUNT; k++) num(w, a[k]);
+    llmsvc_result_attempt(r, i, a, ATTEMPT_NUMS, &request_id, &deployment);
+    for (int k = 0; k < ATTEMPT_NUMS; k++) num(w, a[k]);
     num(w, (*request_id ? 1 : 0) | (*deployment ? 2 : 0));
     if (*request_id) cstr(w, request_id);
     if (*deployment) cstr(w, deployment);
