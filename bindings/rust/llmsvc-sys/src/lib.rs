@@ -94,7 +94,8 @@ pub const LLMSVC_NUM_OVERHEAD_NS: c_int = 14; // inside llmsvc on the submitting
 pub const LLMSVC_NUM_CHOICES: c_int = 15; // of a successful reply (1 unless n > 1)
 pub const LLMSVC_NUM_TOOL_CALLS: c_int = 16; // of the first choice
 pub const LLMSVC_NUM_CACHE_HIT: c_int = 17; // 0 fetched, 1 memory cache, 2 SQLite
-pub const LLMSVC_NUM_COUNT: usize = 18;
+pub const LLMSVC_NUM_EVENT_TYPE: c_int = 18; // an event's LLMSVC_EVENT_* bit; 0 otherwise
+pub const LLMSVC_NUM_COUNT: usize = 19;
 
 /// Keys of [`llmsvc_result_string`] (`llmsvc_result_str_t`).
 pub const LLMSVC_STR_MODEL: c_int = 0; // the model the request named

@@ -234,10 +234,8 @@ fn a_batch_reads_with_the_typed_getters_and_close_async_calls_back() {
             assert_eq!(rc, LLMSVC_OK);
             for (&r, &p) in out[..got].iter().zip(&payloads[..got]) {
                 let mut n = [0i64; LLMSVC_NUM_COUNT + 2];
-                assert_eq!(
-                    llmsvc_result_numbers(r, n.as_mut_ptr(), n.len()),
-                    LLMSVC_NUM_COUNT
-                );
+                // At least the keys this crate knows: a newer library may have more.
+                assert!(llmsvc_result_numbers(r, n.as_mut_ptr(), n.len()) >= LLMSVC_NUM_COUNT);
                 assert_eq!(n[LLMSVC_NUM_KIND as usize], LLMSVC_KIND_NONE as i64);
                 assert_eq!(n[LLMSVC_NUM_HTTP_STATUS as usize], 200);
                 assert_eq!(n[LLMSVC_NUM_ATTEMPTS as usize], 1);
