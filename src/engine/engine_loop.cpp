@@ -54,14 +54,12 @@ void Engine::open_loop() {
 Engine::Shard &Engine::add_shard() {
   CURLM *multi = curl_multi_init();
   if (!multi) throw std::bad_alloc();
-  auto shard = std::make_unique<Shard>(Shard{this, uint32_t(shards_.size()), multi});
   try {
-    shards_.push_back(nullptr);
+    shards_.push_back(std::make_unique<Shard>(Shard{this, uint32_t(shards_.size()), multi}));
   } catch (...) {
     curl_multi_cleanup(multi);
     throw;
   }
-  shards_.back() = std::move(shard);
   Shard &s = *shards_.back();
   curl_multi_setopt(multi, CURLMOPT_PIPELINING,
                     long(http2_reliable() ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING));
@@ -79,7 +77,11 @@ Engine::Shard &Engine::shard_for_new() {
   if (config_.max_connections > 0) return *shards_[0];
   for (auto &s : shards_)
     if (s->transfers < kShardTransfers) return *s;
-  return add_shard();
+  try {
+    return add_shard();
+  } catch (...) {
+    return *shards_.back();  // out of memory: a full shard still works, only slower
+  }
 }
 
 void Engine::close_shards() {
