@@ -17,15 +17,18 @@ struct Tally {
   size_t completions = 0;
   size_t batches = 0;
   void add(llmsvc_result *r) {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      if (llmsvc_result_type(r) == LLMSVC_RESULT_COMPLETION) {
-        ++count[llmsvc_result_id(r)];
-        ++kinds[llmsvc_result_kind(r)];
-        ++completions;
-      }
-    }
+    const bool completion = llmsvc_result_type(r) == LLMSVC_RESULT_COMPLETION;
+    const uint64_t id = llmsvc_result_id(r);
+    const int kind = llmsvc_result_kind(r);
     llmsvc_result_free(r);
+    // Notified under the lock: once a waiter sees the count, this thread no longer
+    // touches the tally, which the test may then destroy.
+    std::lock_guard<std::mutex> lock(mu);
+    if (completion) {
+      ++count[id];
+      ++kinds[kind];
+      ++completions;
+    }
     cv.notify_all();
   }
   bool wait_for(size_t n) {
@@ -223,6 +226,7 @@ TEST(Abi3, BatchCallbackHandsOverEveryCompletionOnce) {
                                    nullptr, nullptr, nullptr, nullptr),
               LLMSVC_OK);
   ASSERT_TRUE(t.wait_for(n));
+  EXPECT_EQ(llmsvc_client_close(client.get()), LLMSVC_OK);  // no callback outlives `t`
   EXPECT_TRUE(t.exactly_once(n));
   std::lock_guard<std::mutex> lock(t.mu);
   EXPECT_EQ(t.kinds[LLMSVC_KIND_NONE], int(n));
@@ -307,6 +311,7 @@ TEST(Abi3, CancelAsyncFromManyThreadsAndCallbacksCompletesEachOnce) {
     });
   for (auto &th : threads) th.join();
   ASSERT_TRUE(s.tally.wait_for(n));
+  EXPECT_EQ(llmsvc_client_close(client.get()), LLMSVC_OK);  // no callback outlives `s`
   EXPECT_TRUE(s.tally.exactly_once(n));
   std::lock_guard<std::mutex> lock(s.tally.mu);
   EXPECT_EQ(s.tally.kinds[LLMSVC_KIND_CANCELLED], int(n));  // none could answer in time
