@@ -631,7 +631,8 @@ typedef void (*llmsvc_closed_cb)(void *payload);
  * request completes with LLMSVC_KIND_SHUT_DOWN, and `cb` (may be NULL) is called on the
  * engine thread after the last completion was delivered; the completion queue's fd then
  * stays readable. llmsvc_client_destroy is still needed (it then returns at once).
- * Callable from callbacks. A second close (of either form) does nothing more.
+ * Callable from callbacks. A second close (of either form) closes nothing more; its `cb`
+ * is called too, at once when everything has completed already.
  * @return LLMSVC_OK, LLMSVC_EHANDLE
  */
 LLMSVC_API int llmsvc_client_close_async(llmsvc_client *client, llmsvc_closed_cb cb,
