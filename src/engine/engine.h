@@ -254,8 +254,6 @@ class Engine final : private StreamSink {
   int epoll_fd_ = -1;
   int wake_fd_ = -1;                     // an eventfd: other threads wake the engine
   std::atomic<bool> wake_sent_{false};   // a wake-up is on its way: no need for another
-  int64_t socket_actions_ = 0;           // calls into libcurl for ready sockets (metrics)
-  int64_t loop_wakeups_ = 0;
 
   // Shared with other threads, under inbox_mu_.
   std::mutex inbox_mu_;

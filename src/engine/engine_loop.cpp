@@ -202,7 +202,6 @@ void Engine::wait_for_events(int64_t now) {
   constexpr int kMaxEvents = 256;
   epoll_event evs[kMaxEvents];
   int n = epoll_wait(epoll_fd_, evs, kMaxEvents, int(timeout));
-  ++loop_wakeups_;
   for (int i = 0; i < n; ++i) {
     const uint64_t data = evs[i].data.u64;
     if (data == kWakeData) {
@@ -220,7 +219,6 @@ void Engine::wait_for_events(int64_t now) {
     if (shard >= shards_.size()) continue;
     int running = 0;
     curl_multi_socket_action(shards_[shard]->multi, curl_socket_t(uint32_t(data)), mask, &running);
-    ++socket_actions_;
   }
 }
 
