@@ -58,13 +58,20 @@ extern "C" {
  * llmsvc_client_submit with "stream": true in completion-queue mode no longer puts its
  * pieces on the queue (the call promises one result); an attempt that libcurl re-sent on a
  * fresh connection after a reused one died counts as an attempt of its own.
+ *
+ * New in 0.4: what telemetry needs, read without JSON: the provider as the OpenTelemetry
+ * GenAI conventions name it (LLMSVC_STR_PROVIDER), the server's address and port
+ * (LLMSVC_STR_SERVER_ADDRESS, LLMSVC_NUM_SERVER_PORT), the time spent waiting at the gates
+ * (LLMSVC_NUM_GATE_WAIT_NS, LLMSVC_ATTEMPT_GATE_WAIT_NS); an OTLP/HTTP exporter in the core,
+ * turned on by the configuration's "telemetry.otlp" or the standard OTEL_* environment
+ * variables (docs/telemetry.md). Nothing earlier changed.
  */
 /**@{*/
 #define LLMSVC_VERSION_MAJOR 0
-#define LLMSVC_VERSION_MINOR 3
+#define LLMSVC_VERSION_MINOR 4
 #define LLMSVC_VERSION_PATCH 0
 /** The version as a string literal. */
-#define LLMSVC_VERSION_STRING "0.3.0"
+#define LLMSVC_VERSION_STRING "0.4.0"
 /** The version as one number: MAJOR * 10000 + MINOR * 100 + PATCH. */
 #define LLMSVC_VERSION_NUMBER \
   (LLMSVC_VERSION_MAJOR * 10000 + LLMSVC_VERSION_MINOR * 100 + LLMSVC_VERSION_PATCH)
@@ -501,7 +508,9 @@ typedef enum llmsvc_result_num_t {
   LLMSVC_NUM_TOOL_CALLS = 16,         /**< tool calls of the first choice */
   LLMSVC_NUM_CACHE_HIT = 17,          /**< 0 fetched, 1 from the memory cache, 2 from SQLite */
   LLMSVC_NUM_EVENT_TYPE = 18,         /**< an event's LLMSVC_EVENT_* bit; 0 for other results */
-  LLMSVC_NUM_COUNT = 19               /**< keys in this version */
+  LLMSVC_NUM_SERVER_PORT = 19,        /**< the port of the server that answered last (0.4) */
+  LLMSVC_NUM_GATE_WAIT_NS = 20,       /**< held by the gates, summed over attempts (0.4) */
+  LLMSVC_NUM_COUNT = 21               /**< keys in this version */
 } llmsvc_result_num_t;
 
 /** One number of a result (LLMSVC_UNKNOWN for an unknown key or a NULL result). */
@@ -530,7 +539,10 @@ typedef enum llmsvc_result_str_t {
   LLMSVC_STR_THINKING = 12,         /**< reasoning text apart from the answer */
   LLMSVC_STR_TRACE_ID = 13,         /**< the request's trace_id */
   LLMSVC_STR_TEXT = 14,             /**< the answer's text (or a piece's) */
-  LLMSVC_STR_COUNT = 15             /**< keys in this version */
+  LLMSVC_STR_PROVIDER = 15,         /**< gen_ai.provider.name: "openai", "anthropic",
+                                         "azure.ai.openai", "ollama" (0.4) */
+  LLMSVC_STR_SERVER_ADDRESS = 16,   /**< the host of the server that answered last (0.4) */
+  LLMSVC_STR_COUNT = 17             /**< keys in this version */
 } llmsvc_result_str_t;
 
 /**
@@ -553,7 +565,10 @@ typedef enum llmsvc_attempt_num_t {
   LLMSVC_ATTEMPT_COMPLETION_TOKENS = 7,
   LLMSVC_ATTEMPT_COST_NANO_USD = 8,     /**< UNKNOWN: no usage, or no price */
   LLMSVC_ATTEMPT_START_UNIX_MS = 9,
-  LLMSVC_ATTEMPT_COUNT = 10             /**< keys in this version */
+  LLMSVC_ATTEMPT_GATE_WAIT_NS = 10,     /**< held by the gates before it was sent: from submit
+                                             (or the end of the backoff before it) to its start
+                                             (0.4) */
+  LLMSVC_ATTEMPT_COUNT = 11             /**< keys in this version */
 } llmsvc_attempt_num_t;
 
 /**

@@ -18,6 +18,12 @@ int64_t SystemClock::wall_ms() const {
   return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / kNsPerMs;
 }
 
+int64_t SystemClock::wall_ns() const {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t(ts.tv_sec) * kNsPerSec + ts.tv_nsec;
+}
+
 const SystemClock &SystemClock::instance() {
   static const SystemClock clock;
   return clock;

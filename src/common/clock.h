@@ -18,6 +18,8 @@ class Clock {
   virtual int64_t steady_ns() const = 0;
   /// Unix time in milliseconds, only for timestamps shown to people.
   virtual int64_t wall_ms() const = 0;
+  /// Unix time in nanoseconds, for telemetry's timestamps.
+  virtual int64_t wall_ns() const { return wall_ms() * 1000000; }
 };
 
 /// The real clocks (CLOCK_MONOTONIC and CLOCK_REALTIME).
@@ -25,6 +27,7 @@ class SystemClock final : public Clock {
  public:
   int64_t steady_ns() const override;
   int64_t wall_ms() const override;
+  int64_t wall_ns() const override;
   static const SystemClock &instance();
 };
 

@@ -249,7 +249,9 @@ DocError parse_telemetry(const JsonValue &v, TelemetryConfig &t) {
   if (!v.IsObject()) return {LLMSVC_ESCHEMA, "config.telemetry: expected an object"};
   ObjectReader r(v, "config.telemetry");
   static const char *const known[] = {"prometheus_port", "prometheus_host", "allow_remote",
-                                      nullptr};
+                                      "otlp", nullptr};
+  if (const JsonValue *o = r.find("otlp"); o && !o->IsNull())
+    if ((err = parse_otlp(*o, r.path("otlp"), t.otlp))) return err;
   if (!r.only(known, err) || !r.get_string("prometheus_host", t.prometheus_host, err) ||
       !r.get_bool("allow_remote", t.allow_remote, err))
     return err;
@@ -675,6 +677,7 @@ DocError parse_config(const char *json, Config &out) {
   }
   if (!r.get_object("telemetry", obj, err)) return err;
   if (obj && (err = parse_telemetry(*obj, out.telemetry))) return err;
+  if ((err = resolve_otlp(out.telemetry.otlp, env))) return err;
   if (const JsonValue *s = r.find("shared_limits"); s && !s->IsNull()) {
     if ((err = parse_shared_limits(*s, out, out.shared_limits))) return err;
   }

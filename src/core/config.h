@@ -10,6 +10,7 @@
 #include "common/json.h"
 #include "gates/breaker.h"
 #include "gates/budgets.h"
+#include "telemetry/otlp_config.h"
 #include "usage/prices.h"
 
 namespace llmsvc {
@@ -72,6 +73,7 @@ struct TelemetryConfig {
   std::string prometheus_host = "127.0.0.1";
   bool allow_remote = false;  // listening on an address other hosts reach
   bool enabled() const { return prometheus_port != 0; }
+  OtlpConfig otlp;  // the OTLP/HTTP exporter (docs/telemetry.md)
 };
 
 /// A rate budget shared through Redis by every process that uses the same key

@@ -1,6 +1,9 @@
 #include "engine/deployment.h"
 
 #include <algorithm>
+#include <cstdlib>
+
+#include <curl/curl.h>
 
 namespace llmsvc {
 
@@ -11,8 +14,30 @@ Deployment::Deployment(const DeploymentSpec &spec, size_t i)
       config(spec.config),
       provider(make_provider(config)),
       weight(spec.weight),
+      genai_provider(genai_provider_name(provider->name())),
       gates(config) {
   breaker.configure(config.breaker);
+  url_host_port(config.base_url, server_address, server_port);
+}
+
+const char *genai_provider_name(std::string_view provider) {
+  if (provider == "anthropic") return "anthropic";
+  if (provider == "azure_openai") return "azure.ai.openai";
+  if (provider == "ollama") return "ollama";
+  return "openai";  // Chat Completions and Responses, at OpenAI or a compatible server
+}
+
+void url_host_port(const std::string &url, std::string &host, int &port) {
+  CURLU *u = curl_url();
+  if (!u) return;
+  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
+    char *h = nullptr, *p = nullptr;
+    if (curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK) host = h;
+    if (curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) == CURLUE_OK) port = atoi(p);
+    curl_free(h);
+    curl_free(p);
+  }
+  curl_url_cleanup(u);
 }
 
 double Deployment::headroom(int64_t now) {

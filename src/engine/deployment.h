@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/config.h"
@@ -28,6 +29,11 @@ struct Deployment {
   const Config config;  // the client's configuration with this deployment's fields
   const std::unique_ptr<Provider> provider;
   int64_t weight;
+  // For telemetry: the provider as the OpenTelemetry GenAI conventions name it, and the
+  // host and port of its base URL.
+  const char *const genai_provider;
+  std::string server_address;
+  int server_port = 0;
 
   // Engine thread only.
   Gates gates;
@@ -59,6 +65,12 @@ struct Route {
   std::vector<size_t> next;  // round-robin position per tier
   bool rebuilds = false;     // its tiers differ in provider or model: bodies are rebuilt
 };
+
+/// gen_ai.provider.name for one of our provider names.
+const char *genai_provider_name(std::string_view provider);
+/// The host and port (the scheme's default when none is given) of a URL; unchanged when
+/// the URL does not parse.
+void url_host_port(const std::string &url, std::string &host, int &port);
 
 /// Whether an error condemns the deployment that answered it rather than the request.
 bool condemns_deployment(llmsvc_error_kind kind);

@@ -29,8 +29,14 @@ Engine::Engine(Config config, std::unique_ptr<ResponseCache> cache, const Clock 
     rng_.seed((uint64_t(rd()) << 32) ^ rd());
   }
   try {
+    if (config_.telemetry.otlp.enabled) {
+      otlp_ = std::make_unique<OtlpExporter>(config_.telemetry.otlp);
+      std::random_device rd;
+      trace_rng_ = (uint64_t(rd()) << 32) ^ rd();
+    }
     thread_ = std::thread(&Engine::run, this);
   } catch (...) {
+    otlp_.reset();
     close_shards();
     close_loop();
     throw;
@@ -97,7 +103,8 @@ int Engine::submit(std::string_view request_json, llmsvc_complete_cb cb, void *p
   if (cache_) cache_lookup(p.get());
   // The wire body carries the conversation from here on: drop the parsed copy, so a queued
   // request costs little more than its body (unless another deployment needs another body).
-  if (!p->route->rebuilds) {
+  // Telemetry that records content keeps it too.
+  if (!p->route->rebuilds && !(otlp_ && otlp_->config().capture_content)) {
     std::vector<Message>().swap(p->spec.messages);
     std::string().swap(p->spec.instructions);
   }
@@ -273,6 +280,7 @@ void Engine::finish(Pending *p, llmsvc_error_kind kind, std::string message, int
   }
   if (wants(LLMSVC_EVENT_COMPLETED)) event_completed(p, now, kind, message, reply, cost);
   llmsvc_result *r = build_result(p, kind, message, reply, cost, now);
+  if (otlp_) otlp_record(p, r, reply);
   rec.overhead_ns = p->overhead_ns;
   metrics_.completed(rec);
   done_.push_back({r, p->cb, p->payload});

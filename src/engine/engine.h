@@ -32,6 +32,7 @@
 #include "providers/provider.h"
 #include "retry/policy.h"
 #include "telemetry/metrics_server.h"
+#include "telemetry/otlp.h"
 
 struct llmsvc_result;
 
@@ -225,6 +226,10 @@ class Engine final : private StreamSink {
   std::string prometheus_snapshot(int64_t now);
   void write_cache_prometheus(PromText &t) const;
   void write_telemetry_stats(JsonWriter &w) const;
+  // OTLP (engine_telemetry.cpp): trace context for an attempt about to be sent (the
+  // traceparent header to send; "" when traces are off), and a completed request's record.
+  std::string otlp_attempt_traceparent(Pending *p, Attempt &a);
+  void otlp_record(Pending *p, const llmsvc_result *r, const ProviderReply *reply);
 
   const Config config_;
   const Clock &clock_;
@@ -339,6 +344,9 @@ class Engine final : private StreamSink {
 
   CompletionQueue completions_;
   std::unique_ptr<MetricsServer> telemetry_;  // set before the constructor returns
+  // The OTLP exporter: set before the engine thread starts, flushed and gone once it ended.
+  std::unique_ptr<OtlpExporter> otlp_;
+  uint64_t trace_rng_ = 0;  // trace and span ids (engine thread)
   std::mutex join_mu_;
   std::thread thread_;
 };

@@ -223,8 +223,14 @@ void Engine::start_attempt(Pending *p, int64_t now) {
     p->st = std::make_unique<Pending::StreamPart>();  // a fresh stream for each attempt
     p->st->decoder.reset(d.provider->stream_format());
   }
-  x->start(p->body_text, p->body_len, p, a.start_wall_ms, p->spec.stream ? this : nullptr,
-           p->spec.traceparent, p->spec.tracestate, p->spec.extra_headers);
+  if (otlp_ && otlp_->traces()) {
+    std::string traceparent = otlp_attempt_traceparent(p, a);
+    x->start(p->body_text, p->body_len, p, a.start_wall_ms, p->spec.stream ? this : nullptr,
+             traceparent, p->spec.tracestate, p->spec.extra_headers);
+  } else {
+    x->start(p->body_text, p->body_len, p, a.start_wall_ms, p->spec.stream ? this : nullptr,
+             p->spec.traceparent, p->spec.tracestate, p->spec.extra_headers);
+  }
   Shard &shard = shard_for_new();
   x->shard = shard.index;
   ++shard.transfers;

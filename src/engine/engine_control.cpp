@@ -132,6 +132,7 @@ void Engine::close() {
   {
     std::lock_guard<std::mutex> lock(join_mu_);  // two threads closing at once
     if (thread_.joinable()) thread_.join();
+    otlp_.reset();  // every request has completed: the last spans and metrics go out
   }
   completions_.close();
 }

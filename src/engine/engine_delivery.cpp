@@ -173,7 +173,11 @@ void Engine::fill_typed(llmsvc_result *r, const Pending *p, const ProviderReply 
                             : p->cache->hit == CacheSource::kMemory ? 1
                             : p->cache->hit == CacheSource::kSqlite ? 2
                                                                      : 0;
+  const Deployment *dep = p->dep ? p->dep : deps_[0].get();
+  n[LLMSVC_NUM_SERVER_PORT] = dep->server_port;
   std::string *s = r->strs;
+  s[LLMSVC_STR_PROVIDER] = dep->genai_provider;
+  s[LLMSVC_STR_SERVER_ADDRESS] = dep->server_address;
   s[LLMSVC_STR_MODEL] = p->spec.model;
   s[LLMSVC_STR_OPERATION] = p->spec.operation;
   if (p->dep && any_route_ == nullptr) s[LLMSVC_STR_DEPLOYMENT] = p->dep->name;
@@ -191,6 +195,7 @@ void Engine::fill_typed(llmsvc_result *r, const Pending *p, const ProviderReply 
     s[LLMSVC_STR_PROVIDER_MESSAGE] = p->provider_error.message;
   }
   r->attempts.resize(p->attempts.size());
+  int64_t gate_wait = 0;
   for (size_t i = 0; i < p->attempts.size(); ++i) {
     const Attempt &a = p->attempts[i];
     llmsvc_result::Attempt &t = r->attempts[i];
@@ -206,9 +211,12 @@ void Engine::fill_typed(llmsvc_result *r, const Pending *p, const ProviderReply 
     an[LLMSVC_ATTEMPT_COST_NANO_USD] = a.has_usage && a.cost_pico >= 0 ? a.cost_pico / 1000
                                                                        : LLMSVC_UNKNOWN;
     an[LLMSVC_ATTEMPT_START_UNIX_MS] = a.start_wall_ms;
+    an[LLMSVC_ATTEMPT_GATE_WAIT_NS] = attempt_gate_wait(*p, i);
+    gate_wait += an[LLMSVC_ATTEMPT_GATE_WAIT_NS];
     t.request_id = a.request_id;
     if (a.deployment && any_route_ == nullptr) t.deployment = a.deployment->name;
   }
+  n[LLMSVC_NUM_GATE_WAIT_NS] = gate_wait;
 }
 
 llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,

@@ -1,7 +1,12 @@
-// The engine's telemetry: the Prometheus text of its snapshot and the endpoint serving it.
+// The engine's telemetry: the Prometheus text of its snapshot and the endpoint serving it,
+// and what the OTLP exporter gets of each request (trace context, its record).
 // Kept apart from engine.cpp: only the snapshot itself runs on the engine thread.
+#include <algorithm>
+
+#include "capi/result.h"
 #include "common/alloc.h"
 #include "engine/engine.h"
+#include "telemetry/otlp.h"
 
 namespace llmsvc {
 
@@ -85,6 +90,219 @@ void Engine::write_telemetry_stats(JsonWriter &w) const {
   w.Key("scrapes");
   w.Uint64(telemetry_->scrapes());
   w.EndObject();
+}
+
+}  // namespace llmsvc
+
+namespace llmsvc {
+namespace {
+
+void write_tool_call(JsonWriter &w, const ToolCall &c) {
+  w.StartObject();
+  w.Key("type");
+  w.String("tool_call");
+  w.Key("id");
+  write_str(w, c.id);
+  w.Key("name");
+  write_str(w, c.name);
+  w.Key("arguments");
+  write_str(w, c.arguments);
+  w.EndObject();
+}
+
+// gen_ai.input.messages in the conventions' shape: a role and its parts.
+std::string input_messages(const RequestSpec &spec) {
+  JsonBuffer b;
+  JsonWriter w(b);
+  w.StartArray();
+  for (const Message &m : spec.messages) {
+    w.StartObject();
+    w.Key("role");
+    write_str(w, m.role);
+    w.Key("parts");
+    w.StartArray();
+    for (const ContentPart &part : m.parts) {
+      w.StartObject();
+      switch (part.type) {
+        case ContentPart::Type::kText:
+          w.Key("type");
+          w.String(m.role == "tool" ? "tool_call_response" : "text");
+          if (m.role == "tool") {
+            w.Key("id");
+            write_str(w, m.tool_call_id);
+            w.Key("response");
+          } else {
+            w.Key("content");
+          }
+          write_str(w, part.text);
+          break;
+        case ContentPart::Type::kThinking:
+          w.Key("type");
+          w.String("reasoning");
+          w.Key("content");
+          write_str(w, part.text);
+          break;
+        case ContentPart::Type::kImageUrl:
+          w.Key("type");
+          w.String("uri");
+          w.Key("modality");
+          w.String("image");
+          w.Key("uri");
+          write_str(w, part.url.rfind("data:", 0) == 0 ? std::string_view("data:") : part.url);
+          break;
+        case ContentPart::Type::kAudio:
+          w.Key("type");
+          w.String("blob");
+          w.Key("modality");
+          w.String("audio");
+          break;
+      }
+      w.EndObject();
+    }
+    for (const ToolCall &c : m.tool_calls) write_tool_call(w, c);
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  return std::string(b.GetString(), b.GetSize());
+}
+
+void write_output_message(JsonWriter &w, const std::string &text,
+                          const std::vector<ToolCall> &calls, const std::string &finish) {
+  w.StartObject();
+  w.Key("role");
+  w.String("assistant");
+  w.Key("parts");
+  w.StartArray();
+  if (!text.empty()) {
+    w.StartObject();
+    w.Key("type");
+    w.String("text");
+    w.Key("content");
+    write_str(w, text);
+    w.EndObject();
+  }
+  for (const ToolCall &c : calls) write_tool_call(w, c);
+  w.EndArray();
+  w.Key("finish_reason");
+  write_str(w, finish);
+  w.EndObject();
+}
+
+std::string output_messages(const ProviderReply &reply) {
+  JsonBuffer b;
+  JsonWriter w(b);
+  w.StartArray();
+  if (reply.choices.size() > 1) {
+    for (const ReplyChoice &c : reply.choices)
+      write_output_message(w, c.text, c.tool_calls, c.finish_reason);
+  } else {
+    write_output_message(w, reply.text, reply.tool_calls, reply.finish_reason);
+  }
+  w.EndArray();
+  return std::string(b.GetString(), b.GetSize());
+}
+
+uint64_t next_id(uint64_t &state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  return z ? z : 1;  // an all-zero id is invalid
+}
+
+}  // namespace
+
+std::string Engine::otlp_attempt_traceparent(Pending *p, Attempt &a) {
+  if (!p->span_id) {
+    if (p->spec.traceparent.empty() ||
+        !parse_traceparent(p->spec.traceparent, p->trace_hi, p->trace_lo, p->parent_span_id,
+                           p->trace_sampled)) {
+      p->trace_hi = next_id(trace_rng_);
+      p->trace_lo = next_id(trace_rng_);
+      p->parent_span_id = 0;
+      p->trace_sampled = true;
+    }
+    p->span_id = next_id(trace_rng_);
+  }
+  if (!p->trace_sampled) return p->spec.traceparent;  // not recorded: passed on as it came
+  a.span_id = next_id(trace_rng_);
+  return format_traceparent(p->trace_hi, p->trace_lo, a.span_id, true);
+}
+
+void Engine::otlp_record(Pending *p, const llmsvc_result *r, const ProviderReply *reply) {
+  OtlpRecord o;
+  o.end_unix_ns = clock_.wall_ns();
+  std::copy(r->nums, r->nums + LLMSVC_NUM_COUNT, o.nums);
+  const Deployment *dep = p->dep ? p->dep : deps_[0].get();
+  o.provider = dep->genai_provider;
+  o.error_kind = r->kind == LLMSVC_KIND_NONE ? "" : llmsvc_error_kind_name(r->kind);
+  const std::string *s = r->strs;
+  o.model = p->spec.model;
+  o.response_model = s[LLMSVC_STR_RESPONSE_MODEL];
+  o.response_id = s[LLMSVC_STR_RESPONSE_ID];
+  o.operation = p->spec.operation;
+  o.deployment = s[LLMSVC_STR_DEPLOYMENT];
+  o.server_address = dep->server_address;
+  o.service_tier = s[LLMSVC_STR_SERVICE_TIER];
+  if (r->kind != LLMSVC_KIND_NONE) o.error_message = r->error_message;
+  if (p->cache && p->cache->hit != CacheSource::kNone) o.cache_source = cache_source_name(p->cache->hit);
+  if (r->kind == LLMSVC_KIND_NONE && reply) {
+    if (reply->choices.size() > 1) {
+      for (const ReplyChoice &c : reply->choices) o.finish_reasons.push_back(c.finish_reason);
+    } else if (!reply->finish_reason.empty()) {
+      o.finish_reasons.push_back(reply->finish_reason);
+    }
+  }
+  o.attempts.resize(p->attempts.size());
+  for (size_t i = 0; i < p->attempts.size(); ++i) {
+    const llmsvc_result::Attempt &t = r->attempts[i];
+    std::copy(t.nums, t.nums + LLMSVC_ATTEMPT_COUNT, o.attempts[i].nums);
+    o.attempts[i].span_id = p->attempts[i].span_id;
+    o.attempts[i].deployment = t.deployment;
+    o.attempts[i].request_id = t.request_id;
+  }
+  const RequestSpec &q = p->spec;
+  if (q.max_output_tokens >= 0) o.max_tokens = q.max_output_tokens;
+  o.seed = q.seed;
+  o.temperature = q.temperature;
+  o.top_p = q.top_p;
+  o.frequency_penalty = q.frequency_penalty;
+  o.presence_penalty = q.presence_penalty;
+  o.stop = q.stop;
+  o.n = q.n;
+  o.stream = q.stream;
+  o.json_output = q.json_mode || !q.schema_json.empty();
+  if (otlp_->traces()) {
+    if (!p->span_id) {  // never sent (refused, cancelled, served from the cache)
+      Attempt none;
+      otlp_attempt_traceparent(p, none);
+    }
+    o.trace_hi = p->trace_hi;
+    o.trace_lo = p->trace_lo;
+    o.span_id = p->span_id;
+    o.parent_span_id = p->parent_span_id;
+    o.sampled = p->trace_sampled;
+    o.tracestate = q.tracestate;
+  }
+  if (otlp_->config().capture_content) {
+    o.input_messages = input_messages(q);
+    if (!q.instructions.empty()) {
+      JsonBuffer b;
+      JsonWriter w(b);
+      w.StartArray();
+      w.StartObject();
+      w.Key("type");
+      w.String("text");
+      w.Key("content");
+      write_str(w, q.instructions);
+      w.EndObject();
+      w.EndArray();
+      o.system_instructions.assign(b.GetString(), b.GetSize());
+    }
+    if (r->kind == LLMSVC_KIND_NONE && reply) o.output_messages = output_messages(*reply);
+  }
+  otlp_->record(std::move(o));
 }
 
 }  // namespace llmsvc

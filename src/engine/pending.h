@@ -42,6 +42,7 @@ struct Attempt {
   BackoffSource backoff_source = BackoffSource::kNone;
   std::string request_id;  // the provider's x-request-id
   const Deployment *deployment = nullptr;  // where it was sent
+  uint64_t span_id = 0;  // its telemetry span, sent in its traceparent (0: traces off)
   // What this attempt's reply used and cost (a reply that failed its schema was paid too).
   bool has_usage = false;
   int64_t prompt_tokens = 0;
@@ -148,7 +149,24 @@ struct Pending : HeapObject {
   Deployment *dep = nullptr;       // the current (or last) attempt's deployment
   const Deployment *body_for = nullptr;  // the deployment whose wire body `body` is
 
+  // Telemetry's trace context, chosen at the first attempt (all 0: traces off).
+  uint64_t trace_hi = 0, trace_lo = 0, span_id = 0, parent_span_id = 0;
+  bool trace_sampled = true;
+
   uint64_t queue_key() const { return (uint64_t(spec.priority) << 56) | id; }
 };
+
+/// How long attempt `i` waited to be sent once it could have been: from submit (the first)
+/// or the end of the backoff after the one before, to its start.
+inline int64_t attempt_gate_wait(const Pending &p, size_t i) {
+  const Attempt &a = p.attempts[i];
+  int64_t ready = p.submit_ns;
+  if (i > 0) {
+    const Attempt &b = p.attempts[i - 1];
+    ready = (b.end_ns ? b.end_ns : b.start_ns) +
+            (b.backoff_source != BackoffSource::kNone ? b.backoff_ns : 0);
+  }
+  return a.start_ns > ready ? a.start_ns - ready : 0;
+}
 
 }  // namespace llmsvc

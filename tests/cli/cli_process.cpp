@@ -33,7 +33,8 @@ TempDir::~TempDir() {
 std::vector<std::string> clean_env(const std::map<std::string, std::string> &extra) {
   static const char *const kDropped[] = {"OPENAI_API_KEY=",    "OPENAI_BASE_URL=",
                                          "ANTHROPIC_API_KEY=", "ANTHROPIC_BASE_URL=",
-                                         "LLMSVC_EMULATOR=",   "OLLAMA_HOST="};
+                                         "LLMSVC_EMULATOR=",   "OLLAMA_HOST=",
+                                         "OTEL_"};
   std::vector<std::string> env;
   for (char **e = environ; *e; ++e) {
     bool drop = false;

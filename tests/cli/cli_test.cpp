@@ -110,6 +110,38 @@ TEST(CliRun, SmallBatchEndToEndInInputOrder) {
   EXPECT_EQ(stat_of(emu, "k-small", "ok"), 10);
 }
 
+// The standard OpenTelemetry variables alone turn on the OTLP exporter (docs/telemetry.md);
+// the emulator's receiver checks what arrives against the OTLP definitions.
+TEST(CliRun, OtelEnvironmentVariablesAloneTurnTheExporterOn) {
+  EmulatorProcess emu;
+  TempDir dir;
+  write_text(dir.path("in.jsonl"), priority_batch());
+  std::string base = emu.base_url().substr(0, emu.base_url().size() - 3);
+  std::vector<std::string> env = clean_env({{"OPENAI_API_KEY", "k-otel"},
+                                            {"OTEL_EXPORTER_OTLP_ENDPOINT", base},
+                                            {"OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"},
+                                            {"OTEL_SERVICE_NAME", "cli-batch"}});
+  Ran r = run_tool({"run", dir.path("in.jsonl"), "-o", dir.path("out.jsonl"), "--base-url",
+                    emu.base_url()},
+                   env, dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  rapidjson::Document d = parse(http_get(base + "/_emulator/otlp"));
+  ASSERT_TRUE(d.IsObject());
+  EXPECT_EQ(d["rejected"].Size(), 0u);
+  size_t requests = 0, attempts = 0;
+  for (const auto &t : d["traces"].GetArray())
+    for (const auto &ss : t["resourceSpans"][0]["scopeSpans"].GetArray())
+      for (const auto &s : ss["spans"].GetArray()) {
+        requests += std::string(s["name"].GetString()) == "chat gpt-4o-mini";
+        attempts += std::string(s["name"].GetString()) == "POST";
+      }
+  EXPECT_EQ(requests, 10u);
+  EXPECT_EQ(attempts, 10u);
+  ASSERT_GE(d["metrics"].Size(), 1u);
+  EXPECT_NE(http_get(base + "/_emulator/otlp").find("cli-batch"), std::string::npos);
+  EXPECT_EQ(http_get(base + "/_emulator/otlp").find("k-otel"), std::string::npos);
+}
+
 TEST(CliRun, CompletionOrder) {
   EmulatorProcess emu({"--latency-ms", "100"});
   TempDir dir;

@@ -68,7 +68,7 @@ func (c *config) faultsEnabled() bool {
 
 // countsArrivals reports whether arrivals of each body must be counted.
 func (c *config) countsArrivals() bool {
-	return c.faultsEnabled() || c.invalidJSONFirst > 0 || c.invalidJSONRate > 0 || c.midstreamErrorRate > 0
+	return c.faultsEnabled() || c.rateLimitFirst > 0 || c.invalidJSONFirst > 0 || c.invalidJSONRate > 0 || c.midstreamErrorRate > 0
 }
 
 // needsDigest reports whether request bodies must be hashed at all.

@@ -44,6 +44,7 @@ type emulator struct {
 	ids    atomic.Uint64
 	keys   registry
 	recent recentLog
+	otlp   otlpReceiver
 }
 
 func newEmulator(cfg *config, stderr io.Writer) (*emulator, error) {
@@ -88,6 +89,11 @@ func (e *emulator) handler() http.Handler {
 		case "/api/chat":
 			e.serveOllama(w, r)
 			return
+		case "/v1/traces", "/v1/metrics":
+			e.otlp.serve(w, r)
+			return
+		case "/_emulator/otlp":
+			e.otlp.serveCaptured(w, r)
 		case "/_emulator/stats":
 			e.serveStats(w, r)
 		case "/_emulator/reset":
@@ -167,6 +173,10 @@ func (e *emulator) serveChat(w http.ResponseWriter, r *http.Request) {
 	}
 	if cfg.countsArrivals() {
 		c.k = c.ks.arrival(c.digest)
+		if c.k < uint64(cfg.rateLimitFirst) {
+			c.fail(e.rateLimitError(req.model, req.charge(), admission{kind: limitRequests, wait: cfg.rateLimitWait}))
+			return
+		}
 		f := cfg.decideFault(c.digest, c.k)
 		if req.stream {
 			f, c.mid = cfg.streamFault(c.digest, c.k, f, false)
@@ -433,7 +443,8 @@ func (c *call) record(o outcome, status int) {
 		completion = c.completionTokens
 	}
 	c.e.recent.add(recentCall{Key: maskKey(c.key), Model: c.model, Status: status,
-		PromptTokens: c.promptTokens, CompletionTokens: completion, AtMs: c.e.sinceStart(c.start)})
+		PromptTokens: c.promptTokens, CompletionTokens: completion, AtMs: c.e.sinceStart(c.start),
+		Traceparent: c.r.Header.Get("traceparent")})
 	if c.e.logger != nil {
 		c.e.logger.Printf("%s %s %s key=%s model=%q status=%d outcome=%d prompt=%d completion=%d %v",
 			c.r.Proto, c.r.Method, c.r.URL.Path, maskKey(c.key), c.model, status, o,

@@ -47,6 +47,10 @@ type config struct {
 	latency      time.Duration
 	jitter       time.Duration
 	failFirst    int
+	// rateLimitFirst answers the first N arrivals of each body (per key) on
+	// /v1/chat/completions with a 429 rate limit lasting rateLimitWait.
+	rateLimitFirst int
+	rateLimitWait  time.Duration
 	noRetryAfter bool
 	shouldRetry  bool
 
@@ -68,7 +72,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		cfg                                    config
 		invalid, quota, models                 string
 		windowMs, stallMs, latencyMs, jitterMs int64
-		streamDelayMs                          int64
+		streamDelayMs, rateLimitWaitMs         int64
 	)
 	fs.StringVar(&cfg.host, "host", "127.0.0.1", "loopback address to listen on")
 	fs.IntVar(&cfg.port, "port", 0, "port to listen on (0 picks a free port)")
@@ -90,6 +94,8 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.Int64Var(&latencyMs, "latency-ms", 0, "fixed delay before every answer, in milliseconds")
 	fs.Int64Var(&jitterMs, "jitter-ms", 0, "extra uniform delay in [0, J) milliseconds")
 	fs.IntVar(&cfg.failFirst, "fail-first", 0, "answer the first N arrivals of each distinct body (per key) with 500")
+	fs.IntVar(&cfg.rateLimitFirst, "rate-limit-first", 0, "answer the first N arrivals of each distinct body (per key) on /v1/chat/completions with 429 rate_limit_exceeded")
+	fs.Int64Var(&rateLimitWaitMs, "rate-limit-wait-ms", 20, "the retry-after of --rate-limit-first answers, in milliseconds")
 	fs.BoolVar(&cfg.noRetryAfter, "no-retry-after", false, "omit retry-after and retry-after-ms on rate-limit 429s")
 	fs.BoolVar(&cfg.shouldRetry, "should-retry-header", false, "send x-should-retry on error answers")
 	fs.StringVar(&cfg.validateSpec, "validate-spec", "", "OpenAPI document to validate request bodies against")
@@ -132,6 +138,10 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	if cfg.invalidJSONFirst < 0 || streamDelayMs < 0 {
 		return nil, errors.New("--invalid-json-first and --stream-delay-ms must not be negative")
 	}
+	if cfg.rateLimitFirst < 0 || rateLimitWaitMs < 0 {
+		return nil, errors.New("--rate-limit-first and --rate-limit-wait-ms must not be negative")
+	}
+	cfg.rateLimitWait = time.Duration(rateLimitWaitMs) * time.Millisecond
 	cfg.window = time.Duration(windowMs) * time.Millisecond
 	cfg.stall = time.Duration(stallMs) * time.Millisecond
 	cfg.latency = time.Duration(latencyMs) * time.Millisecond

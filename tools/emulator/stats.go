@@ -166,6 +166,8 @@ type recentCall struct {
 	PromptTokens     int64  `json:"prompt_tokens"`
 	CompletionTokens int64  `json:"completion_tokens"`
 	AtMs             int64  `json:"at_ms"`
+	// Traceparent is the W3C trace context the call carried ("" when none).
+	Traceparent string `json:"traceparent,omitempty"`
 }
 
 const recentSize = 1000
@@ -272,6 +274,7 @@ func (e *emulator) serveReset(w http.ResponseWriter, r *http.Request) {
 	}
 	e.keys.clear()
 	e.recent.clear()
+	e.otlp.clear()
 	writeJSON(w, http.StatusOK, []byte("{\"reset\":true}\n"))
 }
 

@@ -1,0 +1,137 @@
+// The OTLP/HTTP exporter (JSON encoding): GenAI spans and metrics of every completed request
+// (docs/telemetry.md). The engine thread hands over one record per request and never waits:
+// a bounded queue, drained by the exporter's own thread, which encodes, aggregates the
+// metrics and sends over libcurl. What does not fit in the queue is dropped and counted.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "llmsvc.h"
+#include "telemetry/otlp_config.h"
+
+namespace llmsvc {
+
+/// One attempt of a request, as telemetry reports it.
+struct OtlpAttempt {
+  int64_t nums[LLMSVC_ATTEMPT_COUNT] = {};
+  uint64_t span_id = 0;  // sent to the provider in its traceparent
+  std::string deployment;
+  std::string request_id;
+};
+
+/// Everything telemetry reports of one completed request.
+struct OtlpRecord {
+  int64_t end_unix_ns = 0;  // completion, wall clock
+  int64_t nums[LLMSVC_NUM_COUNT] = {};
+  const char *provider = "";    // static strings
+  const char *error_kind = "";  // "" on success
+  std::string model, response_model, response_id, operation, deployment, server_address,
+      service_tier, error_message, cache_source;
+  std::vector<std::string> finish_reasons;
+  std::vector<OtlpAttempt> attempts;
+  // The request's parameters (those given).
+  std::optional<int64_t> max_tokens, seed;
+  std::optional<double> temperature, top_p, frequency_penalty, presence_penalty;
+  std::vector<std::string> stop;
+  int64_t n = 1;
+  bool stream = false;
+  bool json_output = false;
+  // Trace context: the request span's ids, its parent's (0: a root span), tracestate.
+  uint64_t trace_hi = 0, trace_lo = 0, span_id = 0, parent_span_id = 0;
+  bool sampled = true;
+  std::string tracestate;
+  // Opt-in content: gen_ai.input.messages / gen_ai.output.messages /
+  // gen_ai.system_instructions, JSON text.
+  std::string input_messages, output_messages, system_instructions;
+};
+
+class OtlpExporter {
+ public:
+  /// Starts the exporter's thread. Throws std::runtime_error when libcurl cannot be set up.
+  explicit OtlpExporter(const OtlpConfig &config);
+  /// Flushes what is queued and the metrics (bounded by the configured timeout), then stops.
+  ~OtlpExporter();
+  OtlpExporter(const OtlpExporter &) = delete;
+  OtlpExporter &operator=(const OtlpExporter &) = delete;
+
+  const OtlpConfig &config() const { return config_; }
+  bool traces() const { return !config_.traces_url.empty(); }
+
+  /// Hands over one request (engine thread). Never blocks on the network.
+  void record(OtlpRecord &&r);
+
+  struct Stats {
+    int64_t recorded = 0;       // requests handed over
+    int64_t dropped = 0;        // requests that found the queue full
+    int64_t requests_sent = 0;  // requests whose spans the receiver accepted
+    int64_t exports_failed = 0; // exports (trace or metric) that failed for good
+  };
+  Stats stats() const;
+
+ private:
+  struct Histogram {
+    std::vector<std::pair<std::string, std::string>> attrs;  // string attributes
+    int64_t status_code = 0;  // http.response.status_code when > 0 (attempts)
+    const std::vector<double> *bounds = nullptr;
+    std::vector<uint64_t> counts;
+    uint64_t count = 0;
+    double sum = 0, min = 0, max = 0;
+  };
+  struct Counter {
+    std::vector<std::pair<std::string, std::string>> attrs;
+    int64_t status_code = 0;
+    int64_t value = 0;
+  };
+  struct Metric {
+    const char *name, *unit, *description;
+    bool histogram;
+    const std::vector<double> *bounds;
+    std::map<std::string, Histogram> hist;  // by attribute set
+    std::map<std::string, Counter> sums;
+  };
+
+  void run();
+  void aggregate(const OtlpRecord &r);
+  void observe(Metric &m, std::vector<std::pair<std::string, std::string>> attrs,
+               int64_t status_code, double value);
+  void add(Metric &m, std::vector<std::pair<std::string, std::string>> attrs,
+           int64_t status_code, int64_t value);
+  void encode_spans(const OtlpRecord &r, std::string &out);
+  std::string traces_document(const std::string &spans) const;
+  std::string metrics_document(int64_t now_unix_ns) const;
+  bool post(const std::string &url, const std::vector<std::pair<std::string, std::string>> &headers,
+            const std::string &body, int64_t deadline_ns);
+  void write_resource(std::string &out) const;
+
+  const OtlpConfig config_;
+  void *curl_ = nullptr;  // CURL*, the exporter thread's
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<OtlpRecord> queue_;
+  bool stopping_ = false;
+  Stats stats_;
+
+  // Exporter thread only.
+  std::vector<Metric> metrics_;
+  int64_t start_unix_ns_ = 0;
+  bool metrics_touched_ = false;
+  uint64_t rng_ = 0;
+  std::thread thread_;
+};
+
+/// A W3C traceparent "00-<trace>-<span>-<flags>" for the given ids.
+std::string format_traceparent(uint64_t trace_hi, uint64_t trace_lo, uint64_t span_id,
+                               bool sampled);
+/// Reads a traceparent (already checked for its form); false when it does not parse.
+bool parse_traceparent(const std::string &t, uint64_t &trace_hi, uint64_t &trace_lo,
+                       uint64_t &span_id, bool &sampled);
+
+}  // namespace llmsvc
