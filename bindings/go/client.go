@@ -33,9 +33,10 @@ type Client struct {
 // clientState is what the client's dispatcher uses: it holds no reference to the Client,
 // which stays collectable.
 type clientState struct {
-	pending pending
-	hooks   eventHooks
-	exited  chan struct{} // closed when the dispatcher has delivered the last result
+	pending  pending
+	hooks    eventHooks
+	observer atomic.Pointer[observerBox] // nil: no Observer
+	exited   chan struct{}               // closed when the dispatcher has delivered the last result
 }
 
 // liveClients counts the clients created and not yet closed.

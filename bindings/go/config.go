@@ -62,6 +62,35 @@ type Config struct {
 	// Headers are added to every request's attempts, with the rules of
 	// Request.ExtraHeaders (never the credentials or framing headers).
 	Headers map[string]string `json:"headers,omitempty"`
+	// Telemetry is the core's own reporting: a Prometheus endpoint and the OTLP exporter
+	// (docs/schema.md, "OpenTelemetry (OTLP)"); nil leaves the exporter to the standard
+	// OTEL_* environment variables. otelllmsvc.NewClient reports through the application's
+	// OpenTelemetry SDK instead and turns the core's exporter off.
+	Telemetry *Telemetry `json:"telemetry,omitempty"`
+}
+
+// Telemetry configures what the core itself reports.
+type Telemetry struct {
+	// PrometheusPort serves the metrics on http://PrometheusHost:PORT/metrics (0: none).
+	PrometheusPort int    `json:"prometheus_port,omitempty"`
+	PrometheusHost string `json:"prometheus_host,omitempty"`
+	// OTLP is the OpenTelemetry exporter (OTLP/HTTP, JSON); nil: the environment decides.
+	OTLP *OTLP `json:"otlp,omitempty"`
+}
+
+// OTLP configures the core's OpenTelemetry exporter; empty fields take the standard
+// OTEL_* environment variables (docs/schema.md, "OpenTelemetry (OTLP)").
+type OTLP struct {
+	// Enabled false turns the exporter off whatever the environment says; nil: on.
+	Enabled *bool `json:"enabled,omitempty"`
+	// Endpoint is the collector's base URL (e.g. http://127.0.0.1:4318).
+	Endpoint string `json:"endpoint,omitempty"`
+	// ServiceName is the resource's service.name.
+	ServiceName string `json:"service_name,omitempty"`
+	// Headers go with every export (a collector's token); never recorded.
+	Headers map[string]string `json:"headers,omitempty"`
+	// CaptureContent records prompts and replies (opt-in).
+	CaptureContent bool `json:"capture_content,omitempty"`
 }
 
 // Deployment is one configured endpoint: a provider, base URL, key, model and limits.

@@ -46,6 +46,23 @@ func sameAsDocument(t *testing.T, resp *llmsvc.Response, err error) {
 		t.Fatalf("result document: %v\n%s", err, resp.Raw)
 	}
 	doc.Raw = resp.Raw
+	// What only the typed view has (ABI 0.4: for telemetry), not in the document.
+	if resp.Provider == "" || resp.ServerAddress == "" || resp.ServerPort <= 0 || resp.Timing.GateWaitMS < 0 {
+		t.Errorf("provider %q, server %q:%d, gate wait %v ms: expected all known",
+			resp.Provider, resp.ServerAddress, resp.ServerPort, resp.Timing.GateWaitMS)
+	}
+	doc.Provider, doc.ServerAddress, doc.ServerPort = resp.Provider, resp.ServerAddress, resp.ServerPort
+	doc.CacheHit, doc.Timing.GateWaitMS = resp.CacheHit, resp.Timing.GateWaitMS
+	sum := 0.0
+	for i := range doc.Attempts {
+		if i < len(resp.Attempts) {
+			doc.Attempts[i].GateWaitMS = resp.Attempts[i].GateWaitMS
+			sum += resp.Attempts[i].GateWaitMS
+		}
+	}
+	if d := sum - resp.Timing.GateWaitMS; d > 1e-6 || d < -1e-6 {
+		t.Errorf("gate waits: attempts sum to %v ms, the result says %v ms", sum, resp.Timing.GateWaitMS)
+	}
 	if !reflect.DeepEqual(&doc.Response, resp) {
 		t.Errorf("the typed view and the document differ:\ntyped    %+v\ndocument %+v", *resp, doc.Response)
 	}

@@ -72,6 +72,9 @@ type keyStats struct {
 	ReasoningTokens    int64 `json:"reasoning_tokens"`
 	PeakWindowRequests int64 `json:"peak_window_requests"`
 	ReqCap             int64 `json:"req_cap"`
+	// W3C trace context: requests that carried a traceparent, and the last one.
+	Traced          int64  `json:"traced"`
+	LastTraceparent string `json:"last_traceparent"`
 }
 
 func (e *emulator) stats(tb testing.TB, key string) keyStats {

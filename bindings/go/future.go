@@ -62,8 +62,9 @@ type Future struct {
 	done chan struct{} // closed once resp and err are set
 	// deadlineInCore is set when the core got the context's deadline as timeout_ms.
 	deadlineInCore bool
-	wants          wants   // what of the result only its JSON document has
-	s              *stream // the pieces of a streamed request; nil otherwise
+	wants          wants       // what of the result only its JSON document has
+	s              *stream     // the pieces of a streamed request; nil otherwise
+	obs            Observation // the client's Observer's view of it; nil without one
 
 	mu        sync.Mutex
 	completed bool
@@ -189,9 +190,18 @@ func (c *Client) submit(ctx context.Context, req *Request, mode int, s *stream) 
 		// The core now ends the request by the context's deadline (within the rounding).
 		f.deadlineInCore = req.TimeoutMS > 0
 	}
+	if box := c.st.observer.Load(); box != nil {
+		// Before the encoding, which takes what the observer adds (trace context); and
+		// before pending.add, whose lock orders it before the dispatcher's reads. The
+		// observer gets a copy on the heap (it may keep it), so that without one the
+		// caller's Request does not escape.
+		r := *req
+		f.obs = observe(box.o, ctx, &r, mode)
+		req = &r
+	}
 	doc, err := encodeRequest(req)
 	if err != nil {
-		return nil, fmt.Errorf("llmsvc: encoding the request: %w", err)
+		return nil, f.refused(fmt.Errorf("llmsvc: encoding the request: %w", err))
 	}
 	defer releaseDocument(doc)
 	if s != nil {
@@ -208,7 +218,7 @@ func (c *Client) submit(ctx context.Context, req *Request, mode int, s *stream) 
 	c.mu.RUnlock()
 	if r.status != C.LLMSVC_OK {
 		c.st.pending.get(slot, true)
-		return nil, statusError("submit", r.status, r.err)
+		return nil, f.refused(statusError("submit", r.status, r.err))
 	}
 	f.id = uint64(r.id)
 	return f, nil

@@ -41,8 +41,14 @@ type Request struct {
 	TimeoutMS int64 `json:"timeout_ms,omitempty"`
 	// Metadata is echoed in the result, never sent to the provider.
 	Metadata map[string]any `json:"metadata,omitempty"`
-	// TraceID is echoed in the result.
+	// TraceID is echoed in the result (by default the trace id of Traceparent).
 	TraceID string `json:"trace_id,omitempty"`
+	// Traceparent and Tracestate are W3C Trace Context, sent to the provider as the
+	// traceparent and tracestate headers of every attempt; Traceparent must be
+	// "VERSION-TRACEID-PARENTID-FLAGS" in lowercase hex. The OpenTelemetry adapter
+	// (llmsvc/bindings/go/otelllmsvc) sets them to the request's span when they are empty.
+	Traceparent string `json:"traceparent,omitempty"`
+	Tracestate  string `json:"tracestate,omitempty"`
 	// JSONSchema asks for structured output: the reply must be a JSON document matching
 	// the schema; the core validates it (Response.JSON) and asks again when it does not.
 	JSONSchema *JSONSchema `json:"json_schema,omitempty"`

@@ -17,6 +17,13 @@ type Response struct {
 	// Deployment is the name of the deployment that served the request (or gave its
 	// final answer); empty without configured deployments.
 	Deployment string `json:"deployment,omitempty"`
+	// Provider is the provider as the OpenTelemetry GenAI conventions name it
+	// (gen_ai.provider.name): "openai", "anthropic", "azure.ai.openai" or "ollama".
+	Provider string `json:"-"`
+	// ServerAddress and ServerPort are the host and port of the server that answered
+	// last (of the provider's base URL); empty and 0 when none is known.
+	ServerAddress string `json:"-"`
+	ServerPort    int    `json:"-"`
 	// TraceID is echoed from the request.
 	TraceID string `json:"trace_id,omitempty"`
 	// Metadata is echoed from the request.
@@ -55,6 +62,9 @@ type Response struct {
 	// CostNanoUSD is the cost in nano-USD (1e-9 USD); nil when unknown (no usage, or a
 	// model without a price), never a made-up zero.
 	CostNanoUSD *int64 `json:"cost_nano_usd"`
+	// CacheHit is "memory" or "sqlite" when the reply was served from the client's
+	// response cache, "" when it was fetched.
+	CacheHit string `json:"-"`
 	// Attempts lists every attempt, retries included, in order.
 	Attempts []Attempt `json:"attempts"`
 	// Timing is when the request was submitted and how long it took.
@@ -105,6 +115,16 @@ type Attempt struct {
 	// Deployment is the name of the deployment the attempt went to; empty without
 	// configured deployments.
 	Deployment string `json:"deployment,omitempty"`
+	// GateWaitMS is how long the attempt was held by the gates (rate windows,
+	// concurrency, budgets) before it was sent: from the submission, or the end of the
+	// backoff before it, to its start.
+	GateWaitMS float64 `json:"-"`
+	// PromptTokens and CompletionTokens are what this attempt's reply used (a reply that
+	// failed its schema was paid too), nil when it had no usage; CostNanoUSD is their
+	// cost, nil when unknown.
+	PromptTokens     *int64 `json:"prompt_tokens,omitempty"`
+	CompletionTokens *int64 `json:"completion_tokens,omitempty"`
+	CostNanoUSD      *int64 `json:"cost_nano_usd,omitempty"`
 }
 
 // Timing says when a request was submitted, how long it took to complete and how much
@@ -114,4 +134,5 @@ type Timing struct {
 	TotalMS      float64 `json:"total_ms"`       // submission to completion
 	OverheadUS   float64 `json:"overhead_us"`    // time spent inside llmsvc, network excluded
 	FirstTokenMS float64 `json:"first_token_ms"` // streams: submission to the first text; 0 otherwise
+	GateWaitMS   float64 `json:"-"`              // held by the gates, summed over attempts
 }

@@ -14,6 +14,7 @@ import (
 	"log"
 	"math"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -98,7 +99,11 @@ func (s *clientState) deliver(vs []C.llmsvcgo_view) {
 			s.pending.get(uintptr(v.payload), false).s.push(p)
 		default:
 			f := s.pending.get(uintptr(v.payload), true) // the last result of the request
-			f.complete(f.build(v))
+			resp, err := f.build(v)
+			if f.obs != nil { // before the waiters wake: what it records is there for them
+				endObservation(f.obs, resp, err)
+			}
+			f.complete(resp, err)
 		}
 	}
 }
@@ -130,8 +135,15 @@ func (f *Future) build(v *C.llmsvcgo_view) (resp *Response, err error) {
 		Thinking: str(C.LLMSVC_STR_THINKING), UsageUnreadable: n[C.LLMSVC_NUM_USAGE] == 3,
 		Attempts: make([]Attempt, n[C.LLMSVC_NUM_ATTEMPTS]),
 		Timing: Timing{SubmitUnixMS: int64(n[C.LLMSVC_NUM_SUBMIT_UNIX_MS]),
-			TotalMS: ms(n[C.LLMSVC_NUM_TOTAL_NS]), OverheadUS: float64(n[C.LLMSVC_NUM_OVERHEAD_NS]) / 1e3},
-		Raw: C.GoBytes(unsafe.Pointer(v.json), C.int(v.json_len)),
+			TotalMS: ms(n[C.LLMSVC_NUM_TOTAL_NS]), OverheadUS: float64(n[C.LLMSVC_NUM_OVERHEAD_NS]) / 1e3,
+			GateWaitMS: msKnown(n[C.LLMSVC_NUM_GATE_WAIT_NS])},
+		Provider:      internString(v, C.LLMSVC_STR_PROVIDER, &lastProvider),
+		ServerAddress: internString(v, C.LLMSVC_STR_SERVER_ADDRESS, &lastServerAddress),
+		CacheHit:      cacheHit(n[C.LLMSVC_NUM_CACHE_HIT]),
+		Raw:           C.GoBytes(unsafe.Pointer(v.json), C.int(v.json_len)),
+	}
+	if port := n[C.LLMSVC_NUM_SERVER_PORT]; port > 0 {
+		r.ServerPort = int(port)
 	}
 	if t := n[C.LLMSVC_NUM_FIRST_TOKEN_NS]; t != unknown {
 		r.Timing.FirstTokenMS = ms(t)
@@ -153,7 +165,16 @@ func (f *Future) build(v *C.llmsvcgo_view) (resp *Response, err error) {
 			HTTPStatus: int(an[C.LLMSVC_ATTEMPT_HTTP_STATUS]), Kind: Kind(an[C.LLMSVC_ATTEMPT_KIND]),
 			BackoffMS:     ms(an[C.LLMSVC_ATTEMPT_BACKOFF_NS]),
 			BackoffSource: backoffSources[an[C.LLMSVC_ATTEMPT_BACKOFF_SOURCE]%3],
-			RequestID:     C.GoString(a.request_id), Deployment: C.GoString(a.deployment)}
+			RequestID:     C.GoString(a.request_id), Deployment: C.GoString(a.deployment),
+			GateWaitMS: msKnown(an[C.LLMSVC_ATTEMPT_GATE_WAIT_NS])}
+		if p := an[C.LLMSVC_ATTEMPT_PROMPT_TOKENS]; p != unknown {
+			u := &attemptUsage{int64(p), int64(an[C.LLMSVC_ATTEMPT_COMPLETION_TOKENS]),
+				int64(an[C.LLMSVC_ATTEMPT_COST_NANO_USD])} // one allocation for the three
+			r.Attempts[i].PromptTokens, r.Attempts[i].CompletionTokens = &u.prompt, &u.completion
+			if u.cost != unknown {
+				r.Attempts[i].CostNanoUSD = &u.cost
+			}
+		}
 	}
 	if f.wants&wantJSON != 0 && r.OK && r.Text != "" {
 		r.JSON = json.RawMessage(r.Text) // the core validated the text as the document
@@ -207,6 +228,48 @@ func (f *Future) build(v *C.llmsvcgo_view) (resp *Response, err error) {
 
 // ms converts nanoseconds to milliseconds, as the result document writes them.
 func ms(ns C.int64_t) float64 { return float64(ns) / 1e6 }
+
+// msKnown is ms, with 0 for an unknown number (a library older than the header).
+func msKnown(ns C.int64_t) float64 {
+	if ns == unknown {
+		return 0
+	}
+	return ms(ns)
+}
+
+// attemptUsage holds an attempt's usage and cost, which Attempt points into.
+type attemptUsage struct{ prompt, completion, cost int64 }
+
+// cacheHit names LLMSVC_NUM_CACHE_HIT's values.
+func cacheHit(n C.int64_t) string {
+	switch n {
+	case 1:
+		return "memory"
+	case 2:
+		return "sqlite"
+	}
+	return ""
+}
+
+// The strings last read by internString, which are nearly always the same from one
+// result to the next: the provider's name and the server's address.
+var lastProvider, lastServerAddress atomic.Pointer[string]
+
+// internString reads a string of the view as viewString does, without allocating when
+// it equals the one last read for the same key.
+func internString(v *C.llmsvcgo_view, key int, last *atomic.Pointer[string]) string {
+	n := int(v.lens[key])
+	if n == 0 || v.strs[key] == nil {
+		return ""
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(v.strs[key])), n)
+	if p := last.Load(); p != nil && *p == string(b) {
+		return *p
+	}
+	s := string(b)
+	last.Store(&s)
+	return s
+}
 
 // backoffSources names LLMSVC_ATTEMPT_BACKOFF_SOURCE's values as the document does.
 var backoffSources = [3]string{"", "client", "server"}

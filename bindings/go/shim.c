@@ -6,7 +6,10 @@ void llmsvcgo_view_of(llmsvcgo_view *v, llmsvc_result *r, void *payload) {
   v->type = llmsvc_result_type(r);
   v->id = llmsvc_result_id(r);
   v->json = llmsvc_result_json(r, &v->json_len);
-  for (int k = 0; k < LLMSVC_STR_COUNT; ++k) v->strs[k] = llmsvc_result_string(r, k, &v->lens[k]);
+  for (int k = 0; k < LLMSVC_STR_COUNT; ++k) {
+    v->strs[k] = llmsvc_result_string(r, k, &v->lens[k]);
+    if (!v->strs[k]) v->lens[k] = 0; /* a key the library does not have (older than the header) */
+  }
   if (v->type == LLMSVC_RESULT_DELTA)
     llmsvc_result_piece(r, &v->piece_kind, &v->piece_index, &v->call_id, &v->call_name);
   else
@@ -42,7 +45,9 @@ llmsvcgo_submitted llmsvcgo_submit(llmsvc_client *client, const char *request, i
 
 llmsvcgo_attempt llmsvcgo_read_attempt(const llmsvc_result *result, size_t i) {
   llmsvcgo_attempt a;
-  llmsvc_result_attempt(result, i, a.nums, LLMSVC_ATTEMPT_COUNT, &a.request_id, &a.deployment);
+  size_t n =
+      llmsvc_result_attempt(result, i, a.nums, LLMSVC_ATTEMPT_COUNT, &a.request_id, &a.deployment);
+  for (; n < LLMSVC_ATTEMPT_COUNT; ++n) a.nums[n] = LLMSVC_UNKNOWN; /* an older library */
   return a;
 }
 

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Tests of the Go binding: go vet, then go test -race (benchmarks are not run here).
+# Tests of the Go binding: go vet, then go test -race (benchmarks are not run here), of the
+# binding and of its OpenTelemetry adapter (otelllmsvc/, a module of its own: its
+# dependencies are fetched from the Go module proxy as its go.sum pins them); the
+# benchmarks' module (bench/) is vetted so that it keeps compiling.
 #
 # Environment:
 #   PKG_CONFIG_PATH   where llmsvc.pc is (the install prefix's lib/pkgconfig)
@@ -25,3 +28,11 @@ echo "=== go vet ./..."
 go vet ./...
 echo "=== go test -race -count=1 ./..."
 go test -race -count=1 -timeout 600s ./...
+
+echo "=== otelllmsvc: go vet ./..."
+(cd otelllmsvc && go vet ./...)
+echo "=== otelllmsvc: go test -race -count=1 ./..."
+(cd otelllmsvc && go test -race -count=1 -timeout 600s ./...)
+
+echo "=== bench: go vet ./..."
+(cd bench && go vet ./...)

@@ -399,6 +399,61 @@ export interface GenerateOptions {
    * An already aborted signal rejects at once without submitting.
    */
   signal?: AbortSignal | null;
+  /**
+   * With telemetry on: the OpenTelemetry context whose span is the request span's parent,
+   * instead of the context current at the call (`context.active()`).
+   */
+  context?: OtelContext;
+}
+
+// ---- telemetry -------------------------------------------------------------------------
+// Structural types, so that these declarations do not need @opentelemetry/api (an optional
+// peer dependency): its Context, TracerProvider and MeterProvider match them.
+
+/** An OpenTelemetry Context (@opentelemetry/api). */
+export interface OtelContext {
+  getValue(key: symbol): unknown;
+  setValue(key: symbol, value: unknown): OtelContext;
+  deleteValue(key: symbol): OtelContext;
+}
+
+/** An OpenTelemetry TracerProvider (@opentelemetry/api). */
+export interface OtelTracerProvider {
+  getTracer(name: string, version?: string, options?: any): unknown;
+}
+
+/** An OpenTelemetry MeterProvider (@opentelemetry/api). */
+export interface OtelMeterProvider {
+  getMeter(name: string, version?: string, options?: any): unknown;
+}
+
+/**
+ * The OpenTelemetry adapter (docs/telemetry.md): a span tree per request (the request span
+ * "chat MODEL", its attempts "POST", gate waits "llmsvc.gate.wait") and the
+ * gen_ai.client.* and llmsvc.client.* metrics, through @opentelemetry/api, which must be
+ * installed. Instrumentation scope "llmsvc".
+ */
+export interface TelemetryOptions {
+  /** Default: the global one (trace.getTracerProvider()). */
+  tracerProvider?: OtelTracerProvider;
+  /** Default: the global one when the client is created (metrics.getMeterProvider()). */
+  meterProvider?: OtelMeterProvider;
+  /**
+   * Records the prompts and replies (gen_ai.input.messages, gen_ai.output.messages).
+   * Default: $OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT is "true". API keys and
+   * headers are never recorded.
+   */
+  captureMessageContent?: boolean;
+}
+
+export interface ClientOptions {
+  /**
+   * Turns the OpenTelemetry adapter on: true (the global providers) or its options. Off by
+   * default; @opentelemetry/api is then never loaded.
+   * @throws Error (code LLMSVC_OTEL_MISSING) at construction when @opentelemetry/api is
+   *   not installed
+   */
+  telemetry?: boolean | TelemetryOptions;
 }
 
 // ---- results ---------------------------------------------------------------------------
@@ -453,6 +508,13 @@ export interface Attempt {
   /** The wait before the next attempt; null when none followed. */
   backoffMs: number | null;
   backoffSource: 'client' | 'server' | null;
+  /** Held by the gates before it was sent (from submit or the end of the backoff before it). */
+  gateWaitMs: number | null;
+  /** What this attempt's reply used; null when it had no usage. */
+  promptTokens: number | null;
+  completionTokens: number | null;
+  /** This attempt's cost; null when unknown (no usage or no price). */
+  costNanoUsd: number | null;
   /** The provider's x-request-id. */
   requestId: string | null;
   /** The deployment it went to; null without configured deployments. */
@@ -467,6 +529,8 @@ export interface Timing {
   overheadUs: number;
   /** Streams: submit to the first text, in ms; null when the reply was not streamed. */
   firstTokenMs: number | null;
+  /** Time held by the gates, summed over the attempts. */
+  gateWaitMs: number | null;
 }
 
 /** A tool call of a reply (GenerateResponse.toolCalls), as the core assembled it. */
@@ -619,6 +683,13 @@ export declare class GenerateResponse<T = unknown> {
   readonly responseId: string | null;
   /** The model the provider says answered. */
   readonly responseModel: string | null;
+  /** The provider as the OpenTelemetry GenAI conventions name it: "openai", "anthropic", "azure.ai.openai", "ollama". */
+  readonly provider: string | null;
+  /** The host and port of the server that answered. */
+  readonly serverAddress: string | null;
+  readonly serverPort: number | null;
+  /** Served from the response cache: "memory" or "sqlite"; null when fetched. */
+  readonly cacheHit: 'memory' | 'sqlite' | null;
   /** Null when the reply carried no usage. */
   readonly usage: Usage | null;
   /** Cost in nano-USD (1e-9 USD); null when unknown (a model without a price). */
@@ -901,10 +972,10 @@ export declare class Client implements AsyncDisposable {
    * Creates a client and starts its engine thread.
    * @throws StatusError when the configuration is malformed (the message names the field)
    */
-  constructor(config?: Config | string);
+  constructor(config?: Config | string, options?: ClientOptions);
   /** A client from a configuration file: YAML or JSON, llmsvc's, llm.yaml's or LiteLLM's
    *  layout, ${NAME} environment references. Errors name the file, line and column. */
-  static fromFile(path: string): Client;
+  static fromFile(path: string, options?: ClientOptions): Client;
 
   /**
    * Sends one request through the client's gates and retries. A string is a prompt.
@@ -1018,7 +1089,7 @@ export declare class ResponseStream<T = unknown, P = string> implements AsyncIte
   [Symbol.asyncIterator](): this;
 }
 
-/** The runtime version of libllmsvc ("0.3.0"). */
+/** The runtime version of libllmsvc ("0.4.0"). */
 export declare function coreVersion(): string;
 /** A configuration file as the core reads it: llmsvc's configuration document (JSON; it
  *  holds the keys the file resolved) and what the file has that llmsvc does not use. */
@@ -1101,6 +1172,14 @@ export declare class LlmsvcError extends Error {
   /** The deployment that gave the final answer; null without configured deployments. */
   readonly deployment: string | null;
   readonly traceId: string | null;
+  /** As GenerateResponse's; null when the error was made from a result document. */
+  readonly provider: string | null;
+  readonly serverAddress: string | null;
+  readonly serverPort: number | null;
+  /** What the attempts used and cost (a reply that failed its schema was paid); null when none. */
+  readonly usage: Usage | null;
+  readonly costNanoUsd: number | null;
+  readonly timing: Timing;
   /** The whole result document, parsed when first read (as providerParam, which only it has). */
   readonly result: ResultDocument;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tests of the Python binding: installs the package into a virtualenv under build/ (with
-# pytest, pytest-asyncio and pydantic), built against the libllmsvc that pkg-config finds,
+# pytest, pytest-asyncio, pydantic and opentelemetry-sdk for the llmsvc.otel tests), built
+# against the libllmsvc that pkg-config finds,
 # then runs pytest against the emulator.
 #
 #   PKG_CONFIG_PATH=<prefix>/lib/pkgconfig LD_LIBRARY_PATH=<prefix>/lib \
@@ -32,7 +33,7 @@ echo "== virtualenv $venv" >&2
 [[ -x $venv/bin/python ]] || "$python" -m venv "$venv" ||
   die "cannot create a virtualenv (Debian: apt-get install python3-venv)"
 pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
-"${pip[@]}" install "pytest>=7" "pytest-asyncio>=0.23" "pydantic>=2"
+"${pip[@]}" install "pytest>=7" "pytest-asyncio>=0.23" "pydantic>=2" "opentelemetry-api>=1.30" "opentelemetry-sdk>=1.30"
 
 echo "== pip install . (against the installed libllmsvc)" >&2
 "${pip[@]}" install --force-reinstall --no-deps .

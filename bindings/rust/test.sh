@@ -19,8 +19,12 @@ fi
 cargo fetch --locked
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 cargo clippy -p llmsvc --no-default-features --locked -- -D warnings
 cargo test --workspace --locked
+# The OpenTelemetry adapter (feature `otel`): its unit, integration and doc tests, and the
+# rest of the suite with the feature compiled in.
+cargo test -p llmsvc --all-features --locked
 if command -v valgrind >/dev/null 2>&1 && [ -n "${LLMSVC_EMULATOR:-}" ]; then
   # The integration tests once more under memcheck: no invalid access, no definite leak.
   CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --quiet" \

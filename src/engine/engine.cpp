@@ -280,7 +280,7 @@ void Engine::finish(Pending *p, llmsvc_error_kind kind, std::string message, int
   }
   if (wants(LLMSVC_EVENT_COMPLETED)) event_completed(p, now, kind, message, reply, cost);
   llmsvc_result *r = build_result(p, kind, message, reply, cost, now);
-  if (otlp_) otlp_record(p, r, reply);
+  if (otlp_) otlp_record(p, r, reply, now);
   rec.overhead_ns = p->overhead_ns;
   metrics_.completed(rec);
   done_.push_back({r, p->cb, p->payload});
@@ -337,6 +337,7 @@ std::string Engine::snapshot(int64_t now) {
     budgets_.write(w, now);
   }
   if (telemetry_) write_telemetry_stats(w);
+  if (otlp_) write_otlp_stats(w);
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
 }

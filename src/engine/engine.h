@@ -226,10 +226,11 @@ class Engine final : private StreamSink {
   std::string prometheus_snapshot(int64_t now);
   void write_cache_prometheus(PromText &t) const;
   void write_telemetry_stats(JsonWriter &w) const;
+  void write_otlp_stats(JsonWriter &w) const;
   // OTLP (engine_telemetry.cpp): trace context for an attempt about to be sent (the
   // traceparent header to send; "" when traces are off), and a completed request's record.
   std::string otlp_attempt_traceparent(Pending *p, Attempt &a);
-  void otlp_record(Pending *p, const llmsvc_result *r, const ProviderReply *reply);
+  void otlp_record(Pending *p, const llmsvc_result *r, const ProviderReply *reply, int64_t now);
 
   const Config config_;
   const Clock &clock_;
@@ -347,6 +348,10 @@ class Engine final : private StreamSink {
   // The OTLP exporter: set before the engine thread starts, flushed and gone once it ended.
   std::unique_ptr<OtlpExporter> otlp_;
   uint64_t trace_rng_ = 0;  // trace and span ids (engine thread)
+  // Wall clock minus steady clock, read again every 4096 records: a record's end time
+  // without reading the wall clock for each.
+  int64_t otlp_wall_offset_ = 0;
+  uint32_t otlp_records_ = 0;
   std::mutex join_mu_;
   std::thread thread_;
 };

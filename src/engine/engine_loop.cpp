@@ -150,6 +150,9 @@ void Engine::run() {
   try {
     shutdown_all();
     flush_completions();
+    // Every request has completed: their telemetry goes out before the client says it
+    // closed (a program may exit right after).
+    if (otlp_) otlp_->stop();
   } catch (...) {
     metrics_.internal_error();
   }

@@ -92,6 +92,25 @@ void Engine::write_telemetry_stats(JsonWriter &w) const {
   w.EndObject();
 }
 
+void Engine::write_otlp_stats(JsonWriter &w) const {
+  OtlpExporter::Stats s = otlp_->stats();
+  w.Key("otlp");
+  w.StartObject();
+  w.Key("traces");
+  w.Bool(otlp_->traces());
+  w.Key("metrics");
+  w.Bool(!otlp_->config().metrics_url.empty());
+  w.Key("recorded");
+  w.Int64(s.recorded);
+  w.Key("dropped");  // the queue was full
+  w.Int64(s.dropped);
+  w.Key("requests_sent");
+  w.Int64(s.requests_sent);
+  w.Key("exports_failed");
+  w.Int64(s.exports_failed);
+  w.EndObject();
+}
+
 }  // namespace llmsvc
 
 namespace llmsvc {
@@ -230,9 +249,11 @@ std::string Engine::otlp_attempt_traceparent(Pending *p, Attempt &a) {
   return format_traceparent(p->trace_hi, p->trace_lo, a.span_id, true);
 }
 
-void Engine::otlp_record(Pending *p, const llmsvc_result *r, const ProviderReply *reply) {
+void Engine::otlp_record(Pending *p, const llmsvc_result *r, const ProviderReply *reply,
+                         int64_t now) {
+  if ((otlp_records_++ & 4095) == 0) otlp_wall_offset_ = clock_.wall_ns() - clock_.steady_ns();
   OtlpRecord o;
-  o.end_unix_ns = clock_.wall_ns();
+  o.end_unix_ns = now + otlp_wall_offset_;
   std::copy(r->nums, r->nums + LLMSVC_NUM_COUNT, o.nums);
   const Deployment *dep = p->dep ? p->dep : deps_[0].get();
   o.provider = dep->genai_provider;

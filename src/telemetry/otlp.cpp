@@ -1,6 +1,7 @@
 #include "telemetry/otlp.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -8,6 +9,7 @@
 #include <stdexcept>
 
 #include <curl/curl.h>
+#include <pthread.h>
 
 #include "common/json.h"
 
@@ -148,25 +150,6 @@ void write_time(JsonWriter &w, const char *key, int64_t unix_ns) {
   w.String(std::to_string(std::max<int64_t>(unix_ns, 0)).c_str());
 }
 
-void append(std::string &out, const JsonBuffer &b) {
-  if (!out.empty()) out += ',';
-  out.append(b.GetString(), b.GetSize());
-}
-
-using AttrList = std::vector<std::pair<std::string, std::string>>;
-
-std::string attr_key(const AttrList &attrs, int64_t status_code) {
-  std::string k;
-  for (const auto &[name, value] : attrs) {
-    k += name;
-    k += '\x1f';
-    k += value;
-    k += '\x1e';
-  }
-  if (status_code) k += std::to_string(status_code);
-  return k;
-}
-
 // Points per metric beyond which new attribute sets fold into one overflow point, as the
 // OpenTelemetry metrics SDK specification does (otel.metric.overflow = true).
 constexpr size_t kMaxPoints = 2000;
@@ -198,21 +181,21 @@ OtlpExporter::OtlpExporter(const OtlpConfig &config) : config_(config) {
   start_unix_ns_ = unix_now_ns();
   metrics_.resize(kMetricCount);
   metrics_[kDuration] = {"gen_ai.client.operation.duration", "s", "GenAI operation duration.",
-                         true, &kSecondsBounds, {}, {}};
+                         true, &kSecondsBounds, {}};
   metrics_[kTokens] = {"gen_ai.client.token.usage", "{token}",
-                       "Number of input and output tokens used.", true, &kTokenBounds, {}, {}};
+                       "Number of input and output tokens used.", true, &kTokenBounds, {}};
   metrics_[kFirstChunk] = {"gen_ai.client.operation.time_to_first_chunk", "s",
                            "Time to receive the first chunk of a streamed response.", true,
-                           &kSecondsBounds, {}, {}};
+                           &kSecondsBounds, {}};
   metrics_[kAttempts] = {"llmsvc.client.attempts", "{attempt}",
-                         "Attempts sent to the provider, by outcome.", false, nullptr, {}, {}};
+                         "Attempts sent to the provider, by outcome.", false, nullptr, {}};
   metrics_[kGateWait] = {"llmsvc.client.gate.wait", "s",
                          "Time an attempt waited at the rate and concurrency gates.", true,
-                         &kWaitBounds, {}, {}};
+                         &kWaitBounds, {}};
   metrics_[kBackoff] = {"llmsvc.client.backoff", "s", "Waits between attempts, by who set them.",
-                        true, &kWaitBounds, {}, {}};
+                        true, &kWaitBounds, {}};
   metrics_[kCost] = {"llmsvc.client.cost", "{nano_usd}", "Cost of the requests in nano-dollars.",
-                     false, nullptr, {}, {}};
+                     false, nullptr, {}};
   try {
     thread_ = std::thread(&OtlpExporter::run, this);
   } catch (...) {
@@ -222,13 +205,17 @@ OtlpExporter::OtlpExporter(const OtlpConfig &config) : config_(config) {
 }
 
 OtlpExporter::~OtlpExporter() {
+  stop();
+  curl_easy_cleanup(static_cast<CURL *>(curl_));
+}
+
+void OtlpExporter::stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  curl_easy_cleanup(static_cast<CURL *>(curl_));
 }
 
 void OtlpExporter::record(OtlpRecord &&r) {
@@ -236,7 +223,7 @@ void OtlpExporter::record(OtlpRecord &&r) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.recorded;
-    if (int64_t(queue_.size()) >= config_.max_queue) {
+    if (stopping_ || int64_t(queue_.size()) >= config_.max_queue) {
       ++stats_.dropped;
       return;
     }
@@ -252,8 +239,10 @@ OtlpExporter::Stats OtlpExporter::stats() const {
 }
 
 void OtlpExporter::run() {
+  pthread_setname_np(pthread_self(), "llmsvc-otlp");  // for top, perf and debuggers
   std::vector<OtlpRecord> batch;
   std::string spans;
+  spans.reserve(size_t(std::min<int64_t>(config_.max_batch, 4096)) * 2048);
   int64_t span_requests = 0;
   const int64_t delay_ns = config_.schedule_delay_ms * 1000000;
   const int64_t interval_ns = config_.metric_interval_ms * 1000000;
@@ -391,100 +380,182 @@ std::string OtlpExporter::traces_document(const std::string &spans) const {
   return out;
 }
 
+namespace {
+
+// Spans are the exporter's hot path: their constant parts (keys, structure) are appended as
+// they are, and only the strings that come from requests and replies go through RapidJSON's
+// writer, which escapes them.
+class SpanJson {
+ public:
+  explicit SpanJson(std::string &out) : out_(out), w_(scratch_) {}
+
+  void lit(std::string_view s) { out_.append(s.data(), s.size()); }
+  void text(std::string_view s) {  // a JSON string, escaped
+    scratch_.Clear();
+    w_.Reset(scratch_);
+    write_str(w_, s);
+    out_.append(scratch_.GetString(), scratch_.GetSize());
+  }
+  void integer(int64_t v) {
+    char b[24];
+    auto res = std::to_chars(b, b + sizeof b, v);
+    out_.append(b, size_t(res.ptr - b));
+  }
+  void real(double v) {
+    char b[32];
+    auto res = std::to_chars(b, b + sizeof b, v);
+    out_.append(b, size_t(res.ptr - b));
+  }
+  void hex(uint64_t v) {
+    char b[16];
+    hex64(b, v);
+    out_.append(b, 16);
+  }
+
+  // Attributes; `key` is one of ours, never in need of escaping. `first` is false for all
+  // but the first of a list.
+  void key(std::string_view k) {
+    lit(first_ ? "{\"key\":\"" : ",{\"key\":\"");
+    first_ = false;
+    lit(k);
+    lit("\",\"value\":{");
+  }
+  void attr(std::string_view k, std::string_view v) {
+    key(k);
+    lit("\"stringValue\":");
+    text(v);
+    lit("}}");
+  }
+  void attr_if(std::string_view k, std::string_view v) {
+    if (!v.empty()) attr(k, v);
+  }
+  void attr(std::string_view k, int64_t v) {
+    key(k);
+    lit("\"intValue\":\"");
+    integer(v);
+    lit("\"}}");
+  }
+  void attr_real(std::string_view k, double v) {
+    key(k);
+    lit("\"doubleValue\":");
+    real(v);
+    lit("}}");
+  }
+  void attr_bool(std::string_view k, bool v) {
+    key(k);
+    lit(v ? "\"boolValue\":true}}" : "\"boolValue\":false}}");
+  }
+  void attr(std::string_view k, const std::vector<std::string> &v) {
+    key(k);
+    lit("\"arrayValue\":{\"values\":[");
+    for (size_t i = 0; i < v.size(); ++i) {
+      lit(i ? ",{\"stringValue\":" : "{\"stringValue\":");
+      text(v[i]);
+      lit("}");
+    }
+    lit("]}}}");
+  }
+  void begin_attrs() {
+    lit(",\"attributes\":[");
+    first_ = true;
+  }
+  void end_attrs() { lit("]"); }
+
+ private:
+  std::string &out_;
+  JsonBuffer scratch_;
+  JsonWriter w_;
+  bool first_ = true;
+};
+
+}  // namespace
+
 void OtlpExporter::encode_spans(const OtlpRecord &r, std::string &out) {
   const int64_t *n = r.nums;
   const int64_t start = r.end_unix_ns - n[LLMSVC_NUM_TOTAL_NS];
-  const std::string trace = hex_trace(r.trace_hi, r.trace_lo);
-  const std::string request_span = hex_id(r.span_id);
-  JsonBuffer b;
-  JsonWriter w(b);
-  auto open_span = [&](const std::string &span_id, const std::string &parent,
-                       std::string_view name, int kind, int64_t t0, int64_t t1) {
-    b.Clear();
-    w.Reset(b);
-    w.StartObject();
-    w.Key("traceId");
-    w.String(trace.c_str());
-    w.Key("spanId");
-    w.String(span_id.c_str());
-    if (!parent.empty()) {
-      w.Key("parentSpanId");
-      w.String(parent.c_str());
+  SpanJson j(out);
+  auto open_span = [&](uint64_t span_id, uint64_t parent, std::string_view name, int kind,
+                       int64_t t0, int64_t t1) {
+    j.lit(out.empty() ? "{\"traceId\":\"" : ",{\"traceId\":\"");
+    j.hex(r.trace_hi);
+    j.hex(r.trace_lo);
+    j.lit("\",\"spanId\":\"");
+    j.hex(span_id);
+    if (parent) {
+      j.lit("\",\"parentSpanId\":\"");
+      j.hex(parent);
     }
+    j.lit("\"");
     if (!r.tracestate.empty()) {
-      w.Key("traceState");
-      write_str(w, r.tracestate);
+      j.lit(",\"traceState\":");
+      j.text(r.tracestate);
     }
-    w.Key("name");
-    write_str(w, name);
-    w.Key("kind");
-    w.Int(kind);
-    write_time(w, "startTimeUnixNano", t0);
-    write_time(w, "endTimeUnixNano", std::max(t0, t1));
+    j.lit(",\"name\":");
+    j.text(name);
+    j.lit(kind == kSpanKindClient ? ",\"kind\":3" : ",\"kind\":1");
+    j.lit(",\"startTimeUnixNano\":\"");
+    j.integer(std::max<int64_t>(t0, 0));
+    j.lit("\",\"endTimeUnixNano\":\"");
+    j.integer(std::max<int64_t>(std::max(t0, t1), 0));
+    j.lit("\"");
+    j.begin_attrs();
   };
   auto close_span = [&](bool error, std::string_view message) {
+    j.end_attrs();
     if (error) {
-      w.Key("status");
-      w.StartObject();
-      w.Key("code");
-      w.Int(2);  // STATUS_CODE_ERROR
+      j.lit(",\"status\":{\"code\":2");  // STATUS_CODE_ERROR
       if (!message.empty()) {
-        w.Key("message");
-        write_str(w, message);
+        j.lit(",\"message\":");
+        j.text(message);
       }
-      w.EndObject();
+      j.lit("}");
     }
-    w.EndObject();
-    append(out, b);
+    j.lit("}");
   };
   auto known = [](int64_t v) { return v != LLMSVC_UNKNOWN; };
 
   // The request.
-  open_span(request_span, r.parent_span_id ? hex_id(r.parent_span_id) : std::string(),
-            "chat " + r.model, kSpanKindClient, start, r.end_unix_ns);
-  w.Key("attributes");
-  w.StartArray();
-  Attrs a{w};
-  a.str("gen_ai.operation.name", "chat");
-  a.str("gen_ai.provider.name", r.provider);
-  a.str("gen_ai.request.model", r.model);
-  a.str_if("gen_ai.response.model", r.response_model);
-  a.str_if("gen_ai.response.id", r.response_id);
-  if (!r.finish_reasons.empty()) a.strings("gen_ai.response.finish_reasons", r.finish_reasons);
+  std::string name = "chat " + r.model;
+  open_span(r.span_id, r.parent_span_id, name, kSpanKindClient, start, r.end_unix_ns);
+  j.attr("gen_ai.operation.name", "chat");
+  j.attr("gen_ai.provider.name", r.provider);
+  j.attr("gen_ai.request.model", r.model);
+  j.attr_if("gen_ai.response.model", r.response_model);
+  j.attr_if("gen_ai.response.id", r.response_id);
+  if (!r.finish_reasons.empty()) j.attr("gen_ai.response.finish_reasons", r.finish_reasons);
   if (known(n[LLMSVC_NUM_PROMPT_TOKENS])) {
-    a.num("gen_ai.usage.input_tokens", n[LLMSVC_NUM_PROMPT_TOKENS]);
-    a.num("gen_ai.usage.output_tokens", n[LLMSVC_NUM_COMPLETION_TOKENS]);
-    a.num("gen_ai.usage.cache_read.input_tokens", n[LLMSVC_NUM_CACHED_TOKENS]);
-    a.num("gen_ai.usage.cache_creation.input_tokens", n[LLMSVC_NUM_CACHE_WRITE_TOKENS]);
-    a.num("gen_ai.usage.reasoning.output_tokens", n[LLMSVC_NUM_REASONING_TOKENS]);
+    j.attr("gen_ai.usage.input_tokens", n[LLMSVC_NUM_PROMPT_TOKENS]);
+    j.attr("gen_ai.usage.output_tokens", n[LLMSVC_NUM_COMPLETION_TOKENS]);
+    j.attr("gen_ai.usage.cache_read.input_tokens", n[LLMSVC_NUM_CACHED_TOKENS]);
+    j.attr("gen_ai.usage.cache_creation.input_tokens", n[LLMSVC_NUM_CACHE_WRITE_TOKENS]);
+    j.attr("gen_ai.usage.reasoning.output_tokens", n[LLMSVC_NUM_REASONING_TOKENS]);
   }
-  if (r.max_tokens) a.num("gen_ai.request.max_tokens", *r.max_tokens);
-  if (r.temperature) a.real("gen_ai.request.temperature", *r.temperature);
-  if (r.top_p) a.real("gen_ai.request.top_p", *r.top_p);
-  if (r.frequency_penalty) a.real("gen_ai.request.frequency_penalty", *r.frequency_penalty);
-  if (r.presence_penalty) a.real("gen_ai.request.presence_penalty", *r.presence_penalty);
-  if (r.seed) a.num("gen_ai.request.seed", *r.seed);
-  if (!r.stop.empty()) a.strings("gen_ai.request.stop_sequences", r.stop);
-  if (r.n != 1) a.num("gen_ai.request.choice.count", r.n);
-  a.boolean("gen_ai.request.stream", r.stream);
-  if (r.json_output) a.str("gen_ai.output.type", "json");
+  if (r.max_tokens) j.attr("gen_ai.request.max_tokens", *r.max_tokens);
+  if (r.temperature) j.attr_real("gen_ai.request.temperature", *r.temperature);
+  if (r.top_p) j.attr_real("gen_ai.request.top_p", *r.top_p);
+  if (r.frequency_penalty) j.attr_real("gen_ai.request.frequency_penalty", *r.frequency_penalty);
+  if (r.presence_penalty) j.attr_real("gen_ai.request.presence_penalty", *r.presence_penalty);
+  if (r.seed) j.attr("gen_ai.request.seed", *r.seed);
+  if (!r.stop.empty()) j.attr("gen_ai.request.stop_sequences", r.stop);
+  if (r.n != 1) j.attr("gen_ai.request.choice.count", r.n);
+  j.attr_bool("gen_ai.request.stream", r.stream);
+  if (r.json_output) j.attr("gen_ai.output.type", "json");
   if (r.stream && known(n[LLMSVC_NUM_FIRST_TOKEN_NS]))
-    a.real("gen_ai.response.time_to_first_chunk", seconds(n[LLMSVC_NUM_FIRST_TOKEN_NS]));
-  a.str_if("server.address", r.server_address);
-  if (n[LLMSVC_NUM_SERVER_PORT] > 0) a.num("server.port", n[LLMSVC_NUM_SERVER_PORT]);
-  if (*r.error_kind) a.str("error.type", r.error_kind);
+    j.attr_real("gen_ai.response.time_to_first_chunk", seconds(n[LLMSVC_NUM_FIRST_TOKEN_NS]));
+  j.attr_if("server.address", r.server_address);
+  if (n[LLMSVC_NUM_SERVER_PORT] > 0) j.attr("server.port", n[LLMSVC_NUM_SERVER_PORT]);
+  if (*r.error_kind) j.attr("error.type", r.error_kind);
   if (r.provider == std::string_view("openai"))
-    a.str_if("openai.response.service_tier", r.service_tier);
-  a.str_if("llmsvc.operation", r.operation);
-  a.str_if("llmsvc.deployment", r.deployment);
-  a.num("llmsvc.attempts", n[LLMSVC_NUM_ATTEMPTS]);
-  a.real("llmsvc.gate.wait", seconds(n[LLMSVC_NUM_GATE_WAIT_NS]));
-  if (known(n[LLMSVC_NUM_COST_NANO_USD])) a.num("llmsvc.cost.nano_usd", n[LLMSVC_NUM_COST_NANO_USD]);
-  a.str_if("llmsvc.cache.hit", r.cache_source);
-  a.str_if("gen_ai.input.messages", r.input_messages);
-  a.str_if("gen_ai.output.messages", r.output_messages);
-  a.str_if("gen_ai.system_instructions", r.system_instructions);
-  w.EndArray();
+    j.attr_if("openai.response.service_tier", r.service_tier);
+  j.attr_if("llmsvc.operation", r.operation);
+  j.attr_if("llmsvc.deployment", r.deployment);
+  j.attr("llmsvc.attempts", n[LLMSVC_NUM_ATTEMPTS]);
+  j.attr_real("llmsvc.gate.wait", seconds(n[LLMSVC_NUM_GATE_WAIT_NS]));
+  if (known(n[LLMSVC_NUM_COST_NANO_USD])) j.attr("llmsvc.cost.nano_usd", n[LLMSVC_NUM_COST_NANO_USD]);
+  j.attr_if("llmsvc.cache.hit", r.cache_source);
+  j.attr_if("gen_ai.input.messages", r.input_messages);
+  j.attr_if("gen_ai.output.messages", r.output_messages);
+  j.attr_if("gen_ai.system_instructions", r.system_instructions);
   close_span(*r.error_kind != '\0', r.error_message);
 
   // Its attempts, and the gate waits before them.
@@ -494,137 +565,163 @@ void OtlpExporter::encode_spans(const OtlpRecord &r, std::string &out) {
     const int64_t t0 = start + an[LLMSVC_ATTEMPT_START_NS];
     const int64_t wait = an[LLMSVC_ATTEMPT_GATE_WAIT_NS];
     if (wait >= kGateSpanNs) {
-      open_span(hex_id(splitmix(rng_)), request_span, "llmsvc.gate.wait", kSpanKindInternal,
-                t0 - wait, t0);
-      w.Key("attributes");
-      w.StartArray();
-      a.num("llmsvc.attempt", int64_t(i));
-      w.EndArray();
+      open_span(splitmix(rng_) | 1, r.span_id, "llmsvc.gate.wait", kSpanKindInternal, t0 - wait,
+                t0);
+      j.attr("llmsvc.attempt", int64_t(i));
       close_span(false, {});
     }
-    open_span(hex_id(t.span_id ? t.span_id : splitmix(rng_)), request_span, "POST",
-              kSpanKindClient, t0, t0 + an[LLMSVC_ATTEMPT_DURATION_NS]);
-    w.Key("attributes");
-    w.StartArray();
-    a.str("http.request.method", "POST");
+    open_span(t.span_id ? t.span_id : splitmix(rng_) | 1, r.span_id, "POST", kSpanKindClient, t0,
+              t0 + an[LLMSVC_ATTEMPT_DURATION_NS]);
+    j.attr("http.request.method", "POST");
     if (an[LLMSVC_ATTEMPT_HTTP_STATUS] > 0)
-      a.num("http.response.status_code", an[LLMSVC_ATTEMPT_HTTP_STATUS]);
-    if (i > 0) a.num("http.request.resend_count", int64_t(i));
-    a.str_if("server.address", r.server_address);
-    if (n[LLMSVC_NUM_SERVER_PORT] > 0) a.num("server.port", n[LLMSVC_NUM_SERVER_PORT]);
+      j.attr("http.response.status_code", an[LLMSVC_ATTEMPT_HTTP_STATUS]);
+    if (i > 0) j.attr("http.request.resend_count", int64_t(i));
+    j.attr_if("server.address", r.server_address);
+    if (n[LLMSVC_NUM_SERVER_PORT] > 0) j.attr("server.port", n[LLMSVC_NUM_SERVER_PORT]);
     const bool failed = an[LLMSVC_ATTEMPT_KIND] != LLMSVC_KIND_NONE;
-    if (failed) a.str("error.type", llmsvc_error_kind_name(llmsvc_error_kind(an[LLMSVC_ATTEMPT_KIND])));
-    a.str_if("llmsvc.deployment", t.deployment);
-    a.real("llmsvc.gate.wait", seconds(wait));
+    if (failed)
+      j.attr("error.type", llmsvc_error_kind_name(llmsvc_error_kind(an[LLMSVC_ATTEMPT_KIND])));
+    j.attr_if("llmsvc.deployment", t.deployment);
+    j.attr_real("llmsvc.gate.wait", seconds(wait));
     if (an[LLMSVC_ATTEMPT_BACKOFF_SOURCE] != 0) {
-      a.real("llmsvc.backoff", seconds(an[LLMSVC_ATTEMPT_BACKOFF_NS]));
-      a.str("llmsvc.backoff.source",
-            an[LLMSVC_ATTEMPT_BACKOFF_SOURCE] == 2 ? "retry_after" : "client");
+      j.attr_real("llmsvc.backoff", seconds(an[LLMSVC_ATTEMPT_BACKOFF_NS]));
+      j.attr("llmsvc.backoff.source",
+             an[LLMSVC_ATTEMPT_BACKOFF_SOURCE] == 2 ? "retry_after" : "client");
     }
-    a.str_if("llmsvc.provider.request_id", t.request_id);
+    j.attr_if("llmsvc.provider.request_id", t.request_id);
     if (known(an[LLMSVC_ATTEMPT_PROMPT_TOKENS])) {
-      a.num("gen_ai.usage.input_tokens", an[LLMSVC_ATTEMPT_PROMPT_TOKENS]);
-      a.num("gen_ai.usage.output_tokens", an[LLMSVC_ATTEMPT_COMPLETION_TOKENS]);
+      j.attr("gen_ai.usage.input_tokens", an[LLMSVC_ATTEMPT_PROMPT_TOKENS]);
+      j.attr("gen_ai.usage.output_tokens", an[LLMSVC_ATTEMPT_COMPLETION_TOKENS]);
     }
     if (known(an[LLMSVC_ATTEMPT_COST_NANO_USD]))
-      a.num("llmsvc.cost.nano_usd", an[LLMSVC_ATTEMPT_COST_NANO_USD]);
-    w.EndArray();
+      j.attr("llmsvc.cost.nano_usd", an[LLMSVC_ATTEMPT_COST_NANO_USD]);
     close_span(failed, {});
   }
 }
 
-void OtlpExporter::observe(Metric &m, AttrList attrs, int64_t status_code, double value) {
-  std::string key = attr_key(attrs, status_code);
-  auto it = m.hist.find(key);
-  if (it == m.hist.end()) {
-    if (m.hist.size() >= kMaxPoints) {
-      attrs = {{"otel.metric.overflow", "true"}};
-      status_code = 0;
-      key = attr_key(attrs, 0);
-      it = m.hist.find(key);
-    }
-    if (it == m.hist.end()) {
-      Histogram h;
-      h.attrs = std::move(attrs);
-      h.status_code = status_code;
-      h.bounds = m.bounds;
-      h.counts.assign(m.bounds->size() + 1, 0);
-      h.min = h.max = value;
-      it = m.hist.emplace(std::move(key), std::move(h)).first;
-    }
+OtlpExporter::Metric::Point &OtlpExporter::point(Metric &m, const std::string &key,
+                                   const std::function<AttrList()> &attrs,
+                                   int64_t status_code) {
+  auto it = m.points.find(key);
+  if (it != m.points.end()) return it->second;
+  std::string k = key;
+  Metric::Point p;
+  if (m.points.size() >= kMaxPoints) {
+    k = "\x01overflow";
+    it = m.points.find(k);
+    if (it != m.points.end()) return it->second;
+    p.attrs = {{"otel.metric.overflow", "true"}};
+  } else {
+    p.attrs = attrs();
+    p.status_code = status_code;
   }
-  Histogram &h = it->second;
-  size_t bucket = size_t(std::lower_bound(h.bounds->begin(), h.bounds->end(), value) -
-                         h.bounds->begin());  // upper bounds are inclusive
+  if (m.histogram) p.counts.assign(m.bounds->size() + 1, 0);
+  return m.points.emplace(std::move(k), std::move(p)).first->second;
+}
+
+void OtlpExporter::observe(Metric &m, const std::string &key,
+                           const std::function<AttrList()> &attrs, int64_t status_code,
+                           double value) {
+  Metric::Point &h = point(m, key, attrs, status_code);
+  size_t bucket = size_t(std::lower_bound(m.bounds->begin(), m.bounds->end(), value) -
+                         m.bounds->begin());  // upper bounds are inclusive
   ++h.counts[bucket];
+  h.min = h.count ? std::min(h.min, value) : value;
+  h.max = h.count ? std::max(h.max, value) : value;
   ++h.count;
   h.sum += value;
-  h.min = std::min(h.min, value);
-  h.max = std::max(h.max, value);
   metrics_touched_ = true;
 }
 
-void OtlpExporter::add(Metric &m, AttrList attrs, int64_t status_code, int64_t value) {
-  std::string key = attr_key(attrs, status_code);
-  auto it = m.sums.find(key);
-  if (it == m.sums.end()) {
-    if (m.sums.size() >= kMaxPoints) {
-      attrs = {{"otel.metric.overflow", "true"}};
-      status_code = 0;
-      key = attr_key(attrs, 0);
-      it = m.sums.find(key);
-    }
-    if (it == m.sums.end()) {
-      Counter c;
-      c.attrs = std::move(attrs);
-      c.status_code = status_code;
-      it = m.sums.emplace(std::move(key), std::move(c)).first;
-    }
-  }
-  it->second.value += value;
+void OtlpExporter::add(Metric &m, const std::string &key, const std::function<AttrList()> &attrs,
+                       int64_t status_code, int64_t value) {
+  point(m, key, attrs, status_code).value += value;
   metrics_touched_ = true;
 }
 
+// Each point is found by a key made of the values of its attributes (\x1f between them);
+// its attribute list is built only when the point is new.
 void OtlpExporter::aggregate(const OtlpRecord &r) {
   const int64_t *n = r.nums;
-  AttrList base = {{"gen_ai.operation.name", "chat"},
-                   {"gen_ai.provider.name", r.provider},
-                   {"gen_ai.request.model", r.model}};
-  AttrList full = base;
-  if (!r.response_model.empty()) full.emplace_back("gen_ai.response.model", r.response_model);
-  if (!r.server_address.empty()) full.emplace_back("server.address", r.server_address);
-  if (n[LLMSVC_NUM_SERVER_PORT] > 0)
-    full.emplace_back("server.port", std::to_string(n[LLMSVC_NUM_SERVER_PORT]));
-  AttrList duration = full;
-  if (*r.error_kind) duration.emplace_back("error.type", r.error_kind);
-  observe(metrics_[kDuration], duration, 0, seconds(n[LLMSVC_NUM_TOTAL_NS]));
-  if (n[LLMSVC_NUM_PROMPT_TOKENS] != LLMSVC_UNKNOWN) {
-    AttrList in = full, out = full;
-    in.emplace_back("gen_ai.token.type", "input");
-    out.emplace_back("gen_ai.token.type", "output");
-    observe(metrics_[kTokens], std::move(in), 0, double(n[LLMSVC_NUM_PROMPT_TOKENS]));
-    observe(metrics_[kTokens], std::move(out), 0, double(n[LLMSVC_NUM_COMPLETION_TOKENS]));
-  }
+  const int64_t port = n[LLMSVC_NUM_SERVER_PORT];
+  auto base = [&] {
+    return AttrList{{"gen_ai.operation.name", "chat"},
+                    {"gen_ai.provider.name", r.provider},
+                    {"gen_ai.request.model", r.model}};
+  };
+  auto full = [&] {
+    AttrList a = base();
+    if (!r.response_model.empty()) a.emplace_back("gen_ai.response.model", r.response_model);
+    if (!r.server_address.empty()) a.emplace_back("server.address", r.server_address);
+    if (port > 0) a.emplace_back("server.port", std::to_string(port));
+    return a;
+  };
+  std::string base_key = r.provider;
+  base_key += '\x1f';
+  base_key += r.model;
+  std::string full_key = base_key;
+  full_key += '\x1f';
+  full_key += r.response_model;
+  full_key += '\x1f';
+  full_key += r.server_address;
+  full_key += '\x1f';
+  full_key += std::to_string(port);
+  std::string key = full_key + '\x1f' + r.error_kind;
+  auto with_error = [&] {
+    AttrList a = full();
+    if (*r.error_kind) a.emplace_back("error.type", r.error_kind);
+    return a;
+  };
+  observe(metrics_[kDuration], key, with_error, 0, seconds(n[LLMSVC_NUM_TOTAL_NS]));
   if (r.stream && n[LLMSVC_NUM_FIRST_TOKEN_NS] != LLMSVC_UNKNOWN)
-    observe(metrics_[kFirstChunk], duration, 0, seconds(n[LLMSVC_NUM_FIRST_TOKEN_NS]));
+    observe(metrics_[kFirstChunk], key, with_error, 0, seconds(n[LLMSVC_NUM_FIRST_TOKEN_NS]));
+  if (n[LLMSVC_NUM_PROMPT_TOKENS] != LLMSVC_UNKNOWN) {
+    for (const char *type : {"input", "output"}) {
+      key = full_key + '\x1f' + type;
+      observe(metrics_[kTokens], key,
+              [&] {
+                AttrList a = full();
+                a.emplace_back("gen_ai.token.type", type);
+                return a;
+              },
+              0,
+              double(n[*type == 'i' ? LLMSVC_NUM_PROMPT_TOKENS : LLMSVC_NUM_COMPLETION_TOKENS]));
+    }
+  }
   for (const OtlpAttempt &t : r.attempts) {
-    AttrList attempt = base;
-    if (t.nums[LLMSVC_ATTEMPT_KIND] != LLMSVC_KIND_NONE)
-      attempt.emplace_back("error.type",
-                           llmsvc_error_kind_name(llmsvc_error_kind(t.nums[LLMSVC_ATTEMPT_KIND])));
-    add(metrics_[kAttempts], std::move(attempt), t.nums[LLMSVC_ATTEMPT_HTTP_STATUS], 1);
-    observe(metrics_[kGateWait], base, 0, seconds(t.nums[LLMSVC_ATTEMPT_GATE_WAIT_NS]));
-    if (t.nums[LLMSVC_ATTEMPT_BACKOFF_SOURCE] != 0) {
-      AttrList backoff = base;
-      backoff.emplace_back("llmsvc.backoff.source",
-                           t.nums[LLMSVC_ATTEMPT_BACKOFF_SOURCE] == 2 ? "retry_after" : "client");
-      observe(metrics_[kBackoff], std::move(backoff), 0, seconds(t.nums[LLMSVC_ATTEMPT_BACKOFF_NS]));
+    const int64_t kind = t.nums[LLMSVC_ATTEMPT_KIND];
+    const int64_t status = t.nums[LLMSVC_ATTEMPT_HTTP_STATUS];
+    key = base_key + '\x1f' + std::to_string(kind) + '\x1f' + std::to_string(status);
+    add(metrics_[kAttempts], key,
+        [&] {
+          AttrList a = base();
+          if (kind != LLMSVC_KIND_NONE)
+            a.emplace_back("error.type", llmsvc_error_kind_name(llmsvc_error_kind(kind)));
+          return a;
+        },
+        status, 1);
+    observe(metrics_[kGateWait], base_key, base, 0, seconds(t.nums[LLMSVC_ATTEMPT_GATE_WAIT_NS]));
+    if (const int64_t source = t.nums[LLMSVC_ATTEMPT_BACKOFF_SOURCE]; source != 0) {
+      const char *who = source == 2 ? "retry_after" : "client";
+      key = base_key + '\x1f' + who;
+      observe(metrics_[kBackoff], key,
+              [&] {
+                AttrList a = base();
+                a.emplace_back("llmsvc.backoff.source", who);
+                return a;
+              },
+              0, seconds(t.nums[LLMSVC_ATTEMPT_BACKOFF_NS]));
     }
   }
   if (n[LLMSVC_NUM_COST_NANO_USD] != LLMSVC_UNKNOWN && n[LLMSVC_NUM_COST_NANO_USD] > 0) {
-    AttrList cost = base;
-    if (!r.operation.empty()) cost.emplace_back("llmsvc.operation", r.operation);
-    add(metrics_[kCost], std::move(cost), 0, n[LLMSVC_NUM_COST_NANO_USD]);
+    key = base_key + '\x1f' + r.operation;
+    add(metrics_[kCost], key,
+        [&] {
+          AttrList a = base();
+          if (!r.operation.empty()) a.emplace_back("llmsvc.operation", r.operation);
+          return a;
+        },
+        0, n[LLMSVC_NUM_COST_NANO_USD]);
   }
 }
 
@@ -668,7 +765,7 @@ std::string OtlpExporter::metrics_document(int64_t now_unix_ns) const {
   w.Key("metrics");
   w.StartArray();
   for (const Metric &m : metrics_) {
-    if (m.hist.empty() && m.sums.empty()) continue;
+    if (m.points.empty()) continue;
     w.StartObject();
     w.Key("name");
     w.String(m.name);
@@ -687,7 +784,7 @@ std::string OtlpExporter::metrics_document(int64_t now_unix_ns) const {
     w.Key("dataPoints");
     w.StartArray();
     if (m.histogram) {
-      for (const auto &[key, h] : m.hist) {
+      for (const auto &[key, h] : m.points) {
         w.StartObject();
         point_attrs(h.attrs, h.status_code);
         w.Key("count");
@@ -704,12 +801,12 @@ std::string OtlpExporter::metrics_document(int64_t now_unix_ns) const {
         w.EndArray();
         w.Key("explicitBounds");
         w.StartArray();
-        for (double d : *h.bounds) w.Double(d);
+        for (double d : *m.bounds) w.Double(d);
         w.EndArray();
         w.EndObject();
       }
     } else {
-      for (const auto &[key, c] : m.sums) {
+      for (const auto &[key, c] : m.points) {
         w.StartObject();
         point_attrs(c.attrs, c.status_code);
         w.Key("asInt");

@@ -6,11 +6,12 @@
 
 #include <condition_variable>
 #include <cstdint>
-#include <map>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "llmsvc.h"
@@ -64,6 +65,11 @@ class OtlpExporter {
   const OtlpConfig &config() const { return config_; }
   bool traces() const { return !config_.traces_url.empty(); }
 
+  /// Sends what is queued and the metrics, then stops the thread (bounded by the
+  /// configured timeout). Called by the engine thread once every request has completed;
+  /// records after it are dropped.
+  void stop();
+
   /// Hands over one request (engine thread). Never blocks on the network.
   void record(OtlpRecord &&r);
 
@@ -76,32 +82,29 @@ class OtlpExporter {
   Stats stats() const;
 
  private:
-  struct Histogram {
-    std::vector<std::pair<std::string, std::string>> attrs;  // string attributes
-    int64_t status_code = 0;  // http.response.status_code when > 0 (attempts)
-    const std::vector<double> *bounds = nullptr;
-    std::vector<uint64_t> counts;
-    uint64_t count = 0;
-    double sum = 0, min = 0, max = 0;
-  };
-  struct Counter {
-    std::vector<std::pair<std::string, std::string>> attrs;
-    int64_t status_code = 0;
-    int64_t value = 0;
-  };
+  using AttrList = std::vector<std::pair<std::string, std::string>>;
   struct Metric {
+    struct Point {
+      AttrList attrs;           // string attributes
+      int64_t status_code = 0;  // http.response.status_code when > 0 (attempts)
+      std::vector<uint64_t> counts;  // histograms: per bucket
+      uint64_t count = 0;
+      double sum = 0, min = 0, max = 0;
+      int64_t value = 0;  // counters
+    };
     const char *name, *unit, *description;
     bool histogram;
     const std::vector<double> *bounds;
-    std::map<std::string, Histogram> hist;  // by attribute set
-    std::map<std::string, Counter> sums;
+    std::unordered_map<std::string, Point> points;  // by the values of its attributes
   };
 
   void run();
   void aggregate(const OtlpRecord &r);
-  void observe(Metric &m, std::vector<std::pair<std::string, std::string>> attrs,
+  Metric::Point &point(Metric &m, const std::string &key,
+                       const std::function<AttrList()> &attrs, int64_t status_code);
+  void observe(Metric &m, const std::string &key, const std::function<AttrList()> &attrs,
                int64_t status_code, double value);
-  void add(Metric &m, std::vector<std::pair<std::string, std::string>> attrs,
+  void add(Metric &m, const std::string &key, const std::function<AttrList()> &attrs,
            int64_t status_code, int64_t value);
   void encode_spans(const OtlpRecord &r, std::string &out);
   std::string traces_document(const std::string &spans) const;

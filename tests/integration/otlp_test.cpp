@@ -237,6 +237,23 @@ TEST(Otlp, RateLimitedOnceThenSucceededGivesTheSpanTreeAndMetricsOfTheConvention
   EXPECT_EQ(c.raw.find(kPrompt), std::string::npos);
 }
 
+TEST(Otlp, AnUnreachableCollectorCostsNoRequestAndIsCounted) {
+  EmulatorProcess emu;
+  // Port 9 (discard) on loopback: nothing listens; exports fail, requests do not.
+  std::string config = emu.config(
+      kKey, "\"model\":\"gpt-4o-mini\",\"provider\":\"openai_chat\",\"telemetry\":{\"otlp\":{"
+            "\"endpoint\":\"http://127.0.0.1:9\",\"schedule_delay_ms\":1,"
+            "\"metric_interval_ms\":1,\"timeout_ms\":300}}");
+  Client client(config);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(client.generate(caller_request()).kind, LLMSVC_KIND_NONE);
+  ASSERT_TRUE(client.wait_metrics([](const rapidjson::Document &m) {
+    return m.HasMember("otlp") && i64(m["otlp"], "exports_failed") >= 1;
+  })) << client.metrics_json();
+  rapidjson::Document m = client.metrics();
+  EXPECT_EQ(i64(m["otlp"], "recorded"), 3);
+  EXPECT_EQ(i64(m["otlp"], "requests_sent"), 0);
+}
+
 TEST(Otlp, AFailedRequestIsAnErrorSpanAndItsDurationCarriesTheErrorType) {
   EmulatorProcess emu({"--invalid-keys", kKey});
   {

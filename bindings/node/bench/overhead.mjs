@@ -83,13 +83,15 @@ const DOC = JSON.stringify({
   timing: { submit_unix_ms: 1795346754759, total_ms: 1.773135, overhead_us: 6.357 },
 });
 const NUMS = new Float64Array([
-  0, 200, 12, 16, 0, 0, 0, 1, 11400, 1, NaN, 1795346754759, 1773135, NaN, 6357, 1, 0, 0,
-  (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 14), // model .. operation, text
-  200, 0, 384989, 1388146, 0, 0, 12, 16, 11400, 1795346754760, 1, // the attempt, a request id
+  0, 200, 12, 16, 0, 0, 0, 1, 11400, 1, NaN, 1795346754759, 1773135, NaN, 6357, 1, 0, 0, 0, 4000, 384989,
+  // model .. operation, text, provider, server address
+  (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 14) | (1 << 15) | (1 << 16),
+  200, 0, 384989, 1388146, 0, 0, 12, 16, 11400, 1795346754760, 384989, 1, // the attempt, a request id
   0, // choice 0: no tool calls
 ]);
 const STRS = [DOC, 'gpt-4o-mini', 'gpt-4o-mini', 'chatcmpl-qyp39A7DZY6hS0NM3TIJi6xItOjlH', 'length', 'default',
-  'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do e', 'req_4c613b204290c7004e35d216eb28797b'];
+  'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do e', 'openai', '127.0.0.1',
+  'req_4c613b204290c7004e35d216eb28797b'];
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 // CPU time of this (the JavaScript) thread in ns (Linux); wall time elsewhere.

@@ -55,6 +55,24 @@ function abortedBeforeSubmit(signal) {
   return new errors.CancelledError(doc, signal.reason);
 }
 
+// The adapter reports this client's requests; the core's own OTLP exporter (which the
+// standard OTEL_* variables can turn on) would report them a second time, so it is turned
+// off unless the configuration names it.
+function withoutCoreExporter(doc) {
+  let parsed;
+  try {
+    parsed = JSON.parse(doc);
+  } catch {
+    return doc; // the library says what is wrong with it
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return doc;
+  const t = parsed.telemetry;
+  if (t !== undefined && (t === null || typeof t !== 'object' || Array.isArray(t))) return doc;
+  if (t?.otlp !== undefined) return doc;
+  parsed.telemetry = { ...t, otlp: { enabled: false } };
+  return JSON.stringify(parsed);
+}
+
 class Client {
   #handle;
   #closing = null;
@@ -69,9 +87,17 @@ class Client {
   #onEvent = null;
   #eventGen = 0; // events of a replaced listener, still on their way, are dropped
   #watches = new Map(); // one abort listener per signal, however many requests share it
+  #telemetry = null; // lib/telemetry.cjs, when options.telemetry turned it on
 
-  constructor(config) {
-    const doc = config === undefined || config === null ? '{}' : documentOf(config, 'config');
+  constructor(config, options) {
+    let doc = config === undefined || config === null ? '{}' : documentOf(config, 'config');
+    const telemetry = options?.telemetry ?? false;
+    if (telemetry !== false) {
+      // Loaded only here: without telemetry, @opentelemetry/api is never required.
+      const { Telemetry } = require('./telemetry.cjs');
+      this.#telemetry = new Telemetry(telemetry === true ? {} : telemetry, config);
+      doc = withoutCoreExporter(doc);
+    }
     this.#sink = (nums, strs, n) => {
       try {
         this.#deliver(nums, strs, n);
@@ -82,8 +108,8 @@ class Client {
     this.#handle = native.open(doc, this.#sink);
   }
 
-  static fromFile(path) {
-    return new Client(native.loadConfig(path)[0]);
+  static fromFile(path, options) {
+    return new Client(native.loadConfig(path)[0], options);
   }
 
   generate(request, options) {
@@ -124,13 +150,47 @@ class Client {
     const signal = (pending.signal = options?.signal ?? null);
     if (signal?.aborted) throw abortedBeforeSubmit(signal);
     const slot = this.#free.length > 0 ? this.#free[this.#free.length - 1] : this.#requests.length;
-    const id = native.submit(this.#handle, requestDocument(request), mode, slot); // may throw
+    const id = this.#telemetry === null
+      ? native.submit(this.#handle, requestDocument(request), mode, slot) // may throw
+      : this.#submitTraced(request, options, mode, slot, pending);
     if (slot < this.#requests.length) this.#free.pop();
     pending.id = id;
     this.#requests[slot] = pending;
     this.#pending++;
     if (signal !== null) this.#watch(signal).add(id);
     return id;
+  }
+
+  // #submit's native call with telemetry on: the request's span starts first (its
+  // traceparent goes into the document) and is kept in `pending.otel` until the completion.
+  #submitTraced(request, options, mode, slot, pending) {
+    let st = null;
+    try {
+      st = this.#telemetry.start(request, mode !== ONE_RESULT, options?.context);
+    } catch (err) {
+      warn('llmsvc telemetry could not start a span', err, 'LLMSVC_TELEMETRY');
+    }
+    if (st === null) return native.submit(this.#handle, requestDocument(request), mode, slot);
+    try {
+      const id = native.submit(this.#handle, st.doc, mode, slot);
+      st.doc = null;
+      pending.otel = st;
+      return id;
+    } catch (err) {
+      this.#telemetry.refused(st, err);
+      throw err;
+    }
+  }
+
+  #endSpan(request, outcome) {
+    const st = request.otel;
+    request.otel = undefined;
+    try {
+      if (outcome === null) this.#telemetry.lost(st);
+      else this.#telemetry.end(st, outcome);
+    } catch (err) {
+      warn('llmsvc telemetry could not record a request', err, 'LLMSVC_TELEMETRY');
+    }
   }
 
   // One batch (src/addon.c, "Layout"); (null, null, 0) when the addon had no memory to
@@ -142,6 +202,7 @@ class Client {
         if (request === undefined || request.lost) continue;
         request.lost = true; // rejected now; its slot is freed when its completion comes
         request.piece = null;
+        if (this.#telemetry !== null && request.otel !== undefined) this.#endSpan(request, null);
         this.#pending--;
         if (request.signal !== null) this.#unwatch(request.signal, request.id);
         request.reject(lost);
@@ -172,6 +233,7 @@ class Client {
       if (request === undefined) continue;
       this.#requests[slot] = undefined;
       this.#free.push(slot);
+      if (this.#telemetry !== null && request.otel !== undefined) this.#endSpan(request, outcome);
       if (request.lost) continue;
       this.#pending--;
       if (request.signal !== null) this.#unwatch(request.signal, request.id);

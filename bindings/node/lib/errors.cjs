@@ -25,12 +25,26 @@ function fieldsOf(doc) {
   const e = doc?.error ?? {};
   const attempt = (a) => ({ startUnixMs: a.start_unix_ms, startMs: a.start_ms, durationMs: a.duration_ms,
     httpStatus: a.http_status, kind: a.kind, backoffMs: a.backoff_ms ?? null, backoffSource: a.backoff_source ?? null,
-    requestId: a.request_id ?? null, deployment: a.deployment ?? null });
+    gateWaitMs: null, promptTokens: a.prompt_tokens ?? null, completionTokens: a.completion_tokens ?? null,
+    costNanoUsd: a.cost_nano_usd ?? null, requestId: a.request_id ?? null, deployment: a.deployment ?? null });
   return { message: e.message || e.kind || 'request failed', kind: e.kind || 'unknown', httpStatus: e.http_status ?? 0,
     providerMessage: e.provider_message ?? null, providerType: e.provider_type ?? null,
     providerCode: e.provider_code ?? null, retryAfterMs: e.retry_after_ms ?? null,
     attempts: Array.isArray(doc?.attempts) ? doc.attempts.map(attempt) : [],
-    id: doc?.id ?? 0, model: doc?.model, deployment: doc?.deployment ?? null, traceId: doc?.trace_id ?? null };
+    id: doc?.id ?? 0, model: doc?.model, deployment: doc?.deployment ?? null, traceId: doc?.trace_id ?? null,
+    // Read from the result only (not in its document).
+    provider: null, serverAddress: null, serverPort: null,
+    usage: usageOf(doc?.usage), costNanoUsd: doc?.cost_nano_usd ?? null,
+    timing: { submitUnixMs: doc?.timing?.submit_unix_ms ?? 0, totalMs: doc?.timing?.total_ms ?? 0,
+      overheadUs: doc?.timing?.overhead_us ?? 0, firstTokenMs: doc?.timing?.first_token_ms ?? null, gateWaitMs: null } };
+}
+
+function usageOf(u) {
+  if (u === null || typeof u !== 'object') return null;
+  return { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens, totalTokens: u.total_tokens,
+    cachedTokens: u.cached_tokens ?? 0, reasoningTokens: u.reasoning_tokens ?? 0,
+    cacheWriteTokens: u.cache_write_tokens ?? 0, cacheWrite1hTokens: u.cache_write_1h_tokens ?? 0,
+    estimated: u.estimated === true };
 }
 
 class LlmsvcError extends Error {

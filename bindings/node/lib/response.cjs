@@ -13,17 +13,48 @@ const errors = require('./errors.cjs');
 // llmsvc_result_string (llmsvc_result_str_t).
 const N = { KIND: 0, HTTP: 1, PROMPT: 2, COMPLETION: 3, CACHED: 4, CACHE_WRITE: 5, REASONING: 6, USAGE: 7,
   COST: 8, ATTEMPTS: 9, RETRY_AFTER_MS: 10, SUBMIT_MS: 11, TOTAL_NS: 12, FIRST_TOKEN_NS: 13, OVERHEAD_NS: 14,
-  CHOICES: 15, COUNT: 18 };
-const A = { HTTP: 0, KIND: 1, START_NS: 2, DURATION_NS: 3, BACKOFF_NS: 4, BACKOFF_SOURCE: 5, START_UNIX_MS: 9,
-  COUNT: 10 };
+  CHOICES: 15, CACHE_HIT: 17, SERVER_PORT: 19, GATE_WAIT_NS: 20, COUNT: 21 };
+const A = { HTTP: 0, KIND: 1, START_NS: 2, DURATION_NS: 3, BACKOFF_NS: 4, BACKOFF_SOURCE: 5, PROMPT: 6,
+  COMPLETION: 7, COST: 8, START_UNIX_MS: 9, GATE_WAIT_NS: 10, COUNT: 11 };
 const S = { MODEL: 0, RESPONSE_MODEL: 1, RESPONSE_ID: 2, FINISH_REASON: 3, OPERATION: 4, DEPLOYMENT: 5,
   SERVICE_TIER: 6, ERROR_KIND: 7, ERROR_MESSAGE: 8, PROVIDER_TYPE: 9, PROVIDER_CODE: 10, PROVIDER_MESSAGE: 11,
-  THINKING: 12, TRACE_ID: 13, TEXT: 14, COUNT: 15 };
+  THINKING: 12, TRACE_ID: 13, TEXT: 14, PROVIDER: 15, SERVER_ADDRESS: 16, COUNT: 17 };
 const KINDS = ['none', ...Object.keys(errors.errorClasses)]; // by llmsvc_error_kind
 const BACKOFF_SOURCES = [null, 'client', 'server'];
+const CACHE_HITS = [null, 'memory', 'sqlite']; // by LLMSVC_NUM_CACHE_HIT
 const strings = new Array(S.COUNT); // a completion's strings by key, reused
 
 const orNull = (x) => (x === x ? x : null); // NaN is LLMSVC_UNKNOWN
+
+// The usage of a result (null when none), its numbers at `at` of `n`.
+function usageOf(n, at, doc) {
+  const prompt = n[at + N.PROMPT];
+  if (prompt !== prompt) return null;
+  const completion = n[at + N.COMPLETION];
+  const cacheWrite = n[at + N.CACHE_WRITE];
+  return {
+    promptTokens: prompt,
+    completionTokens: completion,
+    totalTokens: prompt + completion,
+    cachedTokens: n[at + N.CACHED],
+    reasoningTokens: n[at + N.REASONING],
+    cacheWriteTokens: cacheWrite,
+    cacheWrite1hTokens: cacheWrite > 0 ? doc().usage?.cache_write_1h_tokens ?? 0 : 0,
+    estimated: n[at + N.USAGE] === 2,
+  };
+}
+
+function timingOf(n, at) {
+  const firstToken = n[at + N.FIRST_TOKEN_NS];
+  const gateWait = n[at + N.GATE_WAIT_NS];
+  return {
+    submitUnixMs: n[at + N.SUBMIT_MS],
+    totalMs: n[at + N.TOTAL_NS] / 1e6,
+    overheadUs: n[at + N.OVERHEAD_NS] / 1e3,
+    firstTokenMs: firstToken === firstToken ? firstToken / 1e6 : null,
+    gateWaitMs: gateWait === gateWait ? gateWait / 1e6 : null,
+  };
+}
 
 /** A cursor over one batch. */
 class Batch {
@@ -49,10 +80,6 @@ class GenerateResponse {
   /** Not public: the client makes responses (readCompletion). */
   constructor(token, doc, id, n, at, s, attempts, toolCalls, choices) {
     if (token !== kCreate) throw new TypeError('a GenerateResponse is made by the client');
-    const prompt = n[at + N.PROMPT];
-    const completion = n[at + N.COMPLETION];
-    const cacheWrite = n[at + N.CACHE_WRITE];
-    const firstToken = n[at + N.FIRST_TOKEN_NS];
     this.#doc = doc;
     this.id = id;
     this.text = s[S.TEXT] ?? '';
@@ -62,29 +89,19 @@ class GenerateResponse {
     this.finishReason = s[S.FINISH_REASON];
     this.responseId = s[S.RESPONSE_ID];
     this.responseModel = s[S.RESPONSE_MODEL];
-    this.usage = prompt !== prompt ? null : {
-      promptTokens: prompt,
-      completionTokens: completion,
-      totalTokens: prompt + completion,
-      cachedTokens: n[at + N.CACHED],
-      reasoningTokens: n[at + N.REASONING],
-      cacheWriteTokens: cacheWrite,
-      cacheWrite1hTokens: cacheWrite > 0 ? doc().usage.cache_write_1h_tokens ?? 0 : 0,
-      estimated: n[at + N.USAGE] === 2,
-    };
+    this.provider = s[S.PROVIDER];
+    this.serverAddress = s[S.SERVER_ADDRESS];
+    this.serverPort = orNull(n[at + N.SERVER_PORT]);
+    this.usage = usageOf(n, at, doc);
     this.usageUnreadable = n[at + N.USAGE] === 3;
     this.costNanoUsd = orNull(n[at + N.COST]);
+    this.cacheHit = CACHE_HITS[n[at + N.CACHE_HIT]] ?? null;
     this.attempts = attempts;
     this.toolCalls = toolCalls;
     this.choices = choices;
     this.serviceTier = s[S.SERVICE_TIER];
     this.thinking = s[S.THINKING];
-    this.timing = {
-      submitUnixMs: n[at + N.SUBMIT_MS],
-      totalMs: n[at + N.TOTAL_NS] / 1e6,
-      overheadUs: n[at + N.OVERHEAD_NS] / 1e3,
-      firstTokenMs: firstToken === firstToken ? firstToken / 1e6 : null,
-    };
+    this.timing = timingOf(n, at);
     this.traceId = s[S.TRACE_ID];
   }
 
@@ -159,6 +176,7 @@ function readCompletion(b, id, signal) {
     b.i += A.COUNT;
     const has = b.num();
     const source = n[x + A.BACKOFF_SOURCE];
+    const gateWait = n[x + A.GATE_WAIT_NS];
     attempts.push({
       startUnixMs: n[x + A.START_UNIX_MS],
       startMs: n[x + A.START_NS] / 1e6,
@@ -167,6 +185,10 @@ function readCompletion(b, id, signal) {
       kind: KINDS[n[x + A.KIND]] ?? 'unknown',
       backoffMs: source ? n[x + A.BACKOFF_NS] / 1e6 : null,
       backoffSource: BACKOFF_SOURCES[source] ?? null,
+      gateWaitMs: gateWait === gateWait ? gateWait / 1e6 : null,
+      promptTokens: orNull(n[x + A.PROMPT]),
+      completionTokens: orNull(n[x + A.COMPLETION]),
+      costNanoUsd: orNull(n[x + A.COST]),
       requestId: has & 1 ? b.str() : null,
       deployment: has & 2 ? b.str() : null,
     });
@@ -188,6 +210,12 @@ function readCompletion(b, id, signal) {
       model: s[S.MODEL] ?? '',
       deployment: s[S.DEPLOYMENT],
       traceId: s[S.TRACE_ID],
+      provider: s[S.PROVIDER],
+      serverAddress: s[S.SERVER_ADDRESS],
+      serverPort: orNull(n[at + N.SERVER_PORT]),
+      usage: usageOf(n, at, doc),
+      costNanoUsd: orNull(n[at + N.COST]),
+      timing: timingOf(n, at),
     }, doc);
   }
   const choices = n[at + N.CHOICES];

@@ -1,5 +1,5 @@
 /*
- * addon.c - the native half of the Node.js binding: plain Node-API over libllmsvc 0.3.
+ * addon.c - the native half of the Node.js binding: plain Node-API over libllmsvc 0.4.
  *
  * Results. Requests are submitted without callbacks, so their pieces, completions and
  * lifecycle events all go to the client's batch callback, once per pass of the engine.
@@ -26,8 +26,8 @@
 #include <llmsvc.h>
 #include <node_api.h>
 
-#if !LLMSVC_VERSION_CHECK(0, 3, 0)
-#error "this binding needs libllmsvc 0.3 or later (typed results, batches, close_async)"
+#if !LLMSVC_VERSION_CHECK(0, 4, 0)
+#error "this binding needs libllmsvc 0.4 or later (typed results, batches, close_async, telemetry keys)"
 #endif
 
 #include <math.h>
@@ -61,11 +61,13 @@ typedef struct box {
  * The numbers, strings and attempt numbers of a result this binding reads (lib/response.cjs
  * has the same counts): fixed here rather than the header's LLMSVC_NUM_COUNT,
  * LLMSVC_STR_COUNT and LLMSVC_ATTEMPT_COUNT, which grow with the library while the
- * JavaScript side does not.
+ * JavaScript side does not. Those of 0.4: the provider, the server's address and port and
+ * the gate waits are the last ones. A 0.3 library at run time fills fewer: the rest read as
+ * unknown (NaN) and absent strings.
  */
-#define RESULT_NUMS 18
-#define RESULT_STRS 15
-#define ATTEMPT_NUMS 10
+#define RESULT_NUMS 21
+#define RESULT_STRS 17
+#define ATTEMPT_NUMS 11
 
 /* One engine pass: n results, then the payload of each. */
 typedef struct batch {
@@ -298,7 +300,7 @@ static size_t bound(llmsvc_result *r) {
 static void write_completion(writer *w, llmsvc_result *r) {
   int64_t v[RESULT_NUMS], a[ATTEMPT_NUMS];
   size_t len = 0, calls = 0;
-  llmsvc_result_numbers(r, v, RESULT_NUMS);
+  llmsvc_result_numbers(r, v, RESULT_NUMS); /* keys the library lacks read as unknown */
   for (int k = 0; k < RESULT_NUMS; k++) num(w, v[k]);
   const char *text = llmsvc_result_json(r, &len), *finish = "", *id = "", *name = "", *args = "";
   const char *request_id = "", *deployment = "";
@@ -306,14 +308,18 @@ static void write_completion(writer *w, llmsvc_result *r) {
   size_t at = w->nn++;
   uint32_t mask = 0;
   for (int k = 0; k < RESULT_STRS; k++) {
+    len = 0; /* left as is for a key the library lacks */
     text = llmsvc_result_string(r, k, &len);
-    if (!len || (k == LLMSVC_STR_ERROR_KIND && v[LLMSVC_NUM_KIND] == LLMSVC_KIND_NONE)) continue;
+    if (!text || !len || (k == LLMSVC_STR_ERROR_KIND && v[LLMSVC_NUM_KIND] == LLMSVC_KIND_NONE))
+      continue;
     mask |= 1u << k;
     str(w, text, len);
   }
   w->nums[at] = mask;
   for (size_t i = 0; i < (size_t)v[LLMSVC_NUM_ATTEMPTS]; i++) {
-    llmsvc_result_attempt(r, i, a, ATTEMPT_NUMS, &request_id, &deployment);
+    for (size_t k = llmsvc_result_attempt(r, i, a, ATTEMPT_NUMS, &request_id, &deployment);
+         k < ATTEMPT_NUMS; k++)
+      a[k] = LLMSVC_UNKNOWN;
     for (int k = 0; k < ATTEMPT_NUMS; k++) num(w, a[k]);
     num(w, (*request_id ? 1 : 0) | (*deployment ? 2 : 0));
     if (*request_id) cstr(w, request_id);

@@ -1,7 +1,7 @@
 """Client-side cost of AsyncClient against the official `openai` package (AsyncOpenAI) and
 LiteLLM (litellm.acompletion), against the same emulator.
 
-    python bench/bench.py once  --client llmsvc|openai|litellm --url URL --n N [--concurrency 64]
+    python bench/bench.py once  --client llmsvc|openai|litellm --url URL --n N [--concurrency 64] [--telemetry off|api|sdk]
     python bench/bench.py limit --client llmsvc|litellm --url URL --n N --rpm R --window-ms W
 
 `once` sends N requests (after a warm-up) with at most `concurrency` in flight and prints
@@ -10,6 +10,11 @@ binding and the core's submit, without the engine thread) and the wall time they
 as JSON; `--label` names the row (a baseline build of llmsvc, say). `limit` sends N requests with
 the emulator's limits configured on the client's side too and prints the wall time and the
 emulator's 429 count. bench/run.sh runs the rounds and takes the medians.
+
+`--telemetry` (llmsvc only) turns on llmsvc.otel: `api` with the OpenTelemetry API alone
+(no SDK: its no-op tracer and meter), `sdk` with the SDK recording every span (a batch
+span processor to an exporter that drops them) and every metric (a reader never
+collected); bench/otel.sh compares them with `off`.
 """
 
 from __future__ import annotations
@@ -27,11 +32,35 @@ MESSAGES = [{"role": "user", "content": "Say a number."}]
 MAX_TOKENS = 16
 
 
-def make_llmsvc(url: str, key: str, limits: dict[str, Any] | None = None) -> tuple[Callable[[], Awaitable[Any]], Any]:
+def make_telemetry(mode: str) -> Any:
+    if mode == "off":
+        return None
+    from llmsvc.otel import Telemetry
+
+    if mode == "api":  # nothing configured: the API's no-op providers
+        return Telemetry()
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class Drop(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    tp = TracerProvider()
+    tp.add_span_processor(BatchSpanProcessor(Drop()))
+    return Telemetry(tp, MeterProvider(metric_readers=[InMemoryMetricReader()]))
+
+
+def make_llmsvc(
+    url: str, key: str, limits: dict[str, Any] | None = None, telemetry: str = "off"
+) -> tuple[Callable[[], Awaitable[Any]], Any]:
     import llmsvc
 
     client = llmsvc.AsyncClient(
-        {"provider": "openai_chat", "base_url": url + "/v1", "api_key": key, "model": "gpt-4o-mini", **({"limits": limits} if limits else {})}
+        {"provider": "openai_chat", "base_url": url + "/v1", "api_key": key, "model": "gpt-4o-mini", **({"limits": limits} if limits else {})},
+        **({"telemetry": make_telemetry(telemetry)} if telemetry != "off" else {}),  # a baseline build has no such argument
     )
 
     async def call() -> Any:
@@ -110,7 +139,10 @@ def stats(url: str, key: str) -> dict[str, Any]:
 
 async def once(args: argparse.Namespace) -> dict[str, Any]:
     key = f"sk-bench-{args.client}-{os.getpid()}"
-    call, client = {"llmsvc": make_llmsvc, "openai": make_openai, "litellm": make_litellm}[args.client](args.url, key)
+    if args.client == "llmsvc":
+        call, client = make_llmsvc(args.url, key, telemetry=args.telemetry)
+    else:
+        call, client = {"openai": make_openai, "litellm": make_litellm}[args.client](args.url, key)
     await run(call, min(200, args.n), args.concurrency)  # warm-up: connections, imports, caches
     cpu0, loop0, wall0 = time.process_time(), time.thread_time(), time.perf_counter()
     ok, failed = await run(call, args.n, args.concurrency)
@@ -150,6 +182,7 @@ def main() -> None:
     p.add_argument("--rpm", type=int, default=0)
     p.add_argument("--window-ms", type=int, default=60000)
     p.add_argument("--label", default="")
+    p.add_argument("--telemetry", choices=["off", "api", "sdk"], default="off")
     args = p.parse_args()
     out = asyncio.run(once(args) if args.mode == "once" else limit(args))
     print(json.dumps(out))

@@ -4,6 +4,7 @@ replies the emulator does not make come through whole (a fake provider below).""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 import threading
@@ -36,10 +37,17 @@ def assert_matches_document(r: Result) -> None:
         for name in ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "cache_write_tokens",
                      "cache_write_1h_tokens", "reasoning_tokens"):  # fmt: skip
             assert getattr(r.usage, name) == u.get(name, 0), name
-    assert r.timing == llmsvc.Timing(**d["timing"])
+    # Gate waits, the provider and the server are read from the typed getters alone (0.4).
+    assert dataclasses.replace(r.timing, gate_wait_ms=None) == llmsvc.Timing(**d["timing"])
     assert len(r.attempts) == len(d["attempts"])
     for a, da in zip(r.attempts, d["attempts"]):
-        assert a == llmsvc.Attempt(**{"backoff_ms": None, **da}), (a, da)
+        assert dataclasses.replace(a, gate_wait_ms=None) == llmsvc.Attempt(**{"backoff_ms": None, **da}), (a, da)
+    if llmsvc._native.HAS_04:
+        assert r.timing.gate_wait_ms is not None and r.timing.gate_wait_ms >= 0
+        assert all(a.gate_wait_ms is not None and a.gate_wait_ms >= 0 for a in r.attempts)
+        assert r.timing.gate_wait_ms == pytest.approx(sum(a.gate_wait_ms or 0 for a in r.attempts))
+        assert r.provider in ("openai", "anthropic", "azure.ai.openai", "ollama")
+        assert r.server_address == "127.0.0.1" and r.server_port is not None and r.server_port > 0
     assert [(t.id, t.name, t.arguments, t.arguments_json, t.arguments_error, t.unknown_tool) for t in r.tool_calls] == [
         (t["id"], t["name"], t["arguments"], t.get("arguments_json"), t.get("arguments_error"), t.get("unknown_tool", False))
         for t in d.get("tool_calls", [])

@@ -57,7 +57,7 @@ from .types import (
     Usage,
 )
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = [
     "AsyncClient",

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import _native
 from ._native import UNKNOWN, lib
-from .errors import ClosedError, check, error_for
+from .errors import ClosedError, StatusError, check, error_for
 from .types import Attempt, Budget, Choice, Config, Deployment, ErrorInfo, Event, Limits, Piece, Result, Timing, ToolCall, Usage
 
 log = logging.getLogger("llmsvc")
@@ -43,6 +43,12 @@ def _pydantic_schema(model: type) -> dict[str, Any]:
 
 def prepare(request: Mapping[str, Any] | str | None, fields: Mapping[str, Any]) -> tuple[bytes, type | None]:
     """The request document and the pydantic model its structured output is parsed into."""
+    doc, model = prepare_doc(request, fields)
+    return dumps(doc, "request"), model
+
+
+def prepare_doc(request: Mapping[str, Any] | str | None, fields: Mapping[str, Any]) -> tuple[dict[str, Any], type | None]:
+    """prepare's document before it is serialised: a new dict the caller may add to."""
     if request is None:
         doc: dict[str, Any] = dict(fields)
     elif isinstance(request, Mapping):
@@ -56,7 +62,55 @@ def prepare(request: Mapping[str, Any] | str | None, fields: Mapping[str, Any]) 
     if isinstance(js, type):
         model = js
         doc["json_schema"] = _pydantic_schema(js)
-    return dumps(doc, "request"), model
+    return doc, model
+
+
+def telemetry_for(telemetry: Any, config: Config | Mapping[str, Any] | str | None) -> tuple[Any, Any]:
+    """The client's telemetry (llmsvc.otel.ClientTelemetry) for the constructor's `telemetry`
+    argument, and the configuration to create the client with: None or False for none (the
+    default: OpenTelemetry is not even imported), True for an llmsvc.otel.Telemetry on the
+    global providers, or a Telemetry. With telemetry, the core's own OTLP exporter is turned
+    off ("telemetry": {"otlp": {"enabled": false}}) unless the configuration sets it: the
+    standard OTEL_EXPORTER_OTLP_* variables would otherwise turn it on too, and every request
+    would be reported twice."""
+    if telemetry is None or telemetry is False:
+        return None, config
+    try:
+        from . import otel
+    except ImportError as e:
+        raise ImportError(f"llmsvc: telemetry needs opentelemetry-api (pip install 'llmsvc[otel]'): {e}") from e
+
+    if telemetry is True:
+        telemetry = otel.Telemetry()
+    if not isinstance(telemetry, otel.Telemetry):
+        raise TypeError(f"telemetry must be a bool or an llmsvc.otel.Telemetry, not {type(telemetry).__name__}")
+    doc: Any = config
+    if isinstance(config, str):
+        try:
+            doc = json.loads(config)
+        except ValueError:
+            return telemetry.for_client(None), config  # the core says what is wrong with it
+    if doc is None:
+        doc = {}
+    if isinstance(doc, Mapping):
+        section = doc.get("telemetry")
+        if section is None or (isinstance(section, Mapping) and section.get("otlp") is None):
+            doc = {**doc, "telemetry": {**(section or {}), "otlp": {"enabled": False}}}
+            config = doc if not isinstance(config, str) else dumps(doc, "config").decode()
+    return telemetry.for_client(doc), config
+
+
+def open_handle(config: Config | Mapping[str, Any] | str | None, telemetry: Any) -> tuple[Handle, Any]:
+    """The client's handle and its telemetry (see telemetry_for)."""
+    tel, with_telemetry = telemetry_for(telemetry, config)
+    if with_telemetry is config:
+        return Handle(config), tel
+    try:
+        return Handle(with_telemetry), tel
+    except StatusError as e:
+        if "telemetry.otlp" not in e.message:
+            raise
+        return Handle(config), tel  # a library without an exporter of its own: none to turn off
 
 
 _Numbers = ctypes.c_int64 * _native.NUM_COUNT
@@ -65,9 +119,13 @@ _numbers = struct.Struct(f"{_native.NUM_COUNT}q").unpack_from
 _attempt_numbers = struct.Struct(f"{_native.ATTEMPT_COUNT}q").unpack_from
 _KINDS = _native.KIND_NAMES
 _SCHEMA_MISMATCH = _KINDS.index("schema_mismatch")
-_STRINGS = (_native.STR_TEXT, _native.STR_MODEL, _native.STR_OPERATION, _native.STR_FINISH_REASON,
+_STRINGS: tuple[int, ...] = (_native.STR_TEXT, _native.STR_MODEL, _native.STR_OPERATION, _native.STR_FINISH_REASON,
             _native.STR_RESPONSE_ID, _native.STR_RESPONSE_MODEL, _native.STR_TRACE_ID, _native.STR_DEPLOYMENT,
             _native.STR_SERVICE_TIER, _native.STR_THINKING)  # fmt: skip
+# 0.4's provider and server address (names: no NUL inside); a 0.3 library has no such keys.
+_STR_PROVIDER = _native.STR_PROVIDER if _native.HAS_04 else -1
+_STR_SERVER_ADDRESS = _native.STR_SERVER_ADDRESS if _native.HAS_04 else -1
+_CACHE_HITS = _native.CACHE_HITS
 _ERROR_STRINGS = (_native.STR_ERROR_MESSAGE, _native.STR_PROVIDER_MESSAGE, _native.STR_PROVIDER_ERROR_TYPE,
                   _native.STR_PROVIDER_ERROR_CODE)  # fmt: skip
 
@@ -104,7 +162,8 @@ def outcome(r: ctypes.c_void_p, request_id: int) -> Result | BaseException:
         _native.result_numbers(r, buf, _native.NUM_COUNT)
         # llmsvc_result_num_t, in order
         (kind, http_status, prompt, completion, cached, cache_write, reasoning, usage_state, cost, n_attempts,
-         retry_after, submit_ms, total_ns, first_ns, overhead_ns, n_choices, n_tools, _) = _numbers(buf)  # fmt: skip
+         retry_after, submit_ms, total_ns, first_ns, overhead_ns, n_choices, n_tools, cache_hit, _, port,
+         gate_wait_ns) = _numbers(buf)  # fmt: skip
         doc: bytes = _native.result_json(r, None)
         raw: dict[str, Any] | None = None
         if (n_tools or n_choices > 1 or (cache_write > 0 and b'"cache_write_1h_tokens":' in doc)
@@ -113,18 +172,20 @@ def outcome(r: ctypes.c_void_p, request_id: int) -> Result | BaseException:
         text, model, operation, finish_reason, response_id, response_model, trace_id, deployment, tier, thinking = (
             _strings(r, _STRINGS)
         )
+        provider: bytes | None = _native.result_string(r, _STR_PROVIDER, None)  # None: a 0.3 library
+        server_address: bytes | None = _native.result_string(r, _STR_SERVER_ADDRESS, None)
         attempts = []
         if n_attempts:
             a, request, dep = _AttemptNumbers(), ctypes.c_char_p(), ctypes.c_char_p()
             request_ref, dep_ref = ctypes.byref(request), ctypes.byref(dep)
             for i in range(n_attempts):
                 _native.result_attempt(r, i, a, _native.ATTEMPT_COUNT, request_ref, dep_ref)
-                status, k, start_ns, duration_ns, backoff_ns, source, ap, ac, acost, start_ms = _attempt_numbers(a)
+                status, k, start_ns, duration_ns, backoff_ns, source, ap, ac, acost, start_ms, gw = _attempt_numbers(a)
                 attempts.append(Attempt(
                     start_ms, start_ns / 1e6, duration_ns / 1e6, status, _kind(k), backoff_ns / 1e6 if source else None,
                     _native.BACKOFF_SOURCES[min(source, 3)],
                     (request.value or b"").decode() or None, (dep.value or b"").decode() or None,
-                    _known(ap), _known(ac), _known(acost),
+                    _known(ap), _known(ac), _known(acost), None if gw == UNKNOWN else gw / 1e6,
                 ))  # fmt: skip
         usage = None
         if prompt != UNKNOWN:
@@ -145,8 +206,12 @@ def outcome(r: ctypes.c_void_p, request_id: int) -> Result | BaseException:
             tuple(ToolCall.from_dict(c) for c in raw["tool_calls"]) if raw and n_tools else (),
             tuple(Choice.from_dict(c) for c in raw["choices"]) if raw and n_choices > 1 else (),
             usage, usage_state == 3, _known(cost), tuple(attempts),
-            Timing(submit_ms, total_ns / 1e6, overhead_ns / 1e3, None if first_ns == UNKNOWN else first_ns / 1e6),
-            trace_id or None, deployment or None, tier or None, thinking or None, error, doc, raw,
+            Timing(submit_ms, total_ns / 1e6, overhead_ns / 1e3, None if first_ns == UNKNOWN else first_ns / 1e6,
+                   None if gate_wait_ns == UNKNOWN else gate_wait_ns / 1e6),
+            trace_id or None, deployment or None, tier or None, thinking or None, error,
+            provider.decode() if provider else None, server_address.decode() if server_address else None,
+            None if port == UNKNOWN else port,
+            _CACHE_HITS[cache_hit] if 0 <= cache_hit < 3 else None, doc, raw,
         )  # fmt: skip
         return error_for(result, kind) if kind else result
     except Exception as e:  # a failure to read it goes to the caller, not into the event loop or C

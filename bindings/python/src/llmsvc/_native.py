@@ -1,4 +1,5 @@
-"""Loads libllmsvc with ctypes and declares the C ABI of include/llmsvc.h (version 0.3)."""
+"""Loads libllmsvc with ctypes and declares the C ABI of include/llmsvc.h (version 0.3; the
+0.4 keys of typed results are read when the library has them)."""
 
 from __future__ import annotations
 
@@ -70,6 +71,10 @@ if lib.llmsvc_version_number() < 300:
         f"llmsvc: {lib._name} is libllmsvc {lib.llmsvc_version().decode()}, but this package needs 0.3 or newer "
         "(set LLMSVC_LIBRARY to a newer libllmsvc.so.0, or reinstall the package against one)"
     )
+# The library's version number (MAJOR * 10000 + MINOR * 100 + PATCH): 0.4 added the keys
+# telemetry reads (provider, server address and port, gate waits).
+VERSION_NUMBER: int = lib.llmsvc_version_number()
+HAS_04 = VERSION_NUMBER >= 400
 
 client_p = c_void_p
 result_p = c_void_p
@@ -178,14 +183,18 @@ def take_string(ptr: c_void_p) -> str:
 
 
 # llmsvc_result_str_t keys the binding reads; numbers (llmsvc_result_num_t) are read all at
-# once, attempts (llmsvc_attempt_num_t) one call each.
+# once, attempts (llmsvc_attempt_num_t) one call each. The keys new in 0.4 (STR_PROVIDER,
+# STR_SERVER_ADDRESS, NUM_SERVER_PORT, NUM_GATE_WAIT_NS, ATTEMPT_GATE_WAIT_NS) read as
+# unknown from a 0.3 library: numbers it does not have stay LLMSVC_UNKNOWN, and the strings
+# are only asked of a 0.4 one (HAS_04).
 (STR_MODEL, STR_RESPONSE_MODEL, STR_RESPONSE_ID, STR_FINISH_REASON, STR_OPERATION, STR_DEPLOYMENT, STR_SERVICE_TIER,
  STR_ERROR_KIND, STR_ERROR_MESSAGE, STR_PROVIDER_ERROR_TYPE, STR_PROVIDER_ERROR_CODE, STR_PROVIDER_MESSAGE,
- STR_THINKING, STR_TRACE_ID, STR_TEXT) = range(15)  # fmt: skip
-NUM_COUNT = 18
-ATTEMPT_COUNT = 10
+ STR_THINKING, STR_TRACE_ID, STR_TEXT, STR_PROVIDER, STR_SERVER_ADDRESS) = range(17)  # fmt: skip
+NUM_COUNT = 21
+ATTEMPT_COUNT = 11
 UNKNOWN = -(1 << 63)  # LLMSVC_UNKNOWN
 BACKOFF_SOURCES = (None, "client", "server", "unknown")  # LLMSVC_ATTEMPT_BACKOFF_SOURCE; then a newer one
+CACHE_HITS: tuple[Literal["memory", "sqlite"] | None, ...] = (None, "memory", "sqlite")  # LLMSVC_NUM_CACHE_HIT
 
 
 # Calling a prototype without arguments gives its NULL function pointer.

@@ -20,7 +20,22 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import _native
-from ._core import BATCH, EventHook, Handle, Settings, event_bits, finish, load_config_file, log, outcome, prepare, run_hook, take_piece
+from ._core import (
+    BATCH,
+    EventHook,
+    Settings,
+    dumps,
+    event_bits,
+    finish,
+    load_config_file,
+    log,
+    open_handle,
+    outcome,
+    prepare,
+    prepare_doc,
+    run_hook,
+    take_piece,
+)
 from ._native import lib
 from .errors import check
 from .types import Config, Piece, Request, Result
@@ -53,6 +68,7 @@ class AsyncStream:
         self._queue: asyncio.Queue[Piece | Result | BaseException] = asyncio.Queue()
         self._result: Result | BaseException | None = None
         self._done = False
+        self._call: Any = None  # its telemetry (llmsvc.otel.Call), when the client has it
 
     def __aiter__(self) -> AsyncStream:
         return self
@@ -69,6 +85,8 @@ class AsyncStream:
             return item
         self._done = True
         self._result = item  # kept when finish raises: result() raises it again
+        if self._call is not None:
+            self._call.end(item)
         self._result = finish(item, self._model)  # raises the RequestError of a failure
         raise StopAsyncIteration
 
@@ -87,7 +105,14 @@ class AsyncStream:
     def _abandon(self) -> None:
         if not self._done:
             self._done = True
-            self._client._abandon(self.id)
+            call = self._call
+            if call is not None and self.id not in self._client._pending:
+                # Its completion came already: it is in the queue, after the pieces.
+                while not self._queue.empty():
+                    item = self._queue.get_nowait()
+                    if not isinstance(item, Piece):
+                        call.end(item)
+            self._client._abandon(self.id, call)
 
     async def aclose(self) -> None:
         self._abandon()
@@ -99,12 +124,32 @@ class AsyncStream:
         self._abandon()
 
 
+class _Orphan:
+    """Stands in the pending table for a traced request whose awaiter is gone: its
+    completion, when it comes, still ends its span and records its metrics."""
+
+    __slots__ = ("_call",)
+
+    def __init__(self, call: Any) -> None:
+        self._call = call
+
+    @property
+    def _queue(self) -> _Orphan:  # what _drain hands a stream's pieces and completion to
+        return self
+
+    def put_nowait(self, item: Any) -> None:
+        if not isinstance(item, Piece):
+            self._call.end(item)
+
+
 class AsyncClient(Settings):
     """An asyncio llmsvc client, bound to the event loop it is first used on. `config` is
-    the configuration document (docs/schema.md). Use `async with` or `await close()`."""
+    the configuration document (docs/schema.md). Use `async with` or `await close()`.
+    `telemetry` turns on OpenTelemetry spans and metrics (llmsvc.otel): True for the
+    global providers, or an llmsvc.otel.Telemetry; off by default."""
 
-    def __init__(self, config: Config | Mapping[str, Any] | str | None = None) -> None:
-        self._handle = Handle(config)
+    def __init__(self, config: Config | Mapping[str, Any] | str | None = None, *, telemetry: Any = None) -> None:
+        self._handle, self._telemetry = open_handle(config, telemetry)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fd = self._handle.fd()
         # request id -> a Future (generate), an AsyncStream, or None (abandoned: its
@@ -118,9 +163,9 @@ class AsyncClient(Settings):
         self.chat = AsyncChat(self)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> "AsyncClient":
+    def from_file(cls, path: str | os.PathLike[str], *, telemetry: Any = None) -> "AsyncClient":
         """A client from a configuration file as the core reads it (see load_config_file)."""
-        return cls(load_config_file(path)[0])
+        return cls(load_config_file(path)[0], telemetry=telemetry)
 
     def _attach(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
@@ -184,13 +229,16 @@ class AsyncClient(Settings):
         if self._closed is not None and not self._closed.done():
             self._closed.set_result(None)
 
-    def _abandon(self, request_id: int) -> None:
-        """Cancels a request whose awaiter is gone; its completion is freed when it comes."""
+    def _abandon(self, request_id: int, call: Any = None) -> None:
+        """Cancels a request whose awaiter is gone; its completion is freed when it comes
+        (after ending its span, when it has telemetry: `call`)."""
         if request_id in self._pending:
-            self._pending[request_id] = None
+            self._pending[request_id] = None if call is None else _Orphan(call)  # type: ignore[assignment]
             ptr = self._handle._ptr
             if ptr is not None:
                 lib.llmsvc_client_cancel_async(ptr, request_id)
+        elif call is not None:
+            call.cancelled()  # its completion was dropped a moment ago, unread
 
     def _submit(self, body: bytes, waiter: Any, stream: bool) -> int:
         rid, err = ctypes.c_uint64(), ctypes.c_void_p()
@@ -210,6 +258,8 @@ class AsyncClient(Settings):
         """Sends a request and returns its completion. Cancelling the awaiting task cancels
         the request in the core. Raises StatusError when the core refuses it, a
         RequestError subclass when it fails."""
+        if self._telemetry is not None:
+            return await self._generate_traced(request, fields)
         body, model = prepare(request, fields)
         loop = self._attach()
         fut: asyncio.Future[Result | BaseException] = loop.create_future()
@@ -221,13 +271,44 @@ class AsyncClient(Settings):
             raise
         return finish(out, model)
 
+    async def _generate_traced(self, request: Request | Mapping[str, Any] | str | None, fields: Mapping[str, Any]) -> Result:
+        """generate with its span and metrics (llmsvc.otel)."""
+        doc, model = prepare_doc(request, fields)
+        loop = self._attach()
+        call = self._telemetry.start(doc, stream=False)
+        fut: asyncio.Future[Result | BaseException] = loop.create_future()
+        try:
+            rid = self._submit(dumps(doc, "request"), fut, stream=False)
+        except BaseException as e:
+            call.refused(e)
+            raise
+        try:
+            out = await fut
+        except asyncio.CancelledError:
+            self._abandon(rid, call)
+            raise
+        call.end(out)
+        return finish(out, model)
+
     def stream(self, request: Request | Mapping[str, Any] | str | None = None, /, **fields: Any) -> AsyncStream:
         """Sends a request whose reply is streamed as typed pieces; call it from a running
         event loop."""
-        body, model = prepare(request, fields)
+        if self._telemetry is None:
+            body, model = prepare(request, fields)
+            self._attach()
+            stream = AsyncStream(self, model)
+            stream.id = self._submit(body, stream, stream=True)
+            return stream
+        doc, model = prepare_doc(request, fields)
         self._attach()
         stream = AsyncStream(self, model)
-        stream.id = self._submit(body, stream, stream=True)
+        call = self._telemetry.start(doc, stream=True)
+        try:
+            stream.id = self._submit(dumps(doc, "request"), stream, stream=True)
+        except BaseException as e:
+            call.refused(e)
+            raise
+        stream._call = call
         return stream
 
     def cancel(self, request_id: int) -> bool:

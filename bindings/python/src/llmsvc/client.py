@@ -20,7 +20,21 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import _native
-from ._core import EventHook, Handle, Settings, event_bits, finish, load_config_file, log, make_piece, outcome, prepare, run_hook
+from ._core import (
+    EventHook,
+    Settings,
+    dumps,
+    event_bits,
+    finish,
+    load_config_file,
+    log,
+    make_piece,
+    open_handle,
+    outcome,
+    prepare,
+    prepare_doc,
+    run_hook,
+)
 from ._native import lib
 from .errors import check
 from .types import Config, Piece, Request, Result
@@ -75,13 +89,16 @@ class Stream:
     """A streamed reply: iterate for its pieces; `result` is the completion once the
     iteration ended. close() (or leaving a `with` block) cancels a stream not finished."""
 
-    def __init__(self, client: Client, q: queue.SimpleQueue[Any], request_id: int, model: type | None) -> None:
+    def __init__(
+        self, client: Client, q: queue.SimpleQueue[Any], request_id: int, model: type | None, call: Any = None
+    ) -> None:
         self._client = client
         self._q = q
         self.id = request_id
         self._model = model
         self._result: Result | BaseException | None = None
         self._done = False
+        self._call = call  # its telemetry (llmsvc.otel.Call), when the client has it
 
     def __iter__(self) -> Stream:
         return self
@@ -98,6 +115,8 @@ class Stream:
             return item
         self._done = True
         self._result = outcome(item, self.id)  # kept when finish raises: `result` raises it again
+        if self._call is not None:
+            self._call.end(self._result)
         self._client.dispatch_events()
         self._result = finish(self._result, self._model)  # raises the RequestError of a failure
         raise StopIteration
@@ -124,7 +143,9 @@ class Stream:
         ptr = self._client._handle._ptr
         if ptr is not None:
             lib.llmsvc_client_cancel_async(ptr, self.id)
-        _wait(self._q, self.id)  # a client closed meanwhile completes it with shut_down
+        out = _wait(self._q, self.id)  # a client closed meanwhile completes it with shut_down
+        if self._call is not None:
+            self._call.end(out)
 
     def __enter__(self) -> Stream:
         return self
@@ -138,10 +159,12 @@ class Stream:
 
 class Client(Settings):
     """A synchronous llmsvc client. `config` is the configuration document
-    (docs/schema.md) as a dict or JSON text. Thread-safe; close() (or `with`) ends it."""
+    (docs/schema.md) as a dict or JSON text. Thread-safe; close() (or `with`) ends it.
+    `telemetry` turns on OpenTelemetry spans and metrics (llmsvc.otel): True for the
+    global providers, or an llmsvc.otel.Telemetry; off by default."""
 
-    def __init__(self, config: Config | Mapping[str, Any] | str | None = None) -> None:
-        self._handle = Handle(config)
+    def __init__(self, config: Config | Mapping[str, Any] | str | None = None, *, telemetry: Any = None) -> None:
+        self._handle, self._telemetry = open_handle(config, telemetry)
         self._hook: EventHook | None = None
         self._hook_lock = threading.Lock()
         _live.add(self)
@@ -150,9 +173,9 @@ class Client(Settings):
         self.chat = Chat(self)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> "Client":
+    def from_file(cls, path: str | os.PathLike[str], *, telemetry: Any = None) -> "Client":
         """A client from a configuration file as the core reads it (see load_config_file)."""
-        return cls(load_config_file(path)[0])
+        return cls(load_config_file(path)[0], telemetry=telemetry)
 
     # --- requests ---
 
@@ -160,6 +183,8 @@ class Client(Settings):
         """Sends a request and waits for its completion. `request` is the request document
         (or a prompt); keyword arguments are merged into it. Raises StatusError when the
         core refuses it, a RequestError subclass when it fails."""
+        if self._telemetry is not None:
+            return self._generate_traced(request, fields)
         body, model = prepare(request, fields)
         q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         rid = self._submit(body, q, stream=False)
@@ -172,13 +197,41 @@ class Client(Settings):
         self.dispatch_events()
         return finish(out, model)
 
+    def _generate_traced(self, request: Request | Mapping[str, Any] | str | None, fields: Mapping[str, Any]) -> Result:
+        """generate with its span and metrics (llmsvc.otel)."""
+        doc, model = prepare_doc(request, fields)
+        call = self._telemetry.start(doc, stream=False)
+        q: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        try:
+            rid = self._submit(dumps(doc, "request"), q, stream=False)
+        except BaseException as e:
+            call.refused(e)
+            raise
+        try:
+            out = _wait(q, rid)
+        except BaseException:
+            self.cancel(rid)
+            call.end(_wait(q, rid))
+            raise
+        call.end(out)
+        self.dispatch_events()
+        return finish(out, model)
+
     def stream(self, request: Request | Mapping[str, Any] | str | None = None, /, **fields: Any) -> Stream:
         """Sends a request whose reply is streamed: a Stream of typed pieces (text,
         tool_call, tool_arguments), then its `result`."""
-        body, model = prepare(request, fields)
         q: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        rid = self._submit(body, q, stream=True)
-        return Stream(self, q, rid, model)
+        if self._telemetry is None:
+            body, model = prepare(request, fields)
+            return Stream(self, q, self._submit(body, q, stream=True), model)
+        doc, model = prepare_doc(request, fields)
+        call = self._telemetry.start(doc, stream=True)
+        try:
+            rid = self._submit(dumps(doc, "request"), q, stream=True)
+        except BaseException as e:
+            call.refused(e)
+            raise
+        return Stream(self, q, rid, model, call)
 
     def _submit(self, body: bytes, q: queue.SimpleQueue[Any], *, stream: bool) -> int:
         key = next(_keys)

@@ -256,6 +256,9 @@ class Attempt:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cost_nano_usd: int | None = None
+    gate_wait_ms: float | None = None
+    """Time held by the gates before it was sent, from submit or the end of the backoff
+    before it (libllmsvc 0.4; None with an older library)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +267,8 @@ class Timing:
     total_ms: float | None = None
     overhead_us: float | None = None
     first_token_ms: float | None = None
+    gate_wait_ms: float | None = None
+    """Time held by the gates, summed over attempts (libllmsvc 0.4; None with an older library)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,7 +326,10 @@ class Result:
     """The completion of a request (docs/schema.md, "Result"). A failed request raises a
     RequestError whose `result` is one of these, with `error` set. `raw_json` is the core's
     result document; `raw`, `json`, `metadata`, `logprobs`, `cache` and
-    `thinking_signature` are read from it when first asked for."""
+    `thinking_signature` are read from it when first asked for. `provider` is the provider as
+    the OpenTelemetry GenAI conventions name it ("openai", "anthropic", "azure.ai.openai",
+    "ollama"), `server_address` and `server_port` those of the server that answered last,
+    `cache_hit` where a cached answer came from (these need libllmsvc 0.4: None before)."""
 
     id: int
     ok: bool
@@ -344,6 +352,10 @@ class Result:
     service_tier: str | None = None
     thinking: str | None = None
     error: ErrorInfo | None = None
+    provider: str | None = None
+    server_address: str | None = None
+    server_port: int | None = None
+    cache_hit: Literal["memory", "sqlite"] | None = None
     raw_json: bytes = field(default=b"{}", repr=False, compare=False)
     _raw: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 

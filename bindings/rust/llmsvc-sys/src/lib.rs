@@ -1,4 +1,4 @@
-//! Raw declarations of the C ABI of libllmsvc (`include/llmsvc.h`, 0.3), written by hand.
+//! Raw declarations of the C ABI of libllmsvc (`include/llmsvc.h`, 0.4), written by hand.
 //!
 //! Everything here is `unsafe` to call and follows the header's rules: what comes back
 //! through an `out` parameter belongs to the caller and has a free function; getters
@@ -10,8 +10,8 @@
 
 use core::ffi::{c_char, c_int, c_uint, c_void};
 
-/// `LLMSVC_VERSION_NUMBER` of the header these declarations follow (0.3.0).
-pub const LLMSVC_VERSION_NUMBER: u32 = 300;
+/// `LLMSVC_VERSION_NUMBER` of the header these declarations follow (0.4.0).
+pub const LLMSVC_VERSION_NUMBER: u32 = 400;
 
 /// Status codes (`llmsvc_status`): every fallible function returns one.
 pub const LLMSVC_OK: c_int = 0;
@@ -95,7 +95,9 @@ pub const LLMSVC_NUM_CHOICES: c_int = 15; // of a successful reply (1 unless n >
 pub const LLMSVC_NUM_TOOL_CALLS: c_int = 16; // of the first choice
 pub const LLMSVC_NUM_CACHE_HIT: c_int = 17; // 0 fetched, 1 memory cache, 2 SQLite
 pub const LLMSVC_NUM_EVENT_TYPE: c_int = 18; // an event's LLMSVC_EVENT_* bit; 0 otherwise
-pub const LLMSVC_NUM_COUNT: usize = 19;
+pub const LLMSVC_NUM_SERVER_PORT: c_int = 19; // of the server that answered last (0.4)
+pub const LLMSVC_NUM_GATE_WAIT_NS: c_int = 20; // held by the gates, summed over attempts (0.4)
+pub const LLMSVC_NUM_COUNT: usize = 21;
 
 /// Keys of [`llmsvc_result_string`] (`llmsvc_result_str_t`).
 pub const LLMSVC_STR_MODEL: c_int = 0; // the model the request named
@@ -113,7 +115,10 @@ pub const LLMSVC_STR_PROVIDER_MESSAGE: c_int = 11;
 pub const LLMSVC_STR_THINKING: c_int = 12; // reasoning text apart from the answer
 pub const LLMSVC_STR_TRACE_ID: c_int = 13;
 pub const LLMSVC_STR_TEXT: c_int = 14; // the answer's text (or a piece's)
-pub const LLMSVC_STR_COUNT: c_int = 15;
+/// `gen_ai.provider.name`: "openai", "anthropic", "azure.ai.openai", "ollama" (0.4).
+pub const LLMSVC_STR_PROVIDER: c_int = 15;
+pub const LLMSVC_STR_SERVER_ADDRESS: c_int = 16; // the host that answered last (0.4)
+pub const LLMSVC_STR_COUNT: c_int = 17;
 
 /// Keys of [`llmsvc_result_attempt`] (`llmsvc_attempt_num_t`).
 pub const LLMSVC_ATTEMPT_HTTP_STATUS: c_int = 0; // 0 when nothing was answered
@@ -126,7 +131,10 @@ pub const LLMSVC_ATTEMPT_PROMPT_TOKENS: c_int = 6; // of this attempt's reply; o
 pub const LLMSVC_ATTEMPT_COMPLETION_TOKENS: c_int = 7;
 pub const LLMSVC_ATTEMPT_COST_NANO_USD: c_int = 8; // UNKNOWN: no usage, or no price
 pub const LLMSVC_ATTEMPT_START_UNIX_MS: c_int = 9;
-pub const LLMSVC_ATTEMPT_COUNT: usize = 10;
+/// Held by the gates before it was sent: from submit (or the end of the backoff before it)
+/// to its start (0.4).
+pub const LLMSVC_ATTEMPT_GATE_WAIT_NS: c_int = 10;
+pub const LLMSVC_ATTEMPT_COUNT: usize = 11;
 
 macro_rules! opaque {
     ($($(#[$doc:meta])* $name:ident;)*) => {$(

@@ -1,7 +1,8 @@
 //! Checks the hand-written declarations against the linked libllmsvc: the version they
 //! follow, the getters' answers for NULL, and (with `LLMSVC_EMULATOR`) a streamed tool call
 //! read from the completion queue with `llmsvc_result_piece` and the tool-call getters, and
-//! a batch taken with `llmsvc_client_poll_batch` read with the typed getters (0.3).
+//! a batch taken with `llmsvc_client_poll_batch` read with the typed getters (0.3) and the
+//! keys of 0.4 (provider, server address and port, gate waits).
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::io::{BufRead, BufReader};
@@ -248,6 +249,13 @@ fn a_batch_reads_with_the_typed_getters_and_close_async_calls_back() {
                 let mut len = 0;
                 let model = llmsvc_result_string(r, LLMSVC_STR_MODEL, &mut len);
                 assert_eq!((text(model), len), ("gpt-4o-mini".to_owned(), 11));
+                // 0.4: what telemetry needs.
+                assert_eq!(n[LLMSVC_NUM_SERVER_PORT as usize], i64::from(emu.1));
+                assert!(n[LLMSVC_NUM_GATE_WAIT_NS as usize] >= 0);
+                let provider = llmsvc_result_string(r, LLMSVC_STR_PROVIDER, ptr::null_mut());
+                assert_eq!(text(provider), "openai");
+                let host = llmsvc_result_string(r, LLMSVC_STR_SERVER_ADDRESS, ptr::null_mut());
+                assert_eq!(text(host), "127.0.0.1");
                 let answer = text(llmsvc_result_string(r, LLMSVC_STR_TEXT, ptr::null_mut()));
                 assert_eq!(answer, text(llmsvc_result_text(r)));
                 let mut a = [0i64; LLMSVC_ATTEMPT_COUNT];
@@ -256,6 +264,7 @@ fn a_batch_reads_with_the_typed_getters_and_close_async_calls_back() {
                     llmsvc_result_attempt(r, 0, a.as_mut_ptr(), a.len(), &mut rid, &mut dep);
                 assert_eq!(filled, LLMSVC_ATTEMPT_COUNT);
                 assert_eq!(a[LLMSVC_ATTEMPT_HTTP_STATUS as usize], 200);
+                assert!(a[LLMSVC_ATTEMPT_GATE_WAIT_NS as usize] >= 0);
                 assert_eq!(text(dep), "");
                 let (mut t, mut tlen) = (ptr::null(), 0);
                 let rc =

@@ -39,11 +39,17 @@ use crate::types::{Asked, Config, DeploymentUpdate, Limits, Piece, Request, Resp
 #[derive(Clone)]
 pub struct Client {
     raw: Arc<RawClient>,
+    /// What reports this handle's requests (feature `otel`); `None`: nothing does.
+    #[cfg(feature = "otel")]
+    telemetry: Option<Arc<crate::otel::Inner>>,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client").finish_non_exhaustive()
+        let mut d = f.debug_struct("Client");
+        #[cfg(feature = "otel")]
+        d.field("telemetry", &self.telemetry.is_some());
+        d.finish_non_exhaustive()
     }
 }
 
@@ -60,7 +66,15 @@ impl Client {
     /// a wrong type, an unusable value); the message names the member.
     pub fn new(config: Config) -> Result<Client, Error> {
         let raw = RawClient::new(&document(&config, "the configuration")?)?;
-        Ok(Client { raw: Arc::new(raw) })
+        Ok(Client::of(raw))
+    }
+
+    fn of(raw: RawClient) -> Client {
+        Client {
+            raw: Arc::new(raw),
+            #[cfg(feature = "otel")]
+            telemetry: None,
+        }
     }
 
     /// Creates a client from a configuration JSON document (docs/schema.md).
@@ -71,7 +85,7 @@ impl Client {
     /// ```
     pub fn from_json(config: &str) -> Result<Client, Error> {
         let raw = RawClient::new(&ffi::cstring(config.to_owned(), "the configuration")?)?;
-        Ok(Client { raw: Arc::new(raw) })
+        Ok(Client::of(raw))
     }
 
     /// Creates a client from a configuration file as the core reads it: YAML or JSON, in
@@ -82,7 +96,83 @@ impl Client {
         Self::from_json(&ffi::load_config(path)?.0)
     }
 
-    fn submit(&self, request: &Request, how: Submit) -> Result<Pending, Error> {
+    /// The same client (every clone shares its engine, gates and ledger) whose requests are
+    /// reported through OpenTelemetry (feature `otel`): spans and metrics as
+    /// docs/telemetry.md describes, through the providers `telemetry` was built with. Other
+    /// clones of the client keep reporting nothing (or what they were given).
+    ///
+    /// The request span starts at submit, as a child of the span current then
+    /// (`opentelemetry::Context::current()`), and ends at completion; a future or stream
+    /// dropped before its result ends it with `error.type` `cancelled`.
+    ///
+    /// ```no_run
+    /// # fn f(config: llmsvc::Config) -> Result<(), llmsvc::Error> {
+    /// use llmsvc::{otel::Telemetry, Client};
+    /// let client = Client::new(config)?.with_telemetry(Telemetry::global());
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "otel")]
+    pub fn with_telemetry(&self, telemetry: crate::otel::Telemetry) -> Client {
+        Client {
+            raw: Arc::clone(&self.raw),
+            telemetry: Some(telemetry.0),
+        }
+    }
+
+    /// Creates a client that reports through `telemetry` (feature `otel`), with the core's
+    /// own OTLP exporter turned off for it unless the configuration names
+    /// `telemetry.otlp`: the standard `OTEL_*` variables could otherwise turn that one on
+    /// and every request would be reported twice. Prefer this to
+    /// `Client::new(config)?.with_telemetry(t)` when those variables may be set.
+    #[cfg(feature = "otel")]
+    pub fn new_with_telemetry(
+        config: Config,
+        telemetry: crate::otel::Telemetry,
+    ) -> Result<Client, Error> {
+        let mut doc = serde_json::to_value(&config)
+            .map_err(|e| Error::Decode(format!("the configuration: {e}")))?;
+        if let Some(obj) = doc.as_object_mut() {
+            let t = obj
+                .entry("telemetry")
+                .or_insert_with(|| serde_json::Value::Object(Default::default()));
+            if let Some(t) = t.as_object_mut() {
+                t.entry("otlp")
+                    .or_insert_with(|| serde_json::json!({"enabled": false}));
+            }
+        }
+        let raw = RawClient::new(&document(&doc, "the configuration")?)?;
+        Ok(Client::of(raw).with_telemetry(telemetry))
+    }
+
+    /// The same client without telemetry (feature `otel`).
+    #[cfg(feature = "otel")]
+    pub fn without_telemetry(&self) -> Client {
+        Client {
+            raw: Arc::clone(&self.raw),
+            telemetry: None,
+        }
+    }
+
+    fn submit(&self, request: Request, how: Submit) -> Result<Pending, Error> {
+        #[cfg(feature = "otel")]
+        if let Some(t) = &self.telemetry {
+            let mut request = request;
+            let active = t.start(&mut request, how != Submit::Plain);
+            return match self.submit_document(&request, how) {
+                Ok(mut p) => {
+                    p.otel = Some(Box::new(active));
+                    Ok(p)
+                }
+                Err(e) => {
+                    active.refused(&e);
+                    Err(e)
+                }
+            };
+        }
+        self.submit_document(&request, how)
+    }
+
+    fn submit_document(&self, request: &Request, how: Submit) -> Result<Pending, Error> {
         let doc = document(request, "the request")?;
         let slot = Arc::new(Slot::default());
         let id = self.raw.submit(&doc, &slot, how)?;
@@ -93,6 +183,8 @@ impl Client {
             asked,
             client,
             done: false,
+            #[cfg(feature = "otel")]
+            otel: None,
         })
     }
 
@@ -111,14 +203,26 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn generate(&self, request: Request) -> Generate {
-        Generate(self.submit(&request, Submit::Plain).map_err(Some))
+        Generate(self.submit(request, Submit::Plain).map_err(Some))
     }
 
     /// Sends a request and blocks the calling thread until its result.
     ///
     /// Do not call it from an async task: it blocks the executor's thread.
     pub fn generate_blocking(&self, request: Request) -> Result<Response, Error> {
-        let raw = self.raw.generate(&document(&request, "the request")?)?;
+        #[cfg(feature = "otel")]
+        if let Some(t) = &self.telemetry {
+            let mut request = request;
+            let active = t.start(&mut request, false);
+            let out = self.blocking(&request);
+            active.finish(&out);
+            return out;
+        }
+        self.blocking(&request)
+    }
+
+    fn blocking(&self, request: &Request) -> Result<Response, Error> {
+        let raw = self.raw.generate(&document(request, "the request")?)?;
         Error::outcome(raw, request.asked())
     }
 
@@ -140,7 +244,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn stream(&self, request: Request) -> ResponseStream {
-        ResponseStream(Streamed::new(self.submit(&request, Submit::Text)))
+        ResponseStream(Streamed::new(self.submit(request, Submit::Text)))
     }
 
     /// Sends a request whose reply is streamed as typed [`Piece`]s: text, and each tool
@@ -169,7 +273,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn stream_pieces(&self, request: Request) -> PieceStream {
-        PieceStream(Streamed::new(self.submit(&request, Submit::Pieces)))
+        PieceStream(Streamed::new(self.submit(request, Submit::Pieces)))
     }
 
     /// Sends a request for structured output matching `schema` and converts the
@@ -372,21 +476,33 @@ struct Pending {
     asked: Asked,
     client: Weak<RawClient>,
     done: bool,
+    /// The request's span, when its client reports (feature `otel`).
+    #[cfg(feature = "otel")]
+    otel: Option<Box<crate::otel::Active>>,
 }
 
 impl Pending {
     fn poll_result(&mut self, cx: &mut Context<'_>) -> Poll<Result<Response, Error>> {
         let raw = ready!(self.slot.poll_done(cx));
         self.done = true;
-        Poll::Ready(match raw {
+        let out = match raw {
             Some(raw) => Error::outcome(raw, self.asked),
             None => Err(Error::Decode("the result was already taken".into())),
-        })
+        };
+        #[cfg(feature = "otel")]
+        if let Some(active) = self.otel.take() {
+            active.finish(&out);
+        }
+        Poll::Ready(out)
     }
 }
 
 impl Drop for Pending {
     fn drop(&mut self) {
+        #[cfg(feature = "otel")]
+        if let Some(active) = self.otel.take().filter(|_| !self.done) {
+            active.cancelled();
+        }
         if !self.done {
             if let Some(client) = self.client.upgrade() {
                 // Returns at once; the completion (kind `cancelled`, or the result if it

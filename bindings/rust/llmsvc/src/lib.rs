@@ -3,12 +3,14 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 // Layers, each importing only those above it: ffi (the C ABI, the only `unsafe`) →
-// types (documents and results) → metrics, error → events → client.
+// types (documents and results) → metrics, error → events, otel → client.
 mod client;
 mod error;
 mod events;
 mod ffi;
 mod metrics;
+#[cfg(feature = "otel")]
+pub mod otel;
 mod types;
 
 pub use client::{load_config_file, Client, Closed, Generate, PieceStream, ResponseStream};

@@ -715,6 +715,14 @@ pub struct Request {
     /// Echoed in the result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
+    /// W3C Trace Context (`VERSION-TRACEID-PARENTID-FLAGS`, lowercase hex), sent to the
+    /// provider as the `traceparent` header of every attempt; its trace id is the default
+    /// `trace_id`. With telemetry on (feature `otel`) and none given, the request span's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
+    /// W3C `tracestate`, sent with `traceparent` (which it needs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracestate: Option<String>,
     /// Structured output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub json_schema: Option<JsonSchema>,
@@ -1384,6 +1392,10 @@ pub struct Attempt {
     /// What this attempt cost, in billionths of a USD; `None` when unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_nano_usd: Option<u64>,
+    /// Time it was held by the gates before it was sent (from submit, or from the end of
+    /// the backoff before it), ms. Not in the result document.
+    #[serde(skip)]
+    pub gate_wait_ms: f64,
 }
 
 impl Attempt {
@@ -1406,6 +1418,10 @@ pub struct Timing {
     /// Streams: time to the first text, ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_token_ms: Option<f64>,
+    /// Time held by the gates (rate windows, concurrency, budgets), summed over the
+    /// attempts, ms. Not in the result document.
+    #[serde(skip)]
+    pub gate_wait_ms: f64,
 }
 
 /// One of several choices of a reply (`n` > 1; [`Response::choices`]).
@@ -1523,6 +1539,23 @@ pub struct Response {
     pub deployment: Option<String>,
     /// The request's trace id.
     pub trace_id: Option<String>,
+    /// The provider as the OpenTelemetry GenAI conventions name it (`gen_ai.provider.name`:
+    /// `"openai"`, `"anthropic"`, `"azure.ai.openai"`, `"ollama"`). Not in the result
+    /// document.
+    #[serde(skip)]
+    pub provider_name: Option<String>,
+    /// The host of the server that answered last (of the base URL). Not in the result
+    /// document.
+    #[serde(skip)]
+    pub server_address: Option<String>,
+    /// The port of the server that answered last (the scheme's default when the URL has
+    /// none). Not in the result document.
+    #[serde(skip)]
+    pub server_port: Option<u16>,
+    /// `"memory"` or `"sqlite"` when served from the response cache (also the document's
+    /// `cache` object).
+    #[serde(skip)]
+    pub cache_hit: Option<String>,
     /// The request's metadata.
     pub metadata: Option<Value>,
     /// The reply text ("" on error).
@@ -1637,6 +1670,12 @@ impl Response {
             total_ms: count(LLMSVC_NUM_TOTAL_NS) as f64 / 1e6,
             overhead_us: count(LLMSVC_NUM_OVERHEAD_NS) as f64 / 1e3,
             first_token_ms: num(LLMSVC_NUM_FIRST_TOKEN_NS).map(|ns| ns as f64 / 1e6),
+            gate_wait_ms: count(LLMSVC_NUM_GATE_WAIT_NS) as f64 / 1e6,
+        };
+        let cache_hit = match n[LLMSVC_NUM_CACHE_HIT as usize] {
+            1 => Some("memory".to_owned()),
+            2 => Some("sqlite".to_owned()),
+            _ => None,
         };
         let mut r = Response {
             id: raw.id(),
@@ -1645,6 +1684,12 @@ impl Response {
             operation: string(LLMSVC_STR_OPERATION),
             deployment: string(LLMSVC_STR_DEPLOYMENT),
             trace_id: string(LLMSVC_STR_TRACE_ID),
+            provider_name: string(LLMSVC_STR_PROVIDER),
+            server_address: string(LLMSVC_STR_SERVER_ADDRESS),
+            server_port: num(LLMSVC_NUM_SERVER_PORT)
+                .and_then(|p| u16::try_from(p).ok())
+                .filter(|&p| p != 0),
+            cache_hit,
             text: raw.string(LLMSVC_STR_TEXT).into_owned(),
             finish_reason: string(LLMSVC_STR_FINISH_REASON),
             response_id: string(LLMSVC_STR_RESPONSE_ID),
@@ -1796,5 +1841,6 @@ fn attempt(raw: &RawResult, i: usize) -> Attempt {
         prompt_tokens: known(LLMSVC_ATTEMPT_PROMPT_TOKENS),
         completion_tokens: known(LLMSVC_ATTEMPT_COMPLETION_TOKENS),
         cost_nano_usd: known(LLMSVC_ATTEMPT_COST_NANO_USD),
+        gate_wait_ms: known(LLMSVC_ATTEMPT_GATE_WAIT_NS).unwrap_or(0) as f64 / 1e6,
     }
 }
