@@ -282,6 +282,10 @@ void Engine::otlp_record(Pending *p, const llmsvc_result *r, const ProviderReply
     o.attempts[i].span_id = p->attempts[i].span_id;
     o.attempts[i].deployment = t.deployment;
     o.attempts[i].request_id = t.request_id;
+    if (const Deployment *d = p->attempts[i].deployment) {
+      o.attempts[i].server_address = &d->server_address;
+      o.attempts[i].server_port = d->server_port;
+    }
   }
   const RequestSpec &q = p->spec;
   if (q.max_output_tokens >= 0) o.max_tokens = q.max_output_tokens;

@@ -576,8 +576,10 @@ void OtlpExporter::encode_spans(const OtlpRecord &r, std::string &out) {
     if (an[LLMSVC_ATTEMPT_HTTP_STATUS] > 0)
       j.attr("http.response.status_code", an[LLMSVC_ATTEMPT_HTTP_STATUS]);
     if (i > 0) j.attr("http.request.resend_count", int64_t(i));
-    j.attr_if("server.address", r.server_address);
-    if (n[LLMSVC_NUM_SERVER_PORT] > 0) j.attr("server.port", n[LLMSVC_NUM_SERVER_PORT]);
+    // Where this attempt went (deployments may differ), else where the last one did.
+    j.attr_if("server.address", t.server_address ? *t.server_address : r.server_address);
+    if (int64_t port = t.server_address ? t.server_port : n[LLMSVC_NUM_SERVER_PORT]; port > 0)
+      j.attr("server.port", port);
     const bool failed = an[LLMSVC_ATTEMPT_KIND] != LLMSVC_KIND_NONE;
     if (failed)
       j.attr("error.type", llmsvc_error_kind_name(llmsvc_error_kind(an[LLMSVC_ATTEMPT_KIND])));

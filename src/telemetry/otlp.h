@@ -25,6 +25,8 @@ struct OtlpAttempt {
   uint64_t span_id = 0;  // sent to the provider in its traceparent
   std::string deployment;
   std::string request_id;
+  const std::string *server_address = nullptr;  // its deployment's (outlives the record)
+  int server_port = 0;
 };
 
 /// Everything telemetry reports of one completed request.

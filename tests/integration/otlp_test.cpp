@@ -392,6 +392,30 @@ TEST(Otlp, AnAttemptHeldAtAGateGetsAGateWaitSpan) {
   EXPECT_GE(std::stod(attrs(*parent)["llmsvc.gate.wait"]), 0.05);
 }
 
+TEST(Otlp, EachAttemptNamesTheServerItWentTo) {
+  EmulatorProcess refusing({"--invalid-keys", "sk-refused"});
+  EmulatorProcess answering;
+  std::string base = answering.base_url().substr(0, answering.base_url().size() - 3);
+  std::string config =
+      "{\"model\":\"gpt-4o-mini\",\"provider\":\"openai_chat\",\"deployments\":["
+      "{\"name\":\"a\",\"base_url\":\"" + refusing.base_url() + "\",\"api_key\":\"sk-refused\"},"
+      "{\"name\":\"b\",\"base_url\":\"" + answering.base_url() + "\",\"api_key\":\"" + kKey + "\"}],"
+      "\"telemetry\":{\"otlp\":{\"endpoint\":\"" + base + "\"}}}";
+  {
+    Client client(config);
+    Completed done = client.generate(caller_request());
+    ASSERT_EQ(done.kind, LLMSVC_KIND_NONE) << done.json;
+  }
+  Captured c = captured(answering);
+  ASSERT_EQ(c.doc["rejected"].Size(), 0u) << c.raw;
+  std::map<std::string, std::string> port_of;  // deployment → server.port of its attempt
+  for (const auto *s : spans(c.doc))
+    if (str_of(*s, "name") == "POST") port_of[attrs(*s)["llmsvc.deployment"]] = attrs(*s)["server.port"];
+  ASSERT_EQ(port_of.size(), 2u) << c.raw;
+  EXPECT_EQ(port_of["a"], std::to_string(refusing.port()));
+  EXPECT_EQ(port_of["b"], std::to_string(answering.port()));
+}
+
 TEST(Otlp, TheConfigurationIsCheckedWithClearErrors) {
   struct Case {
     const char *otlp;
