@@ -259,32 +259,36 @@ void Engine::otlp_record(Pending *p, const llmsvc_result *r, const ProviderReply
   o.provider = dep->genai_provider;
   o.error_kind = r->kind == LLMSVC_KIND_NONE ? "" : llmsvc_error_kind_name(r->kind);
   const std::string *s = r->strs;
-  o.model = p->spec.model;
-  o.response_model = s[LLMSVC_STR_RESPONSE_MODEL];
-  o.response_id = s[LLMSVC_STR_RESPONSE_ID];
-  o.operation = p->spec.operation;
-  o.deployment = s[LLMSVC_STR_DEPLOYMENT];
-  o.server_address = dep->server_address;
-  o.service_tier = s[LLMSVC_STR_SERVICE_TIER];
-  if (r->kind != LLMSVC_KIND_NONE) o.error_message = r->error_message;
+  o.text.reserve(256);
+  o.model = o.put(p->spec.model);
+  o.response_model = o.put(s[LLMSVC_STR_RESPONSE_MODEL]);
+  o.response_id = o.put(s[LLMSVC_STR_RESPONSE_ID]);
+  o.operation = o.put(p->spec.operation);
+  o.deployment = o.put(s[LLMSVC_STR_DEPLOYMENT]);
+  o.server_address = o.put(dep->server_address);
+  o.service_tier = o.put(s[LLMSVC_STR_SERVICE_TIER]);
+  if (r->kind != LLMSVC_KIND_NONE) o.error_message = o.put(r->error_message);
   if (p->cache && p->cache->hit != CacheSource::kNone) o.cache_source = cache_source_name(p->cache->hit);
   if (r->kind == LLMSVC_KIND_NONE && reply) {
+    o.finish_reasons.at = uint32_t(o.text.size());
     if (reply->choices.size() > 1) {
-      for (const ReplyChoice &c : reply->choices) o.finish_reasons.push_back(c.finish_reason);
+      for (const ReplyChoice &c : reply->choices) o.text.append(c.finish_reason).push_back('\0');
     } else if (!reply->finish_reason.empty()) {
-      o.finish_reasons.push_back(reply->finish_reason);
+      o.text.append(reply->finish_reason).push_back('\0');
     }
+    o.finish_reasons.len = uint32_t(o.text.size()) - o.finish_reasons.at;
   }
   o.attempts.resize(p->attempts.size());
   for (size_t i = 0; i < p->attempts.size(); ++i) {
     const llmsvc_result::Attempt &t = r->attempts[i];
-    std::copy(t.nums, t.nums + LLMSVC_ATTEMPT_COUNT, o.attempts[i].nums);
-    o.attempts[i].span_id = p->attempts[i].span_id;
-    o.attempts[i].deployment = t.deployment;
-    o.attempts[i].request_id = t.request_id;
+    OtlpAttempt &a = o.attempts[i];
+    std::copy(t.nums, t.nums + LLMSVC_ATTEMPT_COUNT, a.nums);
+    a.span_id = p->attempts[i].span_id;
+    a.deployment = o.put(t.deployment);
+    a.request_id = o.put(t.request_id);
     if (const Deployment *d = p->attempts[i].deployment) {
-      o.attempts[i].server_address = &d->server_address;
-      o.attempts[i].server_port = d->server_port;
+      a.server_address = &d->server_address;
+      a.server_port = d->server_port;
     }
   }
   const RequestSpec &q = p->spec;
@@ -294,7 +298,7 @@ void Engine::otlp_record(Pending *p, const llmsvc_result *r, const ProviderReply
   o.top_p = q.top_p;
   o.frequency_penalty = q.frequency_penalty;
   o.presence_penalty = q.presence_penalty;
-  o.stop = q.stop;
+  if (!q.stop.empty()) o.stop = o.put_list(q.stop);
   o.n = q.n;
   o.stream = q.stream;
   o.json_output = q.json_mode || !q.schema_json.empty();
@@ -308,10 +312,10 @@ void Engine::otlp_record(Pending *p, const llmsvc_result *r, const ProviderReply
     o.span_id = p->span_id;
     o.parent_span_id = p->parent_span_id;
     o.sampled = p->trace_sampled;
-    o.tracestate = q.tracestate;
+    o.tracestate = o.put(q.tracestate);
   }
   if (otlp_->config().capture_content) {
-    o.input_messages = input_messages(q);
+    o.input_messages = o.put(input_messages(q));
     if (!q.instructions.empty()) {
       JsonBuffer b;
       JsonWriter w(b);
@@ -323,9 +327,9 @@ void Engine::otlp_record(Pending *p, const llmsvc_result *r, const ProviderReply
       write_str(w, q.instructions);
       w.EndObject();
       w.EndArray();
-      o.system_instructions.assign(b.GetString(), b.GetSize());
+      o.system_instructions = o.put(std::string_view(b.GetString(), b.GetSize()));
     }
-    if (r->kind == LLMSVC_KIND_NONE && reply) o.output_messages = output_messages(*reply);
+    if (r->kind == LLMSVC_KIND_NONE && reply) o.output_messages = o.put(output_messages(*reply));
   }
   otlp_->record(std::move(o));
 }

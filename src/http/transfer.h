@@ -66,6 +66,7 @@ class Transfer {
   const Provider &provider_;
   CURL *easy_ = nullptr;
   curl_slist *trace_headers_ = nullptr;  // the provider's headers plus trace context
+  curl_slist *trace_line_ = nullptr;     // its traceparent node, when that is all it adds
   void *owner_ = nullptr;
   StreamSink *sink_ = nullptr;
   std::string response_;

@@ -486,9 +486,9 @@ void OtlpExporter::encode_spans(const OtlpRecord &r, std::string &out) {
       j.hex(parent);
     }
     j.lit("\"");
-    if (!r.tracestate.empty()) {
+    if (r.tracestate.len) {
       j.lit(",\"traceState\":");
-      j.text(r.tracestate);
+      j.text(r.get(r.tracestate));
     }
     j.lit(",\"name\":");
     j.text(name);
@@ -515,14 +515,15 @@ void OtlpExporter::encode_spans(const OtlpRecord &r, std::string &out) {
   auto known = [](int64_t v) { return v != LLMSVC_UNKNOWN; };
 
   // The request.
-  std::string name = "chat " + r.model;
+  std::string name = "chat ";
+  name += r.get(r.model);
   open_span(r.span_id, r.parent_span_id, name, kSpanKindClient, start, r.end_unix_ns);
   j.attr("gen_ai.operation.name", "chat");
   j.attr("gen_ai.provider.name", r.provider);
-  j.attr("gen_ai.request.model", r.model);
-  j.attr_if("gen_ai.response.model", r.response_model);
-  j.attr_if("gen_ai.response.id", r.response_id);
-  if (!r.finish_reasons.empty()) j.attr("gen_ai.response.finish_reasons", r.finish_reasons);
+  j.attr("gen_ai.request.model", r.get(r.model));
+  j.attr_if("gen_ai.response.model", r.get(r.response_model));
+  j.attr_if("gen_ai.response.id", r.get(r.response_id));
+  if (r.finish_reasons.len) j.attr("gen_ai.response.finish_reasons", r.list(r.finish_reasons));
   if (known(n[LLMSVC_NUM_PROMPT_TOKENS])) {
     j.attr("gen_ai.usage.input_tokens", n[LLMSVC_NUM_PROMPT_TOKENS]);
     j.attr("gen_ai.usage.output_tokens", n[LLMSVC_NUM_COMPLETION_TOKENS]);
@@ -536,27 +537,27 @@ void OtlpExporter::encode_spans(const OtlpRecord &r, std::string &out) {
   if (r.frequency_penalty) j.attr_real("gen_ai.request.frequency_penalty", *r.frequency_penalty);
   if (r.presence_penalty) j.attr_real("gen_ai.request.presence_penalty", *r.presence_penalty);
   if (r.seed) j.attr("gen_ai.request.seed", *r.seed);
-  if (!r.stop.empty()) j.attr("gen_ai.request.stop_sequences", r.stop);
+  if (r.stop.len) j.attr("gen_ai.request.stop_sequences", r.list(r.stop));
   if (r.n != 1) j.attr("gen_ai.request.choice.count", r.n);
   j.attr_bool("gen_ai.request.stream", r.stream);
   if (r.json_output) j.attr("gen_ai.output.type", "json");
   if (r.stream && known(n[LLMSVC_NUM_FIRST_TOKEN_NS]))
     j.attr_real("gen_ai.response.time_to_first_chunk", seconds(n[LLMSVC_NUM_FIRST_TOKEN_NS]));
-  j.attr_if("server.address", r.server_address);
+  j.attr_if("server.address", r.get(r.server_address));
   if (n[LLMSVC_NUM_SERVER_PORT] > 0) j.attr("server.port", n[LLMSVC_NUM_SERVER_PORT]);
   if (*r.error_kind) j.attr("error.type", r.error_kind);
   if (r.provider == std::string_view("openai"))
-    j.attr_if("openai.response.service_tier", r.service_tier);
-  j.attr_if("llmsvc.operation", r.operation);
-  j.attr_if("llmsvc.deployment", r.deployment);
+    j.attr_if("openai.response.service_tier", r.get(r.service_tier));
+  j.attr_if("llmsvc.operation", r.get(r.operation));
+  j.attr_if("llmsvc.deployment", r.get(r.deployment));
   j.attr("llmsvc.attempts", n[LLMSVC_NUM_ATTEMPTS]);
   j.attr_real("llmsvc.gate.wait", seconds(n[LLMSVC_NUM_GATE_WAIT_NS]));
   if (known(n[LLMSVC_NUM_COST_NANO_USD])) j.attr("llmsvc.cost.nano_usd", n[LLMSVC_NUM_COST_NANO_USD]);
   j.attr_if("llmsvc.cache.hit", r.cache_source);
-  j.attr_if("gen_ai.input.messages", r.input_messages);
-  j.attr_if("gen_ai.output.messages", r.output_messages);
-  j.attr_if("gen_ai.system_instructions", r.system_instructions);
-  close_span(*r.error_kind != '\0', r.error_message);
+  j.attr_if("gen_ai.input.messages", r.get(r.input_messages));
+  j.attr_if("gen_ai.output.messages", r.get(r.output_messages));
+  j.attr_if("gen_ai.system_instructions", r.get(r.system_instructions));
+  close_span(*r.error_kind != '\0', r.get(r.error_message));
 
   // Its attempts, and the gate waits before them.
   for (size_t i = 0; i < r.attempts.size(); ++i) {
@@ -577,20 +578,21 @@ void OtlpExporter::encode_spans(const OtlpRecord &r, std::string &out) {
       j.attr("http.response.status_code", an[LLMSVC_ATTEMPT_HTTP_STATUS]);
     if (i > 0) j.attr("http.request.resend_count", int64_t(i));
     // Where this attempt went (deployments may differ), else where the last one did.
-    j.attr_if("server.address", t.server_address ? *t.server_address : r.server_address);
+    j.attr_if("server.address",
+              t.server_address ? std::string_view(*t.server_address) : r.get(r.server_address));
     if (int64_t port = t.server_address ? t.server_port : n[LLMSVC_NUM_SERVER_PORT]; port > 0)
       j.attr("server.port", port);
     const bool failed = an[LLMSVC_ATTEMPT_KIND] != LLMSVC_KIND_NONE;
     if (failed)
       j.attr("error.type", llmsvc_error_kind_name(llmsvc_error_kind(an[LLMSVC_ATTEMPT_KIND])));
-    j.attr_if("llmsvc.deployment", t.deployment);
+    j.attr_if("llmsvc.deployment", r.get(t.deployment));
     j.attr_real("llmsvc.gate.wait", seconds(wait));
     if (an[LLMSVC_ATTEMPT_BACKOFF_SOURCE] != 0) {
       j.attr_real("llmsvc.backoff", seconds(an[LLMSVC_ATTEMPT_BACKOFF_NS]));
       j.attr("llmsvc.backoff.source",
              an[LLMSVC_ATTEMPT_BACKOFF_SOURCE] == 2 ? "retry_after" : "client");
     }
-    j.attr_if("llmsvc.provider.request_id", t.request_id);
+    j.attr_if("llmsvc.provider.request_id", r.get(t.request_id));
     if (known(an[LLMSVC_ATTEMPT_PROMPT_TOKENS])) {
       j.attr("gen_ai.usage.input_tokens", an[LLMSVC_ATTEMPT_PROMPT_TOKENS]);
       j.attr("gen_ai.usage.output_tokens", an[LLMSVC_ATTEMPT_COMPLETION_TOKENS]);
@@ -649,23 +651,23 @@ void OtlpExporter::aggregate(const OtlpRecord &r) {
   auto base = [&] {
     return AttrList{{"gen_ai.operation.name", "chat"},
                     {"gen_ai.provider.name", r.provider},
-                    {"gen_ai.request.model", r.model}};
+                    {"gen_ai.request.model", std::string(r.get(r.model))}};
   };
   auto full = [&] {
     AttrList a = base();
-    if (!r.response_model.empty()) a.emplace_back("gen_ai.response.model", r.response_model);
-    if (!r.server_address.empty()) a.emplace_back("server.address", r.server_address);
+    if (r.response_model.len) a.emplace_back("gen_ai.response.model", r.get(r.response_model));
+    if (r.server_address.len) a.emplace_back("server.address", r.get(r.server_address));
     if (port > 0) a.emplace_back("server.port", std::to_string(port));
     return a;
   };
   std::string base_key = r.provider;
   base_key += '\x1f';
-  base_key += r.model;
+  base_key += r.get(r.model);
   std::string full_key = base_key;
   full_key += '\x1f';
-  full_key += r.response_model;
+  full_key += r.get(r.response_model);
   full_key += '\x1f';
-  full_key += r.server_address;
+  full_key += r.get(r.server_address);
   full_key += '\x1f';
   full_key += std::to_string(port);
   std::string key = full_key + '\x1f' + r.error_kind;
@@ -716,11 +718,12 @@ void OtlpExporter::aggregate(const OtlpRecord &r) {
     }
   }
   if (n[LLMSVC_NUM_COST_NANO_USD] != LLMSVC_UNKNOWN && n[LLMSVC_NUM_COST_NANO_USD] > 0) {
-    key = base_key + '\x1f' + r.operation;
+    key = base_key + '\x1f';
+    key += r.get(r.operation);
     add(metrics_[kCost], key,
         [&] {
           AttrList a = base();
-          if (!r.operation.empty()) a.emplace_back("llmsvc.operation", r.operation);
+          if (r.operation.len) a.emplace_back("llmsvc.operation", r.get(r.operation));
           return a;
         },
         0, n[LLMSVC_NUM_COST_NANO_USD]);

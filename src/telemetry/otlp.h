@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -19,40 +20,72 @@
 
 namespace llmsvc {
 
+/// A piece of a record's text.
+struct OtlpText {
+  uint32_t at = 0, len = 0;
+};
+
 /// One attempt of a request, as telemetry reports it.
 struct OtlpAttempt {
   int64_t nums[LLMSVC_ATTEMPT_COUNT] = {};
   uint64_t span_id = 0;  // sent to the provider in its traceparent
-  std::string deployment;
-  std::string request_id;
+  OtlpText deployment, request_id;
   const std::string *server_address = nullptr;  // its deployment's (outlives the record)
   int server_port = 0;
 };
 
-/// Everything telemetry reports of one completed request.
+/// Everything telemetry reports of one completed request. Its strings live in one buffer
+/// (`text`): a record is made on the engine thread and freed on the exporter's, and one
+/// buffer is one allocation to hand over instead of a dozen.
 struct OtlpRecord {
   int64_t end_unix_ns = 0;  // completion, wall clock
   int64_t nums[LLMSVC_NUM_COUNT] = {};
-  const char *provider = "";    // static strings
-  const char *error_kind = "";  // "" on success
-  std::string model, response_model, response_id, operation, deployment, server_address,
-      service_tier, error_message, cache_source;
-  std::vector<std::string> finish_reasons;
+  const char *provider = "";      // static strings
+  const char *error_kind = "";    // "" on success
+  const char *cache_source = "";  // "" unless served from the cache
+  std::string text;
+  OtlpText model, response_model, response_id, operation, deployment, server_address,
+      service_tier, error_message, tracestate;
+  OtlpText finish_reasons, stop;  // lists: each entry ends with a NUL
   std::vector<OtlpAttempt> attempts;
   // The request's parameters (those given).
   std::optional<int64_t> max_tokens, seed;
   std::optional<double> temperature, top_p, frequency_penalty, presence_penalty;
-  std::vector<std::string> stop;
   int64_t n = 1;
   bool stream = false;
   bool json_output = false;
-  // Trace context: the request span's ids, its parent's (0: a root span), tracestate.
+  // Trace context: the request span's ids, its parent's (0: a root span).
   uint64_t trace_hi = 0, trace_lo = 0, span_id = 0, parent_span_id = 0;
   bool sampled = true;
-  std::string tracestate;
   // Opt-in content: gen_ai.input.messages / gen_ai.output.messages /
   // gen_ai.system_instructions, JSON text.
-  std::string input_messages, output_messages, system_instructions;
+  OtlpText input_messages, output_messages, system_instructions;
+
+  OtlpText put(std::string_view s) {
+    OtlpText t{uint32_t(text.size()), uint32_t(s.size())};
+    text.append(s.data(), s.size());
+    return t;
+  }
+  OtlpText put_list(const std::vector<std::string> &items) {
+    OtlpText t{uint32_t(text.size()), 0};
+    for (const std::string &i : items) {
+      text.append(i);
+      text.push_back('\0');
+    }
+    t.len = uint32_t(text.size()) - t.at;
+    return t;
+  }
+  std::string_view get(OtlpText t) const { return std::string_view(text).substr(t.at, t.len); }
+  std::vector<std::string> list(OtlpText t) const {
+    std::vector<std::string> out;
+    std::string_view all = get(t);
+    for (size_t i = 0; i < all.size();) {
+      size_t end = all.find('\0', i);
+      out.emplace_back(all.substr(i, end - i));
+      i = end + 1;
+    }
+    return out;
+  }
 };
 
 class OtlpExporter {
