@@ -55,25 +55,31 @@ void Transfer::start(const char *body, size_t len, void *owner, int64_t wall_now
                      const std::vector<std::pair<std::string, std::string>> &extra) {
   constexpr size_t kTraceparentLen = 55;  // "00-" 32 hex "-" 16 hex "-" 2 hex
   constexpr size_t kPrefixLen = 13;       // "traceparent: "
+  // The provider's headers and the request's own.
+  auto build = [&] {
+    curl_slist *list = nullptr;
+    auto add = [&](const std::string &line) {
+      curl_slist *next = curl_slist_append(list, line.c_str());
+      if (!next) {
+        curl_slist_free_all(list);
+        throw std::bad_alloc();
+      }
+      list = next;
+    };
+    for (const curl_slist *h = provider_.headers(); h; h = h->next) add(h->data);
+    if (!traceparent.empty()) add("traceparent: " + std::string(traceparent));
+    if (!tracestate.empty()) add("tracestate: " + std::string(tracestate));
+    for (const auto &[name, value] : extra) add(name + ": " + value);
+    return list;
+  };
   if (extra.empty() && tracestate.empty() && traceparent.size() == kTraceparentLen) {
     // Only a traceparent (telemetry gives every attempt one): the list is built once per
     // handle and the header's value rewritten in place, the same length every time.
     if (!trace_line_) {
       curl_slist_free_all(trace_headers_);
       trace_headers_ = nullptr;
-      curl_slist *list = nullptr;
-      auto add = [&](const std::string &line) {
-        curl_slist *next = curl_slist_append(list, line.c_str());
-        if (!next) {
-          curl_slist_free_all(list);
-          throw std::bad_alloc();
-        }
-        list = next;
-      };
-      for (const curl_slist *h = provider_.headers(); h; h = h->next) add(h->data);
-      add("traceparent: " + std::string(traceparent));
-      trace_headers_ = list;
-      for (curl_slist *h = list; h; h = h->next) trace_line_ = h;  // the last one
+      trace_headers_ = build();
+      for (curl_slist *h = trace_headers_; h; h = h->next) trace_line_ = h;  // the last one
     }
     std::memcpy(trace_line_->data + kPrefixLen, traceparent.data(), kTraceparentLen);
     curl_easy_setopt(easy_, CURLOPT_HTTPHEADER, trace_headers_);
@@ -81,22 +87,7 @@ void Transfer::start(const char *body, size_t len, void *owner, int64_t wall_now
     trace_line_ = nullptr;
     curl_slist_free_all(trace_headers_);
     trace_headers_ = nullptr;
-    if (!traceparent.empty() || !extra.empty()) {
-      curl_slist *list = nullptr;
-      auto add = [&](const std::string &line) {
-        curl_slist *next = curl_slist_append(list, line.c_str());
-        if (!next) {
-          curl_slist_free_all(list);
-          throw std::bad_alloc();
-        }
-        list = next;
-      };
-      for (const curl_slist *h = provider_.headers(); h; h = h->next) add(h->data);
-      if (!traceparent.empty()) add("traceparent: " + std::string(traceparent));
-      if (!tracestate.empty()) add("tracestate: " + std::string(tracestate));
-      for (const auto &[name, value] : extra) add(name + ": " + value);
-      trace_headers_ = list;
-    }
+    if (!traceparent.empty() || !extra.empty()) trace_headers_ = build();
     curl_easy_setopt(easy_, CURLOPT_HTTPHEADER,
                      trace_headers_ ? trace_headers_ : provider_.headers());
   }
