@@ -169,6 +169,12 @@ type Limits struct {
 	OTPM        int64 `json:"otpm"`                // output tokens per minute (Anthropic)
 	Concurrency int64 `json:"concurrency"`         // requests in flight
 	WindowMS    int64 `json:"window_ms,omitempty"` // the provider's counting window
+	// RPD and TPD are requests and tokens per day (a sliding 24-hour window), held with
+	// the per-minute limits; given, they replace the ones before (not with shared
+	// limits). Windows of other lengths: a configuration file's "windows"
+	// (docs/schema.md).
+	RPD int64 `json:"rpd,omitempty"`
+	TPD int64 `json:"tpd,omitempty"`
 }
 
 // Retry is the retry policy. Pointer fields distinguish "not given" (nil, the core's

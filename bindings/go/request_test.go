@@ -84,6 +84,11 @@ func TestConfigDocument(t *testing.T) {
 	if err != nil || string(b) != want {
 		t.Errorf("got  %s\nwant %s (%v)", b, want, err)
 	}
+	b, err = json.Marshal(llmsvc.Limits{RPM: 60, RPD: 1000, TPD: 90000})
+	want = `{"rpm":60,"tpm":0,"itpm":0,"otpm":0,"concurrency":0,"rpd":1000,"tpd":90000}`
+	if err != nil || string(b) != want {
+		t.Errorf("got  %s\nwant %s (%v)", b, want, err)
+	}
 	b, err = json.Marshal(llmsvc.DeploymentUpdate{Name: "a", Enabled: llmsvc.Ptr(false)})
 	if want := `{"name":"a","enabled":false}`; err != nil || string(b) != want {
 		t.Errorf("got  %s\nwant %s (%v)", b, want, err)

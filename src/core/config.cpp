@@ -16,16 +16,46 @@ DocError parse_limits(const JsonValue &v, const std::string &path, Limits &inout
   DocError err;
   if (!v.IsObject()) return {LLMSVC_ESCHEMA, path + ": expected an object"};
   ObjectReader r(v, path);
-  static const char *const known[] = {"rpm",         "tpm",       "itpm", "otpm",
-                                      "concurrency", "window_ms", nullptr};
+  static const char *const known[] = {"rpm",         "tpm",       "itpm", "otpm", "rpd", "tpd",
+                                      "concurrency", "window_ms", "windows", nullptr};
   constexpr int64_t kMax = int64_t(1) << 40;
+  constexpr int64_t kDayMs = 24LL * 3600 * 1000;
   if (!r.only(known, err) || !r.get_int("rpm", inout.rpm, err, 0, kMax) ||
       !r.get_int("tpm", inout.tpm, err, 0, kMax) ||
       !r.get_int("itpm", inout.itpm, err, 0, kMax) ||
       !r.get_int("otpm", inout.otpm, err, 0, kMax) ||
       !r.get_int("concurrency", inout.concurrency, err, 0, 1 << 20) ||
-      !r.get_int("window_ms", inout.window_ms, err, 1, 24LL * 3600 * 1000))
+      !r.get_int("window_ms", inout.window_ms, err, 1, kDayMs))
     return err;
+  // Windows beside the per-minute ones: what is given replaces what was inherited.
+  const JsonValue *windows = r.find("windows");
+  if (r.find("rpd") || r.find("tpd") || windows) inout.windows.clear();
+  Limits::Window day{kDayMs, 0, 0};
+  if (!r.get_int("rpd", day.requests, err, 0, kMax) || !r.get_int("tpd", day.tokens, err, 0, kMax))
+    return err;
+  if (day.requests > 0 || day.tokens > 0) inout.windows.push_back(day);
+  if (windows && !windows->IsNull()) {
+    if (!windows->IsArray())
+      return {LLMSVC_ESCHEMA, r.path("windows") + ": expected an array of {window_ms, requests, tokens}"};
+    size_t i = 0;
+    for (const JsonValue &w : windows->GetArray()) {
+      std::string at = r.path("windows") + "[" + std::to_string(i++) + "]";
+      if (!w.IsObject()) return {LLMSVC_ESCHEMA, at + ": expected an object"};
+      ObjectReader wr(w, at);
+      static const char *const wknown[] = {"window_ms", "requests", "tokens", nullptr};
+      Limits::Window x;
+      if (!wr.only(wknown, err) || !wr.get_int("window_ms", x.window_ms, err, 1, 31 * kDayMs) ||
+          !wr.get_int("requests", x.requests, err, 0, kMax) ||
+          !wr.get_int("tokens", x.tokens, err, 0, kMax))
+        return err;
+      if (x.window_ms == 0) return {LLMSVC_ESCHEMA, at + ".window_ms: missing"};
+      if (x.requests == 0 && x.tokens == 0)
+        return {LLMSVC_ESCHEMA, at + ": give requests, tokens or both"};
+      inout.windows.push_back(x);
+    }
+  }
+  if (inout.windows.size() > 16)
+    return {LLMSVC_ESCHEMA, path + ".windows: at most 16 windows besides the per-minute ones"};
   return {};
 }
 
@@ -701,6 +731,16 @@ DocError parse_config(const char *json, Config &out) {
   if ((err = parse_deployments(r, limits_list, out))) return err;
   if (const JsonValue *routing = r.find("routing"); routing && !routing->IsNull())
     if ((err = parse_routing(*routing, out))) return err;
+  // Windows beside the per-minute ones are held in this process only.
+  auto unshared = [](const Config &c, const std::string &where) -> DocError {
+    if (c.shared_limits.enabled && !c.limits.windows.empty())
+      return {LLMSVC_ESCHEMA, where + ": rpd, tpd and windows are not shared through Redis; "
+                                      "leave them out or leave out shared_limits"};
+    return {};
+  };
+  if ((err = unshared(out, "config.limits"))) return err;
+  for (const DeploymentSpec &d : out.deployments)
+    if ((err = unshared(d.config, "config.deployments[" + d.name + "].limits"))) return err;
   return {};
 }
 

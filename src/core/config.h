@@ -25,6 +25,15 @@ struct Limits {
   int64_t otpm = 0;  // output tokens (Anthropic)
   int64_t concurrency = 0;
   int64_t window_ms = 60000;
+  /// More windows held at the same time as the per-minute ones: each allows `requests`
+  /// and `tokens` (input + output; 0: no bound) per `window_ms` ("rpd"/"tpd" are one of a
+  /// day, "windows" any number).
+  struct Window {
+    int64_t window_ms = 0;
+    int64_t requests = 0;
+    int64_t tokens = 0;
+  };
+  std::vector<Window> windows;
 };
 
 struct RetryPolicy {

@@ -142,6 +142,11 @@ int Engine::set_limits(std::string_view limits_json, std::string &message) {
       for (auto &d : deps_) {
         Limits l = d->gates.limits();
         if ((err = parse_limits(doc, "limits", l))) return;
+        if (d->config.shared_limits.enabled && !l.windows.empty()) {
+          err = {LLMSVC_ESCHEMA, "limits: rpd, tpd and windows are not shared through Redis, "
+                                 "and this client shares its limits"};
+          return;
+        }
         ls.push_back(l);
       }
       for (size_t i = 0; i < deps_.size(); ++i) deps_[i]->gates.set_limits(ls[i]);

@@ -109,6 +109,16 @@ void Gates::set_limits(const Limits &limits) {
   };
   requests_.configure(per_window(limits.rpm), window_ns);
   tokens_.configure(per_window(limits.tpm), window_ns);
+  // Windows of the same length keep what they counted; others start empty.
+  std::vector<Extra> extra(limits.windows.size());
+  for (size_t i = 0; i < extra.size(); ++i) {
+    const Limits::Window &w = limits.windows[i];
+    if (i < extra_.size() && extra_[i].window_ms == w.window_ms) extra[i] = std::move(extra_[i]);
+    extra[i].window_ms = w.window_ms;
+    extra[i].requests.configure(w.requests, w.window_ms * kNsPerMs);
+    extra[i].tokens.configure(w.tokens, w.window_ms * kNsPerMs);
+  }
+  extra_ = std::move(extra);
   input_tokens_.configure(per_window(limits.itpm), window_ns);
   output_tokens_.configure(per_window(limits.otpm), window_ns);
   if (shared_ && shared_->window_ms != limits.window_ms) {
@@ -125,6 +135,8 @@ GateReason Gates::too_large(Tokens t) const {
   if (!input_tokens_.unlimited() && t.input > input_tokens_.cap()) return GateReason::kInputTokens;
   if (!output_tokens_.unlimited() && t.output > output_tokens_.cap())
     return GateReason::kOutputTokens;
+  for (const Extra &e : extra_)
+    if (!e.tokens.unlimited() && t.total() > e.tokens.cap()) return GateReason::kTokens;
   return GateReason::kNone;
 }
 
@@ -153,6 +165,15 @@ GateDecision Gates::local_fit(int64_t now, Tokens t, double share) {
   consider(tokens_, t.total(), GateReason::kTokens, 1);
   consider(input_tokens_, t.input, GateReason::kInputTokens, 2);
   consider(output_tokens_, t.output, GateReason::kOutputTokens, 3);
+  for (Extra &e : extra_) {  // never with shared limits (the configuration refuses both)
+    auto later = [&](SlidingWindow &w, int64_t amount, GateReason why) {
+      if (w.unlimited()) return;
+      int64_t at = w.earliest_fit(now, amount);
+      if (at > d.wait_until) d = {false, at, why};
+    };
+    later(e.requests, 1, GateReason::kRequests);
+    later(e.tokens, t.total(), GateReason::kTokens);
+  }
   return d;
 }
 
@@ -298,6 +319,10 @@ void Gates::acquire(Tokens t) {
   tokens_.reserve(t.total());
   input_tokens_.reserve(t.input);
   output_tokens_.reserve(t.output);
+  for (Extra &e : extra_) {
+    e.requests.reserve(1);
+    e.tokens.reserve(t.total());
+  }
 }
 
 void Gates::settle(int64_t now, Tokens reserved, Tokens actual) {
@@ -306,6 +331,10 @@ void Gates::settle(int64_t now, Tokens reserved, Tokens actual) {
   tokens_.settle(now, reserved.total(), actual.total());
   input_tokens_.settle(now, reserved.input, actual.input);
   output_tokens_.settle(now, reserved.output, actual.output);
+  for (Extra &e : extra_) {
+    e.requests.settle(now, 1, 1);
+    e.tokens.settle(now, reserved.total(), actual.total());
+  }
   if (!shared_) return;
   Shared &s = *shared_;
   s.last_now = now;
@@ -327,6 +356,10 @@ void Gates::release(Tokens reserved) {
   tokens_.release(reserved.total());
   input_tokens_.release(reserved.input);
   output_tokens_.release(reserved.output);
+  for (Extra &e : extra_) {
+    e.requests.release(1);
+    e.tokens.release(reserved.total());
+  }
   if (!shared_) return;
   Shared &s = *shared_;
   s.refusal_valid = false;
@@ -334,6 +367,14 @@ void Gates::release(Tokens reserved) {
   if (s.fallback || !s.redis.connected() || s.rejoin_all) return;
   // A rejoin holds only what is still in flight, which this no longer is.
   if (!s.redis.settle(s.instance, amounts_of(1, reserved), Amounts{})) recover(s.last_now);
+}
+
+std::vector<Gates::WindowUse> Gates::windows_used(int64_t now) {
+  std::vector<WindowUse> out;
+  for (Extra &e : extra_)
+    out.push_back({e.window_ms, e.requests.cap(), e.requests.used(now), e.tokens.cap(),
+                   e.tokens.used(now)});
+  return out;
 }
 
 void Gates::pause_until(int64_t until) { paused_until_ = std::max(paused_until_, until); }

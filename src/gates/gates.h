@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
 #include "core/tokens.h"
@@ -85,6 +86,12 @@ class Gates {
   int64_t input_token_cap() const { return input_tokens_.cap(); }
   int64_t output_token_cap() const { return output_tokens_.cap(); }
 
+  /// The windows beside the per-minute ones: their length, caps and use.
+  struct WindowUse {
+    int64_t window_ms, request_cap, requests_used, token_cap, tokens_used;
+  };
+  std::vector<WindowUse> windows_used(int64_t now);
+
   /// The "shared_limits" member of the metrics snapshot (nothing without shared limits).
   void write_shared(JsonWriter &w, int64_t now);
 
@@ -105,6 +112,13 @@ class Gates {
   SlidingWindow tokens_;         // input + output (tpm)
   SlidingWindow input_tokens_;   // itpm
   SlidingWindow output_tokens_;  // otpm
+  // The windows beside the per-minute ones (Limits::windows), in the same order.
+  struct Extra {
+    int64_t window_ms = 0;
+    SlidingWindow requests;
+    SlidingWindow tokens;
+  };
+  std::vector<Extra> extra_;
   int64_t in_flight_ = 0;
   int64_t paused_until_ = 0;
   std::unique_ptr<Shared> shared_;

@@ -181,6 +181,26 @@ void Metrics::write(JsonWriter &w, int64_t now, const EngineGauges &g, Gates &ga
   w.Int64(gates.output_tokens_used(now));
   w.Key("window_output_tokens_cap");
   w.Int64(gates.output_token_cap());
+  if (!gates.limits().windows.empty()) {
+    // The windows beside the per-minute ones (rpd, tpd, "windows").
+    w.Key("windows");
+    w.StartArray();
+    for (const Gates::WindowUse &u : gates.windows_used(now)) {
+      w.StartObject();
+      w.Key("window_ms");
+      w.Int64(u.window_ms);
+      w.Key("requests_used");
+      w.Int64(u.requests_used);
+      w.Key("requests_cap");
+      w.Int64(u.request_cap);
+      w.Key("tokens_used");
+      w.Int64(u.tokens_used);
+      w.Key("tokens_cap");
+      w.Int64(u.token_cap);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
   w.Key("paused_for_ms");
   w.Int64(gates.paused_until() > now ? (gates.paused_until() - now) / kNsPerMs : 0);
   w.Key("waits");

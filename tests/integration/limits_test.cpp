@@ -174,3 +174,55 @@ TEST(Limits, PriorityClassesServeHighFirstFifoWithin) {
   for (const Completed &c : col.results()) order.push_back(c.id);
   EXPECT_EQ(order, (std::vector<uint64_t>{first, high, low1, low2}));
 }
+
+// A day's allowance beside the minute's: what is left of the day holds requests back
+// (their wait is the day's, not a minute's), and the metrics show the window.
+TEST(Limits, ADayWindowHoldsRequestsOnceItsAllowanceIsUsed) {
+  EmulatorProcess emu;
+  Client client(emu.config("k-rpd", "\"model\":\"gpt-4o-mini\",\"limits\":{\"rpm\":600,\"rpd\":3,"
+                                    "\"windows\":[{\"window_ms\":3600000,\"tokens\":100000}]}"));
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(client.generate(prompt_request("day " + std::to_string(i))).kind, LLMSVC_KIND_NONE);
+  Collector col;
+  uint64_t held = client.submit(prompt_request("the fourth"), col);
+  ASSERT_TRUE(client.wait_metrics([](const rapidjson::Document &m) {
+    return i64(m["requests"], "queued") == 1;
+  })) << client.metrics_json();
+  rapidjson::Document m = client.metrics();
+  const rapidjson::Value &windows = m["gates"]["windows"];
+  ASSERT_EQ(windows.Size(), 2u) << to_json(m["gates"]);
+  EXPECT_EQ(i64(windows[0], "window_ms"), 24LL * 3600 * 1000);
+  EXPECT_EQ(i64(windows[0], "requests_cap"), 3);
+  EXPECT_EQ(i64(windows[0], "requests_used"), 3);
+  EXPECT_EQ(i64(windows[1], "window_ms"), 3600000);
+  EXPECT_EQ(i64(windows[1], "tokens_cap"), 100000);
+  EXPECT_GT(i64(windows[1], "tokens_used"), 0);
+  EXPECT_EQ(i64(emu.stats("k-rpd"), "received"), 3);
+  EXPECT_EQ(llmsvc_client_cancel(client.get(), held), LLMSVC_OK);
+  ASSERT_TRUE(col.wait_for(1));
+  EXPECT_EQ(col.results()[0].kind, LLMSVC_KIND_CANCELLED);
+}
+
+TEST(Limits, WindowsBesideTheMinuteAreCheckedAndNotSharedThroughRedis) {
+  struct Case {
+    const char *limits_and_more;
+    const char *says;
+  } cases[] = {
+      {"\"limits\":{\"windows\":[{\"window_ms\":1000}]}", "requests, tokens or both"},
+      {"\"limits\":{\"windows\":[{\"requests\":5}]}", "window_ms: missing"},
+      {"\"limits\":{\"windows\":{\"window_ms\":1000}}", "expected an array"},
+      {"\"limits\":{\"rpd\":-1}", "config.limits.rpd"},
+      {"\"limits\":{\"rpd\":10},\"shared_limits\":{\"redis\":\"redis://127.0.0.1:6379\"}",
+       "not shared through Redis"},
+  };
+  for (const Case &k : cases) {
+    llmsvc_client *c = nullptr;
+    llmsvc_error *err = nullptr;
+    std::string config = std::string("{\"api_key\":\"sk-x\",") + k.limits_and_more + "}";
+    EXPECT_EQ(llmsvc_client_new(&c, config.c_str(), &err), LLMSVC_ESCHEMA) << config;
+    std::string message = llmsvc_error_message(err);
+    EXPECT_NE(message.find(k.says), std::string::npos) << message;
+    llmsvc_error_free(err);
+    llmsvc_client_destroy(c);
+  }
+}

@@ -317,6 +317,14 @@ pub struct Limits {
     /// The provider's counting window in ms (60000 for OpenAI).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_ms: Option<u64>,
+    /// Requests per day (a sliding 24-hour window held with the per-minute limits; not
+    /// with shared limits). Windows of other lengths: [`Client::from_json`] with
+    /// `"windows"` (docs/schema.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpd: Option<u64>,
+    /// Tokens (input + output) per day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpd: Option<u64>,
 }
 
 /// Retry policy.
