@@ -163,12 +163,34 @@ void Metrics::write_prometheus(PromText &t, int64_t now, const EngineGauges &g,
   t.family("llmsvc_gate_window_used", "gauge",
            "Requests (rpm) or tokens (tpm, itpm, otpm) counted in the current window.");
   for (auto &[name, v] : used) t.sample("llmsvc_gate_window_used", {{"gate", name}}, v);
+  // The windows beside the per-minute ones (rpd, tpd, "windows"), by their length.
+  const std::vector<Gates::WindowUse> extra = gates.windows_used(now);
+  auto seconds_of = [](int64_t ms) {  // "86400", "0.5"
+    std::string secs = std::to_string(double(ms) / 1000.0);
+    secs.erase(secs.find_last_not_of('0') + 1);
+    if (secs.back() == '.') secs.pop_back();
+    return secs;
+  };
+  for (const Gates::WindowUse &u : extra) {
+    const std::string secs = seconds_of(u.window_ms);
+    t.sample("llmsvc_gate_window_used", {{"gate", "requests"}, {"window_seconds", secs}},
+             u.requests_used);
+    t.sample("llmsvc_gate_window_used", {{"gate", "tokens"}, {"window_seconds", secs}},
+             u.tokens_used);
+  }
   const std::pair<const char *, int64_t> caps[] = {{"rpm", gates.request_cap()},
                                                    {"tpm", gates.token_cap()},
                                                    {"itpm", gates.input_token_cap()},
                                                    {"otpm", gates.output_token_cap()}};
   t.family("llmsvc_gate_window_cap", "gauge", "The allowance of one window (0: unlimited).");
   for (auto &[name, v] : caps) t.sample("llmsvc_gate_window_cap", {{"gate", name}}, v);
+  for (const Gates::WindowUse &u : extra) {
+    const std::string secs = seconds_of(u.window_ms);
+    t.sample("llmsvc_gate_window_cap", {{"gate", "requests"}, {"window_seconds", secs}},
+             u.request_cap);
+    t.sample("llmsvc_gate_window_cap", {{"gate", "tokens"}, {"window_seconds", secs}},
+             u.token_cap);
+  }
   t.family("llmsvc_gate_paused_seconds", "gauge",
            "How much longer admission is paused by a 429's retry-after.");
   t.sample("llmsvc_gate_paused_seconds", {},

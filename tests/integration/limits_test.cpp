@@ -198,6 +198,13 @@ TEST(Limits, ADayWindowHoldsRequestsOnceItsAllowanceIsUsed) {
   EXPECT_EQ(i64(windows[1], "tokens_cap"), 100000);
   EXPECT_GT(i64(windows[1], "tokens_used"), 0);
   EXPECT_EQ(i64(emu.stats("k-rpd"), "received"), 3);
+  std::string prom = client.prometheus();
+  EXPECT_NE(prom.find("llmsvc_gate_window_cap{gate=\"requests\",window_seconds=\"86400\"} 3\n"),
+            std::string::npos) << prom;
+  EXPECT_NE(prom.find("llmsvc_gate_window_used{gate=\"requests\",window_seconds=\"86400\"} 3\n"),
+            std::string::npos);
+  EXPECT_NE(prom.find("llmsvc_gate_window_cap{gate=\"tokens\",window_seconds=\"3600\"} 100000\n"),
+            std::string::npos);
   EXPECT_EQ(llmsvc_client_cancel(client.get(), held), LLMSVC_OK);
   ASSERT_TRUE(col.wait_for(1));
   EXPECT_EQ(col.results()[0].kind, LLMSVC_KIND_CANCELLED);
