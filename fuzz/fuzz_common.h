@@ -36,7 +36,7 @@ inline std::unique_ptr<llmsvc::Provider> provider(const char *name) {
   return llmsvc::make_provider(c);
 }
 
-inline constexpr std::array<const char *, 4> kProviders = {"openai_chat", "openai_responses",
-                                                           "anthropic", "ollama"};
+inline constexpr std::array<const char *, 5> kProviders = {"openai_chat", "openai_responses",
+                                                           "anthropic", "ollama", "gemini"};
 
 }  // namespace fuzz

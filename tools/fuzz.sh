@@ -19,7 +19,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build/fuzz
-all_targets=(request config config_file openai_chat openai_responses anthropic ollama stream_decoder prices
+all_targets=(request config config_file openai_chat openai_responses anthropic ollama gemini stream_decoder prices
              headers json_schema cache)
 
 mode=""
@@ -77,7 +77,7 @@ cmake --build "$build" --target llmsvc_fuzzers -j2 >"$build.build.log" 2>&1 ||
 
 dict_of() {
   case "$1" in
-    openai_chat|openai_responses|anthropic|ollama) echo providers ;;
+    openai_chat|openai_responses|anthropic|ollama|gemini) echo providers ;;
     stream_decoder) echo stream ;;
     *) echo "$1" ;;
   esac

@@ -322,6 +322,7 @@ bool starts_with(const std::string &s, const char *prefix) { return s.rfind(pref
 std::string provider_for(const Config &c, bool base_url_given) {
   const std::string &m = c.model;
   if (starts_with(m, "claude")) return "anthropic";
+  if (starts_with(m, "gemini") && !base_url_given && !env("OPENAI_BASE_URL")) return "gemini";
   bool openai_model = starts_with(m, "gpt-") || starts_with(m, "o1") || starts_with(m, "o3") ||
                       starts_with(m, "o4") || starts_with(m, "chatgpt-");
   if (openai_model && !base_url_given && !env("OPENAI_BASE_URL")) return "openai_responses";
@@ -333,16 +334,17 @@ const char *family(const std::string &provider) {
   if (provider == "anthropic") return "anthropic";
   if (provider == "ollama") return "ollama";
   if (provider == "azure_openai") return "azure";
+  if (provider == "gemini") return "gemini";
   return "openai";
 }
 
 bool known_provider(const std::string &p) {
   return p == "openai_chat" || p == "openai_responses" || p == "anthropic" || p == "ollama" ||
-         p == "azure_openai";
+         p == "azure_openai" || p == "gemini";
 }
 
 constexpr const char *kKnownProviders =
-    "openai_chat, openai_responses, anthropic, ollama, azure_openai";
+    "openai_chat, openai_responses, anthropic, ollama, azure_openai, gemini";
 
 // Azure OpenAI's own settings: the API version (OPENAI_API_VERSION, else a generally
 // available one) and a deployment name that fits in a URL path.
@@ -384,6 +386,10 @@ std::string default_base_url(const std::string &provider) {
     const char *e = env("AZURE_OPENAI_ENDPOINT");
     return e ? e : "";
   }
+  if (provider == "gemini") {
+    const char *b = env("GEMINI_BASE_URL");
+    return b ? b : "https://generativelanguage.googleapis.com/v1beta";
+  }
   const bool anthropic = provider == "anthropic";
   const char *b = env(anthropic ? "ANTHROPIC_BASE_URL" : "OPENAI_BASE_URL");
   return b ? b : anthropic ? "https://api.anthropic.com/v1" : "https://api.openai.com/v1";
@@ -391,6 +397,11 @@ std::string default_base_url(const std::string &provider) {
 
 std::string default_api_key(const std::string &provider) {
   if (provider == "ollama") return "";
+  if (provider == "gemini") {  // as Google's SDKs read them
+    const char *k = env("GEMINI_API_KEY");
+    if (!k) k = env("GOOGLE_API_KEY");
+    return k ? k : "";
+  }
   const char *k = env(provider == "anthropic"      ? "ANTHROPIC_API_KEY"
                       : provider == "azure_openai" ? "AZURE_OPENAI_API_KEY"
                                                    : "OPENAI_API_KEY");

@@ -193,6 +193,7 @@ std::string provider_of(const std::string &name) {
   if (name == "anthropic" || name == "claude") return "anthropic";
   if (name == "ollama" || name == "ollama_chat") return "ollama";
   if (name == "azure" || name == "azure_openai") return "azure_openai";
+  if (name == "gemini") return "gemini";  // LiteLLM's gemini/ is Google AI Studio's API
   return "";
 }
 
@@ -350,7 +351,7 @@ DocError from_litellm(const JsonValue &in, const std::string &file,
       if (provider.empty())
         return wrong(path + ".litellm_params.model",
                      "\"" + prefix + "/\" is not a provider llmsvc speaks (openai/, anthropic/, "
-                     "ollama/, ollama_chat/, azure/)");
+                     "ollama/, ollama_chat/, azure/, gemini/)");
       d.AddMember("provider", JsonValue(provider.c_str(), a), a);
       model = model.substr(slash + 1);
       // LiteLLM's azure/NAME names the Azure deployment.

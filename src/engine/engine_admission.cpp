@@ -223,6 +223,7 @@ void Engine::start_attempt(Pending *p, int64_t now) {
     p->st = std::make_unique<Pending::StreamPart>();  // a fresh stream for each attempt
     p->st->decoder.reset(d.provider->stream_format());
   }
+  if (d.provider->url_per_request()) x->set_url(d.provider->request_url(p->spec));
   if (otlp_ && otlp_->traces()) {
     std::string traceparent = otlp_attempt_traceparent(p, a);
     x->start(p->body_text, p->body_len, p, a.start_wall_ms, p->spec.stream ? this : nullptr,

@@ -187,6 +187,10 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
   p->provider_error = std::move(pe);
   attempt_ended(p, now, a.kind, a.end_ns - a.start_ns, 0);
   ResponseHeaders hcopy = h;
+  // A wait given in the body (Gemini) counts when no header gave one.
+  if (p->provider_error.retry_after_ns >= 0 && hcopy.retry_after_ns < 0 &&
+      hcopy.retry_after_ms_ns < 0)
+    hcopy.retry_after_ms_ns = p->provider_error.retry_after_ns;
   recycle(p, std::move(x));
   p->overhead_ns += steady_now_ns() - t0;
   retry_or_fail(p, c, hcopy, now);

@@ -104,6 +104,10 @@ void Transfer::start(const char *body, size_t len, void *owner, int64_t wall_now
   curl_easy_setopt(easy_, CURLOPT_PRIVATE, owner);
 }
 
+void Transfer::set_url(const std::string &url) {
+  curl_easy_setopt(easy_, CURLOPT_URL, url.c_str());  // libcurl keeps its own copy
+}
+
 long Transfer::http_status() const {
   long code = 0;
   curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &code);

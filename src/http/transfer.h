@@ -45,6 +45,10 @@ class Transfer {
              std::string_view tracestate = {},
              const std::vector<std::pair<std::string, std::string>> &extra = {});
 
+  /// Posts the next attempts to `url` instead of the provider's endpoint (a provider whose
+  /// URL depends on the request).
+  void set_url(const std::string &url);
+
   CURL *easy() const { return easy_; }
   uint32_t shard = 0;  // the engine's multi handle it was added to
   const std::string &response() const { return response_; }

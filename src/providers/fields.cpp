@@ -140,6 +140,18 @@ std::string arguments_not_objects(const RequestSpec &req) {
   return {};
 }
 
+std::string images_not_inline(const RequestSpec &req, const char *provider) {
+  for (size_t i = 0; i < req.messages.size(); ++i) {
+    for (const ContentPart &p : req.messages[i].parts) {
+      if (p.type != ContentPart::Type::kImageUrl) continue;
+      if (p.url.rfind("data:", 0) != 0 || p.url.find(";base64,") == std::string::npos)
+        return "messages[" + std::to_string(i) + "]: " + provider +
+               " takes images as base64 data: URLs, not links";
+    }
+  }
+  return {};
+}
+
 std::string parts_text(const Message &m) {
   std::string text;
   for (const ContentPart &p : m.parts)

@@ -75,6 +75,9 @@ void write_openai_tools(JsonWriter &w, const RequestSpec &req, bool flat, bool c
 bool write_arguments_object(JsonWriter &w, const std::string &arguments);
 /// Why a request's tool calls cannot be sent as objects ("" when they can).
 std::string arguments_not_objects(const RequestSpec &req);
+/// Why a request's images cannot be sent to `provider`, which takes only base64 data: URLs
+/// ("" when they can).
+std::string images_not_inline(const RequestSpec &req, const char *provider);
 
 /// The text of a message's parts, for providers that take a tool result as one string.
 struct Message;

@@ -38,15 +38,7 @@ std::string OllamaProvider::unsupported(const RequestSpec &req) const {
     return "Ollama cannot be made to call a tool (tool_choice required or named)";
   if (req.parallel_tool_calls) return "parallel_tool_calls is not an Ollama parameter";
   if (std::string why = arguments_not_objects(req); !why.empty()) return why;
-  for (size_t i = 0; i < req.messages.size(); ++i) {
-    for (const ContentPart &p : req.messages[i].parts) {
-      if (p.type != ContentPart::Type::kImageUrl) continue;
-      if (p.url.rfind("data:", 0) != 0 || p.url.find(kBase64Marker) == std::string::npos)
-        return "messages[" + std::to_string(i) +
-               "]: Ollama takes images as base64 data: URLs, not links";
-    }
-  }
-  return {};
+  return images_not_inline(req, "Ollama");
 }
 
 void OllamaProvider::build_body(const RequestSpec &req, JsonBuffer &out) const {

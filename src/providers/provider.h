@@ -56,6 +56,7 @@ struct ProviderError {
   std::string code;
   std::string message;
   std::string param;
+  int64_t retry_after_ns = -1;  // a wait the body itself asks for (Gemini's RetryInfo)
 };
 
 /// What a response's headers say about limits and retrying. -1: not given.
@@ -103,6 +104,10 @@ class Provider {
   virtual const char *name() const = 0;
   /// The endpoint every request of this provider is posted to.
   virtual const std::string &url() const = 0;
+  /// Whether the endpoint depends on the request (Gemini names the model and the
+  /// streaming method in the URL): each attempt then posts to request_url(req).
+  virtual bool url_per_request() const { return false; }
+  virtual std::string request_url(const RequestSpec &) const { return url(); }
   /// Headers every request carries (authentication, content type). Owned by the provider.
   virtual curl_slist *headers() const = 0;
   /// The wire body for `req`.

@@ -16,6 +16,7 @@ Classification classify_http(int status, std::string_view type, std::string_view
   Classification c;
   if (status == 429 && (code == "insufficient_quota" || type == "insufficient_quota"))
     return {LLMSVC_KIND_INSUFFICIENT_QUOTA, false};  // billing: no wait helps
+  if (code == "API_KEY_INVALID") return {LLMSVC_KIND_AUTH, false};  // Gemini's, with a 400
   if (code == "unsupported_country_region_territory" ||
       type == "unsupported_country_region_territory")
     return {LLMSVC_KIND_UNSUPPORTED_REGION, false};

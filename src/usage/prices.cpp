@@ -61,6 +61,12 @@ constexpr BuiltinPrice kBuiltin[] = {
     {"claude-haiku-4-5", 1.00, 0.10, 5.00, 1.25},
     {"claude-3-5-haiku", 0.80, 0.08, 4.00, 1.00},
     {"claude-3-haiku", 0.25, 0.03, 1.25, 0.30},
+    // Gemini, prompts up to 200k tokens; thinking is billed as output.
+    {"gemini-2.5-pro", 1.25, 0.125, 10.00, -1},
+    {"gemini-2.5-flash", 0.30, 0.03, 2.50, -1},
+    {"gemini-2.5-flash-lite", 0.10, 0.01, 0.40, -1},
+    {"gemini-2.0-flash", 0.10, 0.025, 0.40, -1},
+    {"gemini-2.0-flash-lite", 0.075, 0.075, 0.30, -1},
 };
 
 __extension__ typedef __int128 Wide;  // GCC and clang: exact products of two int64s

@@ -190,7 +190,7 @@ TEST_F(ConfigFile, BadFilesSayWhereAndWhatAndNeverAValue) {
             "test.yaml:2:10: config.api_key: the environment variable LLMSVC_TEST_MISSING is not set");
   EXPECT_EQ(refused("model_list:\n  - model_name: x\n    litellm_params: {model: vertex_ai/gemini}\n"),
             "test.yaml:3:29: config.model_list[0].litellm_params.model: \"vertex_ai/\" is not a "
-            "provider llmsvc speaks (openai/, anthropic/, ollama/, ollama_chat/, azure/)");
+            "provider llmsvc speaks (openai/, anthropic/, ollama/, ollama_chat/, azure/, gemini/)");
   EXPECT_EQ(refused("model: m\nlimits:\n  rpm: lots\n"),
             "test.yaml:3:8: config.limits.rpm: expected an integer, got a string");
   EXPECT_EQ(refused("model: m\nlimts: {rpm: 5}\n"), "test.yaml:1:1: unknown field config.limts");

@@ -76,6 +76,10 @@ func (e *emulator) handler() http.Handler {
 			e.serveAzure(w, r)
 			return
 		}
+		if strings.HasPrefix(r.URL.Path, geminiPrefix) {
+			e.serveGemini(w, r)
+			return
+		}
 		switch r.URL.Path {
 		case "/v1/chat/completions":
 			e.serveChat(w, r)

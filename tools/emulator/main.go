@@ -1,7 +1,7 @@
 // Command llmsvc-emulator is a deterministic local stand-in for the OpenAI
-// Chat Completions and Responses APIs, the Anthropic Messages API and
-// Ollama's chat API, used by llmsvc's integration tests, benchmarks and
-// examples.
+// Chat Completions and Responses APIs, the Anthropic Messages API, the
+// Gemini API's generateContent and Ollama's chat API, used by llmsvc's
+// integration tests, benchmarks and examples.
 package main
 
 import (
@@ -39,20 +39,21 @@ type config struct {
 	otpm   int64 // output tokens per minute, /v1/messages only
 	window time.Duration
 
-	seed         uint64
-	errorRate    float64
-	resetRate    float64
-	stallRate    float64
-	stall        time.Duration
-	latency      time.Duration
-	jitter       time.Duration
-	failFirst    int
+	seed      uint64
+	errorRate float64
+	resetRate float64
+	stallRate float64
+	stall     time.Duration
+	latency   time.Duration
+	jitter    time.Duration
+	failFirst int
 	// rateLimitFirst answers the first N arrivals of each body (per key) on
-	// /v1/chat/completions with a 429 rate limit lasting rateLimitWait.
+	// /v1/chat/completions and the Gemini endpoints with a 429 rate limit
+	// lasting rateLimitWait.
 	rateLimitFirst int
 	rateLimitWait  time.Duration
-	noRetryAfter bool
-	shouldRetry  bool
+	noRetryAfter   bool
+	shouldRetry    bool
 
 	validateSpec string
 
@@ -94,7 +95,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.Int64Var(&latencyMs, "latency-ms", 0, "fixed delay before every answer, in milliseconds")
 	fs.Int64Var(&jitterMs, "jitter-ms", 0, "extra uniform delay in [0, J) milliseconds")
 	fs.IntVar(&cfg.failFirst, "fail-first", 0, "answer the first N arrivals of each distinct body (per key) with 500")
-	fs.IntVar(&cfg.rateLimitFirst, "rate-limit-first", 0, "answer the first N arrivals of each distinct body (per key) on /v1/chat/completions with 429 rate_limit_exceeded")
+	fs.IntVar(&cfg.rateLimitFirst, "rate-limit-first", 0, "answer the first N arrivals of each distinct body (per key) on /v1/chat/completions and the Gemini endpoints with a rate-limit 429")
 	fs.Int64Var(&rateLimitWaitMs, "rate-limit-wait-ms", 20, "the retry-after of --rate-limit-first answers, in milliseconds")
 	fs.BoolVar(&cfg.noRetryAfter, "no-retry-after", false, "omit retry-after and retry-after-ms on rate-limit 429s")
 	fs.BoolVar(&cfg.shouldRetry, "should-retry-header", false, "send x-should-retry on error answers")

@@ -26,6 +26,10 @@ pub enum Provider {
     Anthropic,
     /// Ollama's native `/api/chat`.
     Ollama,
+    /// Azure OpenAI's Chat Completions (deployment URLs, `api-key`).
+    AzureOpenai,
+    /// Google Gemini's native `generateContent`.
+    Gemini,
 }
 
 /// Client configuration (`llmsvc_client_new`). `Config::default()` takes every default
