@@ -46,6 +46,21 @@ std::string Engine::prometheus_snapshot(int64_t now) {
   if (deps_[0]->breaker.enabled()) deps_[0]->breaker.write_prometheus(t);
   write_deployments_prometheus(t, now);
   if (!budgets_.empty()) budgets_.write_prometheus(t, now);
+  if (otlp_) {
+    // The OTLP exporter's own health: telemetry that could not be sent is visible here.
+    OtlpExporter::Stats s = otlp_->stats();
+    auto counter = [&](const char *name, const char *help, int64_t v) {
+      t.family(name, "counter", help);
+      t.sample(name, {}, v);
+    };
+    counter("llmsvc_otlp_recorded_total", "Requests handed to the OTLP exporter.", s.recorded);
+    counter("llmsvc_otlp_dropped_total", "Requests the OTLP exporter dropped (its queue was full).",
+            s.dropped);
+    counter("llmsvc_otlp_requests_sent_total",
+            "Requests whose spans the OTLP collector accepted.", s.requests_sent);
+    counter("llmsvc_otlp_exports_failed_total", "OTLP exports given up after their retries.",
+            s.exports_failed);
+  }
   return t.take();
 }
 

@@ -252,6 +252,11 @@ TEST(Otlp, AnUnreachableCollectorCostsNoRequestAndIsCounted) {
   rapidjson::Document m = client.metrics();
   EXPECT_EQ(i64(m["otlp"], "recorded"), 3);
   EXPECT_EQ(i64(m["otlp"], "requests_sent"), 0);
+  std::string prom = client.prometheus();
+  EXPECT_NE(prom.find("llmsvc_otlp_recorded_total 3\n"), std::string::npos) << prom;
+  EXPECT_NE(prom.find("llmsvc_otlp_requests_sent_total 0\n"), std::string::npos);
+  EXPECT_EQ(prom.find("llmsvc_otlp_exports_failed_total 0\n"), std::string::npos)
+      << "the failures are counted";
 }
 
 TEST(Otlp, AFailedRequestIsAnErrorSpanAndItsDurationCarriesTheErrorType) {
