@@ -230,6 +230,7 @@ class Engine final : private StreamSink {
   // OTLP (engine_telemetry.cpp): trace context for an attempt about to be sent (the
   // traceparent header to send; "" when traces are off), and a completed request's record.
   std::string otlp_attempt_traceparent(Pending *p, Attempt &a);
+  void otlp_trace_context(Pending *p);  // the request span's ids, chosen once
   void otlp_record(Pending *p, const llmsvc_result *r, const ProviderReply *reply, int64_t now);
 
   const Config config_;

@@ -247,18 +247,21 @@ uint64_t next_id(uint64_t &state) {
 
 }  // namespace
 
-std::string Engine::otlp_attempt_traceparent(Pending *p, Attempt &a) {
-  if (!p->span_id) {
-    if (p->spec.traceparent.empty() ||
-        !parse_traceparent(p->spec.traceparent, p->trace_hi, p->trace_lo, p->parent_span_id,
-                           p->trace_sampled)) {
-      p->trace_hi = next_id(trace_rng_);
-      p->trace_lo = next_id(trace_rng_);
-      p->parent_span_id = 0;
-      p->trace_sampled = true;
-    }
-    p->span_id = next_id(trace_rng_);
+void Engine::otlp_trace_context(Pending *p) {
+  if (p->span_id) return;
+  if (p->spec.traceparent.empty() ||
+      !parse_traceparent(p->spec.traceparent, p->trace_hi, p->trace_lo, p->parent_span_id,
+                         p->trace_sampled)) {
+    p->trace_hi = next_id(trace_rng_);
+    p->trace_lo = next_id(trace_rng_);
+    p->parent_span_id = 0;
+    p->trace_sampled = true;
   }
+  p->span_id = next_id(trace_rng_);
+}
+
+std::string Engine::otlp_attempt_traceparent(Pending *p, Attempt &a) {
+  otlp_trace_context(p);
   if (!p->trace_sampled) return p->spec.traceparent;  // not recorded: passed on as it came
   a.span_id = next_id(trace_rng_);
   return format_traceparent(p->trace_hi, p->trace_lo, a.span_id, true);
@@ -318,10 +321,7 @@ void Engine::otlp_record(Pending *p, const llmsvc_result *r, const ProviderReply
   o.stream = q.stream;
   o.json_output = q.json_mode || !q.schema_json.empty();
   if (otlp_->traces()) {
-    if (!p->span_id) {  // never sent (refused, cancelled, served from the cache)
-      Attempt none;
-      otlp_attempt_traceparent(p, none);
-    }
+    otlp_trace_context(p);  // a request never sent (cancelled, from the cache) has none yet
     o.trace_hi = p->trace_hi;
     o.trace_lo = p->trace_lo;
     o.span_id = p->span_id;

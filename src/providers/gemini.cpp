@@ -251,8 +251,7 @@ void read_usage(const JsonValue &doc, ProviderReply &out) {
   out.usage_read(bad);
 }
 
-}  // namespace
-
+// Gemini's finishReason as the OpenAI-style reason the results carry.
 std::string gemini_finish_reason(std::string_view r) {
   if (r == "STOP") return "stop";
   if (r == "MAX_TOKENS") return "length";
@@ -264,6 +263,8 @@ std::string gemini_finish_reason(std::string_view r) {
   for (char &c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
   return lower;  // LANGUAGE, OTHER, ...: as Google names them
 }
+
+}  // namespace
 
 GeminiProvider::GeminiProvider(const Config &config)
     : base_(config.base_url + "/models/"),

@@ -24,7 +24,6 @@ class GeminiProvider final : public Provider {
   curl_slist *headers() const override { return headers_; }
   void build_body(const RequestSpec &req, JsonBuffer &out) const override;
   int64_t estimate_prompt_tokens(const RequestSpec &req) const override;
-  Tokens metered(const TokenUsage &u) const override { return {u.prompt, u.completion}; }
   std::string unsupported(const RequestSpec &req) const override;
   bool parse_reply(std::string_view body, ProviderReply &out,
                    std::string &error) const override;
@@ -40,8 +39,5 @@ class GeminiProvider final : public Provider {
   std::string url_;   // the configured model's generateContent URL
   curl_slist *headers_ = nullptr;
 };
-
-/// Gemini's finishReason as the OpenAI-style reason the results carry.
-std::string gemini_finish_reason(std::string_view reason);
 
 }  // namespace llmsvc

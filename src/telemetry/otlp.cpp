@@ -219,18 +219,25 @@ void OtlpExporter::stop() {
 }
 
 void OtlpExporter::record(OtlpRecord &&r) {
-  bool wake = false;
+  bool queued = false, wake = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.recorded;
-    if (stopping_ || int64_t(queue_.size()) >= config_.max_queue) {
+    if (!stopping_ && int64_t(queue_.size()) < config_.max_queue) {
+      queue_.push_back(std::move(r));
+      queued = true;
+      wake = int64_t(queue_.size()) == config_.max_batch;
+    } else {
       ++stats_.dropped;
-      return;
     }
-    queue_.push_back(std::move(r));
-    wake = int64_t(queue_.size()) == config_.max_batch;
   }
   if (wake) cv_.notify_one();
+  if (!queued && !config_.metrics_url.empty()) {
+    // No room for its spans; its numbers still count, or the metrics would undercount
+    // exactly when traffic peaks.
+    std::lock_guard<std::mutex> lock(metrics_mu_);
+    aggregate(r);
+  }
 }
 
 OtlpExporter::Stats OtlpExporter::stats() const {
@@ -273,8 +280,11 @@ void OtlpExporter::run() {
       spans.clear();
       span_requests = 0;
     };
+    if (!config_.metrics_url.empty() && !batch.empty()) {
+      std::lock_guard<std::mutex> g(metrics_mu_);
+      for (const OtlpRecord &r : batch) aggregate(r);
+    }
     for (const OtlpRecord &r : batch) {
-      if (!config_.metrics_url.empty()) aggregate(r);
       if (!config_.traces_url.empty() && r.sampled) {
         encode_spans(r, spans);
         if (++span_requests >= config_.max_batch) send_spans();
@@ -285,9 +295,13 @@ void OtlpExporter::run() {
       next_spans = now + delay_ns;
     }
     if (now >= next_metrics || stopping) {
-      if (metrics_touched_) {
-        bool ok = post(config_.metrics_url, config_.metrics_headers, metrics_document(unix_now_ns()),
-                       deadline);
+      std::string doc;
+      {
+        std::lock_guard<std::mutex> g(metrics_mu_);
+        if (metrics_touched_) doc = metrics_document(unix_now_ns());
+      }
+      if (!doc.empty()) {
+        bool ok = post(config_.metrics_url, config_.metrics_headers, doc, deadline);
         if (!ok) {
           std::lock_guard<std::mutex> g(mu_);
           ++stats_.exports_failed;

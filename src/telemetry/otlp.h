@@ -105,12 +105,13 @@ class OtlpExporter {
   /// records after it are dropped.
   void stop();
 
-  /// Hands over one request (engine thread). Never blocks on the network.
+  /// Hands over one request (engine thread). Never blocks on the network. When the queue
+  /// is full its spans are dropped and counted; its metrics are aggregated here instead.
   void record(OtlpRecord &&r);
 
   struct Stats {
     int64_t recorded = 0;       // requests handed over
-    int64_t dropped = 0;        // requests that found the queue full
+    int64_t dropped = 0;        // requests whose spans were dropped (the queue was full)
     int64_t requests_sent = 0;  // requests whose spans the receiver accepted
     int64_t exports_failed = 0; // exports (trace or metric) that failed for good
   };
@@ -157,10 +158,13 @@ class OtlpExporter {
   bool stopping_ = false;
   Stats stats_;
 
-  // Exporter thread only.
+  // The metrics, aggregated by the exporter's thread, and by the engine's for a request
+  // that found the queue full (its spans are dropped, its metrics never).
+  std::mutex metrics_mu_;
   std::vector<Metric> metrics_;
-  int64_t start_unix_ns_ = 0;
   bool metrics_touched_ = false;
+  int64_t start_unix_ns_ = 0;
+  // Exporter thread only.
   uint64_t rng_ = 0;
   std::thread thread_;
 };

@@ -119,7 +119,7 @@ DocError parse_otlp(const JsonValue &v, const std::string &path, OtlpConfig &c) 
       "schedule_delay_ms", "metric_interval_ms", "timeout_ms",      "max_queue",
       "max_batch",        nullptr};
   if (!r.only(known, err)) return err;
-  c.given_enabled = r.find("enabled") != nullptr;
+  c.configured = true;
   c.enabled = true;
   if (!r.get_bool("enabled", c.enabled, err)) return err;
   std::string endpoint;
@@ -161,14 +161,12 @@ DocError parse_otlp(const JsonValue &v, const std::string &path, OtlpConfig &c) 
       !r.get_int("max_queue", c.max_queue, err, 1, 1 << 20) ||
       !r.get_int("max_batch", c.max_batch, err, 1, 1 << 16))
     return err;
-  if (c.enabled && !c.given_endpoint && !c.given_traces && !c.given_metrics)
-    c.given_enabled = true;  // {"otlp": {}}: on, endpoints from the environment
   return {};
 }
 
 DocError resolve_otlp(OtlpConfig &c, const char *(*getenv)(const char *)) {
   DocError err;
-  const bool configured = c.given_enabled || c.given_endpoint || c.given_traces || c.given_metrics;
+  const bool configured = c.configured;  // {"otlp": {}} too: on, endpoints from the environment
   if (configured && !c.enabled) return {};
   if (is_true(getenv("OTEL_SDK_DISABLED")) && !configured) {
     c.enabled = false;

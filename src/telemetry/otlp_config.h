@@ -27,8 +27,10 @@ struct OtlpConfig {
   int64_t max_queue = 2048;             // requests waiting to be encoded; more are dropped
   int64_t max_batch = 512;              // spans of requests per export
 
-  // Which fields the configuration gave (the environment fills the others).
-  bool given_enabled = false, given_endpoint = false, given_traces = false,
+  // The configuration has "otlp", and which of its fields it gave (the environment fills
+  // the others).
+  bool configured = false;
+  bool given_endpoint = false, given_traces = false,
        given_metrics = false, given_headers = false, given_service = false,
        given_capture = false, given_delay = false, given_interval = false,
        given_timeout = false, given_queue = false, given_batch = false;

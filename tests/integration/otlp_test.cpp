@@ -259,6 +259,36 @@ TEST(Otlp, AnUnreachableCollectorCostsNoRequestAndIsCounted) {
       << "the failures are counted";
 }
 
+// A queue of one: whatever the exporter's thread cannot take in time loses its spans, never
+// its numbers — every request is in the metrics, and every one is either sent or counted as
+// dropped.
+TEST(Otlp, AFullQueueDropsSpansButTheMetricsStayExact) {
+  EmulatorProcess emu;
+  constexpr int kRequests = 40;
+  int64_t sent = 0, dropped = 0;
+  {
+    Client client(otlp_config(emu, "\"max_queue\":1,\"max_batch\":1"));
+    Collector col;
+    for (int i = 0; i < kRequests; ++i) client.submit(caller_request("\"seed\":" + std::to_string(i)), col);
+    ASSERT_TRUE(col.wait_for(kRequests));
+    for (const Completed &c : col.results()) ASSERT_EQ(c.kind, LLMSVC_KIND_NONE) << c.json;
+    rapidjson::Document m = client.metrics();
+    EXPECT_EQ(i64(m["otlp"], "recorded"), kRequests);
+    dropped = i64(m["otlp"], "dropped");
+  }
+  Captured c = captured(emu);
+  ASSERT_EQ(c.doc["rejected"].Size(), 0u) << c.raw;
+  for (const auto *s : spans(c.doc)) sent += str_of(*s, "name") == "chat gpt-4o-mini";
+  EXPECT_EQ(sent + dropped, kRequests) << "each request's spans are sent or counted as dropped";
+  auto duration = points(c.doc, "gen_ai.client.operation.duration");
+  ASSERT_EQ(duration.size(), 1u);
+  EXPECT_EQ(count_of(duration[0]), kRequests) << "the metrics count every request (" << dropped
+                                              << " had their spans dropped)";
+  auto tokens = points(c.doc, "gen_ai.client.token.usage");
+  ASSERT_EQ(tokens.size(), 2u);
+  EXPECT_EQ(count_of(tokens[0]), kRequests);
+}
+
 TEST(Otlp, AFailedRequestIsAnErrorSpanAndItsDurationCarriesTheErrorType) {
   EmulatorProcess emu({"--invalid-keys", kKey});
   {
