@@ -380,10 +380,14 @@ TEST(Abi3, CloseAsyncFromInsideACallback) {
               LLMSVC_OK);
     st->tally.add(r);
   };
+  // Held until all twenty are in: the first completion closes the client, and a submit
+  // after that is refused.
+  ASSERT_EQ(llmsvc_client_pause(c, 1), LLMSVC_OK);
   for (int i = 0; i < 20; ++i)
     ASSERT_EQ(llmsvc_client_submit(c, prompt_request("c" + std::to_string(i)).c_str(), on_done, &s,
                                    nullptr, nullptr),
               LLMSVC_OK);
+  ASSERT_EQ(llmsvc_client_pause(c, 0), LLMSVC_OK);
   ASSERT_TRUE(s.tally.wait_for(20));
   EXPECT_EQ(llmsvc_client_destroy(c), LLMSVC_OK);  // joins the finished engine
   EXPECT_TRUE(s.tally.exactly_once(20));
