@@ -128,15 +128,16 @@ DocError parse_shared_limits(const JsonValue &v, const Config &config, SharedLim
   DocError err;
   if (!v.IsObject()) return {LLMSVC_ESCHEMA, "config.shared_limits: expected an object"};
   ObjectReader r(v, "config.shared_limits");
-  static const char *const known[] = {"redis", "host", "port", "key", "share", "timeout_ms",
-                                      nullptr};
+  static const char *const known[] = {"redis", "host",       "port",        "key",
+                                      "share", "timeout_ms", "fallback_ms", nullptr};
   std::string url;
   bool share_given = false;
   if (!r.only(known, err) || !r.get_string("redis", url, err) ||
       !r.get_string("host", c.host, err) || !r.get_int("port", c.port, err, 1, 65535) ||
       !r.get_string("key", c.key, err) ||
       !r.get_double("share", c.share, share_given, err, 0.0, 1.0) ||
-      !r.get_int("timeout_ms", c.timeout_ms, err, 1, 60000))
+      !r.get_int("timeout_ms", c.timeout_ms, err, 1, 60000) ||
+      !r.get_int("fallback_ms", c.fallback_ms, err, 0, 24LL * 3600 * 1000))
     return err;
   if (r.find("redis") && (r.find("host") || r.find("port")))
     return {LLMSVC_ESCHEMA, "config.shared_limits: give either redis or host and port, not both"};

@@ -94,6 +94,7 @@ struct SharedLimitsConfig {
   std::string key;     // the budget's name; never the API key itself
   double share = 0.5;  // fraction of the limits used alone while Redis is unreachable
   int64_t timeout_ms = 50;
+  int64_t fallback_ms = -1;  // how long a process cut off from Redis uses its share; -1: 10 windows
 };
 
 /// How a request picks among the deployments of its model group, and where it goes when

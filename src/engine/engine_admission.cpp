@@ -142,6 +142,12 @@ void Engine::fire_timers(int64_t now) {
 
 void Engine::admit(int64_t now) {
   gate_wake_ns_ = kNever;
+  const int64_t queued = queued_by_priority_[0] + queued_by_priority_[1] + queued_by_priority_[2];
+  for (const std::unique_ptr<Deployment> &d : deps_) {  // shared limits: leases due
+    d->gates.set_waiting(queued);
+    d->gates.housekeep(now);
+    gate_wake_ns_ = std::min(gate_wake_ns_, d->gates.next_housekeeping());
+  }
   if (admission_paused_) return;  // llmsvc_client_pause: resuming wakes the engine
   // Strict order within a route: the head of the best class goes first or nobody on its
   // route does, so a large request is never starved by smaller ones behind it. Requests

@@ -24,14 +24,13 @@ GateReason reason_of_dimension(int d) {
 }
 }  // namespace
 
-// The shared mode's state: the Redis budget, whether it is reachable, and what this process
-// settled within the last window (to hand over when it rejoins after an outage).
+// The shared mode's state: the Redis budget, whether it is reachable, the lease this
+// process admits from, when it may admit its share alone, and what it settled since its
+// last call (handed over with the next one).
 struct Gates::Shared {
-  Shared(const SharedLimitsConfig &c, int64_t hold, std::unique_ptr<ScriptLink> link,
-         std::string name)
+  Shared(const SharedLimitsConfig &c, std::unique_ptr<ScriptLink> link, std::string name)
       : config(c),
         redis(link ? std::move(link) : redis_link(c.host, int(c.port), c.timeout_ms)),
-        hold_ms(hold),
         base(std::move(name)) {
     if (!base.empty()) return;
     std::random_device rd;
@@ -40,22 +39,33 @@ struct Gates::Shared {
   }
   SharedLimitsConfig config;
   RedisBudget redis;
-  int64_t hold_ms;
   int64_t window_ms = 0;
   std::string base;      // this client's random name in Redis
   std::string instance;  // base:epoch, a new one at every (re)join
   int64_t epoch = 0;
   std::string run_id;    // the Redis server last joined
-  bool fallback = false;
+  bool fallback = false;    // cut off from Redis
   bool rejoin_all = false;  // the budget's names changed: hand over everything
+  bool known = false;       // a call against this budget succeeded once
+  bool member = false;      // Redis may hold a share for this process when it lapses
   int64_t next_attempt = 0;
-  int64_t last_now = 0;  // release() is not told the time
-  int64_t probation_until = 0;
-  int64_t cut_off_until = 0;   // the first window without Redis
-  Amounts held_when_cut_off{};  // what this process held in each window then
-  int64_t fallbacks = 0;
-  int64_t rejoins = 0;
-  int64_t reconnects = 0;  // failed calls recovered at once by a rejoin
+  int64_t last_now = 0;  // the destructor is not told the time
+
+  // Times, from the window (set_limits): the lease is used for `use` after the call that
+  // granted it; Redis lets a holding lapse `term` after that call, then holds the share
+  // for `share_hold`; a process cut off admits its share from `wait` after its last call
+  // that may have reached Redis.
+  int64_t use = 0, term = 0, share_hold = 0, wait = 0;
+  int64_t timeout = 0;  // the longest a call takes
+
+  Amounts lease{};        // left of the lease (capped windows only)
+  int64_t lease_until = 0;  // 0: no lease and nothing to report
+  int64_t admitted = 0;   // requests admitted since the lease was last renewed
+  int64_t waiting = -1;   // requests waiting for admission (-1: not known)
+  Tokens last;            // the last request's tokens: what the next ones may need
+  int64_t fb_from = kNever, fb_until = 0;  // when this process may admit its share alone
+  int64_t holders = 1;
+  int64_t leases = 0, fallbacks = 0, rejoins = 0, reconnects = 0;
   struct Settled {
     int64_t at, start;
     Amounts amounts;
@@ -65,6 +75,7 @@ struct Gates::Shared {
   // The last refusal from Redis, answered again until its time comes, unless a settlement
   // of ours made room sooner: waiting requests do not cost a script call per loop.
   bool refusal_valid = false;
+  bool refusal_polled = false;  // a settlement of ours may let Redis say more
   Tokens refused_for;
   GateDecision refusal;
 };
@@ -72,17 +83,19 @@ struct Gates::Shared {
 Gates::Gates(const Limits &limits) { set_limits(limits); }
 
 Gates::Gates(const Config &config, std::unique_ptr<ScriptLink> link, std::string name) {
-  if (config.shared_limits.enabled) {
-    // A reservation outlives no attempt: after connect and transfer timeouts (and a
-    // second's grace) its process is presumed gone and Redis releases it.
-    shared_ = std::make_unique<Shared>(
-        config.shared_limits, config.connect_timeout_ms + config.request_timeout_ms + 1000,
-        std::move(link), std::move(name));
-  }
+  if (config.shared_limits.enabled)
+    shared_ = std::make_unique<Shared>(config.shared_limits, std::move(link), std::move(name));
   set_limits(config.limits);
 }
 
-Gates::~Gates() = default;
+Gates::~Gates() {
+  if (!shared_) return;
+  Shared &s = *shared_;
+  // Leaving: Redis holds nothing more for this process, no lease and no share.
+  if (s.fallback || !s.redis.connected() || s.instance.empty()) return;
+  RedisBudget::LeaseReply r;
+  call(s.last_now, Amounts{}, Amounts{}, true, r);
+}
 
 const char *gate_reason_name(GateReason r) {
   switch (r) {
@@ -123,9 +136,33 @@ void Gates::set_limits(const Limits &limits) {
   output_tokens_.configure(per_window(limits.otpm), window_ns);
   if (shared_ && shared_->window_ms != limits.window_ms) {
     // Other names in Redis: join them with everything this process holds and used.
-    shared_->redis.configure(shared_->config.key, limits.window_ms, shared_->hold_ms);
-    if (shared_->window_ms) shared_->rejoin_all = true;
-    shared_->window_ms = limits.window_ms;
+    Shared &s = *shared_;
+    const int64_t w = limits.window_ms * kNsPerMs;
+    const int64_t bucket = std::max<int64_t>(kNsPerMs, w / 100);
+    // A lease lasts a quarter of the window (at most 5 s): long enough that a busy process
+    // renews it seldom, short enough that one cut off soon stops admitting from it.
+    s.use = std::clamp<int64_t>(w / 4, kNsPerMs, 5 * kNsPerSec);
+    s.term = s.use + 2 * bucket;  // the requests admitted last have reached the provider
+    s.timeout = s.config.timeout_ms * kNsPerMs;
+    // Others' leases granted before Redis held our share end `use` after our lapse, and
+    // what they admitted from them counts for a window (and a bucket) more.
+    s.wait = s.timeout + s.term + s.use + w + 2 * bucket;
+    const int64_t alone = s.config.fallback_ms >= 0 ? s.config.fallback_ms * kNsPerMs : 10 * w;
+    s.share_hold = s.wait + alone;
+    RedisBudget::Timing t;
+    t.term_ns = s.term;
+    t.share_hold_ns = s.share_hold;
+    // After Redis lost the budget: old leases end, processes cut off come back within a
+    // reconnection, and what they admitted ages out.
+    t.recovery_ns = std::max(s.term, kReconnectNs + s.timeout) + w + 2 * bucket;
+    // Others' leases come back at their renewals (every `use` at most): asked again a few
+    // times within that, and at each settlement of ours.
+    t.poll_ns = std::clamp<int64_t>(s.use / 8, kNsPerMs, 250 * kNsPerMs);
+    s.redis.configure(s.config.key, limits.window_ms, t);
+    if (s.window_ms) s.rejoin_all = true;
+    s.window_ms = limits.window_ms;
+    s.lease_until = std::min<int64_t>(s.lease_until, 1);  // a lease of the old names is void
+    s.lease = {};
   }
   if (shared_) shared_->refusal_valid = false;
 }
@@ -141,30 +178,26 @@ GateReason Gates::too_large(Tokens t) const {
 }
 
 GateDecision Gates::local_fit(int64_t now, Tokens t, double share) {
-  const Shared *s = shared_.get();
-  // Just cut off from Redis: what the others use is unknown, but it all fitted the limit
-  // together with what we held then. So until that has aged out, hold no more than then.
-  const bool cut_off = s && s->fallback && now < s->cut_off_until;
   // The latest of the windows' earliest fits is when all of them have room.
   GateDecision d{true, now, GateReason::kNone};
-  auto consider = [&](SlidingWindow &w, int64_t amount, GateReason why, int dim) {
+  auto consider = [&](SlidingWindow &w, int64_t amount, GateReason why) {
     int64_t cap = w.cap();
     if (cap <= 0) return;
-    if (share < 1) cap = std::max<int64_t>(1, int64_t(double(cap) * share + 1e-6));
     int64_t at;
-    if (cut_off && s->held_when_cut_off[size_t(dim)] < cap) {
-      cap = s->held_when_cut_off[size_t(dim)];
+    if (share < 1) {
+      // Exactly what Redis holds for this process (rounded down, as there): the shares of
+      // all sharers must fit the limit together.
+      cap = int64_t(double(cap) * share + 1e-6);
       at = cap > 0 ? w.earliest_fit(now, amount, cap) : kNever;
-      if (at == kNever) at = s->cut_off_until;
     } else {
       at = w.earliest_fit(now, amount, cap);
     }
     if (at > d.wait_until) d = {false, at, why};
   };
-  consider(requests_, 1, GateReason::kRequests, 0);
-  consider(tokens_, t.total(), GateReason::kTokens, 1);
-  consider(input_tokens_, t.input, GateReason::kInputTokens, 2);
-  consider(output_tokens_, t.output, GateReason::kOutputTokens, 3);
+  consider(requests_, 1, GateReason::kRequests);
+  consider(tokens_, t.total(), GateReason::kTokens);
+  consider(input_tokens_, t.input, GateReason::kInputTokens);
+  consider(output_tokens_, t.output, GateReason::kOutputTokens);
   for (Extra &e : extra_) {  // never with shared limits (the configuration refuses both)
     auto later = [&](SlidingWindow &w, int64_t amount, GateReason why) {
       if (w.unlimited()) return;
@@ -177,10 +210,49 @@ GateDecision Gates::local_fit(int64_t now, Tokens t, double share) {
   return d;
 }
 
+Amounts Gates::caps() const {
+  return {requests_.cap(), tokens_.cap(), input_tokens_.cap(), output_tokens_.cap()};
+}
+
+Amounts Gates::share_amounts() const {
+  if (shared_->config.fallback_ms == 0) return Amounts{};  // never alone: nothing to hold
+  Amounts a = caps();
+  for (int64_t &v : a) v = int64_t(double(v) * shared_->config.share + 1e-6);
+  return a;
+}
+
+Amounts Gates::in_flight_amounts() const {
+  return {requests_.in_flight(), tokens_.in_flight(), input_tokens_.in_flight(),
+          output_tokens_.in_flight()};
+}
+
+bool Gates::take_from_lease(int64_t now, Tokens t) {
+  Shared &s = *shared_;
+  if (now >= s.lease_until) return false;
+  const Amounts c = caps(), need = amounts_of(1, t);
+  for (size_t i = 0; i < need.size(); ++i)
+    if (c[i] > 0 && s.lease[i] < need[i]) return false;
+  for (size_t i = 0; i < need.size(); ++i)
+    if (c[i] > 0) s.lease[i] -= need[i];
+  ++s.admitted;
+  if (s.waiting > 0) --s.waiting;  // told at the start of an admission pass
+  s.last = t;
+  return true;
+}
+
 GateDecision Gates::fallback_fit(int64_t now, Tokens t) {
-  GateDecision d = local_fit(now, t, shared_->config.share);
-  // Wake for the next attempt at Redis too: it may have room the share has not.
-  if (!d.admit) d.wait_until = std::min(d.wait_until, shared_->next_attempt);
+  Shared &s = *shared_;
+  // Cut off from Redis: first what is left of the lease, then, once Redis has held this
+  // process's share for long enough, the share; else only Redis can admit.
+  if (take_from_lease(now, t)) return {true, now, GateReason::kNone};
+  GateDecision d{false, s.next_attempt, GateReason::kRequests};
+  if (!s.member || now >= s.fb_until || s.config.fallback_ms == 0) return d;
+  if (now < s.fb_from) {
+    d.wait_until = std::min(s.next_attempt, s.fb_from);
+    return d;
+  }
+  d = local_fit(now, t, s.config.share);
+  if (!d.admit) d.wait_until = std::min({d.wait_until, s.next_attempt, s.fb_until});
   return d;
 }
 
@@ -194,38 +266,143 @@ GateDecision Gates::check(int64_t now, Tokens t) {
   return shared_fit(now, t, true);
 }
 
+Amounts Gates::lease_wanted(Tokens t) const {
+  const Shared &s = *shared_;
+  // As many as wait (when not known: about twice what it admitted in the last lease's
+  // time), at most an equal part of the limit among the processes holding some of it, at
+  // least this request.
+  const Amounts c = caps(), need = amounts_of(1, t);
+  const int64_t holders = std::max<int64_t>(s.holders, 1);
+  Amounts want{};
+  const int64_t n = s.waiting >= 0 ? std::max<int64_t>(s.waiting, 1) : 2 * s.admitted + 1;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (c[i] <= 0) continue;
+    int64_t fair = std::max<int64_t>(c[i] / holders, need[i]);
+    want[i] = std::min(fair, n * std::max<int64_t>(need[i], 1));
+    want[i] = std::max(want[i], need[i]);
+  }
+  return want;
+}
+
 GateDecision Gates::shared_fit(int64_t now, Tokens t, bool may_recover) {
   Shared &s = *shared_;
-  if (now < s.probation_until) {
-    // Just back from an outage: others may not have handed over what they used alone yet.
-    GateDecision d = local_fit(now, t, s.config.share);
-    if (!d.admit) return d;
-  }
+  const Amounts c = caps();
+  if (c[0] <= 0 && c[1] <= 0 && c[2] <= 0 && c[3] <= 0) return {true, now, GateReason::kNone};
+  if (take_from_lease(now, t)) return {true, now, GateReason::kNone};
   if (s.refusal_valid && now < s.refusal.wait_until && s.refused_for.input == t.input &&
       s.refused_for.output == t.output)
     return s.refusal;
-  const Amounts caps = {requests_.cap(), tokens_.cap(), input_tokens_.cap(), output_tokens_.cap()};
-  // Processes that share the key settle without telling us: ask again after a bucket.
-  const int64_t poll_ns = std::clamp<int64_t>(s.redis.bucket_ns(), kNsPerMs, 50 * kNsPerMs);
-  RedisBudget::Admission a;
-  if (!s.redis.reserve(s.instance, caps, amounts_of(1, t), poll_ns, a)) {
+  RedisBudget::LeaseReply r;
+  if (!call(now, amounts_of(1, t), lease_wanted(t), false, r)) {
     if (may_recover && recover(now)) return shared_fit(now, t, false);
     if (!s.fallback) to_fallback(now);
     return fallback_fit(now, t);
   }
-  s.refusal_valid = !a.admitted;
-  if (a.admitted) return {true, now, GateReason::kNone};
+  s.refusal_valid = !r.admitted;
+  if (r.admitted) {
+    s.lease = r.granted;
+    s.admitted = 0;
+    take_from_lease(now, t);
+    return {true, now, GateReason::kNone};
+  }
   s.refused_for = t;
-  s.refusal = {false, now + std::max<int64_t>(a.wait_ns, 1), reason_of_dimension(a.dimension)};
+  s.refusal_polled = r.polled;
+  s.refusal = {false, now + std::max<int64_t>(r.wait_ns, 1), reason_of_dimension(r.dimension)};
   return s.refusal;
+}
+
+bool Gates::call(int64_t now, const Amounts &need, const Amounts &want, bool leave,
+                 RedisBudget::LeaseReply &r, bool rejoin, bool all) {
+  Shared &s = *shared_;
+  s.last_now = now;
+  forget_aged(now);
+  RedisBudget::LeaseCall c;
+  if (rejoin) c.replaces = s.base + ":";
+  c.known = s.known;
+  c.leave = leave;
+  c.caps = caps();
+  c.share = share_amounts();
+  c.need = need;
+  c.want = want;
+  c.in_flight = in_flight_amounts();
+  for (const Shared::Settled &h : s.history)
+    if (all || !h.synced) c.past.push_back({now - h.at, h.amounts});
+  // Whatever the outcome, the lease held so far is gone: the call replaces it.
+  s.lease = {};
+  s.lease_until = 0;
+  if (!s.redis.lease(s.instance, c, r)) {
+    // It may have run. If it did, Redis lets the holding it set lapse `term` after it and
+    // then holds the share (unless it was a leave); if not, the last one stands.
+    if (leave) s.member = false;
+    s.fb_from = std::max(s.fb_from, now + s.wait);
+    s.fb_until = std::min(s.fb_until, now + s.term + s.share_hold - s.redis.bucket_ns());
+    s.lease_until = 1;  // still something to report
+    return false;
+  }
+  for (Shared::Settled &h : s.history) h.synced = true;
+  s.known = true;
+  s.member = !leave;
+  s.fb_from = now + s.wait;
+  s.fb_until = now + s.term + s.share_hold - s.redis.bucket_ns();
+  s.holders = std::max<int64_t>(r.holders, 1);
+  if (r.admitted && r.granted[0] > 0) ++s.leases;
+  // Holding requests in flight or a share: report again when the lease ends.
+  if (!leave) s.lease_until = now + s.use;
+  return true;
+}
+
+void Gates::housekeep(int64_t now) {
+  if (!shared_) return;
+  Shared &s = *shared_;
+  if (s.lease_until == 0 || now < s.lease_until || s.fallback || s.rejoin_all) return;
+  if (!s.redis.connected()) {
+    if (!shared_active(now)) return;
+  }
+  // The lease's time is up: hand over what was settled and hold what is in flight; renew
+  // the lease if it was used and requests wait, else leave once nothing is in flight (no
+  // share held for an idle process).
+  const bool busy = s.admitted > 0 && s.waiting != 0;
+  const bool idle = in_flight_ == 0 && (s.waiting == 0 || (s.waiting < 0 && s.admitted == 0));
+  // A busy process asks as if for one more request like its last, so that a refusal is
+  // the answer its next request would get.
+  Amounts need{}, want{};
+  if (busy) {
+    need = amounts_of(1, s.last);
+    want = lease_wanted(s.last);
+  }
+  RedisBudget::LeaseReply r;
+  if (!call(now, need, want, idle, r)) {
+    if (!recover(now) && !s.fallback) to_fallback(now);
+    return;
+  }
+  s.admitted = 0;
+  s.refusal_valid = busy && !r.admitted;
+  if (s.refusal_valid) {
+    s.refused_for = s.last;
+    s.refusal_polled = r.polled;
+    s.refusal = {false, now + std::max<int64_t>(r.wait_ns, 1), reason_of_dimension(r.dimension)};
+  }
+  if (r.admitted) s.lease = r.granted;
+  if (idle) s.lease_until = 0;
+}
+
+bool Gates::cut_off() const { return shared_ && shared_->fallback; }
+
+void Gates::set_waiting(int64_t n) {
+  if (shared_) shared_->waiting = n;
+}
+
+int64_t Gates::next_housekeeping() const {
+  if (!shared_ || shared_->fallback) return kNever;
+  return shared_->lease_until == 0 ? kNever : std::max<int64_t>(shared_->lease_until, 1);
 }
 
 bool Gates::recover(int64_t now) {
   // A failed call may be a moment's stall or a dropped connection rather than a lost
-  // Redis, and falling back while the others still share through Redis lets the two
-  // sides together pass the limit. So reconnect and rejoin as a new instance once, which
-  // also drops whatever the failed call may have reserved; only if that fails too is
-  // Redis treated as gone.
+  // Redis, and falling back while the others still share through Redis costs the whole
+  // wait for the share. So reconnect and rejoin as a new instance once, which also drops
+  // whatever the failed call may have left; only if that fails too is Redis treated as
+  // gone.
   Shared &s = *shared_;
   s.redis.disconnect();
   join(now);
@@ -236,7 +413,6 @@ bool Gates::recover(int64_t now) {
 
 bool Gates::shared_active(int64_t now) {
   Shared &s = *shared_;
-  s.last_now = now;
   if (!s.fallback && s.redis.connected() && !s.rejoin_all) return true;
   if (s.fallback && now < s.next_attempt) return false;
   join(now);
@@ -245,45 +421,28 @@ bool Gates::shared_active(int64_t now) {
 
 void Gates::join(int64_t now) {
   Shared &s = *shared_;
-  const bool was_away = s.fallback;
+  // Connecting changes nothing in Redis: a failure leaves the last call's terms standing.
   if (!s.redis.connected() && !s.redis.connect()) return to_fallback(now);
   // A restarted Redis forgot everything: hand over all this process used in the window,
-  // else only what it settled while away.
+  // else only what it settled since its last call.
   const bool restarted = !s.run_id.empty() && s.run_id != s.redis.run_id();
   const bool all = s.rejoin_all || restarted;
-  forget_aged(now);
-  std::vector<RedisBudget::Past> past;
-  for (const Shared::Settled &h : s.history)
-    if (all || !h.synced) past.push_back({now - h.at, h.amounts});
-  const Amounts in_flight = {requests_.in_flight(), tokens_.in_flight(),
-                             input_tokens_.in_flight(), output_tokens_.in_flight()};
-  std::string instance = s.base + ":" + std::to_string(++s.epoch);
-  if (!s.redis.rejoin(s.instance, instance, in_flight, past)) return to_fallback(now);
-  for (Shared::Settled &h : s.history) h.synced = true;
-  s.instance = std::move(instance);
+  s.instance = s.base + ":" + std::to_string(++s.epoch);
+  RedisBudget::LeaseReply r;
+  if (!call(now, Amounts{}, Amounts{}, false, r, true, all)) return to_fallback(now);
   s.run_id = s.redis.run_id();
   s.rejoin_all = false;
   s.refusal_valid = false;
+  s.admitted = 0;
   if (s.fallback) {
     s.fallback = false;
     ++s.rejoins;
-  }
-  if (was_away || restarted) {
-    // Others come back within a reconnection interval and then hand over what they used
-    // alone (or, after a restart Redis did not survive, all they used): until that has
-    // aged out of the window, keep to the share as well.
-    s.probation_until = now + limits_.window_ms * kNsPerMs + kReconnectNs + s.redis.bucket_ns();
   }
 }
 
 void Gates::to_fallback(int64_t now) {
   Shared &s = *shared_;
-  if (!s.fallback) {
-    ++s.fallbacks;
-    s.held_when_cut_off = {requests_.used(now), tokens_.used(now), input_tokens_.used(now),
-                           output_tokens_.used(now)};
-    s.cut_off_until = now + limits_.window_ms * kNsPerMs + s.redis.bucket_ns();
-  }
+  if (!s.fallback) ++s.fallbacks;
   s.fallback = true;
   s.redis.disconnect();
   s.next_attempt = now + kReconnectNs;
@@ -297,20 +456,20 @@ void Gates::forget_aged(int64_t now) {
     s.history.pop_front();
 }
 
-void Gates::remember(int64_t now, Tokens actual, bool synced) {
+void Gates::remember(int64_t now, Tokens actual) {
   Shared &s = *shared_;
   const int64_t bucket = s.redis.bucket_ns();
   forget_aged(now);
   Amounts a = amounts_of(1, actual);
   // Bounded like the buckets: one entry per bucket's time at most (per synced state).
-  if (!s.history.empty() && s.history.back().synced == synced &&
-      now - s.history.back().start < bucket) {
+  if (!s.history.empty() && !s.history.back().synced && now - s.history.back().start < bucket) {
     Shared::Settled &b = s.history.back();
     b.at = now;
     for (size_t i = 0; i < a.size(); ++i) b.amounts[i] += a[i];
   } else {
-    s.history.push_back({now, now, a, synced});
+    s.history.push_back({now, now, a, false});
   }
+  if (s.lease_until == 0) s.lease_until = 1;  // to report
 }
 
 void Gates::acquire(Tokens t) {
@@ -336,18 +495,16 @@ void Gates::settle(int64_t now, Tokens reserved, Tokens actual) {
     e.tokens.settle(now, reserved.total(), actual.total());
   }
   if (!shared_) return;
+  // Handed over with the next call; until then Redis holds its reservation as in flight.
+  remember(now, actual);
+  // Room or a better answer for a waiting request: ask again.
   Shared &s = *shared_;
-  s.last_now = now;
-  if (s.fallback || !s.redis.connected() || s.rejoin_all) {
-    remember(now, actual, false);
-    shared_active(now);  // a join now hands this settlement over with the rest
-    return;
-  }
-  bool ok = s.redis.settle(s.instance, amounts_of(1, reserved), amounts_of(1, actual));
-  remember(now, actual, ok);
-  if (!ok) recover(now);  // hands this settlement over with the rest, or falls back
-  // Fewer tokens used than reserved: room a cached refusal does not know of.
-  if (actual.input < reserved.input || actual.output < reserved.output) s.refusal_valid = false;
+  const GateReason why = s.refusal.reason;
+  const bool fewer_tokens =
+      (why == GateReason::kTokens && actual.total() < reserved.total()) ||
+      (why == GateReason::kInputTokens && actual.input < reserved.input) ||
+      (why == GateReason::kOutputTokens && actual.output < reserved.output);
+  if (s.refusal_polled || fewer_tokens) s.refusal_valid = false;
 }
 
 void Gates::release(Tokens reserved) {
@@ -363,10 +520,13 @@ void Gates::release(Tokens reserved) {
   if (!shared_) return;
   Shared &s = *shared_;
   s.refusal_valid = false;
-  // While away, nothing to do: the rejoin holds only what is still in flight.
-  if (s.fallback || !s.redis.connected() || s.rejoin_all) return;
-  // A rejoin holds only what is still in flight, which this no longer is.
-  if (!s.redis.settle(s.instance, amounts_of(1, reserved), Amounts{})) recover(s.last_now);
+  // Never sent: Redis holds it still (in the lease or in flight), so the lease may use it
+  // again; a lease renewed since, which counted it in flight, too.
+  if (s.lease_until > 1) {
+    const Amounts c = caps(), a = amounts_of(1, reserved);
+    for (size_t i = 0; i < a.size(); ++i)
+      if (c[i] > 0) s.lease[i] += a[i];
+  }
 }
 
 std::vector<Gates::WindowUse> Gates::windows_used(int64_t now) {
@@ -416,6 +576,17 @@ void Gates::write_shared(JsonWriter &w, int64_t now) {
   w.Int64(s.rejoins);
   w.Key("reconnects");
   w.Int64(s.reconnects);
+  w.Key("leases");
+  w.Int64(s.leases);
+  w.Key("lease_requests_left");
+  w.Int64(now < s.lease_until ? s.lease[0] : 0);
+  w.Key("holders");
+  w.Int64(s.holders);
+  w.Key("alone");  // cut off: what it may admit without Redis
+  if (!s.fallback) w.String("no");
+  else if (now < s.lease_until && s.lease[0] > 0) w.String("lease");
+  else if (s.member && now >= s.fb_from && now < s.fb_until) w.String("share");
+  else w.String("waiting");
   w.Key("script_calls");
   w.Int64(s.redis.calls());
   w.Key("script_last_us");

@@ -95,6 +95,15 @@ class Gates {
   /// The "shared_limits" member of the metrics snapshot (nothing without shared limits).
   void write_shared(JsonWriter &w, int64_t now);
 
+  /// With shared limits, when a lease's time is up: hand over what was settled, then renew
+  /// the lease or leave. The engine calls it at next_housekeeping() (kNever: nothing due).
+  void housekeep(int64_t now);
+  int64_t next_housekeeping() const;
+  /// With shared limits: cut off from Redis (admitting from a lease or a share, or waiting).
+  bool cut_off() const;
+  /// How many requests wait for admission here (at most): leases are sized to them.
+  void set_waiting(int64_t n);
+
  private:
   struct Shared;
   GateDecision local_fit(int64_t now, Tokens t, double share);
@@ -102,9 +111,16 @@ class Gates {
   bool shared_active(int64_t now);
   void join(int64_t now);
   GateDecision shared_fit(int64_t now, Tokens t, bool may_recover);
+  bool call(int64_t now, const Amounts &need, const Amounts &want, bool leave,
+            RedisBudget::LeaseReply &r, bool rejoin = false, bool all = false);
+  bool take_from_lease(int64_t now, Tokens t);
+  Amounts lease_wanted(Tokens t) const;
+  Amounts caps() const;
+  Amounts share_amounts() const;
+  Amounts in_flight_amounts() const;
   bool recover(int64_t now);
   void to_fallback(int64_t now);
-  void remember(int64_t now, Tokens actual, bool synced);
+  void remember(int64_t now, Tokens actual);
   void forget_aged(int64_t now);
 
   Limits limits_;

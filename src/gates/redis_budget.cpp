@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "common/clock.h"
@@ -12,46 +13,47 @@ namespace llmsvc {
 namespace {
 
 // The data of one budget (all names share the {key} hash tag, so a cluster keeps them on
-// one node): KEYS[1..4] hold the settled amounts of requests, tokens, input and output
+// one node). KEYS[1..4] hold the settled amounts of requests, tokens, input and output
 // tokens as fields "<bucket index>", plus "sum" (their total) and "lo" (the oldest bucket
-// that may still count); KEYS[5] the reservations in flight as "<instance>:<dimension>"
-// plus "total:<dimension>"; KEYS[6] a sorted set of instances by the time their
-// reservations are presumed lost. Times are Redis's own (TIME), in microseconds, so
-// machines with skewed clocks agree. A bucket counts until it is wholly older than the
-// window: never less than the provider counts a request stamped inside it.
-constexpr const char *kPrelude = R"lua(
+// that may still count). KEYS[5] holds what each process may still use or has in flight:
+// "<instance>:<dimension>" (its lease, its requests in flight, or the share it may admit
+// alone after losing Redis), "total:<dimension>" their sums, "<instance>:f<dimension>" the
+// share it asked to be held for it, "<instance>:ph" when what it holds is that share.
+// KEYS[6] is a sorted set of instances by the time their holding lapses; KEYS[7] the
+// budget's "recovery" time, after a Redis that lost the budget. Times are Redis's own
+// (TIME), in microseconds, so machines with skewed clocks agree. A bucket counts until it
+// is wholly older than the window: never less than the provider counts a request in it.
+//
+// One script does everything a process asks (ARGV):
+//   1 window, 2 bucket, 3 instance, 4 lease term (until the holding lapses),
+//   5 how long a lapsed process's share is held, 6 recovery time after a lost budget,
+//   7 "1" when this process used the budget before, 8 when the server started (0:
+//   unknown), 9 the prefix of the instances this one replaces (or ''), 10 "1" to leave,
+//   11 poll interval, 12..15 caps (0: not limited), 16..19 the share to hold if it lapses,
+//   20..23 what the request to admit needs (all 0: no request), 24..27 the lease wanted,
+//   28..31 what it has in flight, 32 the number of settlements handed over, then five
+//   values each: age and amounts.
+// Returns {admitted, lease granted (4), wait, refusing dimension, processes holding, 1 when
+// the wait is only the poll interval (holdings fill the window, none of it ages out)}.
+constexpr const char *kLeaseLua = R"lua(
 local W = tonumber(ARGV[1])
 local B = tonumber(ARGV[2])
 local inst = ARGV[3]
-local hold = tonumber(ARGV[4])
+local term = tonumber(ARGV[4])
+local phantom = tonumber(ARGV[5])
+local recovery = tonumber(ARGV[6])
+local known = ARGV[7] == '1'
+local started = tonumber(ARGV[8])
+local old = ARGV[9]
+local leave = ARGV[10] == '1'
+local poll = tonumber(ARGV[11])
+local function arg4(base, n) return tonumber(ARGV[base + 1 + n]) end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-local F, D = KEYS[5], KEYS[6]
+local F, L, M = KEYS[5], KEYS[6], KEYS[7]
 local dims = {'r', 't', 'i', 'o'}
-local ttl = math.floor((W + B + hold) / 1000) + 1000
+local ttl = math.floor((W + B + term + phantom) / 1000) + 1000
 local function s(x) return string.format('%d', x) end
-
-local function drop(who)
-  for _, d in ipairs(dims) do
-    local v = tonumber(redis.call('HGET', F, who .. ':' .. d) or '0')
-    if v ~= 0 then
-      redis.call('HINCRBY', F, 'total:' .. d, s(-v))
-      redis.call('HDEL', F, who .. ':' .. d)
-    end
-  end
-  redis.call('ZREM', D, who)
-end
-
-local function reap()
-  for _, who in ipairs(redis.call('ZRANGEBYSCORE', D, '-inf', s(now))) do drop(who) end
-end
-
-local function hold_until(who, t)
-  local old = tonumber(redis.call('ZSCORE', D, who) or '0')
-  if t > old then redis.call('ZADD', D, s(t), who) end
-  redis.call('PEXPIRE', F, ttl)
-  redis.call('PEXPIRE', D, ttl)
-end
 
 local function add(k, b, v)
   local lo = tonumber(redis.call('HGET', k, 'lo'))
@@ -89,90 +91,83 @@ local function settled(k)
   end
   return lo, tonumber(redis.call('HGET', k, 'sum') or '0')
 end
-)lua";
 
-// ARGV[5..8] caps (0: not limited), ARGV[9..12] amounts, ARGV[13] the poll interval.
-// Returns {1, 0, 0} after reserving, or {0, wait, dimension}.
-constexpr const char *kReserveLua = R"lua(
-reap()
-local wait, why = 0, 0
-for n = 1, 4 do
-  local cap, amount = tonumber(ARGV[4 + n]), tonumber(ARGV[8 + n])
-  if cap > 0 then
-    local lo, sum = settled(KEYS[n])
-    local excess = sum + tonumber(redis.call('HGET', F, 'total:' .. dims[n]) or '0')
-                   + amount - cap
-    if excess > 0 then
-      local at = tonumber(ARGV[13])
-      for b = lo, math.floor(now / B) do
-        local v = redis.call('HGET', KEYS[n], s(b))
-        if v then
-          excess = excess - tonumber(v)
-          if excess <= 0 then
-            at = (b + 1) * B + W - now
-            break
-          end
+local function held(who, n) return tonumber(redis.call('HGET', F, who .. ':' .. dims[n]) or '0') end
+local function hold(who, n, v)
+  local was = held(who, n)
+  if v == was then return end
+  redis.call('HINCRBY', F, 'total:' .. dims[n], s(v - was))
+  if v > 0 then redis.call('HSET', F, who .. ':' .. dims[n], s(v))
+  else redis.call('HDEL', F, who .. ':' .. dims[n]) end
+end
+local function forget(who)
+  for n = 1, 4 do
+    hold(who, n, 0)
+    redis.call('HDEL', F, who .. ':f' .. dims[n])
+  end
+  redis.call('HDEL', F, who .. ':ph')
+  redis.call('ZREM', L, who)
+end
+
+-- A holding whose process did not come back in time counts as used when it lapsed (what
+-- was leased may all have been sent by then). Then the share that process may admit
+-- alone is held for it, until that too lapses and counts as used.
+local function reap()
+  while true do
+    local due = redis.call('ZRANGEBYSCORE', L, '-inf', s(now))
+    if #due == 0 then return end
+    for _, who in ipairs(due) do
+      local at = tonumber(redis.call('ZSCORE', L, who))
+      for n = 1, 4 do
+        local v = held(who, n)
+        if v > 0 then
+          settled(KEYS[n])
+          add(KEYS[n], math.floor(at / B), v)
+          hold(who, n, 0)
         end
       end
-      if at > wait then wait, why = at, n end
+      local share = false
+      if not redis.call('HGET', F, who .. ':ph') then
+        for n = 1, 4 do
+          local v = tonumber(redis.call('HGET', F, who .. ':f' .. dims[n]) or '0')
+          if v > 0 then hold(who, n, v); share = true end
+        end
+      end
+      if share then
+        redis.call('HSET', F, who .. ':ph', '1')
+        redis.call('ZADD', L, s(at + phantom), who)
+      else
+        forget(who)
+      end
     end
   end
 end
-if why ~= 0 then return {0, wait, why} end
-for n = 1, 4 do
-  local amount = tonumber(ARGV[8 + n])
-  if amount > 0 then
-    redis.call('HINCRBY', F, inst .. ':' .. dims[n], s(amount))
-    redis.call('HINCRBY', F, 'total:' .. dims[n], s(amount))
-  end
-end
-hold_until(inst, now + hold)
-return {1, 0, 0}
-)lua";
 
-// ARGV[5..8] the reservation, ARGV[9..12] what was used (all zero: a release).
-constexpr const char *kSettleLua = R"lua(
 reap()
-local holding = false
-for n = 1, 4 do
-  local field = inst .. ':' .. dims[n]
-  local have = tonumber(redis.call('HGET', F, field) or '0')
-  local take = math.min(tonumber(ARGV[4 + n]), have)
-  if take > 0 then
-    redis.call('HINCRBY', F, 'total:' .. dims[n], s(-take))
-    if have > take then redis.call('HINCRBY', F, field, s(-take)) else redis.call('HDEL', F, field) end
-  end
-  if have > take then holding = true end
-  local used = tonumber(ARGV[8 + n])
-  if used > 0 then
-    settled(KEYS[n])
-    add(KEYS[n], math.floor(now / B), used)
+-- A budget this process used before but Redis no longer has (it restarted without
+-- persistence): what was admitted against the lost state is unknown, so nothing new is
+-- admitted until it has aged out.
+local rec = tonumber(redis.call('HGET', M, 'recovery') or '-1')
+if rec < 0 then
+  rec = 0
+  -- Lost, or new: this process used it before, or the server started too recently to
+  -- tell (a new budget on a server that just started waits once).
+  if known or (started > 0 and now < started + recovery) then rec = now + recovery end
+  redis.call('HSET', M, 'recovery', s(rec))
+end
+redis.call('PEXPIRE', M, 604800000)
+-- Rejoining: every earlier instance of this process goes (a call that failed may have
+-- left one); what they held is handed over again below.
+if old ~= '' then
+  for _, who in ipairs(redis.call('ZRANGEBYSCORE', L, '-inf', '+inf')) do
+    if who ~= inst and string.sub(who, 1, #old) == old then forget(who) end
   end
 end
-if not holding then redis.call('ZREM', D, inst) end
-return 1
-)lua";
-
-// ARGV[5] the instance before the outage (or ''), ARGV[6..9] reservations still in flight,
-// ARGV[10] the number of past settlements, then five values each: age, amounts.
-constexpr const char *kRejoinLua = R"lua(
-reap()
-if ARGV[5] ~= '' then drop(ARGV[5]) end
-drop(inst)
-local any = false
-for n = 1, 4 do
-  local amount = tonumber(ARGV[5 + n])
-  if amount > 0 then
-    redis.call('HINCRBY', F, inst .. ':' .. dims[n], s(amount))
-    redis.call('HINCRBY', F, 'total:' .. dims[n], s(amount))
-    any = true
-  end
-end
-if any then hold_until(inst, now + hold) end
-for j = 0, tonumber(ARGV[10]) - 1 do
-  local at = now - tonumber(ARGV[11 + 5 * j])
+-- What it settled since its last call, each at its own age.
+for j = 0, tonumber(ARGV[32]) - 1 do
+  local at = now - tonumber(ARGV[33 + 5 * j])
   for n = 1, 4 do
-    local used = tonumber(ARGV[12 + 5 * j + n - 1])
+    local used = tonumber(ARGV[34 + 5 * j + n - 1])
     if used > 0 then
       local lo = settled(KEYS[n])
       local b = math.floor(at / B)
@@ -180,10 +175,85 @@ for j = 0, tonumber(ARGV[10]) - 1 do
     end
   end
 end
-return 1
+-- Its holding becomes what it has in flight (the rest of its last lease returns), plus
+-- what this call grants.
+redis.call('HDEL', F, inst .. ':ph')
+local capped, wants = false, false
+for n = 1, 4 do
+  if arg4(10, n) > 0 then capped = true end
+  if arg4(18, n) > 0 then wants = true end
+  hold(inst, n, arg4(10, n) > 0 and arg4(26, n) or 0)
+  redis.call('HSET', F, inst .. ':f' .. dims[n], s(leave and 0 or arg4(14, n)))
+end
+local admitted, wait, why, polled = 0, 0, 0, 0
+-- When holdings fill the window, room comes back when another process next reports (its
+-- lease's time ends 2 buckets before its holding lapses): ask again just after the
+-- first of those (a bucket at least, should it be late), or after the poll interval.
+local function next_report()
+  local at = poll
+  for _, who in ipairs(redis.call('ZRANGEBYSCORE', L, s(now), '+inf')) do
+    if who ~= inst and not redis.call('HGET', F, who .. ':ph') then
+      local t = tonumber(redis.call('ZSCORE', L, who)) - 2 * B - now + 1000
+      if t < at then at = t end
+    end
+  end
+  return math.max(at, B)
+end
+local granted = {0, 0, 0, 0}
+if wants and not leave then
+  if now < rec then
+    wait, why = rec - now, 1
+  else
+    for n = 1, 4 do
+      local cap, need = arg4(10, n), arg4(18, n)
+      if cap > 0 then
+        local lo, sum = settled(KEYS[n])
+        local room = cap - sum - tonumber(redis.call('HGET', F, 'total:' .. dims[n]) or '0')
+        granted[n] = math.max(math.min(arg4(22, n), room), need)
+        local excess = need - room
+        if excess > 0 then
+          local at = -1
+          for b = lo, math.floor(now / B) do
+            local v = redis.call('HGET', KEYS[n], s(b))
+            if v then
+              excess = excess - tonumber(v)
+              if excess <= 0 then
+                at = (b + 1) * B + W - now
+                break
+              end
+            end
+          end
+          local held_back = at < 0
+          if held_back then at = next_report() end
+          if at > wait then wait, why, polled = at, n, (held_back and 1 or 0) end
+        end
+      end
+    end
+    if why == 0 then
+      admitted = 1
+      for n = 1, 4 do
+        if arg4(10, n) > 0 then hold(inst, n, held(inst, n) + granted[n]) end
+      end
+    end
+  end
+end
+if admitted == 0 then granted = {0, 0, 0, 0} end
+local holding = false
+for n = 1, 4 do
+  if held(inst, n) > 0 or (not leave and arg4(14, n) > 0 and capped) then holding = true end
+end
+if holding then
+  redis.call('ZADD', L, s(now + term), inst)
+  redis.call('PEXPIRE', F, ttl)
+  redis.call('PEXPIRE', L, ttl)
+else
+  forget(inst)
+end
+return {admitted, granted[1], granted[2], granted[3], granted[4], wait, why,
+        redis.call('ZCARD', L), polled}
 )lua";
 
-constexpr const char *kBodies[] = {kReserveLua, kSettleLua, kRejoinLua};
+constexpr const char *kBodies[] = {kLeaseLua};
 
 timeval to_timeval(int64_t ms) {
   timeval tv;
@@ -208,7 +278,7 @@ class HiredisLink final : public ScriptLink {
   }
   bool connected() const override { return ctx_ != nullptr; }
 
-  bool connect(std::string &run_id, std::string &error) override {
+  bool connect(std::string &run_id, int64_t &started_us, std::string &error) override {
     disconnect();
     ctx_ = redisConnectWithTimeout(host_.c_str(), port_, to_timeval(timeout_ms_));
     if (!ctx_) return fail(error, "cannot allocate a Redis context");
@@ -233,10 +303,22 @@ class HiredisLink final : public ScriptLink {
     if (!r) return fail(error, std::string("INFO: ") + ctx_->errstr);
     std::string info = reply_text(r);
     freeReplyObject(r);
-    size_t at = info.find("run_id:");
-    run_id = at == std::string::npos
-                 ? std::string()
-                 : info.substr(at + 7, info.find_first_of("\r\n", at) - at - 7);
+    auto field = [&](const char *name) {
+      std::string key = std::string("\n") + name + ":";
+      size_t at = info.find(key);
+      if (at == std::string::npos) return std::string();
+      at += key.size();
+      return info.substr(at, info.find_first_of("\r\n", at) - at);
+    };
+    run_id = field("run_id");
+    // Its start, on its clock: uptime is whole seconds, so this is never before it.
+    const std::string time = field("server_time_usec"), up = field("uptime_in_seconds");
+    char *end = nullptr;
+    long long t = std::strtoll(time.c_str(), &end, 10);
+    bool ok = !time.empty() && !*end;
+    long long u = std::strtoll(up.c_str(), &end, 10);
+    ok = ok && !up.empty() && !*end && u >= 0;
+    started_us = ok ? t - u * 1000000LL : 0;
     return true;
   }
 
@@ -313,7 +395,7 @@ class HiredisLink final : public ScriptLink {
 const std::string &budget_script(BudgetScript s) {
   static const std::array<std::string, kBudgetScripts> scripts = [] {
     std::array<std::string, kBudgetScripts> a;
-    for (int i = 0; i < kBudgetScripts; ++i) a[size_t(i)] = std::string(kPrelude) + kBodies[i];
+    for (int i = 0; i < kBudgetScripts; ++i) a[size_t(i)] = kBodies[i];
     return a;
   }();
   return scripts[size_t(s)];
@@ -327,15 +409,15 @@ RedisBudget::RedisBudget(std::unique_ptr<ScriptLink> link) : link_(std::move(lin
 
 RedisBudget::~RedisBudget() { disconnect(); }
 
-void RedisBudget::configure(const std::string &key, int64_t window_ms, int64_t hold_ms) {
+void RedisBudget::configure(const std::string &key, int64_t window_ms, const Timing &t) {
   std::string prefix = "llmsvc:{" + key + "}:" + std::to_string(window_ms) + ":";
-  keys_ = {prefix + "r", prefix + "t", prefix + "i", prefix + "o", prefix + "flight",
-           prefix + "deadline"};
+  keys_ = {prefix + "r",      prefix + "t",     prefix + "i",   prefix + "o",
+           prefix + "leases", prefix + "lapse", prefix + "meta"};
   window_us_ = window_ms * 1000;
   // A hundredth of the window: an entry counts at most that much longer than the
   // provider counts it.
   bucket_us_ = std::max<int64_t>(1000, window_us_ / 100);
-  hold_us_ = hold_ms * 1000;
+  timing_ = t;
 }
 
 void RedisBudget::disconnect() { link_->disconnect(); }
@@ -349,7 +431,7 @@ bool RedisBudget::fail(const std::string &message) {
 
 bool RedisBudget::connect() {
   std::string error;
-  if (!link_->connect(run_id_, error)) return fail(error);
+  if (!link_->connect(run_id_, started_us_, error)) return fail(error);
   return true;
 }
 
@@ -369,47 +451,43 @@ namespace {
 void push_amounts(std::vector<std::string> &args, const Amounts &a) {
   for (int64_t v : a) args.push_back(std::to_string(std::max<int64_t>(v, 0)));
 }
+std::string us(int64_t ns) { return std::to_string(std::max<int64_t>(ns / 1000, 0)); }
 }  // namespace
 
-bool RedisBudget::reserve(const std::string &instance, const Amounts &caps,
-                          const Amounts &amounts, int64_t poll_ns, Admission &out) {
-  std::vector<std::string> args = {std::to_string(window_us_), std::to_string(bucket_us_),
-                                   instance, std::to_string(hold_us_)};
-  push_amounts(args, caps);
-  push_amounts(args, amounts);
-  args.push_back(std::to_string(std::max<int64_t>(poll_ns / 1000, 1)));
-  std::vector<int64_t> r;
-  if (!eval(kReserveScript, args, r)) return false;
-  if (r.size() != 3) return fail("unexpected reply from the reserve script");
-  out.admitted = r[0] == 1;
-  out.wait_ns = r[1] * 1000;
-  out.dimension = int(r[2]);
-  return true;
-}
-
-bool RedisBudget::settle(const std::string &instance, const Amounts &reserved,
-                         const Amounts &actual) {
-  std::vector<std::string> args = {std::to_string(window_us_), std::to_string(bucket_us_),
-                                   instance, std::to_string(hold_us_)};
-  push_amounts(args, reserved);
-  push_amounts(args, actual);
-  std::vector<int64_t> r;
-  return eval(kSettleScript, args, r);
-}
-
-bool RedisBudget::rejoin(const std::string &old_instance, const std::string &instance,
-                         const Amounts &in_flight, const std::vector<Past> &past) {
-  std::vector<std::string> args = {std::to_string(window_us_), std::to_string(bucket_us_),
-                                   instance, std::to_string(hold_us_), old_instance};
-  push_amounts(args, in_flight);
-  args.push_back(std::to_string(past.size()));
-  for (const Past &p : past) {
+bool RedisBudget::lease(const std::string &instance, const LeaseCall &c, LeaseReply &out) {
+  std::vector<std::string> args = {std::to_string(window_us_),
+                                   std::to_string(bucket_us_),
+                                   instance,
+                                   us(timing_.term_ns),
+                                   us(timing_.share_hold_ns),
+                                   us(timing_.recovery_ns),
+                                   c.known ? "1" : "0",
+                                   std::to_string(std::max<int64_t>(started_us_, 0)),
+                                   c.replaces,
+                                   c.leave ? "1" : "0",
+                                   std::to_string(std::max<int64_t>(timing_.poll_ns / 1000, 1))};
+  args.reserve(32 + 5 * c.past.size());
+  push_amounts(args, c.caps);
+  push_amounts(args, c.share);
+  push_amounts(args, c.need);
+  push_amounts(args, c.want);
+  push_amounts(args, c.in_flight);
+  args.push_back(std::to_string(c.past.size()));
+  for (const Past &p : c.past) {
     // Truncated: a shorter age places a settlement later, never earlier, than it was.
-    args.push_back(std::to_string(std::max<int64_t>(p.age_ns / 1000, 0)));
+    args.push_back(us(p.age_ns));
     push_amounts(args, p.amounts);
   }
   std::vector<int64_t> r;
-  return eval(kRejoinScript, args, r);
+  if (!eval(kLeaseScript, args, r)) return false;
+  if (r.size() != 9) return fail("unexpected reply from the lease script");
+  out.admitted = r[0] == 1;
+  for (size_t i = 0; i < 4; ++i) out.granted[i] = r[i + 1];
+  out.wait_ns = r[5] * 1000;
+  out.dimension = int(r[6]);
+  out.holders = r[7];
+  out.polled = r[8] == 1;
+  return true;
 }
 
 }  // namespace llmsvc

@@ -1,6 +1,7 @@
 // One rate budget kept in Redis and shared by every process that names it: settled amounts
-// in time buckets, reservations in flight per process instance, and three Lua scripts
-// (reserve, settle, rejoin) that each read and change it atomically, on Redis's own clock.
+// in time buckets, what each process instance holds (a lease of capacity it admits from
+// locally, its requests in flight, or the share it may admit alone after losing Redis),
+// and one Lua script that reads and changes it atomically, on Redis's own clock.
 // The scripts run through a ScriptLink: synchronous hiredis calls with a short timeout, or
 // the simulator's Redis; the caller decides what a failure means.
 // Touched only by the engine thread.
@@ -18,8 +19,8 @@ namespace llmsvc {
 /// input tokens, output tokens.
 using Amounts = std::array<int64_t, 4>;
 
-/// The budget's three scripts, in the order ScriptLink::eval numbers them.
-enum BudgetScript { kReserveScript, kSettleScript, kRejoinScript, kBudgetScripts };
+/// The budget's scripts, in the order ScriptLink::eval numbers them.
+enum BudgetScript { kLeaseScript, kBudgetScripts };
 /// The whole Lua text of script `s` (the shared prelude and its body).
 const std::string &budget_script(BudgetScript s);
 
@@ -29,8 +30,9 @@ class ScriptLink {
  public:
   virtual ~ScriptLink() = default;
   /// Connects (or reconnects) and readies the scripts; `run_id` receives the server's id,
-  /// which changes when it restarts. False with `error`.
-  virtual bool connect(std::string &run_id, std::string &error) = 0;
+  /// which changes when it restarts, and `started_us` when it started, on its own clock
+  /// (0: unknown). False with `error`.
+  virtual bool connect(std::string &run_id, int64_t &started_us, std::string &error) = 0;
   virtual void disconnect() = 0;
   virtual bool connected() const = 0;
   /// Runs a script with `keys` and `args`; its reply, an integer or an array of integers,
@@ -50,10 +52,16 @@ class RedisBudget {
   RedisBudget(const RedisBudget &) = delete;
   RedisBudget &operator=(const RedisBudget &) = delete;
 
+  /// How long things last, in nanoseconds of Redis's clock.
+  struct Timing {
+    int64_t term_ns = 0;        // a holding lapses this long after the call that set it
+    int64_t share_hold_ns = 0;  // then the lapsed process's share is held this long
+    int64_t recovery_ns = 0;    // after Redis lost a budget, nothing new for this long
+    int64_t poll_ns = 0;        // a window full of holdings: ask again after this
+  };
   /// Which budget, over which window: the Redis names include the window's length, since
-  /// the buckets are a fraction of it. `hold_ms`: how long a reservation may stay in
-  /// flight before it is presumed lost with its process.
-  void configure(const std::string &key, int64_t window_ms, int64_t hold_ms);
+  /// the buckets are a fraction of it.
+  void configure(const std::string &key, int64_t window_ms, const Timing &t);
   int64_t bucket_ns() const { return bucket_us_ * 1000; }
 
   /// Connects (or reconnects) and loads the scripts. False with last_error() on failure.
@@ -63,27 +71,32 @@ class RedisBudget {
   /// The Redis server's run id from the last connect: it changes when Redis restarts.
   const std::string &run_id() const { return run_id_; }
 
-  struct Admission {
-    bool admitted = false;
-    int64_t wait_ns = 0;  // when refused: from Redis's now until the budget has room
-    int dimension = 0;    // when refused: 1..4, the window that refused
-  };
-  /// Reserves `amounts` under `instance` if every capped window (cap > 0) has room; else
-  /// says how long to wait. A window full of reservations in flight (nothing to age out)
-  /// answers `poll_ns`: only a settlement, maybe another process's, can make room.
-  bool reserve(const std::string &instance, const Amounts &caps, const Amounts &amounts,
-               int64_t poll_ns, Admission &out);
-  /// Removes a reservation and counts `actual` from now (all zero: a release).
-  bool settle(const std::string &instance, const Amounts &reserved, const Amounts &actual);
-
   struct Past {
     int64_t age_ns;  // how long ago it was settled
     Amounts amounts;
   };
-  /// After an outage: drops `old_instance`'s reservations, holds `in_flight` under
-  /// `instance` and counts what was settled meanwhile (`past`), each at its own age.
-  bool rejoin(const std::string &old_instance, const std::string &instance,
-              const Amounts &in_flight, const std::vector<Past> &past);
+  struct LeaseCall {
+    std::string replaces;      // instances named with this prefix are dropped first; or empty
+    bool known = false;        // this process used the budget before (in any Redis run)
+    bool leave = false;        // nothing more to admit: hold no share for this process
+    Amounts caps{};            // per window; 0: not limited
+    Amounts share{};           // what this process may admit alone, held if it lapses
+    Amounts need{};            // the request to admit now (all 0: none)
+    Amounts want{};            // the lease asked for (at least `need`)
+    Amounts in_flight{};       // what its requests in flight hold
+    std::vector<Past> past;    // what it settled since its last call
+  };
+  struct LeaseReply {
+    bool admitted = false;  // `need` fits, and `granted` (at least `need`) is held for it
+    Amounts granted{};
+    int64_t wait_ns = 0;  // when refused: from Redis's now until the budget has room
+    int dimension = 0;    // when refused: 1..4, the window that refused
+    int64_t holders = 0;  // processes holding a lease, requests or a share
+    bool polled = false;  // the wait is the poll interval: holdings fill the window
+  };
+  /// Hands over `past`, holds `in_flight`, and leases `want` if `need` fits every capped
+  /// window. A window full of holdings (nothing to age out) answers `poll_ns`.
+  bool lease(const std::string &instance, const LeaseCall &c, LeaseReply &out);
 
   const std::string &last_error() const { return last_error_; }
   int64_t errors() const { return errors_; }
@@ -97,10 +110,11 @@ class RedisBudget {
 
   std::unique_ptr<ScriptLink> link_;
   std::string run_id_;
+  int64_t started_us_ = 0;
   std::vector<std::string> keys_;
   int64_t window_us_ = 0;
   int64_t bucket_us_ = 0;
-  int64_t hold_us_ = 0;
+  Timing timing_;
   std::string last_error_;
   int64_t errors_ = 0;
   int64_t calls_ = 0;

@@ -16,6 +16,7 @@ struct WorkerLine {
   char mode[32] = {};
   long script_calls = -1;
   double script_mean_us = -1;
+  long redis_errors = -1;
 };
 
 std::string mode_of(const rapidjson::Document &m) {
@@ -49,18 +50,24 @@ TEST(SharedLimits, ThreeProcessesShareOneBudgetWithZero429s) {
       WorkerLine &l = lines[size_t(i)];
       std::sscanf(buf,
                   "ok=%ld failed=%ld first_start_ms=%lld last_start_ms=%lld mode=%31s "
-                  "script_calls=%ld script_mean_us=%lf",
+                  "script_calls=%ld script_mean_us=%lf redis_errors=%ld",
                   &l.ok, &l.failed, &l.first_start_ms, &l.last_start_ms, l.mode,
-                  &l.script_calls, &l.script_mean_us);
+                  &l.script_calls, &l.script_mean_us, &l.redis_errors);
     }
     EXPECT_EQ(pclose(workers[size_t(i)]), 0) << "worker " << i << ": " << buf;
   }
   long long first = -1, last = -1;
   double mean_us = 0;
+  long errors = 0;
   for (const WorkerLine &l : lines) {
+    errors += l.redis_errors;
     EXPECT_EQ(l.ok, per_process);
     EXPECT_STREQ(l.mode, "shared");
-    EXPECT_GT(l.script_calls, per_process);  // a reservation and a settlement each, at least
+    // Admitted from leases, though the limit keeps the processes waiting for room most of
+    // the time (a waiting process still reports once a lease's time, a quarter window):
+    // fewer calls than a reservation and a settlement per request would be.
+    EXPECT_GT(l.script_calls, 0);
+    EXPECT_LT(l.script_calls, 2 * per_process);
     if (first < 0 || l.first_start_ms < first) first = l.first_start_ms;
     last = std::max(last, l.last_start_ms);
     mean_us += l.script_mean_us / processes;
@@ -77,8 +84,8 @@ TEST(SharedLimits, ThreeProcessesShareOneBudgetWithZero429s) {
   double ideal_ms = double(total / cap - 1) * window_ms;
   double utilisation = ideal_ms / double(last - first);
   std::printf("shared limits: %d requests by %d processes in %lld ms (ideal %.0f ms): "
-              "utilisation %.1f%%, mean script call %.0f us\n",
-              total, processes, last - first, ideal_ms, 100 * utilisation, mean_us);
+              "utilisation %.1f%%, mean script call %.0f us, %ld failed calls\n",
+              total, processes, last - first, ideal_ms, 100 * utilisation, mean_us, errors);
   RecordProperty("utilisation_percent", int(std::lround(1000 * utilisation)) / 10);
   EXPECT_GE(utilisation, 0.95);
 }
@@ -86,7 +93,9 @@ TEST(SharedLimits, ThreeProcessesShareOneBudgetWithZero429s) {
 TEST(SharedLimits, RedisOutageFallsBackToTheShareAndRejoins) {
   // 30 requests per 500 ms window; three clients, each allowed a third while alone. The
   // outage here is a killed Redis (calls fail at once); the generous call timeout keeps a
-  // busy machine's scheduling stalls from looking like another, partial, outage.
+  // busy machine's scheduling stalls from looking like another, partial, outage. This
+  // test once drew a few 429s on a busy machine (three clients over the limit around the
+  // outage); llmsvc-sim reproduced it (docs/decisions.md, "Shared limits: leases").
   RedisProcess redis;
   EmulatorProcess emu({"--rpm", "3600", "--window-ms", "500", "--latency-ms", "5"});
   const std::string config = emu.config(
@@ -145,16 +154,14 @@ TEST(SharedLimits, RedisOutageFallsBackToTheShareAndRejoins) {
     EXPECT_EQ(i64(sl, "fallbacks"), 1) << "Redis was lost once: " << to_json(sl);
     EXPECT_EQ(i64(sl, "rejoins"), 1) << to_json(sl);
   }
-  // What holds under any schedule: each request served once, every 429 retried and
-  // nothing else sent twice, and the excess bounded by the shares the clients admit
-  // alone (a third of 30 each, for about a window after Redis returns). Zero 429s around
-  // an outage does not hold under every schedule: processes notice the outage and rejoin
-  // at different moments, and llmsvc-sim measures how far the group can then go over
-  // (docs/reliability.md, "Deterministic simulation of shared limits").
+  // Each request served once, and none over the limit: a client cut off admits alone
+  // only once Redis has held its share for long enough that the others leave room for it,
+  // and rejoining hands over what it admitted alone (llmsvc-sim explores the schedules:
+  // docs/reliability.md, "Deterministic simulation of shared limits").
   rapidjson::Document s = emu.stats("sk-outage");
   EXPECT_EQ(i64(s, "ok"), int64_t(clients.size()) * per_client);
-  EXPECT_EQ(i64(s, "received"), int64_t(clients.size()) * per_client + i64(s, "rate_limited"));
-  EXPECT_LE(i64(s, "rate_limited"), 30);
+  EXPECT_EQ(i64(s, "received"), int64_t(clients.size()) * per_client);
+  EXPECT_EQ(i64(s, "rate_limited"), 0);
   EXPECT_LE(i64(s, "peak_window_requests"), 30);
 }
 
@@ -162,9 +169,11 @@ TEST(SharedLimits, ADroppedConnectionIsRecoveredWithoutFallingBack) {
   // A call that fails while Redis itself is fine (here: the server closed our connection)
   // is recovered at once by reconnecting and rejoining; falling back instead would let
   // this client use its share beside sharers that still count the whole limit in Redis.
+  // A 1 s window: a budget new on a Redis that started a moment ago waits that long
+  // (Redis cannot tell it from a budget it lost by restarting).
   RedisProcess redis;
   EmulatorProcess emu;
-  Client client(emu.config("sk-drop", R"("model":"gpt-4o-mini","limits":{"rpm":600},)"
+  Client client(emu.config("sk-drop", R"("model":"gpt-4o-mini","limits":{"rpm":600,"window_ms":1000},)"
                                       R"("shared_limits":{"redis":")" + redis.url() + R"("})"));
   Completed r = client.generate(prompt_request("before"));
   ASSERT_EQ(r.kind, LLMSVC_KIND_NONE) << r.json;
@@ -181,20 +190,18 @@ TEST(SharedLimits, ADroppedConnectionIsRecoveredWithoutFallingBack) {
   EXPECT_EQ(i64(s, "reconnects"), 1) << to_json(s);
   EXPECT_EQ(i64(s, "errors"), 1) << to_json(s);
   EXPECT_TRUE(s["last_error"].IsString());
-  // Redis holds nothing in flight for this client any more: every reservation, the one the
-  // failed call may have left included, was settled or replaced by the rejoin.
-  const std::string flight = "llmsvc:{" + std::string(s["key"].GetString()) + "}:60000:flight";
-  for (const char *dim : {"r", "t", "i", "o"}) {
-    // HINCRBY by 0: the field's value as an integer reply (0 when absent).
-    EXPECT_EQ(redis.command("HINCRBY " + flight + " total:" + dim + " 0"), ":0") << dim;
-  }
+  // Redis holds a lease for one instance of this client only: whatever the failed call
+  // may have left under the instance before was dropped by the rejoin.
+  const std::string prefix = "llmsvc:{" + std::string(s["key"].GetString()) + "}:1000:";
+  EXPECT_EQ(redis.command("ZCARD " + prefix + "lapse"), ":1");
+  EXPECT_EQ(redis.command("EXISTS " + prefix + "leases"), ":1");
 }
 
 TEST(SharedLimits, MetricsNameTheBudgetButNeverTheKey) {
   RedisProcess redis;
   EmulatorProcess emu;
   const std::string secret = "sk-very-secret-abcdef0123456789";
-  Client client(emu.config(secret, R"("model":"gpt-4o-mini","limits":{"rpm":600},)"
+  Client client(emu.config(secret, R"("model":"gpt-4o-mini","limits":{"rpm":600,"window_ms":1000},)"
                                    R"("shared_limits":{"redis":")" + redis.url() + R"("})"));
   Completed r = client.generate(prompt_request("hi"));
   EXPECT_EQ(r.kind, LLMSVC_KIND_NONE) << r.json;

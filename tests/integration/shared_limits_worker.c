@@ -57,7 +57,7 @@ static const char *field(const char *json, const char *name, char *out, size_t s
 }
 
 int main(int argc, char **argv) {
-  char config[1024], mode[32], calls[32], mean[32];
+  char config[1024], mode[32], calls[32], mean[32], errors[32];
   llmsvc_client *client = NULL;
   llmsvc_error *err = NULL;
   char *metrics = NULL;
@@ -92,10 +92,11 @@ int main(int argc, char **argv) {
   field(metrics ? metrics : "", "\"shared_limits\":{\"mode\"", mode, sizeof mode);
   field(metrics ? metrics : "", "\"script_calls\"", calls, sizeof calls);
   field(metrics ? metrics : "", "\"script_mean_us\"", mean, sizeof mean);
+  field(metrics ? metrics : "", "\"errors\"", errors, sizeof errors);
   llmsvc_free(metrics);
   llmsvc_client_destroy(client);
   printf("ok=%ld failed=%ld first_start_ms=%lld last_start_ms=%lld mode=%s script_calls=%s "
-         "script_mean_us=%s\n",
-         ok_count, n - ok_count, first_start, last_start, mode, calls, mean);
+         "script_mean_us=%s redis_errors=%s\n",
+         ok_count, n - ok_count, first_start, last_start, mode, calls, mean, errors);
   return ok_count == n ? 0 : 1;
 }

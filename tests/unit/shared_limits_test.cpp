@@ -128,7 +128,7 @@ std::string snapshot(Gates &g, int64_t now) {
 }
 }  // namespace
 
-TEST(SharedLimitsFallback, UnreachableRedisMeansAShareOfTheLimitsAfterOneWindow) {
+TEST(SharedLimitsFallback, ARedisNeverReachedHoldsNoShareSoTheClientWaitsForIt) {
   Config c;
   const std::string secret = "sk-never-in-metrics-0123456789";
   std::string json = R"({"api_key":")" + secret +
@@ -137,51 +137,160 @@ TEST(SharedLimitsFallback, UnreachableRedisMeansAShareOfTheLimitsAfterOneWindow)
   ASSERT_FALSE(parse_config(json.c_str(), c));
   Gates g(c);
   const int64_t ms = kNsPerMs;
-  // Cut off from the start: others may have filled the window, and this process held
-  // nothing, so it waits until a whole window (and a bucket, 10 ms) has passed. The next
-  // attempt at Redis comes first, after a second.
+  // Redis never held a share for this process, so the others would not leave room for
+  // what it admitted alone: it waits for Redis, asking again once a second.
   GateDecision d = g.check(0, Tokens{10, 0});
   EXPECT_FALSE(d.admit);
   EXPECT_EQ(d.wait_until, 1000 * ms);
-  d = g.check(1000 * ms, Tokens{10, 0});  // Redis is tried again, still refused
+  d = g.check(1000 * ms, Tokens{10, 0});
   EXPECT_FALSE(d.admit);
-  EXPECT_EQ(d.wait_until, 1010 * ms);
-  // Then a third of 30 per window: 10.
-  for (int i = 0; i < 10; ++i) {
-    ASSERT_TRUE(g.check(1010 * ms, Tokens{10, 0}).admit) << i;
-    g.acquire(Tokens{10, 0});
-  }
-  d = g.check(1010 * ms, Tokens{10, 0});
+  EXPECT_EQ(d.wait_until, 2000 * ms);
+  d = g.check(60000 * ms, Tokens{10, 0});
   EXPECT_FALSE(d.admit);
-  EXPECT_EQ(d.reason, GateReason::kRequests);
-  EXPECT_EQ(d.wait_until, 2000 * ms);  // all in flight: only the next attempt at Redis
-  for (int i = 0; i < 10; ++i) g.settle(1100 * ms, Tokens{10, 0}, Tokens{5, 0});
-  d = g.check(1200 * ms, Tokens{10, 0});
-  EXPECT_FALSE(d.admit);
-  EXPECT_EQ(d.wait_until, 2000 * ms);  // the next attempt comes before 2100 ms
-  // The full limit's too_large still applies, not the share's.
   EXPECT_EQ(g.too_large(Tokens{10, 0}), GateReason::kNone);
 
-  std::string m = snapshot(g, 1200 * ms);
+  std::string m = snapshot(g, 60000 * ms);
   EXPECT_NE(m.find(R"("mode":"local_fallback")"), std::string::npos) << m;
+  EXPECT_NE(m.find(R"("alone":"waiting")"), std::string::npos) << m;
   EXPECT_NE(m.find(R"("fallbacks":1,)"), std::string::npos) << m;
   EXPECT_NE(m.find(R"("rejoins":0,)"), std::string::npos) << m;
-  EXPECT_NE(m.find(R"("errors":2,)"), std::string::npos) << m;  // the first try and the retry
   EXPECT_NE(m.find("Connection refused"), std::string::npos) << m;
   EXPECT_EQ(m.find(secret), std::string::npos) << m;
 }
 
-TEST(SharedLimitsFallback, ShareNeverRoundsToNothing) {
+namespace {
+// A Redis that grants every lease asked for, until it goes away. It reads the lease
+// script's arguments as Redis would (their order: src/gates/redis_budget.cpp).
+class GrantingLink final : public ScriptLink {
+ public:
+  bool up = true;
+  int calls = 0;
+  std::vector<std::string> last;
+  bool connect(std::string &run_id, int64_t &started_us, std::string &error) override {
+    connected_ = up;
+    run_id = "fake";
+    started_us = 0;
+    if (!up) error = "connect: Connection refused";
+    return up;
+  }
+  void disconnect() override { connected_ = false; }
+  bool connected() const override { return connected_; }
+  bool eval(BudgetScript, const std::vector<std::string> &, const std::vector<std::string> &args,
+            std::vector<int64_t> &out, std::string &error) override {
+    ++calls;
+    last = args;
+    if (!up) {
+      connected_ = false;
+      error = "script call: connection lost";
+      return false;
+    }
+    const bool wants = std::stoll(args[19]) > 0 || std::stoll(args[23]) > 0;
+    out = {wants ? 1 : 0};
+    for (int i = 0; i < 4; ++i) out.push_back(wants ? std::stoll(args[size_t(23 + i)]) : 0);
+    out.insert(out.end(), {0, 0, 1, 0});
+    return true;
+  }
+
+ private:
+  bool connected_ = false;
+};
+
+Config shared_config(const std::string &limits, const std::string &share) {
   Config c;
-  ASSERT_FALSE(parse_config(
-      (R"({"limits":{"rpm":120,"window_ms":1000},"shared_limits":{"host":"127.0.0.1","port":)" +
-       std::to_string(closed_port()) + R"(,"share":0.1}})")
-          .c_str(),
-      c));
-  Gates g(c);  // 2 per window; a tenth of it still lets one through
-  const int64_t after_cut_off = 1020 * kNsPerMs;
-  g.check(0, Tokens{});
-  ASSERT_TRUE(g.check(after_cut_off, Tokens{}).admit);
+  EXPECT_FALSE(parse_config((R"({"limits":)" + limits +
+                             R"(,"shared_limits":{"host":"127.0.0.1","share":)" +
+                             share + "}}")
+                                .c_str(),
+                            c));
+  return c;
+}
+}  // namespace
+
+TEST(SharedLimitsLease, RequestsAreAdmittedFromTheLeaseWithoutACallEach) {
+  auto owned = std::make_unique<GrantingLink>();
+  GrantingLink &link = *owned;
+  Gates g(shared_config(R"({"rpm":1800,"window_ms":1000})", "0.5"), std::move(owned), "p");
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_TRUE(g.check(0, Tokens{10, 5}).admit) << i;
+    g.acquire(Tokens{10, 5});
+  }
+  // A join, then leases of 1, 3, 7, 15 and the rest of the 30 (an equal part for one).
+  EXPECT_LE(link.calls, 7);
+  EXPECT_EQ(link.last[11], "30");  // the request cap per window
+  EXPECT_EQ(link.last[15], "15");  // the share held for it if it lapses: half of 30
+  EXPECT_EQ(link.last[27], "26");  // what it had in flight at the last lease: 1 + 3 + 7 + 15
+  // The lease's time is up a quarter of the window later: settlements are handed over
+  // in one call, and the lease is renewed since it was used.
+  for (int i = 0; i < 30; ++i) g.settle(100 * kNsPerMs, Tokens{10, 5}, Tokens{10, 2});
+  const int before = link.calls;
+  EXPECT_EQ(g.next_housekeeping(), 250 * kNsPerMs);
+  g.housekeep(250 * kNsPerMs);
+  EXPECT_EQ(link.calls, before + 1);
+  EXPECT_EQ(link.last[31], "1");  // one settlement entry (they came within a bucket)
+  EXPECT_EQ(link.last[33], "30");  // 30 requests...
+  EXPECT_EQ(link.last[34], "360");  // ... and their real tokens
+  EXPECT_EQ(link.last[27], "0");
+  // Unused for a lease's time and nothing in flight: it leaves, and nothing is due.
+  g.housekeep(500 * kNsPerMs);
+  EXPECT_EQ(link.last[9], "1");
+  EXPECT_EQ(g.next_housekeeping(), kNever);
+}
+
+TEST(SharedLimitsLease, CutOffItWaitsUntilRedisHoldsItsShareThenAdmitsTheShare) {
+  auto owned = std::make_unique<GrantingLink>();
+  GrantingLink &link = *owned;
+  const int64_t ms = kNsPerMs;
+  // 30 per 1 s window; a third of it alone: 10. Buckets of 10 ms, a lease used for 250 ms
+  // (its holding lapses 20 ms later), Redis calls of 50 ms at most.
+  Gates g(shared_config(R"({"rpm":1800,"window_ms":1000})", "0.3333333333"), std::move(owned), "p");
+  ASSERT_TRUE(g.check(0, Tokens{}).admit);
   g.acquire(Tokens{});
-  EXPECT_FALSE(g.check(after_cut_off, Tokens{}).admit);
+  g.settle(5 * ms, Tokens{}, Tokens{});
+  link.up = false;
+  // The next call fails; it may have run, so what this process may do alone is timed from
+  // it: the others' leases granted before Redis held our share end, and what they
+  // admitted ages out: 50 + 270 + 250 + 1000 + 20 ms.
+  const int64_t cut = 100 * ms, from = cut + 1590 * ms;
+  GateDecision d = g.check(cut, Tokens{});
+  EXPECT_FALSE(d.admit);
+  EXPECT_TRUE(g.cut_off());
+  EXPECT_EQ(d.wait_until, cut + 1000 * ms);  // the next try at Redis comes first
+  d = g.check(from - ms, Tokens{});
+  EXPECT_FALSE(d.admit);
+  // A window after the cut the share is free: 10 requests, then the window is full.
+  int admitted = 0;
+  while (admitted < 20 && g.check(from, Tokens{}).admit) {
+    g.acquire(Tokens{});
+    ++admitted;
+  }
+  EXPECT_EQ(admitted, 10);
+  // Redis holds the share from the lapse of the last holding it surely set (the call at
+  // 0, lapsing 270 ms later) for the wait and 10 windows more; a bucket before that ends
+  // the process waits again.
+  const int64_t until = 270 * ms + (1590 + 10000) * ms - 10 * ms;
+  for (int i = 0; i < 10; ++i) g.settle(until - 2000 * ms, Tokens{}, Tokens{});
+  EXPECT_TRUE(g.check(until - ms, Tokens{}).admit);
+  EXPECT_FALSE(g.check(until, Tokens{}).admit);
+  std::string m = snapshot(g, until);
+  EXPECT_NE(m.find(R"("alone":"waiting")"), std::string::npos) << m;
+  // Redis is back: the process rejoins, hands over what it used alone, and leases again.
+  link.up = true;
+  EXPECT_TRUE(g.check(until + 1000 * ms, Tokens{}).admit);
+  EXPECT_FALSE(g.cut_off());
+  m = snapshot(g, until + 1000 * ms);
+  EXPECT_NE(m.find(R"("rejoins":1,)"), std::string::npos) << m;
+}
+
+TEST(SharedLimitsLease, AShareRoundsDownAndNoneMeansWaiting) {
+  auto owned = std::make_unique<GrantingLink>();
+  GrantingLink &link = *owned;
+  // 2 per window, a tenth of it alone: nothing. Redis holds nothing for it either.
+  Gates g(shared_config(R"({"rpm":120,"window_ms":1000})", "0.1"), std::move(owned), "p");
+  ASSERT_TRUE(g.check(0, Tokens{}).admit);
+  EXPECT_EQ(link.last[15], "0");
+  g.acquire(Tokens{});
+  g.settle(1, Tokens{}, Tokens{});
+  link.up = false;
+  for (int64_t t : {int64_t(300), int64_t(2000), int64_t(5000)})
+    EXPECT_FALSE(g.check(t * kNsPerMs, Tokens{}).admit) << t;
 }

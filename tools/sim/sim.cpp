@@ -86,6 +86,7 @@ struct Outcome {
   int64_t steps = 0;        // events processed
   int64_t redis_calls = 0;
   int64_t completed = 0;
+  int64_t alone = 0;        // requests admitted while cut off from Redis
   double final_use = 0;     // share of the limit used once the faults were over
   double max_over = 0;      // the most the provider's window held, against its limit
   std::string summary;      // the seed's parameters
@@ -117,8 +118,9 @@ struct FaultSet {
 
 class Simulation final : public LinkFaults {
  public:
-  Simulation(uint64_t seed, bool trace, const FaultSet &faults, double allow_over)
-      : rng_(seed), seed_(seed), trace_(trace), kinds_(faults), allow_over_(allow_over) {}
+  Simulation(uint64_t seed, bool trace, const FaultSet &faults, double allow_over, bool alone)
+      : rng_(seed), seed_(seed), trace_(trace), kinds_(faults), allow_over_(allow_over),
+        alone_(alone) {}
 
   Outcome run();
 
@@ -168,6 +170,7 @@ class Simulation final : public LinkFaults {
   bool trace_;
   FaultSet kinds_;
   double allow_over_;  // how far over the limit the provider's window may go (0: not at all)
+  bool alone_;         // processes cut off from Redis admit their share alone
   Outcome out_;
   SimRedis redis_;
   std::vector<Client> clients_;
@@ -226,9 +229,15 @@ void Simulation::setup() {
   // As documented: with N processes on one key, a share of 1/N each keeps them within the
   // limit together while Redis is away.
   config.shared_limits.share = 1.0 / double(n_clients);
-  config.connect_timeout_ms = 0;
-  config.request_timeout_ms = 2 * window_ms + 1000;
-  hold_ns_ = (config.request_timeout_ms + 1000) * kMs;  // how long Redis keeps a lost reservation
+  // A process cut off admits its share alone for a window (after waiting a window and a
+  // little more); then Redis stops holding that share for it.
+  config.shared_limits.fallback_ms = alone_ ? window_ms : 0;
+  // How long a dead process's lease and then its share are held: its lease's term, the
+  // wait before a process admits alone, and the time it may.
+  const int64_t bucket = std::max<int64_t>(kMs, window_ns_ / 100);
+  const int64_t term = window_ns_ / 4 + 2 * bucket;
+  hold_ns_ = term + (config.shared_limits.timeout_ms * kMs + term + window_ns_ / 4 + window_ns_ +
+                     2 * bucket) + window_ns_ + window_ns_ + bucket;
 
   // Demand beyond what the limit allows over the run, for each client alone, so the group
   // presses the limit whoever is left.
@@ -260,9 +269,12 @@ void Simulation::setup() {
     return uniform(lo_windows_pct * window_ns_ / 100, hi_windows_pct * window_ns_ / 100);
   };
   std::string faults;
-  // After Redis comes back the group keeps to its shares for a window and a second more
-  // (until every sharer has handed over what it used alone).
+  // After Redis comes back every sharer rejoins within a second and hands over what it
+  // used alone; a restart that lost the budget admits nothing new until what was
+  // admitted against it has aged out (a lease's term or a reconnection, and a window).
   const int64_t settle = window_ns_ + kNsPerSec + window_ns_ / 100;
+  const int64_t recovery = std::max(window_ns_ / 4 + window_ns_ / 50, kNsPerSec + 50 * kMs) +
+                           window_ns_ + window_ns_ / 50 + kNsPerSec;
   const bool outage = chance(0.5) && kinds_.outage;
   if (outage) {
     int64_t t = uniform(0, fault_span), d = span(5, 300);
@@ -275,7 +287,7 @@ void Simulation::setup() {
   if (chance(0.3) && kinds_.restart) {
     int64_t t = uniform(0, fault_span);
     at(t, Ev::kRedisRestart, -1);
-    faults_end_ = std::max(faults_end_, t + settle);
+    faults_end_ = std::max(faults_end_, t + recovery);
     faults += " restart@" + std::to_string(t / kMs);
   }
   if (chance(0.5) && kinds_.lossy) {
@@ -334,6 +346,13 @@ void Simulation::on_wake(int c) {
     return;
   }
   if (cl.crash_at != kNever) wake(c, cl.crash_at);
+  cl.gates->set_waiting(int64_t(cl.backlog.size()));
+  cl.gates->housekeep(local(cl));
+  // A lease's time ends (to renew it, or leave) whether or not requests wait.
+  auto housekeeping = [&] {
+    if (int64_t t = cl.gates->next_housekeeping(); t != kNever)
+      wake(c, std::max(t - cl.skew_ns, now_ + 1));
+  };
   while (!cl.backlog.empty()) {
     Request &r = reqs_[size_t(cl.backlog.front())];
     GateDecision d = cl.gates->check(local(cl), r.reserved);
@@ -341,14 +360,17 @@ void Simulation::on_wake(int c) {
       int64_t t = d.wait_until == kNever ? now_ + 50 * kMs : d.wait_until - cl.skew_ns;
       trace("c%d waits for %s until %.3f ms", c, gate_reason_name(d.reason), double(t) / 1e6);
       wake(c, std::max(t, now_ + 1));
+      housekeeping();
       return;
     }
     cl.gates->acquire(r.reserved);
+    out_.alone += cl.gates->cut_off();
     cl.backlog.pop_front();
     trace("c%d sends #%d (%" PRId64 "+%" PRId64 " tokens)", c, r.id, r.reserved.input,
           r.reserved.output);
     at(now_ + net_ns_, Ev::kArrive, r.id);
   }
+  housekeeping();
 }
 
 void Simulation::prune_provider() {
@@ -432,7 +454,7 @@ Outcome Simulation::run() {
         trace("redis down");
         break;
       case Ev::kRedisUp:
-        redis_.up = true;
+        redis_.come_up();
         trace("redis up");
         break;
       case Ev::kRedisRestart:
@@ -481,7 +503,7 @@ Outcome Simulation::run() {
 int main(int argc, char **argv) {
   using namespace llmsvc::sim;
   uint64_t first = 0, count = 1000;
-  bool trace = false, one = false;
+  bool trace = false, one = false, fallback = true;
   FaultSet faults;
   double allow_over = 0;
   double minutes = 0;
@@ -497,6 +519,7 @@ int main(int argc, char **argv) {
     else if (!std::strcmp(argv[i], "--first")) first = std::strtoull(next(), nullptr, 10);
     else if (!std::strcmp(argv[i], "--seed")) first = std::strtoull(next(), nullptr, 10), count = 1, one = true;
     else if (!std::strcmp(argv[i], "--trace")) trace = true;
+    else if (!std::strcmp(argv[i], "--no-fallback")) fallback = false;
     else if (!std::strcmp(argv[i], "--allow-over")) allow_over = std::strtod(next(), nullptr) / 100;
     else if (!std::strcmp(argv[i], "--faults")) {
       if (!faults.parse(next())) {
@@ -507,23 +530,27 @@ int main(int argc, char **argv) {
     else if (!std::strcmp(argv[i], "--minutes")) minutes = std::strtod(next(), nullptr), count = UINT64_MAX;
     else {
       std::fprintf(stderr,
-                   "usage: llmsvc-sim [--seeds N] [--first S] | --seed S [--trace] | --minutes M\n");
+                   "usage: llmsvc-sim [--seeds N] [--first S] | --seed S [--trace] | --minutes M\n"
+                   "                  [--faults LIST] [--no-fallback] [--allow-over PERCENT]\n");
       return 2;
     }
   }
   auto t0 = std::chrono::steady_clock::now();
-  int64_t failed = 0, steps = 0, checks = 0, calls = 0, seeds = 0, judged = 0;
+  int64_t failed = 0, steps = 0, checks = 0, calls = 0, seeds = 0, judged = 0, completed = 0,
+          alone = 0;
   double use_sum = 0, use_min = 1e9, over_max = 0;
   for (uint64_t seed = first; seed - first < count; ++seed) {
     if (minutes > 0 && std::chrono::steady_clock::now() - t0 >
                            std::chrono::duration<double>(minutes * 60))
       break;
-    Simulation sim(seed, trace, faults, allow_over);
+    Simulation sim(seed, trace, faults, allow_over, fallback);
     Outcome o = sim.run();
     ++seeds;
     steps += o.steps;
     checks += o.checks;
     calls += o.redis_calls;
+    completed += o.completed;
+    alone += o.alone;
     over_max = std::max(over_max, o.max_over);
     if (o.final_use >= 0) {
       ++judged;
@@ -540,10 +567,12 @@ int main(int argc, char **argv) {
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("%" PRId64 " seeds, %" PRId64 " failed; %" PRId64 " steps, %" PRId64
-              " invariant checks, %" PRId64 " Redis script calls; the provider's window held at "
+              " invariant checks; %" PRId64 " requests (%" PRId64 " admitted while cut off from "
+              "Redis), %.2f Redis script calls per request; the provider's window held at "
               "most %.1f%% of its limit; final use of the limit "
               "%.0f%% on average, %.0f%% at least (%" PRId64 " seeds whose faults ended early); %.1f s\n",
-              seeds, failed, steps, checks, calls, 100 * over_max,
+              seeds, failed, steps, checks, completed, alone,
+              completed ? double(calls) / double(completed) : 0.0, 100 * over_max,
               judged ? 100 * use_sum / double(judged) : 0, judged ? 100 * use_min : 0, judged, secs);
   return failed ? 1 : 0;
 }

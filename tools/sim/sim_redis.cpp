@@ -64,6 +64,7 @@ SimRedis::SimRedis() {
     script_refs_[i] = luaL_ref(L_, LUA_REGISTRYINDEX);
   }
   restart();
+  started_us_ = -(int64_t(1) << 50);  // long before the simulation: not a recent start
 }
 
 SimRedis::~SimRedis() { lua_close(L_); }
@@ -73,6 +74,8 @@ void SimRedis::restart() {
   zsets_.clear();
   expire_at_.clear();
   run_id_ = "sim-redis-" + std::to_string(++restarts_);
+  started_us_ = std::max<int64_t>(now_us_, 1);
+  restarted_while_down_ = !up;
 }
 
 int64_t SimRedis::hash_int(const std::string &key, const std::string &field) const {
@@ -215,6 +218,11 @@ int SimRedis::command(lua_State *L) {
     lua_pushinteger(L, removed);
     return 1;
   }
+  if (cmd == "ZCARD") {
+    auto z = zsets_.find(key);
+    lua_pushinteger(L, z == zsets_.end() ? 0 : lua_Integer(z->second.size()));
+    return 1;
+  }
   if (cmd == "ZSCORE") {
     auto z = zsets_.find(key);
     const std::string member = arg(L, 3);
@@ -246,7 +254,7 @@ int SimRedis::command(lua_State *L) {
   return luaL_error(L, "ERR unknown command '%s' in the simulated Redis", cmd.c_str());
 }
 
-bool SimLink::connect(std::string &run_id, std::string &error) {
+bool SimLink::connect(std::string &run_id, int64_t &started_us, std::string &error) {
   connected_ = false;
   if (!redis_.up || faults_.lose_request()) {
     error = "connect to the simulated Redis: connection refused";
@@ -256,6 +264,7 @@ bool SimLink::connect(std::string &run_id, std::string &error) {
   connected_ = true;
   run_id_ = redis_.run_id();
   run_id = run_id_;
+  started_us = redis_.started_us();
   faults_.called(client_, "connect", true, {});
   return true;
 }

@@ -28,6 +28,13 @@ class SimRedis {
   /// Forgets every key (a restart without persistence) and takes a new run id.
   void restart();
   const std::string &run_id() const { return run_id_; }
+  int64_t started_us() const { return started_us_; }
+  /// Back after being down: a server that restarted meanwhile started now.
+  void come_up() {
+    if (!up && restarted_while_down_) started_us_ = std::max<int64_t>(now_us_, 1);
+    up = true;
+    restarted_while_down_ = false;
+  }
   bool up = true;
 
   /// Runs one of the budget scripts as EVAL would. False with `error` on a script error.
@@ -49,6 +56,8 @@ class SimRedis {
   std::map<std::string, std::map<std::string, double>> zsets_;
   std::map<std::string, int64_t> expire_at_;  // PEXPIRE, in the simulation's microseconds
   int64_t now_us_ = 0;
+  int64_t started_us_ = 0;
+  bool restarted_while_down_ = false;
   int64_t restarts_ = 0;
   int64_t calls_ = 0;
   std::string run_id_;
@@ -70,7 +79,7 @@ class SimLink final : public ScriptLink {
  public:
   SimLink(SimRedis &redis, LinkFaults &faults, int client)
       : redis_(redis), faults_(faults), client_(client) {}
-  bool connect(std::string &run_id, std::string &error) override;
+  bool connect(std::string &run_id, int64_t &started_us, std::string &error) override;
   void disconnect() override { connected_ = false; }
   bool connected() const override { return connected_; }
   bool eval(BudgetScript s, const std::vector<std::string> &keys,
