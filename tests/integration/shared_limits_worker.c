@@ -1,8 +1,10 @@
 /* One process of the shared-limits test: sends N requests at once through a client whose
  * limits are shared through Redis, as fast as the gates allow, waits for all of them and
  * prints one line:
- *   "ok=N failed=F first_start_ms=T0 last_start_ms=T1 mode=M script_calls=C script_mean_us=U"
+ *   "ok=N failed=F first_start_ms=T0 last_start_ms=T1 mode=M script_calls=C script_mean_us=U
+ *    redis_errors=E"
  * (the first and the last attempt's start, wall clock). Uses only the public C ABI.
+ * Also run by bench/shared_limits.sh; a REDIS_URL of "-" means limits of its own.
  *
  *   llmsvc_shared_worker BASE_URL KEY REDIS_URL N RPM WINDOW_MS
  */
@@ -67,10 +69,16 @@ int main(int argc, char **argv) {
     return 2;
   }
   n = atol(argv[4]);
-  snprintf(config, sizeof config,
-           "{\"base_url\":\"%s\",\"api_key\":\"%s\",\"model\":\"gpt-4o-mini\","
-           "\"limits\":{\"rpm\":%s,\"window_ms\":%s},\"shared_limits\":{\"redis\":\"%s\"}}",
-           argv[1], argv[2], argv[5], argv[6], argv[3]);
+  if (strcmp(argv[3], "-") == 0)
+    snprintf(config, sizeof config,
+             "{\"base_url\":\"%s\",\"api_key\":\"%s\",\"model\":\"gpt-4o-mini\","
+             "\"limits\":{\"rpm\":%s,\"window_ms\":%s}}",
+             argv[1], argv[2], argv[5], argv[6]);
+  else
+    snprintf(config, sizeof config,
+             "{\"base_url\":\"%s\",\"api_key\":\"%s\",\"model\":\"gpt-4o-mini\","
+             "\"limits\":{\"rpm\":%s,\"window_ms\":%s},\"shared_limits\":{\"redis\":\"%s\"}}",
+             argv[1], argv[2], argv[5], argv[6], argv[3]);
   if (llmsvc_client_new(&client, config, &err) != LLMSVC_OK) {
     fprintf(stderr, "client: %s\n", llmsvc_error_message(err));
     llmsvc_error_free(err);
@@ -92,7 +100,10 @@ int main(int argc, char **argv) {
   field(metrics ? metrics : "", "\"shared_limits\":{\"mode\"", mode, sizeof mode);
   field(metrics ? metrics : "", "\"script_calls\"", calls, sizeof calls);
   field(metrics ? metrics : "", "\"script_mean_us\"", mean, sizeof mean);
-  field(metrics ? metrics : "", "\"errors\"", errors, sizeof errors);
+  {
+    const char *sl = metrics ? strstr(metrics, "\"shared_limits\"") : NULL;
+    field(sl ? sl : "", "\"errors\"", errors, sizeof errors);
+  }
   llmsvc_free(metrics);
   llmsvc_client_destroy(client);
   printf("ok=%ld failed=%ld first_start_ms=%lld last_start_ms=%lld mode=%s script_calls=%s "
