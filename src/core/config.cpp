@@ -1,5 +1,7 @@
 #include "core/config.h"
 
+#include <curl/curl.h>
+
 #include <cctype>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -82,18 +84,43 @@ std::string default_shared_key(const std::string &provider, const std::string &b
 
 namespace {
 
-// "redis://host[:port][/]" or "redis://[v6addr]:port"; credentials and databases are not
-// supported, and said so rather than silently ignored.
+// "redis://[user[:password]@]host[:port][/db]", the host a name, an IPv4 address or
+// "[v6addr]"; user and password percent-encoded.
 DocError parse_redis_url(const std::string &url, SharedLimitsConfig &c) {
   const std::string path = "config.shared_limits.redis";
   const std::string scheme = "redis://";
+  if (url.rfind("rediss://", 0) == 0)
+    return {LLMSVC_ESCHEMA, path + ": TLS (rediss://) is not supported yet; use redis://"};
   if (url.rfind(scheme, 0) != 0)
-    return {LLMSVC_ESCHEMA, path + ": expected redis://HOST[:PORT]"};
+    return {LLMSVC_ESCHEMA, path + ": expected redis://[USER[:PASSWORD]@]HOST[:PORT][/DB]"};
   std::string rest = url.substr(scheme.size());
-  if (!rest.empty() && rest.back() == '/') rest.pop_back();
-  if (rest.find('@') != std::string::npos || rest.find('/') != std::string::npos)
-    return {LLMSVC_ESCHEMA,
-            path + ": credentials and database numbers are not supported (redis://HOST[:PORT])"};
+  if (size_t at = rest.rfind('@'); at != std::string::npos) {
+    std::string userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    size_t colon = userinfo.find(':');
+    auto decode = [](const std::string &s, std::string &out) {
+      int n = 0;
+      char *d = curl_easy_unescape(nullptr, s.c_str(), int(s.size()), &n);
+      if (!d) return false;
+      out.assign(d, size_t(n));
+      curl_free(d);
+      return true;
+    };
+    if (!decode(userinfo.substr(0, colon), c.user) ||
+        (colon != std::string::npos && !decode(userinfo.substr(colon + 1), c.password)))
+      return {LLMSVC_ESCHEMA, path + ": the credentials cannot be decoded"};
+  }
+  if (size_t slash = rest.find('/'); slash != std::string::npos) {
+    std::string db = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+    if (!db.empty()) {
+      char *end = nullptr;
+      long long n = std::strtoll(db.c_str(), &end, 10);
+      if (*end || n < 0 || n > 1000000)
+        return {LLMSVC_ESCHEMA, path + ": \"" + db + "\" is not a database number"};
+      c.db = n;
+    }
+  }
   std::string port;
   bool port_given = false;
   if (!rest.empty() && rest[0] == '[') {
@@ -128,12 +155,16 @@ DocError parse_shared_limits(const JsonValue &v, const Config &config, SharedLim
   DocError err;
   if (!v.IsObject()) return {LLMSVC_ESCHEMA, "config.shared_limits: expected an object"};
   ObjectReader r(v, "config.shared_limits");
-  static const char *const known[] = {"redis", "host",       "port",        "key",
-                                      "share", "timeout_ms", "fallback_ms", nullptr};
-  std::string url;
+  static const char *const known[] = {"redis",       "host",     "port",         "user",
+                                      "password",    "password_env", "db",      "key",
+                                      "share",       "timeout_ms", "fallback_ms", nullptr};
+  std::string url, password_env;
   bool share_given = false;
   if (!r.only(known, err) || !r.get_string("redis", url, err) ||
       !r.get_string("host", c.host, err) || !r.get_int("port", c.port, err, 1, 65535) ||
+      !r.get_string("user", c.user, err) || !r.get_string("password", c.password, err) ||
+      !r.get_string("password_env", password_env, err) ||
+      !r.get_int("db", c.db, err, 0, 1000000) ||
       !r.get_string("key", c.key, err) ||
       !r.get_double("share", c.share, share_given, err, 0.0, 1.0) ||
       !r.get_int("timeout_ms", c.timeout_ms, err, 1, 60000) ||
@@ -144,6 +175,17 @@ DocError parse_shared_limits(const JsonValue &v, const Config &config, SharedLim
   if (!r.find("redis") && !r.find("host"))
     return {LLMSVC_ESCHEMA, "config.shared_limits: missing redis (redis://HOST[:PORT]) or host"};
   if (r.find("redis") && (err = parse_redis_url(url, c))) return err;
+  if (r.find("password") && r.find("password_env"))
+    return {LLMSVC_ESCHEMA, "config.shared_limits: give either password or password_env, not both"};
+  if (!password_env.empty()) {
+    const char *secret = std::getenv(password_env.c_str());
+    if (!secret || !*secret)
+      return {LLMSVC_ESCHEMA, "config.shared_limits.password_env: the environment variable " +
+                                  password_env + " is not set"};
+    c.password = secret;
+  }
+  if (!c.password.empty() && c.password.size() > 4096)
+    return {LLMSVC_ESCHEMA, "config.shared_limits: the password is longer than 4096 bytes"};
   if (c.host.empty()) return {LLMSVC_ESCHEMA, "config.shared_limits.host: the host is empty"};
   if (share_given && c.share <= 0)
     return {LLMSVC_ESCHEMA, "config.shared_limits.share: expected a fraction above 0, at most 1"};

@@ -91,6 +91,9 @@ struct SharedLimitsConfig {
   bool enabled = false;
   std::string host = "127.0.0.1";
   int64_t port = 6379;
+  std::string user;      // ACL user (AUTH user password); empty: the default user
+  std::string password;  // AUTH; empty: none. Never written anywhere
+  int64_t db = 0;        // SELECT
   std::string key;     // the budget's name; never the API key itself
   double share = 0.5;  // fraction of the limits used alone while Redis is unreachable
   int64_t timeout_ms = 50;

@@ -427,8 +427,8 @@ DocError from_litellm(const JsonValue &in, const std::string &file,
         shared.AddMember("host", JsonValue(v, a), a);
       } else if (k == "redis_port" && v.IsInt64()) {
         shared.AddMember("port", JsonValue(v, a), a);
-      } else if (k == "redis_password") {
-        f.ignored(kpath, "llmsvc's shared limits take no Redis password yet");
+      } else if (k == "redis_password" && v.IsString()) {
+        shared.AddMember("password", JsonValue(v, a), a);
       } else if (k == "cache" && v.IsBool()) {
         if (v.GetBool()) cache.AddMember("memory", true, a);
       } else if (k == "cache_params" && v.IsObject()) {

@@ -30,7 +30,7 @@ GateReason reason_of_dimension(int d) {
 struct Gates::Shared {
   Shared(const SharedLimitsConfig &c, std::unique_ptr<ScriptLink> link, std::string name)
       : config(c),
-        redis(link ? std::move(link) : redis_link(c.host, int(c.port), c.timeout_ms)),
+        redis(link ? std::move(link) : redis_link(c)),
         base(std::move(name)) {
     if (!base.empty()) return;
     std::random_device rd;
@@ -560,7 +560,8 @@ void Gates::write_shared(JsonWriter &w, int64_t now) {
   w.Key("redis");
   write_str(w, (s.config.host.find(':') != std::string::npos ? "[" + s.config.host + "]"
                                                               : s.config.host) +
-                   ":" + std::to_string(s.config.port));
+                   ":" + std::to_string(s.config.port) +
+                   (s.config.db ? "/" + std::to_string(s.config.db) : ""));
   w.Key("key");
   write_str(w, s.config.key);
   w.Key("share");

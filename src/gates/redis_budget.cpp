@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/clock.h"
+#include "core/config.h"
 
 namespace llmsvc {
 
@@ -268,8 +269,13 @@ std::string reply_text(const redisReply *r) {
 
 class HiredisLink final : public ScriptLink {
  public:
-  HiredisLink(std::string host, int port, int64_t timeout_ms)
-      : host_(std::move(host)), port_(port), timeout_ms_(timeout_ms) {}
+  explicit HiredisLink(const SharedLimitsConfig &c)
+      : host_(c.host),
+        port_(int(c.port)),
+        timeout_ms_(c.timeout_ms),
+        user_(c.user),
+        password_(c.password),
+        db_(c.db) {}
   ~HiredisLink() override { disconnect(); }
 
   void disconnect() override {
@@ -286,6 +292,24 @@ class HiredisLink final : public ScriptLink {
       return fail(error, "connect to " + host_ + ":" + std::to_string(port_) + ": " + ctx_->errstr);
     if (redisSetTimeout(ctx_, to_timeval(timeout_ms_)) != REDIS_OK)
       return fail(error, std::string("set timeout: ") + ctx_->errstr);
+    // The server's answers name what is wrong (WRONGPASS, NOAUTH, NOPERM); they never
+    // repeat the password, and neither does the message.
+    if (!password_.empty()) {
+      const std::string auth = "AUTH";
+      std::vector<const char *> argv = {auth.c_str()};
+      std::vector<size_t> lens = {auth.size()};
+      if (!user_.empty()) argv.push_back(user_.c_str()), lens.push_back(user_.size());
+      argv.push_back(password_.c_str());
+      lens.push_back(password_.size());
+      std::string who = user_.empty() ? "" : " as user \"" + user_ + "\"";
+      if (!simple(int(argv.size()), argv.data(), lens.data(), "AUTH" + who, error)) return false;
+    }
+    if (db_ != 0) {
+      const std::string select = "SELECT", n = std::to_string(db_);
+      const char *argv[] = {select.c_str(), n.c_str()};
+      size_t lens[] = {select.size(), n.size()};
+      if (!simple(2, argv, lens, "SELECT " + n, error)) return false;
+    }
     for (int i = 0; i < kBudgetScripts; ++i) {
       const std::string &body = budget_script(BudgetScript(i));
       const char *argv[] = {"SCRIPT", "LOAD", body.c_str()};
@@ -377,6 +401,17 @@ class HiredisLink final : public ScriptLink {
   }
 
  private:
+  // A command whose reply is +OK; else fails with `what` and the server's error.
+  bool simple(int argc, const char **argv, const size_t *lens, const std::string &what,
+              std::string &error) {
+    auto *r = static_cast<redisReply *>(redisCommandArgv(ctx_, argc, argv, lens));
+    if (!r) return fail(error, what + ": " + ctx_->errstr);
+    bool ok = r->type == REDIS_REPLY_STATUS;
+    std::string text = reply_text(r);
+    freeReplyObject(r);
+    return ok || fail(error, what + " failed: " + text);
+  }
+
   bool fail(std::string &error, const std::string &message) {
     error = message;
     disconnect();  // after a timeout the connection's replies are out of step
@@ -386,6 +421,8 @@ class HiredisLink final : public ScriptLink {
   std::string host_;
   int port_;
   int64_t timeout_ms_;
+  std::string user_, password_;
+  int64_t db_;
   redisContext *ctx_ = nullptr;
   std::array<std::string, kBudgetScripts> sha_;
 };
@@ -401,8 +438,8 @@ const std::string &budget_script(BudgetScript s) {
   return scripts[size_t(s)];
 }
 
-std::unique_ptr<ScriptLink> redis_link(std::string host, int port, int64_t timeout_ms) {
-  return std::make_unique<HiredisLink>(std::move(host), port, timeout_ms);
+std::unique_ptr<ScriptLink> redis_link(const SharedLimitsConfig &c) {
+  return std::make_unique<HiredisLink>(c);
 }
 
 RedisBudget::RedisBudget(std::unique_ptr<ScriptLink> link) : link_(std::move(link)) {}

@@ -42,8 +42,10 @@ class ScriptLink {
                     std::string &error) = 0;
 };
 
-/// A Redis server over hiredis: synchronous calls with a timeout, scripts by EVALSHA.
-std::unique_ptr<ScriptLink> redis_link(std::string host, int port, int64_t timeout_ms);
+struct SharedLimitsConfig;
+/// A Redis server over hiredis: synchronous calls with a timeout (AUTH and SELECT after
+/// connecting when configured), scripts by EVALSHA.
+std::unique_ptr<ScriptLink> redis_link(const SharedLimitsConfig &c);
 
 class RedisBudget {
  public:

@@ -230,3 +230,72 @@ TEST(SharedLimits, MetricsNameTheBudgetButNeverTheKey) {
   EXPECT_EQ(i64(m["shared_limits"], "errors"), 0);
   EXPECT_EQ(i64(m["shared_limits"], "fallbacks"), 0);
 }
+
+TEST(SharedLimits, PasswordsAclUsersAndDatabases) {
+  RedisProcess redis;
+  ASSERT_EQ(redis.command("ACL SETUSER alice on >alice-pw-1234 ~* &* +@all"), "+OK");
+  EmulatorProcess emu;
+  const std::string port = std::to_string(redis.port());
+  auto config = [&](const std::string &url) {
+    return emu.config("sk-auth", R"("model":"gpt-4o-mini","limits":{"rpm":600,"window_ms":1000},)"
+                                 R"("shared_limits":{"redis":")" + url + R"("})");
+  };
+  auto metrics_text = [](Client &c) {
+    char *json = nullptr;
+    EXPECT_EQ(llmsvc_client_metrics(c.get(), &json, nullptr), LLMSVC_OK);
+    std::string text = json ? json : "";
+    llmsvc_free(json);
+    return text;
+  };
+  {
+    // An ACL user and database 3: the budget's keys are there, not in database 0.
+    Client alice(config("redis://alice:alice-pw-1234@127.0.0.1:" + port + "/3"));
+    Completed r = alice.generate(prompt_request("hi"));
+    ASSERT_EQ(r.kind, LLMSVC_KIND_NONE) << r.json;
+    rapidjson::Document m = alice.metrics();
+    EXPECT_STREQ(m["shared_limits"]["mode"].GetString(), "shared");
+    EXPECT_EQ(std::string(m["shared_limits"]["redis"].GetString()), "127.0.0.1:" + port + "/3");
+    EXPECT_EQ(metrics_text(alice).find("alice-pw-1234"), std::string::npos);
+    EXPECT_EQ(redis.command("DBSIZE"), ":0");
+  }
+  {
+    // A wrong password: the client is cut off from Redis (it never reached it, so it waits
+    // for it), and says why without the password.
+    Client wrong(config("redis://alice:not-the-pw-5678@127.0.0.1:" + port));
+    Collector col;
+    wrong.submit(prompt_request("waits"), col);
+    ASSERT_TRUE(wrong.wait_metrics(
+        [](const rapidjson::Document &m) {
+          return m["shared_limits"]["last_error"].IsString() &&
+                 std::string(m["shared_limits"]["last_error"].GetString()).find("WRONGPASS") !=
+                     std::string::npos;
+        },
+        std::chrono::seconds(15)));
+    std::string text = metrics_text(wrong);
+    EXPECT_NE(text.find(R"(AUTH as user \"alice\" failed: WRONGPASS)"), std::string::npos) << text;
+    EXPECT_NE(text.find(R"("mode":"local_fallback")"), std::string::npos) << text;
+    EXPECT_EQ(text.find("not-the-pw-5678"), std::string::npos) << text;
+    EXPECT_EQ(col.size(), 0u);
+  }
+  // The default user with a password (requirepass): with it, and without it.
+  ASSERT_EQ(redis.command("CONFIG SET requirepass default-pw-9012"), "+OK");
+  {
+    Client pw(config("redis://:default-pw-9012@127.0.0.1:" + port));
+    Completed r = pw.generate(prompt_request("hi"));
+    ASSERT_EQ(r.kind, LLMSVC_KIND_NONE) << r.json;
+    EXPECT_STREQ(pw.metrics()["shared_limits"]["mode"].GetString(), "shared");
+  }
+  {
+    Client none(config(redis.url()));
+    Collector col;
+    none.submit(prompt_request("waits"), col);
+    ASSERT_TRUE(none.wait_metrics(
+        [](const rapidjson::Document &m) {
+          return m["shared_limits"]["last_error"].IsString() &&
+                 std::string(m["shared_limits"]["last_error"].GetString()).find("NOAUTH") !=
+                     std::string::npos;
+        },
+        std::chrono::seconds(15)))
+        << metrics_text(none);
+  }
+}

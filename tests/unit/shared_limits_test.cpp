@@ -61,7 +61,13 @@ TEST(SharedLimitsConfig, MistakesAreNamed) {
   EXPECT_NE(error_of(R"({"shared_limits":{}})").find("missing redis"), std::string::npos);
   EXPECT_NE(error_of(R"({"shared_limits":{"redis":"http://h"}})").find("shared_limits.redis"),
             std::string::npos);
-  EXPECT_NE(error_of(R"({"shared_limits":{"redis":"redis://:pw@h:1"}})").find("credentials"),
+  EXPECT_NE(error_of(R"({"shared_limits":{"redis":"rediss://h:1"}})").find("TLS"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"shared_limits":{"redis":"redis://h:1/x"}})").find("database"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"shared_limits":{"host":"h","db":-1}})").find("db"), std::string::npos);
+  EXPECT_NE(error_of(R"({"shared_limits":{"host":"h","password":"a","password_env":"B"}})")
+                .find("not both"),
             std::string::npos);
   EXPECT_NE(error_of(R"({"shared_limits":{"redis":"redis://h:99999"}})").find("not a port"),
             std::string::npos);
@@ -79,6 +85,47 @@ TEST(SharedLimitsConfig, MistakesAreNamed) {
             std::string::npos);
   EXPECT_NE(error_of(R"({"shared_limits":"redis://h"})").find("expected an object"),
             std::string::npos);
+}
+
+TEST(SharedLimitsConfig, CredentialsAndDatabaseFromTheUrlOrTheMembersOrTheEnvironment) {
+  Config c;
+  ASSERT_FALSE(parse_config(
+      R"({"shared_limits":{"redis":"redis://alice:p%40ss%3Aword@cache.internal:7000/3"}})", c));
+  EXPECT_EQ(c.shared_limits.host, "cache.internal");
+  EXPECT_EQ(c.shared_limits.port, 7000);
+  EXPECT_EQ(c.shared_limits.user, "alice");
+  EXPECT_EQ(c.shared_limits.password, "p@ss:word");
+  EXPECT_EQ(c.shared_limits.db, 3);
+
+  Config d;
+  ASSERT_FALSE(parse_config(R"({"shared_limits":{"redis":"redis://:only-a-password@h/"}})", d));
+  EXPECT_EQ(d.shared_limits.user, "");
+  EXPECT_EQ(d.shared_limits.password, "only-a-password");
+  EXPECT_EQ(d.shared_limits.db, 0);
+
+  Config e;
+  ASSERT_FALSE(parse_config(
+      R"({"shared_limits":{"host":"h","user":"bob","password":"pw","db":2}})", e));
+  EXPECT_EQ(e.shared_limits.user, "bob");
+  EXPECT_EQ(e.shared_limits.password, "pw");
+  EXPECT_EQ(e.shared_limits.db, 2);
+
+  // From the environment, read when the client is created; a variable that is not set is
+  // named, and no value ever appears in an error.
+  const char *var = "LLMSVC_TEST_REDIS_PASSWORD";
+  unsetenv(var);
+  Config f;
+  DocError err = parse_config(
+      R"({"shared_limits":{"host":"h","password_env":"LLMSVC_TEST_REDIS_PASSWORD"}})", f);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err.message.find("LLMSVC_TEST_REDIS_PASSWORD is not set"), std::string::npos)
+      << err.message;
+  setenv(var, "from-the-environment", 1);
+  Config g;
+  ASSERT_FALSE(parse_config(
+      R"({"shared_limits":{"host":"h","password_env":"LLMSVC_TEST_REDIS_PASSWORD"}})", g));
+  EXPECT_EQ(g.shared_limits.password, "from-the-environment");
+  unsetenv(var);
 }
 
 TEST(SharedLimitsConfig, DerivedKeyNeverHoldsTheApiKey) {
