@@ -247,6 +247,15 @@ TEST(SharedLimits, PasswordsAclUsersAndDatabases) {
     llmsvc_free(json);
     return text;
   };
+  // The shared-limit error the client reports comes to say `what`.
+  auto error_says = [](Client &c, const char *what) {
+    return c.wait_metrics(
+        [what](const rapidjson::Document &m) {
+          const rapidjson::Value &e = m["shared_limits"]["last_error"];
+          return e.IsString() && std::string(e.GetString()).find(what) != std::string::npos;
+        },
+        std::chrono::seconds(15));
+  };
   {
     // An ACL user and database 3: the budget's keys are there, not in database 0.
     Client alice(config("redis://alice:alice-pw-1234@127.0.0.1:" + port + "/3"));
@@ -264,13 +273,7 @@ TEST(SharedLimits, PasswordsAclUsersAndDatabases) {
     Client wrong(config("redis://alice:not-the-pw-5678@127.0.0.1:" + port));
     Collector col;
     wrong.submit(prompt_request("waits"), col);
-    ASSERT_TRUE(wrong.wait_metrics(
-        [](const rapidjson::Document &m) {
-          return m["shared_limits"]["last_error"].IsString() &&
-                 std::string(m["shared_limits"]["last_error"].GetString()).find("WRONGPASS") !=
-                     std::string::npos;
-        },
-        std::chrono::seconds(15)));
+    ASSERT_TRUE(error_says(wrong, "WRONGPASS")) << metrics_text(wrong);
     std::string text = metrics_text(wrong);
     EXPECT_NE(text.find(R"(AUTH as user \"alice\" failed: WRONGPASS)"), std::string::npos) << text;
     EXPECT_NE(text.find(R"("mode":"local_fallback")"), std::string::npos) << text;
@@ -289,13 +292,6 @@ TEST(SharedLimits, PasswordsAclUsersAndDatabases) {
     Client none(config(redis.url()));
     Collector col;
     none.submit(prompt_request("waits"), col);
-    ASSERT_TRUE(none.wait_metrics(
-        [](const rapidjson::Document &m) {
-          return m["shared_limits"]["last_error"].IsString() &&
-                 std::string(m["shared_limits"]["last_error"].GetString()).find("NOAUTH") !=
-                     std::string::npos;
-        },
-        std::chrono::seconds(15)))
-        << metrics_text(none);
+    ASSERT_TRUE(error_says(none, "NOAUTH")) << metrics_text(none);
   }
 }
