@@ -270,8 +270,8 @@ TEST(SharedLimits, PasswordsAclUsersAndDatabases) {
   {
     // A wrong password: the client is cut off from Redis (it never reached it, so it waits
     // for it), and says why without the password.
+    Collector col;  // outlives the client, which completes the waiting request as it closes
     Client wrong(config("redis://alice:not-the-pw-5678@127.0.0.1:" + port));
-    Collector col;
     wrong.submit(prompt_request("waits"), col);
     ASSERT_TRUE(error_says(wrong, "WRONGPASS")) << metrics_text(wrong);
     std::string text = metrics_text(wrong);
@@ -289,8 +289,8 @@ TEST(SharedLimits, PasswordsAclUsersAndDatabases) {
     EXPECT_STREQ(pw.metrics()["shared_limits"]["mode"].GetString(), "shared");
   }
   {
-    Client none(config(redis.url()));
     Collector col;
+    Client none(config(redis.url()));
     none.submit(prompt_request("waits"), col);
     ASSERT_TRUE(error_says(none, "NOAUTH")) << metrics_text(none);
   }
