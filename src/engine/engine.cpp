@@ -48,7 +48,10 @@ Engine::~Engine() {
   close();
   for (llmsvc_result *r : events_) delete r;  // built after the last delivery
   events_.clear();
-  for (auto &d : deps_) d->idle.clear();
+  for (auto &d : deps_) {
+    d->idle.clear();
+    d->gates.set_wake(nullptr);  // before the wake-up's fd closes
+  }
   close_shards();
   close_loop();
 }

@@ -21,8 +21,10 @@ void Engine::build_routes() {
     d.config = config_;
     specs.push_back(std::move(d));
   }
-  for (size_t i = 0; i < specs.size(); ++i)
+  for (size_t i = 0; i < specs.size(); ++i) {
     deps_.push_back(std::make_unique<Deployment>(specs[i], i));
+    deps_.back()->gates.set_wake([this] { wake(); });  // a Redis answer came in
+  }
   auto tier_of = [&](const std::string &name) {
     std::vector<Deployment *> tier;
     for (auto &d : deps_)

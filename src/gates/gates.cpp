@@ -30,7 +30,8 @@ GateReason reason_of_dimension(int d) {
 struct Gates::Shared {
   Shared(const SharedLimitsConfig &c, std::unique_ptr<ScriptLink> link, std::string name)
       : config(c),
-        redis(link ? std::move(link) : redis_link(c)),
+        // A link given is the simulator's: called inline, on its own clock.
+        redis(link ? std::move(link) : redis_link(c), !link),
         base(std::move(name)) {
     if (!base.empty()) return;
     std::random_device rd;
@@ -51,6 +52,17 @@ struct Gates::Shared {
   int64_t next_attempt = 0;
   int64_t last_now = 0;  // the destructor is not told the time
 
+  // The call to Redis under way (one at a time): what it is for and when it started (the
+  // time everything it may have done counts from). Requests wait until it has finished.
+  enum class Call { kNone, kConnect, kJoin, kAdmit, kRenew, kLeave };
+  Call call = Call::kNone;
+  int64_t call_at = 0;
+  bool call_all = false;     // a join: hand over everything settled in the window
+  bool recovering = false;   // a connect or join retrying after a failed call
+  int recoveries = 0;        // in a row, without a call succeeding
+  bool renew_busy = false, renew_idle = false;  // a renewal's kind
+  Tokens call_tokens;        // an admission call's request
+
   // Times, from the window (set_limits): the lease is used for `use` after the call that
   // granted it; Redis lets a holding lapse `term` after that call, then holds the share
   // for `share_hold`; a process cut off admits its share from `wait` after its last call
@@ -70,6 +82,7 @@ struct Gates::Shared {
     int64_t at, start;
     Amounts amounts;
     bool synced;  // counted in Redis already
+    bool sent;    // handed to the call under way
   };
   std::deque<Settled> history;
   // The last refusal from Redis, answered again until its time comes, unless a settlement
@@ -91,10 +104,19 @@ Gates::Gates(const Config &config, std::unique_ptr<ScriptLink> link, std::string
 Gates::~Gates() {
   if (!shared_) return;
   Shared &s = *shared_;
-  // Leaving: Redis holds nothing more for this process, no lease and no share.
-  if (s.fallback || !s.redis.connected() || s.instance.empty()) return;
-  RedisBudget::LeaseReply r;
-  call(s.last_now, Amounts{}, Amounts{}, true, r);
+  s.redis.set_notify(nullptr);  // whoever it woke may be gone already
+  // A call under way ends first (within its timeout); then leaving: Redis holds nothing
+  // more for this process, no lease and no share. The only wait on Redis here.
+  const int64_t limit = 2 * s.timeout + kNsPerSec;
+  if (s.call != Shared::Call::kNone && s.redis.wait(limit)) pump(s.last_now);
+  if (s.call != Shared::Call::kNone || s.fallback || !s.redis.connected() || s.instance.empty())
+    return;
+  start_call(s.last_now, int(Shared::Call::kLeave), Amounts{}, Amounts{});
+  if (s.redis.wait(limit)) pump(s.last_now);
+}
+
+void Gates::set_wake(std::function<void()> wake) {
+  if (shared_) shared_->redis.set_notify(std::move(wake));
 }
 
 const char *gate_reason_name(GateReason r) {
@@ -262,8 +284,7 @@ GateDecision Gates::check(int64_t now, Tokens t) {
   if (limits_.concurrency > 0 && in_flight_ >= limits_.concurrency)
     return {false, kNever, GateReason::kConcurrency};
   if (!shared_) return local_fit(now, t, 1);
-  if (!shared_active(now)) return fallback_fit(now, t);
-  return shared_fit(now, t, true);
+  return shared_fit(now, t);
 }
 
 Amounts Gates::lease_wanted(Tokens t) const {
@@ -284,106 +305,216 @@ Amounts Gates::lease_wanted(Tokens t) const {
   return want;
 }
 
-GateDecision Gates::shared_fit(int64_t now, Tokens t, bool may_recover) {
+GateDecision Gates::shared_fit(int64_t now, Tokens t) {
   Shared &s = *shared_;
-  const Amounts c = caps();
-  if (c[0] <= 0 && c[1] <= 0 && c[2] <= 0 && c[3] <= 0) return {true, now, GateReason::kNone};
-  if (take_from_lease(now, t)) return {true, now, GateReason::kNone};
-  if (s.refusal_valid && now < s.refusal.wait_until && s.refused_for.input == t.input &&
-      s.refused_for.output == t.output)
-    return s.refusal;
-  RedisBudget::LeaseReply r;
-  if (!call(now, amounts_of(1, t), lease_wanted(t), false, r)) {
-    if (may_recover && recover(now)) return shared_fit(now, t, false);
-    if (!s.fallback) to_fallback(now);
-    return fallback_fit(now, t);
+  // Each round starts a call or answers. A link called inline (the simulator's) finishes
+  // each call at once, so a few rounds decide; Redis over the network answers later, and
+  // the request waits for that (the engine is woken then).
+  for (int round = 0; round < 8; ++round) {
+    pump(now);
+    if (s.call == Shared::Call::kConnect && s.fallback) return fallback_fit(now, t);
+    if (s.call != Shared::Call::kNone) break;
+    if (s.fallback) {
+      if (now < s.next_attempt) return fallback_fit(now, t);
+      start_join(now, false);
+      continue;
+    }
+    if (!s.redis.connected() || s.rejoin_all) {
+      start_join(now, false);
+      continue;
+    }
+    const Amounts c = caps();
+    if (c[0] <= 0 && c[1] <= 0 && c[2] <= 0 && c[3] <= 0) return {true, now, GateReason::kNone};
+    if (take_from_lease(now, t)) return {true, now, GateReason::kNone};
+    if (s.refusal_valid && now < s.refusal.wait_until && s.refused_for.input == t.input &&
+        s.refused_for.output == t.output)
+      return s.refusal;
+    s.call_tokens = t;
+    start_call(now, int(Shared::Call::kAdmit), amounts_of(1, t), lease_wanted(t));
   }
-  s.refusal_valid = !r.admitted;
-  if (r.admitted) {
-    s.lease = r.granted;
-    s.admitted = 0;
-    take_from_lease(now, t);
-    return {true, now, GateReason::kNone};
-  }
-  s.refused_for = t;
-  s.refusal_polled = r.polled;
-  s.refusal = {false, now + std::max<int64_t>(r.wait_ns, 1), reason_of_dimension(r.dimension)};
-  return s.refusal;
+  // Until the call under way has finished; its end wakes the engine sooner.
+  return {false, std::max(now + 1, s.call_at + 6 * s.timeout + kNsPerMs), GateReason::kRequests};
 }
 
-bool Gates::call(int64_t now, const Amounts &need, const Amounts &want, bool leave,
-                 RedisBudget::LeaseReply &r, bool rejoin, bool all) {
+void Gates::start_call(int64_t now, int kind, const Amounts &need, const Amounts &want) {
   Shared &s = *shared_;
+  const auto k = Shared::Call(kind);
   s.last_now = now;
   forget_aged(now);
   RedisBudget::LeaseCall c;
-  if (rejoin) c.replaces = s.base + ":";
+  if (k == Shared::Call::kJoin) c.replaces = s.base + ":";
   c.known = s.known;
-  c.leave = leave;
+  c.leave = k == Shared::Call::kLeave || (k == Shared::Call::kRenew && s.renew_idle);
   c.caps = caps();
   c.share = share_amounts();
   c.need = need;
   c.want = want;
   c.in_flight = in_flight_amounts();
-  for (const Shared::Settled &h : s.history)
-    if (all || !h.synced) c.past.push_back({now - h.at, h.amounts});
+  const bool all = k == Shared::Call::kJoin && s.call_all;
+  for (Shared::Settled &h : s.history)
+    if (all || !h.synced) {
+      c.past.push_back({now - h.at, h.amounts});
+      h.sent = true;
+    }
   // Whatever the outcome, the lease held so far is gone: the call replaces it.
   s.lease = {};
   s.lease_until = 0;
-  if (!s.redis.lease(s.instance, c, r)) {
+  s.call = k;
+  s.call_at = now;
+  s.redis.start_lease(s.instance, c);
+}
+
+void Gates::start_join(int64_t now, bool recovering) {
+  Shared &s = *shared_;
+  // Connecting changes nothing in Redis: a failure leaves the last call's terms standing.
+  // A connected link joins at once.
+  s.recovering = recovering;
+  if (recovering) {
+    s.redis.disconnect();
+    ++s.recoveries;
+  }
+  if (s.redis.connected()) return join_call(now);
+  // Cut off, it keeps admitting what it may alone meanwhile; the next attempt is a
+  // reconnection's time away (the answer wakes it sooner).
+  if (s.fallback) s.next_attempt = now + kReconnectNs;
+  s.call = Shared::Call::kConnect;
+  s.call_at = now;
+  s.last_now = now;
+  s.redis.start_connect();
+}
+
+void Gates::join_call(int64_t now) {
+  Shared &s = *shared_;
+  // A restarted Redis forgot everything: hand over all this process used in the window,
+  // else only what it settled since its last call.
+  const bool restarted = !s.run_id.empty() && s.run_id != s.redis.run_id();
+  s.call_all = s.rejoin_all || restarted;
+  s.instance = s.base + ":" + std::to_string(++s.epoch);
+  start_call(now, int(Shared::Call::kJoin), Amounts{}, Amounts{});
+}
+
+void Gates::pump(int64_t now) {
+  Shared &s = *shared_;
+  bool ok = false;
+  RedisBudget::LeaseReply r;
+  // A call finished inline may start the next (connect, then join): take until none has.
+  while (s.call != Shared::Call::kNone && s.redis.take(ok, r)) {
+    const Shared::Call k = s.call;
+    s.call = Shared::Call::kNone;
+    if (k == Shared::Call::kConnect) {
+      if (ok) join_call(now);
+      else to_fallback(now);
+      continue;
+    }
+    const bool leave = k == Shared::Call::kLeave || (k == Shared::Call::kRenew && s.renew_idle);
+    finish_call(ok, leave, r);
+    if (!ok) {
+      // A failed call may be a moment's stall or a dropped connection rather than a lost
+      // Redis, and falling back while the others still share through Redis costs the
+      // whole wait for the share. So reconnect and rejoin as a new instance once, which
+      // also drops whatever the failed call may have left; only if that fails too is
+      // Redis treated as gone.
+      if (k == Shared::Call::kLeave) continue;
+      if (k == Shared::Call::kJoin || s.recoveries > 0) to_fallback(now);
+      else start_join(now, true);
+      continue;
+    }
+    s.recoveries = 0;
+    switch (k) {
+      case Shared::Call::kJoin:
+        s.run_id = s.redis.run_id();
+        s.rejoin_all = false;
+        s.refusal_valid = false;
+        s.admitted = 0;
+        if (s.recovering) ++s.reconnects;
+        s.recovering = false;
+        if (s.fallback) {
+          s.fallback = false;
+          ++s.rejoins;
+        }
+        break;
+      case Shared::Call::kAdmit:
+        if (s.rejoin_all) break;  // the limits changed under it: other names now
+        s.refusal_valid = !r.admitted;
+        if (r.admitted) {
+          s.lease = r.granted;  // the request that asked takes from it next
+          s.admitted = 0;
+          break;
+        }
+        s.refused_for = s.call_tokens;
+        s.refusal_polled = r.polled;
+        s.refusal = {false, s.call_at + std::max<int64_t>(r.wait_ns, 1),
+                     reason_of_dimension(r.dimension)};
+        break;
+      case Shared::Call::kRenew:
+        s.admitted = 0;
+        s.refusal_valid = s.renew_busy && !r.admitted;
+        if (s.refusal_valid) {
+          s.refused_for = s.last;
+          s.refusal_polled = r.polled;
+          s.refusal = {false, s.call_at + std::max<int64_t>(r.wait_ns, 1),
+                       reason_of_dimension(r.dimension)};
+        }
+        if (r.admitted && !s.rejoin_all) s.lease = r.granted;
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+void Gates::finish_call(bool ok, bool leave, const RedisBudget::LeaseReply &r) {
+  Shared &s = *shared_;
+  const int64_t at = s.call_at;
+  if (!ok) {
     // It may have run. If it did, Redis lets the holding it set lapse `term` after it and
     // then holds the share (unless it was a leave); if not, the last one stands.
     if (leave) s.member = false;
-    s.fb_from = std::max(s.fb_from, now + s.wait);
-    s.fb_until = std::min(s.fb_until, now + s.term + s.share_hold - s.redis.bucket_ns());
+    s.fb_from = std::max(s.fb_from, at + s.wait);
+    s.fb_until = std::min(s.fb_until, at + s.term + s.share_hold - s.redis.bucket_ns());
     s.lease_until = 1;  // still something to report
-    return false;
+    for (Shared::Settled &h : s.history) h.sent = false;
+    return;
   }
-  for (Shared::Settled &h : s.history) h.synced = true;
+  for (Shared::Settled &h : s.history) {
+    h.synced = h.synced || h.sent;
+    h.sent = false;
+  }
   s.known = true;
   s.member = !leave;
-  s.fb_from = now + s.wait;
-  s.fb_until = now + s.term + s.share_hold - s.redis.bucket_ns();
+  s.fb_from = at + s.wait;
+  s.fb_until = at + s.term + s.share_hold - s.redis.bucket_ns();
   s.holders = std::max<int64_t>(r.holders, 1);
   if (r.admitted && r.granted[0] > 0) ++s.leases;
-  // Holding requests in flight or a share: report again when the lease ends.
-  if (!leave) s.lease_until = now + s.use;
-  return true;
+  // Holding requests in flight or a share: report again when the lease ends. Settled
+  // since the call began: to report too.
+  if (!leave) s.lease_until = at + s.use;
+  else if (std::any_of(s.history.begin(), s.history.end(),
+                       [](const Shared::Settled &h) { return !h.synced; }))
+    s.lease_until = 1;
 }
 
 void Gates::housekeep(int64_t now) {
   if (!shared_) return;
   Shared &s = *shared_;
+  pump(now);
+  if (s.call != Shared::Call::kNone) return;
   if (s.lease_until == 0 || now < s.lease_until || s.fallback || s.rejoin_all) return;
-  if (!s.redis.connected()) {
-    if (!shared_active(now)) return;
-  }
+  if (!s.redis.connected()) return start_join(now, false);  // the join reports too
   // The lease's time is up: hand over what was settled and hold what is in flight; renew
   // the lease if it was used and requests wait, else leave once nothing is in flight (no
   // share held for an idle process).
-  const bool busy = s.admitted > 0 && s.waiting != 0;
-  const bool idle = in_flight_ == 0 && (s.waiting == 0 || (s.waiting < 0 && s.admitted == 0));
+  s.renew_busy = s.admitted > 0 && s.waiting != 0;
+  s.renew_idle = in_flight_ == 0 && (s.waiting == 0 || (s.waiting < 0 && s.admitted == 0));
   // A busy process asks as if for one more request like its last, so that a refusal is
   // the answer its next request would get.
   Amounts need{}, want{};
-  if (busy) {
+  if (s.renew_busy) {
     need = amounts_of(1, s.last);
     want = lease_wanted(s.last);
   }
-  RedisBudget::LeaseReply r;
-  if (!call(now, need, want, idle, r)) {
-    if (!recover(now) && !s.fallback) to_fallback(now);
-    return;
-  }
-  s.admitted = 0;
-  s.refusal_valid = busy && !r.admitted;
-  if (s.refusal_valid) {
-    s.refused_for = s.last;
-    s.refusal_polled = r.polled;
-    s.refusal = {false, now + std::max<int64_t>(r.wait_ns, 1), reason_of_dimension(r.dimension)};
-  }
-  if (r.admitted) s.lease = r.granted;
-  if (idle) s.lease_until = 0;
+  start_call(now, int(Shared::Call::kRenew), need, want);
+  pump(now);
 }
 
 bool Gates::cut_off() const { return shared_ && shared_->fallback; }
@@ -393,57 +524,16 @@ void Gates::set_waiting(int64_t n) {
 }
 
 int64_t Gates::next_housekeeping() const {
-  if (!shared_ || shared_->fallback) return kNever;
+  if (!shared_ || shared_->fallback || shared_->call != Shared::Call::kNone) return kNever;
   return shared_->lease_until == 0 ? kNever : std::max<int64_t>(shared_->lease_until, 1);
-}
-
-bool Gates::recover(int64_t now) {
-  // A failed call may be a moment's stall or a dropped connection rather than a lost
-  // Redis, and falling back while the others still share through Redis costs the whole
-  // wait for the share. So reconnect and rejoin as a new instance once, which also drops
-  // whatever the failed call may have left; only if that fails too is Redis treated as
-  // gone.
-  Shared &s = *shared_;
-  s.redis.disconnect();
-  join(now);
-  if (s.fallback) return false;
-  ++s.reconnects;
-  return true;
-}
-
-bool Gates::shared_active(int64_t now) {
-  Shared &s = *shared_;
-  if (!s.fallback && s.redis.connected() && !s.rejoin_all) return true;
-  if (s.fallback && now < s.next_attempt) return false;
-  join(now);
-  return !s.fallback;
-}
-
-void Gates::join(int64_t now) {
-  Shared &s = *shared_;
-  // Connecting changes nothing in Redis: a failure leaves the last call's terms standing.
-  if (!s.redis.connected() && !s.redis.connect()) return to_fallback(now);
-  // A restarted Redis forgot everything: hand over all this process used in the window,
-  // else only what it settled since its last call.
-  const bool restarted = !s.run_id.empty() && s.run_id != s.redis.run_id();
-  const bool all = s.rejoin_all || restarted;
-  s.instance = s.base + ":" + std::to_string(++s.epoch);
-  RedisBudget::LeaseReply r;
-  if (!call(now, Amounts{}, Amounts{}, false, r, true, all)) return to_fallback(now);
-  s.run_id = s.redis.run_id();
-  s.rejoin_all = false;
-  s.refusal_valid = false;
-  s.admitted = 0;
-  if (s.fallback) {
-    s.fallback = false;
-    ++s.rejoins;
-  }
 }
 
 void Gates::to_fallback(int64_t now) {
   Shared &s = *shared_;
   if (!s.fallback) ++s.fallbacks;
   s.fallback = true;
+  s.recovering = false;
+  s.recoveries = 0;
   s.redis.disconnect();
   s.next_attempt = now + kReconnectNs;
   s.refusal_valid = false;
@@ -462,12 +552,13 @@ void Gates::remember(int64_t now, Tokens actual) {
   forget_aged(now);
   Amounts a = amounts_of(1, actual);
   // Bounded like the buckets: one entry per bucket's time at most (per synced state).
-  if (!s.history.empty() && !s.history.back().synced && now - s.history.back().start < bucket) {
+  if (!s.history.empty() && !s.history.back().synced && !s.history.back().sent &&
+      now - s.history.back().start < bucket) {
     Shared::Settled &b = s.history.back();
     b.at = now;
     for (size_t i = 0; i < a.size(); ++i) b.amounts[i] += a[i];
   } else {
-    s.history.push_back({now, now, a, false});
+    s.history.push_back({now, now, a, false, false});
   }
   if (s.lease_until == 0) s.lease_until = 1;  // to report
 }
@@ -552,7 +643,8 @@ void Gates::observe(int64_t now, const Remaining &r) {
 void Gates::write_shared(JsonWriter &w, int64_t now) {
   if (!shared_) return;
   Shared &s = *shared_;
-  shared_active(now);
+  pump(now);
+  if (s.fallback && now >= s.next_attempt && s.call == Shared::Call::kNone) start_join(now, false);
   w.Key("shared_limits");
   w.StartObject();
   w.Key("mode");
@@ -594,6 +686,8 @@ void Gates::write_shared(JsonWriter &w, int64_t now) {
   w.Double(double(s.redis.last_call_ns()) / 1e3);
   w.Key("script_mean_us");
   w.Double(double(s.redis.mean_call_ns()) / 1e3);
+  w.Key("engine_max_us");  // the engine thread's longest moment on a call: never a wait
+  w.Double(double(s.redis.engine_max_ns()) / 1e3);
   w.EndObject();
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -103,22 +104,25 @@ class Gates {
   bool cut_off() const;
   /// How many requests wait for admission here (at most): leases are sized to them.
   void set_waiting(int64_t n);
+  /// With shared limits: called on another thread when a call to Redis has finished (the
+  /// engine's wake-up); the next housekeep or check takes its answer.
+  void set_wake(std::function<void()> wake);
 
  private:
   struct Shared;
   GateDecision local_fit(int64_t now, Tokens t, double share);
   GateDecision fallback_fit(int64_t now, Tokens t);
-  bool shared_active(int64_t now);
-  void join(int64_t now);
-  GateDecision shared_fit(int64_t now, Tokens t, bool may_recover);
-  bool call(int64_t now, const Amounts &need, const Amounts &want, bool leave,
-            RedisBudget::LeaseReply &r, bool rejoin = false, bool all = false);
+  GateDecision shared_fit(int64_t now, Tokens t);
+  void start_call(int64_t now, int kind, const Amounts &need, const Amounts &want);
+  void start_join(int64_t now, bool recovering);
+  void join_call(int64_t now);
+  void pump(int64_t now);
+  void finish_call(bool ok, bool leave, const RedisBudget::LeaseReply &r);
   bool take_from_lease(int64_t now, Tokens t);
   Amounts lease_wanted(Tokens t) const;
   Amounts caps() const;
   Amounts share_amounts() const;
   Amounts in_flight_amounts() const;
-  bool recover(int64_t now);
   void to_fallback(int64_t now);
   void remember(int64_t now, Tokens actual);
   void forget_aged(int64_t now);

@@ -442,9 +442,22 @@ std::unique_ptr<ScriptLink> redis_link(const SharedLimitsConfig &c) {
   return std::make_unique<HiredisLink>(c);
 }
 
-RedisBudget::RedisBudget(std::unique_ptr<ScriptLink> link) : link_(std::move(link)) {}
+RedisBudget::RedisBudget(std::unique_ptr<ScriptLink> link, bool threaded)
+    : link_(std::move(link)), threaded_(threaded) {
+  if (threaded_) thread_ = std::thread([this] { worker(); });
+}
 
-RedisBudget::~RedisBudget() { disconnect(); }
+RedisBudget::~RedisBudget() {
+  if (threaded_) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  link_->disconnect();
+}
 
 void RedisBudget::configure(const std::string &key, int64_t window_ms, const Timing &t) {
   std::string prefix = "llmsvc:{" + key + "}:" + std::to_string(window_ms) + ":";
@@ -457,31 +470,152 @@ void RedisBudget::configure(const std::string &key, int64_t window_ms, const Tim
   timing_ = t;
 }
 
-void RedisBudget::disconnect() { link_->disconnect(); }
+void RedisBudget::set_notify(std::function<void()> notify) {
+  std::lock_guard<std::mutex> lock(mu_);
+  notify_ = std::move(notify);
+}
 
-bool RedisBudget::fail(const std::string &message) {
+void RedisBudget::disconnect() {
+  connected_ = false;
+  if (!threaded_) return link_->disconnect();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    drop_ = true;
+  }
+  cv_.notify_all();
+}
+
+void RedisBudget::fail(const std::string &message) {
   ++errors_;
   last_error_ = message;
-  link_->disconnect();
-  return false;
+  connected_ = false;
 }
 
-bool RedisBudget::connect() {
-  std::string error;
-  if (!link_->connect(run_id_, started_us_, error)) return fail(error);
-  return true;
+void RedisBudget::start_connect() {
+  Job job;
+  job.connect = true;
+  start(std::move(job));
 }
 
-bool RedisBudget::eval(BudgetScript s, const std::vector<std::string> &args,
-                       std::vector<int64_t> &out) {
-  if (!link_->connected()) return fail("not connected");
-  int64_t t0 = steady_now_ns();
-  std::string error;
-  bool ok = link_->eval(s, keys_, args, out, error);
-  last_call_ns_ = steady_now_ns() - t0;
-  total_call_ns_ += last_call_ns_;
+void RedisBudget::start(Job job) {
+  busy_ = true;
+  const int64_t t0 = steady_now_ns();
+  struct Timed {  // the engine thread's own time on the call, however it returns
+    RedisBudget &b;
+    int64_t t0;
+    ~Timed() { b.engine_max_ns_ = std::max(b.engine_max_ns_, steady_now_ns() - t0); }
+  } timed{*this, t0};
+  if (!threaded_) {
+    run(job);
+    job_ = std::move(job);
+    finished_ = true;
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    job_ = std::move(job);
+    queued_ = true;
+    finished_ = false;
+  }
+  cv_.notify_all();
+}
+
+void RedisBudget::run(Job &job) {
+  const int64_t t0 = steady_now_ns();
+  if (job.connect) {
+    job.ok = link_->connect(job.run_id, job.started_us, job.error);
+  } else if (!link_->connected()) {
+    job.error = "not connected";
+  } else {
+    job.ok = link_->eval(kLeaseScript, job.keys, job.args, job.reply, job.error);
+  }
+  if (!job.ok) link_->disconnect();  // after a timeout the connection's replies are out of step
+  job.took_ns = steady_now_ns() - t0;
+}
+
+void RedisBudget::worker() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [this] { return stop_ || queued_ || drop_; });
+    if (drop_) {  // before any call queued after it
+      drop_ = false;
+      lock.unlock();
+      link_->disconnect();
+      lock.lock();
+      continue;
+    }
+    if (!queued_) return;  // stopping with nothing to do
+    queued_ = false;
+    Job job = std::move(job_);
+    lock.unlock();
+    run(job);
+    lock.lock();
+    job_ = std::move(job);
+    finished_ = true;
+    cv_.notify_all();
+    // Under the lock: once set_notify(nullptr) has returned, nobody is woken any more.
+    if (notify_) notify_();
+  }
+}
+
+bool RedisBudget::wait(int64_t timeout_ns) {
+  if (!busy_) return true;
+  if (!threaded_) return finished_;
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, std::chrono::nanoseconds(timeout_ns), [this] { return finished_; });
+}
+
+bool RedisBudget::take(bool &ok, LeaseReply &out) {
+  if (!busy_) return false;
+  const int64_t t0 = steady_now_ns();
+  struct Timed {
+    RedisBudget &b;
+    int64_t t0;
+    ~Timed() { b.engine_max_ns_ = std::max(b.engine_max_ns_, steady_now_ns() - t0); }
+  } timed{*this, t0};
+  Job job;
+  if (threaded_) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!finished_) return false;
+    finished_ = false;
+    job = std::move(job_);
+  } else {
+    finished_ = false;
+    job = std::move(job_);
+  }
+  busy_ = false;
+  ok = job.ok;
+  if (job.connect) {
+    if (!ok) {
+      fail(job.error);
+      return true;
+    }
+    run_id_ = std::move(job.run_id);
+    started_us_ = job.started_us;
+    connected_ = true;
+    return true;
+  }
+  last_call_ns_ = job.took_ns;
+  total_call_ns_ += job.took_ns;
   ++calls_;
-  return ok || fail(error);
+  if (!ok) {
+    fail(job.error);
+    return true;
+  }
+  const std::vector<int64_t> &r = job.reply;
+  if (r.size() != 9) {
+    ok = false;
+    fail("unexpected reply from the lease script");
+    disconnect();
+    return true;
+  }
+  out.admitted = r[0] == 1;
+  for (size_t i = 0; i < 4; ++i) out.granted[i] = r[i + 1];
+  out.wait_ns = r[5] * 1000;
+  out.dimension = int(r[6]);
+  out.holders = r[7];
+  out.polled = r[8] == 1;
+  return true;
 }
 
 namespace {
@@ -491,7 +625,7 @@ void push_amounts(std::vector<std::string> &args, const Amounts &a) {
 std::string us(int64_t ns) { return std::to_string(std::max<int64_t>(ns / 1000, 0)); }
 }  // namespace
 
-bool RedisBudget::lease(const std::string &instance, const LeaseCall &c, LeaseReply &out) {
+void RedisBudget::start_lease(const std::string &instance, const LeaseCall &c) {
   std::vector<std::string> args = {std::to_string(window_us_),
                                    std::to_string(bucket_us_),
                                    instance,
@@ -515,16 +649,10 @@ bool RedisBudget::lease(const std::string &instance, const LeaseCall &c, LeaseRe
     args.push_back(us(p.age_ns));
     push_amounts(args, p.amounts);
   }
-  std::vector<int64_t> r;
-  if (!eval(kLeaseScript, args, r)) return false;
-  if (r.size() != 9) return fail("unexpected reply from the lease script");
-  out.admitted = r[0] == 1;
-  for (size_t i = 0; i < 4; ++i) out.granted[i] = r[i + 1];
-  out.wait_ns = r[5] * 1000;
-  out.dimension = int(r[6]);
-  out.holders = r[7];
-  out.polled = r[8] == 1;
-  return true;
+  Job job;
+  job.keys = keys_;
+  job.args = std::move(args);
+  start(std::move(job));
 }
 
 }  // namespace llmsvc

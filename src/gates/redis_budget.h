@@ -2,15 +2,20 @@
 // in time buckets, what each process instance holds (a lease of capacity it admits from
 // locally, its requests in flight, or the share it may admit alone after losing Redis),
 // and one Lua script that reads and changes it atomically, on Redis's own clock.
-// The scripts run through a ScriptLink: synchronous hiredis calls with a short timeout, or
-// the simulator's Redis; the caller decides what a failure means.
-// Touched only by the engine thread.
+// The scripts run through a ScriptLink: hiredis calls with a short timeout, made on a
+// thread of the budget's own so that the engine never waits on the network, or the
+// simulator's Redis, called inline. One call at a time; the caller decides what a failure
+// means. Apart from that thread, touched only by the engine thread.
 #pragma once
 
 #include <array>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace llmsvc {
@@ -49,7 +54,9 @@ std::unique_ptr<ScriptLink> redis_link(const SharedLimitsConfig &c);
 
 class RedisBudget {
  public:
-  explicit RedisBudget(std::unique_ptr<ScriptLink> link);
+  /// `threaded`: calls run on a thread of the budget's own and finish later (take);
+  /// otherwise they run inside start_connect / start_lease (the simulator's Redis).
+  RedisBudget(std::unique_ptr<ScriptLink> link, bool threaded);
   ~RedisBudget();
   RedisBudget(const RedisBudget &) = delete;
   RedisBudget &operator=(const RedisBudget &) = delete;
@@ -66,10 +73,14 @@ class RedisBudget {
   void configure(const std::string &key, int64_t window_ms, const Timing &t);
   int64_t bucket_ns() const { return bucket_us_ * 1000; }
 
-  /// Connects (or reconnects) and loads the scripts. False with last_error() on failure.
-  bool connect();
+  /// Called on the budget's thread when a call has finished (wakes the engine). Set it
+  /// before the first call; nullptr before the one who wakes goes away.
+  void set_notify(std::function<void()> notify);
+
+  /// Whether the last connection succeeded and no call failed since (as of the last take).
+  bool connected() const { return connected_; }
+  /// Drops the connection (closed on the budget's thread).
   void disconnect();
-  bool connected() const { return link_->connected(); }
   /// The Redis server's run id from the last connect: it changes when Redis restarts.
   const std::string &run_id() const { return run_id_; }
 
@@ -96,21 +107,56 @@ class RedisBudget {
     int64_t holders = 0;  // processes holding a lease, requests or a share
     bool polled = false;  // the wait is the poll interval: holdings fill the window
   };
+  /// Connects (or reconnects) and loads the scripts.
+  void start_connect();
   /// Hands over `past`, holds `in_flight`, and leases `want` if `need` fits every capped
   /// window. A window full of holdings (nothing to age out) answers `poll_ns`.
-  bool lease(const std::string &instance, const LeaseCall &c, LeaseReply &out);
+  void start_lease(const std::string &instance, const LeaseCall &c);
+  /// A call started and not yet taken.
+  bool busy() const { return busy_; }
+  /// The finished call's outcome: false while it runs (or none was started). `ok` false
+  /// with last_error(); for a lease, its reply in `out`.
+  bool take(bool &ok, LeaseReply &out);
+  /// Blocks until the call has finished, at most `timeout_ns` (closing only).
+  bool wait(int64_t timeout_ns);
 
   const std::string &last_error() const { return last_error_; }
   int64_t errors() const { return errors_; }
   int64_t calls() const { return calls_; }
   int64_t last_call_ns() const { return last_call_ns_; }
   int64_t mean_call_ns() const { return calls_ ? total_call_ns_ / calls_ : 0; }
+  /// The longest the engine's thread spent starting a call or taking its answer (with a
+  /// threaded link, never a wait on Redis).
+  int64_t engine_max_ns() const { return engine_max_ns_; }
 
  private:
-  bool eval(BudgetScript s, const std::vector<std::string> &args, std::vector<int64_t> &out);
-  bool fail(const std::string &message);
+  // One call, handed to the budget's thread and back.
+  struct Job {
+    bool connect = false;
+    std::vector<std::string> keys, args;  // the lease script's
+    // Its outcome, filled where it ran.
+    bool ok = false;
+    std::string error;
+    std::vector<int64_t> reply;
+    std::string run_id;
+    int64_t started_us = 0;
+    int64_t took_ns = 0;
+  };
+  void start(Job job);
+  void run(Job &job);  // on the budget's thread, or inline
+  void worker();
+  void fail(const std::string &message);
 
   std::unique_ptr<ScriptLink> link_;
+  const bool threaded_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false, drop_ = false;
+  bool queued_ = false, finished_ = false;  // the job's state, under mu_
+  Job job_;
+  std::function<void()> notify_;
+  bool busy_ = false, connected_ = false;
   std::string run_id_;
   int64_t started_us_ = 0;
   std::vector<std::string> keys_;
@@ -122,6 +168,7 @@ class RedisBudget {
   int64_t calls_ = 0;
   int64_t last_call_ns_ = 0;
   int64_t total_call_ns_ = 0;
+  int64_t engine_max_ns_ = 0;
 };
 
 }  // namespace llmsvc

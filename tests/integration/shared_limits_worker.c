@@ -2,13 +2,15 @@
  * limits are shared through Redis, as fast as the gates allow, waits for all of them and
  * prints one line:
  *   "ok=N failed=F first_start_ms=T0 last_start_ms=T1 mode=M script_calls=C script_mean_us=U
- *    redis_errors=E"
- * (the first and the last attempt's start, wall clock). Uses only the public C ABI.
- * Also run by bench/shared_limits.sh; a REDIS_URL of "-" means limits of its own.
+ *    redis_errors=E engine_max_us=X cpu_ms=P"
+ * (the first and the last attempt's start, wall clock; the engine thread's longest moment
+ * on a Redis call; the process's CPU time). Uses only the public C ABI. Also run by
+ * bench/shared_limits.sh; a REDIS_URL of "-" means limits of its own.
  *
- *   llmsvc_shared_worker BASE_URL KEY REDIS_URL N RPM WINDOW_MS
+ *   llmsvc_shared_worker BASE_URL KEY REDIS_URL N RPM WINDOW_MS [CONCURRENCY]
  */
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,26 +61,29 @@ static const char *field(const char *json, const char *name, char *out, size_t s
 }
 
 int main(int argc, char **argv) {
-  char config[1024], mode[32], calls[32], mean[32], errors[32];
+  char config[1024], limits[128], mode[32], calls[32], mean[32], errors[32], engine_max[32];
+  struct rusage ru;
   llmsvc_client *client = NULL;
   llmsvc_error *err = NULL;
   char *metrics = NULL;
   long n, i;
-  if (argc != 7) {
-    fprintf(stderr, "usage: %s BASE_URL KEY REDIS_URL N RPM WINDOW_MS\n", argv[0]);
+  if (argc != 7 && argc != 8) {
+    fprintf(stderr, "usage: %s BASE_URL KEY REDIS_URL N RPM WINDOW_MS [CONCURRENCY]\n", argv[0]);
     return 2;
   }
   n = atol(argv[4]);
+  snprintf(limits, sizeof limits, "{\"rpm\":%s,\"window_ms\":%s,\"concurrency\":%s}", argv[5],
+           argv[6], argc == 8 ? argv[7] : "0");
   if (strcmp(argv[3], "-") == 0)
     snprintf(config, sizeof config,
              "{\"base_url\":\"%s\",\"api_key\":\"%s\",\"model\":\"gpt-4o-mini\","
-             "\"limits\":{\"rpm\":%s,\"window_ms\":%s}}",
-             argv[1], argv[2], argv[5], argv[6]);
+             "\"limits\":%s}",
+             argv[1], argv[2], limits);
   else
     snprintf(config, sizeof config,
              "{\"base_url\":\"%s\",\"api_key\":\"%s\",\"model\":\"gpt-4o-mini\","
-             "\"limits\":{\"rpm\":%s,\"window_ms\":%s},\"shared_limits\":{\"redis\":\"%s\"}}",
-             argv[1], argv[2], argv[5], argv[6], argv[3]);
+             "\"limits\":%s,\"shared_limits\":{\"redis\":\"%s\"}}",
+             argv[1], argv[2], limits, argv[3]);
   if (llmsvc_client_new(&client, config, &err) != LLMSVC_OK) {
     fprintf(stderr, "client: %s\n", llmsvc_error_message(err));
     llmsvc_error_free(err);
@@ -100,14 +105,19 @@ int main(int argc, char **argv) {
   field(metrics ? metrics : "", "\"shared_limits\":{\"mode\"", mode, sizeof mode);
   field(metrics ? metrics : "", "\"script_calls\"", calls, sizeof calls);
   field(metrics ? metrics : "", "\"script_mean_us\"", mean, sizeof mean);
+  field(metrics ? metrics : "", "\"engine_max_us\"", engine_max, sizeof engine_max);
   {
     const char *sl = metrics ? strstr(metrics, "\"shared_limits\"") : NULL;
     field(sl ? sl : "", "\"errors\"", errors, sizeof errors);
   }
   llmsvc_free(metrics);
   llmsvc_client_destroy(client);
+  getrusage(RUSAGE_SELF, &ru);
   printf("ok=%ld failed=%ld first_start_ms=%lld last_start_ms=%lld mode=%s script_calls=%s "
-         "script_mean_us=%s redis_errors=%s\n",
-         ok_count, n - ok_count, first_start, last_start, mode, calls, mean, errors);
+         "script_mean_us=%s redis_errors=%s engine_max_us=%s cpu_ms=%.1f\n",
+         ok_count, n - ok_count, first_start, last_start, mode, calls, mean, errors,
+         engine_max[0] ? engine_max : "-",
+         (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+             (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3);
   return ok_count == n ? 0 : 1;
 }

@@ -2,6 +2,9 @@
 // fallback to a share of the limits when Redis cannot be reached.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -183,12 +186,33 @@ TEST(SharedLimitsFallback, ARedisNeverReachedHoldsNoShareSoTheClientWaitsForIt) 
                      std::to_string(closed_port()) + R"(,"share":0.3333333333}})";
   ASSERT_FALSE(parse_config(json.c_str(), c));
   Gates g(c);
+  // Calls to Redis run on a thread of their own: the gates are told when one finished.
+  std::mutex mu;
+  std::condition_variable cv;
+  int finished = 0;
+  g.set_wake([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    ++finished;
+    cv.notify_all();
+  });
+  auto answered = [&](int n) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(30), [&] { return finished >= n; });
+  };
   const int64_t ms = kNsPerMs;
-  // Redis never held a share for this process, so the others would not leave room for
-  // what it admitted alone: it waits for Redis, asking again once a second.
+  // The first request waits for the connection, and the engine goes on meanwhile.
   GateDecision d = g.check(0, Tokens{10, 0});
   EXPECT_FALSE(d.admit);
+  ASSERT_TRUE(answered(1));
+  // Redis never held a share for this process, so the others would not leave room for
+  // what it admitted alone: it waits for Redis, asking again once a second.
+  d = g.check(0, Tokens{10, 0});
+  EXPECT_FALSE(d.admit);
   EXPECT_EQ(d.wait_until, 1000 * ms);
+  d = g.check(1000 * ms, Tokens{10, 0});  // asks again, and still waits meanwhile
+  EXPECT_FALSE(d.admit);
+  EXPECT_EQ(d.wait_until, 2000 * ms);
+  ASSERT_TRUE(answered(2));
   d = g.check(1000 * ms, Tokens{10, 0});
   EXPECT_FALSE(d.admit);
   EXPECT_EQ(d.wait_until, 2000 * ms);

@@ -64,6 +64,9 @@ type config struct {
 	midstreamErrorRate float64       // chance of an in-band error half-way through a stream
 
 	flexUnavailable bool // requests for the flex service tier get 429 resource_unavailable
+
+	proxyTo    string        // not an emulator: a TCP proxy to this address
+	proxyDelay time.Duration // added in each direction by the proxy
 }
 
 func parseConfig(args []string, stderr io.Writer) (*config, error) {
@@ -74,6 +77,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		invalid, quota, models                 string
 		windowMs, stallMs, latencyMs, jitterMs int64
 		streamDelayMs, rateLimitWaitMs         int64
+		proxyDelayUs                           int64
 	)
 	fs.StringVar(&cfg.host, "host", "127.0.0.1", "loopback address to listen on")
 	fs.IntVar(&cfg.port, "port", 0, "port to listen on (0 picks a free port)")
@@ -105,9 +109,12 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.Int64Var(&streamDelayMs, "stream-delay-ms", 0, "delay between the events of a streaming answer, in milliseconds")
 	fs.Float64Var(&cfg.midstreamErrorRate, "midstream-error-rate", 0, "probability of ending a streaming answer with an error event after half of the deltas")
 	fs.BoolVar(&cfg.flexUnavailable, "flex-unavailable", false, "answer requests for the flex service tier with 429 resource_unavailable")
+	fs.StringVar(&cfg.proxyTo, "proxy-to", "", "instead of emulating: forward TCP connections to this host:port (the shared-limits benchmark's slow network to Redis)")
+	fs.Int64Var(&proxyDelayUs, "proxy-delay-us", 0, "with --proxy-to: delay added in each direction, in microseconds")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	cfg.proxyDelay = time.Duration(proxyDelayUs) * time.Microsecond
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
@@ -219,6 +226,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseConfig(args, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.proxyTo != "" {
+		ln, err := net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
+		if err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintf(stdout, "listening on %s\n", ln.Addr().String()); err != nil {
+			ln.Close()
+			return err
+		}
+		return serveProxy(ctx, ln, cfg.proxyTo, cfg.proxyDelay)
 	}
 	e, err := newEmulator(cfg, stderr)
 	if err != nil {
