@@ -2,10 +2,14 @@
 
 #include <curl/curl.h>
 
-#include <cctype>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
 
 #include <cstdlib>
 
@@ -84,17 +88,61 @@ std::string default_shared_key(const std::string &provider, const std::string &b
 
 namespace {
 
-// "redis://[user[:password]@]host[:port][/db]", the host a name, an IPv4 address or
-// "[v6addr]"; user and password percent-encoded.
+// "HOST[:PORT]" with HOST a name, an IPv4 address or "[v6addr]".
+DocError parse_host_port(const std::string &path, const std::string &text, std::string &host,
+                         int64_t &port) {
+  std::string rest = text, p;
+  bool port_given = false;
+  if (!rest.empty() && rest[0] == '[') {
+    size_t close = rest.find(']');
+    if (close == std::string::npos) return {LLMSVC_ESCHEMA, path + ": unclosed [ in the host"};
+    host = rest.substr(1, close - 1);
+    if (close + 1 < rest.size()) {
+      if (rest[close + 1] != ':') return {LLMSVC_ESCHEMA, path + ": expected :PORT after ]"};
+      p = rest.substr(close + 2);
+      port_given = true;
+    }
+  } else {
+    size_t colon = rest.find(':');
+    host = rest.substr(0, colon);
+    if (colon != std::string::npos) {
+      p = rest.substr(colon + 1);
+      port_given = true;
+    }
+  }
+  if (host.empty()) return {LLMSVC_ESCHEMA, path + ": the host is empty"};
+  if (port_given) {
+    char *end = nullptr;
+    long n = std::strtol(p.c_str(), &end, 10);
+    if (*end || n < 1 || n > 65535)
+      return {LLMSVC_ESCHEMA, path + ": \"" + p + "\" is not a port (1..65535)"};
+    port = n;
+  }
+  return {};
+}
+
+// "redis://[user[:password]@]host[:port][/db]" (rediss:// with TLS), or
+// "sentinel://[user[:password]@]host[:port][,host[:port]...]/master[/db]"; user and password
+// percent-encoded.
 DocError parse_redis_url(const std::string &url, SharedLimitsConfig &c) {
   const std::string path = "config.shared_limits.redis";
-  const std::string scheme = "redis://";
-  if (url.rfind("rediss://", 0) == 0)
-    return {LLMSVC_ESCHEMA, path + ": TLS (rediss://) is not supported yet; use redis://"};
-  if (url.rfind(scheme, 0) != 0)
-    return {LLMSVC_ESCHEMA, path + ": expected redis://[USER[:PASSWORD]@]HOST[:PORT][/DB]"};
-  std::string rest = url.substr(scheme.size());
-  if (size_t at = rest.rfind('@'); at != std::string::npos) {
+  std::string rest;
+  bool sentinel = false;
+  if (url.rfind("redis://", 0) == 0) {
+    rest = url.substr(8);
+  } else if (url.rfind("rediss://", 0) == 0) {
+    rest = url.substr(9);
+    c.tls = true;
+  } else if (url.rfind("sentinel://", 0) == 0) {
+    rest = url.substr(11);
+    sentinel = true;
+  } else {
+    return {LLMSVC_ESCHEMA, path +
+                                ": expected redis://[USER[:PASSWORD]@]HOST[:PORT][/DB], rediss://... "
+                                "(TLS) or sentinel://[USER[:PASSWORD]@]HOST[:PORT][,HOST[:PORT]...]"
+                                "/MASTER[/DB]"};
+  }
+  if (size_t at = rest.rfind('@', rest.find('/')); at != std::string::npos) {
     std::string userinfo = rest.substr(0, at);
     rest = rest.substr(at + 1);
     size_t colon = userinfo.find(':');
@@ -110,43 +158,30 @@ DocError parse_redis_url(const std::string &url, SharedLimitsConfig &c) {
         (colon != std::string::npos && !decode(userinfo.substr(colon + 1), c.password)))
       return {LLMSVC_ESCHEMA, path + ": the credentials cannot be decoded"};
   }
-  if (size_t slash = rest.find('/'); slash != std::string::npos) {
-    std::string db = rest.substr(slash + 1);
-    rest = rest.substr(0, slash);
-    if (!db.empty()) {
-      char *end = nullptr;
-      long long n = std::strtoll(db.c_str(), &end, 10);
-      if (*end || n < 0 || n > 1000000)
-        return {LLMSVC_ESCHEMA, path + ": \"" + db + "\" is not a database number"};
-      c.db = n;
-    }
+  std::string hosts = rest.substr(0, rest.find('/'));
+  std::string tail = rest.find('/') == std::string::npos ? "" : rest.substr(rest.find('/') + 1);
+  if (sentinel) {
+    c.master_name = tail.substr(0, tail.find('/'));
+    tail = tail.find('/') == std::string::npos ? "" : tail.substr(tail.find('/') + 1);
+    if (c.master_name.empty())
+      return {LLMSVC_ESCHEMA, path + ": name the master after the sentinels (sentinel://HOST:PORT/MASTER)"};
   }
-  std::string port;
-  bool port_given = false;
-  if (!rest.empty() && rest[0] == '[') {
-    size_t close = rest.find(']');
-    if (close == std::string::npos) return {LLMSVC_ESCHEMA, path + ": unclosed [ in the host"};
-    c.host = rest.substr(1, close - 1);
-    if (close + 1 < rest.size()) {
-      if (rest[close + 1] != ':') return {LLMSVC_ESCHEMA, path + ": expected :PORT after ]"};
-      port = rest.substr(close + 2);
-      port_given = true;
-    }
-  } else {
-    size_t colon = rest.find(':');
-    c.host = rest.substr(0, colon);
-    if (colon != std::string::npos) {
-      port = rest.substr(colon + 1);
-      port_given = true;
-    }
-  }
-  if (c.host.empty()) return {LLMSVC_ESCHEMA, path + ": the host is empty"};
-  if (port_given) {
+  if (!tail.empty()) {
     char *end = nullptr;
-    long p = std::strtol(port.c_str(), &end, 10);
-    if (*end || p < 1 || p > 65535)
-      return {LLMSVC_ESCHEMA, path + ": \"" + port + "\" is not a port (1..65535)"};
-    c.port = p;
+    long long n = std::strtoll(tail.c_str(), &end, 10);
+    if (*end || n < 0 || n > 1000000)
+      return {LLMSVC_ESCHEMA, path + ": \"" + tail + "\" is not a database number"};
+    c.db = n;
+  }
+  if (!sentinel) return parse_host_port(path, hosts, c.host, c.port);
+  for (size_t from = 0; from <= hosts.size();) {
+    size_t comma = hosts.find(',', from);
+    if (comma == std::string::npos) comma = hosts.size();
+    std::pair<std::string, int64_t> s{{}, 26379};
+    if (DocError e = parse_host_port(path, hosts.substr(from, comma - from), s.first, s.second))
+      return e;
+    c.sentinels.push_back(std::move(s));
+    from = comma + 1;
   }
   return {};
 }
@@ -155,9 +190,11 @@ DocError parse_shared_limits(const JsonValue &v, const Config &config, SharedLim
   DocError err;
   if (!v.IsObject()) return {LLMSVC_ESCHEMA, "config.shared_limits: expected an object"};
   ObjectReader r(v, "config.shared_limits");
-  static const char *const known[] = {"redis",       "host",     "port",         "user",
-                                      "password",    "password_env", "db",      "key",
-                                      "share",       "timeout_ms", "fallback_ms", nullptr};
+  static const char *const known[] = {"redis",      "host",        "port",       "user",
+                                      "password",   "password_env", "db",        "key",
+                                      "share",      "timeout_ms",  "fallback_ms", "tls",
+                                      "tls_ca",     "tls_cert",    "tls_key",    "tls_server_name",
+                                      "tls_verify", "sentinels",   "master_name", nullptr};
   std::string url, password_env;
   bool share_given = false;
   if (!r.only(known, err) || !r.get_string("redis", url, err) ||
@@ -170,11 +207,57 @@ DocError parse_shared_limits(const JsonValue &v, const Config &config, SharedLim
       !r.get_int("timeout_ms", c.timeout_ms, err, 1, 60000) ||
       !r.get_int("fallback_ms", c.fallback_ms, err, 0, 24LL * 3600 * 1000))
     return err;
-  if (r.find("redis") && (r.find("host") || r.find("port")))
-    return {LLMSVC_ESCHEMA, "config.shared_limits: give either redis or host and port, not both"};
-  if (!r.find("redis") && !r.find("host"))
-    return {LLMSVC_ESCHEMA, "config.shared_limits: missing redis (redis://HOST[:PORT]) or host"};
+  bool tls = false;
+  if (!r.get_bool("tls", tls, err) || !r.get_string("tls_ca", c.tls_ca, err) ||
+      !r.get_string("tls_cert", c.tls_cert, err) || !r.get_string("tls_key", c.tls_key, err) ||
+      !r.get_string("tls_server_name", c.tls_server_name, err) ||
+      !r.get_bool("tls_verify", c.tls_verify, err) ||
+      !r.get_string("master_name", c.master_name, err))
+    return err;
+  if (const JsonValue *list = r.find("sentinels")) {
+    if (!list->IsArray() || list->Empty())
+      return {LLMSVC_ESCHEMA, "config.shared_limits.sentinels: expected a list of \"HOST:PORT\""};
+    for (const JsonValue &e : list->GetArray()) {
+      if (!e.IsString())
+        return {LLMSVC_ESCHEMA, "config.shared_limits.sentinels: expected a list of \"HOST:PORT\""};
+      std::pair<std::string, int64_t> s{{}, 26379};
+      if (DocError e2 = parse_host_port("config.shared_limits.sentinels", e.GetString(), s.first, s.second))
+        return e2;
+      c.sentinels.push_back(std::move(s));
+    }
+  }
+  const bool sentinels_given = r.find("sentinels") != nullptr;
+  if (r.find("redis") && (r.find("host") || r.find("port") || sentinels_given))
+    return {LLMSVC_ESCHEMA, "config.shared_limits: give either redis, or host and port, or sentinels"};
+  if (sentinels_given && (r.find("host") || r.find("port")))
+    return {LLMSVC_ESCHEMA, "config.shared_limits: give either host and port or sentinels, not both"};
+  if (!r.find("redis") && !r.find("host") && !sentinels_given)
+    return {LLMSVC_ESCHEMA, "config.shared_limits: missing redis (redis://HOST[:PORT]), host or sentinels"};
+  const std::string master_given = c.master_name;
   if (r.find("redis") && (err = parse_redis_url(url, c))) return err;
+  if (!master_given.empty() && c.master_name != master_given)
+    return {LLMSVC_ESCHEMA, "config.shared_limits.master_name: the URL names master \"" +
+                                c.master_name + "\""};
+  if (!c.sentinels.empty() && c.master_name.empty())
+    return {LLMSVC_ESCHEMA, "config.shared_limits: sentinels need master_name (the name they monitor the master by)"};
+  if (c.sentinels.empty() && r.find("master_name"))
+    return {LLMSVC_ESCHEMA, "config.shared_limits.master_name: only with sentinels"};
+  if (r.find("tls")) {
+    if (c.tls && !tls)
+      return {LLMSVC_ESCHEMA, "config.shared_limits.tls: false, but the URL is rediss://"};
+    c.tls = tls;
+  }
+  for (const char *name : {"tls_ca", "tls_cert", "tls_key", "tls_server_name", "tls_verify"})
+    if (r.find(name) && !c.tls)
+      return {LLMSVC_ESCHEMA, std::string("config.shared_limits.") + name +
+                                  ": given without TLS (use rediss:// or \"tls\": true)"};
+  if (!c.tls_key.empty() && c.tls_cert.empty())
+    return {LLMSVC_ESCHEMA, "config.shared_limits.tls_key: given without tls_cert"};
+  for (auto [name, file] : {std::pair<const char *, const std::string *>{"tls_ca", &c.tls_ca},
+                            {"tls_cert", &c.tls_cert}, {"tls_key", &c.tls_key}})
+    if (!file->empty() && access(file->c_str(), R_OK) != 0)
+      return {LLMSVC_ESCHEMA, std::string("config.shared_limits.") + name + ": cannot read " +
+                                  *file + " (" + std::strerror(errno) + ")"};
   if (r.find("password") && r.find("password_env"))
     return {LLMSVC_ESCHEMA, "config.shared_limits: give either password or password_env, not both"};
   if (!password_env.empty()) {

@@ -94,6 +94,14 @@ struct SharedLimitsConfig {
   std::string user;      // ACL user (AUTH user password); empty: the default user
   std::string password;  // AUTH; empty: none. Never written anywhere
   int64_t db = 0;        // SELECT
+  // TLS (rediss://): the CA bundle (empty: the system's), a client certificate and key, the
+  // name the certificate must carry (empty: the host's), and whether it is checked at all.
+  bool tls = false;
+  std::string tls_ca, tls_cert, tls_key, tls_server_name;
+  bool tls_verify = true;
+  // Sentinel: the sentinels' addresses and the master's name; host and port unused then.
+  std::vector<std::pair<std::string, int64_t>> sentinels;
+  std::string master_name;
   std::string key;     // the budget's name; never the API key itself
   double share = 0.5;  // fraction of the limits used alone while Redis is unreachable
   int64_t timeout_ms = 50;

@@ -650,10 +650,18 @@ void Gates::write_shared(JsonWriter &w, int64_t now) {
   w.Key("mode");
   w.String(s.fallback ? "local_fallback" : "shared");
   w.Key("redis");
-  write_str(w, (s.config.host.find(':') != std::string::npos ? "[" + s.config.host + "]"
-                                                              : s.config.host) +
-                   ":" + std::to_string(s.config.port) +
-                   (s.config.db ? "/" + std::to_string(s.config.db) : ""));
+  auto where = [](const std::string &host, int64_t port) {
+    return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+           std::to_string(port);
+  };
+  std::string redis = where(s.config.host, s.config.port);
+  if (!s.config.sentinels.empty()) {
+    redis = "master " + s.config.master_name + " via";
+    for (const auto &[h, p] : s.config.sentinels) redis += " " + where(h, p);
+  }
+  write_str(w, redis + (s.config.db ? "/" + std::to_string(s.config.db) : ""));
+  w.Key("tls");
+  w.Bool(s.config.tls);
   w.Key("key");
   write_str(w, s.config.key);
   w.Key("share");

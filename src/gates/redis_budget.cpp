@@ -1,7 +1,5 @@
 #include "gates/redis_budget.h"
 
-#include <hiredis/hiredis.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -256,177 +254,6 @@ return {admitted, granted[1], granted[2], granted[3], granted[4], wait, why,
 
 constexpr const char *kBodies[] = {kLeaseLua};
 
-timeval to_timeval(int64_t ms) {
-  timeval tv;
-  tv.tv_sec = time_t(ms / 1000);
-  tv.tv_usec = suseconds_t((ms % 1000) * 1000);
-  return tv;
-}
-
-std::string reply_text(const redisReply *r) {
-  return r && r->str ? std::string(r->str, r->len) : std::string();
-}
-
-class HiredisLink final : public ScriptLink {
- public:
-  explicit HiredisLink(const SharedLimitsConfig &c)
-      : host_(c.host),
-        port_(int(c.port)),
-        timeout_ms_(c.timeout_ms),
-        user_(c.user),
-        password_(c.password),
-        db_(c.db) {}
-  ~HiredisLink() override { disconnect(); }
-
-  void disconnect() override {
-    if (ctx_) redisFree(ctx_);
-    ctx_ = nullptr;
-  }
-  bool connected() const override { return ctx_ != nullptr; }
-
-  bool connect(std::string &run_id, int64_t &started_us, std::string &error) override {
-    disconnect();
-    ctx_ = redisConnectWithTimeout(host_.c_str(), port_, to_timeval(timeout_ms_));
-    if (!ctx_) return fail(error, "cannot allocate a Redis context");
-    if (ctx_->err)
-      return fail(error, "connect to " + host_ + ":" + std::to_string(port_) + ": " + ctx_->errstr);
-    if (redisSetTimeout(ctx_, to_timeval(timeout_ms_)) != REDIS_OK)
-      return fail(error, std::string("set timeout: ") + ctx_->errstr);
-    // The server's answers name what is wrong (WRONGPASS, NOAUTH, NOPERM); they never
-    // repeat the password, and neither does the message.
-    if (!password_.empty()) {
-      const std::string auth = "AUTH";
-      std::vector<const char *> argv = {auth.c_str()};
-      std::vector<size_t> lens = {auth.size()};
-      if (!user_.empty()) argv.push_back(user_.c_str()), lens.push_back(user_.size());
-      argv.push_back(password_.c_str());
-      lens.push_back(password_.size());
-      std::string who = user_.empty() ? "" : " as user \"" + user_ + "\"";
-      if (!simple(int(argv.size()), argv.data(), lens.data(), "AUTH" + who, error)) return false;
-    }
-    if (db_ != 0) {
-      const std::string select = "SELECT", n = std::to_string(db_);
-      const char *argv[] = {select.c_str(), n.c_str()};
-      size_t lens[] = {select.size(), n.size()};
-      if (!simple(2, argv, lens, "SELECT " + n, error)) return false;
-    }
-    for (int i = 0; i < kBudgetScripts; ++i) {
-      const std::string &body = budget_script(BudgetScript(i));
-      const char *argv[] = {"SCRIPT", "LOAD", body.c_str()};
-      size_t lens[] = {6, 4, body.size()};
-      auto *r = static_cast<redisReply *>(redisCommandArgv(ctx_, 3, argv, lens));
-      if (!r) return fail(error, std::string("SCRIPT LOAD: ") + ctx_->errstr);
-      std::string text = reply_text(r);
-      bool ok = r->type == REDIS_REPLY_STRING;
-      freeReplyObject(r);
-      if (!ok) return fail(error, "SCRIPT LOAD: " + text);
-      sha_[size_t(i)] = text;
-    }
-    const char *argv[] = {"INFO", "server"};
-    auto *r = static_cast<redisReply *>(redisCommandArgv(ctx_, 2, argv, nullptr));
-    if (!r) return fail(error, std::string("INFO: ") + ctx_->errstr);
-    std::string info = reply_text(r);
-    freeReplyObject(r);
-    auto field = [&](const char *name) {
-      std::string key = std::string("\n") + name + ":";
-      size_t at = info.find(key);
-      if (at == std::string::npos) return std::string();
-      at += key.size();
-      return info.substr(at, info.find_first_of("\r\n", at) - at);
-    };
-    run_id = field("run_id");
-    // Its start, on its clock: uptime is whole seconds, so this is never before it.
-    const std::string time = field("server_time_usec"), up = field("uptime_in_seconds");
-    char *end = nullptr;
-    long long t = std::strtoll(time.c_str(), &end, 10);
-    bool ok = !time.empty() && !*end;
-    long long u = std::strtoll(up.c_str(), &end, 10);
-    ok = ok && !up.empty() && !*end && u >= 0;
-    started_us = ok ? t - u * 1000000LL : 0;
-    return true;
-  }
-
-  bool eval(BudgetScript s, const std::vector<std::string> &keys,
-            const std::vector<std::string> &args, std::vector<int64_t> &out,
-            std::string &error) override {
-    out.clear();
-    if (!ctx_) return fail(error, "not connected");
-    // EVALSHA sha N keys... args...; EVAL with the body when Redis lost its script cache.
-    std::vector<const char *> argv;
-    std::vector<size_t> lens;
-    auto push = [&](const std::string &a) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    };
-    const std::string evalsha = "EVALSHA", nkeys = std::to_string(keys.size());
-    push(evalsha);
-    push(sha_[size_t(s)]);
-    push(nkeys);
-    for (const std::string &k : keys) push(k);
-    for (const std::string &a : args) push(a);
-    auto call = [&] {
-      return static_cast<redisReply *>(
-          redisCommandArgv(ctx_, int(argv.size()), argv.data(), lens.data()));
-    };
-    redisReply *r = call();
-    if (r && r->type == REDIS_REPLY_ERROR && std::strncmp(r->str, "NOSCRIPT", 8) == 0) {
-      freeReplyObject(r);
-      const std::string &body = budget_script(s);
-      argv[0] = "EVAL";
-      lens[0] = 4;
-      argv[1] = body.data();
-      lens[1] = body.size();
-      r = call();
-    }
-    if (!r) return fail(error, std::string("script call: ") + ctx_->errstr);
-    bool ok = true;
-    if (r->type == REDIS_REPLY_ERROR) {
-      error = "script error: " + reply_text(r);
-      ok = false;
-    } else if (r->type == REDIS_REPLY_INTEGER) {
-      out.push_back(r->integer);
-    } else if (r->type == REDIS_REPLY_ARRAY) {
-      for (size_t i = 0; ok && i < r->elements; ++i) {
-        ok = r->element[i]->type == REDIS_REPLY_INTEGER;
-        if (ok) out.push_back(r->element[i]->integer);
-      }
-      if (!ok) error = "unexpected reply from a script";
-    } else {
-      error = "unexpected reply from a script";
-      ok = false;
-    }
-    freeReplyObject(r);
-    if (!ok) disconnect();  // out of step, or a server that is not what it should be
-    return ok;
-  }
-
- private:
-  // A command whose reply is +OK; else fails with `what` and the server's error.
-  bool simple(int argc, const char **argv, const size_t *lens, const std::string &what,
-              std::string &error) {
-    auto *r = static_cast<redisReply *>(redisCommandArgv(ctx_, argc, argv, lens));
-    if (!r) return fail(error, what + ": " + ctx_->errstr);
-    bool ok = r->type == REDIS_REPLY_STATUS;
-    std::string text = reply_text(r);
-    freeReplyObject(r);
-    return ok || fail(error, what + " failed: " + text);
-  }
-
-  bool fail(std::string &error, const std::string &message) {
-    error = message;
-    disconnect();  // after a timeout the connection's replies are out of step
-    return false;
-  }
-
-  std::string host_;
-  int port_;
-  int64_t timeout_ms_;
-  std::string user_, password_;
-  int64_t db_;
-  redisContext *ctx_ = nullptr;
-  std::array<std::string, kBudgetScripts> sha_;
-};
-
 }  // namespace
 
 const std::string &budget_script(BudgetScript s) {
@@ -436,10 +263,6 @@ const std::string &budget_script(BudgetScript s) {
     return a;
   }();
   return scripts[size_t(s)];
-}
-
-std::unique_ptr<ScriptLink> redis_link(const SharedLimitsConfig &c) {
-  return std::make_unique<HiredisLink>(c);
 }
 
 RedisBudget::RedisBudget(std::unique_ptr<ScriptLink> link, bool threaded)

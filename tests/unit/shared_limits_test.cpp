@@ -64,7 +64,26 @@ TEST(SharedLimitsConfig, MistakesAreNamed) {
   EXPECT_NE(error_of(R"({"shared_limits":{}})").find("missing redis"), std::string::npos);
   EXPECT_NE(error_of(R"({"shared_limits":{"redis":"http://h"}})").find("shared_limits.redis"),
             std::string::npos);
-  EXPECT_NE(error_of(R"({"shared_limits":{"redis":"rediss://h:1"}})").find("TLS"),
+  EXPECT_NE(error_of(R"({"shared_limits":{"host":"h","tls_ca":"/x"}})").find("without TLS"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"shared_limits":{"redis":"rediss://h","tls":false}})").find("rediss"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"shared_limits":{"redis":"rediss://h","tls_ca":"/no/such/ca.pem"}})")
+                .find("tls_ca: cannot read /no/such/ca.pem"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"shared_limits":{"redis":"rediss://h","tls_key":"/k"}})")
+                .find("without tls_cert"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"shared_limits":{"redis":"sentinel://h:1"}})").find("name the master"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"shared_limits":{"sentinels":["h:1"]}})").find("master_name"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"shared_limits":{"sentinels":[],"master_name":"m"}})").find("sentinels"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"shared_limits":{"host":"h","master_name":"m"}})").find("only with sentinels"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"shared_limits":{"host":"h","sentinels":["s"],"master_name":"m"}})")
+                .find("not both"),
             std::string::npos);
   EXPECT_NE(error_of(R"({"shared_limits":{"redis":"redis://h:1/x"}})").find("database"),
             std::string::npos);
@@ -76,7 +95,7 @@ TEST(SharedLimitsConfig, MistakesAreNamed) {
             std::string::npos);
   EXPECT_NE(error_of(R"({"shared_limits":{"redis":"redis://h:"}})").find("not a port"),
             std::string::npos);
-  EXPECT_NE(error_of(R"({"shared_limits":{"redis":"redis://h","host":"h"}})").find("not both"),
+  EXPECT_NE(error_of(R"({"shared_limits":{"redis":"redis://h","host":"h"}})").find("either redis"),
             std::string::npos);
   EXPECT_NE(error_of(R"({"shared_limits":{"host":"h","share":0}})").find("share"),
             std::string::npos);
@@ -129,6 +148,45 @@ TEST(SharedLimitsConfig, CredentialsAndDatabaseFromTheUrlOrTheMembersOrTheEnviro
       R"({"shared_limits":{"host":"h","password_env":"LLMSVC_TEST_REDIS_PASSWORD"}})", g));
   EXPECT_EQ(g.shared_limits.password, "from-the-environment");
   unsetenv(var);
+}
+
+TEST(SharedLimitsConfig, TlsAndSentinelsFromTheUrlOrTheMembers) {
+  Config a;
+  ASSERT_FALSE(parse_config(R"({"shared_limits":{"redis":"rediss://:pw@cache.example:6380/1"}})", a));
+  EXPECT_TRUE(a.shared_limits.tls);
+  EXPECT_TRUE(a.shared_limits.tls_verify);  // on unless turned off
+  EXPECT_EQ(a.shared_limits.host, "cache.example");
+  EXPECT_EQ(a.shared_limits.port, 6380);
+  EXPECT_EQ(a.shared_limits.db, 1);
+
+  Config b;
+  ASSERT_FALSE(parse_config(
+      R"({"shared_limits":{"host":"h","tls":true,"tls_server_name":"redis.internal","tls_verify":false}})",
+      b));
+  EXPECT_TRUE(b.shared_limits.tls);
+  EXPECT_FALSE(b.shared_limits.tls_verify);
+  EXPECT_EQ(b.shared_limits.tls_server_name, "redis.internal");
+
+  Config c;
+  ASSERT_FALSE(parse_config(
+      R"({"shared_limits":{"redis":"sentinel://u:p@s1:5000,[::1],s3/mymaster/2"}})", c));
+  ASSERT_EQ(c.shared_limits.sentinels.size(), 3u);
+  EXPECT_EQ(c.shared_limits.sentinels[0], (std::pair<std::string, int64_t>{"s1", 5000}));
+  EXPECT_EQ(c.shared_limits.sentinels[1], (std::pair<std::string, int64_t>{"::1", 26379}));
+  EXPECT_EQ(c.shared_limits.sentinels[2], (std::pair<std::string, int64_t>{"s3", 26379}));
+  EXPECT_EQ(c.shared_limits.master_name, "mymaster");
+  EXPECT_EQ(c.shared_limits.db, 2);
+  EXPECT_EQ(c.shared_limits.user, "u");
+  EXPECT_EQ(c.shared_limits.password, "p");
+
+  Config d;
+  ASSERT_FALSE(parse_config(
+      R"({"shared_limits":{"sentinels":["10.0.0.1:26380","10.0.0.2"],"master_name":"m","tls":true}})",
+      d));
+  ASSERT_EQ(d.shared_limits.sentinels.size(), 2u);
+  EXPECT_EQ(d.shared_limits.sentinels[0].second, 26380);
+  EXPECT_EQ(d.shared_limits.master_name, "m");
+  EXPECT_TRUE(d.shared_limits.tls);
 }
 
 TEST(SharedLimitsConfig, DerivedKeyNeverHoldsTheApiKey) {
