@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(cmake ninja-build g++ pkgconf libcurl4-openssl-dev libmimalloc-dev rapidjson-dev
       libsqlite3-dev libssl-dev libre2-dev libyaml-cpp-dev libhiredis-dev redis-server
-      libgtest-dev libbenchmark-dev liblua5.1-0-dev)
+      libgtest-dev libbenchmark-dev liblua5.1-0-dev openssl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

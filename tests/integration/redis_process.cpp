@@ -24,8 +24,10 @@ sockaddr_in loopback(int port) {
   return a;
 }
 
+}  // namespace
+
 // redis 7 cannot be told to pick a port itself: take one the kernel picked, then free it.
-int free_port() {
+int RedisProcess::free_port() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a = loopback(0);
   socklen_t len = sizeof a;
@@ -36,9 +38,13 @@ int free_port() {
   return ntohs(a.sin_port);
 }
 
-}  // namespace
-
-RedisProcess::RedisProcess() : port_(free_port()) { start(); }
+RedisProcess::RedisProcess(std::vector<std::string> extra, std::string config_file, bool sentinel)
+    : port_(free_port()),
+      extra_(std::move(extra)),
+      config_file_(std::move(config_file)),
+      sentinel_(sentinel) {
+  start();
+}
 
 RedisProcess::~RedisProcess() { kill_now(); }
 
@@ -50,9 +56,18 @@ void RedisProcess::start() {
     int devnull = open("/dev/null", O_WRONLY);
     dup2(devnull, STDOUT_FILENO);
     dup2(devnull, STDERR_FILENO);
-    std::string port = std::to_string(port_);
-    execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
-           "--save", "", "--appendonly", "no", static_cast<char *>(nullptr));
+    std::vector<std::string> args = {"redis-server"};
+    if (!config_file_.empty()) args.push_back(config_file_);
+    if (sentinel_) args.push_back("--sentinel");
+    for (std::string a : {"--port", "", "--bind", "127.0.0.1"}) args.push_back(a);
+    args[args.size() - 3] = std::to_string(port_);
+    if (!sentinel_)
+      for (std::string a : {"--save", "", "--appendonly", "no"}) args.push_back(a);
+    args.insert(args.end(), extra_.begin(), extra_.end());
+    std::vector<char *> argv;
+    for (std::string &a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execvp("redis-server", argv.data());
     _exit(127);
   }
   auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -78,6 +93,13 @@ void RedisProcess::kill_now() {
 }
 
 std::string RedisProcess::command(const std::string &words) const {
+  std::string reply = ask(words, false);
+  return reply.substr(0, reply.find("\r\n"));
+}
+
+std::string RedisProcess::command_all(const std::string &words) const { return ask(words, true); }
+
+std::string RedisProcess::ask(const std::string &words, bool all) const {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return "";
   timeval tv{1, 0};
@@ -86,10 +108,17 @@ std::string RedisProcess::command(const std::string &words) const {
   std::string line = words + "\r\n", reply;
   if (connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0 &&
       write(fd, line.data(), line.size()) == ssize_t(line.size())) {
-    char buf[256];
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n > 0) reply.assign(buf, size_t(n));
+    char buf[4096];
+    // One read answers a short reply; a whole one is read until the server is quiet.
+    while (reply.size() < 65536) {
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n <= 0) break;
+      reply.append(buf, size_t(n));
+      if (!all) break;
+      timeval quiet{0, 100000};
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &quiet, sizeof quiet);
+    }
   }
   close(fd);
-  return reply.substr(0, reply.find("\r\n"));
+  return reply;
 }

@@ -5,11 +5,15 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 class RedisProcess {
  public:
-  /// Starts redis-server without persistence on a free port and waits until PING answers.
-  RedisProcess();
+  /// Starts redis-server without persistence on a free port and waits until PING answers,
+  /// with `extra` arguments after the usual ones (TLS ports, --replicaof). With a
+  /// `config_file` and `sentinel`: a Sentinel with that configuration instead.
+  explicit RedisProcess(std::vector<std::string> extra = {}, std::string config_file = {},
+                        bool sentinel = false);
   ~RedisProcess();
   RedisProcess(const RedisProcess &) = delete;
   RedisProcess &operator=(const RedisProcess &) = delete;
@@ -25,8 +29,17 @@ class RedisProcess {
   /// An inline command (words separated by spaces) on a new connection; its first reply
   /// line ("" when Redis does not answer).
   std::string command(const std::string &words) const;
+  /// The same, the whole reply as it came (up to 64 KB).
+  std::string command_all(const std::string &words) const;
+
+  /// A free loopback port (for a second listener: --tls-port).
+  static int free_port();
 
  private:
+  std::string ask(const std::string &words, bool all) const;
   pid_t pid_ = -1;
   int port_ = 0;
+  std::vector<std::string> extra_;
+  std::string config_file_;
+  bool sentinel_ = false;
 };
