@@ -333,7 +333,8 @@ GateDecision Gates::shared_fit(int64_t now, Tokens t) {
     start_call(now, int(Shared::Call::kAdmit), amounts_of(1, t), lease_wanted(t));
   }
   // Until the call under way has finished; its end wakes the engine sooner.
-  return {false, std::max(now + 1, s.call_at + 6 * s.timeout + kNsPerMs), GateReason::kRequests};
+  return {false, std::max(now + 1, std::min(s.call_at + 6 * s.timeout + kNsPerMs, s.redis.ready_at())),
+          GateReason::kRequests};
 }
 
 void Gates::start_call(int64_t now, int kind, const Amounts &need, const Amounts &want) {
@@ -361,7 +362,7 @@ void Gates::start_call(int64_t now, int kind, const Amounts &need, const Amounts
   s.lease_until = 0;
   s.call = k;
   s.call_at = now;
-  s.redis.start_lease(s.instance, c);
+  s.redis.start_lease(now, s.instance, c);
 }
 
 void Gates::start_join(int64_t now, bool recovering) {
@@ -380,7 +381,7 @@ void Gates::start_join(int64_t now, bool recovering) {
   s.call = Shared::Call::kConnect;
   s.call_at = now;
   s.last_now = now;
-  s.redis.start_connect();
+  s.redis.start_connect(now);
 }
 
 void Gates::join_call(int64_t now) {
@@ -398,7 +399,7 @@ void Gates::pump(int64_t now) {
   bool ok = false;
   RedisBudget::LeaseReply r;
   // A call finished inline may start the next (connect, then join): take until none has.
-  while (s.call != Shared::Call::kNone && s.redis.take(ok, r)) {
+  while (s.call != Shared::Call::kNone && s.redis.take(now, ok, r)) {
     const Shared::Call k = s.call;
     s.call = Shared::Call::kNone;
     if (k == Shared::Call::kConnect) {
@@ -524,7 +525,9 @@ void Gates::set_waiting(int64_t n) {
 }
 
 int64_t Gates::next_housekeeping() const {
-  if (!shared_ || shared_->fallback || shared_->call != Shared::Call::kNone) return kNever;
+  if (!shared_) return kNever;
+  if (shared_->call != Shared::Call::kNone) return shared_->redis.ready_at();  // to take it
+  if (shared_->fallback) return kNever;
   return shared_->lease_until == 0 ? kNever : std::max<int64_t>(shared_->lease_until, 1);
 }
 

@@ -168,9 +168,11 @@ for j = 0, tonumber(ARGV[32]) - 1 do
   for n = 1, 4 do
     local used = tonumber(ARGV[34 + 5 * j + n - 1])
     if used > 0 then
-      local lo = settled(KEYS[n])
+      -- Older than any bucket yet, but still in the window: it counts (reported late, after
+      -- another process's later settlement). Only what left the window is dropped.
+      settled(KEYS[n])
       local b = math.floor(at / B)
-      if b >= lo then add(KEYS[n], b, used) end
+      if b >= math.floor((now - W) / B) then add(KEYS[n], b, used) end
     end
   end
 end
@@ -314,13 +316,13 @@ void RedisBudget::fail(const std::string &message) {
   connected_ = false;
 }
 
-void RedisBudget::start_connect() {
+void RedisBudget::start_connect(int64_t now) {
   Job job;
   job.connect = true;
-  start(std::move(job));
+  start(now, std::move(job));
 }
 
-void RedisBudget::start(Job job) {
+void RedisBudget::start(int64_t now, Job job) {
   busy_ = true;
   const int64_t t0 = steady_now_ns();
   struct Timed {  // the engine thread's own time on the call, however it returns
@@ -332,6 +334,7 @@ void RedisBudget::start(Job job) {
     run(job);
     job_ = std::move(job);
     finished_ = true;
+    ready_at_ = now + link_->answer_delay_ns();
     return;
   }
   {
@@ -383,13 +386,16 @@ void RedisBudget::worker() {
 
 bool RedisBudget::wait(int64_t timeout_ns) {
   if (!busy_) return true;
-  if (!threaded_) return finished_;
+  if (!threaded_) {
+    ready_at_ = INT64_MIN;  // closing: taken at once
+    return finished_;
+  }
   std::unique_lock<std::mutex> lock(mu_);
   return cv_.wait_for(lock, std::chrono::nanoseconds(timeout_ns), [this] { return finished_; });
 }
 
-bool RedisBudget::take(bool &ok, LeaseReply &out) {
-  if (!busy_) return false;
+bool RedisBudget::take(int64_t now, bool &ok, LeaseReply &out) {
+  if (!busy_ || (!threaded_ && now < ready_at_)) return false;
   const int64_t t0 = steady_now_ns();
   struct Timed {
     RedisBudget &b;
@@ -448,7 +454,7 @@ void push_amounts(std::vector<std::string> &args, const Amounts &a) {
 std::string us(int64_t ns) { return std::to_string(std::max<int64_t>(ns / 1000, 0)); }
 }  // namespace
 
-void RedisBudget::start_lease(const std::string &instance, const LeaseCall &c) {
+void RedisBudget::start_lease(int64_t now, const std::string &instance, const LeaseCall &c) {
   std::vector<std::string> args = {std::to_string(window_us_),
                                    std::to_string(bucket_us_),
                                    instance,
@@ -475,7 +481,7 @@ void RedisBudget::start_lease(const std::string &instance, const LeaseCall &c) {
   Job job;
   job.keys = keys_;
   job.args = std::move(args);
-  start(std::move(job));
+  start(now, std::move(job));
 }
 
 }  // namespace llmsvc

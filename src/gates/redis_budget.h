@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
+
 namespace llmsvc {
 
 /// Amounts per dimension, in the order the scripts use: requests, tokens (input + output),
@@ -45,6 +47,9 @@ class ScriptLink {
   virtual bool eval(BudgetScript s, const std::vector<std::string> &keys,
                     const std::vector<std::string> &args, std::vector<int64_t> &out,
                     std::string &error) = 0;
+  /// The simulator's network: how long after the last call (or connect) began its answer
+  /// arrives. A link that blocks until the answer is there says 0.
+  virtual int64_t answer_delay_ns() const { return 0; }
 };
 
 struct SharedLimitsConfig;
@@ -55,7 +60,8 @@ std::unique_ptr<ScriptLink> redis_link(const SharedLimitsConfig &c);
 class RedisBudget {
  public:
   /// `threaded`: calls run on a thread of the budget's own and finish later (take);
-  /// otherwise they run inside start_connect / start_lease (the simulator's Redis).
+  /// otherwise they run inside start_connect / start_lease (the simulator's Redis), their
+  /// answer taken once the link's answer delay has passed.
   RedisBudget(std::unique_ptr<ScriptLink> link, bool threaded);
   ~RedisBudget();
   RedisBudget(const RedisBudget &) = delete;
@@ -107,16 +113,19 @@ class RedisBudget {
     int64_t holders = 0;  // processes holding a lease, requests or a share
     bool polled = false;  // the wait is the poll interval: holdings fill the window
   };
-  /// Connects (or reconnects) and loads the scripts.
-  void start_connect();
+  /// Connects (or reconnects) and loads the scripts. `now`: the caller's clock.
+  void start_connect(int64_t now);
   /// Hands over `past`, holds `in_flight`, and leases `want` if `need` fits every capped
   /// window. A window full of holdings (nothing to age out) answers `poll_ns`.
-  void start_lease(const std::string &instance, const LeaseCall &c);
+  void start_lease(int64_t now, const std::string &instance, const LeaseCall &c);
   /// A call started and not yet taken.
   bool busy() const { return busy_; }
   /// The finished call's outcome: false while it runs (or none was started). `ok` false
   /// with last_error(); for a lease, its reply in `out`.
-  bool take(bool &ok, LeaseReply &out);
+  bool take(int64_t now, bool &ok, LeaseReply &out);
+  /// When the call under way answers, on the caller's clock, if known (the simulator's);
+  /// else kNever (a wake-up says so).
+  int64_t ready_at() const { return threaded_ || !busy_ ? kNever : ready_at_; }
   /// Blocks until the call has finished, at most `timeout_ns` (closing only).
   bool wait(int64_t timeout_ns);
 
@@ -142,7 +151,7 @@ class RedisBudget {
     int64_t started_us = 0;
     int64_t took_ns = 0;
   };
-  void start(Job job);
+  void start(int64_t now, Job job);
   void run(Job &job);  // on the budget's thread, or inline
   void worker();
   void fail(const std::string &message);
@@ -157,6 +166,7 @@ class RedisBudget {
   Job job_;
   std::function<void()> notify_;
   bool busy_ = false, connected_ = false;
+  int64_t ready_at_ = 0;  // inline: when the answer may be taken
   std::string run_id_;
   int64_t started_us_ = 0;
   std::vector<std::string> keys_;

@@ -350,16 +350,25 @@ class RespLink final : public ScriptLink {
       const std::string n = std::to_string(c_.db);
       if (!simple({"SELECT", n}, "SELECT " + n, error)) return false;
     }
-    if (!c_.sentinels.empty()) {
-      // A sentinel's answer may be stale (a failover under way): only a master will do.
+    // Only a master will do (a sentinel's answer may be stale, a failover under way). One
+    // with replicas confirms each call's writes reached one (WAIT) before its answer is
+    // used: a failover promotes the replica furthest ahead, so no lease it granted is lost.
+    {
       Reply r = conn_.command({"ROLE"}, error);
       if (!r) return fail(error, "ROLE at " + address(host, port) + ": " + error);
-      std::string role = r->type == REDIS_REPLY_ARRAY && r->elements > 0
-                             ? reply_text(r->element[0])
-                             : reply_text(r.get());
-      if (role != "master")
-        return fail(error, "the sentinels named " + address(host, port) + " as master \"" +
-                               c_.master_name + "\", but it is a " + role);
+      const bool array = r->type == REDIS_REPLY_ARRAY && r->elements > 0;
+      std::string role = array ? reply_text(r->element[0]) : reply_text(r.get());
+      if (r->type == REDIS_REPLY_ERROR) {
+        role = "master";  // ROLE refused (a managed Redis may rename it): assume so
+      } else if (role != "master") {
+        return fail(error, (c_.sentinels.empty() ? "the server at " + address(host, port)
+                                                 : "the sentinels named " + address(host, port) +
+                                                       " as master \"" + c_.master_name + "\", but it") +
+                               " is a " + role + ", not a master");
+      }
+      replicas_ = array && r->elements >= 3 && r->element[2]->type == REDIS_REPLY_ARRAY
+                      ? r->element[2]->elements
+                      : 0;
     }
     for (int i = 0; i < kBudgetScripts; ++i) {
       const std::string &body = budget_script(BudgetScript(i));
@@ -423,6 +432,18 @@ class RespLink final : public ScriptLink {
     } else {
       error = "unexpected reply from a script";
       ok = false;
+    }
+    if (ok && replicas_ > 0) {
+      const std::string ms = std::to_string(c_.timeout_ms);
+      Reply w = conn_.command({"WAIT", "1", ms}, error);
+      if (!w) {
+        ok = false;
+        error = "WAIT: " + error;
+      } else if (w->type != REDIS_REPLY_INTEGER || w->integer < 1) {
+        ok = false;
+        error = "the call's writes reached no replica within " + ms + " ms (WAIT)";
+        out.clear();
+      }
     }
     if (!ok) conn_.close();  // out of step, or a server that is not what it should be
     return ok;
@@ -505,6 +526,7 @@ class RespLink final : public ScriptLink {
   Conn conn_;
   SSL_CTX *tls_ = nullptr;
   size_t next_sentinel_ = 0;
+  size_t replicas_ = 0;  // the master's replicas when connected
   std::array<std::string, kBudgetScripts> sha_;
 };
 

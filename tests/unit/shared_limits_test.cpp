@@ -243,11 +243,12 @@ TEST(SharedLimitsFallback, ARedisNeverReachedHoldsNoShareSoTheClientWaitsForIt) 
                      R"(","limits":{"rpm":1800,"window_ms":1000},"shared_limits":{"host":"127.0.0.1","port":)" +
                      std::to_string(closed_port()) + R"(,"share":0.3333333333}})";
   ASSERT_FALSE(parse_config(json.c_str(), c));
-  Gates g(c);
-  // Calls to Redis run on a thread of their own: the gates are told when one finished.
+  // Calls to Redis run on a thread of their own: the gates are told when one finished
+  // (what they tell outlives them).
   std::mutex mu;
   std::condition_variable cv;
   int finished = 0;
+  Gates g(c);
   g.set_wake([&] {
     std::lock_guard<std::mutex> lock(mu);
     ++finished;

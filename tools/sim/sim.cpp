@@ -95,8 +95,11 @@ struct Outcome {
 /// The kinds of fault a run may schedule (--faults).
 struct FaultSet {
   bool outage = true, restart = true, lossy = true, pause = true, crash = true, join = true;
+  // Redis answering late (the network between): only when asked for, so that the seeds
+  // of the other kinds keep exploring the schedules they always did.
+  bool slow = false;
   bool parse(const std::string &list) {
-    outage = restart = lossy = pause = crash = join = false;
+    outage = restart = lossy = pause = crash = join = slow = false;
     size_t at = 0;
     while (at <= list.size()) {
       size_t end = list.find(',', at);
@@ -107,6 +110,7 @@ struct FaultSet {
       else if (f == "pause") pause = true;
       else if (f == "crash") crash = true;
       else if (f == "join") join = true;
+      else if (f == "slow") slow = true;
       else if (f == "none" || f.empty()) {
       } else return false;
       if (end == std::string::npos) break;
@@ -129,6 +133,11 @@ class Simulation final : public LinkFaults {
   }
   bool lose_reply() override {
     return now_ >= lossy_from_ && now_ < lossy_until_ && chance(lose_reply_p_);
+  }
+  int64_t answer_delay_ns(bool timed_out) override {
+    if (!kinds_.slow) return 0;
+    if (timed_out) return timeout_ns_;
+    return redis_rtt_ns_ ? redis_rtt_ns_ + uniform(0, redis_rtt_ns_) : 0;
   }
   void called(int client, const char *what, bool ok, const std::vector<int64_t> &out) override {
     if (!trace_) return;
@@ -186,6 +195,7 @@ class Simulation final : public LinkFaults {
   std::deque<int> provider_;  // requests in the window, by arrival
   int64_t provider_tokens_ = 0;
   int64_t latency_lo_ = 0, latency_hi_ = 0, net_ns_ = 0;
+  int64_t redis_rtt_ns_ = 0, timeout_ns_ = 0;  // slow: Redis's answers, and a lost call's
 
   // Faults.
   double lose_request_p_ = 0, lose_reply_p_ = 0;
@@ -226,6 +236,7 @@ void Simulation::setup() {
   // The caps the gates derive from the per-minute figures must be the provider's.
   config.shared_limits.enabled = true;
   config.shared_limits.key = "sim";
+  timeout_ns_ = config.shared_limits.timeout_ms * kMs;
   // As documented: with N processes on one key, a share of 1/N each keeps them within the
   // limit together while Redis is away.
   config.shared_limits.share = 1.0 / double(n_clients);
@@ -289,6 +300,11 @@ void Simulation::setup() {
     at(t, Ev::kRedisRestart, -1);
     faults_end_ = std::max(faults_end_, t + recovery);
     faults += " restart@" + std::to_string(t / kMs);
+  }
+  if (kinds_.slow) {
+    // A round trip from a tenth of a millisecond to a good part of the call timeout.
+    redis_rtt_ns_ = std::array<int64_t, 4>{100, 1000, 5000, 20000}[size_t(uniform(0, 3))] * 1000;
+    faults += " redis_rtt=" + std::to_string(redis_rtt_ns_ / 1000) + "us";
   }
   if (chance(0.5) && kinds_.lossy) {
     lose_request_p_ = std::array<double, 3>{0.01, 0.05, 0.2}[size_t(uniform(0, 2))];
@@ -505,6 +521,7 @@ int main(int argc, char **argv) {
   uint64_t first = 0, count = 1000;
   bool trace = false, one = false, fallback = true;
   FaultSet faults;
+  std::string replay_flags;  // what a failing seed's replay needs besides --seed
   double allow_over = 0;
   double minutes = 0;
   for (int i = 1; i < argc; ++i) {
@@ -519,11 +536,12 @@ int main(int argc, char **argv) {
     else if (!std::strcmp(argv[i], "--first")) first = std::strtoull(next(), nullptr, 10);
     else if (!std::strcmp(argv[i], "--seed")) first = std::strtoull(next(), nullptr, 10), count = 1, one = true;
     else if (!std::strcmp(argv[i], "--trace")) trace = true;
-    else if (!std::strcmp(argv[i], "--no-fallback")) fallback = false;
+    else if (!std::strcmp(argv[i], "--no-fallback")) fallback = false, replay_flags += " --no-fallback";
     else if (!std::strcmp(argv[i], "--allow-over")) allow_over = std::strtod(next(), nullptr) / 100;
     else if (!std::strcmp(argv[i], "--faults")) {
+      replay_flags += std::string(" --faults ") + argv[i + 1 < argc ? i + 1 : i];
       if (!faults.parse(next())) {
-        std::fprintf(stderr, "llmsvc-sim: --faults takes outage,restart,lossy,pause,crash,join or none\n");
+        std::fprintf(stderr, "llmsvc-sim: --faults takes outage,restart,lossy,pause,crash,join,slow or none\n");
         return 2;
       }
     }
@@ -562,7 +580,7 @@ int main(int argc, char **argv) {
                   o.summary.c_str());
     if (!o.ok) {
       ++failed;
-      std::printf("  replay: llmsvc-sim --seed %" PRIu64 " --trace\n", seed);
+      std::printf("  replay: llmsvc-sim --seed %" PRIu64 "%s --trace\n", seed, replay_flags.c_str());
     }
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -256,6 +256,7 @@ int SimRedis::command(lua_State *L) {
 
 bool SimLink::connect(std::string &run_id, int64_t &started_us, std::string &error) {
   connected_ = false;
+  delay_ = faults_.answer_delay_ns(false);
   if (!redis_.up || faults_.lose_request()) {
     error = "connect to the simulated Redis: connection refused";
     faults_.called(client_, "connect", false, {});
@@ -275,7 +276,15 @@ bool SimLink::eval(BudgetScript s, const std::vector<std::string> &keys,
   out.clear();
   static const char *kNames[] = {"reserve", "settle", "rejoin"};
   // A connection does not survive a restart of the server.
-  if (!connected_ || !redis_.up || run_id_ != redis_.run_id() || faults_.lose_request()) {
+  delay_ = faults_.answer_delay_ns(false);
+  if (!connected_ || !redis_.up || run_id_ != redis_.run_id()) {
+    connected_ = false;
+    error = "script call: connection lost";
+    faults_.called(client_, kNames[s], false, {});
+    return false;
+  }
+  if (faults_.lose_request()) {  // it never arrives; the caller times out
+    delay_ = faults_.answer_delay_ns(true);
     connected_ = false;
     error = "script call: connection lost";
     faults_.called(client_, kNames[s], false, {});
@@ -283,6 +292,7 @@ bool SimLink::eval(BudgetScript s, const std::vector<std::string> &keys,
   }
   if (!redis_.eval(s, keys, args, out, error)) return false;
   if (faults_.lose_reply()) {  // it ran; the caller never hears of it
+    delay_ = faults_.answer_delay_ns(true);
     connected_ = false;
     out.clear();
     error = "script call: timed out";

@@ -70,6 +70,9 @@ class LinkFaults {
   virtual ~LinkFaults() = default;
   virtual bool lose_request() = 0;
   virtual bool lose_reply() = 0;
+  /// How long after a call began its answer arrives; `timed_out`: the call is lost and
+  /// fails only at the client's timeout.
+  virtual int64_t answer_delay_ns(bool timed_out) = 0;
   /// Told of every call a link makes, for traces.
   virtual void called(int client, const char *what, bool ok, const std::vector<int64_t> &out) = 0;
 };
@@ -85,12 +88,14 @@ class SimLink final : public ScriptLink {
   bool eval(BudgetScript s, const std::vector<std::string> &keys,
             const std::vector<std::string> &args, std::vector<int64_t> &out,
             std::string &error) override;
+  int64_t answer_delay_ns() const override { return delay_; }
 
  private:
   SimRedis &redis_;
   LinkFaults &faults_;
   int client_;
   bool connected_ = false;
+  int64_t delay_ = 0;   // the last call's answer delay
   std::string run_id_;  // the server this connection was made to
 };
 
