@@ -335,6 +335,28 @@ class RespLink final : public ScriptLink {
     std::string host = c_.host;
     int64_t port = c_.port;
     if (!c_.sentinels.empty() && !find_master(host, port, error)) return false;
+    if (!moved_host_.empty()) {  // a cluster said the budget's slot is served there
+      host = moved_host_;
+      port = moved_port_;
+      moved_host_.clear();  // once: should that node fail, the configured one is asked again
+    }
+    for (int hop = 0;; ++hop) {
+      if (!open_node(host, port, error)) return false;
+      // Redis Cluster: the budget's names share one hash tag, so one slot; its master may
+      // be another node.
+      std::string owner;
+      int64_t owner_port = 0;
+      if (!slot_owner(host, owner, owner_port, error)) return false;
+      if (owner.empty() || (owner == host && owner_port == port)) break;
+      if (hop == 2) return fail(error, "the cluster keeps redirecting the budget's slot");
+      host = owner;
+      port = owner_port;
+    }
+    return ready(run_id, started_us, error);
+  }
+
+  // Connects to one node: TLS, AUTH, SELECT, and only a master will do.
+  bool open_node(const std::string &host, int64_t port, std::string &error) {
     const std::string name = c_.tls_server_name.empty() ? host : c_.tls_server_name;
     if (!conn_.open(host, port, tls_, name, c_.tls_verify, c_.timeout_ms, error)) return false;
     // The server's answers name what is wrong (WRONGPASS, NOAUTH, NOPERM); they never
@@ -370,6 +392,40 @@ class RespLink final : public ScriptLink {
                       ? r->element[2]->elements
                       : 0;
     }
+    return true;
+  }
+
+  // In a cluster, the master serving the budget's slot (empty: not a cluster).
+  bool slot_owner(const std::string &host, std::string &owner, int64_t &owner_port,
+                  std::string &error) {
+    Reply info = conn_.command({"INFO", "cluster"}, error);
+    if (!info) return fail(error, "INFO: " + error);
+    if (reply_text(info.get()).find("cluster_enabled:1") == std::string::npos) return true;
+    const std::string tag = "{" + c_.key + "}";
+    Reply k = conn_.command({"CLUSTER", "KEYSLOT", tag}, error);
+    if (!k || k->type != REDIS_REPLY_INTEGER)
+      return fail(error, "CLUSTER KEYSLOT: " + (k ? reply_text(k.get()) : error));
+    Reply slots = conn_.command({"CLUSTER", "SLOTS"}, error);
+    if (!slots || slots->type != REDIS_REPLY_ARRAY)
+      return fail(error, "CLUSTER SLOTS: " + (slots ? reply_text(slots.get()) : error));
+    for (size_t i = 0; i < slots->elements; ++i) {
+      const redisReply *range = slots->element[i];
+      if (range->type != REDIS_REPLY_ARRAY || range->elements < 3) continue;
+      if (k->integer < range->element[0]->integer || k->integer > range->element[1]->integer)
+        continue;
+      const redisReply *node = range->element[2];
+      if (node->type != REDIS_REPLY_ARRAY || node->elements < 2) break;
+      owner = reply_text(node->element[0]);
+      if (owner.empty() || owner == "?") owner = host;  // "the node you asked"'s address
+      owner_port = node->element[1]->integer;
+      return true;
+    }
+    return fail(error, "the cluster serves no node for the budget's slot " +
+                           std::to_string(k->integer));
+  }
+
+  // Scripts loaded, and the server's identity.
+  bool ready(std::string &run_id, int64_t &started_us, std::string &error) {
     for (int i = 0; i < kBudgetScripts; ++i) {
       const std::string &body = budget_script(BudgetScript(i));
       Reply r = conn_.command({"SCRIPT", "LOAD", body}, error);
@@ -417,7 +473,18 @@ class RespLink final : public ScriptLink {
     }
     if (!r) return fail(error, "script call: " + error);
     bool ok = true;
-    if (r->type == REDIS_REPLY_ERROR) {
+    if (r->type == REDIS_REPLY_ERROR && std::strncmp(r->str, "MOVED ", 6) == 0) {
+      // The cluster moved the budget's slot: the next connection goes to its new master.
+      std::string to = reply_text(r.get()).substr(6);
+      to = to.substr(to.find(' ') + 1);
+      const size_t colon = to.rfind(':');
+      if (colon != std::string::npos) {
+        moved_host_ = to.substr(0, colon);
+        moved_port_ = std::strtoll(to.c_str() + colon + 1, nullptr, 10);
+      }
+      error = "script call: the cluster serves the budget at " + to + " (MOVED); reconnecting there";
+      ok = false;
+    } else if (r->type == REDIS_REPLY_ERROR) {
       // READONLY: a master demoted by a failover; the next connection asks the sentinels.
       error = "script error: " + reply_text(r.get());
       ok = false;
@@ -527,6 +594,8 @@ class RespLink final : public ScriptLink {
   SSL_CTX *tls_ = nullptr;
   size_t next_sentinel_ = 0;
   size_t replicas_ = 0;  // the master's replicas when connected
+  std::string moved_host_;  // a cluster's redirection, for the next connection
+  int64_t moved_port_ = 0;
   std::array<std::string, kBudgetScripts> sha_;
 };
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
@@ -38,15 +39,36 @@ int RedisProcess::free_port() {
   return ntohs(a.sin_port);
 }
 
-RedisProcess::RedisProcess(std::vector<std::string> extra, std::string config_file, bool sentinel)
-    : port_(free_port()),
+int RedisProcess::free_cluster_port() {
+  for (int i = 0; i < 1000; ++i) {
+    int p = free_port();
+    if (p + 10000 > 65535) continue;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a = loopback(p + 10000);
+    bool free = fd >= 0 && bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0;
+    if (fd >= 0) close(fd);
+    if (free) return p;
+  }
+  throw std::runtime_error("no free loopback port pair for a cluster node");
+}
+
+RedisProcess::RedisProcess(std::vector<std::string> extra, std::string config_file, bool sentinel,
+                           int port)
+    : port_(port ? port : free_port()),
       extra_(std::move(extra)),
       config_file_(std::move(config_file)),
       sentinel_(sentinel) {
+  char tmpl[] = "/tmp/llmsvc-redis-XXXXXX";
+  if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  dir_ = tmpl;
   start();
 }
 
-RedisProcess::~RedisProcess() { kill_now(); }
+RedisProcess::~RedisProcess() {
+  kill_now();
+  if (!dir_.empty() && std::system(("rm -rf '" + dir_ + "'").c_str()) != 0) {
+  }
+}
 
 void RedisProcess::start() {
   pid_ = fork();
@@ -63,6 +85,8 @@ void RedisProcess::start() {
     args[args.size() - 3] = std::to_string(port_);
     if (!sentinel_)
       for (std::string a : {"--save", "", "--appendonly", "no"}) args.push_back(a);
+    args.push_back("--dir");
+    args.push_back(dir_);
     args.insert(args.end(), extra_.begin(), extra_.end());
     std::vector<char *> argv;
     for (std::string &a : args) argv.push_back(a.data());

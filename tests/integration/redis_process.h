@@ -1,5 +1,7 @@
 // A real redis-server on a free loopback port for one test: stopped (killed) and started
-// again on the same port to play an outage, and always killed at the end.
+// again on the same port to play an outage, and always killed at the end. Each runs in a
+// directory of its own, removed at the end: nothing it writes (a replica's RDB) is loaded
+// by another.
 #pragma once
 
 #include <sys/types.h>
@@ -13,7 +15,7 @@ class RedisProcess {
   /// with `extra` arguments after the usual ones (TLS ports, --replicaof). With a
   /// `config_file` and `sentinel`: a Sentinel with that configuration instead.
   explicit RedisProcess(std::vector<std::string> extra = {}, std::string config_file = {},
-                        bool sentinel = false);
+                        bool sentinel = false, int port = 0);
   ~RedisProcess();
   RedisProcess(const RedisProcess &) = delete;
   RedisProcess &operator=(const RedisProcess &) = delete;
@@ -34,12 +36,15 @@ class RedisProcess {
 
   /// A free loopback port (for a second listener: --tls-port).
   static int free_port();
+  /// A free port P whose P + 10000 (a cluster node's bus) is free too.
+  static int free_cluster_port();
 
  private:
   std::string ask(const std::string &words, bool all) const;
   pid_t pid_ = -1;
   int port_ = 0;
   std::vector<std::string> extra_;
+  std::string dir_;  // its working directory: a replica writes the RDB it receives there
   std::string config_file_;
   bool sentinel_ = false;
 };

@@ -1,9 +1,15 @@
 // Shared limits against Redis as production runs it: TLS with a CA made here (and a client
 // certificate the server requires), passwords, and Sentinel moving the master to a replica
 // while clients share a limit.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -207,7 +213,19 @@ TEST(SharedLimitsProduction, SentinelFailoverKeepsTheGroupWithinTheLimit) {
   }
 
   // The master dies; the sentinels promote the replica; the clients find it through them.
+  // Its port stays taken (listening, never answering: a hung server), so that no Redis of
+  // a test running beside this one starts there and is made a replica by the sentinels
+  // when "the old master" comes back.
   master.kill_now();
+  const int taken = socket(AF_INET, SOCK_STREAM, 0);
+  const int one = 1;
+  setsockopt(taken, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // past TIME_WAIT
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(uint16_t(master.port()));
+  ASSERT_EQ(bind(taken, reinterpret_cast<sockaddr *>(&addr), sizeof addr), 0) << strerror(errno);
+  ASSERT_EQ(listen(taken, 1024), 0);
   auto promoted = [&] {
     return sentinels[0]->command_all("SENTINEL get-master-addr-by-name budgets")
                .find(std::to_string(replica.port())) != std::string::npos;
@@ -237,6 +255,58 @@ TEST(SharedLimitsProduction, SentinelFailoverKeepsTheGroupWithinTheLimit) {
   EXPECT_EQ(i64(s, "rate_limited"), 0);
   EXPECT_LE(i64(s, "peak_window_requests"), 30);
   sentinels.clear();
+  close(taken);
+  if (std::system(("rm -rf '" + dir + "'").c_str()) != 0) {
+  }
+}
+
+TEST(SharedLimitsProduction, ClusterServesTheBudgetFromTheNodeOfItsSlot) {
+  // Two masters splitting the slots; the client is pointed at the one that does not serve
+  // its budget's slot.
+  char tmpl[] = "/tmp/llmsvc-cluster-XXXXXX";
+  const std::string dir = mkdtemp(tmpl) ? tmpl : "";
+  ASSERT_FALSE(dir.empty());
+  auto node = [&](const char *name) {  // its bus listens on its port + 10000
+    return std::make_unique<RedisProcess>(
+        std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file",
+                                 dir + "/nodes-" + name + ".conf", "--cluster-node-timeout", "2000"},
+        "", false, RedisProcess::free_cluster_port());
+  };
+  std::unique_ptr<RedisProcess> a = node("a"), b = node("b");
+  ASSERT_EQ(a->command("CLUSTER ADDSLOTSRANGE 0 8191"), "+OK");
+  ASSERT_EQ(b->command("CLUSTER ADDSLOTSRANGE 8192 16383"), "+OK");
+  ASSERT_EQ(a->command("CLUSTER MEET 127.0.0.1 " + std::to_string(b->port())), "+OK");
+  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto ok = [&] {
+    return a->command_all("CLUSTER INFO").find("cluster_state:ok") != std::string::npos &&
+           b->command_all("CLUSTER INFO").find("cluster_state:ok") != std::string::npos;
+  };
+  while (!ok() && std::chrono::steady_clock::now() < end)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(ok()) << a->command_all("CLUSTER INFO");
+  // A budget whose slot is b's.
+  std::string key;
+  for (int i = 0; key.empty() && i < 100; ++i) {
+    const std::string name = "team-" + std::to_string(i);
+    if (std::atoi(a->command("CLUSTER KEYSLOT {" + name + "}").c_str() + 1) >= 8192) key = name;
+  }
+  ASSERT_FALSE(key.empty());
+
+  EmulatorProcess emu;
+  Client c(emu.config("sk-cluster", R"("model":"gpt-4o-mini","limits":{"rpm":600,"window_ms":1000},)"
+                                    R"("shared_limits":{"redis":"redis://127.0.0.1:)" +
+                                        std::to_string(a->port()) + R"(","key":")" + key + R"("})"));
+  for (int i = 0; i < 3; ++i) {
+    Completed r = c.generate(prompt_request("clustered " + std::to_string(i)));
+    ASSERT_EQ(r.kind, LLMSVC_KIND_NONE) << r.json;
+  }
+  rapidjson::Document m = c.metrics();
+  EXPECT_STREQ(m["shared_limits"]["mode"].GetString(), "shared") << to_json(m["shared_limits"]);
+  EXPECT_EQ(i64(m["shared_limits"], "errors"), 0) << to_json(m["shared_limits"]);
+  EXPECT_NE(b->command_all("KEYS *").find("llmsvc:{" + key + "}"), std::string::npos);
+  EXPECT_EQ(a->command("DBSIZE"), ":0");
+  a.reset();
+  b.reset();
   if (std::system(("rm -rf '" + dir + "'").c_str()) != 0) {
   }
 }
