@@ -217,7 +217,7 @@ class Conn {
       short ev = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
       if (ev && wait_fd(fd_, ev, deadline)) continue;
       if (ev) {
-        error = "TLS handshake with " + where + ": timed out";
+        error = "TLS handshake with " + where + ": timed out (no TLS answer: is it a TLS port?)";
         return false;
       }
       long v = SSL_get_verify_result(ssl_);
@@ -245,7 +245,7 @@ class Conn {
         } else {
           int e = SSL_get_error(ssl_, rc);
           if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-            error = "TLS write: " + tls_errors();
+            error = "TLS write: " + tls_closed(e);
             return false;
           }
           ev = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
@@ -284,8 +284,7 @@ class Conn {
           return 0;
         }
         if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-          std::string why = tls_errors();
-          error = "TLS read: " + (why.empty() ? std::string("the connection closed") : why);
+          error = "TLS read: " + tls_closed(e);
           return -1;
         }
         ev = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
@@ -306,6 +305,17 @@ class Conn {
         return -1;
       }
     }
+  }
+
+  // Why a TLS connection failed after its handshake: OpenSSL's reason, else the socket's.
+  // With TLS 1.3 a server refusing the client's certificate (or its absence) says so only
+  // then.
+  std::string tls_closed(int e) {
+    std::string why = tls_errors();
+    if (why.empty())
+      why = e == SSL_ERROR_SYSCALL && errno ? std::strerror(errno) : "the connection closed";
+    return why + " (a server that requires a client certificate closes the connection "
+                 "after the handshake without one: tls_cert, tls_key)";
   }
 
   Reply fail(const std::string &) {
