@@ -7,7 +7,7 @@
 #      once: requests per second (the whole process, start and connection set-up
 #      included) and CPU per request, with limits of its own and with shared limits, Redis
 #      script calls per request, and the engine thread's longest moment on a Redis call;
-#   2. three and ten processes on one key sharing 300 requests per 2 s, 1,800 requests in
+#   2. one, three and ten processes on one key sharing 300 requests per 2 s, 1,800 requests in
 #      all: the span from the first attempt to the last against the fastest schedule the
 #      limit allows, the emulator's 429s, and script calls per request.
 #
@@ -103,7 +103,7 @@ kill "$emu_pid"
 emulator --rpm 9000 --window-ms 2000 --latency-ms 5
 for rtt in $rtts; do
   redis_via "$rtt"
-  for procs in 3 10; do
+  for procs in 1 3 10; do
     for r in $(seq "$rounds"); do
       key="sk-group-$rtt-$procs-$r"
       workers=()
