@@ -65,13 +65,19 @@ extern "C" {
  * (LLMSVC_NUM_GATE_WAIT_NS, LLMSVC_ATTEMPT_GATE_WAIT_NS); an OTLP/HTTP exporter in the core,
  * turned on by the configuration's "telemetry.otlp" or the standard OTEL_* environment
  * variables (docs/telemetry.md). Nothing earlier changed.
+ *
+ * New in 0.5: embeddings. A request document with "input" (a string, a list of strings or
+ * of token ids) and no messages or prompt is an embeddings request, sent through the same
+ * gates (its input tokens count toward tpm), retries and cost accounting; its vectors are
+ * read without JSON by llmsvc_result_embedding (LLMSVC_NUM_EMBEDDINGS of them) and are in
+ * the result JSON's "embeddings". Nothing earlier changed.
  */
 /**@{*/
 #define LLMSVC_VERSION_MAJOR 0
-#define LLMSVC_VERSION_MINOR 4
+#define LLMSVC_VERSION_MINOR 5
 #define LLMSVC_VERSION_PATCH 0
 /** The version as a string literal. */
-#define LLMSVC_VERSION_STRING "0.4.0"
+#define LLMSVC_VERSION_STRING "0.5.0"
 /** The version as one number: MAJOR * 10000 + MINOR * 100 + PATCH. */
 #define LLMSVC_VERSION_NUMBER \
   (LLMSVC_VERSION_MAJOR * 10000 + LLMSVC_VERSION_MINOR * 100 + LLMSVC_VERSION_PATCH)
@@ -510,7 +516,8 @@ typedef enum llmsvc_result_num_t {
   LLMSVC_NUM_EVENT_TYPE = 18,         /**< an event's LLMSVC_EVENT_* bit; 0 for other results */
   LLMSVC_NUM_SERVER_PORT = 19,        /**< the port of the server that answered last (0.4) */
   LLMSVC_NUM_GATE_WAIT_NS = 20,       /**< held by the gates, summed over attempts (0.4) */
-  LLMSVC_NUM_COUNT = 21               /**< keys in this version */
+  LLMSVC_NUM_EMBEDDINGS = 21,         /**< vectors of an embeddings reply (0.5) */
+  LLMSVC_NUM_COUNT = 22               /**< keys in this version */
 } llmsvc_result_num_t;
 
 /** One number of a result (LLMSVC_UNKNOWN for an unknown key or a NULL result). */
@@ -594,6 +601,15 @@ LLMSVC_API int llmsvc_result_choice(const llmsvc_result *result, size_t i,
 LLMSVC_API int llmsvc_result_choice_tool_call(const llmsvc_result *result, size_t i, size_t j,
                                               const char **out_id, const char **out_name,
                                               const char **out_arguments);
+
+/**
+ * Vector `i` of an embeddings result (a request with "input"; LLMSVC_NUM_EMBEDDINGS of
+ * them, in the order of the inputs): its `*out_dimensions` floats, owned by the result
+ * and valid until it is freed. NULL (and 0 dimensions) when `i` is out of range, the
+ * result is not a successful embeddings result, or `result` is NULL. New in 0.5.
+ */
+LLMSVC_API const float *llmsvc_result_embedding(const llmsvc_result *result, size_t i,
+                                                size_t *out_dimensions);
 /**@}*/
 
 /** @name Batches and calls that never block (new in 0.3) */

@@ -531,6 +531,15 @@ int llmsvc_result_choice(const llmsvc_result *r, size_t i, const char **out_text
   return LLMSVC_OK;
 }
 
+const float *llmsvc_result_embedding(const llmsvc_result *r, size_t i, size_t *out_dimensions) {
+  if (out_dimensions) *out_dimensions = 0;
+  if (!r || r->kind != LLMSVC_KIND_NONE || r->type != LLMSVC_RESULT_COMPLETION ||
+      i >= r->embeddings.size())
+    return nullptr;
+  if (out_dimensions) *out_dimensions = r->embeddings[i].size();
+  return r->embeddings[i].data();
+}
+
 int llmsvc_result_choice_tool_call(const llmsvc_result *r, size_t i, size_t j,
                                    const char **out_id, const char **out_name,
                                    const char **out_arguments) {

@@ -35,6 +35,7 @@ struct llmsvc_result : llmsvc::HeapObject {
   };
   std::vector<Attempt> attempts;
   std::vector<llmsvc::ReplyChoice> choices;  // when the reply has more than one
+  std::vector<std::vector<float>> embeddings;  // an embeddings reply's vectors
   llmsvc::JsonBuffer json;
   // Taken once when the document is complete: GetString() writes to the buffer.
   const char *json_text = nullptr;

@@ -560,6 +560,58 @@ DocError parse_surface(const ObjectReader &r, RequestSpec &out) {
 
 }  // namespace
 
+// An embeddings request's input, OpenAI's shapes: a string, a list of strings, a list of
+// token ids, or a list of lists of token ids; at most 2048 inputs, none empty. The tokens a
+// limiter counts: a string's estimate (ceil(bytes / 4)), a list of ids its length.
+static DocError parse_embedding_input(const JsonValue &v, RequestSpec &out) {
+  auto text_tokens = [](size_t bytes) { return int64_t((bytes + 3) / 4); };  // as the providers
+  const std::string path = "request.input";
+  const char *shape = ": expected a string, a list of strings, a list of token ids or a list "
+                      "of lists of token ids";
+  auto ids = [&](const JsonValue &list, const std::string &where) -> DocError {
+    if (list.Empty()) return {LLMSVC_ESCHEMA, where + ": empty"};
+    for (const JsonValue &t : list.GetArray())
+      if (!t.IsInt64() || t.GetInt64() < 0)
+        return {LLMSVC_ESCHEMA, where + ": expected token ids (integers from 0)"};
+    out.input_tokens += int64_t(list.Size());
+    return {};
+  };
+  out.embedding = true;
+  if (v.IsString()) {
+    if (v.GetStringLength() == 0) return {LLMSVC_ESCHEMA, path + ": empty"};
+    out.inputs = 1;
+    out.input_tokens = text_tokens(v.GetStringLength());
+  } else if (v.IsArray()) {
+    if (v.Empty()) return {LLMSVC_ESCHEMA, path + ": empty"};
+    if (v.Size() > 2048)
+      return {LLMSVC_ESCHEMA, path + ": " + std::to_string(v.Size()) +
+                                  " inputs; at most 2048 in one request"};
+    if (v[0].IsInt64()) {
+      if (DocError e = ids(v, path)) return e;
+      out.inputs = 1;
+    } else {
+      for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
+        const std::string where = path + "[" + std::to_string(i) + "]";
+        const JsonValue &item = v[i];
+        if (item.IsString()) {
+          if (item.GetStringLength() == 0) return {LLMSVC_ESCHEMA, where + ": empty"};
+          if (!v[0].IsString()) return {LLMSVC_ESCHEMA, path + shape};
+          out.input_tokens += text_tokens(item.GetStringLength());
+        } else if (item.IsArray() && v[0].IsArray()) {
+          if (DocError e = ids(item, where)) return e;
+        } else {
+          return {LLMSVC_ESCHEMA, path + shape};
+        }
+      }
+      out.inputs = int64_t(v.Size());
+    }
+  } else {
+    return {LLMSVC_ESCHEMA, path + shape};
+  }
+  out.input_json = json_text(v);
+  return {};
+}
+
 DocError parse_request(std::string_view json, const std::string &default_model,
                        RequestSpec &out) {
   ScratchDoc scratch;
@@ -576,7 +628,8 @@ DocError parse_request(std::string_view json, const std::string &default_model,
       "operation", "priority", "timeout_ms", "metadata",  "trace_id", "traceparent", "tracestate", "id", "json_schema", "reasoning_effort", "previous_response_id", "stream", "cache",
       "tools", "tool_choice", "parallel_tool_calls", "frequency_penalty", "presence_penalty",
       "logit_bias", "n", "logprobs", "top_logprobs", "response_format", "service_tier", "top_k",
-      "stop_sequences", "thinking", "prompt_cache_key", "extra_body", "extra_headers", nullptr};
+      "stop_sequences", "thinking", "prompt_cache_key", "extra_body", "extra_headers",
+      "input", "dimensions", "encoding_format", nullptr};
   if (!r.only(known, err)) return err;
   if (!r.get_string("model", out.model, err)) return err;
   if (out.model.empty()) out.model = default_model;
@@ -594,7 +647,35 @@ DocError parse_request(std::string_view json, const std::string &default_model,
   }
 
   const JsonValue *msgs = r.find("messages");
-  if (msgs) {
+  if (const JsonValue *input = r.find("input")) {
+    if (msgs || !prompt.empty())
+      return {LLMSVC_ESCHEMA, "request: give input (an embeddings request) or messages or "
+                              "prompt, not both"};
+    if (err = parse_embedding_input(*input, out); err) return err;
+  } else if (r.find("dimensions") || r.find("encoding_format")) {
+    return {LLMSVC_ESCHEMA, std::string("request.") +
+                                (r.find("dimensions") ? "dimensions" : "encoding_format") +
+                                ": only for an embeddings request (one with input)"};
+  }
+  if (out.embedding) {
+    // What the provider's embeddings endpoint does not take.
+    for (const char *name : {"instructions", "system", "max_output_tokens", "max_tokens",
+                             "temperature", "top_p", "stop", "stop_sequences", "seed", "tools",
+                             "tool_choice", "parallel_tool_calls", "frequency_penalty",
+                             "presence_penalty", "logit_bias", "n", "logprobs", "top_logprobs",
+                             "response_format", "json_schema", "service_tier", "top_k",
+                             "thinking", "prompt_cache_key", "reasoning_effort",
+                             "previous_response_id", "stream"})
+      if (r.find(name))
+        return {LLMSVC_ESCHEMA, std::string("request.") + name +
+                                    ": not for an embeddings request (one with input)"};
+    if (!r.get_int("dimensions", out.dimensions, err, 1, 1 << 16)) return err;
+    std::string format;
+    if (!r.get_string("encoding_format", format, err)) return err;
+    if (!format.empty() && format != "float" && format != "base64")
+      return {LLMSVC_ESCHEMA, "request.encoding_format: \"" + format +
+                                  "\" is not float or base64 (the result always holds floats)"};
+  } else if (msgs) {
     if (!prompt.empty()) return {LLMSVC_ESCHEMA, "request: give messages or prompt, not both"};
     if (!msgs->IsArray())
       return {LLMSVC_ESCHEMA, std::string("request.messages: expected an array, got ") +
@@ -611,8 +692,9 @@ DocError parse_request(std::string_view json, const std::string &default_model,
     out.messages.back().parts.emplace_back();
     out.messages.back().parts.back().text = std::move(prompt);
   }
-  if (out.messages.empty())
-    return {LLMSVC_ESCHEMA, "request.messages: missing or empty (give messages or prompt)"};
+  if (out.messages.empty() && !out.embedding)
+    return {LLMSVC_ESCHEMA, "request.messages: missing or empty (give messages or prompt, or "
+                            "input for embeddings)"};
 
   int64_t max_out = -1, max_tokens = -1;
   if (!r.get_int("max_output_tokens", max_out, err, 1, INT32_MAX) ||

@@ -65,6 +65,14 @@ enum class CacheMode : uint8_t { kDefault, kUse, kRefresh, kBypass };
 struct RequestSpec {
   std::string model;
   std::vector<Message> messages;
+  // An embeddings request ("input" and no messages or prompt): the input as given (a
+  // string, a list of strings, a list of token ids or a list of such lists), how many
+  // inputs it holds and their estimated tokens; the vectors' length when asked.
+  bool embedding = false;
+  std::string input_json;
+  int64_t inputs = 0;
+  int64_t input_tokens = 0;
+  int64_t dimensions = 0;
   std::string instructions;  // sent as a leading system message
   int64_t max_output_tokens = -1;
   std::optional<double> temperature;

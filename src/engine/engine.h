@@ -38,6 +38,9 @@ struct llmsvc_result;
 
 namespace llmsvc {
 
+/// Why a request with input cannot go to `provider`.
+std::string embeddings_unserved(const Provider &provider);
+
 /// The name of one LLMSVC_EVENT_* bit, or "unknown".
 const char *event_type_name(unsigned type);
 

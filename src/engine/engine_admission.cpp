@@ -229,7 +229,15 @@ void Engine::start_attempt(Pending *p, int64_t now) {
     p->st = std::make_unique<Pending::StreamPart>();  // a fresh stream for each attempt
     p->st->decoder.reset(d.provider->stream_format());
   }
-  if (d.provider->url_per_request()) x->set_url(d.provider->request_url(p->spec));
+  if (p->spec.embedding) {
+    x->set_url(d.provider->embeddings_url());
+    x->other_url = true;
+  } else if (d.provider->url_per_request()) {
+    x->set_url(d.provider->request_url(p->spec));
+  } else if (x->other_url) {  // a reused handle: back to the provider's endpoint
+    x->set_url(d.provider->url());
+    x->other_url = false;
+  }
   if (otlp_ && otlp_->traces()) {
     std::string traceparent = otlp_attempt_traceparent(p, a);
     x->start(p->body_text, p->body_len, p, a.start_wall_ms, p->spec.stream ? this : nullptr,

@@ -3,6 +3,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <new>
 #include <system_error>
 
@@ -169,6 +170,7 @@ void Engine::fill_typed(llmsvc_result *r, const Pending *p, const ProviderReply 
   n[LLMSVC_NUM_OVERHEAD_NS] = p->overhead_ns;
   n[LLMSVC_NUM_CHOICES] = !ok ? 0 : reply->choices.empty() ? 1 : int64_t(reply->choices.size());
   n[LLMSVC_NUM_TOOL_CALLS] = ok ? int64_t(reply->tool_calls.size()) : 0;
+  n[LLMSVC_NUM_EMBEDDINGS] = ok ? int64_t(reply->embeddings.size()) : 0;
   n[LLMSVC_NUM_CACHE_HIT] = !p->cache                                 ? 0
                             : p->cache->hit == CacheSource::kMemory ? 1
                             : p->cache->hit == CacheSource::kSqlite ? 2
@@ -260,6 +262,22 @@ llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
     }
     write_reply_extras(w, p, *reply);
     r->tool_calls = reply->tool_calls;
+    if (!reply->embeddings.empty()) {
+      // Each float with the 9 significant digits that bring it back exactly.
+      w.Key("embeddings");
+      w.StartArray();
+      char buf[32];
+      for (const std::vector<float> &v : reply->embeddings) {
+        w.StartArray();
+        for (float f : v) {
+          int len = std::snprintf(buf, sizeof buf, "%.9g", double(f));
+          w.RawValue(buf, size_t(len), rapidjson::kNumberType);
+        }
+        w.EndArray();
+      }
+      w.EndArray();
+      r->embeddings = reply->embeddings;
+    }
   } else {
     r->error_message = message;
     w.Key("error");

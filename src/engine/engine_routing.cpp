@@ -80,6 +80,12 @@ Route *Engine::route_for(const std::string &model) const {
   return it == route_of_.end() ? nullptr : it->second;
 }
 
+std::string embeddings_unserved(const Provider &provider) {
+  return std::string("request.input: the ") + provider.name() +
+         " provider does not serve embeddings (a request with input): use openai_chat (OpenAI "
+         "or an OpenAI-compatible server) or azure_openai";
+}
+
 bool Engine::body_for(Pending *p, Deployment &d, std::string &message) {
   const Deployment *had = p->body_for;
   if (had == &d) return true;
@@ -89,6 +95,10 @@ bool Engine::body_for(Pending *p, Deployment &d, std::string &message) {
       model == p->spec.model) {
     p->body_for = &d;  // the same bytes
     return true;
+  }
+  if (p->spec.embedding && !d.provider->embeds()) {
+    message = embeddings_unserved(*d.provider);
+    return false;
   }
   if (had) {
     // Another provider or model: only routes that may need it kept the conversation.

@@ -62,6 +62,8 @@ struct Gates::Shared {
   int recoveries = 0;        // in a row, without a call succeeding
   bool renew_busy = false, renew_idle = false;  // a renewal's kind
   Tokens call_tokens;        // an admission call's request
+  int64_t names = 0;         // changes with the budget's names in Redis (the window)
+  int64_t call_names = 0;    // the names the call under way is for
 
   // Times, from the window (set_limits): the lease is used for `use` after the call that
   // granted it; Redis lets a holding lapse `term` after that call, then holds the share
@@ -182,6 +184,7 @@ void Gates::set_limits(const Limits &limits) {
     t.poll_ns = std::clamp<int64_t>(s.use / 8, kNsPerMs, 250 * kNsPerMs);
     s.redis.configure(s.config.key, limits.window_ms, t);
     if (s.window_ms) s.rejoin_all = true;
+    ++s.names;  // an answer still to come is about the old names
     s.window_ms = limits.window_ms;
     s.lease_until = std::min<int64_t>(s.lease_until, 1);  // a lease of the old names is void
     s.lease = {};
@@ -362,6 +365,7 @@ void Gates::start_call(int64_t now, int kind, const Amounts &need, const Amounts
   s.lease_until = 0;
   s.call = k;
   s.call_at = now;
+  s.call_names = s.names;
   s.redis.start_lease(now, s.instance, c);
 }
 
@@ -421,10 +425,11 @@ void Gates::pump(int64_t now) {
       continue;
     }
     s.recoveries = 0;
+    const bool same_names = s.call_names == s.names;
     switch (k) {
       case Shared::Call::kJoin:
         s.run_id = s.redis.run_id();
-        s.rejoin_all = false;
+        if (same_names) s.rejoin_all = false;
         s.refusal_valid = false;
         s.admitted = 0;
         if (s.recovering) ++s.reconnects;
@@ -435,7 +440,7 @@ void Gates::pump(int64_t now) {
         }
         break;
       case Shared::Call::kAdmit:
-        if (s.rejoin_all) break;  // the limits changed under it: other names now
+        if (!same_names) break;  // the limits changed under it: other names now
         s.refusal_valid = !r.admitted;
         if (r.admitted) {
           s.lease = r.granted;  // the request that asked takes from it next
@@ -456,7 +461,7 @@ void Gates::pump(int64_t now) {
           s.refusal = {false, s.call_at + std::max<int64_t>(r.wait_ns, 1),
                        reason_of_dimension(r.dimension)};
         }
-        if (r.admitted && !s.rejoin_all) s.lease = r.granted;
+        if (r.admitted && same_names) s.lease = r.granted;
         break;
       default:
         break;

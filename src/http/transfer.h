@@ -51,6 +51,7 @@ class Transfer {
 
   CURL *easy() const { return easy_; }
   uint32_t shard = 0;  // the engine's multi handle it was added to
+  bool other_url = false;  // set_url moved it off the provider's endpoint (embeddings)
   const std::string &response() const { return response_; }
   const ResponseHeaders &headers() const { return headers_; }
   const char *error_text() const { return errbuf_; }

@@ -4,6 +4,7 @@
 
 #include <new>
 
+#include "providers/embeddings.h"
 #include "providers/fields.h"
 #include "retry/policy.h"
 
@@ -11,6 +12,7 @@ namespace llmsvc {
 
 OpenAIChatProvider::OpenAIChatProvider(const Config &config)
     : url_(config.base_url + "/chat/completions"),
+      embeddings_url_(config.base_url + "/embeddings"),
       max_tokens_field_(config.max_tokens_field),
       headers_(openai_headers(config)) {}
 
@@ -40,6 +42,9 @@ OpenAIChatProvider::OpenAIChatProvider(const Config &config, Azure)
       url_(config.base_url + "/openai/deployments/" +
            (config.azure_deployment.empty() ? config.model : config.azure_deployment) +
            "/chat/completions?api-version=" + config.api_version),
+      embeddings_url_(config.base_url + "/openai/deployments/" +
+                      (config.azure_deployment.empty() ? config.model : config.azure_deployment) +
+                      "/embeddings?api-version=" + config.api_version),
       max_tokens_field_(config.max_tokens_field),
       headers_(azure_headers(config)) {}
 
@@ -92,6 +97,7 @@ void write_content(JsonWriter &w, const Message &m) {
 }  // namespace
 
 void OpenAIChatProvider::build_body(const RequestSpec &req, JsonBuffer &out) const {
+  if (req.embedding) return build_openai_embeddings_body(req, out);
   JsonWriter w(out);
   w.StartObject();
   w.Key("model");
@@ -236,6 +242,7 @@ std::string OpenAIChatProvider::unsupported(const RequestSpec &req) const {
 }
 
 int64_t OpenAIChatProvider::estimate_prompt_tokens(const RequestSpec &req) const {
+  if (req.embedding) return req.input_tokens;
   return estimate_with_instructions(req);
 }
 
@@ -245,6 +252,8 @@ bool OpenAIChatProvider::parse_reply(std::string_view body, ProviderReply &out,
   if (!parse_object(scratch, body, "the reply", error)) return false;
   JsonDoc &doc = scratch.doc();
   auto choices = doc.FindMember("choices");
+  if (choices == doc.MemberEnd() && doc.HasMember("data"))  // an embeddings reply
+    return parse_openai_embeddings(doc, out, error);
   if (choices == doc.MemberEnd() || !choices->value.IsArray() || choices->value.Empty()) {
     error = "the reply has no choices";
     return false;

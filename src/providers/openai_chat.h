@@ -25,6 +25,8 @@ class OpenAIChatProvider final : public Provider {
 
   const char *name() const override { return name_; }
   const std::string &url() const override { return url_; }
+  bool embeds() const override { return true; }
+  const std::string &embeddings_url() const override { return embeddings_url_; }
   curl_slist *headers() const override { return headers_; }
   void build_body(const RequestSpec &req, JsonBuffer &out) const override;
   int64_t estimate_prompt_tokens(const RequestSpec &req) const override;
@@ -43,6 +45,7 @@ class OpenAIChatProvider final : public Provider {
 
   const char *name_ = "openai_chat";
   std::string url_;
+  std::string embeddings_url_;
   std::string max_tokens_field_;
   curl_slist *headers_ = nullptr;
 };

@@ -38,6 +38,7 @@ struct ProviderReply {
   std::string response_id;
   std::string model;
   std::string finish_reason;
+  std::vector<std::vector<float>> embeddings;  // an embeddings reply: one vector per input
   TokenUsage usage;
   bool has_usage = false;
   bool usage_unreadable = false;  // usage was sent but a count in it was not one (has_usage false)
@@ -108,6 +109,9 @@ class Provider {
   /// streaming method in the URL): each attempt then posts to request_url(req).
   virtual bool url_per_request() const { return false; }
   virtual std::string request_url(const RequestSpec &) const { return url(); }
+  /// Embeddings (a request with input): whether this provider serves them, and where.
+  virtual bool embeds() const { return false; }
+  virtual const std::string &embeddings_url() const { return url(); }
   /// Headers every request carries (authentication, content type). Owned by the provider.
   virtual curl_slist *headers() const = 0;
   /// The wire body for `req`.

@@ -46,6 +46,10 @@ constexpr BuiltinPrice kBuiltin[] = {
     {"gpt-4-turbo", 10.00, -1, 30.00, -1},
     {"gpt-4", 30.00, -1, 60.00, -1},
     {"gpt-3.5-turbo", 0.50, -1, 1.50, -1},
+    // Embeddings: input only.
+    {"text-embedding-3-small", 0.02, -1, 0.0, -1},
+    {"text-embedding-3-large", 0.13, -1, 0.0, -1},
+    {"text-embedding-ada-002", 0.10, -1, 0.0, -1},
     {"o1", 15.00, 7.50, 60.00, -1},
     {"o1-mini", 1.10, 0.55, 4.40, -1},
     {"o3", 2.00, 0.50, 8.00, -1},

@@ -8,14 +8,19 @@ import (
 	"strings"
 )
 
-// serveAzure answers Azure OpenAI's Chat Completions route,
-// POST /openai/deployments/{deployment}/chat/completions?api-version=V, with the
+// serveAzure answers Azure OpenAI's Chat Completions and Embeddings routes,
+// POST /openai/deployments/{deployment}/chat/completions?api-version=V and
+// POST /openai/deployments/{deployment}/embeddings?api-version=V, with the
 // key in an api-key header (or a bearer token). The deployment stands for the model
-// when the body names none; everything else is the chat endpoint's.
+// when the body names none; everything else is the chat (or embeddings) endpoint's.
 func (e *emulator) serveAzure(w http.ResponseWriter, r *http.Request) {
 	rest := strings.TrimPrefix(r.URL.Path, "/openai/deployments/")
 	deployment, tail, _ := strings.Cut(rest, "/")
-	if deployment == "" || tail != "chat/completions" {
+	serve := e.serveChat
+	if tail == "embeddings" {
+		serve = e.serveEmbeddings
+	}
+	if deployment == "" || (tail != "chat/completions" && tail != "embeddings") {
 		writeError(w, &apiError{status: http.StatusNotFound, typ: "invalid_request_error", code: "404",
 			outcome: outBadRequest, message: "Resource not found"})
 		return
@@ -42,5 +47,5 @@ func (e *emulator) serveAzure(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
-	e.serveChat(w, r)
+	serve(w, r)
 }

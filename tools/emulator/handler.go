@@ -90,6 +90,9 @@ func (e *emulator) handler() http.Handler {
 		case "/v1/responses":
 			e.serveResponses(w, r)
 			return
+		case "/v1/embeddings":
+			e.serveEmbeddings(w, r)
+			return
 		case "/api/chat":
 			e.serveOllama(w, r)
 			return

@@ -99,7 +99,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.Int64Var(&latencyMs, "latency-ms", 0, "fixed delay before every answer, in milliseconds")
 	fs.Int64Var(&jitterMs, "jitter-ms", 0, "extra uniform delay in [0, J) milliseconds")
 	fs.IntVar(&cfg.failFirst, "fail-first", 0, "answer the first N arrivals of each distinct body (per key) with 500")
-	fs.IntVar(&cfg.rateLimitFirst, "rate-limit-first", 0, "answer the first N arrivals of each distinct body (per key) on /v1/chat/completions and the Gemini endpoints with a rate-limit 429")
+	fs.IntVar(&cfg.rateLimitFirst, "rate-limit-first", 0, "answer the first N arrivals of each distinct body (per key) on /v1/chat/completions, /v1/embeddings and the Gemini endpoints with a rate-limit 429")
 	fs.Int64Var(&rateLimitWaitMs, "rate-limit-wait-ms", 20, "the retry-after of --rate-limit-first answers, in milliseconds")
 	fs.BoolVar(&cfg.noRetryAfter, "no-retry-after", false, "omit retry-after and retry-after-ms on rate-limit 429s")
 	fs.BoolVar(&cfg.shouldRetry, "should-retry-header", false, "send x-should-retry on error answers")

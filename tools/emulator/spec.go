@@ -25,7 +25,8 @@ const (
 )
 
 // specValidator checks request bodies against schemas of an OpenAPI 3.1
-// document: CreateChatCompletionRequest and, when present, CreateResponse.
+// document: CreateChatCompletionRequest and, when present, CreateResponse
+// and CreateEmbeddingRequest.
 type specValidator struct {
 	schemas map[string]*jsonschema.Schema
 	printer *message.Printer
@@ -37,15 +38,15 @@ func loadSpec(path string) (*specValidator, error) {
 		return nil, err
 	}
 	v := &specValidator{schemas: map[string]*jsonschema.Schema{}, printer: message.NewPrinter(language.English)}
-	for _, name := range []string{specSchema, specResponsesSchema} {
+	for _, name := range []string{specSchema, specResponsesSchema, specEmbeddingsSchema} {
 		// The Responses schema is compiled with oneOf read as anyOf (see
 		// oneOfAsAnyOf).
 		sch, err := compileSpecSchema(data, name, name == specResponsesSchema)
 		if err != nil {
 			if name != specSchema {
 				// Only the chat completions schema is essential; a document
-				// without a Responses schema that compiles leaves
-				// /v1/responses bodies unchecked.
+				// without a Responses (or embeddings) schema that compiles
+				// leaves /v1/responses (or /v1/embeddings) bodies unchecked.
 				continue
 			}
 			return nil, fmt.Errorf("%s: %w", path, err)

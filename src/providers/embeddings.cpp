@@ -1,0 +1,106 @@
+#include "providers/embeddings.h"
+
+#include <openssl/evp.h>
+
+#include <cstring>
+
+#include "providers/fields.h"
+
+namespace llmsvc {
+
+void build_openai_embeddings_body(const RequestSpec &req, JsonBuffer &out) {
+  JsonWriter w(out);
+  w.StartObject();
+  w.Key("model");
+  write_str(w, req.model);
+  w.Key("input");
+  w.RawValue(req.input_json.data(), req.input_json.size(),
+             req.input_json[0] == '"' ? rapidjson::kStringType : rapidjson::kArrayType);
+  w.Key("encoding_format");
+  w.String("base64");
+  if (req.dimensions > 0) {
+    w.Key("dimensions");
+    w.Int64(req.dimensions);
+  }
+  if (!req.user.empty()) {
+    w.Key("user");
+    write_str(w, req.user);
+  }
+  w.EndObject();
+}
+
+bool decode_float32_base64(std::string_view text, std::vector<float> &out) {
+  out.clear();
+  if (text.size() % 4 != 0) return false;
+  size_t pad = 0;
+  while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
+  const size_t bytes = text.size() / 4 * 3 - pad;
+  if (bytes % 4 != 0) return false;
+  std::string raw(text.size() / 4 * 3, '\0');
+  // OpenSSL's decoder (libcrypto, already linked): it refuses characters outside the
+  // alphabet and counts the padding as bytes, which `bytes` leaves out.
+  if (!text.empty() &&
+      EVP_DecodeBlock(reinterpret_cast<unsigned char *>(raw.data()),
+                      reinterpret_cast<const unsigned char *>(text.data()), int(text.size())) < 0)
+    return false;
+  out.resize(bytes / 4);
+  for (size_t i = 0; i < out.size(); ++i) {
+    const unsigned char *b = reinterpret_cast<const unsigned char *>(raw.data()) + 4 * i;
+    uint32_t v = uint32_t(b[0]) | uint32_t(b[1]) << 8 | uint32_t(b[2]) << 16 | uint32_t(b[3]) << 24;
+    std::memcpy(&out[i], &v, sizeof v);
+  }
+  return true;
+}
+
+bool parse_openai_embeddings(const JsonValue &doc, ProviderReply &out, std::string &error) {
+  const JsonValue *data = member(doc, "data");
+  if (!data || !data->IsArray() || data->Empty()) {
+    error = "the reply has no data (embeddings)";
+    return false;
+  }
+  const size_t n = data->Size();
+  out.embeddings.assign(n, {});
+  std::vector<bool> seen(n, false);
+  for (const JsonValue &item : data->GetArray()) {
+    const JsonValue *index = item.IsObject() ? member(item, "index") : nullptr;
+    const JsonValue *vec = item.IsObject() ? member(item, "embedding") : nullptr;
+    if (!index || !index->IsUint64() || index->GetUint64() >= n || seen[index->GetUint64()] ||
+        !vec) {
+      error = "the reply's data items are not one embedding per input, indexed 0.." +
+              std::to_string(n - 1);
+      return false;
+    }
+    const size_t i = size_t(index->GetUint64());
+    seen[i] = true;
+    std::vector<float> &v = out.embeddings[i];
+    if (vec->IsString()) {
+      if (!decode_float32_base64({vec->GetString(), vec->GetStringLength()}, v)) {
+        error = "embedding " + std::to_string(i) + " is not base64 of float32 values";
+        return false;
+      }
+    } else if (vec->IsArray()) {
+      v.reserve(vec->Size());
+      for (const JsonValue &x : vec->GetArray()) {
+        if (!x.IsNumber()) {
+          error = "embedding " + std::to_string(i) + " holds something other than numbers";
+          return false;
+        }
+        v.push_back(float(x.GetDouble()));
+      }
+    } else {
+      error = "embedding " + std::to_string(i) + " is neither base64 nor a list of numbers";
+      return false;
+    }
+  }
+  out.model = str_member(doc, "model");
+  out.finish_reason = "stop";
+  if (const JsonValue *u = member(doc, "usage"); u && u->IsObject()) {
+    bool bad = false;
+    out.has_usage = true;
+    out.usage.prompt = int_member(*u, "prompt_tokens", bad);
+    out.usage_read(bad);
+  }
+  return true;
+}
+
+}  // namespace llmsvc
