@@ -566,9 +566,10 @@ class RespLink final : public ScriptLink {
         Reply r = s.command({"SENTINEL", "get-master-addr-by-name", c_.master_name}, why);
         if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
             r->element[0]->type == REDIS_REPLY_STRING) {
+          const std::string text = reply_text(r->element[1]);
           char *end = nullptr;
-          long long n = std::strtoll(reply_text(r->element[1]).c_str(), &end, 10);
-          if (*end == 0 && n > 0 && n < 65536) {
+          long long n = std::strtoll(text.c_str(), &end, 10);
+          if (!text.empty() && *end == 0 && n > 0 && n < 65536) {
             host = reply_text(r->element[0]);
             port = n;
             next_sentinel_ = (next_sentinel_ + i) % c_.sentinels.size();
