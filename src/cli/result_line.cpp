@@ -86,9 +86,10 @@ std::string result_line(const std::string &id_json, uint64_t line, const char *j
   w.Bool(info->ok);
   copy(w, doc, "model");
   copy(w, doc, "deployment");  // which deployment served, when several are configured
-  if (!member(&doc, "json")) copy(w, doc, "text");  // structured output: the document says it all
-  for (const char *name : {"json", "finish_reason", "tool_calls", "choices", "logprobs",
-                           "service_tier", "thinking", "thinking_signature", "error"})
+  // Structured output and embeddings: the document or the vectors say it all.
+  if (!member(&doc, "json") && !member(&doc, "embeddings")) copy(w, doc, "text");
+  for (const char *name : {"json", "embeddings", "finish_reason", "tool_calls", "choices",
+                           "logprobs", "service_tier", "thinking", "thinking_signature", "error"})
     copy(w, doc, name);
   copy(w, doc, "usage", true);
   copy(w, doc, "cost_nano_usd", true);

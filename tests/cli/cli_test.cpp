@@ -110,6 +110,33 @@ TEST(CliRun, SmallBatchEndToEndInInputOrder) {
   EXPECT_EQ(stat_of(emu, "k-small", "ok"), 10);
 }
 
+// A JSONL file of embeddings requests becomes a results file of vectors, in input order.
+TEST(CliRun, EmbeddingsBatchWritesTheVectors) {
+  EmulatorProcess emu;
+  TempDir dir;
+  write_text(dir.path("in.jsonl"),
+             "{\"id\": \"e1\", \"input\": [\"alpha\", \"beta\"], \"dimensions\": 8}\n"
+             "{\"id\": \"e2\", \"input\": \"gamma\", \"dimensions\": 8}\n");
+  Ran r = run_tool({"run", dir.path("in.jsonl"), "-o", dir.path("out.jsonl"), "--base-url",
+                    emu.base_url(), "--model", "text-embedding-3-small"},
+                   env_for("k-embed"), dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<std::string> lines = read_lines(dir.path("out.jsonl"));
+  ASSERT_EQ(lines.size(), 2u);
+  size_t vectors[] = {2, 1};
+  for (size_t i = 0; i < 2; ++i) {
+    rapidjson::Document d = parse(lines[i]);
+    ASSERT_TRUE(d["ok"].GetBool()) << lines[i];
+    ASSERT_TRUE(d["embeddings"].IsArray()) << lines[i];
+    ASSERT_EQ(d["embeddings"].Size(), vectors[i]) << lines[i];
+    for (const auto &v : d["embeddings"].GetArray()) EXPECT_EQ(v.Size(), 8u) << lines[i];
+    EXPECT_FALSE(d.HasMember("text")) << lines[i];
+    EXPECT_GT(d["usage"]["prompt_tokens"].GetInt64(), 0) << lines[i];
+    EXPECT_TRUE(d["cost_nano_usd"].IsInt64()) << lines[i];
+  }
+  EXPECT_EQ(stat_of(emu, "k-embed", "ok"), 2);
+}
+
 // The standard OpenTelemetry variables alone turn on the OTLP exporter (docs/telemetry.md);
 // the emulator's receiver checks what arrives against the OTLP definitions.
 TEST(CliRun, OtelEnvironmentVariablesAloneTurnTheExporterOn) {
