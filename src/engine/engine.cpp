@@ -107,7 +107,7 @@ int Engine::submit(std::string_view request_json, llmsvc_complete_cb cb, void *p
   // Each of n choices may run to the output bound.
   p->reserved = {p->prompt_estimate, provider.output_bound(p->spec) * p->spec.n};
   p->schema_retries_left = p->spec.schema ? config_.retry.schema_retries : 0;
-  if (cache_ && !p->spec.embedding) cache_lookup(p.get());  // vectors are not cached (yet)
+  if (cache_) cache_lookup(p.get());
   // The wire body carries the conversation from here on: drop the parsed copy, so a queued
   // request costs little more than its body (unless another deployment needs another body).
   // Telemetry that records content keeps it too.

@@ -10,11 +10,11 @@ namespace llmsvc {
 void Engine::cache_lookup(Pending *p) {
   const CacheMode mode = p->spec.cache;
   if (mode == CacheMode::kBypass) return;
-  // By default only what asks for a repeatable answer is cached: temperature 0, or a
-  // request that says so itself.
+  // By default only what asks for a repeatable answer is cached: temperature 0, a request
+  // that says so itself, or embeddings (one vector per input, the same every time).
   bool eligible = mode == CacheMode::kUse || mode == CacheMode::kRefresh ||
                   cache_->config().policy == CacheConfig::Policy::kAll ||
-                  (p->spec.temperature && *p->spec.temperature == 0.0);
+                  (p->spec.temperature && *p->spec.temperature == 0.0) || p->spec.embedding;
   if (!eligible) return;
   p->cache.reset(new Pending::CacheState);
   const std::string &scope = cache_->config().name_space;

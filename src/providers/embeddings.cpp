@@ -29,6 +29,20 @@ void build_openai_embeddings_body(const RequestSpec &req, JsonBuffer &out) {
   w.EndObject();
 }
 
+std::string encode_float32_base64(const std::vector<float> &v) {
+  std::string raw(v.size() * 4, '\0');
+  for (size_t i = 0; i < v.size(); ++i) {
+    uint32_t x;
+    std::memcpy(&x, &v[i], sizeof x);
+    for (int b = 0; b < 4; ++b) raw[4 * i + size_t(b)] = char((x >> (8 * b)) & 0xff);
+  }
+  std::string out((raw.size() + 2) / 3 * 4 + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char *>(out.data()),
+                          reinterpret_cast<const unsigned char *>(raw.data()), int(raw.size()));
+  out.resize(size_t(n > 0 ? n : 0));
+  return out;
+}
+
 bool decode_float32_base64(std::string_view text, std::vector<float> &out) {
   out.clear();
   if (text.size() % 4 != 0) return false;

@@ -18,6 +18,9 @@ void build_openai_embeddings_body(const RequestSpec &req, JsonBuffer &out);
 /// index order; base64 or a list of numbers) and its usage; false with `error`.
 bool parse_openai_embeddings(const JsonValue &doc, ProviderReply &out, std::string &error);
 
+/// Standard base64 of `v` as little-endian float32 values (the response cache keeps
+/// vectors so).
+std::string encode_float32_base64(const std::vector<float> &v);
 /// Decodes standard base64 of little-endian float32 values; false when it is not that.
 bool decode_float32_base64(std::string_view text, std::vector<float> &out);
 

@@ -1,4 +1,5 @@
 #include "providers/anthropic.h"
+#include "providers/embeddings.h"
 #include "providers/gemini.h"
 #include "providers/ollama.h"
 #include "providers/openai_chat.h"
@@ -76,7 +77,8 @@ bool read_calls(const JsonValue &v, std::vector<ToolCall> &out) {
 
 std::string encode_reply_extras(const ProviderReply &r) {
   if (r.tool_calls.empty() && r.logprobs_json.empty() && r.choices.empty() &&
-      r.service_tier.empty() && r.thinking.empty() && r.thinking_signature.empty())
+      r.service_tier.empty() && r.thinking.empty() && r.thinking_signature.empty() &&
+      r.embeddings.empty())
     return {};
   JsonBuffer buf;
   JsonWriter w(buf);
@@ -111,6 +113,12 @@ std::string encode_reply_extras(const ProviderReply &r) {
   write_opt_str(w, "service_tier", r.service_tier);
   write_opt_str(w, "thinking", r.thinking);
   write_opt_str(w, "thinking_signature", r.thinking_signature);
+  if (!r.embeddings.empty()) {  // as base64 of float32: exact, and a quarter of decimal text
+    w.Key("embeddings");
+    w.StartArray();
+    for (const std::vector<float> &v : r.embeddings) write_str(w, encode_float32_base64(v));
+    w.EndArray();
+  }
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
 }
@@ -123,7 +131,13 @@ bool decode_reply_extras(std::string_view json, ProviderReply &r) {
   for (auto m = doc.MemberBegin(); m != doc.MemberEnd(); ++m) {
     std::string_view name = sv(m->name);
     const JsonValue &v = m->value;
-    if (name == "tool_calls") {
+    if (name == "embeddings") {
+      if (!v.IsArray()) return false;
+      for (const auto &e : v.GetArray())
+        if (!e.IsString() ||
+            !decode_float32_base64({e.GetString(), e.GetStringLength()}, r.embeddings.emplace_back()))
+          return false;
+    } else if (name == "tool_calls") {
       if (!read_calls(v, r.tool_calls)) return false;
     } else if (name == "logprobs") {
       if (!v.IsArray()) return false;

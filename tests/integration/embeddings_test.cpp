@@ -126,3 +126,26 @@ TEST(EmbeddingsEmulator, ProvidersWithoutEmbeddingsAreRefusedAtSubmit) {
       << llmsvc_error_message(err);
   llmsvc_error_free(err);
 }
+
+TEST(EmbeddingsEmulator, ARepeatedBatchComesFromTheCacheWithTheSameVectors) {
+  // Embeddings are cached by default (the same input gives the same vectors), kept exact.
+  EmulatorProcess emu;
+  Client c(emu.config("sk-embed-cache",
+                      R"("model":"text-embedding-3-small","cache":{"memory":{}})"));
+  const char *request = R"({"input":["cached one","cached two"],"dimensions":16})";
+  Vectors first, second;
+  ASSERT_EQ(llmsvc_client_submit(c.get(), request, Vectors::done, &first, nullptr, nullptr),
+            LLMSVC_OK);
+  ASSERT_TRUE(first.wait());
+  ASSERT_EQ(llmsvc_client_submit(c.get(), request, Vectors::done, &second, nullptr, nullptr),
+            LLMSVC_OK);
+  ASSERT_TRUE(second.wait());
+  ASSERT_EQ(second.kind, LLMSVC_KIND_NONE) << second.json;
+  ASSERT_EQ(first.vectors.size(), 2u);
+  EXPECT_EQ(second.vectors, first.vectors);
+  rapidjson::Document d;
+  d.Parse(second.json.c_str());
+  EXPECT_TRUE(d["cache"]["hit"].GetBool()) << second.json.substr(0, 400);
+  EXPECT_EQ(d["cache"]["source"], "memory");
+  EXPECT_EQ(i64(emu.stats("sk-embed-cache"), "received"), 1);
+}

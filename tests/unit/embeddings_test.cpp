@@ -139,3 +139,17 @@ TEST(Embeddings, TheTypedGetterRefusesWhatIsNotThere) {
   EXPECT_EQ(llmsvc_result_embedding(nullptr, 0, nullptr), nullptr);
   EXPECT_EQ(llmsvc_result_number(nullptr, LLMSVC_NUM_EMBEDDINGS), LLMSVC_UNKNOWN);
 }
+
+TEST(Embeddings, TheCacheKeepsVectorsExactly) {
+  ProviderReply r;
+  r.embeddings = {{1.0f, -0.1f, 3.4028235e38f, 1e-45f}, {0.123456789f}};
+  std::string extra = encode_reply_extras(r);
+  ASSERT_FALSE(extra.empty());
+  ProviderReply back;
+  ASSERT_TRUE(decode_reply_extras(extra, back)) << extra;
+  EXPECT_EQ(back.embeddings, r.embeddings);
+  EXPECT_EQ(encode_float32_base64({1.0f, -2.5f, 0.0f}), "AACAPwAAIMAAAAAA");
+  ProviderReply bad;
+  EXPECT_FALSE(decode_reply_extras(R"({"embeddings":["AAA*"]})", bad));
+  EXPECT_FALSE(decode_reply_extras(R"({"embeddings":"x"})", bad));
+}
