@@ -15,7 +15,7 @@ fn main() {
         return;
     }
     match pkg_config::Config::new()
-        .atleast_version("0.4.0")
+        .atleast_version("0.5.0")
         .probe("llmsvc")
     {
         Ok(lib) => {

@@ -1,4 +1,4 @@
-//! Raw declarations of the C ABI of libllmsvc (`include/llmsvc.h`, 0.4), written by hand.
+//! Raw declarations of the C ABI of libllmsvc (`include/llmsvc.h`, 0.5), written by hand.
 //!
 //! Everything here is `unsafe` to call and follows the header's rules: what comes back
 //! through an `out` parameter belongs to the caller and has a free function; getters
@@ -10,8 +10,8 @@
 
 use core::ffi::{c_char, c_int, c_uint, c_void};
 
-/// `LLMSVC_VERSION_NUMBER` of the header these declarations follow (0.4.0).
-pub const LLMSVC_VERSION_NUMBER: u32 = 400;
+/// `LLMSVC_VERSION_NUMBER` of the header these declarations follow (0.5.0).
+pub const LLMSVC_VERSION_NUMBER: u32 = 500;
 
 /// Status codes (`llmsvc_status`): every fallible function returns one.
 pub const LLMSVC_OK: c_int = 0;
@@ -97,7 +97,8 @@ pub const LLMSVC_NUM_CACHE_HIT: c_int = 17; // 0 fetched, 1 memory cache, 2 SQLi
 pub const LLMSVC_NUM_EVENT_TYPE: c_int = 18; // an event's LLMSVC_EVENT_* bit; 0 otherwise
 pub const LLMSVC_NUM_SERVER_PORT: c_int = 19; // of the server that answered last (0.4)
 pub const LLMSVC_NUM_GATE_WAIT_NS: c_int = 20; // held by the gates, summed over attempts (0.4)
-pub const LLMSVC_NUM_COUNT: usize = 21;
+pub const LLMSVC_NUM_EMBEDDINGS: c_int = 21; // vectors of an embeddings reply (0.5)
+pub const LLMSVC_NUM_COUNT: usize = 22;
 
 /// Keys of [`llmsvc_result_string`] (`llmsvc_result_str_t`).
 pub const LLMSVC_STR_MODEL: c_int = 0; // the model the request named
@@ -408,4 +409,11 @@ extern "C" {
         out_name: *mut *const c_char,
         out_arguments: *mut *const c_char,
     ) -> c_int;
+    /// Vector `i` of an embeddings result, `*out_dimensions` floats owned by the result;
+    /// NULL when out of range or not a successful embeddings result. New in 0.5.
+    pub fn llmsvc_result_embedding(
+        result: *const llmsvc_result,
+        i: usize,
+        out_dimensions: *mut usize,
+    ) -> *const f32;
 }
