@@ -1,5 +1,5 @@
 #include "core/request.h"
-
+#include "core/tokens.h"
 #include "llmsvc.h"
 
 namespace llmsvc {
@@ -564,7 +564,6 @@ DocError parse_surface(const ObjectReader &r, RequestSpec &out) {
 // token ids, or a list of lists of token ids; at most 2048 inputs, none empty. The tokens a
 // limiter counts: a string's estimate (ceil(bytes / 4)), a list of ids its length.
 static DocError parse_embedding_input(const JsonValue &v, RequestSpec &out) {
-  auto text_tokens = [](size_t bytes) { return int64_t((bytes + 3) / 4); };  // as the providers
   const std::string path = "request.input";
   const char *shape = ": expected a string, a list of strings, a list of token ids or a list "
                       "of lists of token ids";

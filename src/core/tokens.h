@@ -1,6 +1,7 @@
 // Tokens as a provider's rate limiter counts them.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace llmsvc {
@@ -12,5 +13,8 @@ struct Tokens {
   int64_t output = 0;
   int64_t total() const { return input + output; }
 };
+
+/// The deterministic token estimate OpenAI-style limiters use: ceil(UTF-8 bytes / 4).
+inline int64_t text_tokens(size_t bytes) { return int64_t((bytes + 3) / 4); }
 
 }  // namespace llmsvc

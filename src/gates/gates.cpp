@@ -658,14 +658,10 @@ void Gates::write_shared(JsonWriter &w, int64_t now) {
   w.Key("mode");
   w.String(s.fallback ? "local_fallback" : "shared");
   w.Key("redis");
-  auto where = [](const std::string &host, int64_t port) {
-    return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-           std::to_string(port);
-  };
-  std::string redis = where(s.config.host, s.config.port);
+  std::string redis = redis_address(s.config.host, s.config.port);
   if (!s.config.sentinels.empty()) {
     redis = "master " + s.config.master_name + " via";
-    for (const auto &[h, p] : s.config.sentinels) redis += " " + where(h, p);
+    for (const auto &[h, p] : s.config.sentinels) redis += " " + redis_address(h, p);
   }
   write_str(w, redis + (s.config.db ? "/" + std::to_string(s.config.db) : ""));
   w.Key("tls");

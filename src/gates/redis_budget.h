@@ -56,6 +56,8 @@ struct SharedLimitsConfig;
 /// A Redis server over hiredis: synchronous calls with a timeout (AUTH and SELECT after
 /// connecting when configured), scripts by EVALSHA.
 std::unique_ptr<ScriptLink> redis_link(const SharedLimitsConfig &c);
+/// "host:port", an IPv6 host in brackets.
+std::string redis_address(const std::string &host, int64_t port);
 
 class RedisBudget {
  public:

@@ -29,11 +29,6 @@ namespace llmsvc {
 
 namespace {
 
-std::string address(const std::string &host, int64_t port) {
-  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-         std::to_string(port);
-}
-
 // OpenSSL's queued errors, oldest first, as one line (and the queue emptied).
 std::string tls_errors() {
   std::string out;
@@ -81,7 +76,7 @@ class Conn {
     close();
     timeout_ms_ = timeout_ms;
     const int64_t deadline = steady_now_ns() + timeout_ms * kNsPerMs;
-    const std::string where = address(host, port);
+    const std::string where = redis_address(host, port);
     addrinfo hints{}, *res = nullptr;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -387,14 +382,14 @@ class RespLink final : public ScriptLink {
     // used: a failover promotes the replica furthest ahead, so no lease it granted is lost.
     {
       Reply r = conn_.command({"ROLE"}, error);
-      if (!r) return fail(error, "ROLE at " + address(host, port) + ": " + error);
+      if (!r) return fail(error, "ROLE at " + redis_address(host, port) + ": " + error);
       const bool array = r->type == REDIS_REPLY_ARRAY && r->elements > 0;
       std::string role = array ? reply_text(r->element[0]) : reply_text(r.get());
       if (r->type == REDIS_REPLY_ERROR) {
         role = "master";  // ROLE refused (a managed Redis may rename it): assume so
       } else if (role != "master") {
-        return fail(error, (c_.sentinels.empty() ? "the server at " + address(host, port)
-                                                 : "the sentinels named " + address(host, port) +
+        return fail(error, (c_.sentinels.empty() ? "the server at " + redis_address(host, port)
+                                                 : "the sentinels named " + redis_address(host, port) +
                                                        " as master \"" + c_.master_name + "\", but it") +
                                " is a " + role + ", not a master");
       }
@@ -579,7 +574,7 @@ class RespLink final : public ScriptLink {
         if (r) why = r->type == REDIS_REPLY_NIL ? "does not know master \"" + c_.master_name + "\""
                                                 : "answered " + reply_text(r.get());
       }
-      tried += (tried.empty() ? "" : "; ") + address(h, p) + ": " + why;
+      tried += (tried.empty() ? "" : "; ") + redis_address(h, p) + ": " + why;
     }
     error = "no sentinel named the master \"" + c_.master_name + "\" (" + tried + ")";
     return false;
@@ -611,6 +606,11 @@ class RespLink final : public ScriptLink {
 };
 
 }  // namespace
+
+std::string redis_address(const std::string &host, int64_t port) {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+         std::to_string(port);
+}
 
 std::unique_ptr<ScriptLink> redis_link(const SharedLimitsConfig &c) {
   return std::make_unique<RespLink>(c);

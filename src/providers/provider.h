@@ -167,8 +167,6 @@ bool decode_reply_extras(std::string_view json, ProviderReply &reply);
 /// The provider a configuration names.
 std::unique_ptr<Provider> make_provider(const Config &config);
 
-/// The deterministic token estimate OpenAI-style limiters use: ceil(UTF-8 bytes / 4).
-inline int64_t text_tokens(size_t bytes) { return int64_t((bytes + 3) / 4); }
 
 /// What an image can cost at most, by size class, never by the length of its base64 text.
 /// OpenAI: 85 at low detail, else 85 + 170 per 512-pixel tile after scaling into 2048 and
