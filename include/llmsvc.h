@@ -71,13 +71,18 @@ extern "C" {
  * gates (its input tokens count toward tpm), retries and cost accounting; its vectors are
  * read without JSON by llmsvc_result_embedding (LLMSVC_NUM_EMBEDDINGS of them) and are in
  * the result JSON's "embeddings". Nothing earlier changed.
+ *
+ * New in 0.6: provider batch jobs (llmsvc_batch_job_*): requests sent through OpenAI's
+ * Batch API or Anthropic's Message Batches at batch prices, resumable from a state file;
+ * each line's result is an ordinary result with "batch" in its JSON (LLMSVC_STR_BATCH_ID,
+ * LLMSVC_STR_CUSTOM_ID). Nothing earlier changed.
  */
 /**@{*/
 #define LLMSVC_VERSION_MAJOR 0
-#define LLMSVC_VERSION_MINOR 5
+#define LLMSVC_VERSION_MINOR 6
 #define LLMSVC_VERSION_PATCH 0
 /** The version as a string literal. */
-#define LLMSVC_VERSION_STRING "0.5.0"
+#define LLMSVC_VERSION_STRING "0.6.0"
 /** The version as one number: MAJOR * 10000 + MINOR * 100 + PATCH. */
 #define LLMSVC_VERSION_NUMBER \
   (LLMSVC_VERSION_MAJOR * 10000 + LLMSVC_VERSION_MINOR * 100 + LLMSVC_VERSION_PATCH)
@@ -549,7 +554,9 @@ typedef enum llmsvc_result_str_t {
   LLMSVC_STR_PROVIDER = 15,         /**< gen_ai.provider.name: "openai", "anthropic",
                                          "azure.ai.openai", "ollama" (0.4) */
   LLMSVC_STR_SERVER_ADDRESS = 16,   /**< the host of the server that answered last (0.4) */
-  LLMSVC_STR_COUNT = 17             /**< keys in this version */
+  LLMSVC_STR_BATCH_ID = 17,         /**< the provider batch a batch job's line ran in (0.6) */
+  LLMSVC_STR_CUSTOM_ID = 18,        /**< a batch job's line: the id it was added with (0.6) */
+  LLMSVC_STR_COUNT = 19             /**< keys in this version */
 } llmsvc_result_str_t;
 
 /**
@@ -676,6 +683,83 @@ LLMSVC_API int llmsvc_client_close_async(llmsvc_client *client, llmsvc_closed_cb
  * @return LLMSVC_OK, LLMSVC_EHANDLE
  */
 LLMSVC_API int llmsvc_client_pause(llmsvc_client *client, int paused);
+/**@}*/
+
+/** @name Provider batch jobs (new in 0.6) */
+/**@{*/
+/**
+ * A provider batch job: requests sent through OpenAI's Batch API (the openai_chat and
+ * openai_responses providers; chat and embeddings requests) or Anthropic's Message
+ * Batches instead of one at a time, at batch prices (half the standard ones unless the
+ * price table says otherwise). The job cuts them into provider batches of one model each
+ * within the provider's limits and "max_enqueued_tokens", creates them, polls them and
+ * hands over each line's result, as the same result a live request gets.
+ *
+ * Everything sent is recorded in the job's state file first, so a job stopped at any
+ * moment, even killed, resumes when opened again with the same file: no request is ever
+ * sent twice, and results handed over but not committed are handed over again.
+ *
+ * The calls block (one provider call at a time, up to the client's request_timeout_ms) and
+ * run on the caller's thread; the client's gates, retries and metrics are not involved.
+ * One thread at a time per job.
+ */
+typedef struct llmsvc_batch_job llmsvc_batch_job;
+
+/**
+ * Opens the job whose state is the file `state_path`, or starts one there. `options_json`
+ * (NULL for defaults): {"deployment": name (default: each request's route's first),
+ * "max_requests", "max_bytes" (per provider batch; default the provider's 50,000 requests
+ * and 200 MB, or 100,000 and 256 MB), "max_enqueued_tokens" (input tokens of unfinished
+ * batches per model; 0, the default, for none), "poll_ms" (first wait, default 10000),
+ * "max_poll_ms" (the wait grows by half up to it; default 60000), "completion_window"}.
+ * The client must outlive the job.
+ * @return LLMSVC_OK, LLMSVC_EHANDLE, LLMSVC_EINVAL, LLMSVC_EJSON, LLMSVC_ESCHEMA,
+ *         LLMSVC_ESYSTEM (the state file cannot be read or written)
+ */
+LLMSVC_API int llmsvc_batch_job_open(llmsvc_client *client, const char *state_path,
+                                     const char *options_json, llmsvc_batch_job **out,
+                                     llmsvc_error **out_err);
+
+/**
+ * Adds a request (a request document as llmsvc_client_submit takes, not streamed) under
+ * `id`, unique in the job, which its result carries (LLMSVC_STR_CUSTOM_ID). `*out_known`
+ * (optional) is set to 1 when the job already holds `id` from its state file: nothing is
+ * added then. A request the provider could not be sent is refused with the reason.
+ * @return LLMSVC_OK, LLMSVC_EINVAL, LLMSVC_EJSON, LLMSVC_ESCHEMA
+ */
+LLMSVC_API int llmsvc_batch_job_add(llmsvc_batch_job *job, const char *id,
+                                    const char *request_json, size_t len, int *out_known,
+                                    llmsvc_error **out_err);
+
+/**
+ * Does the next piece of work: at most one provider call (upload, create, poll, or poll
+ * and download), or a wait of up to `timeout_ms` until one is due. Transient failures
+ * (no answer, 408, 409, 429, 5xx) are tried again later, honouring retry-after.
+ * @return 1 while work remains, 0 when every request's result has been handed over and
+ *         committed, or a negative status with the reason (the job stays resumable)
+ */
+LLMSVC_API int llmsvc_batch_job_step(llmsvc_batch_job *job, int timeout_ms,
+                                     llmsvc_error **out_err);
+
+/** The next result ready (the caller frees it with llmsvc_result_free), or NULL. */
+LLMSVC_API llmsvc_result *llmsvc_batch_job_next(llmsvc_batch_job *job);
+
+/**
+ * Records that every result taken so far is stored: after a restart it is not handed
+ * over again. Call it after storing them.
+ * @return LLMSVC_OK, LLMSVC_EINVAL, LLMSVC_ESYSTEM
+ */
+LLMSVC_API int llmsvc_batch_job_commit(llmsvc_batch_job *job, llmsvc_error **out_err);
+
+/**
+ * The job's progress as JSON (requests, provider batches by state, results handed over
+ * by this process and their cost); free with llmsvc_free.
+ * @return LLMSVC_OK, LLMSVC_EINVAL, LLMSVC_ENOMEM
+ */
+LLMSVC_API int llmsvc_batch_job_status(llmsvc_batch_job *job, char **out_json);
+
+/** Closes the job (its state file stays, to resume it); results not taken are freed. */
+LLMSVC_API void llmsvc_batch_job_close(llmsvc_batch_job *job);
 /**@}*/
 
 #ifdef __cplusplus

@@ -9,6 +9,7 @@
 #include <new>
 #include <unordered_set>
 
+#include "batch/batch_job.h"
 #include "capi/result.h"
 #include "core/config_file.h"
 #include "core/config.h"
@@ -17,6 +18,11 @@
 
 struct llmsvc_client {
   std::unique_ptr<llmsvc::Engine> engine;
+};
+
+struct llmsvc_batch_job {
+  llmsvc_client *client;
+  std::unique_ptr<llmsvc::BatchJob> job;
 };
 
 namespace {
@@ -577,5 +583,80 @@ const char *llmsvc_result_json(const llmsvc_result *r, size_t *out_len) {
 }
 
 void llmsvc_result_free(llmsvc_result *r) { delete r; }
+
+
+int llmsvc_batch_job_open(llmsvc_client *client, const char *state_path,
+                          const char *options_json, llmsvc_batch_job **out,
+                          llmsvc_error **out_err) {
+  if (out_err) *out_err = nullptr;
+  if (!out) return fail(out_err, LLMSVC_EINVAL, "out is NULL");
+  *out = nullptr;
+  if (!state_path) return fail(out_err, LLMSVC_EINVAL, "state_path is NULL");
+  if (int rc = check_client(client, out_err)) return rc;
+  return guarded(out_err, [&]() -> int {
+    llmsvc::BatchJobOptions options;
+    if (llmsvc::DocError e = llmsvc::parse_batch_options(options_json, options))
+      return fail(out_err, e.status, e.message);
+    std::unique_ptr<llmsvc::BatchJob> job;
+    std::string message;
+    if (int rc = llmsvc::BatchJob::open(*client->engine, state_path, options, job, message))
+      return fail(out_err, rc, message);
+    *out = new llmsvc_batch_job{client, std::move(job)};
+    return LLMSVC_OK;
+  });
+}
+
+int llmsvc_batch_job_add(llmsvc_batch_job *job, const char *id, const char *request_json,
+                         size_t len, int *out_known, llmsvc_error **out_err) {
+  if (out_err) *out_err = nullptr;
+  if (out_known) *out_known = 0;
+  if (!job) return fail(out_err, LLMSVC_EINVAL, "job is NULL");
+  if (!id || !*id) return fail(out_err, LLMSVC_EINVAL, "id is NULL or empty");
+  if (!request_json) return fail(out_err, LLMSVC_EINVAL, "request_json is NULL");
+  return guarded(out_err, [&]() -> int {
+    bool known = false;
+    std::string message;
+    int rc = job->job->add(id, std::string_view(request_json, len), known, message);
+    if (rc) return fail(out_err, rc, message);
+    if (out_known) *out_known = known ? 1 : 0;
+    return LLMSVC_OK;
+  });
+}
+
+int llmsvc_batch_job_step(llmsvc_batch_job *job, int timeout_ms, llmsvc_error **out_err) {
+  if (out_err) *out_err = nullptr;
+  if (!job) return fail(out_err, LLMSVC_EINVAL, "job is NULL");
+  return guarded(out_err, [&]() -> int {
+    std::string message;
+    int rc = job->job->step(timeout_ms, message);
+    return rc < 0 ? fail(out_err, rc, message) : rc;
+  });
+}
+
+llmsvc_result *llmsvc_batch_job_next(llmsvc_batch_job *job) {
+  return job ? job->job->next() : nullptr;
+}
+
+int llmsvc_batch_job_commit(llmsvc_batch_job *job, llmsvc_error **out_err) {
+  if (out_err) *out_err = nullptr;
+  if (!job) return fail(out_err, LLMSVC_EINVAL, "job is NULL");
+  return guarded(out_err, [&]() -> int {
+    std::string message;
+    int rc = job->job->commit(message);
+    return rc ? fail(out_err, rc, message) : LLMSVC_OK;
+  });
+}
+
+int llmsvc_batch_job_status(llmsvc_batch_job *job, char **out_json) {
+  if (!out_json) return LLMSVC_EINVAL;
+  *out_json = nullptr;
+  if (!job) return LLMSVC_EINVAL;
+  return guarded(nullptr, [&]() -> int {
+    *out_json = copy_string(job->job->status_json());
+    return LLMSVC_OK;
+  });
+}
+
+void llmsvc_batch_job_close(llmsvc_batch_job *job) { delete job; }
 
 }  // extern "C"

@@ -60,6 +60,14 @@ const char kRunHelp[] =
     "  --progress-interval S  seconds between progress lines when stderr is no terminal (10)\n"
     "  --quiet                print only errors (and the emulator notice)\n"
     "  --summary-json FILE    write the final summary as JSON\n"
+    "  --batch-api            send the requests through the provider's batch API (OpenAI's\n"
+    "                         Batch API, Anthropic's Message Batches) at batch prices; the\n"
+    "                         job's state is kept in OUT.jsonl.batch-job, so running the same\n"
+    "                         command again after a stop resumes it and sends nothing twice\n"
+    "  --batch-max-requests N requests per provider batch at most (the provider's limit)\n"
+    "  --batch-enqueued-tokens N  input tokens in unfinished batches per model at most\n"
+    "                         (your organisation's enqueued-token limit; 0: none)\n"
+    "  --batch-poll-ms N      first wait before asking for a batch (10000; grows to 60000)\n"
     "\n"
     "exit status:\n"
     "  0    every request succeeded (or was already done)\n"
@@ -228,6 +236,11 @@ std::string parse_run_args(int argc, char **argv, RunOptions *out) {
                   }};
   t["--max-pending"] = {true, integer("--max-pending", 1, &out->max_pending)};
   t["--summary-json"] = {true, text(&out->summary_json)};
+  t["--batch-api"] = {false, flag(&out->batch_api)};
+  t["--batch-max-requests"] = {true, integer("--batch-max-requests", 1, &out->batch_max_requests)};
+  t["--batch-enqueued-tokens"] = {true, integer("--batch-enqueued-tokens", 0,
+                                                &out->batch_enqueued_tokens)};
+  t["--batch-poll-ms"] = {true, integer("--batch-poll-ms", 1, &out->batch_poll_ms)};
 
   std::vector<std::string> positional;
   std::string err = walk(argc, argv, t, &positional);
@@ -239,6 +252,9 @@ std::string parse_run_args(int argc, char **argv, RunOptions *out) {
   if (out->output == "-") return "-o: the output must be a file (it is rewritten and resumed)";
   if (out->client.no_cache && (!out->client.cache_db.empty() || out->client.cache_memory))
     return "--no-cache contradicts --cache-db and --cache-memory";
+  if (!out->batch_api && (out->batch_max_requests || out->batch_enqueued_tokens ||
+                          out->batch_poll_ms >= 0))
+    return "--batch-max-requests, --batch-enqueued-tokens and --batch-poll-ms need --batch-api";
   return "";
 }
 

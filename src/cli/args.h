@@ -45,6 +45,11 @@ struct RunOptions {
   bool attempts_full = false;
   std::string summary_json;
   bool help = false;
+  // --batch-api: through the provider's batch API (state in OUT.jsonl.batch-job).
+  bool batch_api = false;
+  int64_t batch_max_requests = 0;
+  int64_t batch_enqueued_tokens = 0;
+  int64_t batch_poll_ms = -1;  // -1: the library's default
 };
 
 struct ChatOptions {

@@ -247,6 +247,18 @@ std::string summary_text(const SummaryInput &s) {
                         s.model_defaulted ? ", the default" : "",
                         s.emulator ? ", local emulator: synthetic answers" : "");
   out += outcome_line(s) + "\n";
+  if (s.batch) {
+    const Value *b = member(s.batch, "batches");
+    const Value *r = member(s.batch, "results");
+    out += fmt("  batch API (%s): %" PRId64 " provider batches created by this run, %" PRId64
+               " delivered in all; cost of this run's results %s at batch prices\n",
+               string_member(s.batch, "provider").c_str(), int_member(b, "created"),
+               int_member(b, "delivered"), money(member(r, "cost_nano_usd")).c_str());
+    out += fmt("  peak RSS %.1f MiB, CPU %.2f s\n", double(s.peak_rss_kib) / 1024, s.cpu_s);
+    out += "  results: " + s.output + (s.input_order ? " (input order)" : " (completion order)");
+    if (s.signal) out += "; run again with the same -o to resume";
+    return out + "\n";
+  }
   const Value *lat = member(m, "latency_ms");
   out += fmt("  latency p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms\n",
              number_member(lat, "p50"), number_member(lat, "p90"), number_member(lat, "p99"),
@@ -304,6 +316,10 @@ std::string summary_json(const SummaryInput &s) {
   w.Key("cpu_s"); w.Double(s.cpu_s);
   w.Key("metrics");
   if (s.metrics) s.metrics->Accept(w); else w.Null();
+  if (s.batch) {
+    w.Key("batch");
+    s.batch->Accept(w);
+  }
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize()) + "\n";
 }

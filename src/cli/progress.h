@@ -87,6 +87,7 @@ struct SummaryInput {
   int exit_code = 0;
   long peak_rss_kib = 0;
   double cpu_s = 0;  // user + system time of the whole process
+  const rapidjson::Value *batch = nullptr;  // --batch-api: the job's status document
 };
 
 /// The summary as text lines, for stderr.

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <cstdio>
 #include <fstream>
 #include <unordered_map>
 #include <vector>
@@ -81,6 +82,7 @@ class Runner {
   struct IdState {
     uint64_t line = 0;  // the line of this id in this run's input, 0 when not seen yet
     bool done = false;  // succeeded in an earlier run
+    bool written = false;  // has a line in the results file (an earlier run's or this one's)
   };
   struct Slot {  // a submitted request
     std::string id_json;
@@ -92,6 +94,10 @@ class Runner {
   int prepare();
   int open_output();
   void loop();
+  // --batch-api: the lines through a provider batch job instead.
+  void batch_loop();
+  bool batch_add_all(llmsvc_batch_job *job);
+  void batch_take(llmsvc_batch_job *job);
   void submit_some();
   void submit_line(const InputLine &line);
   void invalid(const std::string &id_json, uint64_t line, const std::string &why, bool write);
@@ -126,6 +132,7 @@ class Runner {
   Clock::time_point grace_end_;
   int signal_ = 0;
   int fatal_ = 0;  // kExitIo or kExitConfig when the run had to stop
+  std::string batch_status_;  // the batch job's last status document
 };
 
 int Runner::open_output() {
@@ -134,7 +141,9 @@ int Runner::open_output() {
   std::string err = output_.open(
       o_.output,
       [&](const std::string &id, bool success) {
-        ids_[id].done = success;
+        IdState &st = ids_[id];
+        st.done = success;
+        st.written = true;
         success ? ++ok : ++failed;
       },
       &scan);
@@ -380,6 +389,146 @@ void Runner::loop() {
   }
 }
 
+// Every line not in the results file yet goes into the job (lines its state holds already
+// are known to it and not added twice); a batch job has a result for each line it ever
+// took, so a line that failed in an earlier run is not sent again.
+bool Runner::batch_add_all(llmsvc_batch_job *job) {
+  InputLine line;
+  int r;
+  while ((r = input_.next(&line)) == 1) {
+    ParsedLine p = parse_line(line);
+    if (!p.valid) {
+      invalid(p.id_json, line.number, p.error, true);
+      continue;
+    }
+    IdState &state = ids_[p.id_json];
+    if (state.line != 0) {
+      invalid(p.id_json, line.number,
+              "request.id: " + p.id_json + " repeats the id of line " +
+                  std::to_string(state.line) + " (this line is not run)",
+              false);
+      continue;
+    }
+    state.line = line.number;
+    if (state.written) {
+      ++totals_.skipped;
+      continue;
+    }
+    llmsvc_error *err = nullptr;
+    int known = 0;
+    int rc = llmsvc_batch_job_add(job, p.id_json.c_str(), line.text.data(), line.text.size(),
+                                  &known, &err);
+    std::string why = err ? llmsvc_error_message(err) : llmsvc_strerror(rc);
+    llmsvc_error_free(err);
+    if (rc == LLMSVC_OK) {
+      ++totals_.pending;
+    } else if (rc == LLMSVC_EJSON || rc == LLMSVC_ESCHEMA) {
+      invalid(p.id_json, line.number, why, true);
+    } else {
+      console_.message("llmsvc: the batch job refused a request: " + why + "; stopping");
+      fatal_ = kExitConfig;
+      return false;
+    }
+  }
+  if (r < 0) {
+    console_.message("llmsvc: " + input_.error() + "; stopping");
+    fatal_ = kExitIo;
+    return false;
+  }
+  return true;
+}
+
+void Runner::batch_take(llmsvc_batch_job *job) {
+  while (llmsvc_result *r = llmsvc_batch_job_next(job)) {
+    size_t id_len = 0;
+    const char *id = llmsvc_result_string(r, LLMSVC_STR_CUSTOM_ID, &id_len);
+    std::string id_json(id ? id : "", id_len);
+    IdState &state = ids_[id_json];
+    if (state.written) {  // handed over again after a restart: the file has it
+      llmsvc_result_free(r);
+      continue;
+    }
+    size_t len = 0;
+    const char *json = llmsvc_result_json(r, &len);
+    ResultInfo info;
+    std::string text = result_line(id_json, state.line, json, len, o_.attempts_full, &info);
+    llmsvc_result_free(r);
+    if (!write_line(text)) return;
+    state.written = true;
+    if (totals_.pending > 0) --totals_.pending;
+    if (info.ok) {
+      ++totals_.ok;
+    } else {
+      ++totals_.failed;
+      ++totals_.failed_by_kind[info.kind];
+    }
+  }
+  llmsvc_error *err = nullptr;
+  if (llmsvc_batch_job_commit(job, &err) != LLMSVC_OK) {
+    console_.message(std::string("llmsvc: ") + llmsvc_error_message(err) + "; stopping");
+    fatal_ = kExitIo;
+  }
+  llmsvc_error_free(err);
+}
+
+void Runner::batch_loop() {
+  std::string options = "{";
+  auto add = [&](const char *name, int64_t v) {
+    if (options.size() > 1) options += ",";
+    options += "\"" + std::string(name) + "\":" + std::to_string(v);
+  };
+  if (o_.batch_max_requests > 0) add("max_requests", o_.batch_max_requests);
+  if (o_.batch_enqueued_tokens > 0) add("max_enqueued_tokens", o_.batch_enqueued_tokens);
+  if (o_.batch_poll_ms > 0) add("poll_ms", o_.batch_poll_ms);
+  options += "}";
+  const std::string state_path = o_.output + ".batch-job";
+  llmsvc_batch_job *job = nullptr;
+  llmsvc_error *err = nullptr;
+  bool resumed = access(state_path.c_str(), F_OK) == 0;
+  if (llmsvc_batch_job_open(client_.get(), state_path.c_str(), options.c_str(), &job, &err) !=
+      LLMSVC_OK) {
+    console_.message(std::string("llmsvc: ") + llmsvc_error_message(err));
+    llmsvc_error_free(err);
+    fatal_ = kExitConfig;
+    return;
+  }
+  if (resumed && !o_.quiet)
+    console_.message("llmsvc: resuming the batch job in " + state_path);
+  std::unique_ptr<llmsvc_batch_job, void (*)(llmsvc_batch_job *)> owned(job,
+                                                                        llmsvc_batch_job_close);
+  if (!batch_add_all(job)) return;
+  input_done_ = true;
+  for (;;) {
+    int rc = llmsvc_batch_job_step(job, 200, &err);
+    batch_take(job);
+    if (rc < 0) {
+      console_.message(std::string("llmsvc: the batch job stopped: ") + llmsvc_error_message(err) +
+                       "; run the same command again to resume it");
+      llmsvc_error_free(err);
+      err = nullptr;
+      fatal_ = kExitConfig;
+    }
+    if (rc <= 0 || fatal_) break;
+    pollfd fds[1] = {{signals_->fd(), POLLIN, 0}};
+    if (poll(fds, 1, 0) > 0 && (fds[0].revents & POLLIN)) {
+      if (int sig = signals_->take()) {
+        signal_ = sig;
+        console_.message("llmsvc: stopping; the provider's batches go on: run the same command "
+                         "again to take their results");
+        break;
+      }
+    }
+    auto now = Clock::now();
+    if (console_.due(now)) show_status(now);
+  }
+  char *status = nullptr;
+  if (llmsvc_batch_job_status(job, &status) == LLMSVC_OK) batch_status_ = status;
+  llmsvc_free(status);
+  // Finished: the state has served its purpose (a later run with this output file starts
+  // from the results file alone).
+  if (!fatal_ && !signal_ && totals_.pending == 0) std::remove(state_path.c_str());
+}
+
 int Runner::exit_code() const {
   if (signal_) return signal_ == SIGTERM ? kExitSigterm : kExitSigint;
   if (fatal_) return fatal_;
@@ -418,6 +567,9 @@ int Runner::finish() {
   s.peak_rss_kib = ru.ru_maxrss;
   s.cpu_s = double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
             double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  rapidjson::Document batch;
+  if (!batch_status_.empty()) batch.Parse(batch_status_.c_str());
+  s.batch = batch.IsObject() ? &batch : nullptr;
   if (!o_.quiet) console_.message(summary_text(s));
   if (!o_.summary_json.empty()) {
     std::ofstream f(o_.summary_json, std::ios::trunc);
@@ -432,7 +584,8 @@ int Runner::finish() {
 
 int Runner::run() {
   if (int rc = prepare()) return rc;
-  loop();
+  if (o_.batch_api) batch_loop();
+  else loop();
   return finish();
 }
 

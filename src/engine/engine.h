@@ -76,6 +76,41 @@ class Engine final : private StreamSink {
   /// close() without waiting: `cb` runs once everything has completed.
   void close_async(llmsvc_closed_cb cb, void *payload);
   int set_limits(std::string_view limits_json, std::string &message);
+
+  // Provider batch jobs (engine_batch.cpp), from the job's own thread: they read only
+  // what is fixed after construction.
+  /// One request as a line of a batch job: checked as submit checks it, its body built
+  /// for the deployment named `deployment` (empty: the first of the request's route).
+  struct BatchRequest {
+    const Deployment *dep = nullptr;
+    std::string model;  // the model the body names
+    std::string operation;
+    bool embedding = false;
+    std::string body;
+    int64_t prompt_tokens = 0;  // the provider's estimate of its input
+  };
+  int batch_request(std::string_view request_json, const std::string &deployment,
+                    BatchRequest &out, std::string &message);
+  /// The result of one line of an ended batch: the provider's reply `body` with its
+  /// `http_status`, or, when the line has none (expired, cancelled, lost), `kind` and
+  /// `message`. Priced at the deployment's batch prices.
+  struct BatchReply {
+    const Deployment *dep = nullptr;
+    std::string model;
+    std::string operation;
+    std::string batch_id;
+    std::string custom_id;
+    int http_status = 0;
+    std::string_view body;
+    llmsvc_error_kind kind = LLMSVC_KIND_NONE;
+    std::string message;
+    std::string request_id;
+    int64_t created_unix_ms = 0;  // when the batch was created
+    int64_t ended_unix_ms = 0;
+  };
+  llmsvc_result *batch_result(const BatchReply &reply);
+  /// A deployment by name, or NULL.
+  const Deployment *deployment(const std::string &name) const;
   /// Changes one deployment at run time (llmsvc_client_set_deployment): back into (or out
   /// of) rotation, its weight, its limits.
   int set_deployment(std::string_view json, std::string &message);

@@ -184,6 +184,10 @@ void Engine::fill_typed(llmsvc_result *r, const Pending *p, const ProviderReply 
   s[LLMSVC_STR_OPERATION] = p->spec.operation;
   if (p->dep && any_route_ == nullptr) s[LLMSVC_STR_DEPLOYMENT] = p->dep->name;
   s[LLMSVC_STR_TRACE_ID] = p->spec.trace_id;
+  if (p->batch) {
+    s[LLMSVC_STR_BATCH_ID] = p->batch->batch_id;
+    s[LLMSVC_STR_CUSTOM_ID] = p->batch->custom_id;
+  }
   if (ok) {
     s[LLMSVC_STR_RESPONSE_MODEL] = reply->model;
     s[LLMSVC_STR_RESPONSE_ID] = reply->response_id;
@@ -245,6 +249,15 @@ llmsvc_result *Engine::build_result(Pending *p, llmsvc_error_kind kind,
     write_str(w, p->dep->name);
   }
   write_opt_str(w, "trace_id", p->spec.trace_id);
+  if (p->batch) {  // a line of a provider batch job
+    w.Key("batch");
+    w.StartObject();
+    w.Key("id");
+    write_str(w, p->batch->batch_id);
+    w.Key("custom_id");
+    write_str(w, p->batch->custom_id);
+    w.EndObject();
+  }
   if (!p->spec.metadata_json.empty()) {
     w.Key("metadata");
     w.RawValue(p->spec.metadata_json.data(), p->spec.metadata_json.size(), rapidjson::kObjectType);

@@ -138,6 +138,13 @@ struct Pending : HeapObject {
   };
   std::unique_ptr<CacheState> cache;
 
+  // A line of a provider batch job (engine_batch.cpp): its batch and the line's own id.
+  struct BatchTag {
+    std::string batch_id;
+    std::string custom_id;
+  };
+  const BatchTag *batch = nullptr;
+
   // What it holds of the client's budgets until it completes.
   std::vector<Budgets::Hold> budget_holds;
   bool breaker_probe = false;  // the attempt in flight is the circuit breaker's probe

@@ -137,7 +137,9 @@ DocError PriceTable::merge(const JsonValue &doc, const std::string &path) {
         (err = num("cache_read_input_token_cost_flex", p.flex.cached_input, unused)) ||
         (err = num("input_cost_per_token_priority", p.priority.input, unused)) ||
         (err = num("output_cost_per_token_priority", p.priority.output, unused)) ||
-        (err = num("cache_read_input_token_cost_priority", p.priority.cached_input, unused)))
+        (err = num("cache_read_input_token_cost_priority", p.priority.cached_input, unused)) ||
+        (err = num("input_cost_per_token_batches", p.batch.input, unused)) ||
+        (err = num("output_cost_per_token_batches", p.batch.output, unused)))
       return err;
     if (name == "sample_spec" || (!has_in && !has_out)) continue;
     prices_[name] = p;
@@ -203,6 +205,23 @@ int64_t PriceTable::cost_pico(std::string_view model, const TokenUsage &u,
                               std::string_view tier) const {
   const ModelPrice *p = find(model);
   if (!p) return -1;
+  if (tier == "batch") {
+    if (p->batch.input < 0 && p->batch.output < 0) {
+      // Half of every rate; the built-in rates are even numbers of pico-USD, so exact.
+      int64_t full = llmsvc::cost_pico(*p, u);
+      return full < 0 ? -1 : full / 2;
+    }
+    // The rates given; every other one at half the standard.
+    auto half = [](int64_t rate) { return rate < 0 ? -1 : rate / 2; };
+    ModelPrice at = *p;
+    at.input = p->batch.input >= 0 ? p->batch.input : p->input / 2;
+    at.output = p->batch.output >= 0 ? p->batch.output : p->output / 2;
+    at.cached_input = half(p->cached_input);
+    at.cache_write = half(p->cache_write);
+    at.cache_write_1h = half(p->cache_write_1h);
+    at.reasoning_output = p->batch.output >= 0 ? -1 : half(p->reasoning_output);
+    return llmsvc::cost_pico(at, u);
+  }
   const ModelPrice::Tier *t = tier == "flex" ? &p->flex : tier == "priority" ? &p->priority : nullptr;
   if (!t || t->input < 0) return llmsvc::cost_pico(*p, u);
   ModelPrice at = *p;  // the tier's rates; what it does not give is the standard one's

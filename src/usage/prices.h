@@ -24,6 +24,10 @@ struct ModelPrice {
     int64_t input = -1, cached_input = -1, output = -1;
   };
   Tier flex, priority;
+  /// Provider batch jobs (OpenAI's Batch API, Anthropic's Message Batches): input and
+  /// output when given (LiteLLM's input_cost_per_token_batches / output_…); otherwise
+  /// every rate at half the standard one, as both providers price them.
+  Tier batch;
 };
 
 struct TokenUsage {
@@ -59,7 +63,8 @@ class PriceTable {
   /// Cost in pico-USD, or -1 when the model has no known price (or the cost is beyond
   /// int64 pico-USD).
   int64_t cost_pico(std::string_view model, const TokenUsage &u) const;
-  /// The same at the service tier the provider used ("flex", "priority"; others standard).
+  /// The same at the service tier the provider used ("flex", "priority"; "batch" for a
+  /// provider batch job; others standard).
   int64_t cost_pico(std::string_view model, const TokenUsage &u, std::string_view tier) const;
 
   size_t size() const { return prices_.size(); }

@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
+#include <iterator>
+#include <thread>
 #include <fstream>
 #include <map>
 #include <set>
@@ -635,4 +638,70 @@ TEST(CliConfig, CheckAndConvertReadYamlLayoutsAndNeverPrintAKey) {
   EXPECT_EQ(stat_of(emu, "k2", "ok"), 2);
   for (const std::string &text : {r.out, r.err, read_text(dir.path("out.jsonl"))})
     EXPECT_EQ(text.find(canary), std::string::npos) << text;
+}
+
+// Waits (bounded) until `ready` holds, checking every 20 ms; false when it never did.
+bool eventually(const std::function<bool()> &ready, std::chrono::seconds limit = 60s) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (!ready()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+// A 10,000-line batch through the Batch API, killed (SIGKILL) once while its first
+// provider batches run and once while results are being written, then run to the end:
+// one result per line, the batch-price cost, and no line ever sent twice.
+TEST(CliRun, BatchApiRunKilledTwiceEndsWithOneResultPerLine) {
+  EmulatorProcess emu({"--batch-latency-ms", "300", "--batch-enqueued-tokens", "60000"});
+  TempDir dir;
+  const int n = 10000;
+  write_text(dir.path("in.jsonl"), batch(n));
+  const std::string out = dir.path("out.jsonl"), state = out + ".batch-job";
+  std::vector<std::string> args = {"run", dir.path("in.jsonl"), "-o", out, "--base-url",
+                                   emu.base_url(), "--batch-api", "--batch-max-requests", "1000",
+                                   "--batch-enqueued-tokens", "60000", "--batch-poll-ms", "50",
+                                   "--quiet"};
+  auto running = [&] {
+    std::ifstream in(state);
+    std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return s.find("\"running\"") != std::string::npos;
+  };
+  {
+    Process p(args, env_for("k-batch-api"), dir);
+    ASSERT_TRUE(eventually(running)) << p.err();
+    p.signal(SIGKILL);
+    p.wait();
+  }
+  size_t first = read_lines(out).size();
+  EXPECT_LT(first, size_t(n));
+  {
+    Process p(args, env_for("k-batch-api"), dir);
+    ASSERT_TRUE(eventually([&] { return read_lines(out).size() > first + 1500; })) << p.err();
+    p.signal(SIGKILL);
+    p.wait();
+  }
+  size_t second = read_lines(out).size();
+  EXPECT_LT(second, size_t(n));
+  Ran r = run_tool(args, env_for("k-batch-api"), dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<std::string> ids = ids_of(out);
+  EXPECT_EQ(ids, expected_ids(n));  // one per line, in input order
+  int64_t cost = 0, expected = 0;
+  for (const std::string &line : read_lines(out)) {
+    rapidjson::Document d = parse(line);
+    ASSERT_TRUE(d["ok"].GetBool()) << line;
+    int64_t p = d["usage"]["prompt_tokens"].GetInt64(), c = d["usage"]["completion_tokens"].GetInt64();
+    // gpt-4o-mini at half its $0.15 / $0.60 per million tokens.
+    expected += (p * 150000 + c * 600000) / 2 / 1000;
+    cost += d["cost_nano_usd"].GetInt64();
+  }
+  EXPECT_EQ(cost, expected);
+  EXPECT_GT(cost, 0);
+  rapidjson::Document s = emu.stats("k-batch-api");
+  EXPECT_EQ(s["batches"]["lines_received"].GetInt(), n);
+  EXPECT_EQ(s["batches"]["duplicate_custom_ids"].GetInt(), 0);
+  EXPECT_EQ(s["batches"]["token_limit_failures"].GetInt(), 0);
+  EXPECT_FALSE(std::ifstream(state).good());  // a finished job leaves no state behind
 }

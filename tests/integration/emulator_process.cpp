@@ -83,6 +83,25 @@ std::string http_get(const std::string &url) {
   return body;
 }
 
+std::string http_post(const std::string &url, const std::string &body,
+                      const std::vector<std::string> &headers) {
+  std::string out;
+  CURL *h = curl_easy_init();
+  if (!h) return out;
+  curl_slist *list = curl_slist_append(nullptr, "Content-Type: application/json");
+  for (const std::string &line : headers) list = curl_slist_append(list, line.c_str());
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &append);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &out);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+  if (curl_easy_perform(h) != CURLE_OK) out.clear();
+  curl_slist_free_all(list);
+  curl_easy_cleanup(h);
+  return out;
+}
+
 rapidjson::Document EmulatorProcess::stats(const std::string &key) const {
   std::string body = http_get("http://127.0.0.1:" + std::to_string(port_) +
                               "/_emulator/stats?key=" + key);

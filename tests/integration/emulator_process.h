@@ -31,3 +31,6 @@ class EmulatorProcess {
 
 /// HTTP GET on loopback, body returned ("" on failure).
 std::string http_get(const std::string &url);
+/// HTTP POST of a JSON body on loopback with `headers` ("Name: value"), body returned.
+std::string http_post(const std::string &url, const std::string &body,
+                      const std::vector<std::string> &headers = {});

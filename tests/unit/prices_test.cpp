@@ -104,3 +104,21 @@ TEST(Prices, ServiceTiersArePricedApart) {
   ASSERT_FALSE(t.merge(doc, "prices"));
   EXPECT_EQ(t.cost_pico("my-model", u, "flex") * 2, t.cost_pico("my-model", u));
 }
+
+TEST(Prices, BatchJobsPayHalfUnlessTheTableSaysOtherwise) {
+  PriceTable t = PriceTable::builtin();
+  TokenUsage u;
+  u.prompt = 1000;
+  u.completion = 500;
+  u.cached = 400;
+  EXPECT_EQ(t.cost_pico("gpt-4o-mini", u, "batch"), t.cost_pico("gpt-4o-mini", u) / 2);
+  EXPECT_EQ(t.cost_pico("no-such-model", u, "batch"), -1);
+  // LiteLLM's batch fields: input and output as given, the rest (cached input) at half.
+  JsonDoc doc;
+  doc.Parse(R"({"m":{"input_cost_per_token":1e-6,"output_cost_per_token":4e-6,
+                "cache_read_input_token_cost":2e-7,
+                "input_cost_per_token_batches":3e-7,"output_cost_per_token_batches":1e-6}})");
+  ASSERT_FALSE(t.merge(doc, "prices"));
+  // 600 fresh at 0.3 µ$, 400 cached at 0.1 µ$, 500 out at 1 µ$ (in pico-USD).
+  EXPECT_EQ(t.cost_pico("m", u, "batch"), 600 * 300000 + 400 * 100000 + 500 * 1000000);
+}

@@ -23,13 +23,15 @@ type messagesCall struct {
 }
 
 func (e *emulator) serveMessages(w http.ResponseWriter, r *http.Request) {
-	c := &messagesCall{call{e: e, w: w, r: r, start: time.Now(), key: r.Header.Get("X-Api-Key")}}
+	c := &messagesCall{call{e: e, w: w, r: r, start: time.Now(), key: r.Header.Get("X-Api-Key"), batch: batchOf(r)}}
 	c.idA, c.idB = e.nextIDs()
 	c.ks = e.keys.get(c.key)
-	c.ks.mu.Lock()
-	c.ks.stats.Received++
-	c.ks.noteTrace(c.r)
-	c.ks.mu.Unlock()
+	if c.batch == nil {
+		c.ks.mu.Lock()
+		c.ks.stats.Received++
+		c.ks.noteTrace(c.r)
+		c.ks.mu.Unlock()
+	}
 
 	if r.Method != http.MethodPost {
 		c.fail(&apiError{status: http.StatusMethodNotAllowed, typ: "invalid_request_error", outcome: outBadRequest,
@@ -80,7 +82,7 @@ func (e *emulator) serveMessages(w http.ResponseWriter, r *http.Request) {
 			message: "model: " + req.model})
 		return
 	}
-	if cfg.countsArrivals() {
+	if cfg.countsArrivals() && c.batch == nil {
 		c.k = c.ks.messagesArrival(c.digest)
 		f := cfg.decideFault(c.digest, c.k)
 		if req.stream {
@@ -104,7 +106,7 @@ func (e *emulator) serveMessages(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var seq uint64
-	if e.alim.enabled() {
+	if e.alim.enabled() && c.batch == nil {
 		c.ks.mu.Lock()
 		adm := c.ks.awin.admit(time.Now(), e.alim, req.charge())
 		c.ks.mu.Unlock()
@@ -114,7 +116,7 @@ func (e *emulator) serveMessages(w http.ResponseWriter, r *http.Request) {
 		}
 		seq = adm.seq
 	}
-	if !sleepCtx(r.Context(), cfg.delay(c.digest, c.k, c.stalled)) {
+	if !sleepCtx(r.Context(), c.delay(c.stalled)) {
 		c.record(outGone, 0)
 		return
 	}
@@ -186,7 +188,7 @@ func (c *messagesCall) plan(req *messagesRequest) *messagesReply {
 		r.thinking, room = thinkingText(n), room-n
 	}
 	if picked := req.tools.pick(); len(picked) > 0 {
-		invalid := req.tools.choice.forced() && c.e.cfg.invalidJSON(c.digest, c.k)
+		invalid := req.tools.choice.forced() && c.drawInvalidJSON()
 		cp := planCalls(picked, room, true, invalid)
 		r.calls, r.stop, c.invalidJSON = &cp, "tool_use", cp.invalid
 		for j := range cp.calls {
@@ -340,7 +342,7 @@ func (r *messagesReply) blocks() []contentBlock {
 // fail answers with an error after the configured latency.
 func (c *messagesCall) fail(ae *apiError) {
 	cfg := c.e.cfg
-	if !sleepCtx(c.r.Context(), cfg.delay(c.digest, c.k, false)) {
+	if !sleepCtx(c.r.Context(), c.delay(false)) {
 		c.record(outGone, 0)
 		return
 	}

@@ -22,7 +22,7 @@ func (ch *chatChoice) tokens() int64 {
 func (c *call) planChat(req *chatRequest) []chatChoice {
 	picked := req.tools.pick()
 	wantsJSON := len(picked) > 0 && req.tools.choice.forced() || len(picked) == 0 && req.format != nil
-	invalid := wantsJSON && c.e.cfg.invalidJSON(c.digest, c.k)
+	invalid := wantsJSON && c.drawInvalidJSON()
 	c.invalidJSON = invalid
 
 	base := replyText(completionTarget(req.model, req.lastContent))

@@ -68,7 +68,7 @@ func nativeEmbeddingDims(model string) int {
 func supportsDimensions(model string) bool { return strings.HasPrefix(model, "text-embedding-3") }
 
 func (e *emulator) serveEmbeddings(w http.ResponseWriter, r *http.Request) {
-	c := &call{e: e, w: w, r: r, start: time.Now(), key: bearerKey(r)}
+	c := &call{e: e, w: w, r: r, start: time.Now(), key: bearerKey(r), batch: batchOf(r)}
 	body, ok := c.admitOpenAI(specEmbeddingsSchema)
 	if !ok {
 		return
@@ -85,7 +85,7 @@ func (e *emulator) serveEmbeddings(w http.ResponseWriter, r *http.Request) {
 			message: fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", req.model)})
 		return
 	}
-	if cfg.countsArrivals() {
+	if cfg.countsArrivals() && c.batch == nil {
 		c.k = c.ks.arrivalOn(epEmbeddings, c.digest)
 		if c.k < uint64(cfg.rateLimitFirst) {
 			c.fail(e.rateLimitError(req.model, req.promptTokens, admission{kind: limitRequests, wait: cfg.rateLimitWait}))
@@ -105,7 +105,7 @@ func (e *emulator) serveEmbeddings(w http.ResponseWriter, r *http.Request) {
 			c.stalled = true
 		}
 	}
-	if e.lim.enabled() {
+	if e.lim.enabled() && c.batch == nil {
 		// The charge is the actual usage: nothing to reconcile later.
 		adm := c.ks.admit(e.lim, req.promptTokens)
 		if adm.kind != admitted {
@@ -113,7 +113,7 @@ func (e *emulator) serveEmbeddings(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !sleepCtx(r.Context(), cfg.delay(c.digest, c.k, c.stalled)) {
+	if !sleepCtx(r.Context(), c.delay(c.stalled)) {
 		c.record(outGone, 0)
 		return
 	}

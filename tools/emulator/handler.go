@@ -45,6 +45,8 @@ type emulator struct {
 	keys   registry
 	recent recentLog
 	otlp   otlpReceiver
+	// The files and jobs of the batch APIs.
+	batches batchStore
 }
 
 func newEmulator(cfg *config, stderr io.Writer) (*emulator, error) {
@@ -80,7 +82,30 @@ func (e *emulator) handler() http.Handler {
 			e.serveGemini(w, r)
 			return
 		}
+		switch p := r.URL.Path; {
+		case strings.HasPrefix(p, "/v1/files/"):
+			e.serveFile(w, r)
+			return
+		case strings.HasPrefix(p, "/v1/batches/"):
+			e.serveBatch(w, r)
+			return
+		case strings.HasPrefix(p, "/v1/messages/batches/"):
+			e.serveMessageBatch(w, r)
+			return
+		}
 		switch r.URL.Path {
+		case "/v1/files":
+			e.serveFiles(w, r)
+			return
+		case "/v1/batches":
+			e.serveBatches(w, r)
+			return
+		case "/v1/messages/batches":
+			e.serveMessageBatches(w, r)
+			return
+		case "/_emulator/batches/complete", "/emulator/batches/complete":
+			e.serveComplete(w, r)
+			return
 		case "/v1/chat/completions":
 			e.serveChat(w, r)
 			return
@@ -154,10 +179,14 @@ type call struct {
 	completionTokens int64
 	cachedTokens     int64
 	reasoningTokens  int64
+
+	// batch is set when the call answers a line of a batch: no faults, rate
+	// limits or delays, and its figures go to the batch, not the key's counters.
+	batch *lineTally
 }
 
 func (e *emulator) serveChat(w http.ResponseWriter, r *http.Request) {
-	c := &call{e: e, w: w, r: r, start: time.Now(), key: bearerKey(r)}
+	c := &call{e: e, w: w, r: r, start: time.Now(), key: bearerKey(r), batch: batchOf(r)}
 	body, ok := c.admitOpenAI(specSchema)
 	if !ok {
 		return
@@ -174,11 +203,11 @@ func (e *emulator) serveChat(w http.ResponseWriter, r *http.Request) {
 			message: fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", req.model)})
 		return
 	}
-	if cfg.flexUnavailable && req.serviceTier == "flex" {
+	if cfg.flexUnavailable && req.serviceTier == "flex" && c.batch == nil {
 		c.fail(errFlexUnavailable())
 		return
 	}
-	if cfg.countsArrivals() {
+	if cfg.countsArrivals() && c.batch == nil {
 		c.k = c.ks.arrival(c.digest)
 		if c.k < uint64(cfg.rateLimitFirst) {
 			c.fail(e.rateLimitError(req.model, req.charge(), admission{kind: limitRequests, wait: cfg.rateLimitWait}))
@@ -204,7 +233,7 @@ func (e *emulator) serveChat(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var seq uint64
-	if e.lim.enabled() {
+	if e.lim.enabled() && c.batch == nil {
 		adm := c.ks.admit(e.lim, req.charge())
 		if adm.kind != admitted {
 			c.fail(e.rateLimitError(req.model, req.charge(), adm))
@@ -212,7 +241,7 @@ func (e *emulator) serveChat(w http.ResponseWriter, r *http.Request) {
 		}
 		seq = adm.seq
 	}
-	if !sleepCtx(r.Context(), cfg.delay(c.digest, c.k, c.stalled)) {
+	if !sleepCtx(r.Context(), c.delay(c.stalled)) {
 		c.record(outGone, 0)
 		return
 	}
@@ -340,7 +369,7 @@ func (c *call) appendChatUsage(b []byte) []byte {
 // fail answers with an error after the configured latency.
 func (c *call) fail(ae *apiError) {
 	cfg := c.e.cfg
-	if !sleepCtx(c.r.Context(), cfg.delay(c.digest, c.k, false)) {
+	if !sleepCtx(c.r.Context(), c.delay(false)) {
 		c.record(outGone, 0)
 		return
 	}
@@ -401,6 +430,10 @@ func (c *call) setHeaders(h http.Header) {
 // record updates the statistics; it runs before the answer is written so
 // that a client reading the stats right after its answer sees the call.
 func (c *call) record(o outcome, status int) {
+	if c.batch != nil {
+		c.batch.note(c, o, status)
+		return
+	}
 	ks := c.ks
 	ks.mu.Lock()
 	st := &ks.stats
@@ -630,10 +663,12 @@ func (c *call) admitOpenAI(schema string) ([]byte, bool) {
 	e, w, r := c.e, c.w, c.r
 	c.idA, c.idB = e.nextIDs()
 	c.ks = e.keys.get(c.key)
-	c.ks.mu.Lock()
-	c.ks.stats.Received++
-	c.ks.noteTrace(c.r)
-	c.ks.mu.Unlock()
+	if c.batch == nil {
+		c.ks.mu.Lock()
+		c.ks.stats.Received++
+		c.ks.noteTrace(c.r)
+		c.ks.mu.Unlock()
+	}
 
 	if r.Method != http.MethodPost {
 		c.fail(methodError(r))

@@ -1,7 +1,8 @@
 // Command llmsvc-emulator is a deterministic local stand-in for the OpenAI
-// Chat Completions and Responses APIs, the Anthropic Messages API, the
-// Gemini API's generateContent and Ollama's chat API, used by llmsvc's
-// integration tests, benchmarks and examples.
+// Chat Completions, Responses, Embeddings and Batch (with Files) APIs, the
+// Anthropic Messages and Message Batches APIs, the Gemini API's
+// generateContent and Ollama's chat API, used by llmsvc's integration tests,
+// benchmarks and examples.
 package main
 
 import (
@@ -65,6 +66,13 @@ type config struct {
 
 	flexUnavailable bool // requests for the flex service tier get 429 resource_unavailable
 
+	// The batch APIs: the largest batch input file, the enqueued input
+	// tokens allowed per key and model (0 = unlimited), and how long a job
+	// takes.
+	batchMaxFileBytes   int64
+	batchEnqueuedTokens int64
+	batchLatency        time.Duration
+
 	proxyTo    string        // not an emulator: a TCP proxy to this address
 	proxyDelay time.Duration // added in each direction by the proxy
 }
@@ -78,6 +86,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		windowMs, stallMs, latencyMs, jitterMs int64
 		streamDelayMs, rateLimitWaitMs         int64
 		proxyDelayUs                           int64
+		batchLatencyMs                         int64
 	)
 	fs.StringVar(&cfg.host, "host", "127.0.0.1", "loopback address to listen on")
 	fs.IntVar(&cfg.port, "port", 0, "port to listen on (0 picks a free port)")
@@ -109,6 +118,9 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.Int64Var(&streamDelayMs, "stream-delay-ms", 0, "delay between the events of a streaming answer, in milliseconds")
 	fs.Float64Var(&cfg.midstreamErrorRate, "midstream-error-rate", 0, "probability of ending a streaming answer with an error event after half of the deltas")
 	fs.BoolVar(&cfg.flexUnavailable, "flex-unavailable", false, "answer requests for the flex service tier with 429 resource_unavailable")
+	fs.Int64Var(&cfg.batchMaxFileBytes, "batch-max-file-bytes", 209715200, "largest batch input file accepted by POST /v1/files, in bytes")
+	fs.Int64Var(&cfg.batchEnqueuedTokens, "batch-enqueued-tokens", 0, "input tokens of unfinished batches allowed per key and model (0 = unlimited)")
+	fs.Int64Var(&batchLatencyMs, "batch-latency-ms", 1000, "how long a batch takes to complete, in milliseconds")
 	fs.StringVar(&cfg.proxyTo, "proxy-to", "", "instead of emulating: forward TCP connections to this host:port (the shared-limits benchmark's slow network to Redis)")
 	fs.Int64Var(&proxyDelayUs, "proxy-delay-us", 0, "with --proxy-to: delay added in each direction, in microseconds")
 	if err := fs.Parse(args); err != nil {
@@ -149,6 +161,10 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	if cfg.rateLimitFirst < 0 || rateLimitWaitMs < 0 {
 		return nil, errors.New("--rate-limit-first and --rate-limit-wait-ms must not be negative")
 	}
+	if cfg.batchMaxFileBytes < 1 || cfg.batchEnqueuedTokens < 0 || batchLatencyMs < 0 {
+		return nil, errors.New("--batch-max-file-bytes must be positive; --batch-enqueued-tokens and --batch-latency-ms must not be negative")
+	}
+	cfg.batchLatency = time.Duration(batchLatencyMs) * time.Millisecond
 	cfg.rateLimitWait = time.Duration(rateLimitWaitMs) * time.Millisecond
 	cfg.window = time.Duration(windowMs) * time.Millisecond
 	cfg.stall = time.Duration(stallMs) * time.Millisecond

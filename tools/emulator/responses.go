@@ -32,7 +32,7 @@ type responsesCall struct {
 }
 
 func (e *emulator) serveResponses(w http.ResponseWriter, r *http.Request) {
-	c := &responsesCall{call: call{e: e, w: w, r: r, start: time.Now(), key: bearerKey(r)}}
+	c := &responsesCall{call: call{e: e, w: w, r: r, start: time.Now(), key: bearerKey(r), batch: batchOf(r)}}
 	body, ok := c.admitOpenAI(specResponsesSchema)
 	if !ok {
 		return
@@ -68,11 +68,11 @@ func (e *emulator) serveResponses(w http.ResponseWriter, r *http.Request) {
 		c.fail(aerr)
 		return
 	}
-	if cfg.flexUnavailable && req.serviceTier == "flex" {
+	if cfg.flexUnavailable && req.serviceTier == "flex" && c.batch == nil {
 		c.fail(errFlexUnavailable())
 		return
 	}
-	if cfg.countsArrivals() {
+	if cfg.countsArrivals() && c.batch == nil {
 		c.k = c.ks.arrivalOn(epResponses, c.digest)
 		f := cfg.decideFault(c.digest, c.k)
 		if req.stream {
@@ -94,7 +94,7 @@ func (e *emulator) serveResponses(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var seq uint64
-	if e.lim.enabled() {
+	if e.lim.enabled() && c.batch == nil {
 		charge := req.charge(c.promptTokens)
 		adm := c.ks.admit(e.lim, charge)
 		if adm.kind != admitted {
@@ -103,7 +103,7 @@ func (e *emulator) serveResponses(w http.ResponseWriter, r *http.Request) {
 		}
 		seq = adm.seq
 	}
-	if !sleepCtx(r.Context(), cfg.delay(c.digest, c.k, c.stalled)) {
+	if !sleepCtx(r.Context(), c.delay(c.stalled)) {
 		c.record(outGone, 0)
 		return
 	}
@@ -148,7 +148,7 @@ func (c *responsesCall) plan() {
 	req := c.req
 	picked := req.tools.pick()
 	wantsJSON := len(picked) > 0 && req.tools.choice.forced() || len(picked) == 0 && req.format != nil
-	invalid := wantsJSON && c.e.cfg.invalidJSON(c.digest, c.k)
+	invalid := wantsJSON && c.drawInvalidJSON()
 	c.invalidJSON = invalid
 	if len(picked) > 0 {
 		cp := planCalls(picked, req.maxOut, req.hasMax, invalid)

@@ -25,8 +25,8 @@ const (
 )
 
 // specValidator checks request bodies against schemas of an OpenAPI 3.1
-// document: CreateChatCompletionRequest and, when present, CreateResponse
-// and CreateEmbeddingRequest.
+// document: CreateChatCompletionRequest and, when present, CreateResponse,
+// CreateEmbeddingRequest and CreateBatchRequest.
 type specValidator struct {
 	schemas map[string]*jsonschema.Schema
 	printer *message.Printer
@@ -38,7 +38,7 @@ func loadSpec(path string) (*specValidator, error) {
 		return nil, err
 	}
 	v := &specValidator{schemas: map[string]*jsonschema.Schema{}, printer: message.NewPrinter(language.English)}
-	for _, name := range []string{specSchema, specResponsesSchema, specEmbeddingsSchema} {
+	for _, name := range []string{specSchema, specResponsesSchema, specEmbeddingsSchema, specBatchSchema} {
 		// The Responses schema is compiled with oneOf read as anyOf (see
 		// oneOfAsAnyOf).
 		sch, err := compileSpecSchema(data, name, name == specResponsesSchema)

@@ -27,6 +27,8 @@ type keyState struct {
 	eseen map[string]map[bodyDigest]uint64
 	// Stored /v1/responses answers, for previous_response_id.
 	responses responseStore
+	// The batch APIs' enqueued tokens, custom_ids and statistics.
+	batch batchAccount
 }
 
 type keyCounters struct {
@@ -80,6 +82,7 @@ type keyReport struct {
 	ITPMCap                int64                    `json:"itpm_cap"`
 	OTPMCap                int64                    `json:"otpm_cap"`
 	Models                 map[string]modelCounters `json:"models"`
+	Batches                batchReport              `json:"batches"`
 }
 
 // promptCache remembers recent long prompts of one key (bounded, oldest
@@ -221,6 +224,7 @@ func (e *emulator) report(ks *keyState) keyReport {
 	rep := keyReport{ReqCap: e.lim.reqCap, TokCap: e.lim.tokCap, Models: map[string]modelCounters{},
 		ITPMCap: e.alim.caps[dimInput], OTPMCap: e.alim.caps[dimOutput]}
 	if ks == nil {
+		rep.Batches = (&batchAccount{}).report()
 		return rep
 	}
 	ks.mu.Lock()
@@ -234,6 +238,7 @@ func (e *emulator) report(ks *keyState) keyReport {
 	for m, c := range ks.models {
 		rep.Models[m] = *c
 	}
+	rep.Batches = ks.batch.report()
 	return rep
 }
 
@@ -273,6 +278,7 @@ func (e *emulator) serveReset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.keys.clear()
+	e.batches.clear()
 	e.recent.clear()
 	e.otlp.clear()
 	writeJSON(w, http.StatusOK, []byte("{\"reset\":true}\n"))

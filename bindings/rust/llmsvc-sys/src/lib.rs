@@ -1,4 +1,4 @@
-//! Raw declarations of the C ABI of libllmsvc (`include/llmsvc.h`, 0.5), written by hand.
+//! Raw declarations of the C ABI of libllmsvc (`include/llmsvc.h`, 0.6), written by hand.
 //!
 //! Everything here is `unsafe` to call and follows the header's rules: what comes back
 //! through an `out` parameter belongs to the caller and has a free function; getters
@@ -10,8 +10,8 @@
 
 use core::ffi::{c_char, c_int, c_uint, c_void};
 
-/// `LLMSVC_VERSION_NUMBER` of the header these declarations follow (0.5.0).
-pub const LLMSVC_VERSION_NUMBER: u32 = 500;
+/// `LLMSVC_VERSION_NUMBER` of the header these declarations follow (0.6.0).
+pub const LLMSVC_VERSION_NUMBER: u32 = 600;
 
 /// Status codes (`llmsvc_status`): every fallible function returns one.
 pub const LLMSVC_OK: c_int = 0;
@@ -119,7 +119,9 @@ pub const LLMSVC_STR_TEXT: c_int = 14; // the answer's text (or a piece's)
 /// `gen_ai.provider.name`: "openai", "anthropic", "azure.ai.openai", "ollama" (0.4).
 pub const LLMSVC_STR_PROVIDER: c_int = 15;
 pub const LLMSVC_STR_SERVER_ADDRESS: c_int = 16; // the host that answered last (0.4)
-pub const LLMSVC_STR_COUNT: c_int = 17;
+pub const LLMSVC_STR_BATCH_ID: c_int = 17; // the provider batch of a batch job's line (0.6)
+pub const LLMSVC_STR_CUSTOM_ID: c_int = 18; // a batch job's line: the id it was added with (0.6)
+pub const LLMSVC_STR_COUNT: c_int = 19;
 
 /// Keys of [`llmsvc_result_attempt`] (`llmsvc_attempt_num_t`).
 pub const LLMSVC_ATTEMPT_HTTP_STATUS: c_int = 0; // 0 when nothing was answered
@@ -155,6 +157,8 @@ opaque! {
     llmsvc_result;
     /// A detailed error from a call that failed synchronously.
     llmsvc_error;
+    /// A provider batch job (OpenAI's Batch API, Anthropic's Message Batches). New in 0.6.
+    llmsvc_batch_job;
 }
 
 /// Completion callback: once per accepted submission, on the engine thread; the callee
@@ -416,4 +420,40 @@ extern "C" {
         i: usize,
         out_dimensions: *mut usize,
     ) -> *const f32;
+
+    /// Opens (or resumes) the provider batch job whose state is the file `state_path`.
+    /// New in 0.6, as the rest of `llmsvc_batch_job_*`.
+    pub fn llmsvc_batch_job_open(
+        client: *mut llmsvc_client,
+        state_path: *const c_char,
+        options_json: *const c_char,
+        out: *mut *mut llmsvc_batch_job,
+        out_err: *mut *mut llmsvc_error,
+    ) -> c_int;
+    /// Adds a request under `id`; `*out_known` 1 when the job's state holds it already.
+    pub fn llmsvc_batch_job_add(
+        job: *mut llmsvc_batch_job,
+        id: *const c_char,
+        request_json: *const c_char,
+        len: usize,
+        out_known: *mut c_int,
+        out_err: *mut *mut llmsvc_error,
+    ) -> c_int;
+    /// The next piece of work: 1 while work remains, 0 when done, < 0 a status.
+    pub fn llmsvc_batch_job_step(
+        job: *mut llmsvc_batch_job,
+        timeout_ms: c_int,
+        out_err: *mut *mut llmsvc_error,
+    ) -> c_int;
+    /// The next result ready (the caller frees it), or NULL.
+    pub fn llmsvc_batch_job_next(job: *mut llmsvc_batch_job) -> *mut llmsvc_result;
+    /// Records the results taken so far as stored.
+    pub fn llmsvc_batch_job_commit(
+        job: *mut llmsvc_batch_job,
+        out_err: *mut *mut llmsvc_error,
+    ) -> c_int;
+    /// The job's progress as JSON (free with `llmsvc_free`).
+    pub fn llmsvc_batch_job_status(job: *mut llmsvc_batch_job, out_json: *mut *mut c_char) -> c_int;
+    /// Closes the job; its state file stays.
+    pub fn llmsvc_batch_job_close(job: *mut llmsvc_batch_job);
 }
