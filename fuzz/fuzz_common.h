@@ -33,10 +33,13 @@ inline std::unique_ptr<llmsvc::Provider> provider(const char *name) {
   c.provider = name;
   c.base_url = "http://127.0.0.1:9/v1";
   c.api_key = "sk-fuzz";
+  c.aws_region = "us-east-1";  // Bedrock signs with these instead of the key
+  c.aws_access_key_id = "AKIDFUZZ";
+  c.aws_secret_access_key = "fuzz-secret";
   return llmsvc::make_provider(c);
 }
 
-inline constexpr std::array<const char *, 5> kProviders = {"openai_chat", "openai_responses",
-                                                           "anthropic", "ollama", "gemini"};
+inline constexpr std::array<const char *, 6> kProviders = {
+    "openai_chat", "openai_responses", "anthropic", "ollama", "gemini", "bedrock"};
 
 }  // namespace fuzz

@@ -1,6 +1,6 @@
-// The SSE / NDJSON stream decoder, fed the same body whole, in pieces cut where the input
-// says, and byte by byte: every cut must give the same events. The first byte chooses the
-// format (bit 0: NDJSON) and seeds the cuts.
+// The SSE / NDJSON / AWS event stream decoder, fed the same body whole, in pieces cut where
+// the input says, and byte by byte: every cut must give the same events. The first byte
+// chooses the format (bit 1: AWS event stream, else bit 0: NDJSON) and seeds the cuts.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -43,7 +43,9 @@ bool same(const std::vector<StreamEvent> &a, const std::vector<StreamEvent> &b) 
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size == 0) return 0;
-  auto f = data[0] & 1 ? StreamDecoder::Format::kNdjson : StreamDecoder::Format::kSse;
+  auto f = data[0] & 2   ? StreamDecoder::Format::kAwsEventStream
+           : data[0] & 1 ? StreamDecoder::Format::kNdjson
+                         : StreamDecoder::Format::kSse;
   std::string_view body = fuzz::view(data + 1, size - 1);
   StreamDecoder whole_decoder(f);
   std::vector<StreamEvent> whole;

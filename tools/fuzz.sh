@@ -19,7 +19,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build/fuzz
-all_targets=(request config config_file openai_chat openai_responses anthropic ollama gemini stream_decoder prices
+all_targets=(request config config_file openai_chat openai_responses anthropic ollama gemini bedrock stream_decoder prices
              headers json_schema cache)
 
 mode=""

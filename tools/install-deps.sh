@@ -2,7 +2,7 @@
 # Installs the Debian packages the build and the tests need, only those missing.
 set -euo pipefail
 pkgs=(cmake ninja-build g++ pkgconf libcurl4-openssl-dev libmimalloc-dev rapidjson-dev
-      libsqlite3-dev libssl-dev libre2-dev libyaml-cpp-dev libhiredis-dev redis-server
+      libsqlite3-dev libssl-dev zlib1g-dev libre2-dev libyaml-cpp-dev libhiredis-dev redis-server
       libgtest-dev libbenchmark-dev liblua5.1-0-dev openssl)
 missing=()
 for p in "${pkgs[@]}"; do

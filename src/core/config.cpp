@@ -461,16 +461,54 @@ const char *family(const std::string &provider) {
   if (provider == "ollama") return "ollama";
   if (provider == "azure_openai") return "azure";
   if (provider == "gemini") return "gemini";
+  if (provider == "bedrock") return "bedrock";
   return "openai";
 }
 
 bool known_provider(const std::string &p) {
   return p == "openai_chat" || p == "openai_responses" || p == "anthropic" || p == "ollama" ||
-         p == "azure_openai" || p == "gemini";
+         p == "azure_openai" || p == "gemini" || p == "bedrock";
 }
 
 constexpr const char *kKnownProviders =
-    "openai_chat, openai_responses, anthropic, ollama, azure_openai, gemini";
+    "openai_chat, openai_responses, anthropic, ollama, azure_openai, gemini, bedrock";
+
+// AWS Bedrock: the region and credentials, from the configuration or as the AWS SDKs read
+// them from the environment, and the regional endpoint.
+DocError finish_bedrock(Config &c, const std::string &path) {
+  if (c.provider != "bedrock") return {};
+  auto fill = [](std::string &field, const char *a, const char *b = nullptr) {
+    if (!field.empty()) return;
+    const char *v = env(a);
+    if (!v && b) v = env(b);
+    if (v) field = v;
+  };
+  fill(c.aws_region, "AWS_REGION", "AWS_DEFAULT_REGION");
+  if (c.aws_access_key_id.empty() && c.aws_secret_access_key.empty()) {
+    fill(c.aws_access_key_id, "AWS_ACCESS_KEY_ID");
+    fill(c.aws_secret_access_key, "AWS_SECRET_ACCESS_KEY");
+    fill(c.aws_session_token, "AWS_SESSION_TOKEN");
+  }
+  if (c.aws_region.empty())
+    return {LLMSVC_ESCHEMA, path + ".aws_region: Bedrock needs a region (aws_region, or "
+                                   "AWS_REGION / AWS_DEFAULT_REGION)"};
+  for (char ch : c.aws_region)
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-'))
+      return {LLMSVC_ESCHEMA, path + ".aws_region: \"" + c.aws_region + "\" is not a region name"};
+  if (c.aws_access_key_id.empty() || c.aws_secret_access_key.empty())
+    return {LLMSVC_ESCHEMA, path + ": Bedrock needs credentials: aws_access_key_id and "
+                                   "aws_secret_access_key, or AWS_ACCESS_KEY_ID and "
+                                   "AWS_SECRET_ACCESS_KEY"};
+  if (c.aws_access_key_id.find(':') != std::string::npos)
+    return {LLMSVC_ESCHEMA, path + ".aws_access_key_id: an access key id has no ':'"};
+  if (c.base_url.empty()) {
+    const char *e = env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME");
+    if (!e) e = env("AWS_ENDPOINT_URL");
+    c.base_url = e ? e : "https://bedrock-runtime." + c.aws_region + ".amazonaws.com";
+    while (!c.base_url.empty() && c.base_url.back() == '/') c.base_url.pop_back();
+  }
+  return {};
+}
 
 // Azure OpenAI's own settings: the API version (OPENAI_API_VERSION, else a generally
 // available one) and a deployment name that fits in a URL path.
@@ -516,13 +554,14 @@ std::string default_base_url(const std::string &provider) {
     const char *b = env("GEMINI_BASE_URL");
     return b ? b : "https://generativelanguage.googleapis.com/v1beta";
   }
+  if (provider == "bedrock") return "";  // the region's, once the region is known
   const bool anthropic = provider == "anthropic";
   const char *b = env(anthropic ? "ANTHROPIC_BASE_URL" : "OPENAI_BASE_URL");
   return b ? b : anthropic ? "https://api.anthropic.com/v1" : "https://api.openai.com/v1";
 }
 
 std::string default_api_key(const std::string &provider) {
-  if (provider == "ollama") return "";
+  if (provider == "ollama" || provider == "bedrock") return "";  // Bedrock signs instead
   if (provider == "gemini") {  // as Google's SDKs read them
     const char *k = env("GEMINI_API_KEY");
     if (!k) k = env("GOOGLE_API_KEY");
@@ -546,7 +585,7 @@ DocError parse_deployment(const JsonValue &v, const std::string &path, const Con
       "name", "group", "weight", "provider", "base_url", "api_key", "api_key_env",
       "organization", "project", "model", "max_tokens_field", "anthropic_version",
       "default_max_output_tokens", "limits", "headers", "api_version", "azure_deployment",
-      nullptr};
+      "aws_region", "aws_access_key_id", "aws_secret_access_key", "aws_session_token", nullptr};
   Config &c = d.config;
   std::string key_env;
   if (!r.only(known, err) || !r.get_string("name", d.name, err) ||
@@ -559,6 +598,10 @@ DocError parse_deployment(const JsonValue &v, const std::string &path, const Con
       !r.get_string("anthropic_version", c.anthropic_version, err) ||
       !r.get_string("api_version", c.api_version, err) ||
       !r.get_string("azure_deployment", c.azure_deployment, err) ||
+      !r.get_string("aws_region", c.aws_region, err) ||
+      !r.get_string("aws_access_key_id", c.aws_access_key_id, err) ||
+      !r.get_string("aws_secret_access_key", c.aws_secret_access_key, err) ||
+      !r.get_string("aws_session_token", c.aws_session_token, err) ||
       !r.get_int("default_max_output_tokens", c.default_max_output_tokens, err, 1, 1 << 24))
     return err;
   if (!r.find("provider") && r.find("model")) {
@@ -573,6 +616,9 @@ DocError parse_deployment(const JsonValue &v, const std::string &path, const Con
   if (!r.find("base_url") && !same_family) c.base_url = default_base_url(c.provider);
   while (!c.base_url.empty() && c.base_url.back() == '/') c.base_url.pop_back();
   if ((err = finish_azure(c, path))) return err;
+  // A deployment in another region than the client's: that region's endpoint.
+  if (c.provider == "bedrock" && r.find("aws_region") && !r.find("base_url")) c.base_url.clear();
+  if ((err = finish_bedrock(c, path))) return err;
   if (c.base_url.rfind("http://", 0) != 0 && c.base_url.rfind("https://", 0) != 0)
     return {LLMSVC_ESCHEMA, path + ".base_url: expected an http:// or https:// URL"};
   if (r.find("api_key") && r.find("api_key_env"))
@@ -772,7 +818,8 @@ DocError parse_config(const char *json, Config &out) {
       "max_tokens_field", "limits", "retry", "timeouts", "http", "seed", "prices",
       "prices_file", "free_models", "anthropic_version", "default_max_output_tokens", "cache",
       "budgets", "queue", "circuit_breaker", "telemetry", "shared_limits", "deployments",
-      "api_keys", "models", "routing", "headers", "api_version", "azure_deployment", nullptr};
+      "api_keys", "models", "routing", "headers", "api_version", "azure_deployment",
+      "aws_region", "aws_access_key_id", "aws_secret_access_key", "aws_session_token", nullptr};
   if (!r.only(known, err) || !r.get_string("provider", out.provider, err) ||
       !r.get_string("base_url", out.base_url, err) ||
       !r.get_string("api_key", out.api_key, err) ||
@@ -782,6 +829,10 @@ DocError parse_config(const char *json, Config &out) {
       !r.get_string("anthropic_version", out.anthropic_version, err) ||
       !r.get_string("api_version", out.api_version, err) ||
       !r.get_string("azure_deployment", out.azure_deployment, err) ||
+      !r.get_string("aws_region", out.aws_region, err) ||
+      !r.get_string("aws_access_key_id", out.aws_access_key_id, err) ||
+      !r.get_string("aws_secret_access_key", out.aws_secret_access_key, err) ||
+      !r.get_string("aws_session_token", out.aws_session_token, err) ||
       !r.get_int("default_max_output_tokens", out.default_max_output_tokens, err, 1, 1 << 24))
     return err;
   if (!r.find("provider")) out.provider = provider_for(out, r.find("base_url") != nullptr);
@@ -796,6 +847,7 @@ DocError parse_config(const char *json, Config &out) {
   if (!r.find("base_url")) out.base_url = default_base_url(out.provider);
   while (!out.base_url.empty() && out.base_url.back() == '/') out.base_url.pop_back();
   if ((err = finish_azure(out, "config"))) return err;
+  if ((err = finish_bedrock(out, "config"))) return err;
   if (out.base_url.rfind("http://", 0) != 0 && out.base_url.rfind("https://", 0) != 0)
     return {LLMSVC_ESCHEMA, "config.base_url: expected an http:// or https:// URL"};
   if (out.api_key.empty()) out.api_key = default_api_key(out.provider);

@@ -136,6 +136,12 @@ struct Config {
   /// requests go to (the model's name when not given).
   std::string api_version;
   std::string azure_deployment;
+  /// AWS Bedrock: the region, and the credentials requests are signed with (Signature
+  /// Version 4); from the standard AWS_* environment variables when not given.
+  std::string aws_region;
+  std::string aws_access_key_id;
+  std::string aws_secret_access_key;  // never logged, never in errors or results
+  std::string aws_session_token;      // temporary credentials only
   /// Headers every request carries beside the provider's own ("headers"; per deployment
   /// too); credentials and framing headers are refused.
   std::vector<std::pair<std::string, std::string>> headers;

@@ -24,6 +24,8 @@ const char *genai_provider_name(std::string_view provider) {
   if (provider == "anthropic") return "anthropic";
   if (provider == "azure_openai") return "azure.ai.openai";
   if (provider == "ollama") return "ollama";
+  if (provider == "gemini") return "gcp.gemini";
+  if (provider == "bedrock") return "aws.bedrock";
   return "openai";  // Chat Completions and Responses, at OpenAI or a compatible server
 }
 

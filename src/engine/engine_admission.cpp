@@ -229,11 +229,11 @@ void Engine::start_attempt(Pending *p, int64_t now) {
     p->st = std::make_unique<Pending::StreamPart>();  // a fresh stream for each attempt
     p->st->decoder.reset(d.provider->stream_format());
   }
-  if (p->spec.embedding) {
+  if (d.provider->url_per_request()) {  // embeddings too (Gemini: the model's method)
+    x->set_url(d.provider->request_url(p->spec));
+  } else if (p->spec.embedding) {
     x->set_url(d.provider->embeddings_url());
     x->other_url = true;
-  } else if (d.provider->url_per_request()) {
-    x->set_url(d.provider->request_url(p->spec));
   } else if (x->other_url) {  // a reused handle: back to the provider's endpoint
     x->set_url(d.provider->url());
     x->other_url = false;

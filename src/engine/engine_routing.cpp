@@ -83,7 +83,7 @@ Route *Engine::route_for(const std::string &model) const {
 std::string embeddings_unserved(const Provider &provider) {
   return std::string("request.input: the ") + provider.name() +
          " provider does not serve embeddings (a request with input): use openai_chat (OpenAI "
-         "or an OpenAI-compatible server) or azure_openai";
+         "or an OpenAI-compatible server), azure_openai, gemini or ollama";
 }
 
 bool Engine::body_for(Pending *p, Deployment &d, std::string &message) {

@@ -143,6 +143,13 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
       p->st->reply.reply = reply;  // no usage from the provider: estimate from what came
       estimate_stream_usage(p);
     }
+    if (ok && p->spec.embedding && !reply.has_usage && !reply.usage_unreadable) {
+      // An embeddings reply without counts (Gemini's may have none): the input as the
+      // limiter counted it, marked as an estimate.
+      reply.has_usage = true;
+      reply.usage.prompt = p->prompt_estimate;
+      p->usage_estimated = true;
+    }
     gates.settle(now, reserved, ok && reply.has_usage ? provider.metered(reply.usage) : reserved);
     gates.observe(now, remaining(h));
     a.kind = ok ? LLMSVC_KIND_NONE : LLMSVC_KIND_PROTOCOL;

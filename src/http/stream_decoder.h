@@ -1,5 +1,7 @@
 // Splits a response body into stream events as bytes arrive, however the bytes are cut:
-// server-sent events (OpenAI, Anthropic) or newline-delimited JSON (Ollama).
+// server-sent events (OpenAI, Anthropic), newline-delimited JSON (Ollama) or AWS's binary
+// event stream (Bedrock's ConverseStream: length-prefixed messages with typed headers and a
+// CRC32 over the prelude and over the whole message).
 #pragma once
 
 #include <string>
@@ -9,13 +11,17 @@
 namespace llmsvc {
 
 struct StreamEvent {
-  std::string name;  // SSE "event:" (empty when none); empty for NDJSON
-  std::string data;  // SSE data lines joined by '\n', or one NDJSON line
+  // SSE "event:" (empty when none); empty for NDJSON. An AWS event stream message: its
+  // ":event-type", or "exception:" and its ":exception-type" (or ":error-code"), or
+  // kMalformed when the framing is broken (data then says how; the stream cannot go on).
+  std::string name;
+  std::string data;  // SSE data lines joined by '\n', one NDJSON line, or a message's payload
+  static constexpr const char *kMalformed = "!malformed";
 };
 
 class StreamDecoder {
  public:
-  enum class Format { kSse, kNdjson };
+  enum class Format { kSse, kNdjson, kAwsEventStream };
   explicit StreamDecoder(Format format = Format::kSse) : format_(format) {}
 
   /// Feeds bytes; appends every event they complete to `out`.
@@ -29,6 +35,9 @@ class StreamDecoder {
  private:
   void line(std::string_view l, std::vector<StreamEvent> &out);
   void dispatch(std::vector<StreamEvent> &out);
+  /// Takes every complete event-stream message from partial_.
+  void messages(std::vector<StreamEvent> &out);
+  bool broken_ = false;  // an event stream whose framing failed: nothing more is read
 
   Format format_;
   std::string partial_;  // an unfinished line

@@ -43,6 +43,7 @@ Transfer::Transfer(const Config &config, const Provider &provider)
     curl_easy_setopt(easy_, CURLOPT_PIPEWAIT, 1L);
   }
   curl_easy_setopt(easy_, CURLOPT_HTTP_VERSION, version);
+  provider.configure_handle(easy_);
 }
 
 Transfer::~Transfer() {

@@ -66,6 +66,134 @@ bool decode_float32_base64(std::string_view text, std::vector<float> &out) {
   return true;
 }
 
+bool read_float_list(const JsonValue &list, size_t i, std::vector<float> &out,
+                     std::string &error) {
+  out.clear();
+  if (!list.IsArray()) {
+    error = "embedding " + std::to_string(i) + " is not a list of numbers";
+    return false;
+  }
+  out.reserve(list.Size());
+  for (const JsonValue &x : list.GetArray()) {
+    if (!x.IsNumber()) {
+      error = "embedding " + std::to_string(i) + " holds something other than numbers";
+      return false;
+    }
+    out.push_back(float(x.GetDouble()));
+  }
+  return true;
+}
+
+bool embedding_texts(const RequestSpec &req, std::vector<std::string> &out) {
+  out.clear();
+  JsonDoc doc;
+  doc.Parse(req.input_json.data(), req.input_json.size());
+  if (doc.HasParseError()) return false;
+  if (doc.IsString()) {
+    out.emplace_back(sv(doc));
+    return true;
+  }
+  if (!doc.IsArray()) return false;
+  for (const JsonValue &v : doc.GetArray()) {
+    if (!v.IsString()) return false;  // token ids
+    out.emplace_back(sv(v));
+  }
+  return true;
+}
+
+void build_ollama_embeddings_body(const RequestSpec &req, JsonBuffer &out) {
+  JsonWriter w(out);
+  w.StartObject();
+  w.Key("model");
+  write_str(w, req.model);
+  w.Key("input");  // a string or a list of strings, as given (unsupported() refused ids)
+  w.RawValue(req.input_json.data(), req.input_json.size(),
+             req.input_json[0] == '"' ? rapidjson::kStringType : rapidjson::kArrayType);
+  if (req.dimensions > 0) {
+    w.Key("dimensions");
+    w.Int64(req.dimensions);
+  }
+  w.EndObject();
+}
+
+bool parse_ollama_embeddings(const JsonValue &doc, ProviderReply &out, std::string &error) {
+  const JsonValue *list = member(doc, "embeddings");
+  if (!list || !list->IsArray() || list->Empty()) {
+    error = "the reply has no embeddings";
+    return false;
+  }
+  out.embeddings.assign(list->Size(), {});
+  for (size_t i = 0; i < out.embeddings.size(); ++i)
+    if (!read_float_list((*list)[rapidjson::SizeType(i)], i, out.embeddings[i], error)) return false;
+  out.model = str_member(doc, "model");
+  out.finish_reason = "stop";
+  if (member(doc, "prompt_eval_count")) {
+    bool bad = false;
+    out.has_usage = true;
+    out.usage.prompt = int_member(doc, "prompt_eval_count", bad);
+    out.usage_read(bad);
+  }
+  return true;
+}
+
+void build_gemini_embeddings_body(const RequestSpec &req, std::string_view model,
+                                  JsonBuffer &out) {
+  std::vector<std::string> texts;
+  embedding_texts(req, texts);
+  JsonWriter w(out);
+  w.StartObject();
+  w.Key("requests");
+  w.StartArray();
+  for (const std::string &t : texts) {
+    w.StartObject();
+    w.Key("model");
+    write_str(w, "models/" + std::string(model));
+    w.Key("content");
+    w.StartObject();
+    w.Key("parts");
+    w.StartArray();
+    w.StartObject();
+    w.Key("text");
+    write_str(w, t);
+    w.EndObject();
+    w.EndArray();
+    w.EndObject();
+    if (req.dimensions > 0) {
+      w.Key("outputDimensionality");
+      w.Int64(req.dimensions);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+
+bool parse_gemini_embeddings(const JsonValue &doc, ProviderReply &out, std::string &error) {
+  const JsonValue *list = member(doc, "embeddings");
+  if (!list || !list->IsArray() || list->Empty()) {
+    error = "the reply has no embeddings";
+    return false;
+  }
+  out.embeddings.assign(list->Size(), {});
+  for (size_t i = 0; i < out.embeddings.size(); ++i) {
+    const JsonValue &e = (*list)[rapidjson::SizeType(i)];
+    const JsonValue *values = e.IsObject() ? member(e, "values") : nullptr;
+    if (!values) {
+      error = "embedding " + std::to_string(i) + " has no values";
+      return false;
+    }
+    if (!read_float_list(*values, i, out.embeddings[i], error)) return false;
+  }
+  out.finish_reason = "stop";
+  if (const JsonValue *u = member(doc, "usageMetadata"); u && u->IsObject()) {
+    bool bad = false;
+    out.has_usage = true;
+    out.usage.prompt = int_member(*u, "promptTokenCount", bad);
+    out.usage_read(bad);
+  }
+  return true;
+}
+
 bool parse_openai_embeddings(const JsonValue &doc, ProviderReply &out, std::string &error) {
   const JsonValue *data = member(doc, "data");
   if (!data || !data->IsArray() || data->Empty()) {
@@ -93,14 +221,7 @@ bool parse_openai_embeddings(const JsonValue &doc, ProviderReply &out, std::stri
         return false;
       }
     } else if (vec->IsArray()) {
-      v.reserve(vec->Size());
-      for (const JsonValue &x : vec->GetArray()) {
-        if (!x.IsNumber()) {
-          error = "embedding " + std::to_string(i) + " holds something other than numbers";
-          return false;
-        }
-        v.push_back(float(x.GetDouble()));
-      }
+      if (!read_float_list(*vec, i, v, error)) return false;
     } else {
       error = "embedding " + std::to_string(i) + " is neither base64 nor a list of numbers";
       return false;

@@ -18,6 +18,26 @@ void build_openai_embeddings_body(const RequestSpec &req, JsonBuffer &out);
 /// index order; base64 or a list of numbers) and its usage; false with `error`.
 bool parse_openai_embeddings(const JsonValue &doc, ProviderReply &out, std::string &error);
 
+/// A JSON list of numbers (embedding `i`) into `out`; false with `error`.
+bool read_float_list(const JsonValue &list, size_t i, std::vector<float> &out,
+                     std::string &error);
+
+/// The texts of an embeddings request's input (a string or a list of strings); false
+/// when it holds token ids, which only OpenAI's endpoint takes.
+bool embedding_texts(const RequestSpec &req, std::vector<std::string> &out);
+
+/// Ollama's POST /api/embed: {"model", "input" (as given), "dimensions"?}; the reply
+/// {"embeddings": [[...]...], "prompt_eval_count"} (its usage).
+void build_ollama_embeddings_body(const RequestSpec &req, JsonBuffer &out);
+bool parse_ollama_embeddings(const JsonValue &doc, ProviderReply &out, std::string &error);
+
+/// Gemini's POST models/{model}:batchEmbedContents (one request per input, each naming
+/// "models/{model}", outputDimensionality from dimensions); the reply {"embeddings":
+/// [{"values": [...]}...], "usageMetadata"?}.
+void build_gemini_embeddings_body(const RequestSpec &req, std::string_view model,
+                                  JsonBuffer &out);
+bool parse_gemini_embeddings(const JsonValue &doc, ProviderReply &out, std::string &error);
+
 /// Standard base64 of `v` as little-endian float32 values (the response cache keeps
 /// vectors so).
 std::string encode_float32_base64(const std::vector<float> &v);

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "providers/embeddings.h"
 #include "providers/fields.h"
 
 namespace llmsvc {
@@ -285,13 +286,22 @@ GeminiProvider::~GeminiProvider() { curl_slist_free_all(headers_); }
 std::string GeminiProvider::request_url(const RequestSpec &req) const {
   std::string url = base_;
   url += model_id(req.model);
-  url += req.stream ? ":streamGenerateContent?alt=sse" : ":generateContent";
+  url += req.embedding ? ":batchEmbedContents"
+         : req.stream  ? ":streamGenerateContent?alt=sse"
+                       : ":generateContent";
   return url;
 }
 
 std::string GeminiProvider::unsupported(const RequestSpec &req) const {
   if (!url_safe(model_id(req.model)))
     return "model: \"" + req.model + "\" is not a Gemini model name (letters, digits, '-', '.', '_')";
+  if (req.embedding) {
+    std::vector<std::string> texts;
+    if (!embedding_texts(req, texts)) return "input: Gemini embeds text, not token ids";
+    if (texts.size() > 100) return "input: Gemini embeds at most 100 inputs per request";
+    if (!req.user.empty()) return "user is not a Gemini parameter";
+    return {};
+  }
   if (!req.previous_response_id.empty()) return "previous_response_id is not a Gemini parameter";
   if (!req.reasoning_effort.empty())
     return "reasoning_effort is not a Gemini parameter (give thinking.budget_tokens)";
@@ -306,6 +316,7 @@ std::string GeminiProvider::unsupported(const RequestSpec &req) const {
 }
 
 void GeminiProvider::build_body(const RequestSpec &req, JsonBuffer &out) const {
+  if (req.embedding) return build_gemini_embeddings_body(req, model_id(req.model), out);
   JsonWriter w(out);
   w.StartObject();
   // System and developer messages, and the instructions, make the one systemInstruction.
@@ -377,6 +388,7 @@ void GeminiProvider::build_body(const RequestSpec &req, JsonBuffer &out) const {
 }
 
 int64_t GeminiProvider::estimate_prompt_tokens(const RequestSpec &req) const {
+  if (req.embedding) return req.input_tokens;
   return estimate_with_instructions(req);
 }
 
@@ -385,6 +397,8 @@ bool GeminiProvider::parse_reply(std::string_view body, ProviderReply &out,
   ScratchDoc scratch;
   if (!parse_object(scratch, body, "the reply", error)) return false;
   JsonDoc &doc = scratch.doc();
+  if (doc.HasMember("embeddings") && !doc.HasMember("candidates"))
+    return parse_gemini_embeddings(doc, out, error);
   out.model = str_member(doc, "modelVersion");
   out.response_id = str_member(doc, "responseId");
   read_usage(doc, out);

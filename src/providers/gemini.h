@@ -20,6 +20,7 @@ class GeminiProvider final : public Provider {
   const char *name() const override { return "gemini"; }
   const std::string &url() const override { return url_; }
   bool url_per_request() const override { return true; }
+  bool embeds() const override { return true; }  // batchEmbedContents, at request_url
   std::string request_url(const RequestSpec &req) const override;
   curl_slist *headers() const override { return headers_; }
   void build_body(const RequestSpec &req, JsonBuffer &out) const override;

@@ -2,11 +2,13 @@
 
 #include <curl/curl.h>
 
+#include "providers/embeddings.h"
 #include "providers/fields.h"
 
 namespace llmsvc {
 
-OllamaProvider::OllamaProvider(const Config &config) : url_(config.base_url + "/api/chat") {
+OllamaProvider::OllamaProvider(const Config &config)
+    : url_(config.base_url + "/api/chat"), embed_url_(config.base_url + "/api/embed") {
   try {
     append_header(headers_, "Content-Type: application/json");
     append_header(headers_, "Expect:");
@@ -26,6 +28,12 @@ constexpr std::string_view kBase64Marker = ";base64,";
 }
 
 std::string OllamaProvider::unsupported(const RequestSpec &req) const {
+  if (req.embedding) {
+    std::vector<std::string> texts;
+    if (!embedding_texts(req, texts)) return "input: Ollama embeds text, not token ids";
+    if (!req.user.empty()) return "user is not an Ollama parameter";
+    return {};
+  }
   if (!req.previous_response_id.empty()) return "previous_response_id is not an Ollama parameter";
   if (!req.reasoning_effort.empty()) return "reasoning_effort is not an Ollama parameter";
   if (has_audio(req)) return "Ollama's chat API takes no audio input";
@@ -42,6 +50,7 @@ std::string OllamaProvider::unsupported(const RequestSpec &req) const {
 }
 
 void OllamaProvider::build_body(const RequestSpec &req, JsonBuffer &out) const {
+  if (req.embedding) return build_ollama_embeddings_body(req, out);
   JsonWriter w(out);
   w.StartObject();
   w.Key("model");
@@ -172,6 +181,7 @@ void OllamaProvider::build_body(const RequestSpec &req, JsonBuffer &out) const {
 }
 
 int64_t OllamaProvider::estimate_prompt_tokens(const RequestSpec &req) const {
+  if (req.embedding) return req.input_tokens;
   return estimate_with_instructions(req);
 }
 
@@ -193,6 +203,8 @@ bool OllamaProvider::parse_reply(std::string_view body, ProviderReply &out,
   ScratchDoc scratch;
   if (!parse_object(scratch, body, "the reply", error)) return false;
   JsonDoc &doc = scratch.doc();
+  if (doc.HasMember("embeddings") && !doc.HasMember("message"))
+    return parse_ollama_embeddings(doc, out, error);
   auto msg = doc.FindMember("message");
   if (msg == doc.MemberEnd() || !msg->value.IsObject()) {
     error = "the reply has no message";

@@ -1,6 +1,6 @@
 // Ollama's native chat API (POST {base_url}/api/chat): whole replies as JSON, streamed
 // replies as NDJSON; `format` carries a JSON Schema; usage from prompt_eval_count and
-// eval_count. (Ollama also serves the OpenAI-compatible /v1 for the openai_chat provider.)
+// eval_count; embeddings through POST {base_url}/api/embed. (Ollama also serves the OpenAI-compatible /v1 for the openai_chat provider.)
 #pragma once
 
 #include "providers/provider.h"
@@ -16,6 +16,8 @@ class OllamaProvider final : public Provider {
 
   const char *name() const override { return "ollama"; }
   const std::string &url() const override { return url_; }
+  bool embeds() const override { return true; }
+  const std::string &embeddings_url() const override { return embed_url_; }
   curl_slist *headers() const override { return headers_; }
   void build_body(const RequestSpec &req, JsonBuffer &out) const override;
   int64_t estimate_prompt_tokens(const RequestSpec &req) const override;
@@ -36,6 +38,7 @@ class OllamaProvider final : public Provider {
   static void read_final(const JsonValue &doc, ProviderReply &out);
 
   std::string url_;
+  std::string embed_url_;  // {base_url}/api/embed
   curl_slist *headers_ = nullptr;
 };
 

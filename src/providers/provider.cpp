@@ -1,5 +1,6 @@
 #include "providers/anthropic.h"
 #include "providers/embeddings.h"
+#include "providers/bedrock.h"
 #include "providers/gemini.h"
 #include "providers/ollama.h"
 #include "providers/openai_chat.h"
@@ -11,6 +12,7 @@ std::unique_ptr<Provider> make_provider(const Config &config) {
   if (config.provider == "anthropic") return std::make_unique<AnthropicProvider>(config);
   if (config.provider == "ollama") return std::make_unique<OllamaProvider>(config);
   if (config.provider == "gemini") return std::make_unique<GeminiProvider>(config);
+  if (config.provider == "bedrock") return std::make_unique<BedrockProvider>(config);
   if (config.provider == "openai_responses")
     return std::make_unique<OpenAIResponsesProvider>(config);
   if (config.provider == "azure_openai")

@@ -114,6 +114,9 @@ class Provider {
   virtual const std::string &embeddings_url() const { return url(); }
   /// Headers every request carries (authentication, content type). Owned by the provider.
   virtual curl_slist *headers() const = 0;
+  /// Sets what else a libcurl easy handle (a CURL *) needs for this provider, once per
+  /// handle (Bedrock: Signature Version 4 and its credentials).
+  virtual void configure_handle(void * /*easy*/) const {}
   /// The wire body for `req`.
   virtual void build_body(const RequestSpec &req, JsonBuffer &out) const = 0;
   /// Prompt tokens the provider's limiter will count for `req` (before max output tokens).

@@ -71,6 +71,7 @@ constexpr BuiltinPrice kBuiltin[] = {
     {"gemini-2.5-flash-lite", 0.10, 0.01, 0.40, -1},
     {"gemini-2.0-flash", 0.10, 0.025, 0.40, -1},
     {"gemini-2.0-flash-lite", 0.075, 0.075, 0.30, -1},
+    {"gemini-embedding-001", 0.15, -1, 0.0, -1},
 };
 
 __extension__ typedef __int128 Wide;  // GCC and clang: exact products of two int64s

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <memory>
 
 #include "core/request.h"
 #include "llmsvc.h"
@@ -152,4 +153,69 @@ TEST(Embeddings, TheCacheKeepsVectorsExactly) {
   ProviderReply bad;
   EXPECT_FALSE(decode_reply_extras(R"({"embeddings":["AAA*"]})", bad));
   EXPECT_FALSE(decode_reply_extras(R"({"embeddings":"x"})", bad));
+}
+
+namespace {
+std::unique_ptr<Provider> provider_named(const char *name) {
+  Config c;
+  c.provider = name;
+  c.base_url = "http://127.0.0.1:1/v";
+  c.api_key = "k";
+  c.model = "m";
+  return make_provider(c);
+}
+}  // namespace
+
+TEST(Embeddings, OllamaSendsTheInputToApiEmbedAndReadsItsCounts) {
+  auto p = provider_named("ollama");
+  ASSERT_TRUE(p->embeds());
+  EXPECT_EQ(p->embeddings_url(), "http://127.0.0.1:1/v/api/embed");
+  RequestSpec spec = parsed(R"({"model":"nomic-embed-text","input":["a","bb"],"dimensions":8})");
+  EXPECT_EQ(p->unsupported(spec), "");
+  JsonBuffer out;
+  p->build_body(spec, out);
+  EXPECT_STREQ(out.GetString(), R"({"model":"nomic-embed-text","input":["a","bb"],"dimensions":8})");
+  EXPECT_EQ(p->estimate_prompt_tokens(spec), spec.input_tokens);
+  ProviderReply r;
+  std::string err;
+  ASSERT_TRUE(p->parse_reply(
+      R"({"model":"nomic-embed-text","embeddings":[[0.5,-0.25],[1,0]],"prompt_eval_count":7})", r, err))
+      << err;
+  ASSERT_EQ(r.embeddings.size(), 2u);
+  EXPECT_EQ(r.embeddings[0], (std::vector<float>{0.5f, -0.25f}));
+  EXPECT_TRUE(r.has_usage);
+  EXPECT_EQ(r.usage.prompt, 7);
+  EXPECT_FALSE(p->parse_reply(R"({"embeddings":[["x"]]})", r, err));
+  EXPECT_NE(err.find("other than numbers"), std::string::npos) << err;
+  EXPECT_NE(p->unsupported(parsed(R"({"model":"m","input":[1,2]})")).find("token ids"),
+            std::string::npos);
+}
+
+TEST(Embeddings, GeminiBatchEmbedsEveryInputAtTheModelsMethod) {
+  auto p = provider_named("gemini");
+  ASSERT_TRUE(p->embeds());
+  RequestSpec spec = parsed(R"({"model":"gemini-embedding-001","input":["a","b"],"dimensions":16})");
+  EXPECT_EQ(p->unsupported(spec), "");
+  EXPECT_EQ(p->request_url(spec), "http://127.0.0.1:1/v/models/gemini-embedding-001:batchEmbedContents");
+  JsonBuffer out;
+  p->build_body(spec, out);
+  EXPECT_STREQ(out.GetString(),
+               R"({"requests":[{"model":"models/gemini-embedding-001","content":{"parts":[{"text":"a"}]},"outputDimensionality":16},)"
+               R"({"model":"models/gemini-embedding-001","content":{"parts":[{"text":"b"}]},"outputDimensionality":16}]})");
+  ProviderReply r;
+  std::string err;
+  ASSERT_TRUE(p->parse_reply(R"({"embeddings":[{"values":[0.25]},{"values":[1,2]}],"usageMetadata":{"promptTokenCount":2}})",
+                             r, err))
+      << err;
+  ASSERT_EQ(r.embeddings.size(), 2u);
+  EXPECT_EQ(r.embeddings[1], (std::vector<float>{1.0f, 2.0f}));
+  EXPECT_EQ(r.usage.prompt, 2);
+  ProviderReply bare;
+  ASSERT_TRUE(p->parse_reply(R"({"embeddings":[{"values":[0.25]}]})", bare, err));
+  EXPECT_FALSE(bare.has_usage);  // the engine then counts its own estimate, marked so
+  EXPECT_FALSE(p->parse_reply(R"({"embeddings":[{"value":[1]}]})", r, err));
+  EXPECT_NE(err.find("no values"), std::string::npos) << err;
+  std::string many = R"({"model":"gemini-embedding-001","input":[)";
+  for (int i = 0; i < 101; ++i) many += std::string(i ? "," : "") + "\"x\"";
+  EXPECT_NE(p->unsupported(parsed((many + "]}").c_str())).find("at most 100"), std::string::npos);
 }
