@@ -18,7 +18,8 @@ type Response struct {
 	// final answer); empty without configured deployments.
 	Deployment string `json:"deployment,omitempty"`
 	// Provider is the provider as the OpenTelemetry GenAI conventions name it
-	// (gen_ai.provider.name): "openai", "anthropic", "azure.ai.openai" or "ollama".
+	// (gen_ai.provider.name): "openai", "anthropic", "azure.ai.openai", "ollama",
+	// "gcp.gemini" or "aws.bedrock".
 	Provider string `json:"-"`
 	// ServerAddress and ServerPort are the host and port of the server that answered
 	// last (of the provider's base URL); empty and 0 when none is known.

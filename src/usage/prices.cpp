@@ -72,6 +72,10 @@ constexpr BuiltinPrice kBuiltin[] = {
     {"gemini-2.0-flash", 0.10, 0.025, 0.40, -1},
     {"gemini-2.0-flash-lite", 0.075, 0.075, 0.30, -1},
     {"gemini-embedding-001", 0.15, -1, 0.0, -1},
+    // Amazon Nova on Bedrock (on-demand, us-east-1).
+    {"nova-micro", 0.035, 0.00875, 0.14, -1},
+    {"nova-lite", 0.06, 0.015, 0.24, -1},
+    {"nova-pro", 0.80, 0.20, 3.20, -1},
 };
 
 __extension__ typedef __int128 Wide;  // GCC and clang: exact products of two int64s
@@ -174,6 +178,10 @@ const ModelPrice *PriceTable::find(std::string_view model) const {
        cut = key.rfind('-', cut - 1)) {
     if (auto it = prices_.find(key.substr(0, cut)); it != prices_.end()) return &it->second;
   }
+  // Bedrock's ids put the vendor (and an inference profile's geography) first, with dots:
+  // "us.anthropic.claude-3-5-haiku-20241022-v1:0" is priced as "claude-3-5-haiku".
+  size_t dot = model.substr(0, model.find('-')).rfind('.');
+  if (dot != std::string_view::npos && dot + 1 < model.size()) return find(model.substr(dot + 1));
   return nullptr;
 }
 

@@ -149,3 +149,43 @@ TEST(EmbeddingsEmulator, ARepeatedBatchComesFromTheCacheWithTheSameVectors) {
   EXPECT_EQ(d["cache"]["source"], "memory");
   EXPECT_EQ(i64(emu.stats("sk-embed-cache"), "received"), 1);
 }
+
+TEST(EmbeddingsEmulator, OllamaAndGeminiServeThemTooWithTheirOwnCounts) {
+  EmulatorProcess emu;
+  std::string host = emu.base_url().substr(0, emu.base_url().size() - 3);
+  struct Case {
+    std::string config, key;
+    size_t dims;
+  } cases[] = {
+      {R"({"provider":"ollama","base_url":")" + host + R"(","model":"nomic-embed-text"})", "", 768},
+      {R"({"provider":"gemini","base_url":")" + host +
+           R"(/v1beta","api_key":"gm-embed","model":"gemini-embedding-001"})",
+       "gm-embed", 3072},
+  };
+  for (const Case &k : cases) {
+    Client c(k.config);
+    Vectors v;
+    ASSERT_EQ(llmsvc_client_submit(c.get(), R"({"input":["first text","second, longer text"]})",
+                                   Vectors::done, &v, nullptr, nullptr),
+              LLMSVC_OK);
+    ASSERT_TRUE(v.wait());
+    ASSERT_EQ(v.kind, LLMSVC_KIND_NONE) << v.json;
+    ASSERT_EQ(v.vectors.size(), 2u) << v.json;
+    EXPECT_EQ(v.vectors[0].size(), k.dims) << v.json;
+    EXPECT_NEAR(norm(v.vectors[1]), 1.0, 1e-4);
+    EXPECT_NE(v.vectors[0], v.vectors[1]);
+    rapidjson::Document d;
+    d.Parse(v.json.c_str());
+    EXPECT_GT(d["usage"]["prompt_tokens"].GetInt64(), 0) << v.json;
+    EXPECT_FALSE(d["usage"].HasMember("estimated")) << v.json;  // the provider's own count
+    // Shorter vectors where asked.
+    Vectors s;
+    ASSERT_EQ(llmsvc_client_submit(c.get(), R"({"input":"short","dimensions":64})", Vectors::done,
+                                   &s, nullptr, nullptr),
+              LLMSVC_OK);
+    ASSERT_TRUE(s.wait());
+    ASSERT_EQ(s.kind, LLMSVC_KIND_NONE) << s.json;
+    ASSERT_EQ(s.vectors.size(), 1u);
+    EXPECT_EQ(s.vectors[0].size(), 64u);
+  }
+}

@@ -14,18 +14,6 @@ std::string gemini_config(const EmulatorProcess &emu, const std::string &key,
   return c + "}";
 }
 
-struct Pieces {
-  std::mutex mu;
-  std::string text;
-  Collector done;
-  static void on_delta(uint64_t, const char *t, size_t n, void *self) {
-    auto *s = static_cast<Pieces *>(self);
-    std::lock_guard<std::mutex> lock(s->mu);
-    s->text.append(t, n);
-  }
-  static void on_done(llmsvc_result *r, void *self) { static_cast<Pieces *>(self)->done.add(r); }
-};
-
 }  // namespace
 
 TEST(Gemini, WholeAndStreamedRepliesWithUsageAndCost) {
@@ -40,10 +28,10 @@ TEST(Gemini, WholeAndStreamedRepliesWithUsageAndCost) {
   EXPECT_GT(i64(d["usage"], "completion_tokens"), 0);
   EXPECT_GT(i64(d, "cost_nano_usd"), 0) << "gemini-2.0-flash has a price";
 
-  Pieces p;
+  TextStream p;
   llmsvc_error *err = nullptr;
-  ASSERT_EQ(llmsvc_client_submit_stream(client.get(), req.c_str(), &Pieces::on_delta,
-                                        &Pieces::on_done, &p, nullptr, &err),
+  ASSERT_EQ(llmsvc_client_submit_stream(client.get(), req.c_str(), &TextStream::on_delta,
+                                        &TextStream::on_done, &p, nullptr, &err),
             LLMSVC_OK)
       << llmsvc_error_message(err);
   ASSERT_TRUE(p.done.wait_for(1));

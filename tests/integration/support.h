@@ -80,6 +80,19 @@ class Collector {
   std::vector<Completed> results_;
 };
 
+/// A streamed request's text pieces, and its completion.
+struct TextStream {
+  std::mutex mu;
+  std::string text;
+  Collector done;
+  static void on_delta(uint64_t, const char *t, size_t n, void *self) {
+    auto *s = static_cast<TextStream *>(self);
+    std::lock_guard<std::mutex> lock(s->mu);
+    s->text.append(t, n);
+  }
+  static void on_done(llmsvc_result *r, void *self) { static_cast<TextStream *>(self)->done.add(r); }
+};
+
 class Client {
  public:
   explicit Client(const std::string &config) {

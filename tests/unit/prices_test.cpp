@@ -12,6 +12,11 @@ TEST(Prices, BuiltinAndDatedSnapshots) {
   EXPECT_EQ(t.find("openai/gpt-4o"), t.find("gpt-4o"));
   EXPECT_EQ(t.find("claude-sonnet-4-20250514"), t.find("claude-sonnet-4"));
   EXPECT_EQ(t.find("llama3.2"), nullptr);
+  // Bedrock's ids: vendor and geography first.
+  EXPECT_EQ(t.find("anthropic.claude-3-5-haiku-20241022-v1:0"), t.find("claude-3-5-haiku"));
+  EXPECT_EQ(t.find("us.anthropic.claude-sonnet-4-20250514-v1:0"), t.find("claude-sonnet-4"));
+  EXPECT_EQ(t.find("amazon.nova-lite-v1:0"), t.find("nova-lite"));
+  EXPECT_EQ(t.find("meta.llama3-1-8b-instruct-v1:0"), nullptr);
 }
 
 TEST(Prices, CostIsExactIntegers) {

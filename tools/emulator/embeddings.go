@@ -353,14 +353,7 @@ func appendEmbeddingsReply(b []byte, req *embeddingsRequest) []byte {
 			b = base64.StdEncoding.AppendEncode(b, raw)
 			b = append(b, '"')
 		} else {
-			b = append(b, '[')
-			for j, f := range vec {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = strconv.AppendFloat(b, float64(f), 'g', -1, 32)
-			}
-			b = append(b, ']')
+			b = appendVector(b, vec)
 		}
 		b = append(b, '}')
 	}
@@ -371,4 +364,23 @@ func appendEmbeddingsReply(b []byte, req *embeddingsRequest) []byte {
 	b = append(b, `,"total_tokens":`...)
 	b = strconv.AppendInt(b, req.promptTokens, 10)
 	return append(b, "}}\n"...)
+}
+
+// appendVector appends a vector as a JSON array of float32 values in their
+// shortest decimal form.
+func appendVector(b []byte, vec []float32) []byte {
+	b = append(b, '[')
+	for j, f := range vec {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendFloat(b, float64(f), 'g', -1, 32)
+	}
+	return append(b, ']')
+}
+
+// textEmbedding is the embedding of a text input: the vector
+// /v1/embeddings gives the same model and text.
+func textEmbedding(model, text string, dims int) []float32 {
+	return embeddingVector(model, &embeddingInput{text: text}, dims)
 }

@@ -12,12 +12,13 @@ import (
 )
 
 // Google's Gemini API: POST /v1beta/models/{model}:generateContent and
-// POST /v1beta/models/{model}:streamGenerateContent?alt=sse. The key comes
-// in x-goog-api-key (or the key query parameter) and names the statistics
-// and rate-limit key. The endpoint shares the key registry, the chat
-// completions rate-limit window, the fault decisions and the token formula
-// with the others; arrivals are counted per endpoint (the two methods
-// apart) and per model. Errors have Google's shape,
+// POST /v1beta/models/{model}:streamGenerateContent?alt=sse (the
+// embeddings methods, embedContent and batchEmbedContents, are in
+// gemini_embed.go). The key comes in x-goog-api-key (or the key query
+// parameter) and names the statistics and rate-limit key. The endpoint
+// shares the key registry, the chat completions rate-limit window, the
+// fault decisions and the token formula with the others; arrivals are
+// counted per endpoint (the two methods apart) and per model. Errors have Google's shape,
 // {"error":{"code","message","status","details"?}}; answers carry no
 // rate-limit headers and no retry-after: a rate-limited answer says when
 // to retry in a google.rpc.RetryInfo detail.
@@ -44,11 +45,14 @@ func geminiRoute(path string) (model, method string, ok bool) {
 		return "", "", false
 	}
 	model, method = strings.TrimPrefix(rest[:i], "models/"), rest[i+1:]
-	if model == "" || strings.Contains(model, "/") || method != "generateContent" && method != "streamGenerateContent" {
+	if model == "" || strings.Contains(model, "/") || !contains(geminiMethods, method) {
 		return "", "", false
 	}
 	return model, method, true
 }
+
+// geminiMethods are the methods served under /v1beta/models/{model}.
+var geminiMethods = []string{"generateContent", "streamGenerateContent", "embedContent", "batchEmbedContents"}
 
 func (e *emulator) serveGemini(w http.ResponseWriter, r *http.Request) {
 	model, method, ok := geminiRoute(r.URL.Path)
@@ -103,6 +107,10 @@ func (e *emulator) serveGemini(w http.ResponseWriter, r *http.Request) {
 		c.fail(errGeminiQuota(model))
 		return
 	}
+	if method == "embedContent" || method == "batchEmbedContents" {
+		c.embed(body)
+		return
+	}
 	stream := method == "streamGenerateContent"
 	if stream && r.URL.Query().Get("alt") != "sse" {
 		c.fail(geminiBad("Only server-sent events are emulated for streamGenerateContent: add the query parameter alt=sse."))
@@ -116,40 +124,16 @@ func (e *emulator) serveGemini(w http.ResponseWriter, r *http.Request) {
 	c.req = req
 	c.promptTokens = req.promptTokens
 	if len(cfg.knownModels) > 0 && !cfg.knownModels[model] {
-		c.fail(&geminiError{status: http.StatusNotFound, state: "NOT_FOUND", outcome: outBadRequest,
-			message: fmt.Sprintf("models/%s is not found for API version v1beta, or is not supported for %s. "+
-				"Call ListModels to see the list of available models and their supported methods.", model, method)})
+		c.fail(errGeminiModelNotFound(model, method))
 		return
 	}
 
-	if cfg.countsArrivals() {
-		ep := epGemini
-		if stream {
-			ep = epGeminiStream
-		}
-		c.k = c.ks.arrivalOn(ep, c.digest)
-		if c.k < uint64(cfg.rateLimitFirst) {
-			c.fail(errGeminiRateLimited(cfg.rateLimitWait))
-			return
-		}
-		f := cfg.decideFault(c.digest, c.k)
-		if stream {
-			f, c.mid = cfg.streamFault(c.digest, c.k, f, false)
-		}
-		switch f {
-		case fault500:
-			c.fail(errGeminiInternal())
-			return
-		case fault503:
-			c.fail(&geminiError{status: http.StatusServiceUnavailable, state: "UNAVAILABLE", outcome: outServerError,
-				message: "The model is overloaded. Please try again later."})
-			return
-		case faultReset:
-			c.reset()
-			return
-		case faultStall:
-			c.stalled = true
-		}
+	ep := epGemini
+	if stream {
+		ep = epGeminiStream
+	}
+	if !c.arrive(ep, stream) {
+		return
 	}
 
 	var seq uint64
@@ -166,6 +150,47 @@ func (e *emulator) serveGemini(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.succeed(seq)
+}
+
+// arrive counts the arrival at endpoint ep for the fault draws and applies
+// --rate-limit-first and the fault drawn (for a stream, also the
+// mid-stream fault). False when it already answered.
+func (c *geminiCall) arrive(ep string, stream bool) bool {
+	cfg := c.e.cfg
+	if !cfg.countsArrivals() {
+		return true
+	}
+	c.k = c.ks.arrivalOn(ep, c.digest)
+	if c.k < uint64(cfg.rateLimitFirst) {
+		c.fail(errGeminiRateLimited(cfg.rateLimitWait))
+		return false
+	}
+	f := cfg.decideFault(c.digest, c.k)
+	if stream {
+		f, c.mid = cfg.streamFault(c.digest, c.k, f, false)
+	}
+	switch f {
+	case fault500:
+		c.fail(errGeminiInternal())
+		return false
+	case fault503:
+		c.fail(&geminiError{status: http.StatusServiceUnavailable, state: "UNAVAILABLE", outcome: outServerError,
+			message: "The model is overloaded. Please try again later."})
+		return false
+	case faultReset:
+		c.reset()
+		return false
+	case faultStall:
+		c.stalled = true
+	}
+	return true
+}
+
+// errGeminiModelNotFound is the 404 of a model outside --known-models.
+func errGeminiModelNotFound(model, method string) *geminiError {
+	return &geminiError{status: http.StatusNotFound, state: "NOT_FOUND", outcome: outBadRequest,
+		message: fmt.Sprintf("models/%s is not found for API version v1beta, or is not supported for %s. "+
+			"Call ListModels to see the list of available models and their supported methods.", model, method)}
 }
 
 func errGeminiInvalidKey() *geminiError {

@@ -82,6 +82,10 @@ func (e *emulator) handler() http.Handler {
 			e.serveGemini(w, r)
 			return
 		}
+		if strings.HasPrefix(r.URL.Path, bedrockPrefix) {
+			e.serveBedrock(w, r)
+			return
+		}
 		switch p := r.URL.Path; {
 		case strings.HasPrefix(p, "/v1/files/"):
 			e.serveFile(w, r)
@@ -120,6 +124,9 @@ func (e *emulator) handler() http.Handler {
 			return
 		case "/api/chat":
 			e.serveOllama(w, r)
+			return
+		case "/api/embed":
+			e.serveOllamaEmbed(w, r)
 			return
 		case "/v1/traces", "/v1/metrics":
 			e.otlp.serve(w, r)

@@ -1,8 +1,9 @@
 // Command llmsvc-emulator is a deterministic local stand-in for the OpenAI
 // Chat Completions, Responses, Embeddings and Batch (with Files) APIs, the
 // Anthropic Messages and Message Batches APIs, the Gemini API's
-// generateContent and Ollama's chat API, used by llmsvc's integration tests,
-// benchmarks and examples.
+// generateContent and embeddings, Ollama's chat and embed APIs and Amazon
+// Bedrock's Converse and ConverseStream, used by llmsvc's integration
+// tests, benchmarks and examples.
 package main
 
 import (
@@ -49,8 +50,8 @@ type config struct {
 	jitter    time.Duration
 	failFirst int
 	// rateLimitFirst answers the first N arrivals of each body (per key) on
-	// /v1/chat/completions and the Gemini endpoints with a 429 rate limit
-	// lasting rateLimitWait.
+	// /v1/chat/completions, /v1/embeddings, /api/embed, the Gemini and the
+	// Bedrock endpoints with a 429 rate limit lasting rateLimitWait.
 	rateLimitFirst int
 	rateLimitWait  time.Duration
 	noRetryAfter   bool
@@ -72,6 +73,14 @@ type config struct {
 	batchMaxFileBytes   int64
 	batchEnqueuedTokens int64
 	batchLatency        time.Duration
+
+	// Bedrock's Signature Version 4 credentials: the one access key id
+	// accepted, its secret, the region requests must be scoped to and, when
+	// set, the session token they must carry.
+	awsAccessKeyID     string
+	awsSecretAccessKey string
+	awsRegion          string
+	awsSessionToken    string
 
 	proxyTo    string        // not an emulator: a TCP proxy to this address
 	proxyDelay time.Duration // added in each direction by the proxy
@@ -108,7 +117,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.Int64Var(&latencyMs, "latency-ms", 0, "fixed delay before every answer, in milliseconds")
 	fs.Int64Var(&jitterMs, "jitter-ms", 0, "extra uniform delay in [0, J) milliseconds")
 	fs.IntVar(&cfg.failFirst, "fail-first", 0, "answer the first N arrivals of each distinct body (per key) with 500")
-	fs.IntVar(&cfg.rateLimitFirst, "rate-limit-first", 0, "answer the first N arrivals of each distinct body (per key) on /v1/chat/completions, /v1/embeddings and the Gemini endpoints with a rate-limit 429")
+	fs.IntVar(&cfg.rateLimitFirst, "rate-limit-first", 0, "answer the first N arrivals of each distinct body (per key) on /v1/chat/completions, /v1/embeddings, /api/embed, the Gemini and the Bedrock endpoints with a rate-limit 429")
 	fs.Int64Var(&rateLimitWaitMs, "rate-limit-wait-ms", 20, "the retry-after of --rate-limit-first answers, in milliseconds")
 	fs.BoolVar(&cfg.noRetryAfter, "no-retry-after", false, "omit retry-after and retry-after-ms on rate-limit 429s")
 	fs.BoolVar(&cfg.shouldRetry, "should-retry-header", false, "send x-should-retry on error answers")
@@ -121,6 +130,10 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.Int64Var(&cfg.batchMaxFileBytes, "batch-max-file-bytes", 209715200, "largest batch input file accepted by POST /v1/files, in bytes")
 	fs.Int64Var(&cfg.batchEnqueuedTokens, "batch-enqueued-tokens", 0, "input tokens of unfinished batches allowed per key and model (0 = unlimited)")
 	fs.Int64Var(&batchLatencyMs, "batch-latency-ms", 1000, "how long a batch takes to complete, in milliseconds")
+	fs.StringVar(&cfg.awsAccessKeyID, "aws-access-key-id", "AKIDEMULATOR", "the access key id Bedrock requests must be signed with (Signature Version 4)")
+	fs.StringVar(&cfg.awsSecretAccessKey, "aws-secret-access-key", "emulator-secret", "the secret access key of --aws-access-key-id")
+	fs.StringVar(&cfg.awsRegion, "aws-region", "us-east-1", "the region Bedrock requests must be signed for")
+	fs.StringVar(&cfg.awsSessionToken, "aws-session-token", "", "when set, Bedrock requests must carry this x-amz-security-token, signed")
 	fs.StringVar(&cfg.proxyTo, "proxy-to", "", "instead of emulating: forward TCP connections to this host:port (the shared-limits benchmark's slow network to Redis)")
 	fs.Int64Var(&proxyDelayUs, "proxy-delay-us", 0, "with --proxy-to: delay added in each direction, in microseconds")
 	if err := fs.Parse(args); err != nil {
@@ -163,6 +176,12 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	}
 	if cfg.batchMaxFileBytes < 1 || cfg.batchEnqueuedTokens < 0 || batchLatencyMs < 0 {
 		return nil, errors.New("--batch-max-file-bytes must be positive; --batch-enqueued-tokens and --batch-latency-ms must not be negative")
+	}
+	if cfg.awsAccessKeyID == "" || cfg.awsSecretAccessKey == "" || cfg.awsRegion == "" {
+		return nil, errors.New("--aws-access-key-id, --aws-secret-access-key and --aws-region must not be empty")
+	}
+	if strings.ContainsAny(cfg.awsAccessKeyID, "/, ") || strings.ContainsAny(cfg.awsRegion, "/, ") {
+		return nil, errors.New("--aws-access-key-id and --aws-region must not contain '/', ',' or spaces")
 	}
 	cfg.batchLatency = time.Duration(batchLatencyMs) * time.Millisecond
 	cfg.rateLimitWait = time.Duration(rateLimitWaitMs) * time.Millisecond

@@ -27,36 +27,12 @@ type ollamaCall struct {
 }
 
 func (e *emulator) serveOllama(w http.ResponseWriter, r *http.Request) {
-	key := bearerKey(r)
-	if key == "" {
-		key = ollamaKey
-	}
-	c := &ollamaCall{call: call{e: e, w: w, r: r, start: time.Now(), key: key}}
-	c.idA, c.idB = e.nextIDs()
-	c.ks = e.keys.get(c.key)
-	c.ks.mu.Lock()
-	c.ks.stats.Received++
-	c.ks.noteTrace(c.r)
-	c.ks.mu.Unlock()
-
-	if r.Method != http.MethodPost {
-		c.fail(ollamaError(http.StatusMethodNotAllowed, outBadRequest, "method not allowed"))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			c.fail(ollamaError(http.StatusRequestEntityTooLarge, outBadRequest, "request body too large"))
-			return
-		}
-		c.record(outGone, 0)
+	c := newOllamaCall(e, w, r)
+	body, ok := c.admit()
+	if !ok {
 		return
 	}
 	cfg := e.cfg
-	if cfg.needsDigest() {
-		c.digest = digestBody(body)
-	}
 	req, aerr := parseOllamaRequest(body)
 	if aerr != nil {
 		c.fail(aerr)
@@ -104,6 +80,48 @@ func (e *emulator) serveOllama(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.succeed(seq)
+}
+
+// newOllamaCall starts a call to one of Ollama's endpoints. No key is
+// required: a bearer key, when sent, names the statistics and rate-limit
+// key, otherwise the key is "ollama".
+func newOllamaCall(e *emulator, w http.ResponseWriter, r *http.Request) *ollamaCall {
+	key := bearerKey(r)
+	if key == "" {
+		key = ollamaKey
+	}
+	return &ollamaCall{call: call{e: e, w: w, r: r, start: time.Now(), key: key}}
+}
+
+// admit counts the arrival, checks the method and reads the body (bounded),
+// taking its digest for the fault draws. False when it already answered.
+func (c *ollamaCall) admit() ([]byte, bool) {
+	e, w, r := c.e, c.w, c.r
+	c.idA, c.idB = e.nextIDs()
+	c.ks = e.keys.get(c.key)
+	c.ks.mu.Lock()
+	c.ks.stats.Received++
+	c.ks.noteTrace(c.r)
+	c.ks.mu.Unlock()
+
+	if r.Method != http.MethodPost {
+		c.fail(ollamaError(http.StatusMethodNotAllowed, outBadRequest, "method not allowed"))
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			c.fail(ollamaError(http.StatusRequestEntityTooLarge, outBadRequest, "request body too large"))
+			return nil, false
+		}
+		c.record(outGone, 0)
+		return nil, false
+	}
+	if e.cfg.needsDigest() {
+		c.digest = digestBody(body)
+	}
+	return body, true
 }
 
 // ollamaReply is the planned answer of an /api/chat call.

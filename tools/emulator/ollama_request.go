@@ -166,19 +166,29 @@ func parseOllamaRequest(body []byte) (*ollamaRequest, *apiError) {
 	if aerr := req.parseOptions(wr.Options); aerr != nil {
 		return nil, aerr
 	}
-	if ka := wr.KeepAlive; !isAbsent(ka) {
-		switch jsonKind(ka) {
-		case "an integer", "a decimal number":
-		case "a string":
-			s, _ := rawString(ka)
-			if _, err := time.ParseDuration(s); err != nil {
-				return nil, ollamaBadRequest("%v", err)
-			}
-		default:
-			return nil, ollamaBadRequest("json: cannot unmarshal %s into Go struct field ChatRequest.keep_alive", jsonType(ka))
-		}
+	if aerr := checkKeepAlive("ChatRequest", wr.KeepAlive); aerr != nil {
+		return nil, aerr
 	}
 	return req, nil
+}
+
+// checkKeepAlive checks keep_alive: a number, or a duration string such
+// as "5m". typ names the request in the decoder's message.
+func checkKeepAlive(typ string, ka json.RawMessage) *apiError {
+	if isAbsent(ka) {
+		return nil
+	}
+	switch jsonKind(ka) {
+	case "an integer", "a decimal number":
+	case "a string":
+		s, _ := rawString(ka)
+		if _, err := time.ParseDuration(s); err != nil {
+			return ollamaBadRequest("%v", err)
+		}
+	default:
+		return ollamaBadRequest("json: cannot unmarshal %s into Go struct field %s.keep_alive", jsonType(ka), typ)
+	}
+	return nil
 }
 
 // parseFormat reads format: "" (text), "json" or a JSON Schema object.

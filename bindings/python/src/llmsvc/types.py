@@ -328,7 +328,7 @@ class Result:
     result document; `raw`, `json`, `metadata`, `logprobs`, `cache` and
     `thinking_signature` are read from it when first asked for. `provider` is the provider as
     the OpenTelemetry GenAI conventions name it ("openai", "anthropic", "azure.ai.openai",
-    "ollama"), `server_address` and `server_port` those of the server that answered last,
+    "ollama", "gcp.gemini", "aws.bedrock"), `server_address` and `server_port` those of the server that answered last,
     `cache_hit` where a cached answer came from (these need libllmsvc 0.4: None before)."""
 
     id: int
