@@ -441,6 +441,13 @@ const char *env(const char *name) {
 
 bool starts_with(const std::string &s, const char *prefix) { return s.rfind(prefix, 0) == 0; }
 
+// Whether a model's name says which provider family serves it (Claude, Gemini, OpenAI's).
+bool names_a_family(const std::string &m) {
+  return starts_with(m, "claude") || starts_with(m, "gemini") || starts_with(m, "gpt-") ||
+         starts_with(m, "o1") || starts_with(m, "o3") || starts_with(m, "o4") ||
+         starts_with(m, "chatgpt-");
+}
+
 // No provider named: the default model says. Claude models speak Anthropic Messages;
 // OpenAI's own models on OpenAI's own endpoint speak the Responses API; anything else
 // (another server behind base_url, or no model) speaks Chat Completions, which every
@@ -604,7 +611,9 @@ DocError parse_deployment(const JsonValue &v, const std::string &path, const Con
       !r.get_string("aws_session_token", c.aws_session_token, err) ||
       !r.get_int("default_max_output_tokens", c.default_max_output_tokens, err, 1, 1 << 24))
     return err;
-  if (!r.find("provider") && r.find("model")) {
+  if (!r.find("provider") && r.find("model") && names_a_family(c.model)) {
+    // Only a model that names its family moves the deployment to another provider: any
+    // other name (a local model, a Bedrock id) is the client's provider's.
     std::string inferred = provider_for(c, r.find("base_url") || !top.base_url.empty());
     if (std::string(family(inferred)) != family(top.provider)) c.provider = inferred;
   }

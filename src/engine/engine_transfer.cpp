@@ -144,11 +144,12 @@ void Engine::on_transfer_done(Pending *p, CURLcode code, int64_t now) {
       estimate_stream_usage(p);
     }
     if (ok && p->spec.embedding && !reply.has_usage && !reply.usage_unreadable) {
-      // An embeddings reply without counts (Gemini's may have none): the input as the
-      // limiter counted it, marked as an estimate.
+      // An embeddings reply without counts in its body: the count a header gave (Bedrock),
+      // else the input as the limiter counted it, marked as an estimate (Gemini).
       reply.has_usage = true;
-      reply.usage.prompt = p->prompt_estimate;
-      p->usage_estimated = true;
+      const int64_t given = x->headers().input_tokens;
+      reply.usage.prompt = given >= 0 ? given : p->prompt_estimate;
+      p->usage_estimated = given < 0;
     }
     gates.settle(now, reserved, ok && reply.has_usage ? provider.metered(reply.usage) : reserved);
     gates.observe(now, remaining(h));

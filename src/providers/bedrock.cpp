@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include "providers/embeddings.h"
 #include "providers/fields.h"
 
 namespace llmsvc {
@@ -121,6 +122,81 @@ bool read_usage(const JsonValue &u, TokenUsage &out) {
   return bad;
 }
 
+bool titan_embed(std::string_view model) { return model.find("titan-embed-text") != std::string_view::npos; }
+bool cohere_embed(std::string_view model) { return model.find("cohere.embed") != std::string_view::npos; }
+
+std::string embedding_unsupported(const RequestSpec &req) {
+  std::vector<std::string> texts;
+  if (!embedding_texts(req, texts)) return "input: Bedrock embeds text, not token ids";
+  if (!req.user.empty()) return "user is not a Bedrock parameter";
+  if (titan_embed(req.model)) {
+    if (texts.size() != 1)
+      return "input: Titan embeds one text per request (send one request per input)";
+    const bool v1 = req.model.find("-v1") != std::string::npos;
+    if (req.dimensions > 0 && (v1 || (req.dimensions != 256 && req.dimensions != 512 &&
+                                      req.dimensions != 1024)))
+      return v1 ? "dimensions: Titan Text Embeddings v1 has 1536 and takes no dimensions"
+                : "dimensions: Titan Text Embeddings v2 gives 256, 512 or 1024";
+    return {};
+  }
+  if (cohere_embed(req.model)) {
+    if (texts.size() > 96) return "input: Cohere Embed takes at most 96 texts per request";
+    if (req.dimensions > 0) return "dimensions: Cohere Embed v3 has 1024 and takes no dimensions";
+    return {};
+  }
+  return "model: Bedrock embeddings are served for Amazon Titan Text Embeddings and Cohere "
+         "Embed models (\"" + req.model + "\" is neither)";
+}
+
+void build_embedding_body(const RequestSpec &req, JsonWriter &w) {
+  std::vector<std::string> texts;
+  embedding_texts(req, texts);
+  w.StartObject();
+  if (titan_embed(req.model)) {
+    w.Key("inputText");
+    write_str(w, texts.empty() ? std::string() : texts[0]);
+    if (req.dimensions > 0) {
+      w.Key("dimensions");
+      w.Int64(req.dimensions);
+    }
+  } else {
+    w.Key("texts");
+    w.StartArray();
+    for (const std::string &t : texts) write_str(w, t);
+    w.EndArray();
+    w.Key("input_type");  // documents to search, the common case of a batch of texts
+    w.String("search_document");
+  }
+  w.EndObject();
+}
+
+// {"embedding": [...], "inputTextTokenCount"} (Titan) or {"embeddings": [[...]...] or
+// {"float": [[...]...]}} (Cohere v3 / with embedding_types).
+bool parse_embeddings(const JsonValue &doc, ProviderReply &out, std::string &error) {
+  out.finish_reason = "stop";
+  if (const JsonValue *one = member(doc, "embedding")) {
+    out.embeddings.assign(1, {});
+    if (!read_float_list(*one, 0, out.embeddings[0], error)) return false;
+    if (member(doc, "inputTextTokenCount")) {
+      bool bad = false;
+      out.has_usage = true;
+      out.usage.prompt = int_member(doc, "inputTextTokenCount", bad);
+      out.usage_read(bad);
+    }
+    return true;
+  }
+  const JsonValue *list = member(doc, "embeddings");
+  if (list && list->IsObject()) list = member(*list, "float");
+  if (!list || !list->IsArray() || list->Empty()) {
+    error = "the reply has no embeddings";
+    return false;
+  }
+  out.embeddings.assign(list->Size(), {});
+  for (size_t i = 0; i < out.embeddings.size(); ++i)
+    if (!read_float_list((*list)[rapidjson::SizeType(i)], i, out.embeddings[i], error)) return false;
+  return true;  // the count comes in a header (read_header)
+}
+
 }  // namespace
 
 BedrockProvider::BedrockProvider(const Config &config)
@@ -161,7 +237,7 @@ std::string BedrockProvider::request_url(const RequestSpec &req) const {
   char *escaped = curl_easy_escape(nullptr, req.model.data(), int(req.model.size()));
   std::string url = base_ + (escaped ? escaped : "");
   curl_free(escaped);
-  url += req.stream ? "/converse-stream" : "/converse";
+  url += req.embedding ? "/invoke" : req.stream ? "/converse-stream" : "/converse";
   return url;
 }
 
@@ -171,6 +247,7 @@ int64_t BedrockProvider::output_bound(const RequestSpec &req) const {
 
 std::string BedrockProvider::unsupported(const RequestSpec &req) const {
   if (req.model.empty()) return "model: Bedrock needs a model id";
+  if (req.embedding) return embedding_unsupported(req);
   if (!req.previous_response_id.empty())
     return "previous_response_id is an OpenAI Responses feature; Bedrock takes the whole "
            "conversation in messages";
@@ -227,6 +304,7 @@ std::string BedrockProvider::unsupported(const RequestSpec &req) const {
 
 void BedrockProvider::build_body(const RequestSpec &req, JsonBuffer &out) const {
   JsonWriter w(out);
+  if (req.embedding) return build_embedding_body(req, w);
   w.StartObject();
   w.Key("messages");
   w.StartArray();
@@ -325,6 +403,7 @@ void BedrockProvider::build_body(const RequestSpec &req, JsonBuffer &out) const 
 }
 
 int64_t BedrockProvider::estimate_prompt_tokens(const RequestSpec &req) const {
+  if (req.embedding) return req.input_tokens;
   auto image = [](const ContentPart &) { return kImageTokensAnthropic; };
   int64_t total = estimate_messages(req.messages, image) + tool_tokens(req);
   if (!req.instructions.empty()) total += 4 + text_tokens(req.instructions.size());
@@ -337,6 +416,8 @@ bool BedrockProvider::parse_reply(std::string_view body, ProviderReply &out,
   ScratchDoc scratch;
   if (!parse_object(scratch, body, "the reply", error)) return false;
   JsonDoc &doc = scratch.doc();
+  if (!doc.HasMember("output") && (doc.HasMember("embedding") || doc.HasMember("embeddings")))
+    return parse_embeddings(doc, out, error);
   const JsonValue *output = member(doc, "output");
   const JsonValue *message = output ? member(*output, "message") : nullptr;
   const JsonValue *content = message ? member(*message, "content") : nullptr;
@@ -430,6 +511,7 @@ ProviderError BedrockProvider::parse_error(std::string_view body) const {
 void BedrockProvider::read_header(std::string_view name, std::string_view value, int64_t wall_now_ms,
                                   ResponseHeaders &out) const {
   if (name == "x-amzn-requestid") out.request_id = std::string(value);
+  else if (name == "x-amzn-bedrock-input-token-count") out.input_tokens = parse_count(value);
   else read_retry_header(name, value, wall_now_ms, out);
 }
 

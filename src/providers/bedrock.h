@@ -1,7 +1,8 @@
 // AWS Bedrock's Converse API (POST {base_url}/model/{modelId}/converse) and ConverseStream
 // (…/converse-stream, an AWS binary event stream), signed with Signature Version 4 by
 // libcurl (CURLOPT_AWS_SIGV4) from the configuration's or the environment's credentials.
-// One wire shape for every model Bedrock serves (Claude, Llama, Mistral, Nova, ...).
+// One wire shape for every model Bedrock serves (Claude, Llama, Mistral, Nova, ...);
+// embeddings through InvokeModel in the embedding model's own shape (Titan, Cohere).
 #pragma once
 
 #include "providers/provider.h"
@@ -19,6 +20,9 @@ class BedrockProvider final : public Provider {
   const std::string &url() const override { return url_; }
   bool url_per_request() const override { return true; }
   std::string request_url(const RequestSpec &req) const override;
+  /// Embeddings through InvokeModel ({base_url}/model/{id}/invoke): Amazon Titan Text
+  /// Embeddings (one input per request) and Cohere Embed (up to 96).
+  bool embeds() const override { return true; }
   curl_slist *headers() const override { return headers_; }
   void configure_handle(void *easy) const override;
   void build_body(const RequestSpec &req, JsonBuffer &out) const override;

@@ -74,6 +74,7 @@ struct ResponseHeaders {
   int64_t retry_after_ms_ns = -1;
   int should_retry = -1;  // x-should-retry: 1 true, 0 false
   std::string request_id;
+  int64_t input_tokens = -1;  // a reply's input token count given as a header (Bedrock's)
 };
 
 /// What a streamed reply has told so far.

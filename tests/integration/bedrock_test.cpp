@@ -123,3 +123,28 @@ TEST(Bedrock, ThrottlingIsRetriedAndWrongCredentialsFailAtOnce) {
   EXPECT_EQ(b.json.find("not-the-secret"), std::string::npos) << "the secret never shows";
   EXPECT_EQ(b.doc()["attempts"].Size(), 1u) << b.json;
 }
+
+TEST(Bedrock, EmbeddingsThroughTitanAndCohereWithTheCountsBedrockGives) {
+  EmulatorProcess emu;
+  struct Case {
+    const char *model, *request;
+    size_t vectors, dims;
+  } cases[] = {
+      {"amazon.titan-embed-text-v2:0", R"({"input":"a text to embed","dimensions":512})", 1, 512},
+      {"cohere.embed-english-v3", R"({"input":["first","second text","third"]})", 3, 1024},
+  };
+  for (const Case &k : cases) {
+    Client c(bedrock_config(emu, "emulator-secret", std::string(R"("deployments":[{"name":"e","model":")") +
+                                                        k.model + "\"}]"));
+    Collector col;
+    c.submit(std::string(k.request).insert(1, std::string("\"model\":\"") + k.model + "\","), col);
+    ASSERT_TRUE(col.wait_for(1));
+    Completed r = col.results()[0];
+    ASSERT_EQ(r.kind, LLMSVC_KIND_NONE) << r.json;
+    rapidjson::Document d = r.doc();
+    ASSERT_EQ(d["embeddings"].Size(), k.vectors) << r.json;
+    EXPECT_EQ(d["embeddings"][0].Size(), k.dims);
+    EXPECT_GT(d["usage"]["prompt_tokens"].GetInt64(), 0) << r.json;
+    EXPECT_FALSE(d["usage"].HasMember("estimated")) << "the count Bedrock gave: " << r.json;
+  }
+}

@@ -242,3 +242,58 @@ TEST(Bedrock, TheConfigurationFindsRegionCredentialsAndEndpoint) {
   ASSERT_TRUE(e);
   EXPECT_NE(e.message.find("credentials"), std::string::npos) << e.message;
 }
+
+TEST(Bedrock, EmbeddingsGoToInvokeModelInTheModelsOwnShape) {
+  BedrockProvider p(config());
+  RequestSpec titan = request(R"({"model":"amazon.titan-embed-text-v2:0","input":"hello","dimensions":256})");
+  EXPECT_EQ(p.unsupported(titan), "");
+  EXPECT_EQ(p.request_url(titan), "http://127.0.0.1:9/model/amazon.titan-embed-text-v2%3A0/invoke");
+  EXPECT_EQ(body_text(p, titan), R"({"inputText":"hello","dimensions":256})");
+  RequestSpec cohere = request(R"({"model":"cohere.embed-english-v3","input":["a","b"]})");
+  EXPECT_EQ(p.unsupported(cohere), "");
+  EXPECT_EQ(body_text(p, cohere), R"({"texts":["a","b"],"input_type":"search_document"})");
+  struct Case { const char *request; const char *says; } cases[] = {
+      {R"({"model":"amazon.titan-embed-text-v2:0","input":["a","b"]})", "one text per request"},
+      {R"({"model":"amazon.titan-embed-text-v2:0","input":"a","dimensions":300})", "256, 512 or 1024"},
+      {R"({"model":"amazon.titan-embed-text-v1","input":"a","dimensions":256})", "1536"},
+      {R"({"model":"cohere.embed-english-v3","input":"a","dimensions":256})", "1024"},
+      {R"({"model":"cohere.embed-english-v3","input":[1,2]})", "token ids"},
+      {R"({"model":"anthropic.claude-3-5-haiku-20241022-v1:0","input":"a"})", "Titan Text Embeddings and Cohere"},
+  };
+  for (const Case &c : cases)
+    EXPECT_NE(p.unsupported(request(c.request)).find(c.says), std::string::npos) << c.request;
+  ProviderReply r;
+  std::string err;
+  ASSERT_TRUE(p.parse_reply(R"({"embedding":[0.5,0.25],"inputTextTokenCount":2})", r, err)) << err;
+  ASSERT_EQ(r.embeddings.size(), 1u);
+  EXPECT_TRUE(r.has_usage);
+  EXPECT_EQ(r.usage.prompt, 2);
+  ProviderReply c2;
+  ASSERT_TRUE(p.parse_reply(R"({"id":"x","embeddings":{"float":[[1],[2]]},"response_type":"embeddings_by_type"})", c2, err)) << err;
+  EXPECT_EQ(c2.embeddings.size(), 2u);
+  EXPECT_FALSE(c2.has_usage);  // in the x-amzn-bedrock-input-token-count header instead
+  ResponseHeaders h;
+  p.read_header("x-amzn-bedrock-input-token-count", "17", 0, h);
+  EXPECT_EQ(h.input_tokens, 17);
+}
+
+TEST(Bedrock, ADeploymentsModelMovesItToAnotherProviderOnlyWhenItNamesOne) {
+  // Bedrock ids and local model names stay with the client's provider; a Claude or GPT name
+  // moves the deployment to Anthropic or OpenAI as before.
+  Config c;
+  DocError e = parse_config(R"({"provider":"bedrock","aws_region":"us-east-1",
+      "aws_access_key_id":"AKID","aws_secret_access_key":"s",
+      "deployments":[{"name":"titan","model":"amazon.titan-embed-text-v2:0"},
+                     {"name":"claude","model":"anthropic.claude-3-5-haiku-20241022-v1:0"},
+                     {"name":"direct","model":"claude-sonnet-4-5","api_key":"k"}]})", c);
+  ASSERT_FALSE(e) << e.message;
+  ASSERT_EQ(c.deployments.size(), 3u);
+  EXPECT_EQ(c.deployments[0].config.provider, "bedrock");
+  EXPECT_EQ(c.deployments[0].config.base_url, "https://bedrock-runtime.us-east-1.amazonaws.com");
+  EXPECT_EQ(c.deployments[1].config.provider, "bedrock");
+  EXPECT_EQ(c.deployments[2].config.provider, "anthropic");
+  Config o;
+  e = parse_config(R"({"provider":"ollama","deployments":[{"name":"l","model":"llama3.2"}]})", o);
+  ASSERT_FALSE(e) << e.message;
+  EXPECT_EQ(o.deployments[0].config.provider, "ollama");
+}

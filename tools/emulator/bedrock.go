@@ -24,6 +24,7 @@ import (
 const (
 	epBedrock       = "bedrock-converse"
 	epBedrockStream = "bedrock-converse-stream"
+	epBedrockInvoke = "bedrock-invoke"
 	bedrockPrefix   = "/model/"
 	// bedrockErrorNamespace follows the exception name in x-amzn-ErrorType,
 	// as Bedrock sends it: "ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/".
@@ -70,7 +71,7 @@ func bedrockRoute(rawPath string) (model, op string, ok bool) {
 		return "", "", false
 	}
 	enc, op, ok := strings.Cut(rest, "/")
-	if !ok || op != "converse" && op != "converse-stream" {
+	if !ok || op != "converse" && op != "converse-stream" && op != "invoke" {
 		return "", "", false
 	}
 	model, err := url.PathUnescape(enc)
@@ -139,6 +140,10 @@ func (e *emulator) serveBedrock(w http.ResponseWriter, r *http.Request) {
 			message: "Your request exceeds the service quota for your account. You can view your quotas at Viewing service quotas. You can resubmit your request later."})
 		return
 	}
+	if op == "invoke" {
+		e.bedrockInvoke(c, body)
+		return
+	}
 	req, be := parseBedrockRequest(model, c.stream, body)
 	if be != nil {
 		c.fail(be)
@@ -150,35 +155,12 @@ func (e *emulator) serveBedrock(w http.ResponseWriter, r *http.Request) {
 		c.fail(bedrockInvalid("The provided model identifier is invalid."))
 		return
 	}
-	if cfg.countsArrivals() {
-		ep := epBedrock
-		if c.stream {
-			ep = epBedrockStream
-		}
-		c.k = c.ks.arrivalOn(ep, c.digest)
-		if c.k < uint64(cfg.rateLimitFirst) {
-			c.fail(errThrottled(msgThrottledRequests))
-			return
-		}
-		f := cfg.decideFault(c.digest, c.k)
-		if c.stream {
-			f, c.mid = cfg.streamFault(c.digest, c.k, f, false)
-		}
-		switch f {
-		case fault500:
-			c.fail(&bedrockError{status: http.StatusInternalServerError, typ: "InternalServerException", outcome: outServerError,
-				message: msgBedrockInternal})
-			return
-		case fault503:
-			c.fail(&bedrockError{status: http.StatusServiceUnavailable, typ: "ServiceUnavailableException", outcome: outServerError,
-				message: msgBedrockUnavailable})
-			return
-		case faultReset:
-			c.reset()
-			return
-		case faultStall:
-			c.stalled = true
-		}
+	ep := epBedrock
+	if c.stream {
+		ep = epBedrockStream
+	}
+	if !c.arrive(ep) {
+		return
 	}
 	var seq uint64
 	if e.lim.enabled() {
@@ -199,6 +181,41 @@ func (e *emulator) serveBedrock(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.succeed(seq)
+}
+
+// arrive counts the call's arrival on endpoint ep and plays the fault drawn
+// for it (a stream may draw a mid-stream one); false when that already
+// answered the call.
+func (c *bedrockCall) arrive(ep string) bool {
+	cfg := c.e.cfg
+	if !cfg.countsArrivals() {
+		return true
+	}
+	c.k = c.ks.arrivalOn(ep, c.digest)
+	if c.k < uint64(cfg.rateLimitFirst) {
+		c.fail(errThrottled(msgThrottledRequests))
+		return false
+	}
+	f := cfg.decideFault(c.digest, c.k)
+	if c.stream {
+		f, c.mid = cfg.streamFault(c.digest, c.k, f, false)
+	}
+	switch f {
+	case fault500:
+		c.fail(&bedrockError{status: http.StatusInternalServerError, typ: "InternalServerException", outcome: outServerError,
+			message: msgBedrockInternal})
+		return false
+	case fault503:
+		c.fail(&bedrockError{status: http.StatusServiceUnavailable, typ: "ServiceUnavailableException", outcome: outServerError,
+			message: msgBedrockUnavailable})
+		return false
+	case faultReset:
+		c.reset()
+		return false
+	case faultStall:
+		c.stalled = true
+	}
+	return true
 }
 
 // errThrottled is Bedrock's 429: no retry-after, the client backs off.

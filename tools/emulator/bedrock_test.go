@@ -176,6 +176,12 @@ func converse(t *testing.T, base string, s *awsSigner, model string, stream bool
 	if stream {
 		op = "converse-stream"
 	}
+	return bedrockPost(t, base, s, model, op, body)
+}
+
+// bedrockPost sends body to /model/{model}/{op}, signed by s.
+func bedrockPost(t *testing.T, base string, s *awsSigner, model, op, body string) streamAnswer {
+	t.Helper()
 	u := base + "/model/" + strings.ReplaceAll(url.PathEscape(model), ":", "%3A") + "/" + op
 	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(body))
 	if err != nil {
@@ -484,7 +490,7 @@ func TestBedrockValidation(t *testing.T) {
 	if msg != "The provided model identifier is invalid." {
 		t.Errorf("unknown model: %q", msg)
 	}
-	req, _ := http.NewRequest(http.MethodPost, base+"/model/"+haikuID+"/invoke", strings.NewReader("{}"))
+	req, _ := http.NewRequest(http.MethodPost, base+"/model/"+haikuID+"/invoke-with-response-stream", strings.NewReader("{}"))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
