@@ -77,7 +77,7 @@ cmake --build "$build" --target llmsvc_fuzzers -j2 >"$build.build.log" 2>&1 ||
 
 dict_of() {
   case "$1" in
-    openai_chat|openai_responses|anthropic|ollama|gemini) echo providers ;;
+    openai_chat|openai_responses|anthropic|ollama|gemini|bedrock) echo providers ;;
     stream_decoder) echo stream ;;
     *) echo "$1" ;;
   esac
