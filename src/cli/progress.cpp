@@ -250,8 +250,8 @@ std::string summary_text(const SummaryInput &s) {
   if (s.batch) {
     const Value *b = member(s.batch, "batches");
     const Value *r = member(s.batch, "results");
-    out += fmt("  batch API (%s): %" PRId64 " provider batches created by this run, %" PRId64
-               " delivered in all; cost of this run's results %s at batch prices\n",
+    out += fmt("  batch API (%s): provider batches created by this run %" PRId64 ", delivered in all %" PRId64
+               "; cost of this run's results %s at batch prices\n",
                string_member(s.batch, "provider").c_str(), int_member(b, "created"),
                int_member(b, "delivered"), money(member(r, "cost_nano_usd")).c_str());
     out += fmt("  peak RSS %.1f MiB, CPU %.2f s\n", double(s.peak_rss_kib) / 1024, s.cpu_s);

@@ -480,6 +480,7 @@ void Runner::batch_loop() {
   if (o_.batch_max_requests > 0) add("max_requests", o_.batch_max_requests);
   if (o_.batch_enqueued_tokens > 0) add("max_enqueued_tokens", o_.batch_enqueued_tokens);
   if (o_.batch_poll_ms > 0) add("poll_ms", o_.batch_poll_ms);
+  else if (setup_.needs_emulator) add("poll_ms", 250);  // the local emulator ends batches in a second
   options += "}";
   const std::string state_path = o_.output + ".batch-job";
   llmsvc_batch_job *job = nullptr;

@@ -184,10 +184,13 @@ std::string Engine::metrics_json() {
 
 std::string Engine::redact(std::string s) const {
   for (const auto &d : deps_) {
-    const std::string &key = d->config.api_key;
-    if (key.size() < 4) continue;
-    for (size_t at = s.find(key); at != std::string::npos; at = s.find(key, at))
-      s.replace(at, key.size(), "[redacted]");
+    for (const std::string *secret :
+         {&d->config.api_key, &d->config.aws_secret_access_key, &d->config.aws_session_token}) {
+      const std::string &key = *secret;
+      if (key.size() < 4) continue;
+      for (size_t at = s.find(key); at != std::string::npos; at = s.find(key, at))
+        s.replace(at, key.size(), "[redacted]");
+    }
   }
   return s;
 }

@@ -9,9 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <functional>
 #include <iterator>
-#include <thread>
 #include <fstream>
 #include <map>
 #include <set>
@@ -640,16 +638,6 @@ TEST(CliConfig, CheckAndConvertReadYamlLayoutsAndNeverPrintAKey) {
     EXPECT_EQ(text.find(canary), std::string::npos) << text;
 }
 
-// Waits (bounded) until `ready` holds, checking every 20 ms; false when it never did.
-bool eventually(const std::function<bool()> &ready, std::chrono::seconds limit = 60s) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (!ready()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
-
 // A 10,000-line batch through the Batch API, killed (SIGKILL) once while its first
 // provider batches run and once while results are being written, then run to the end:
 // one result per line, the batch-price cost, and no line ever sent twice.
@@ -670,7 +658,7 @@ TEST(CliRun, BatchApiRunKilledTwiceEndsWithOneResultPerLine) {
   };
   {
     Process p(args, env_for("k-batch-api"), dir);
-    ASSERT_TRUE(eventually(running)) << p.err();
+    ASSERT_TRUE(wait_until(running, 60s)) << p.err();
     p.signal(SIGKILL);
     p.wait();
   }
@@ -678,7 +666,7 @@ TEST(CliRun, BatchApiRunKilledTwiceEndsWithOneResultPerLine) {
   EXPECT_LT(first, size_t(n));
   {
     Process p(args, env_for("k-batch-api"), dir);
-    ASSERT_TRUE(eventually([&] { return read_lines(out).size() > first + 1500; })) << p.err();
+    ASSERT_TRUE(wait_until([&] { return read_lines(out).size() > first + 1500; }, 60s)) << p.err();
     p.signal(SIGKILL);
     p.wait();
   }
@@ -704,4 +692,15 @@ TEST(CliRun, BatchApiRunKilledTwiceEndsWithOneResultPerLine) {
   EXPECT_EQ(s["batches"]["duplicate_custom_ids"].GetInt(), 0);
   EXPECT_EQ(s["batches"]["token_limit_failures"].GetInt(), 0);
   EXPECT_FALSE(std::ifstream(state).good());  // a finished job leaves no state behind
+}
+
+TEST(CliRun, BatchApiOnTheEmbeddedEmulatorWhenNoKeyIsConfigured) {
+  TempDir dir;
+  write_text(dir.path("in.jsonl"), batch(5));
+  Ran r = run_tool({"run", dir.path("in.jsonl"), "-o", dir.path("out.jsonl"), "--batch-api"},
+                   clean_env({{"LLMSVC_EMULATOR", LLMSVC_EMULATOR_PATH}}), dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("batch API (openai_chat): provider batches created by this run 1, delivered in all 1"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(ids_of(dir.path("out.jsonl")), expected_ids(5));
 }
