@@ -28,6 +28,10 @@ type Client struct {
 	ptr     *C.llmsvc_client // nil once closed
 	st      *clientState
 	closing sync.Once
+
+	// jobs are the batch jobs open on the client, closed before it is destroyed.
+	jobsMu sync.Mutex
+	jobs   map[*BatchJob]struct{}
 }
 
 // clientState is what the client's dispatcher uses: it holds no reference to the Client,
@@ -133,6 +137,7 @@ func (c *Client) Close() error {
 	if c.ptr == nil {
 		return nil
 	}
+	c.closeJobs()                        // before the client they use
 	st := C.llmsvc_client_destroy(c.ptr) // the engine thread has finished: returns at once
 	c.ptr = nil
 	c.st.hooks.set(nil)

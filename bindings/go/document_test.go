@@ -27,6 +27,10 @@ type resultDocument struct {
 		Keyword         string      `json:"keyword"`
 		Output          string      `json:"output"`
 	} `json:"error"`
+	Batch *struct {
+		ID       string `json:"id"`
+		CustomID string `json:"custom_id"`
+	} `json:"batch"`
 }
 
 // sameAsDocument checks that a request's outcome, built from the core's typed view,
@@ -53,6 +57,13 @@ func sameAsDocument(t *testing.T, resp *llmsvc.Response, err error) {
 	}
 	doc.Provider, doc.ServerAddress, doc.ServerPort = resp.Provider, resp.ServerAddress, resp.ServerPort
 	doc.CacheHit, doc.Timing.GateWaitMS = resp.CacheHit, resp.Timing.GateWaitMS
+	if doc.Batch != nil { // a batch job's result
+		doc.BatchID, doc.CustomID = doc.Batch.ID, doc.Batch.CustomID
+	}
+	if resp.Error != e {
+		t.Errorf("Response.Error %v is not the error returned, %v", resp.Error, err)
+	}
+	doc.Response.Error = resp.Error
 	sum := 0.0
 	for i := range doc.Attempts {
 		if i < len(resp.Attempts) {

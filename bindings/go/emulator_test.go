@@ -75,6 +75,11 @@ type keyStats struct {
 	// W3C trace context: requests that carried a traceparent, and the last one.
 	Traced          int64  `json:"traced"`
 	LastTraceparent string `json:"last_traceparent"`
+	// Provider batches (the Batch API): lines received, and custom ids received twice.
+	Batches struct {
+		LinesReceived      int64 `json:"lines_received"`
+		DuplicateCustomIDs int64 `json:"duplicate_custom_ids"`
+	} `json:"batches"`
 }
 
 func (e *emulator) stats(tb testing.TB, key string) keyStats {

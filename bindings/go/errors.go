@@ -201,7 +201,9 @@ func (s Status) Error() string { return C.GoString(C.llmsvc_strerror(C.int(s))) 
 // follows. Message is the core's detailed message, naming the offending field.
 type StatusError struct {
 	// Op is the call that failed: "new", "submit", "metrics", "metrics_prometheus",
-	// "set_limits", "set_deployment", "set_event_hook", "pause", "close".
+	// "set_limits", "set_deployment", "set_event_hook", "pause", "close", and a batch job's
+	// "batch_job_open", "batch_job_add", "batch_job_step", "batch_job_commit",
+	// "batch_job_status".
 	Op string
 	// Status is the C ABI's status code.
 	Status Status

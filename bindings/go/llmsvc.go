@@ -20,7 +20,9 @@
 // Client.StreamPieces for calls streamed as typed pieces), GenerateJSON decodes
 // structured output into a Go type, and
 // Client.SetEventHook delivers each request's lifecycle events (queued, admitted,
-// attempts, retries, completed) to a function of yours.
+// attempts, retries, completed) to a function of yours. Request.Input asks for embeddings
+// (Response.Embeddings), and Client.OpenBatchJob sends requests through a provider's batch
+// API at batch prices, resumable from a state file.
 //
 // A Client is safe for concurrent use. Its completions, pieces and events are taken from
 // the core's completion queue in batches by one goroutine per client, which waits in the
@@ -36,3 +38,8 @@ import "C"
 
 // Version returns the version of the libllmsvc in use ("MAJOR.MINOR.PATCH").
 func Version() string { return C.GoString(C.llmsvc_version()) }
+
+// libVersion is the version number of the libllmsvc in use (MAJOR * 10000 + MINOR * 100
+// + PATCH), which may be older than the header the binding was built with: what a later
+// version added is only asked of a library that has it.
+var libVersion = uint32(C.llmsvc_version_number())

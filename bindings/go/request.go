@@ -56,6 +56,13 @@ type Request struct {
 	ReasoningEffort string `json:"reasoning_effort,omitempty"`
 	// PreviousResponseID continues a stored response ("openai_responses" only).
 	PreviousResponseID string `json:"previous_response_id,omitempty"`
+	// Input makes the request an embeddings request (docs/schema.md, "Embeddings"),
+	// without Messages or Prompt: a string, a []string, a []int of token ids or a [][]int,
+	// one vector per input, in Response.Embeddings.
+	Input any `json:"input,omitempty"`
+	// Dimensions asks an embeddings model that offers it for shorter vectors; 0 means not
+	// given.
+	Dimensions int `json:"dimensions,omitempty"`
 
 	// Tools are the functions the model may call (see Tool); its calls come back as
 	// Response.ToolCalls.

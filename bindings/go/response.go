@@ -55,6 +55,13 @@ type Response struct {
 	// ThinkingSignature its signature (Anthropic); Response.Message sends both back.
 	Thinking          string `json:"thinking,omitempty"`
 	ThinkingSignature string `json:"thinking_signature,omitempty"`
+	// Embeddings are the vectors of an embeddings request (Request.Input), one per input,
+	// in their order; nil for other requests (and with a libllmsvc older than 0.5).
+	Embeddings [][]float32 `json:"embeddings,omitempty"`
+	// BatchID and CustomID are set on a result of a BatchJob: the provider batch its
+	// request ran in and the id it was added with.
+	BatchID  string `json:"-"`
+	CustomID string `json:"-"`
 	// Usage is nil when no reply was received. It sums every attempt that got a reply.
 	Usage *Usage `json:"usage"`
 	// UsageUnreadable is true when the provider's usage counts were not counts: Usage
@@ -72,6 +79,9 @@ type Response struct {
 	Timing Timing `json:"timing"`
 	// Raw is the whole result document as the core wrote it.
 	Raw json.RawMessage `json:"-"`
+	// Error is why the request failed (OK false): the *Error that Generate or
+	// Future.Result return, which holds this Response; nil on success.
+	Error *Error `json:"-"`
 }
 
 // Choice is one of the choices of a request with Request.N > 1.

@@ -140,7 +140,12 @@ func (f *Future) build(v *C.llmsvcgo_view) (resp *Response, err error) {
 		Provider:      internString(v, C.LLMSVC_STR_PROVIDER, &lastProvider),
 		ServerAddress: internString(v, C.LLMSVC_STR_SERVER_ADDRESS, &lastServerAddress),
 		CacheHit:      cacheHit(n[C.LLMSVC_NUM_CACHE_HIT]),
+		BatchID:       str(C.LLMSVC_STR_BATCH_ID),
+		CustomID:      str(C.LLMSVC_STR_CUSTOM_ID),
 		Raw:           C.GoBytes(unsafe.Pointer(v.json), C.int(v.json_len)),
+	}
+	if k := n[C.LLMSVC_NUM_EMBEDDINGS]; k > 0 && k != unknown && libVersion >= 500 {
+		r.Embeddings = readEmbeddings(v.result, int(k))
 	}
 	if port := n[C.LLMSVC_NUM_SERVER_PORT]; port > 0 {
 		r.ServerPort = int(port)
@@ -184,7 +189,7 @@ func (f *Future) build(v *C.llmsvcgo_view) (resp *Response, err error) {
 	// of rarer results (tool calls, choices, hour-long cache writes, schema mismatches).
 	var e *Error
 	var ed *errorDoc
-	var members [8]member
+	var members [9]member
 	read := members[:0]
 	add := func(when bool, key string, into any) {
 		if when {
@@ -194,6 +199,7 @@ func (f *Future) build(v *C.llmsvcgo_view) (resp *Response, err error) {
 	add(f.wants&wantMetadata != 0, "metadata", &r.Metadata)
 	add(f.wants&wantLogprobs != 0, "logprobs", &r.Logprobs)
 	add(f.wants&wantThinking != 0 || r.Thinking != "", "thinking_signature", &r.ThinkingSignature)
+	add(f.wants&wantDocJSON != 0 && r.OK, "json", &r.JSON)
 	add(n[C.LLMSVC_NUM_TOOL_CALLS] > 0, "tool_calls", &r.ToolCalls)
 	add(n[C.LLMSVC_NUM_CHOICES] > 1, "choices", &r.Choices)
 	add(r.Usage != nil && (r.Usage.CacheWriteTokens > 0 || r.UsageUnreadable), "usage", r.Usage)
@@ -202,6 +208,7 @@ func (f *Future) build(v *C.llmsvcgo_view) (resp *Response, err error) {
 			HTTPStatus:      int(n[C.LLMSVC_NUM_HTTP_STATUS]),
 			ProviderMessage: str(C.LLMSVC_STR_PROVIDER_MESSAGE), ProviderType: str(C.LLMSVC_STR_PROVIDER_ERROR_TYPE),
 			ProviderCode: str(C.LLMSVC_STR_PROVIDER_ERROR_CODE), Attempts: r.Attempts, Response: r}
+		r.Error = e
 		if ra := n[C.LLMSVC_NUM_RETRY_AFTER_MS]; ra != unknown {
 			e.RetryAfter = time.Duration(ra) * time.Millisecond
 		}
@@ -224,6 +231,32 @@ func (f *Future) build(v *C.llmsvcgo_view) (resp *Response, err error) {
 		e.ctxErr = contextCause(f.ctx)
 	}
 	return nil, e
+}
+
+// readEmbeddings copies the n vectors of an embeddings result (owned by it) into one
+// backing array when they have the same length, as they do.
+func readEmbeddings(res *C.llmsvc_result, n int) [][]float32 {
+	vecs := make([][]float32, n)
+	var backing []float32
+	var dims C.size_t
+	for i := range vecs {
+		p := C.llmsvc_result_embedding(res, C.size_t(i), &dims)
+		if p == nil {
+			continue
+		}
+		src := unsafe.Slice((*float32)(unsafe.Pointer(p)), int(dims))
+		if backing == nil {
+			backing = make([]float32, 0, n*len(src))
+		}
+		if cap(backing)-len(backing) >= len(src) {
+			start := len(backing)
+			backing = append(backing, src...)
+			vecs[i] = backing[start:len(backing):len(backing)]
+		} else {
+			vecs[i] = append([]float32(nil), src...)
+		}
+	}
+	return vecs
 }
 
 // ms converts nanoseconds to milliseconds, as the result document writes them.
@@ -291,6 +324,7 @@ const (
 	wantJSON                       // structured output or JSON mode: Response.JSON is the text
 	wantLogprobs                   // Request.Logprobs
 	wantThinking                   // Request.Thinking: its signature
+	wantDocJSON                    // the document's "json" (the request is not at hand)
 )
 
 func wantsOf(req *Request) (w wants) {

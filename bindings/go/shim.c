@@ -55,3 +55,10 @@ int llmsvcgo_set_event_hook(llmsvc_client *client, unsigned events, unsigned fla
                             uintptr_t generation, llmsvc_error **out_err) {
   return llmsvc_client_set_event_hook(client, events, flags, NULL, (void *)generation, out_err);
 }
+
+int llmsvcgo_batch_job_next(llmsvc_batch_job *job, llmsvcgo_view *v) {
+  llmsvc_result *r = llmsvc_batch_job_next(job);
+  if (!r) return 0;
+  llmsvcgo_view_of(v, r, NULL);
+  return 1;
+}

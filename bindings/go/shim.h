@@ -10,6 +10,10 @@
 
 #include <llmsvc.h>
 
+#if !LLMSVC_VERSION_CHECK(0, 6, 0)
+#error "the Go binding is built with the headers of libllmsvc 0.6 or later"
+#endif
+
 /* A result as Go reads it: its numbers, and its strings borrowed from `result`. */
 typedef struct llmsvcgo_view {
   llmsvc_result *result;
@@ -60,5 +64,8 @@ llmsvcgo_attempt llmsvcgo_read_attempt(const llmsvc_result *result, size_t i);
 /* Events to the completion queue, with `generation` as their payload. */
 int llmsvcgo_set_event_hook(llmsvc_client *client, unsigned events, unsigned flags,
                             uintptr_t generation, llmsvc_error **out_err);
+
+/* Takes the next result of a batch job into a view (payload 0); 0 when none is ready. */
+int llmsvcgo_batch_job_next(llmsvc_batch_job *job, llmsvcgo_view *v);
 
 #endif

@@ -311,7 +311,7 @@ export type ResponseFormat =
   | { type: 'json_object' }
   | { type: 'json_schema'; json_schema: JsonSchemaFormat };
 
-/** The request document (docs/schema.md). Give `messages` or `prompt`. */
+/** The request document (docs/schema.md). Give `messages` or `prompt` (or `input` for embeddings). */
 export interface Request {
   /** Required unless the client has a default model. */
   model?: string;
@@ -387,6 +387,15 @@ export interface Request {
   extra_body?: Record<string, unknown>;
   /** More headers for this request's attempts (never credentials nor framing headers). */
   extra_headers?: Record<string, string>;
+  /**
+   * Instead of messages or prompt: an embeddings request, one vector per input (the
+   * response's embeddings).
+   */
+  input?: string | string[] | number[] | number[][];
+  /** Shorter vectors, for an embeddings model that offers it. */
+  dimensions?: number;
+  /** Accepted; the vectors always come back as floats. */
+  encoding_format?: 'float' | 'base64';
 }
 
 /** A request with structured output. */
@@ -597,6 +606,8 @@ export interface ResultDocument {
     logprobs?: unknown[];
   }>;
   logprobs?: unknown[];
+  /** Of an embeddings request: one vector per input. */
+  embeddings?: number[][];
   service_tier?: string;
   thinking?: string;
   thinking_signature?: string;
@@ -701,6 +712,12 @@ export declare class GenerateResponse<T = unknown> {
   readonly timing: Timing;
   readonly traceId: string | null;
   readonly metadata: Record<string, unknown> | null;
+  /**
+   * The vectors of an embeddings request (one with `input`), one per input in their order,
+   * copied out of the result without JSON (libllmsvc 0.5); null for other requests, and with
+   * an older library.
+   */
+  readonly embeddings: Float32Array[] | null;
   /**
    * The whole result document, as the core wrote it. The other members are read without it;
    * it is parsed when first read (so are json, logprobs, metadata, thinkingSignature and a

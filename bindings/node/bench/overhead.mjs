@@ -83,7 +83,7 @@ const DOC = JSON.stringify({
   timing: { submit_unix_ms: 1795346754759, total_ms: 1.773135, overhead_us: 6.357 },
 });
 const NUMS = new Float64Array([
-  0, 200, 12, 16, 0, 0, 0, 1, 11400, 1, NaN, 1795346754759, 1773135, NaN, 6357, 1, 0, 0, 0, 4000, 384989,
+  0, 200, 12, 16, 0, 0, 0, 1, 11400, 1, NaN, 1795346754759, 1773135, NaN, 6357, 1, 0, 0, 0, 4000, 384989, NaN,
   // model .. operation, text, provider, server address
   (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 14) | (1 << 15) | (1 << 16),
   200, 0, 384989, 1388146, 0, 0, 12, 16, 11400, 1795346754760, 384989, 1, // the attempt, a request id

@@ -13,7 +13,7 @@ const errors = require('./errors.cjs');
 // llmsvc_result_string (llmsvc_result_str_t).
 const N = { KIND: 0, HTTP: 1, PROMPT: 2, COMPLETION: 3, CACHED: 4, CACHE_WRITE: 5, REASONING: 6, USAGE: 7,
   COST: 8, ATTEMPTS: 9, RETRY_AFTER_MS: 10, SUBMIT_MS: 11, TOTAL_NS: 12, FIRST_TOKEN_NS: 13, OVERHEAD_NS: 14,
-  CHOICES: 15, CACHE_HIT: 17, SERVER_PORT: 19, GATE_WAIT_NS: 20, COUNT: 21 };
+  CHOICES: 15, CACHE_HIT: 17, SERVER_PORT: 19, GATE_WAIT_NS: 20, EMBEDDINGS: 21, COUNT: 22 };
 const A = { HTTP: 0, KIND: 1, START_NS: 2, DURATION_NS: 3, BACKOFF_NS: 4, BACKOFF_SOURCE: 5, PROMPT: 6,
   COMPLETION: 7, COST: 8, START_UNIX_MS: 9, GATE_WAIT_NS: 10, COUNT: 11 };
 const S = { MODEL: 0, RESPONSE_MODEL: 1, RESPONSE_ID: 2, FINISH_REASON: 3, OPERATION: 4, DEPLOYMENT: 5,
@@ -78,7 +78,7 @@ class GenerateResponse {
   #doc;
 
   /** Not public: the client makes responses (readCompletion). */
-  constructor(token, doc, id, n, at, s, attempts, toolCalls, choices) {
+  constructor(token, doc, id, n, at, s, attempts, toolCalls, choices, embeddings) {
     if (token !== kCreate) throw new TypeError('a GenerateResponse is made by the client');
     this.#doc = doc;
     this.id = id;
@@ -103,6 +103,7 @@ class GenerateResponse {
     this.thinking = s[S.THINKING];
     this.timing = timingOf(n, at);
     this.traceId = s[S.TRACE_ID];
+    this.embeddings = embeddings;
   }
 
   /** The whole result document, as the core wrote it, parsed when first asked for. */
@@ -231,7 +232,13 @@ function readCompletion(b, id, signal) {
       (all ??= []).push({ index: c, text, finishReason, toolCalls: calls, logprobs: doc().choices[c].logprobs ?? null });
     }
   }
-  return new GenerateResponse(kCreate, doc, id, n, at, s, attempts, toolCalls, all);
+  const vectors = n[at + N.EMBEDDINGS]; // NaN unless an embeddings result's Float32Arrays follow
+  let embeddings = null;
+  if (vectors > 0) {
+    embeddings = new Array(vectors);
+    for (let e = 0; e < vectors; e++) embeddings[e] = b.str();
+  }
+  return new GenerateResponse(kCreate, doc, id, n, at, s, attempts, toolCalls, all, embeddings);
 }
 
 module.exports = { Batch, GenerateResponse, readCompletion };

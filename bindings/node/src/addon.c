@@ -1,5 +1,6 @@
 /*
- * addon.c - the native half of the Node.js binding: plain Node-API over libllmsvc 0.4.
+ * addon.c - the native half of the Node.js binding: plain Node-API over libllmsvc 0.4 (the
+ * vectors of embeddings results from 0.5, when both the headers and the library have them).
  *
  * Results. Requests are submitted without callbacks, so their pieces, completions and
  * lifecycle events all go to the client's batch callback, once per pass of the engine.
@@ -44,6 +45,7 @@ typedef struct state {
   char *text;                  /* strings from JavaScript are copied here for the core */
   size_t text_cap;
   int64_t pending_entries, live_clients, boxes; /* stats() */
+  bool embeddings;             /* the library reads embeddings (0.5) */
 } state;
 
 typedef struct box {
@@ -62,10 +64,11 @@ typedef struct box {
  * has the same counts): fixed here rather than the header's LLMSVC_NUM_COUNT,
  * LLMSVC_STR_COUNT and LLMSVC_ATTEMPT_COUNT, which grow with the library while the
  * JavaScript side does not. Those of 0.4: the provider, the server's address and port and
- * the gate waits are the last ones. A 0.3 library at run time fills fewer: the rest read as
- * unknown (NaN) and absent strings.
+ * the gate waits; of 0.5 the number of embedding vectors, the last one. An older library at
+ * run time fills fewer: the rest read as unknown (NaN) and absent strings.
  */
-#define RESULT_NUMS 21
+#define RESULT_NUMS 22
+#define NUM_EMBEDDINGS 21 /* LLMSVC_NUM_EMBEDDINGS, which 0.4's header lacks */
 #define RESULT_STRS 17
 #define ATTEMPT_NUMS 11
 
@@ -89,6 +92,8 @@ static batch closed_note; /* queued after the last completion of a closed client
  *                       strs [those present]
  *     then per choice:  nums [tool calls]  strs [text and finish reason when there are
  *                       several choices, then each call's id, name and arguments]
+ *     then, of a successful embeddings result (its number of vectors, NaN for others):
+ *                       strs [a Float32Array per vector, copied out of the result]
  */
 enum { REC_COMPLETION = 0, REC_PIECE = 1, REC_EVENT = 2 };
 
@@ -270,6 +275,7 @@ typedef struct writer {
   napi_value strs, push, group[GROUP];
   size_t ng, nn;
   double *nums;
+  bool embeddings; /* the library has llmsvc_result_embedding */
 } writer;
 
 static void num(writer *w, int64_t v) { w->nums[w->nn++] = v == LLMSVC_UNKNOWN ? NAN : (double)v; }
@@ -290,6 +296,37 @@ static void str(writer *w, const char *s, size_t len) {
 
 static void cstr(writer *w, const char *s) { str(w, s, s ? strlen(s) : 0); }
 
+/* A value other than a string, in the same array (NULL: undefined, to hold the layout). */
+static void val(writer *w, napi_value v) {
+  if (!v) napi_get_undefined(w->env, &v);
+  w->group[w->ng] = v;
+  if (++w->ng == GROUP) flush(w);
+}
+
+/* The `n` vectors of an embeddings result, each copied into a Float32Array of its own. */
+static void write_embeddings(writer *w, llmsvc_result *r, size_t n) {
+#if LLMSVC_VERSION_CHECK(0, 5, 0)
+  for (size_t i = 0; i < n; i++) {
+    size_t dims = 0;
+    const float *f = llmsvc_result_embedding(r, i, &dims);
+    void *data = NULL;
+    napi_value ab = NULL, ta = NULL;
+    if (!f) dims = 0;
+    if (napi_create_arraybuffer(w->env, dims * sizeof(float), &data, &ab) != napi_ok ||
+        napi_create_typedarray(w->env, napi_float32_array, dims, ab, 0, &ta) != napi_ok) {
+      napi_get_and_clear_last_exception(w->env, &ab);
+      ta = NULL;
+    } else if (dims) {
+      memcpy(data, f, dims * sizeof(float));
+    }
+    val(w, ta);
+  }
+#else
+  (void)r;
+  for (size_t i = 0; i < n; i++) val(w, NULL);
+#endif
+}
+
 /* Numbers a result takes at most, to size the array before writing. */
 static size_t bound(llmsvc_result *r) {
   if (llmsvc_result_type(r) != LLMSVC_RESULT_COMPLETION) return 4;
@@ -301,6 +338,8 @@ static void write_completion(writer *w, llmsvc_result *r) {
   int64_t v[RESULT_NUMS], a[ATTEMPT_NUMS];
   size_t len = 0, calls = 0;
   llmsvc_result_numbers(r, v, RESULT_NUMS); /* keys the library lacks read as unknown */
+  if (!w->embeddings || v[LLMSVC_NUM_KIND] != LLMSVC_KIND_NONE || v[NUM_EMBEDDINGS] <= 0)
+    v[NUM_EMBEDDINGS] = LLMSVC_UNKNOWN; /* no vectors follow */
   for (int k = 0; k < RESULT_NUMS; k++) num(w, v[k]);
   const char *text = llmsvc_result_json(r, &len), *finish = "", *id = "", *name = "", *args = "";
   const char *request_id = "", *deployment = "";
@@ -340,6 +379,7 @@ static void write_completion(writer *w, llmsvc_result *r) {
       cstr(w, args);
     }
   }
+  if (v[NUM_EMBEDDINGS] != LLMSVC_UNKNOWN) write_embeddings(w, r, (size_t)v[NUM_EMBEDDINGS]);
 }
 
 static void write_result(writer *w, llmsvc_result *r, void *payload) {
@@ -410,7 +450,7 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
     done += llmsvc_result_type((llmsvc_result *)m->slots[i]) == LLMSVC_RESULT_COMPLETION;
   }
   if (env && b->sink && napi_get_reference_value(env, b->sink, &sink) == napi_ok && sink) {
-    writer w = {.env = env};
+    writer w = {.env = env, .embeddings = b->st->embeddings};
     bool written = (argv[0] = numbers(env, b->st, need)) != NULL &&
                    napi_create_array(env, &w.strs) == napi_ok &&
                    napi_get_reference_value(env, b->st->push, &w.push) == napi_ok;
@@ -672,6 +712,7 @@ NAPI_MODULE_INIT() {
     napi_throw_error(env, NULL, "llmsvc: out of memory loading the addon");
     return NULL;
   }
+  st->embeddings = LLMSVC_VERSION_CHECK(0, 5, 0) && llmsvc_version_number() >= 500;
   napi_value f = NULL;
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     CHECK(napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f));

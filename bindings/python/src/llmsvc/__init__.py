@@ -9,6 +9,7 @@ cost, from synchronous code (Client) and asyncio (AsyncClient).
 from ._core import load_config_file
 from ._native import version
 from .aio import AsyncClient, AsyncStream
+from .batch import BatchJob
 from .client import Client, Stream
 from .errors import (
     AuthenticationError,
@@ -38,6 +39,7 @@ from .errors import (
 )
 from .types import (
     Attempt,
+    BatchJobOptions,
     Budget,
     CacheConfig,
     Choice,
@@ -65,6 +67,8 @@ __all__ = [
     "Attempt",
     "AuthenticationError",
     "BadRequest",
+    "BatchJob",
+    "BatchJobOptions",
     "Budget",
     "BudgetExceeded",
     "CacheConfig",

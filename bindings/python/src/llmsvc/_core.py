@@ -9,6 +9,8 @@ import logging
 import os
 import struct
 import threading
+import weakref
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -151,19 +153,37 @@ def _kind(k: int) -> str:
     return _KINDS[k] if 0 <= k < len(_KINDS) else "unknown"  # a newer core's kind
 
 
-def outcome(r: ctypes.c_void_p, request_id: int) -> Result | BaseException:
+def _embeddings(r: ctypes.c_void_p, n: int) -> list[array[float]]:
+    """The n vectors of an embeddings result, copied out of it (llmsvc_result_embedding)."""
+    dims = ctypes.c_size_t()
+    ref = ctypes.byref(dims)
+    out = []
+    for i in range(n):
+        v = array("f")
+        p = _native.result_embedding(r, i, ref)
+        if p:
+            v.frombytes(ctypes.string_at(p, dims.value * v.itemsize))
+        out.append(v)
+    return out
+
+
+_NO_BATCH: tuple[str | None, str | None] = (None, None)
+
+
+def outcome(r: ctypes.c_void_p, request_id: int, batch: tuple[str | None, str | None] = _NO_BATCH) -> Result | BaseException:
     """What a completion gives its caller: its Result, or the RequestError of its kind; the
     result is freed. Read from the typed getters; the JSON document is kept for the members
     read on demand (types.Result) and parsed here only when the result has what only it
     holds: tool calls (parsed arguments, unknown_tool, arguments_error), n > 1 choices
-    (logprobs), 1-hour cache writes, an error's provider_param and schema details."""
+    (logprobs), 1-hour cache writes, an error's provider_param and schema details. `batch`
+    is a batch job's line: its batch id and custom id."""
     try:
         buf = _Numbers()
         _native.result_numbers(r, buf, _native.NUM_COUNT)
         # llmsvc_result_num_t, in order
         (kind, http_status, prompt, completion, cached, cache_write, reasoning, usage_state, cost, n_attempts,
          retry_after, submit_ms, total_ns, first_ns, overhead_ns, n_choices, n_tools, cache_hit, _, port,
-         gate_wait_ns) = _numbers(buf)  # fmt: skip
+         gate_wait_ns, n_embeddings) = _numbers(buf)  # fmt: skip
         doc: bytes = _native.result_json(r, None)
         raw: dict[str, Any] | None = None
         if (n_tools or n_choices > 1 or (cache_write > 0 and b'"cache_write_1h_tokens":' in doc)
@@ -212,6 +232,7 @@ def outcome(r: ctypes.c_void_p, request_id: int) -> Result | BaseException:
             provider.decode() if provider else None, server_address.decode() if server_address else None,
             None if port == UNKNOWN else port,
             _CACHE_HITS[cache_hit] if 0 <= cache_hit < 3 else None, doc, raw,
+            _embeddings(r, n_embeddings) if n_embeddings > 0 and _native.HAS_05 else None, *batch,
         )  # fmt: skip
         return error_for(result, kind) if kind else result
     except Exception as e:  # a failure to read it goes to the caller, not into the event loop or C
@@ -304,6 +325,7 @@ class Handle:
         self._ptr: int | None = out.value
         self._lock = threading.Lock()
         self._batch = ((ctypes.c_void_p * BATCH)(), (ctypes.c_void_p * BATCH)(), ctypes.c_size_t())
+        self.jobs: weakref.WeakSet[Any] = weakref.WeakSet()  # batch jobs open on it, closed before it
 
     @property
     def ptr(self) -> int:
@@ -344,6 +366,8 @@ class Handle:
         with self._lock:
             p, self._ptr = self._ptr, None
         if p is not None:
+            for job in list(self.jobs):
+                job._release()  # waits for a call of its in progress
             lib.llmsvc_client_destroy(p)
 
 

@@ -1,5 +1,6 @@
 """Loads libllmsvc with ctypes and declares the C ABI of include/llmsvc.h (version 0.3; the
-0.4 keys of typed results are read when the library has them)."""
+0.4 keys of typed results, 0.5's embeddings and 0.6's batch jobs are used when the library
+has them)."""
 
 from __future__ import annotations
 
@@ -75,6 +76,8 @@ if lib.llmsvc_version_number() < 300:
 # telemetry reads (provider, server address and port, gate waits).
 VERSION_NUMBER: int = lib.llmsvc_version_number()
 HAS_04 = VERSION_NUMBER >= 400
+HAS_05 = VERSION_NUMBER >= 500  # embeddings read without JSON (llmsvc_result_embedding)
+HAS_06 = VERSION_NUMBER >= 600  # provider batch jobs (llmsvc_batch_job_*)
 
 client_p = c_void_p
 result_p = c_void_p
@@ -108,6 +111,14 @@ _fn("llmsvc_client_pause", c_int, client_p, c_int)
 _fn("llmsvc_client_close", c_int, client_p)
 _fn("llmsvc_client_close_async", c_int, client_p, c_void_p, c_void_p)
 _fn("llmsvc_client_destroy", c_int, client_p)
+if HAS_06:  # calls that block (provider calls): the GIL is released
+    _fn("llmsvc_batch_job_open", c_int, client_p, c_char_p, c_char_p, POINTER(c_void_p), POINTER(error_p))
+    _fn("llmsvc_batch_job_add", c_int, c_void_p, c_char_p, c_char_p, c_size_t, POINTER(c_int), POINTER(error_p))
+    _fn("llmsvc_batch_job_step", c_int, c_void_p, c_int, POINTER(error_p))
+    _fn("llmsvc_batch_job_next", result_p, c_void_p)
+    _fn("llmsvc_batch_job_commit", c_int, c_void_p, POINTER(error_p))
+    _fn("llmsvc_batch_job_status", c_int, c_void_p, POINTER(c_void_p))
+    _fn("llmsvc_batch_job_close", None, c_void_p)
 
 
 # The same library, called without releasing the GIL: for calls that take a few hundred
@@ -136,6 +147,8 @@ result_numbers = _unchecked("llmsvc_result_numbers", c_size_t)
 result_attempt = _unchecked("llmsvc_result_attempt", c_size_t)
 result_piece = _unchecked("llmsvc_result_piece", c_int)
 result_free = _unchecked("llmsvc_result_free", None)
+# Vector i of an embeddings result (0.5): its floats, owned by the result, and their number.
+result_embedding: Any = _unchecked("llmsvc_result_embedding", c_void_p) if HAS_05 else None
 
 # Status codes (llmsvc_status): 0, -1, -2, ... in this order.
 _STATUSES = "OK EINVAL EJSON ESCHEMA ENOMEM ECLOSED ENOTFOUND ERECURSIVE ETIMEOUT EHANDLE ESYSTEM EINTERNAL".split()
@@ -186,11 +199,12 @@ def take_string(ptr: c_void_p) -> str:
 # once, attempts (llmsvc_attempt_num_t) one call each. The keys new in 0.4 (STR_PROVIDER,
 # STR_SERVER_ADDRESS, NUM_SERVER_PORT, NUM_GATE_WAIT_NS, ATTEMPT_GATE_WAIT_NS) read as
 # unknown from a 0.3 library: numbers it does not have stay LLMSVC_UNKNOWN, and the strings
-# are only asked of a 0.4 one (HAS_04).
+# are only asked of a 0.4 one (HAS_04). Likewise 0.5's NUM_EMBEDDINGS (HAS_05) and 0.6's
+# STR_BATCH_ID and STR_CUSTOM_ID (HAS_06).
 (STR_MODEL, STR_RESPONSE_MODEL, STR_RESPONSE_ID, STR_FINISH_REASON, STR_OPERATION, STR_DEPLOYMENT, STR_SERVICE_TIER,
  STR_ERROR_KIND, STR_ERROR_MESSAGE, STR_PROVIDER_ERROR_TYPE, STR_PROVIDER_ERROR_CODE, STR_PROVIDER_MESSAGE,
- STR_THINKING, STR_TRACE_ID, STR_TEXT, STR_PROVIDER, STR_SERVER_ADDRESS) = range(17)  # fmt: skip
-NUM_COUNT = 21
+ STR_THINKING, STR_TRACE_ID, STR_TEXT, STR_PROVIDER, STR_SERVER_ADDRESS, STR_BATCH_ID, STR_CUSTOM_ID) = range(19)  # fmt: skip
+NUM_COUNT = 22
 ATTEMPT_COUNT = 11
 UNKNOWN = -(1 << 63)  # LLMSVC_UNKNOWN
 BACKOFF_SOURCES = (None, "client", "server", "unknown")  # LLMSVC_ATTEMPT_BACKOFF_SOURCE; then a newer one

@@ -36,6 +36,7 @@ from ._core import (
     run_hook,
 )
 from ._native import lib
+from .batch import BatchJob
 from .errors import check
 from .types import Config, Piece, Request, Result
 
@@ -251,6 +252,17 @@ class Client(Settings):
         unknown or already complete."""
         ptr = self._handle._ptr
         return ptr is not None and lib.llmsvc_client_cancel(ptr, request_id) == _native.OK
+
+    # --- provider batch jobs ---
+
+    def open_batch_job(self, state_path: str | os.PathLike[str], **options: Any) -> BatchJob:
+        """Opens the provider batch job whose state is the file `state_path`, or starts one
+        there (libllmsvc 0.6; NotImplementedError before). `options` (BatchJobOptions):
+        deployment, max_requests, max_bytes, max_enqueued_tokens, poll_ms, max_poll_ms,
+        completion_window. A job stopped at any moment, even killed, resumes when opened again
+        with the same file: no request is sent twice, and results handed over but not
+        committed are handed over again."""
+        return BatchJob(self, state_path, options)
 
     # --- events ---
 

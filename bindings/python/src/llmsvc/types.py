@@ -8,6 +8,7 @@ stream pieces are frozen dataclasses, read from the core's typed getters (_core.
 from __future__ import annotations
 
 import json as _json
+from array import array
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping, Sequence, TypedDict, Union
 
@@ -197,6 +198,21 @@ class Request(TypedDict, total=False):
     prompt_cache_key: str
     extra_body: Mapping[str, Any]
     extra_headers: Mapping[str, str]
+    input: str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]]
+    dimensions: int
+    encoding_format: Literal["float", "base64"]
+
+
+class BatchJobOptions(TypedDict, total=False):
+    """The options of a provider batch job (Client.open_batch_job); every member optional."""
+
+    deployment: str
+    max_requests: int
+    max_bytes: int
+    max_enqueued_tokens: int
+    poll_ms: int
+    max_poll_ms: int
+    completion_window: str
 
 
 # --- results ---------------------------------------------------------------------------
@@ -329,7 +345,10 @@ class Result:
     `thinking_signature` are read from it when first asked for. `provider` is the provider as
     the OpenTelemetry GenAI conventions name it ("openai", "anthropic", "azure.ai.openai",
     "ollama", "gcp.gemini", "aws.bedrock"), `server_address` and `server_port` those of the server that answered last,
-    `cache_hit` where a cached answer came from (these need libllmsvc 0.4: None before)."""
+    `cache_hit` where a cached answer came from (these need libllmsvc 0.4: None before).
+    `embeddings` are the vectors of an embeddings request (a request with "input"), one
+    `array.array('f')` of float32 per input, read without JSON (libllmsvc 0.5; None for other
+    requests and before). `batch_id` and `custom_id` are set on a batch job's results."""
 
     id: int
     ok: bool
@@ -358,6 +377,9 @@ class Result:
     cache_hit: Literal["memory", "sqlite"] | None = None
     raw_json: bytes = field(default=b"{}", repr=False, compare=False)
     _raw: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    embeddings: list[array[float]] | None = field(default=None, repr=False)
+    batch_id: str | None = None
+    custom_id: str | None = None
 
     json = _document_member("json", "The structured output (json_schema or JSON mode) as parsed JSON.")
     metadata = _document_member("metadata", "The request's metadata, as given.")

@@ -453,7 +453,8 @@ extern "C" {
         out_err: *mut *mut llmsvc_error,
     ) -> c_int;
     /// The job's progress as JSON (free with `llmsvc_free`).
-    pub fn llmsvc_batch_job_status(job: *mut llmsvc_batch_job, out_json: *mut *mut c_char) -> c_int;
+    pub fn llmsvc_batch_job_status(job: *mut llmsvc_batch_job, out_json: *mut *mut c_char)
+        -> c_int;
     /// Closes the job; its state file stays.
     pub fn llmsvc_batch_job_close(job: *mut llmsvc_batch_job);
 }

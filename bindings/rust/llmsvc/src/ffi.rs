@@ -99,6 +99,13 @@ pub(crate) fn version() -> String {
     unsafe { text(sys::llmsvc_version()) }.into_owned()
 }
 
+/// The runtime version of the library as one number (MAJOR * 10000 + MINOR * 100 + PATCH),
+/// which may be older than the ABI `llmsvc-sys` declares.
+pub(crate) fn version_number() -> u32 {
+    // SAFETY: no arguments, no state.
+    unsafe { sys::llmsvc_version_number() }
+}
+
 /// The core's description of a status code.
 pub(crate) fn strerror(status: c_int) -> Cow<'static, str> {
     // SAFETY: any int is accepted; the string is static.
@@ -266,6 +273,18 @@ impl RawResult {
         let names = unsafe { [text(id), text(name)] };
         let [id, name] = names;
         (rc == sys::LLMSVC_OK).then(|| (kind, index, [id, name, self.string(sys::LLMSVC_STR_TEXT)]))
+    }
+
+    /// Vector `i` of an embeddings result, copied; `None` when out of range (or not an
+    /// embeddings result). Only for a library of 0.5 or later.
+    pub(crate) fn embedding(&self, i: usize) -> Option<Vec<f32>> {
+        let mut dims = 0;
+        // SAFETY: a pointer to a local; the floats are borrowed from the result, which
+        // outlives the copy.
+        unsafe {
+            let p = sys::llmsvc_result_embedding(self.p(), i, &mut dims);
+            (!p.is_null()).then(|| std::slice::from_raw_parts(p, dims).to_vec())
+        }
     }
 
     /// The result document (docs/schema.md), borrowed.

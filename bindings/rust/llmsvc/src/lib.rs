@@ -22,8 +22,8 @@ pub use metrics::{
 };
 pub use types::{
     Attempt, CacheControl, CacheKind, CacheTtl, Choice, Config, Content, ContentPart, Deployment,
-    DeploymentUpdate, ErrorDetails, ErrorKind, Http, ImageUrl, JsonSchema, Limits, Message, Piece,
-    Priority, Provider, RawJson, Request, Response, ResponseFormat, Retry, Role, Routing,
+    DeploymentUpdate, ErrorDetails, ErrorKind, Http, ImageUrl, Input, JsonSchema, Limits, Message,
+    Piece, Priority, Provider, RawJson, Request, Response, ResponseFormat, Retry, Role, Routing,
     RoutingStrategy, ServiceTier, Thinking, Timeouts, Timing, Tool, ToolCall, ToolChoice, Usage,
 };
 

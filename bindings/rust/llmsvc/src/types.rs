@@ -797,6 +797,67 @@ pub struct Request {
     /// headers (refused at submit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_headers: Option<BTreeMap<String, String>>,
+    /// Instead of `messages` or `prompt`: an embeddings request, one vector per input in
+    /// [`Response::embeddings`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Input>,
+    /// Shorter vectors, for an embeddings model that offers it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimensions: Option<u32>,
+}
+
+/// The input of an embeddings request (`request.input`): a vector for each text or list
+/// of token ids.
+///
+/// ```
+/// use llmsvc::Request;
+/// let r = Request::new("text-embedding-3-small").input(["a", "b"]).dimensions(8);
+/// assert_eq!(
+///     serde_json::to_value(&r).unwrap(),
+///     serde_json::json!({"model": "text-embedding-3-small", "input": ["a", "b"], "dimensions": 8})
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Input {
+    /// One text.
+    Text(String),
+    /// Several texts.
+    Texts(Vec<String>),
+    /// One list of token ids.
+    Tokens(Vec<u32>),
+    /// Several lists of token ids.
+    TokenLists(Vec<Vec<u32>>),
+}
+
+impl From<&str> for Input {
+    fn from(text: &str) -> Input {
+        Input::Text(text.to_owned())
+    }
+}
+
+impl From<String> for Input {
+    fn from(text: String) -> Input {
+        Input::Text(text)
+    }
+}
+
+impl From<Vec<String>> for Input {
+    fn from(texts: Vec<String>) -> Input {
+        Input::Texts(texts)
+    }
+}
+
+impl From<Vec<&str>> for Input {
+    fn from(texts: Vec<&str>) -> Input {
+        Input::Texts(texts.into_iter().map(str::to_owned).collect())
+    }
+}
+
+impl<const N: usize> From<[&str; N]> for Input {
+    fn from(texts: [&str; N]) -> Input {
+        Input::Texts(texts.into_iter().map(str::to_owned).collect())
+    }
 }
 
 /// The form of the answer (`request.response_format`).
@@ -890,6 +951,16 @@ impl Request {
     /// Sets whether and which tool the model must call.
     pub fn tool_choice(mut self, choice: ToolChoice) -> Request {
         self.tool_choice = Some(choice);
+        self
+    }
+    /// Makes it an embeddings request for `input` (one vector per text or token list).
+    pub fn input(mut self, input: impl Into<Input>) -> Request {
+        self.input = Some(input.into());
+        self
+    }
+    /// Asks an embeddings model for vectors of `n` dimensions.
+    pub fn dimensions(mut self, n: u32) -> Request {
+        self.dimensions = Some(n);
         self
     }
 }
@@ -1604,6 +1675,11 @@ pub struct Response {
     pub thinking: Option<String>,
     /// The thinking's signature, sent back with it in the next tool round.
     pub thinking_signature: Option<String>,
+    /// The vectors of an embeddings request ([`Request::input`]), one per input in their
+    /// order, copied out of the result without JSON (libllmsvc 0.5; empty for other
+    /// requests, and with an older library).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub embeddings: Vec<Vec<f32>>,
     /// On error, what went wrong (moved into [`Failure`](crate::Failure) by this crate).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorDetails>,
@@ -1717,6 +1793,12 @@ impl Response {
             choices,
             service_tier: string(LLMSVC_STR_SERVICE_TIER),
             thinking: string(LLMSVC_STR_THINKING),
+            embeddings: match count(LLMSVC_NUM_EMBEDDINGS) {
+                n if n > 0 && ffi::version_number() >= 500 => (0..n as usize)
+                    .map(|i| raw.embedding(i).unwrap_or_default())
+                    .collect(),
+                _ => Vec::new(),
+            },
             error,
             ..Response::default()
         };

@@ -930,6 +930,45 @@ fn typed_results_match_their_documents() {
 }
 
 #[test]
+fn embeddings_are_read_without_json() {
+    let _g = shared();
+    let emu = emulator!();
+    let client = Client::new(emu.config("k-embed")).unwrap();
+    let r = client
+        .generate_blocking(
+            Request::new("text-embedding-3-small")
+                .input(["a", "b"])
+                .dimensions(8),
+        )
+        .unwrap();
+    let doc = r.raw.value().unwrap();
+    let vectors = doc["embeddings"].as_array().unwrap();
+    assert_eq!((r.embeddings.len(), vectors.len()), (2, 2));
+    for (v, d) in r.embeddings.iter().zip(vectors) {
+        // The document's 9 significant digits read back to the same float32.
+        let d: Vec<f32> = d
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect();
+        assert_eq!(v.len(), 8);
+        assert_eq!(v, &d);
+    }
+    assert!(r.usage.is_some_and(|u| u.prompt_tokens > 0));
+    assert!(r.cost_nano_usd.is_some());
+    typed_matches_document(&r, None);
+    let chat = client
+        .generate_blocking(
+            Request::new("gpt-4o-mini")
+                .prompt("hi")
+                .max_output_tokens(3),
+        )
+        .unwrap();
+    assert!(chat.embeddings.is_empty());
+}
+
+#[test]
 fn close_returns_at_once_and_resolves_after_the_last_completion() {
     let _g = exclusive();
     let emu = emulator!("--stall-rate", "1");
