@@ -45,6 +45,7 @@ struct Gates::Shared {
   std::string instance;  // base:epoch, a new one at every (re)join
   int64_t epoch = 0;
   std::string run_id;    // the Redis server last joined
+  bool join_restarted = false;  // the join under way follows a restart of the server
   bool fallback = false;    // cut off from Redis
   bool rejoin_all = false;  // the budget's names changed: hand over everything
   bool known = false;       // a call against this budget succeeded once
@@ -78,6 +79,8 @@ struct Gates::Shared {
   int64_t waiting = -1;   // requests waiting for admission (-1: not known)
   Tokens last;            // the last request's tokens: what the next ones may need
   int64_t fb_from = kNever, fb_until = 0;  // when this process may admit its share alone
+  // Redis lost the budget: until then, admit no more than the share, whatever Redis grants.
+  int64_t share_only_until = 0;
   int64_t holders = 1;
   int64_t leases = 0, fallbacks = 0, rejoins = 0, reconnects = 0;
   struct Settled {
@@ -328,6 +331,15 @@ GateDecision Gates::shared_fit(int64_t now, Tokens t) {
     }
     const Amounts c = caps();
     if (c[0] <= 0 && c[1] <= 0 && c[2] <= 0 && c[3] <= 0) return {true, now, GateReason::kNone};
+    if (now < s.share_only_until) {
+      // Others cut off when Redis lost the budget may admit their shares alone: this
+      // process takes no more than its own, besides what Redis grants.
+      GateDecision d = local_fit(now, t, s.config.share);
+      if (!d.admit) {
+        d.wait_until = std::min(d.wait_until, s.share_only_until);
+        return d;
+      }
+    }
     if (take_from_lease(now, t)) return {true, now, GateReason::kNone};
     if (s.refusal_valid && now < s.refusal.wait_until && s.refused_for.input == t.input &&
         s.refused_for.output == t.output)
@@ -348,6 +360,7 @@ void Gates::start_call(int64_t now, int kind, const Amounts &need, const Amounts
   RedisBudget::LeaseCall c;
   if (k == Shared::Call::kJoin) c.replaces = s.base + ":";
   c.known = s.known;
+  c.restarted = k == Shared::Call::kJoin && s.join_restarted;
   c.leave = k == Shared::Call::kLeave || (k == Shared::Call::kRenew && s.renew_idle);
   c.caps = caps();
   c.share = share_amounts();
@@ -394,6 +407,7 @@ void Gates::join_call(int64_t now) {
   // else only what it settled since its last call.
   const bool restarted = !s.run_id.empty() && s.run_id != s.redis.run_id();
   s.call_all = s.rejoin_all || restarted;
+  s.join_restarted = restarted;
   s.instance = s.base + ":" + std::to_string(++s.epoch);
   start_call(now, int(Shared::Call::kJoin), Amounts{}, Amounts{});
 }
@@ -491,6 +505,8 @@ void Gates::finish_call(bool ok, bool leave, const RedisBudget::LeaseReply &r) {
   s.fb_from = at + s.wait;
   s.fb_until = at + s.term + s.share_hold - s.redis.bucket_ns();
   s.holders = std::max<int64_t>(r.holders, 1);
+  if (r.share_only_ns > 0)  // from Redis's now, which is after the call started
+    s.share_only_until = std::max(s.share_only_until, at + r.share_only_ns + s.timeout);
   if (r.admitted && r.granted[0] > 0) ++s.leases;
   // Holding requests in flight or a share: report again when the lease ends. Settled
   // since the call began: to report too.
@@ -670,6 +686,8 @@ void Gates::write_shared(JsonWriter &w, int64_t now) {
   write_str(w, s.config.key);
   w.Key("share");
   w.Double(s.config.share);
+  w.Key("share_only_ms");  // Redis lost the budget: no more than the share until then
+  w.Int64(now < s.share_only_until ? (s.share_only_until - now) / kNsPerMs : 0);
   w.Key("errors");
   w.Int64(s.redis.errors());
   w.Key("last_error");

@@ -26,14 +26,16 @@ namespace {
 // One script does everything a process asks (ARGV):
 //   1 window, 2 bucket, 3 instance, 4 lease term (until the holding lapses),
 //   5 how long a lapsed process's share is held, 6 recovery time after a lost budget,
-//   7 "1" when this process used the budget before, 8 when the server started (0:
+//   7 "1" when this process used the budget before ("2": and it saw the server restart
+//   since its last call), 8 when the server started (0:
 //   unknown), 9 the prefix of the instances this one replaces (or ''), 10 "1" to leave,
 //   11 poll interval, 12..15 caps (0: not limited), 16..19 the share to hold if it lapses,
 //   20..23 what the request to admit needs (all 0: no request), 24..27 the lease wanted,
 //   28..31 what it has in flight, 32 the number of settlements handed over, then five
 //   values each: age and amounts.
 // Returns {admitted, lease granted (4), wait, refusing dimension, processes holding, 1 when
-// the wait is only the poll interval (holdings fill the window, none of it ages out)}.
+// the wait is only the poll interval (holdings fill the window, none of it ages out), how
+// long every process is to admit no more than its share (after Redis lost the budget)}.
 constexpr const char *kLeaseLua = R"lua(
 local W = tonumber(ARGV[1])
 local B = tonumber(ARGV[2])
@@ -41,7 +43,8 @@ local inst = ARGV[3]
 local term = tonumber(ARGV[4])
 local phantom = tonumber(ARGV[5])
 local recovery = tonumber(ARGV[6])
-local known = ARGV[7] == '1'
+local known = ARGV[7] ~= '0'
+local restarted = ARGV[7] == '2'
 local started = tonumber(ARGV[8])
 local old = ARGV[9]
 local leave = ARGV[10] == '1'
@@ -147,13 +150,29 @@ reap()
 -- persistence): what was admitted against the lost state is unknown, so nothing new is
 -- admitted until it has aged out.
 local rec = tonumber(redis.call('HGET', M, 'recovery') or '-1')
-if rec < 0 then
+local created = rec < 0
+if created then
   rec = 0
   -- Lost, or new: this process used it before, or the server started too recently to
   -- tell (a new budget on a server that just started waits once).
   if known or (started > 0 and now < started + recovery) then rec = now + recovery end
   redis.call('HSET', M, 'recovery', s(rec))
+  redis.call('HSET', M, 'server', s(started))
 end
+-- Redis lost the budget: this process used it and finds it missing, or saw the server
+-- restart since its last call and the budget was made after that start (not kept through
+-- it; the start is known to a second, from INFO's uptime). Processes cut off before then may still be admitting their shares alone, and the
+-- shares Redis held for them are gone: from the loss (the server's start) until the last
+-- of those can have ended, every process admits no more than its own share.
+if not redis.call('HGET', M, 'lost') and
+   ((created and known) or
+    (restarted and (started <= 0 or
+                    math.abs(tonumber(redis.call('HGET', M, 'server') or '0') - started) < 2000000))) then
+  redis.call('HSET', M, 'lost', s(started > 0 and started or now))
+end
+local lost = tonumber(redis.call('HGET', M, 'lost') or '-1')
+local share_only = 0
+if lost >= 0 and lost + term + phantom > now then share_only = lost + term + phantom - now end
 redis.call('PEXPIRE', M, 604800000)
 -- Rejoining: every earlier instance of this process goes (a call that failed may have
 -- left one); what they held is handed over again below.
@@ -251,7 +270,7 @@ else
   forget(inst)
 end
 return {admitted, granted[1], granted[2], granted[3], granted[4], wait, why,
-        redis.call('ZCARD', L), polled}
+        redis.call('ZCARD', L), polled, share_only}
 )lua";
 
 constexpr const char *kBodies[] = {kLeaseLua};
@@ -432,7 +451,7 @@ bool RedisBudget::take(int64_t now, bool &ok, LeaseReply &out) {
     return true;
   }
   const std::vector<int64_t> &r = job.reply;
-  if (r.size() != 9) {
+  if (r.size() != 10) {
     ok = false;
     fail("unexpected reply from the lease script");
     disconnect();
@@ -444,6 +463,7 @@ bool RedisBudget::take(int64_t now, bool &ok, LeaseReply &out) {
   out.dimension = int(r[6]);
   out.holders = r[7];
   out.polled = r[8] == 1;
+  out.share_only_ns = r[9] * 1000;
   return true;
 }
 
@@ -461,7 +481,7 @@ void RedisBudget::start_lease(int64_t now, const std::string &instance, const Le
                                    us(timing_.term_ns),
                                    us(timing_.share_hold_ns),
                                    us(timing_.recovery_ns),
-                                   c.known ? "1" : "0",
+                                   c.restarted ? "2" : c.known ? "1" : "0",
                                    std::to_string(std::max<int64_t>(started_us_, 0)),
                                    c.replaces,
                                    c.leave ? "1" : "0",

@@ -99,6 +99,7 @@ class RedisBudget {
   struct LeaseCall {
     std::string replaces;      // instances named with this prefix are dropped first; or empty
     bool known = false;        // this process used the budget before (in any Redis run)
+    bool restarted = false;    // and the server restarted since its last call (a new run id)
     bool leave = false;        // nothing more to admit: hold no share for this process
     Amounts caps{};            // per window; 0: not limited
     Amounts share{};           // what this process may admit alone, held if it lapses
@@ -114,6 +115,9 @@ class RedisBudget {
     int dimension = 0;    // when refused: 1..4, the window that refused
     int64_t holders = 0;  // processes holding a lease, requests or a share
     bool polled = false;  // the wait is the poll interval: holdings fill the window
+    /// From Redis's now: how long to admit no more than this process's share (Redis lost
+    /// the budget, and others cut off before then may still admit theirs alone).
+    int64_t share_only_ns = 0;
   };
   /// Connects (or reconnects) and loads the scripts. `now`: the caller's clock.
   void start_connect(int64_t now);

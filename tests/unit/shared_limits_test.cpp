@@ -317,7 +317,7 @@ class GrantingLink final : public ScriptLink {
     const bool wants = std::stoll(args[19]) > 0 || std::stoll(args[23]) > 0;
     out = {wants ? 1 : 0};
     for (int i = 0; i < 4; ++i) out.push_back(wants ? std::stoll(args[size_t(23 + i)]) : 0);
-    out.insert(out.end(), {0, 0, 1, 0});
+    out.insert(out.end(), {0, 0, 1, 0, 0});  // wait, why, holders, polled, share-only
     return true;
   }
 
