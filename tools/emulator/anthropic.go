@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -24,29 +22,15 @@ type messagesCall struct {
 
 func (e *emulator) serveMessages(w http.ResponseWriter, r *http.Request) {
 	c := &messagesCall{call{e: e, w: w, r: r, start: time.Now(), key: r.Header.Get("X-Api-Key"), batch: batchOf(r)}}
-	c.idA, c.idB = e.nextIDs()
-	c.ks = e.keys.get(c.key)
-	if c.batch == nil {
-		c.ks.mu.Lock()
-		c.ks.stats.Received++
-		c.ks.noteTrace(c.r)
-		c.ks.mu.Unlock()
-	}
+	c.receive()
 
 	if r.Method != http.MethodPost {
 		c.fail(&apiError{status: http.StatusMethodNotAllowed, typ: "invalid_request_error", outcome: outBadRequest,
 			message: fmt.Sprintf("Method Not Allowed (%s %s)", r.Method, r.URL.Path)})
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			c.fail(&apiError{status: http.StatusRequestEntityTooLarge, typ: "request_too_large", outcome: outBadRequest,
-				message: fmt.Sprintf("Request exceeds the maximum allowed number of bytes (%d).", maxBodyBytes)})
-			return
-		}
-		c.record(outGone, 0)
+	body, ok := readBody(w, r, maxBodyBytes, errRequestTooLarge, c.fail, c.gone)
+	if !ok {
 		return
 	}
 	cfg := e.cfg
@@ -82,27 +66,9 @@ func (e *emulator) serveMessages(w http.ResponseWriter, r *http.Request) {
 			message: "model: " + req.model})
 		return
 	}
-	if cfg.countsArrivals() && c.batch == nil {
-		c.k = c.ks.messagesArrival(c.digest)
-		f := cfg.decideFault(c.digest, c.k)
-		if req.stream {
-			f, c.mid = cfg.streamFault(c.digest, c.k, f, true)
-		}
-		switch f {
-		case fault500:
-			c.fail(&apiError{status: http.StatusInternalServerError, typ: "api_error", outcome: outServerError,
-				message: "Internal server error"})
-			return
-		case fault503:
-			c.fail(&apiError{status: statusOverloaded, typ: "overloaded_error", outcome: outServerError,
-				message: "Overloaded"})
-			return
-		case faultReset:
-			c.reset()
-			return
-		case faultStall:
-			c.stalled = true
-		}
+	if !arrive(&c.call, onArrival[*apiError]{count: c.ks.messagesArrival, stream: req.stream, resetAsError: true,
+		server: errMessagesInternal, unavailable: errMessagesOverloaded}, c.fail) {
+		return
 	}
 
 	var seq uint64
@@ -125,6 +91,22 @@ func (e *emulator) serveMessages(w http.ResponseWriter, r *http.Request) {
 
 // statusOverloaded is Anthropic's 529 for a temporarily overloaded API.
 const statusOverloaded = 529
+
+// errRequestTooLarge is Anthropic's 413 for a body over limit bytes.
+func errRequestTooLarge(limit int64) *apiError {
+	return &apiError{status: http.StatusRequestEntityTooLarge, typ: "request_too_large", outcome: outBadRequest,
+		message: fmt.Sprintf("Request exceeds the maximum allowed number of bytes (%d).", limit)}
+}
+
+func errMessagesInternal() *apiError {
+	return &apiError{status: http.StatusInternalServerError, typ: "api_error", outcome: outServerError,
+		message: "Internal server error"}
+}
+
+func errMessagesOverloaded() *apiError {
+	return &apiError{status: statusOverloaded, typ: "overloaded_error", outcome: outServerError,
+		message: "Overloaded"}
+}
 
 // messagesArrival counts one more arrival of a body at /v1/messages and
 // returns the earlier count. The counts are kept apart from those of the

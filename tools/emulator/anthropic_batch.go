@@ -2,9 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -38,11 +36,9 @@ type messageBatch struct {
 	requests []batchRequest
 	version  string // the anthropic-version its lines are sent with
 
-	// Guarded by the store's mutex.
-	status          string // in_progress or ended
+	// Guarded by the store's mutex; status is in_progress or ended.
 	cancelInitiated time.Time
 	ended           time.Time
-	totals          batchTotals
 	results         []byte
 }
 
@@ -92,19 +88,10 @@ func (b *messageBatch) appendJSON(buf []byte, base string, canceling bool) []byt
 // header of a Message Batches call the way /v1/messages does; false when it
 // already answered.
 func (e *emulator) anthropicAdmin(w http.ResponseWriter, r *http.Request, methods ...string) (*adminCall, bool) {
-	c := &adminCall{e: e, w: w, r: r, key: r.Header.Get("X-Api-Key"), start: time.Now(), anthropic: true}
-	c.idA, c.idB = e.nextIDs()
-	c.ks = e.keys.get(c.key)
-	c.ks.mu.Lock()
-	c.ks.batch.counters.APICalls++
-	c.ks.mu.Unlock()
-	allowed := false
-	for _, m := range methods {
-		allowed = allowed || r.Method == m
-	}
+	c := e.newAdminCall(w, r, r.Header.Get("X-Api-Key"), true)
 	cfg := e.cfg
 	switch {
-	case !allowed:
+	case !contains(methods, r.Method):
 		c.fail(&apiError{status: http.StatusMethodNotAllowed, typ: "invalid_request_error", outcome: outBadRequest,
 			message: fmt.Sprintf("Method Not Allowed (%s %s)", r.Method, r.URL.Path)})
 	case c.key == "":
@@ -139,13 +126,8 @@ func (e *emulator) serveMessageBatches(w http.ResponseWriter, r *http.Request) {
 		e.listMessageBatches(c)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxMessageBatchBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			c.fail(&apiError{status: http.StatusRequestEntityTooLarge, typ: "request_too_large", outcome: outBadRequest,
-				message: fmt.Sprintf("Request exceeds the maximum allowed number of bytes (%d).", maxMessageBatchBytes)})
-		}
+	body, ok := readBody(w, r, maxMessageBatchBytes, errRequestTooLarge, c.fail, nil)
+	if !ok {
 		return
 	}
 	b, aerr := e.newMessageBatch(c, body)
@@ -153,10 +135,7 @@ func (e *emulator) serveMessageBatches(w http.ResponseWriter, r *http.Request) {
 		c.fail(aerr)
 		return
 	}
-	e.batches.mu.Lock()
-	out := b.appendJSON(nil, "http://"+r.Host, false)
-	e.batches.mu.Unlock()
-	c.reply(out)
+	c.replyLocked(func() []byte { return b.appendJSON(nil, "http://"+r.Host, false) })
 }
 
 // parseMessageBatch checks a create body: {"requests":[{"custom_id","params"}]}.
@@ -261,39 +240,17 @@ func (e *emulator) newMessageBatch(c *adminCall, body []byte) (*messageBatch, *a
 	now := time.Now()
 	b := &messageBatch{
 		batchJob: batchJob{id: e.newBatchID("msgbatch_01", 22), key: c.key, ks: c.ks, created: now,
-			due: now.Add(e.cfg.batchLatency), expires: now.Add(batchWindow), model: model, tokens: tokens},
-		requests: reqs, version: c.r.Header.Get("Anthropic-Version"), status: "in_progress",
+			due: now.Add(e.cfg.batchLatency), expires: now.Add(batchWindow), model: model, tokens: tokens,
+			status: "in_progress"},
+		requests: reqs, version: c.r.Header.Get("Anthropic-Version"),
 	}
-	st := &e.batches
-	st.mu.Lock()
-	st.seq++
-	b.seq, b.gen = st.seq, st.gen
-	if st.anthropic == nil {
-		st.anthropic = map[string]*messageBatch{}
-	}
-	st.anthropic[b.id] = b
-	st.anList = append(st.anList, b)
-	st.mu.Unlock()
+	addJob(&e.batches, b, &e.batches.anthropic, &e.batches.anList)
 	return b, nil
 }
 
-// endMessageBatch ends a running job whose time has come (or now, when
-// forced): each request is answered by the live /v1/messages handler. It
-// reports whether it ended the job.
-func (e *emulator) endMessageBatch(b *messageBatch, now time.Time, force bool) bool {
-	b.proc.Lock()
-	defer b.proc.Unlock()
-	st := &e.batches
-	st.mu.Lock()
-	running := b.status == "in_progress"
-	st.mu.Unlock()
-	if !running {
-		return false
-	}
-	complete, expire, at := b.ending(now, force)
-	if !complete && !expire {
-		return false
-	}
+// finish answers each request of an ending job by the live /v1/messages
+// handler and keeps the results.
+func (b *messageBatch) finish(e *emulator, expire bool, at time.Time) batchTotals {
 	var t batchTotals
 	var results []byte
 	header := http.Header{"X-Api-Key": {b.key}, "Anthropic-Version": {b.version}}
@@ -329,11 +286,10 @@ func (e *emulator) endMessageBatch(b *messageBatch, now time.Time, force bool) b
 		}
 		results = append(results, "}\n"...)
 	}
-	st.mu.Lock()
+	e.batches.mu.Lock()
 	b.status, b.ended, b.totals, b.results = "ended", at, t, results
-	st.mu.Unlock()
-	b.endJob(t)
-	return true
+	e.batches.mu.Unlock()
+	return t
 }
 
 // appendErroredResult appends an errored result carrying ae.
@@ -347,23 +303,14 @@ func appendErroredResult(b []byte, ae *apiError) []byte {
 
 // messageBatchOf returns the key's job with id, nil when there is none.
 func (s *batchStore) messageBatchOf(key, id string) *messageBatch {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if b := s.anthropic[id]; b != nil && b.key == key {
-		return b
-	}
-	return nil
+	return jobOf(s, &s.anthropic, key, id)
 }
 
 // serveMessageBatch answers GET /v1/messages/batches/{id}, POST
 // .../{id}/cancel and GET .../{id}/results.
 func (e *emulator) serveMessageBatch(w http.ResponseWriter, r *http.Request) {
 	id, tail := batchPath(r.URL.Path, "/v1/messages/batches/")
-	method := http.MethodGet
-	if tail == "cancel" {
-		method = http.MethodPost
-	}
-	c, ok := e.anthropicAdmin(w, r, method)
+	c, ok := e.anthropicAdmin(w, r, tailMethod(tail))
 	if !ok {
 		return
 	}
@@ -378,14 +325,11 @@ func (e *emulator) serveMessageBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now()
-	e.endMessageBatch(b, now, false)
+	e.endBatch(b, now, false)
 	base := "http://" + r.Host
 	switch tail {
 	case "":
-		e.batches.mu.Lock()
-		out := b.appendJSON(nil, base, false)
-		e.batches.mu.Unlock()
-		c.reply(out)
+		c.replyLocked(func() []byte { return b.appendJSON(nil, base, false) })
 	case "results":
 		e.batches.mu.Lock()
 		ended, results := b.status == "ended", b.results
@@ -401,28 +345,24 @@ func (e *emulator) serveMessageBatch(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		w.Write(results)
 	case "cancel":
-		b.proc.Lock()
-		e.batches.mu.Lock()
-		if b.status != "in_progress" {
-			e.batches.mu.Unlock()
-			b.proc.Unlock()
+		out, _, ok := e.cancelBatch(b, func() (batchTotals, []byte) {
+			var t batchTotals
+			var results []byte
+			for _, rq := range b.requests {
+				t.canceled++
+				results = append(results, `{"custom_id":`...)
+				results = appendJSONString(results, rq.customID)
+				results = append(results, `,"result":{"type":"canceled"}}`+"\n"...)
+			}
+			b.cancelInitiated = now
+			out := b.appendJSON(nil, base, true)
+			b.status, b.ended, b.totals, b.results = "ended", now, t, results
+			return t, out
+		})
+		if !ok {
 			c.fail(invalidMessages("", "Message batch %s has already ended and can no longer be canceled.", id))
 			return
 		}
-		var t batchTotals
-		var results []byte
-		for _, rq := range b.requests {
-			t.canceled++
-			results = append(results, `{"custom_id":`...)
-			results = appendJSONString(results, rq.customID)
-			results = append(results, `,"result":{"type":"canceled"}}`+"\n"...)
-		}
-		b.cancelInitiated = now
-		out := b.appendJSON(nil, base, true)
-		b.status, b.ended, b.totals, b.results = "ended", now, t, results
-		e.batches.mu.Unlock()
-		b.proc.Unlock()
-		b.endJob(t)
 		c.reply(out)
 	}
 }
@@ -485,21 +425,10 @@ func (e *emulator) listMessageBatches(c *adminCall) {
 			page, more = page[:limit], true
 		}
 	}
-	out := []byte(`{"data":[`)
-	for i, b := range page {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = b.appendJSON(out, base, false)
-	}
+	out := appendJobs([]byte(`{"data":[`), page, func(out []byte, b *messageBatch) []byte {
+		return b.appendJSON(out, base, false)
+	})
 	st.mu.Unlock()
-	out = fmt.Appendf(out, `],"has_more":%t,"first_id":`, more)
-	if len(page) > 0 {
-		out = appendJSONString(out, page[0].id)
-		out = append(out, `,"last_id":`...)
-		out = appendJSONString(out, page[len(page)-1].id)
-	} else {
-		out = append(out, `null,"last_id":null`...)
-	}
+	out = appendFirstLast(fmt.Appendf(out, `],"has_more":%t,"first_id":`, more), page)
 	c.reply(append(out, '}'))
 }

@@ -26,20 +26,12 @@ func postMessageBatch(t *testing.T, url, key, body string) answer {
 
 func mustMessageBatch(t *testing.T, url, key, body string) map[string]any {
 	t.Helper()
-	a := postMessageBatch(t, url, key, body)
-	if a.status != 200 {
-		t.Fatalf("create message batch: %d %s", a.status, a.body)
-	}
-	return a.json(t)
+	return okJSON(t, postMessageBatch(t, url, key, body), "create message batch")
 }
 
 func getMessageBatch(t *testing.T, url, key, id string) map[string]any {
 	t.Helper()
-	a := request(t, http.MethodGet, url+"/v1/messages/batches/"+id, anthropicHeaders(key), nil)
-	if a.status != 200 {
-		t.Fatalf("get message batch: %d %s", a.status, a.body)
-	}
-	return a.json(t)
+	return okJSON(t, request(t, http.MethodGet, url+"/v1/messages/batches/"+id, anthropicHeaders(key), nil), "get message batch")
 }
 
 // batchResults fetches and decodes a message batch's results.
@@ -260,11 +252,7 @@ func TestMessageBatchListAndCancel(t *testing.T) {
 		ids = append(ids, mustMessageBatch(t, url, "ak", batchRequests(fmt.Sprint("r", i), p, fmt.Sprint("s", i), p))["id"].(string))
 	}
 	list := func(query string) map[string]any {
-		a := request(t, http.MethodGet, url+"/v1/messages/batches"+query, anthropicHeaders("ak"), nil)
-		if a.status != 200 {
-			t.Fatalf("list: %d %s", a.status, a.body)
-		}
-		return a.json(t)
+		return okJSON(t, request(t, http.MethodGet, url+"/v1/messages/batches"+query, anthropicHeaders("ak"), nil), "list")
 	}
 	idsOf := func(l map[string]any) []string {
 		var out []string

@@ -2,9 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -30,7 +28,6 @@ type openAIBatch struct {
 	metadata json.RawMessage // an object, or null
 
 	// Guarded by the store's mutex.
-	status       string
 	errors       []byte // the errors list object, nil for null
 	inProgressAt int64  // unix seconds, 0 for null
 	finalizingAt int64
@@ -41,7 +38,6 @@ type openAIBatch struct {
 	cancelledAt  int64
 	outputFileID string
 	errorFileID  string
-	totals       batchTotals
 }
 
 // appendJSON appends the Batch object; fresh renders a running job as the
@@ -119,13 +115,8 @@ func (e *emulator) serveBatches(w http.ResponseWriter, r *http.Request) {
 		e.listBatches(c)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			c.fail(&apiError{status: http.StatusRequestEntityTooLarge, typ: "invalid_request_error", outcome: outBadRequest,
-				message: fmt.Sprintf("Request body too large: the limit is %d bytes.", maxBodyBytes)})
-		}
+	body, ok := readBody(w, r, maxBodyBytes, errBodyTooLarge, c.fail, nil)
+	if !ok {
 		return
 	}
 	if e.spec != nil {
@@ -139,30 +130,15 @@ func (e *emulator) serveBatches(w http.ResponseWriter, r *http.Request) {
 		c.fail(aerr)
 		return
 	}
-	e.batches.mu.Lock()
-	out := b.appendJSON(nil, true)
-	e.batches.mu.Unlock()
-	c.reply(out)
+	c.replyLocked(func() []byte { return b.appendJSON(nil, true) })
 }
 
 // newOpenAIBatch checks a CreateBatchRequest and starts the job, or fails
 // it at once when it would take the model over --batch-enqueued-tokens.
 func (e *emulator) newOpenAIBatch(c *adminCall, body []byte) (*openAIBatch, *apiError) {
-	if !json.Valid(body) {
-		return nil, errInvalidJSON()
-	}
-	o, ok := parseObject(body)
-	if !ok {
-		return nil, errInvalidJSON()
-	}
-	for _, k := range o.keys {
-		known := false
-		for _, f := range batchCreateFields {
-			known = known || k == f
-		}
-		if !known {
-			return nil, invalidRequest("", "", "Unrecognized request argument supplied: %s", k)
-		}
+	o, aerr := openAIObject(body, batchCreateFields)
+	if aerr != nil {
+		return nil, aerr
 	}
 	fileID, has, aerr := oaString("input_file_id", o.get("input_file_id"))
 	if aerr != nil {
@@ -219,8 +195,9 @@ func (e *emulator) newOpenAIBatch(c *adminCall, body []byte) (*openAIBatch, *api
 	now := time.Now()
 	b := &openAIBatch{
 		batchJob: batchJob{id: e.newBatchID("batch_", 24), key: c.key, ks: c.ks, created: now,
-			due: now.Add(e.cfg.batchLatency), expires: now.Add(batchWindow), model: f.lines[0].model, tokens: tokens},
-		endpoint: endpoint, input: f, metadata: metadata, status: "in_progress", inProgressAt: now.Unix(),
+			due: now.Add(e.cfg.batchLatency), expires: now.Add(batchWindow), model: f.lines[0].model, tokens: tokens,
+			status: "in_progress"},
+		endpoint: endpoint, input: f, metadata: metadata, inProgressAt: now.Unix(),
 	}
 	limit := e.cfg.batchEnqueuedTokens
 	c.ks.mu.Lock()
@@ -241,36 +218,13 @@ func (e *emulator) newOpenAIBatch(c *adminCall, body []byte) (*openAIBatch, *api
 		b.errors = appendJSONString([]byte(`{"object":"list","data":[{"code":"token_limit_exceeded","message":`), msg)
 		b.errors = append(b.errors, `,"param":null,"line":null}]}`...)
 	}
-	st := &e.batches
-	st.mu.Lock()
-	st.seq++
-	b.seq, b.gen = st.seq, st.gen
-	if st.openai == nil {
-		st.openai = map[string]*openAIBatch{}
-	}
-	st.openai[b.id] = b
-	st.oaList = append(st.oaList, b)
-	st.mu.Unlock()
+	addJob(&e.batches, b, &e.batches.openai, &e.batches.oaList)
 	return b, nil
 }
 
-// endOpenAIBatch ends a running job whose time has come (or now, when
-// forced): each line is answered by the live endpoint, the answers go to
-// the output and error files. It reports whether it ended the job.
-func (e *emulator) endOpenAIBatch(b *openAIBatch, now time.Time, force bool) bool {
-	b.proc.Lock()
-	defer b.proc.Unlock()
-	st := &e.batches
-	st.mu.Lock()
-	running := b.status == "in_progress"
-	st.mu.Unlock()
-	if !running {
-		return false
-	}
-	complete, expire, at := b.ending(now, force)
-	if !complete && !expire {
-		return false
-	}
+// finish answers each line of an ending job by the live endpoint; the
+// answers go to the output and error files.
+func (b *openAIBatch) finish(e *emulator, expire bool, at time.Time) batchTotals {
 	var t batchTotals
 	var out, errs []byte
 	header := http.Header{"Authorization": {"Bearer " + b.key}}
@@ -316,6 +270,7 @@ func (e *emulator) endOpenAIBatch(b *openAIBatch, now time.Time, force bool) boo
 			purpose: "batch_output", created: created, content: content}
 	}
 	outFile, errFile := newFile("output", out), newFile("error", errs)
+	st := &e.batches
 	st.mu.Lock()
 	for _, f := range []*batchFile{outFile, errFile} {
 		// A job that outlived a reset leaves no files in the new store.
@@ -339,8 +294,7 @@ func (e *emulator) endOpenAIBatch(b *openAIBatch, now time.Time, force bool) boo
 		b.status, b.finalizingAt, b.completedAt = "completed", at.Unix(), at.Unix()
 	}
 	st.mu.Unlock()
-	b.endJob(t)
-	return true
+	return t
 }
 
 // newRequestID returns a fresh "req_" id.
@@ -358,22 +312,13 @@ func trimNewline(b []byte) []byte {
 
 // openAIBatchOf returns the key's batch with id, nil when there is none.
 func (s *batchStore) openAIBatchOf(key, id string) *openAIBatch {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if b := s.openai[id]; b != nil && b.key == key {
-		return b
-	}
-	return nil
+	return jobOf(s, &s.openai, key, id)
 }
 
 // serveBatch answers GET /v1/batches/{id} and POST /v1/batches/{id}/cancel.
 func (e *emulator) serveBatch(w http.ResponseWriter, r *http.Request) {
 	id, tail := batchPath(r.URL.Path, "/v1/batches/")
-	method := http.MethodGet
-	if tail == "cancel" {
-		method = http.MethodPost
-	}
-	c, ok := e.openAIAdmin(w, r, method)
+	c, ok := e.openAIAdmin(w, r, tailMethod(tail))
 	if !ok {
 		return
 	}
@@ -388,29 +333,20 @@ func (e *emulator) serveBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now()
-	e.endOpenAIBatch(b, now, false)
+	e.endBatch(b, now, false)
 	if tail == "" {
-		e.batches.mu.Lock()
-		out := b.appendJSON(nil, false)
-		e.batches.mu.Unlock()
-		c.reply(out)
+		c.replyLocked(func() []byte { return b.appendJSON(nil, false) })
 		return
 	}
-	b.proc.Lock()
-	e.batches.mu.Lock()
-	if b.status != "in_progress" {
-		status := b.status
-		e.batches.mu.Unlock()
-		b.proc.Unlock()
+	out, status, ok := e.cancelBatch(b, func() (batchTotals, []byte) {
+		b.status, b.cancellingAt, b.cancelledAt = "cancelled", now.Unix(), now.Unix()
+		return batchTotals{canceled: int64(len(b.input.lines))}, b.appendJSON(nil, false)
+	})
+	if !ok {
 		c.fail(&apiError{status: http.StatusConflict, typ: "invalid_request_error", outcome: outBadRequest,
 			message: fmt.Sprintf("Cannot cancel a batch with status '%s'.", status)})
 		return
 	}
-	b.status, b.cancellingAt, b.cancelledAt = "cancelled", now.Unix(), now.Unix()
-	out := b.appendJSON(nil, false)
-	e.batches.mu.Unlock()
-	b.proc.Unlock()
-	b.endJob(batchTotals{canceled: int64(len(b.input.lines))})
 	c.reply(out)
 }
 
@@ -448,22 +384,11 @@ func (e *emulator) listBatches(c *adminCall) {
 		}
 		page = append(page, b)
 	}
-	out := []byte(`{"object":"list","data":[`)
-	for i, b := range page {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = b.appendJSON(out, false)
-	}
+	out := appendJobs([]byte(`{"object":"list","data":[`), page, func(out []byte, b *openAIBatch) []byte {
+		return b.appendJSON(out, false)
+	})
 	st.mu.Unlock()
-	out = append(out, `],"first_id":`...)
-	if len(page) > 0 {
-		out = appendJSONString(out, page[0].id)
-		out = append(out, `,"last_id":`...)
-		out = appendJSONString(out, page[len(page)-1].id)
-	} else {
-		out = append(out, `null,"last_id":null`...)
-	}
+	out = appendFirstLast(append(out, `],"first_id":`...), page)
 	out = fmt.Appendf(out, `,"has_more":%t}`, more)
 	c.reply(out)
 }

@@ -76,22 +76,26 @@ type adminCall struct {
 	anthropic bool
 }
 
-// openAIAdmin checks the method and the key of a Files or Batches call;
-// false when it already answered.
-func (e *emulator) openAIAdmin(w http.ResponseWriter, r *http.Request, methods ...string) (*adminCall, bool) {
-	c := &adminCall{e: e, w: w, r: r, key: bearerKey(r), start: time.Now()}
+// newAdminCall starts a call made with key to the Files or Batches
+// endpoints (anthropic: the Message Batches API) and counts it in the key's
+// batch statistics.
+func (e *emulator) newAdminCall(w http.ResponseWriter, r *http.Request, key string, anthropic bool) *adminCall {
+	c := &adminCall{e: e, w: w, r: r, key: key, start: time.Now(), anthropic: anthropic}
 	c.idA, c.idB = e.nextIDs()
 	c.ks = e.keys.get(c.key)
 	c.ks.mu.Lock()
 	c.ks.batch.counters.APICalls++
 	c.ks.mu.Unlock()
-	allowed := false
-	for _, m := range methods {
-		allowed = allowed || r.Method == m
-	}
+	return c
+}
+
+// openAIAdmin checks the method and the key of a Files or Batches call;
+// false when it already answered.
+func (e *emulator) openAIAdmin(w http.ResponseWriter, r *http.Request, methods ...string) (*adminCall, bool) {
+	c := e.newAdminCall(w, r, bearerKey(r), false)
 	cfg := e.cfg
 	switch {
-	case !allowed:
+	case !contains(methods, r.Method):
 		c.fail(methodError(r))
 	case c.key == "":
 		c.fail(errMissingKey())
@@ -142,6 +146,15 @@ func (c *adminCall) fail(ae *apiError) {
 func (c *adminCall) reply(body []byte) {
 	c.setHeaders()
 	writeJSON(c.w, http.StatusOK, append(body, '\n'))
+}
+
+// replyLocked answers with the object render makes with the batch store's
+// mutex held.
+func (c *adminCall) replyLocked(render func() []byte) {
+	c.e.batches.mu.Lock()
+	out := render()
+	c.e.batches.mu.Unlock()
+	c.reply(out)
 }
 
 func errNoFile(id string) *apiError {

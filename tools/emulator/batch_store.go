@@ -38,40 +38,6 @@ func (s *batchStore) clear() {
 	s.mu.Unlock()
 }
 
-// batchJob is what jobs of both APIs have in common.
-type batchJob struct {
-	id      string
-	key     string
-	ks      *keyState // where the job's tokens are enqueued
-	seq     uint64    // creation order
-	gen     uint64    // the store's generation when it was created
-	created time.Time
-	due     time.Time // created + --batch-latency-ms
-	expires time.Time // created + 24h
-	model   string
-	tokens  int64 // input tokens enqueued while the job runs
-
-	// proc lets one request at a time end the job.
-	proc sync.Mutex
-}
-
-// ending says whether an unfinished job ends at now, and how: completed
-// (at its due time, or now when forced) or expired, when its latency
-// reaches past the completion window.
-func (j *batchJob) ending(now time.Time, force bool) (complete, expire bool, at time.Time) {
-	switch {
-	case force:
-		return true, false, now
-	case j.due.Before(j.expires):
-		if !now.Before(j.due) {
-			return true, false, j.due
-		}
-	case !now.Before(j.expires):
-		return false, true, j.expires
-	}
-	return false, false, time.Time{}
-}
-
 // batchCounters are a key's batch statistics.
 type batchCounters struct {
 	APICalls           int64 `json:"api_calls"`
@@ -180,48 +146,6 @@ func (t *batchTotals) add(a *lineAnswer) {
 	t.completion += a.tally.completion
 	t.cached += a.tally.cached
 	t.reasoning += a.tally.reasoning
-}
-
-// endJob releases a finished job's enqueued tokens and counts its lines.
-func (j *batchJob) endJob(t batchTotals) {
-	j.ks.mu.Lock()
-	j.ks.batch.release(j.model, j.tokens)
-	j.ks.mu.Unlock()
-	j.ks.noteLines(t)
-}
-
-// settleKey ends the unfinished jobs of key ("" for every key), or only the
-// one with id, whose time has come, or all of them now when force is set. It
-// returns the ids it ended.
-func (e *emulator) settleKey(key, id string, force bool) []string {
-	now := time.Now()
-	st := &e.batches
-	var oa []*openAIBatch
-	var an []*messageBatch
-	st.mu.Lock()
-	for _, b := range st.oaList {
-		if (key == "" || b.key == key) && (id == "" || b.id == id) && b.status == "in_progress" {
-			oa = append(oa, b)
-		}
-	}
-	for _, b := range st.anList {
-		if (key == "" || b.key == key) && (id == "" || b.id == id) && b.status == "in_progress" {
-			an = append(an, b)
-		}
-	}
-	st.mu.Unlock()
-	var ended []string
-	for _, b := range oa {
-		if e.endOpenAIBatch(b, now, force) {
-			ended = append(ended, b.id)
-		}
-	}
-	for _, b := range an {
-		if e.endMessageBatch(b, now, force) {
-			ended = append(ended, b.id)
-		}
-	}
-	return ended
 }
 
 // serveComplete answers POST /_emulator/batches/complete[?id=ID]: every

@@ -37,6 +37,15 @@ func request(t *testing.T, method, url string, header map[string]string, body io
 	return answer{status: resp.StatusCode, header: resp.Header, body: b, proto: resp.ProtoMajor}
 }
 
+// okJSON decodes a 200 answer; any other status fails the test, naming what.
+func okJSON(t *testing.T, a answer, what string) map[string]any {
+	t.Helper()
+	if a.status != 200 {
+		t.Fatalf("%s: %d %s", what, a.status, a.body)
+	}
+	return a.json(t)
+}
+
 // oaHeaders are an OpenAI request's headers; no key, no Authorization.
 func oaHeaders(key string) map[string]string {
 	h := map[string]string{"Content-Type": "application/json"}
@@ -68,11 +77,7 @@ func uploadFile(t *testing.T, url, key, purpose, content string) answer {
 // mustUpload uploads content and returns the file's id.
 func mustUpload(t *testing.T, url, key, content string) string {
 	t.Helper()
-	a := uploadFile(t, url, key, "batch", content)
-	if a.status != 200 {
-		t.Fatalf("upload: %d %s", a.status, a.body)
-	}
-	return a.json(t)["id"].(string)
+	return okJSON(t, uploadFile(t, url, key, "batch", content), "upload")["id"].(string)
 }
 
 // batchLine renders one line of a batch input file.
@@ -88,20 +93,12 @@ func createBatch(t *testing.T, url, key, fileID, endpoint, extra string) answer 
 
 func mustCreateBatch(t *testing.T, url, key, fileID, endpoint string) map[string]any {
 	t.Helper()
-	a := createBatch(t, url, key, fileID, endpoint, "")
-	if a.status != 200 {
-		t.Fatalf("create batch: %d %s", a.status, a.body)
-	}
-	return a.json(t)
+	return okJSON(t, createBatch(t, url, key, fileID, endpoint, ""), "create batch")
 }
 
 func getBatch(t *testing.T, url, key, id string) map[string]any {
 	t.Helper()
-	a := request(t, http.MethodGet, url+"/v1/batches/"+id, oaHeaders(key), nil)
-	if a.status != 200 {
-		t.Fatalf("get batch: %d %s", a.status, a.body)
-	}
-	return a.json(t)
+	return okJSON(t, request(t, http.MethodGet, url+"/v1/batches/"+id, oaHeaders(key), nil), "get batch")
 }
 
 // fastForward ends the batch id (every batch when id is "") now.
@@ -510,11 +507,7 @@ func TestBatchListAndPagination(t *testing.T) {
 		ids = append(ids, mustCreateBatch(t, url, "k", fileID, "/v1/embeddings")["id"].(string))
 	}
 	list := func(key, query string) map[string]any {
-		a := request(t, http.MethodGet, url+"/v1/batches"+query, oaHeaders(key), nil)
-		if a.status != 200 {
-			t.Fatalf("list: %d %s", a.status, a.body)
-		}
-		return a.json(t)
+		return okJSON(t, request(t, http.MethodGet, url+"/v1/batches"+query, oaHeaders(key), nil), "list")
 	}
 	idsOf := func(l map[string]any) []string {
 		var out []string

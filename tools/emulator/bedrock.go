@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -97,32 +95,18 @@ func (e *emulator) serveBedrock(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &bedrockCall{call: call{e: e, w: w, r: r, start: time.Now(), model: model,
 		key: sigv4KeyID(r.Header.Get("Authorization"))}, stream: op == "converse-stream"}
-	c.idA, c.idB = e.nextIDs()
-	c.ks = e.keys.get(c.key)
-	c.ks.mu.Lock()
-	c.ks.stats.Received++
-	c.ks.noteTrace(c.r)
-	c.ks.mu.Unlock()
+	c.receive()
 
 	if r.Method != http.MethodPost {
 		c.fail(errUnknownOperation())
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			c.fail(&bedrockError{status: http.StatusRequestEntityTooLarge, typ: "ValidationException", outcome: outBadRequest,
-				message: fmt.Sprintf("The request body exceeds the limit of %d bytes.", maxBodyBytes)})
-			return
-		}
-		c.record(outGone, 0)
+	body, ok := readBody(w, r, maxBodyBytes, errBedrockTooLarge, c.fail, c.gone)
+	if !ok {
 		return
 	}
+	c.digestWithModel(body)
 	cfg := e.cfg
-	if cfg.needsDigest() {
-		c.digest = digestBody(append(append([]byte(model), 0), body...))
-	}
 	form, be := cfg.verifySigV4(r, rawPath, body, time.Now())
 	if be != nil {
 		c.fail(be)
@@ -162,65 +146,47 @@ func (e *emulator) serveBedrock(w http.ResponseWriter, r *http.Request) {
 	if !c.arrive(ep) {
 		return
 	}
-	var seq uint64
-	if e.lim.enabled() {
-		adm := c.ks.admit(e.lim, req.charge())
-		switch adm.kind {
-		case admitted:
-			seq = adm.seq
-		case limitRequests:
-			c.fail(errThrottled(msgThrottledRequests))
-			return
-		default:
-			c.fail(errThrottled(msgThrottledTokens))
-			return
-		}
+	if seq, ok := admitAndWait(&c.call, req.charge(), errBedrockRefused, c.fail); ok {
+		c.succeed(seq)
 	}
-	if !sleepCtx(r.Context(), cfg.delay(c.digest, c.k, c.stalled)) {
-		c.record(outGone, 0)
-		return
-	}
-	c.succeed(seq)
 }
 
-// arrive counts the call's arrival on endpoint ep and plays the fault drawn
-// for it (a stream may draw a mid-stream one); false when that already
-// answered the call.
+// arrive counts the call's arrival on endpoint ep and plays what it meets
+// (a stream may draw a mid-stream fault); false when that already answered
+// the call.
 func (c *bedrockCall) arrive(ep string) bool {
-	cfg := c.e.cfg
-	if !cfg.countsArrivals() {
-		return true
-	}
-	c.k = c.ks.arrivalOn(ep, c.digest)
-	if c.k < uint64(cfg.rateLimitFirst) {
-		c.fail(errThrottled(msgThrottledRequests))
-		return false
-	}
-	f := cfg.decideFault(c.digest, c.k)
-	if c.stream {
-		f, c.mid = cfg.streamFault(c.digest, c.k, f, false)
-	}
-	switch f {
-	case fault500:
-		c.fail(&bedrockError{status: http.StatusInternalServerError, typ: "InternalServerException", outcome: outServerError,
-			message: msgBedrockInternal})
-		return false
-	case fault503:
-		c.fail(&bedrockError{status: http.StatusServiceUnavailable, typ: "ServiceUnavailableException", outcome: outServerError,
-			message: msgBedrockUnavailable})
-		return false
-	case faultReset:
-		c.reset()
-		return false
-	case faultStall:
-		c.stalled = true
-	}
-	return true
+	return arrive(&c.call, onArrival[*bedrockError]{count: c.ks.arrivalsOn(ep), stream: c.stream,
+		first:  func() *bedrockError { return errThrottled(msgThrottledRequests) },
+		server: errBedrockInternal, unavailable: errBedrockUnavailable}, c.fail)
+}
+
+func errBedrockTooLarge(limit int64) *bedrockError {
+	return &bedrockError{status: http.StatusRequestEntityTooLarge, typ: "ValidationException", outcome: outBadRequest,
+		message: fmt.Sprintf("The request body exceeds the limit of %d bytes.", limit)}
 }
 
 // errThrottled is Bedrock's 429: no retry-after, the client backs off.
 func errThrottled(message string) *bedrockError {
 	return &bedrockError{status: http.StatusTooManyRequests, typ: "ThrottlingException", outcome: outRateLimited, message: message}
+}
+
+// errBedrockRefused is the 429 of a Converse call the rate-limit window refused,
+// on requests or on tokens.
+func errBedrockRefused(adm admission) *bedrockError {
+	if adm.kind == limitRequests {
+		return errThrottled(msgThrottledRequests)
+	}
+	return errThrottled(msgThrottledTokens)
+}
+
+func errBedrockInternal() *bedrockError {
+	return &bedrockError{status: http.StatusInternalServerError, typ: "InternalServerException", outcome: outServerError,
+		message: msgBedrockInternal}
+}
+
+func errBedrockUnavailable() *bedrockError {
+	return &bedrockError{status: http.StatusServiceUnavailable, typ: "ServiceUnavailableException", outcome: outServerError,
+		message: msgBedrockUnavailable}
 }
 
 // bedrockReply is the planned answer of a call.
@@ -282,14 +248,8 @@ func firstStop(text string, stops []string) int {
 }
 
 func (c *bedrockCall) succeed(seq uint64) {
-	req := c.req
 	r := c.plan()
-	c.completionTokens = r.output
-	if seq != 0 {
-		c.ks.mu.Lock()
-		c.ks.win.reconcile(seq, req.promptTokens+r.output)
-		c.ks.mu.Unlock()
-	}
+	c.settle(seq, r.output)
 	if c.stream {
 		c.streamConverse(r)
 		return
@@ -305,12 +265,7 @@ func (c *bedrockCall) succeed(seq uint64) {
 		}
 		b = appendJSONString(append(b, `{"toolUse":{"toolUseId":`...), r.ids[j])
 		b = appendJSONString(append(b, `,"name":`...), call.name)
-		b = append(b, `,"input":`...)
-		if call.cut {
-			b = append(b, "{}"...)
-		} else {
-			b = append(b, call.args...)
-		}
+		b = call.appendArgs(append(b, `,"input":`...))
 		b = append(b, "}}"...)
 	}
 	b = append(b, `]}},"stopReason":"`...)

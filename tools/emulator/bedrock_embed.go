@@ -54,15 +54,10 @@ func (e *emulator) bedrockInvoke(c *bedrockCall, body []byte) {
 	if !c.arrive(epBedrockInvoke) {
 		return
 	}
-	if e.lim.enabled() {
-		// The charge is the actual usage: nothing to reconcile later.
-		if adm := c.ks.admit(e.lim, req.promptTokens); adm.kind != admitted {
-			c.fail(errThrottled(msgThrottledTokens))
-			return
-		}
-	}
-	if !sleepCtx(c.r.Context(), cfg.delay(c.digest, c.k, c.stalled)) {
-		c.record(outGone, 0)
+	// The charge is the actual usage: nothing to reconcile later. Every
+	// refusal counts as one on tokens.
+	refused := func(admission) *bedrockError { return errThrottled(msgThrottledTokens) }
+	if _, ok := admitAndWait(&c.call, req.promptTokens, refused, c.fail); !ok {
 		return
 	}
 	b := make([]byte, 0, 96+len(req.texts)*(2+12*req.dims))

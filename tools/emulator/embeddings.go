@@ -85,36 +85,12 @@ func (e *emulator) serveEmbeddings(w http.ResponseWriter, r *http.Request) {
 			message: fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", req.model)})
 		return
 	}
-	if cfg.countsArrivals() && c.batch == nil {
-		c.k = c.ks.arrivalOn(epEmbeddings, c.digest)
-		if c.k < uint64(cfg.rateLimitFirst) {
-			c.fail(e.rateLimitError(req.model, req.promptTokens, admission{kind: limitRequests, wait: cfg.rateLimitWait}))
-			return
-		}
-		switch cfg.decideFault(c.digest, c.k) {
-		case fault500:
-			c.fail(errServer())
-			return
-		case fault503:
-			c.fail(errOverloaded())
-			return
-		case faultReset:
-			c.reset()
-			return
-		case faultStall:
-			c.stalled = true
-		}
+	refused := func(adm admission) *apiError { return e.rateLimitError(req.model, req.promptTokens, adm) }
+	if !c.arriveOpenAI(c.ks.arrivalsOn(epEmbeddings), false, refused) {
+		return
 	}
-	if e.lim.enabled() && c.batch == nil {
-		// The charge is the actual usage: nothing to reconcile later.
-		adm := c.ks.admit(e.lim, req.promptTokens)
-		if adm.kind != admitted {
-			c.fail(e.rateLimitError(req.model, req.promptTokens, adm))
-			return
-		}
-	}
-	if !sleepCtx(r.Context(), c.delay(c.stalled)) {
-		c.record(outGone, 0)
+	// The charge is the actual usage: nothing to reconcile later.
+	if _, ok := admitAndWait(c, req.promptTokens, refused, c.fail); !ok {
 		return
 	}
 	b := appendEmbeddingsReply(nil, req)
@@ -125,21 +101,9 @@ func (e *emulator) serveEmbeddings(w http.ResponseWriter, r *http.Request) {
 
 // parseEmbeddingsRequest checks a CreateEmbeddingRequest body.
 func parseEmbeddingsRequest(body []byte) (*embeddingsRequest, *apiError) {
-	if !json.Valid(body) {
-		return nil, errInvalidJSON()
-	}
-	o, ok := parseObject(body)
-	if !ok {
-		return nil, errInvalidJSON()
-	}
-	for _, k := range o.keys {
-		known := false
-		for _, f := range embeddingFields {
-			known = known || k == f
-		}
-		if !known {
-			return nil, invalidRequest("", "", "Unrecognized request argument supplied: %s", k)
-		}
+	o, aerr := openAIObject(body, embeddingFields)
+	if aerr != nil {
+		return nil, aerr
 	}
 	req := &embeddingsRequest{}
 
@@ -153,7 +117,6 @@ func parseEmbeddingsRequest(body []byte) (*embeddingsRequest, *apiError) {
 	}
 	req.model = model
 
-	var aerr *apiError
 	if req.inputs, aerr = parseEmbeddingInputs(o.get("input")); aerr != nil {
 		return nil, aerr
 	}

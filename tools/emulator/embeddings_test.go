@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"slices"
@@ -19,24 +18,18 @@ import (
 // postEmbeddings sends body to /v1/embeddings with a bearer key.
 func postEmbeddings(t *testing.T, url, key, body string) answer {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url+"/v1/embeddings", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
+	return request(t, http.MethodPost, url+"/v1/embeddings", oaHeaders(key), strings.NewReader(body))
+}
+
+// decodeStrict decodes a reply's body into v, failing the test on a member
+// v does not have.
+func decodeStrict(t *testing.T, body []byte, v any) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("reply: %v: %.300s", err, body)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return answer{status: resp.StatusCode, header: resp.Header, body: b, proto: resp.ProtoMajor}
 }
 
 // embBody builds a request; input and extra are raw JSON.
@@ -66,11 +59,7 @@ func parseEmb(t *testing.T, a answer) (embReply, [][]float32) {
 		t.Fatalf("status %d: %s", a.status, a.body)
 	}
 	var r embReply
-	dec := json.NewDecoder(bytes.NewReader(a.body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
-		t.Fatalf("reply: %v: %.300s", err, a.body)
-	}
+	decodeStrict(t, a.body, &r)
 	if r.Object != "list" || r.Usage.TotalTokens != r.Usage.PromptTokens {
 		t.Errorf("envelope: %+v", r)
 	}

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -66,33 +64,19 @@ func (e *emulator) serveGemini(w http.ResponseWriter, r *http.Request) {
 		key = r.URL.Query().Get("key")
 	}
 	c := &geminiCall{call: call{e: e, w: w, r: r, start: time.Now(), key: key, model: model}, method: method}
-	c.idA, c.idB = e.nextIDs()
-	c.ks = e.keys.get(c.key)
-	c.ks.mu.Lock()
-	c.ks.stats.Received++
-	c.ks.noteTrace(c.r)
-	c.ks.mu.Unlock()
+	c.receive()
 
 	if r.Method != http.MethodPost {
 		c.fail(&geminiError{status: http.StatusNotFound, state: "NOT_FOUND", outcome: outBadRequest,
 			message: fmt.Sprintf("Method not found: %s %s", r.Method, r.URL.Path)})
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			c.fail(geminiBad("Request payload size exceeds the limit: %d bytes.", maxBodyBytes))
-			return
-		}
-		c.record(outGone, 0)
+	body, ok := readBody(w, r, maxBodyBytes, errGeminiTooLarge, c.fail, c.gone)
+	if !ok {
 		return
 	}
+	c.digestWithModel(body)
 	cfg := e.cfg
-	if cfg.needsDigest() {
-		// The model is part of the request, as it is on the other endpoints.
-		c.digest = digestBody(append(append([]byte(model), 0), body...))
-	}
 
 	switch {
 	case c.key == "":
@@ -135,55 +119,32 @@ func (e *emulator) serveGemini(w http.ResponseWriter, r *http.Request) {
 	if !c.arrive(ep, stream) {
 		return
 	}
-
-	var seq uint64
-	if e.lim.enabled() {
-		adm := c.ks.admit(e.lim, req.charge())
-		if adm.kind != admitted {
-			c.fail(e.geminiRateLimitError(model, req.charge(), adm))
-			return
-		}
-		seq = adm.seq
+	if seq, ok := c.admitAndWait(req.charge()); ok {
+		c.succeed(seq)
 	}
-	if !sleepCtx(r.Context(), cfg.delay(c.digest, c.k, c.stalled)) {
-		c.record(outGone, 0)
-		return
-	}
-	c.succeed(seq)
 }
 
 // arrive counts the arrival at endpoint ep for the fault draws and applies
 // --rate-limit-first and the fault drawn (for a stream, also the
 // mid-stream fault). False when it already answered.
 func (c *geminiCall) arrive(ep string, stream bool) bool {
-	cfg := c.e.cfg
-	if !cfg.countsArrivals() {
-		return true
-	}
-	c.k = c.ks.arrivalOn(ep, c.digest)
-	if c.k < uint64(cfg.rateLimitFirst) {
-		c.fail(errGeminiRateLimited(cfg.rateLimitWait))
-		return false
-	}
-	f := cfg.decideFault(c.digest, c.k)
-	if stream {
-		f, c.mid = cfg.streamFault(c.digest, c.k, f, false)
-	}
-	switch f {
-	case fault500:
-		c.fail(errGeminiInternal())
-		return false
-	case fault503:
-		c.fail(&geminiError{status: http.StatusServiceUnavailable, state: "UNAVAILABLE", outcome: outServerError,
-			message: "The model is overloaded. Please try again later."})
-		return false
-	case faultReset:
-		c.reset()
-		return false
-	case faultStall:
-		c.stalled = true
-	}
-	return true
+	wait := c.e.cfg.rateLimitWait
+	return arrive(&c.call, onArrival[*geminiError]{count: c.ks.arrivalsOn(ep), stream: stream,
+		first:  func() *geminiError { return errGeminiRateLimited(wait) },
+		server: errGeminiInternal, unavailable: errGeminiUnavailable}, c.fail)
+}
+
+// admitAndWait charges the rate-limit window charge tokens and holds the
+// answer; false when it already answered.
+func (c *geminiCall) admitAndWait(charge int64) (uint64, bool) {
+	return admitAndWait(&c.call, charge, func(adm admission) *geminiError {
+		return c.e.geminiRateLimitError(c.model, charge, adm)
+	}, c.fail)
+}
+
+func errGeminiUnavailable() *geminiError {
+	return &geminiError{status: http.StatusServiceUnavailable, state: "UNAVAILABLE", outcome: outServerError,
+		message: "The model is overloaded. Please try again later."}
 }
 
 // errGeminiModelNotFound is the 404 of a model outside --known-models.
@@ -191,6 +152,10 @@ func errGeminiModelNotFound(model, method string) *geminiError {
 	return &geminiError{status: http.StatusNotFound, state: "NOT_FOUND", outcome: outBadRequest,
 		message: fmt.Sprintf("models/%s is not found for API version v1beta, or is not supported for %s. "+
 			"Call ListModels to see the list of available models and their supported methods.", model, method)}
+}
+
+func errGeminiTooLarge(limit int64) *geminiError {
+	return geminiBad("Request payload size exceeds the limit: %d bytes.", limit)
 }
 
 func errGeminiInvalidKey() *geminiError {
@@ -360,15 +325,10 @@ func (c *geminiCall) plan() *geminiReply {
 func (c *geminiCall) succeed(seq uint64) {
 	req := c.req
 	r := c.plan()
-	c.completionTokens = r.out + r.thoughts
+	c.settle(seq, r.out+r.thoughts)
 	c.reasoningTokens = r.thoughts
 	if req.cached {
 		c.cachedTokens = req.promptTokens / 2
-	}
-	if seq != 0 {
-		c.ks.mu.Lock()
-		c.ks.win.reconcile(seq, req.promptTokens+c.completionTokens)
-		c.ks.mu.Unlock()
 	}
 	if req.stream {
 		c.stream(r)
@@ -432,12 +392,7 @@ func geminiTextPart(text string, thought bool) []byte {
 // thoughtSignature when sig is set. Arguments the cap cut short are {}.
 func geminiCallPart(call plannedCall, sig string) []byte {
 	b := appendJSONString([]byte(`{"functionCall":{"name":`), call.name)
-	b = append(b, `,"args":`...)
-	if call.cut {
-		b = append(b, "{}"...)
-	} else {
-		b = append(b, call.args...)
-	}
+	b = call.appendArgs(append(b, `,"args":`...))
 	b = append(b, '}')
 	if sig != "" {
 		b = appendJSONString(append(b, `,"thoughtSignature":`...), sig)

@@ -58,7 +58,7 @@ func geminiEmbedDims(model string) int {
 // embed answers embedContent and batchEmbedContents, once the key checks
 // passed.
 func (c *geminiCall) embed(body []byte) {
-	e, cfg := c.e, c.e.cfg
+	cfg := c.e.cfg
 	batch := c.method == "batchEmbedContents"
 	req, ge := parseGeminiEmbed(c.model, batch, body)
 	if ge != nil {
@@ -77,15 +77,8 @@ func (c *geminiCall) embed(body []byte) {
 	if !c.arrive(ep, false) {
 		return
 	}
-	if e.lim.enabled() {
-		// The charge is the actual usage: nothing to reconcile later.
-		if adm := c.ks.admit(e.lim, req.promptTokens); adm.kind != admitted {
-			c.fail(e.geminiRateLimitError(c.model, req.promptTokens, adm))
-			return
-		}
-	}
-	if !sleepCtx(c.r.Context(), cfg.delay(c.digest, c.k, c.stalled)) {
-		c.record(outGone, 0)
+	// The charge is the actual usage: nothing to reconcile later.
+	if _, ok := c.admitAndWait(req.promptTokens); !ok {
 		return
 	}
 	b := appendGeminiEmbedReply(nil, req)
@@ -137,14 +130,9 @@ func geminiRule(typ, field, format string, args ...any) *geminiError {
 // parseGeminiEmbed checks an embedContent body (batch false) or a
 // batchEmbedContents body and computes its token figures.
 func parseGeminiEmbed(model string, batch bool, body []byte) (*geminiEmbedRequest, *geminiError) {
-	if len(strings.TrimSpace(string(body))) == 0 {
-		body = []byte("{}")
-	}
-	if !json.Valid(body) {
-		return nil, geminiViolation("", "Invalid JSON payload received. Unexpected token.")
-	}
-	if jsonKind(body) != "an object" {
-		return nil, geminiViolation("", `Invalid JSON payload received. Unknown name "": Root element must be a message.`)
+	body, ge := geminiObject(body)
+	if ge != nil {
+		return nil, ge
 	}
 	req := &geminiEmbedRequest{model: model, batch: batch}
 	if !batch {
@@ -242,17 +230,9 @@ func parseEmbedContentRequest(typ, p, model string, inBatch bool, raw json.RawMe
 		if ge != nil {
 			return it, ge
 		}
-		data := ""
-		if part != nil {
-			for _, name := range geminiPartData {
-				if isAbsent(part.get(name)) {
-					continue
-				}
-				if data != "" {
-					return it, geminiViolation(pp, fmt.Sprintf("Invalid JSON payload received. Oneof field 'data' is already set. Cannot set '%s'", name))
-				}
-				data = name
-			}
+		data, ge := partData(pp, part)
+		if ge != nil {
+			return it, ge
 		}
 		switch data {
 		case "":

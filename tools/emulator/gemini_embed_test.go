@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -35,11 +34,7 @@ func readGeminiEmbed(t *testing.T, a streamAnswer, batch bool) (int64, [][]float
 		t.Errorf("content type %q", ct)
 	}
 	var r geminiEmbedReply
-	dec := json.NewDecoder(bytes.NewReader(a.body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
-		t.Fatalf("reply: %v: %.300s", err, a.body)
-	}
+	decodeStrict(t, a.body, &r)
 	if r.UsageMetadata == nil || r.UsageMetadata.PromptTokenCount != r.UsageMetadata.TotalTokenCount {
 		t.Fatalf("usage: %s", a.body)
 	}

@@ -317,9 +317,28 @@ type geminiTurn struct {
 	responses int      // functionResponse parts
 }
 
-// parseGeminiRequest checks a generateContent body for model and computes
-// its token figures.
-func parseGeminiRequest(model string, stream bool, body []byte) (*geminiRequest, *geminiError) {
+// partData is the member of the data oneof the part at pp sets, "" for
+// none (or no part); setting two is refused.
+func partData(pp string, part *gObject) (string, *geminiError) {
+	data := ""
+	if part == nil {
+		return data, nil
+	}
+	for _, name := range geminiPartData {
+		if isAbsent(part.get(name)) {
+			continue
+		}
+		if data != "" {
+			return "", geminiViolation(pp, fmt.Sprintf("Invalid JSON payload received. Oneof field 'data' is already set. Cannot set '%s'", name))
+		}
+		data = name
+	}
+	return data, nil
+}
+
+// geminiObject checks that a body is a JSON object, as Google reads it: an
+// empty body is the empty object.
+func geminiObject(body []byte) ([]byte, *geminiError) {
 	if len(strings.TrimSpace(string(body))) == 0 {
 		body = []byte("{}")
 	}
@@ -328,6 +347,16 @@ func parseGeminiRequest(model string, stream bool, body []byte) (*geminiRequest,
 	}
 	if jsonKind(body) != "an object" {
 		return nil, geminiViolation("", `Invalid JSON payload received. Unknown name "": Root element must be a message.`)
+	}
+	return body, nil
+}
+
+// parseGeminiRequest checks a generateContent body for model and computes
+// its token figures.
+func parseGeminiRequest(model string, stream bool, body []byte) (*geminiRequest, *geminiError) {
+	body, ge := geminiObject(body)
+	if ge != nil {
+		return nil, ge
 	}
 	top, ge := gOpen("", "GenerateContentRequest", body, geminiRequestFields...)
 	if ge != nil {
@@ -428,15 +457,9 @@ func (req *geminiRequest) parseContent(p string, raw json.RawMessage, prev *gemi
 		if part == nil {
 			return turn, geminiRequired(pp+".data", "required oneof field 'data' must have one initialized field")
 		}
-		data := ""
-		for _, name := range geminiPartData {
-			if isAbsent(part.get(name)) {
-				continue
-			}
-			if data != "" {
-				return turn, geminiViolation(pp, fmt.Sprintf("Invalid JSON payload received. Oneof field 'data' is already set. Cannot set '%s'", name))
-			}
-			data = name
+		data, ge := partData(pp, part)
+		if ge != nil {
+			return turn, ge
 		}
 		if data == "" {
 			return turn, geminiRequired(pp+".data", "required oneof field 'data' must have one initialized field")

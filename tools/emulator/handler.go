@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -68,94 +67,6 @@ func newEmulator(cfg *config, stderr io.Writer) (*emulator, error) {
 	return e, nil
 }
 
-func (e *emulator) handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/hostile/") {
-			serveHostile(w, r)
-			return
-		}
-		if strings.HasPrefix(r.URL.Path, "/openai/deployments/") {
-			e.serveAzure(w, r)
-			return
-		}
-		if strings.HasPrefix(r.URL.Path, geminiPrefix) {
-			e.serveGemini(w, r)
-			return
-		}
-		if strings.HasPrefix(r.URL.Path, bedrockPrefix) {
-			e.serveBedrock(w, r)
-			return
-		}
-		switch p := r.URL.Path; {
-		case strings.HasPrefix(p, "/v1/files/"):
-			e.serveFile(w, r)
-			return
-		case strings.HasPrefix(p, "/v1/batches/"):
-			e.serveBatch(w, r)
-			return
-		case strings.HasPrefix(p, "/v1/messages/batches/"):
-			e.serveMessageBatch(w, r)
-			return
-		}
-		switch r.URL.Path {
-		case "/v1/files":
-			e.serveFiles(w, r)
-			return
-		case "/v1/batches":
-			e.serveBatches(w, r)
-			return
-		case "/v1/messages/batches":
-			e.serveMessageBatches(w, r)
-			return
-		case "/_emulator/batches/complete", "/emulator/batches/complete":
-			e.serveComplete(w, r)
-			return
-		case "/v1/chat/completions":
-			e.serveChat(w, r)
-			return
-		case "/v1/messages":
-			e.serveMessages(w, r)
-			return
-		case "/v1/responses":
-			e.serveResponses(w, r)
-			return
-		case "/v1/embeddings":
-			e.serveEmbeddings(w, r)
-			return
-		case "/api/chat":
-			e.serveOllama(w, r)
-			return
-		case "/api/embed":
-			e.serveOllamaEmbed(w, r)
-			return
-		case "/v1/traces", "/v1/metrics":
-			e.otlp.serve(w, r)
-			return
-		case "/_emulator/otlp":
-			e.otlp.serveCaptured(w, r)
-		case "/_emulator/stats":
-			e.serveStats(w, r)
-		case "/_emulator/reset":
-			e.serveReset(w, r)
-		case "/health":
-			if r.Method != http.MethodGet && r.Method != http.MethodHead {
-				e.methodNotAllowed(w, r)
-				break
-			}
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.Header().Set("Content-Length", "2")
-			w.WriteHeader(http.StatusOK)
-			io.WriteString(w, "ok")
-		default:
-			writeError(w, &apiError{status: http.StatusNotFound, typ: "invalid_request_error",
-				message: fmt.Sprintf("Invalid URL (%s %s)", r.Method, r.URL.Path)})
-		}
-		if e.logger != nil {
-			e.logger.Printf("%s %s %s", r.Proto, r.Method, r.URL.RequestURI())
-		}
-	})
-}
-
 func (e *emulator) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	writeError(w, methodError(r))
 }
@@ -214,45 +125,26 @@ func (e *emulator) serveChat(w http.ResponseWriter, r *http.Request) {
 		c.fail(errFlexUnavailable())
 		return
 	}
-	if cfg.countsArrivals() && c.batch == nil {
-		c.k = c.ks.arrival(c.digest)
-		if c.k < uint64(cfg.rateLimitFirst) {
-			c.fail(e.rateLimitError(req.model, req.charge(), admission{kind: limitRequests, wait: cfg.rateLimitWait}))
-			return
-		}
-		f := cfg.decideFault(c.digest, c.k)
-		if req.stream {
-			f, c.mid = cfg.streamFault(c.digest, c.k, f, false)
-		}
-		switch f {
-		case fault500:
-			c.fail(errServer())
-			return
-		case fault503:
-			c.fail(errOverloaded())
-			return
-		case faultReset:
-			c.reset()
-			return
-		case faultStall:
-			c.stalled = true
-		}
-	}
-
-	var seq uint64
-	if e.lim.enabled() && c.batch == nil {
-		adm := c.ks.admit(e.lim, req.charge())
-		if adm.kind != admitted {
-			c.fail(e.rateLimitError(req.model, req.charge(), adm))
-			return
-		}
-		seq = adm.seq
-	}
-	if !sleepCtx(r.Context(), c.delay(c.stalled)) {
-		c.record(outGone, 0)
+	refused := func(adm admission) *apiError { return e.rateLimitError(req.model, req.charge(), adm) }
+	if !c.arriveOpenAI(c.ks.arrival, req.stream, refused) {
 		return
 	}
-	c.succeed(req, seq)
+	if seq, ok := admitAndWait(c, req.charge(), refused, c.fail); ok {
+		c.succeed(req, seq)
+	}
+}
+
+// arriveOpenAI plays what the call meets on arrival, counted by count, at
+// an OpenAI endpoint. refused answers a request the rate-limit window
+// refused; where it is set, the endpoint applies --rate-limit-first and
+// answers the first arrivals as refused on requests.
+func (c *call) arriveOpenAI(count func(bodyDigest) uint64, stream bool, refused func(admission) *apiError) bool {
+	a := onArrival[*apiError]{count: count, stream: stream, server: errServer, unavailable: errOverloaded}
+	if refused != nil {
+		wait := c.e.cfg.rateLimitWait
+		a.first = func() *apiError { return refused(admission{kind: limitRequests, wait: wait}) }
+	}
+	return arrive(c, a, c.fail)
 }
 
 // arrival counts one more arrival of a body and returns the earlier count.
@@ -525,6 +417,12 @@ func errQuota() *apiError {
 			"read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors."}
 }
 
+// errBodyTooLarge is OpenAI's 413 for a body over limit bytes.
+func errBodyTooLarge(limit int64) *apiError {
+	return &apiError{status: http.StatusRequestEntityTooLarge, typ: "invalid_request_error", outcome: outBadRequest,
+		message: fmt.Sprintf("Request body too large: the limit is %d bytes.", limit)}
+}
+
 func errServer() *apiError {
 	return &apiError{status: http.StatusInternalServerError, typ: "server_error", outcome: outServerError,
 		message: "The server had an error while processing your request. Sorry about that!"}
@@ -668,28 +566,14 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 // the OpenAPI document. False when it already answered.
 func (c *call) admitOpenAI(schema string) ([]byte, bool) {
 	e, w, r := c.e, c.w, c.r
-	c.idA, c.idB = e.nextIDs()
-	c.ks = e.keys.get(c.key)
-	if c.batch == nil {
-		c.ks.mu.Lock()
-		c.ks.stats.Received++
-		c.ks.noteTrace(c.r)
-		c.ks.mu.Unlock()
-	}
+	c.receive()
 
 	if r.Method != http.MethodPost {
 		c.fail(methodError(r))
 		return nil, false
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			c.fail(&apiError{status: http.StatusRequestEntityTooLarge, typ: "invalid_request_error", outcome: outBadRequest,
-				message: fmt.Sprintf("Request body too large: the limit is %d bytes.", maxBodyBytes)})
-			return nil, false
-		}
-		c.record(outGone, 0)
+	body, ok := readBody(w, r, maxBodyBytes, errBodyTooLarge, c.fail, c.gone)
+	if !ok {
 		return nil, false
 	}
 	cfg := e.cfg

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -27,12 +25,10 @@ type ollamaCall struct {
 }
 
 func (e *emulator) serveOllama(w http.ResponseWriter, r *http.Request) {
-	c := newOllamaCall(e, w, r)
-	body, ok := c.admit()
+	c, body, ok := e.admitOllama(w, r)
 	if !ok {
 		return
 	}
-	cfg := e.cfg
 	req, aerr := parseOllamaRequest(body)
 	if aerr != nil {
 		c.fail(aerr)
@@ -40,88 +36,79 @@ func (e *emulator) serveOllama(w http.ResponseWriter, r *http.Request) {
 	}
 	c.req = req
 	c.model, c.promptTokens = req.model, req.promptTokens
-	if len(cfg.knownModels) > 0 && !cfg.knownModels[req.model] {
-		c.fail(ollamaError(http.StatusNotFound, outBadRequest, "model %q not found, try pulling it first", req.model))
+	if !c.modelKnown() || !c.arrive(epOllama, req.stream, nil) {
 		return
 	}
-
-	if cfg.countsArrivals() {
-		c.k = c.ks.arrivalOn(epOllama, c.digest)
-		f := cfg.decideFault(c.digest, c.k)
-		if req.stream {
-			f, c.mid = cfg.streamFault(c.digest, c.k, f, false)
-		}
-		switch f {
-		case fault500:
-			c.fail(ollamaError(http.StatusInternalServerError, outServerError, "an error was encountered while running the model"))
-			return
-		case fault503:
-			c.fail(ollamaError(http.StatusServiceUnavailable, outServerError, "server busy, please try again.  maximum pending requests exceeded"))
-			return
-		case faultReset:
-			c.reset()
-			return
-		case faultStall:
-			c.stalled = true
-		}
+	if seq, ok := c.admitAndWait(req.charge()); ok {
+		c.succeed(seq)
 	}
-
-	var seq uint64
-	if e.lim.enabled() {
-		adm := c.ks.admit(e.lim, req.charge())
-		if adm.kind != admitted {
-			c.fail(ollamaError(http.StatusTooManyRequests, outRateLimited, "rate limited"))
-			return
-		}
-		seq = adm.seq
-	}
-	if !sleepCtx(r.Context(), cfg.delay(c.digest, c.k, c.stalled)) {
-		c.record(outGone, 0)
-		return
-	}
-	c.succeed(seq)
 }
 
-// newOllamaCall starts a call to one of Ollama's endpoints. No key is
-// required: a bearer key, when sent, names the statistics and rate-limit
-// key, otherwise the key is "ollama".
-func newOllamaCall(e *emulator, w http.ResponseWriter, r *http.Request) *ollamaCall {
+// admitOllama starts a call to one of Ollama's endpoints: it counts the
+// arrival, checks the method and reads the body (bounded), taking its
+// digest for the fault draws. No key is required: a bearer key, when sent,
+// names the statistics and rate-limit key, otherwise the key is "ollama".
+// False when it already answered.
+func (e *emulator) admitOllama(w http.ResponseWriter, r *http.Request) (*ollamaCall, []byte, bool) {
 	key := bearerKey(r)
 	if key == "" {
 		key = ollamaKey
 	}
-	return &ollamaCall{call: call{e: e, w: w, r: r, start: time.Now(), key: key}}
-}
-
-// admit counts the arrival, checks the method and reads the body (bounded),
-// taking its digest for the fault draws. False when it already answered.
-func (c *ollamaCall) admit() ([]byte, bool) {
-	e, w, r := c.e, c.w, c.r
-	c.idA, c.idB = e.nextIDs()
-	c.ks = e.keys.get(c.key)
-	c.ks.mu.Lock()
-	c.ks.stats.Received++
-	c.ks.noteTrace(c.r)
-	c.ks.mu.Unlock()
+	c := &ollamaCall{call: call{e: e, w: w, r: r, start: time.Now(), key: key}}
+	c.receive()
 
 	if r.Method != http.MethodPost {
 		c.fail(ollamaError(http.StatusMethodNotAllowed, outBadRequest, "method not allowed"))
-		return nil, false
+		return nil, nil, false
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			c.fail(ollamaError(http.StatusRequestEntityTooLarge, outBadRequest, "request body too large"))
-			return nil, false
-		}
-		c.record(outGone, 0)
-		return nil, false
+	tooLarge := func(int64) *apiError {
+		return ollamaError(http.StatusRequestEntityTooLarge, outBadRequest, "request body too large")
+	}
+	body, ok := readBody(w, r, maxBodyBytes, tooLarge, c.fail, c.gone)
+	if !ok {
+		return nil, nil, false
 	}
 	if e.cfg.needsDigest() {
 		c.digest = digestBody(body)
 	}
-	return body, true
+	return c, body, true
+}
+
+// modelKnown answers a model outside --known-models with Ollama's 404;
+// false when it did.
+func (c *ollamaCall) modelKnown() bool {
+	known := c.e.cfg.knownModels
+	if len(known) > 0 && !known[c.model] {
+		c.fail(ollamaError(http.StatusNotFound, outBadRequest, "model %q not found, try pulling it first", c.model))
+		return false
+	}
+	return true
+}
+
+// arrive plays what the call meets on arrival at endpoint ep; first, where
+// the endpoint applies --rate-limit-first, answers the first arrivals.
+func (c *ollamaCall) arrive(ep string, stream bool, first func() *apiError) bool {
+	return arrive(&c.call, onArrival[*apiError]{count: c.ks.arrivalsOn(ep), stream: stream, first: first,
+		server: errOllamaServer, unavailable: errOllamaBusy}, c.fail)
+}
+
+// admitAndWait charges the rate-limit window and holds the answer; every
+// refusal is Ollama's 429.
+func (c *ollamaCall) admitAndWait(charge int64) (uint64, bool) {
+	return admitAndWait(&c.call, charge, func(admission) *apiError { return errOllamaRateLimited() }, c.fail)
+}
+
+func errOllamaServer() *apiError {
+	return ollamaError(http.StatusInternalServerError, outServerError, "an error was encountered while running the model")
+}
+
+func errOllamaBusy() *apiError {
+	return ollamaError(http.StatusServiceUnavailable, outServerError, "server busy, please try again.  maximum pending requests exceeded")
+}
+
+// errOllamaRateLimited is Ollama's 429: no retry-after, whatever the limit.
+func errOllamaRateLimited() *apiError {
+	return ollamaError(http.StatusTooManyRequests, outRateLimited, "rate limited")
 }
 
 // ollamaReply is the planned answer of an /api/chat call.
@@ -168,12 +155,7 @@ func (c *ollamaCall) plan() *ollamaReply {
 func (c *ollamaCall) succeed(seq uint64) {
 	req := c.req
 	r := c.plan()
-	c.completionTokens = r.tokens
-	if seq != 0 {
-		c.ks.mu.Lock()
-		c.ks.win.reconcile(seq, req.promptTokens+r.tokens)
-		c.ks.mu.Unlock()
-	}
+	c.settle(seq, r.tokens)
 	if req.stream {
 		c.stream(r)
 		return
@@ -202,12 +184,7 @@ func (r *ollamaReply) appendToolCalls(b []byte) []byte {
 			b = append(b, ',')
 		}
 		b = appendJSONString(append(b, `{"function":{"name":`...), call.name)
-		b = append(b, `,"arguments":`...)
-		if call.cut {
-			b = append(b, "{}"...)
-		} else {
-			b = append(b, call.args...)
-		}
+		b = call.appendArgs(append(b, `,"arguments":`...))
 		b = append(b, "}}"...)
 	}
 	return append(b, ']')

@@ -33,51 +33,21 @@ type ollamaEmbedRequest struct {
 }
 
 func (e *emulator) serveOllamaEmbed(w http.ResponseWriter, r *http.Request) {
-	c := newOllamaCall(e, w, r)
-	body, ok := c.admit()
+	c, body, ok := e.admitOllama(w, r)
 	if !ok {
 		return
 	}
-	cfg := e.cfg
 	req, aerr := parseOllamaEmbedRequest(body)
 	if aerr != nil {
 		c.fail(aerr)
 		return
 	}
 	c.model, c.promptTokens = req.model, req.promptTokens
-	if len(cfg.knownModels) > 0 && !cfg.knownModels[req.model] {
-		c.fail(ollamaError(http.StatusNotFound, outBadRequest, "model %q not found, try pulling it first", req.model))
+	if !c.modelKnown() || !c.arrive(epOllamaEmbed, false, errOllamaRateLimited) {
 		return
 	}
-	if cfg.countsArrivals() {
-		c.k = c.ks.arrivalOn(epOllamaEmbed, c.digest)
-		if c.k < uint64(cfg.rateLimitFirst) {
-			c.fail(ollamaError(http.StatusTooManyRequests, outRateLimited, "rate limited"))
-			return
-		}
-		switch cfg.decideFault(c.digest, c.k) {
-		case fault500:
-			c.fail(ollamaError(http.StatusInternalServerError, outServerError, "an error was encountered while running the model"))
-			return
-		case fault503:
-			c.fail(ollamaError(http.StatusServiceUnavailable, outServerError, "server busy, please try again.  maximum pending requests exceeded"))
-			return
-		case faultReset:
-			c.reset()
-			return
-		case faultStall:
-			c.stalled = true
-		}
-	}
-	if e.lim.enabled() {
-		// The charge is the actual usage: nothing to reconcile later.
-		if adm := c.ks.admit(e.lim, req.promptTokens); adm.kind != admitted {
-			c.fail(ollamaError(http.StatusTooManyRequests, outRateLimited, "rate limited"))
-			return
-		}
-	}
-	if !sleepCtx(r.Context(), cfg.delay(c.digest, c.k, c.stalled)) {
-		c.record(outGone, 0)
+	// The charge is the actual usage: nothing to reconcile later.
+	if _, ok := c.admitAndWait(req.promptTokens); !ok {
 		return
 	}
 	b := c.appendEmbedReply(nil, req)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -12,15 +11,7 @@ import (
 
 func postOllamaEmbed(t *testing.T, url, key, body string) streamAnswer {
 	t.Helper()
-	h := map[string]string{"Content-Type": "application/json"}
-	if key != "" {
-		h["Authorization"] = "Bearer " + key
-	}
-	a, err := postStream(t, http.DefaultClient, url, "/api/embed", h, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
+	return postOllamaTo(t, url, "/api/embed", key, body)
 }
 
 type ollamaEmbedReply struct {
@@ -39,11 +30,7 @@ func parseOllamaEmbed(t *testing.T, a streamAnswer) (ollamaEmbedReply, [][]float
 		t.Fatalf("status %d: %s", a.status, a.body)
 	}
 	var r ollamaEmbedReply
-	dec := json.NewDecoder(bytes.NewReader(a.body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
-		t.Fatalf("reply: %v: %.300s", err, a.body)
-	}
+	decodeStrict(t, a.body, &r)
 	if r.LoadDuration != 1e6 || r.TotalDuration < r.LoadDuration+r.PromptEvalCount*50e3 {
 		t.Errorf("durations: %+v", r)
 	}

@@ -17,11 +17,14 @@ func ollamaBody(model, content, extra string) string {
 
 func postOllama(t *testing.T, url, key, body string) streamAnswer {
 	t.Helper()
-	h := map[string]string{"Content-Type": "application/json"}
-	if key != "" {
-		h["Authorization"] = "Bearer " + key
-	}
-	a, err := postStream(t, http.DefaultClient, url, "/api/chat", h, body)
+	return postOllamaTo(t, url, "/api/chat", key, body)
+}
+
+// postOllamaTo sends body to an Ollama path, with a bearer key when key is
+// set.
+func postOllamaTo(t *testing.T, url, path, key, body string) streamAnswer {
+	t.Helper()
+	a, err := postStream(t, http.DefaultClient, url, path, oaHeaders(key), body)
 	if err != nil {
 		t.Fatal(err)
 	}

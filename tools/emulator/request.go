@@ -37,6 +37,24 @@ func invalidRequest(param, code, format string, args ...any) *apiError {
 	}
 }
 
+// openAIObject opens an OpenAI request body: a JSON object with no member
+// that fields leaves out.
+func openAIObject(body []byte, fields []string) (*jsonObject, *apiError) {
+	if !json.Valid(body) {
+		return nil, errInvalidJSON()
+	}
+	o, ok := parseObject(body)
+	if !ok {
+		return nil, errInvalidJSON()
+	}
+	for _, k := range o.keys {
+		if !contains(fields, k) {
+			return nil, invalidRequest("", "", "Unrecognized request argument supplied: %s", k)
+		}
+	}
+	return o, nil
+}
+
 func errInvalidJSON() *apiError {
 	return invalidRequest("", "", "We could not parse the JSON body of your request. (HINT: This likely means you aren't "+
 		"using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. "+

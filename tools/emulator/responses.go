@@ -72,42 +72,15 @@ func (e *emulator) serveResponses(w http.ResponseWriter, r *http.Request) {
 		c.fail(errFlexUnavailable())
 		return
 	}
-	if cfg.countsArrivals() && c.batch == nil {
-		c.k = c.ks.arrivalOn(epResponses, c.digest)
-		f := cfg.decideFault(c.digest, c.k)
-		if req.stream {
-			f, c.mid = cfg.streamFault(c.digest, c.k, f, false)
-		}
-		switch f {
-		case fault500:
-			c.fail(errServer())
-			return
-		case fault503:
-			c.fail(errOverloaded())
-			return
-		case faultReset:
-			c.reset()
-			return
-		case faultStall:
-			c.stalled = true
-		}
-	}
-
-	var seq uint64
-	if e.lim.enabled() && c.batch == nil {
-		charge := req.charge(c.promptTokens)
-		adm := c.ks.admit(e.lim, charge)
-		if adm.kind != admitted {
-			c.fail(e.rateLimitError(req.model, charge, adm))
-			return
-		}
-		seq = adm.seq
-	}
-	if !sleepCtx(r.Context(), c.delay(c.stalled)) {
-		c.record(outGone, 0)
+	// --rate-limit-first leaves the endpoint alone.
+	if !c.arriveOpenAI(c.ks.arrivalsOn(epResponses), req.stream, nil) {
 		return
 	}
-	c.succeed(seq)
+	charge := req.charge(c.promptTokens)
+	refused := func(adm admission) *apiError { return e.rateLimitError(req.model, charge, adm) }
+	if seq, ok := admitAndWait(&c.call, charge, refused, c.fail); ok {
+		c.succeed(seq)
+	}
 }
 
 func (c *responsesCall) succeed(seq uint64) {

@@ -112,6 +112,15 @@ type plannedCall struct {
 	cut  bool   // the output cap cut the arguments short
 }
 
+// appendArgs appends the call's arguments as a JSON object: {} for
+// arguments the cap cut short.
+func (p plannedCall) appendArgs(b []byte) []byte {
+	if p.cut {
+		return append(b, "{}"...)
+	}
+	return append(b, p.args...)
+}
+
 // callPlan is a reply that calls tools.
 type callPlan struct {
 	calls   []plannedCall
