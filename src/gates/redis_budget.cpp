@@ -159,20 +159,25 @@ if created then
   redis.call('HSET', M, 'recovery', s(rec))
   redis.call('HSET', M, 'server', s(started))
 end
--- Redis lost the budget: this process used it and finds it missing, or saw the server
--- restart since its last call and the budget was made after that start (not kept through
--- it; the start is known to a second, from INFO's uptime). Processes cut off before then may still be admitting their shares alone, and the
--- shares Redis held for them are gone: from the loss (the server's start) until the last
--- of those can have ended, every process admits no more than its own share.
+-- Redis may have lost the budget: it has no state for it (made now) on a server whose start
+-- is known, or this process used it and finds it missing, or saw the server restart since
+-- its last call and the budget was made after that start (not kept through it; the start
+-- is known to a second, from INFO's uptime). Processes cut off before the loss may still be
+-- admitting their shares alone, and the shares Redis held for them are gone: from the
+-- loss (the server's start) until the last of those can have ended, every process admits
+-- no more than its own share. A budget new on a server that started that long ago cannot
+-- be told from a lost one, and is treated so.
 if not redis.call('HGET', M, 'lost') and
-   ((created and known) or
+   ((created and (known or started > 0)) or
     (restarted and (started <= 0 or
                     math.abs(tonumber(redis.call('HGET', M, 'server') or '0') - started) < 2000000))) then
   redis.call('HSET', M, 'lost', s(started > 0 and started or now))
 end
 local lost = tonumber(redis.call('HGET', M, 'lost') or '-1')
+-- ... and what they admitted alone has left the window.
 local share_only = 0
-if lost >= 0 and lost + term + phantom > now then share_only = lost + term + phantom - now end
+local share_end = lost + term + phantom + W + 2 * B
+if lost >= 0 and share_end > now then share_only = share_end - now end
 redis.call('PEXPIRE', M, 604800000)
 -- Rejoining: every earlier instance of this process goes (a call that failed may have
 -- left one); what they held is handed over again below.
