@@ -287,9 +287,12 @@ void Simulation::setup() {
   const int64_t recovery = std::max(window_ns_ / 4 + window_ns_ / 50, kNsPerSec + 50 * kMs) +
                            window_ns_ + window_ns_ / 50 + kNsPerSec;
   const bool outage = chance(0.5) && kinds_.outage;
+  int64_t outage_from = -1, outage_to = -1;
   if (outage) {
     int64_t t = uniform(0, fault_span), d = span(5, 300);
     d = std::min(d, fault_span - t);
+    outage_from = t;
+    outage_to = t + d;
     at(t, Ev::kRedisDown, -1);
     at(t + d, Ev::kRedisUp, -1);
     faults_end_ = std::max(faults_end_, t + d + settle);
@@ -299,6 +302,12 @@ void Simulation::setup() {
     int64_t t = uniform(0, fault_span);
     at(t, Ev::kRedisRestart, -1);
     faults_end_ = std::max(faults_end_, t + recovery);
+    // A budget lost with Redis's data: from the server's start (its return, when it
+    // restarted while unreachable), each process admits no more than its share until the
+    // alone periods that may have begun before and what they admitted have passed (a
+    // lease's term, the wait and the time alone, a window and two buckets).
+    const int64_t start = t >= outage_from && t < outage_to ? outage_to : t;
+    faults_end_ = std::max(faults_end_, start + hold_ns_ + std::max<int64_t>(kMs, window_ns_ / 100));
     faults += " restart@" + std::to_string(t / kMs);
   }
   if (kinds_.slow) {
