@@ -16,6 +16,7 @@
 
 #include "capi/result.h"
 #include "engine/deployment.h"
+#include "retry/policy.h"
 
 namespace llmsvc {
 
@@ -451,8 +452,11 @@ int BatchJob::failed(const HttpAnswer &a, const std::string &what, std::string &
   if (a.transient()) {
     // Exponential from a second up to a minute, with jitter; the provider's wait wins.
     ++failures_;
-    int64_t wait = std::min<int64_t>(int64_t(1000) << std::min<int64_t>(failures_ - 1, 6), 60000);
-    wait -= int64_t(std::uniform_real_distribution<double>(0, 0.25)(rng_) * double(wait));
+    RetryPolicy control;
+    control.base_delay_ms = 1000;
+    control.max_delay_ms = 60000;
+    const double u = std::uniform_real_distribution<double>(0, 1)(rng_);
+    int64_t wait = backoff_ns(control, failures_, u) / 1000000;
     if (a.retry_after_ms >= 0) wait = std::max(wait, a.retry_after_ms);
     retry_at_ms_ = wall_ms() + wait;
     return 1;
